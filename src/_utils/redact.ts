@@ -1,0 +1,24 @@
+/**
+ * Last line of defence against secrets in logs and error messages, e.g. an SDK error that
+ * echoes a header. Known secret shapes are replaced by `[REDACTED]`. Callers still must not put
+ * secrets into messages on purpose; this catches what a dependency does.
+ */
+const SECRET_PATTERNS: RegExp[] = [
+  /\bckr_[A-Za-z0-9_-]{20,}/g, // creddy agent / admin tokens
+  /\bgh[pousr]_[A-Za-z0-9]{20,}/g, // GitHub tokens
+  /\bgithub_pat_[A-Za-z0-9_]{20,}/g,
+  /\beyJ[A-Za-z0-9_-]{8,4096}\.[A-Za-z0-9_-]{8,16384}\.[A-Za-z0-9_-]{8,512}/g, // JWTs (bounded: no quadratic backtracking)
+  /\b(?:AKIA|ASIA)[A-Z0-9]{16}\b/g, // AWS access key ids
+  /(aws_secret_access_key|secretaccesskey|sessiontoken|x-amz-security-token|authorization)(["'\s:=]+)[^\s"',}]+/gi,
+  /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g,
+];
+
+export function redact(text: string): string {
+  let out = text;
+  for (const pattern of SECRET_PATTERNS) {
+    out = out.replace(pattern, (match, name?: string, sep?: string) =>
+      typeof name === 'string' && typeof sep === 'string' && match.startsWith(name) ? `${name}${sep}[REDACTED]` : '[REDACTED]',
+    );
+  }
+  return out;
+}

@@ -1,0 +1,61 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { CreddyError, type ErrorCode } from '../errors.js';
+import { writePrivateFile } from './fs.js';
+
+/** A 32-byte secret key with a non-secret id that rows record to say which key they used. */
+export interface SecretKey {
+  readonly id: string;
+  readonly key: Buffer;
+}
+
+/** What kind of key is being read: its id domain and the error code for bad input. */
+export interface KeyKind {
+  /** Domain-separation label of the id hash (`creddy-kek-id`, `creddy-audit-key-id`). */
+  readonly idLabel: string;
+  readonly code: ErrorCode;
+}
+
+const HEX_KEY_RE = /^[0-9a-fA-F]{64}$/;
+
+/**
+ * Parses 64 hex characters. The id is a hash prefix of the key: it tells keys apart without
+ * revealing anything usable about a random 256-bit key.
+ */
+export function keyFromHex(hex: string, source: string, kind: KeyKind): SecretKey {
+  const trimmed = hex.trim();
+  if (!HEX_KEY_RE.test(trimmed)) {
+    throw new CreddyError(kind.code, `${source} must be 64 hex characters (32 bytes); generate one with: openssl rand -hex 32`);
+  }
+  const key = Buffer.from(trimmed, 'hex');
+  return { id: createHash('sha256').update(`${kind.idLabel}:`).update(key).digest('hex').slice(0, 16), key };
+}
+
+/** Reads `NAME` (the hex itself) or `NAME_FILE` (a path to it); undefined when neither is set. */
+export function readKeyVar(env: NodeJS.ProcessEnv, name: string, kind: KeyKind): SecretKey | undefined {
+  const direct = env[name];
+  if (direct !== undefined && direct !== '') return keyFromHex(direct, name, kind);
+  const file = env[`${name}_FILE`];
+  if (file === undefined || file === '') return undefined;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    throw new CreddyError(kind.code, `${name}_FILE: cannot read ${file}`);
+  }
+  return keyFromHex(text, `${name}_FILE (${file})`, kind);
+}
+
+/** Reads a development key file, creating it (random, 0600, never overwritten) if missing. */
+export function devKeyFile(path: string, kind: KeyKind, options: { create: boolean }): SecretKey | undefined {
+  if (!existsSync(path)) {
+    if (!options.create) return undefined;
+    try {
+      writePrivateFile(path, randomBytes(32).toString('hex') + '\n', { exclusive: true });
+    } catch (err) {
+      // Another process created it first: use theirs.
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+  return keyFromHex(readFileSync(path, 'utf8'), path, kind);
+}

@@ -1,0 +1,59 @@
+import type { Logger } from '../_utils/logger.js';
+import type { AuditConfig } from '../config/types.js';
+import type { KekSet } from '../keys/kek.js';
+import type { Store } from '../store/types.js';
+import { createSealer } from './chain.js';
+import { auditEvent } from './events.js';
+import { createCheckpointer, type Checkpointer } from './checkpoint.js';
+import type { AuditKey } from './key.js';
+import { createPruner } from './retention.js';
+import { loadAuditSigner, type AuditSigner } from './signing-key.js';
+import { createAuditWriter, type AuditWriter } from './writer.js';
+
+/**
+ * Wires the audit log: the group-commit writer, signed checkpoints (row count, timer, shutdown)
+ * and retention pruning on the checkpoint timer. The audit signing key is loaded on first use.
+ */
+export function createAuditLog(deps: {
+  store: Store;
+  keks: KekSet;
+  key: AuditKey;
+  config: AuditConfig;
+  now: () => number;
+  logger: Logger;
+  actor: string;
+  env: NodeJS.ProcessEnv;
+}): { writer: AuditWriter; checkpoints: Checkpointer } {
+  const { store, keks, config, now, logger } = deps;
+  if (deps.env['CREDDY_AUDIT_SYNC'] === 'off') {
+    // Benchmarks only (bench/audit.mjs): measures what durability costs. Never in production.
+    logger.warn('INSECURE: CREDDY_AUDIT_SYNC=off: audit rows are not fsynced; benchmarks only');
+    store.audit.setDurable(false);
+  }
+  let signer: Promise<AuditSigner> | undefined;
+  const loadSigner = (): Promise<AuditSigner> =>
+    (signer ??= loadAuditSigner({ store, keks, now }).catch((err: unknown) => {
+      signer = undefined; // retry on the next checkpoint rather than caching a failure
+      throw err;
+    }));
+  const prune = config.retention === null ? async () => {} : createPruner({ store, audit: { write: (e) => writer.write(e), flush: () => writer.flush() }, now, actor: deps.actor }, config.retention);
+  const checkpoints = createCheckpointer({
+    store, logger, now, signer: loadSigner, every: config.checkpointEvery, intervalMs: config.checkpointInterval * 1000, onTick: prune,
+  });
+  const writer = createAuditWriter({
+    store, seal: createSealer(deps.key), timeoutMs: config.writeTimeout * 1000, logger, onCommit: (seq) => checkpoints.noteCommitted(seq),
+    // A credential whose row committed after its request failed closed was never delivered:
+    // deny-list it and record why, so the log and the credential table tell the truth.
+    onLateCommit: async (row, entry) => {
+      if (!entry.credential) return;
+      await store.credentials.revoke(entry.credential.jti, Math.floor(now() / 1000));
+      await writer.write({
+        event: auditEvent({
+          time: now(), type: 'credential.revoked', outcome: 'success', actor: 'server', agent: row.agent, backend: row.backend,
+          scopes: row.scopes, jti: row.jti, kid: row.kid, reason: 'ERR_AUDIT_UNAVAILABLE', details: { late_commit_of_seq: row.seq },
+        }),
+      });
+    },
+  });
+  return { writer, checkpoints };
+}

@@ -1,0 +1,83 @@
+import { createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import { generateSigningKey, privateKeyFromDer, publicJwk, thumbprint, type PublicJwk } from '../keys/jwk.js';
+import { openWithAny, seal, type KekSet } from '../keys/kek.js';
+import type { AuditSigningKeyRecord, Store } from '../store/types.js';
+
+/** The Ed25519 key that signs checkpoints and export manifests (never the token signing keys). */
+export interface AuditSigner {
+  readonly kid: string;
+  readonly publicX: string;
+  sign(data: Uint8Array): Buffer;
+}
+
+/** Binds a sealed audit signing key to its kid, so it cannot be swapped with another sealed blob. */
+const aad = (kid: string): string => `creddy-audit-signing-key:${kid}`;
+
+/**
+ * Returns the audit signing key, generating it on first use (sealed under the current KEK, like
+ * token signing keys). Concurrent first uses from several processes still end with one key:
+ * the store inserts under its write lock only when none exists.
+ */
+export async function loadAuditSigner(deps: { store: Store; keks: KekSet; now: () => number }): Promise<AuditSigner> {
+  const record = await deps.store.audit.ensureSigningKey(() => {
+    const key = generateSigningKey();
+    return {
+      kid: key.kid, publicX: key.x, sealedPrivate: seal(deps.keks.current, key.privateDer, aad(key.kid)),
+      kekId: deps.keks.current.id, createdAt: Math.floor(deps.now() / 1000),
+    };
+  });
+  const privateKey = privateKeyFromDer(openWithAny(deps.keks, record.sealedPrivate, aad(record.kid)), record.publicX);
+  return { kid: record.kid, publicX: record.publicX, sign: (data) => sign(null, data, privateKey) };
+}
+
+/**
+ * Re-seals audit signing keys not yet under the current KEK (`creddy keys rewrap` should call this
+ * next to the token keys). Returns how many were rewrapped; idempotent and resumable.
+ */
+export async function rewrapAuditSigningKeys(deps: { store: Store; keks: KekSet }): Promise<number> {
+  let done = 0;
+  for (const record of await deps.store.audit.signingKeys()) {
+    if (record.kekId === deps.keks.current.id) continue;
+    const der = openWithAny(deps.keks, record.sealedPrivate, aad(record.kid));
+    await deps.store.audit.resealSigningKey(record.kid, seal(deps.keks.current, der, aad(record.kid)), deps.keks.current.id);
+    done += 1;
+  }
+  return done;
+}
+
+/** A verifier's view of an audit public key. */
+export interface AuditPublicKey {
+  readonly kid: string;
+  readonly key: KeyObject;
+}
+
+export function publicKeyFromX(x: string): AuditPublicKey {
+  return { kid: thumbprint(x), key: createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x }, format: 'jwk' }) };
+}
+
+export function publicKeysOf(records: readonly AuditSigningKeyRecord[]): AuditPublicKey[] {
+  return records.map((r) => publicKeyFromX(r.publicX));
+}
+
+/** Parses a pinned public key as given to `--pubkey`: SPKI PEM or an Ed25519 JWK (JSON). */
+export function parsePublicKey(text: string): AuditPublicKey {
+  const trimmed = text.trim();
+  const key = trimmed.startsWith('{')
+    ? createPublicKey({ key: JSON.parse(trimmed) as import('node:crypto').JsonWebKey, format: 'jwk' })
+    : createPublicKey(trimmed);
+  if (key.asymmetricKeyType !== 'ed25519') throw new Error('not an Ed25519 public key');
+  return publicKeyFromX(key.export({ format: 'jwk' }).x!);
+}
+
+/** The public key as SPKI PEM (for `openssl pkeyutl -verify`) and as a JWK. */
+export function publicKeyFormats(x: string): { pem: string; jwk: PublicJwk } {
+  return { pem: publicKeyFromX(x).key.export({ format: 'pem', type: 'spki' }).toString(), jwk: publicJwk(x) };
+}
+
+export function verifySignature(key: AuditPublicKey, data: Uint8Array, signature: Uint8Array): boolean {
+  try {
+    return signature.length === 64 && verify(null, data, key.key, signature);
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,120 @@
+import { CreddyError } from '../errors.js';
+import type { Logger } from '../_utils/logger.js';
+import type { AuditEntry, AuditRow, AuditSealer, Store } from '../store/types.js';
+
+/** Appends audit entries durably; every caller waits for its own row or a 503. */
+export interface AuditWriter {
+  /** Resolves once the entry is committed; rejects with ERR_AUDIT_UNAVAILABLE (fail-closed). */
+  write(entry: AuditEntry): Promise<AuditRow>;
+  /** Waits for queued entries to commit (shutdown). */
+  flush(): Promise<void>;
+}
+
+interface Pending {
+  readonly entry: AuditEntry;
+  readonly resolve: (row: AuditRow) => void;
+  readonly reject: (err: unknown) => void;
+  /** The caller already got a 503: drop the entry if not yet sent, compensate if it commits late. */
+  timedOut: boolean;
+}
+
+/**
+ * Replaces lone UTF-16 surrogates at every depth. The HMAC is computed over the JS string while
+ * SQLite stores U+FFFD for a lone surrogate: without this, one hostile string would make its row
+ * fail verification for ever.
+ */
+export function wellFormed<T>(value: T): T {
+  if (typeof value === 'string') return (value as unknown as { toWellFormed(): string }).toWellFormed() as T;
+  if (Array.isArray(value)) return value.map(wellFormed) as T;
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [wellFormed(k), wellFormed(v)])) as T;
+  }
+  return value;
+}
+
+/**
+ * Group commit: entries queued while a transaction is in flight share the next one, so N
+ * concurrent requests cost one fsync, not N. Each write is bounded by `timeoutMs`: a stalled or
+ * failing store turns into ERR_AUDIT_UNAVAILABLE and the broker returns no credential.
+ */
+export function createAuditWriter(options: {
+  store: Store;
+  seal: AuditSealer;
+  timeoutMs: number;
+  logger: Logger;
+  /** Told the last seq of every committed batch (drives row-count checkpoints). */
+  onCommit?: (lastSeq: number) => void;
+  /**
+   * Told of an entry that committed after its caller had already failed closed (the write was
+   * in flight when the timeout fired), so the broker can undo what the row records.
+   */
+  onLateCommit?: (row: AuditRow, entry: AuditEntry) => Promise<void>;
+}): AuditWriter {
+  const { store, seal, timeoutMs, logger } = options;
+  let queue: Pending[] = [];
+  let inFlight: Promise<void> | undefined;
+
+  const commit = async (): Promise<void> => {
+    while (queue.length > 0) {
+      // Entries whose caller already got a 503 are never written: the log must not say
+      // "issued" for a credential nobody received.
+      const batch = queue.filter((p) => !p.timedOut);
+      queue = [];
+      if (batch.length === 0) continue;
+      try {
+        const rows = await store.audit.append(batch.map((p) => p.entry), seal);
+        batch.forEach((p, i) => {
+          if (!p.timedOut) return p.resolve(rows[i]!);
+          logger.error('audit row committed after its request failed closed; compensating', { seq: rows[i]!.seq, type: rows[i]!.type });
+          options.onLateCommit?.(rows[i]!, p.entry).catch((err: unknown) => {
+            logger.error('compensating a late audit commit failed', { seq: rows[i]!.seq, error: String(err) });
+          });
+        });
+        const last = rows.at(-1);
+        if (last) options.onCommit?.(last.seq);
+      } catch (err) {
+        logger.error('audit write failed; failing closed', { error: (err as Error).message, events: batch.length });
+        const failure = new CreddyError('ERR_AUDIT_UNAVAILABLE', 'audit log unavailable; nothing was issued', { cause: err });
+        batch.forEach((p) => p.reject(failure));
+      }
+    }
+  };
+
+  const schedule = (): void => {
+    if (inFlight) return;
+    // setImmediate lets every request that is ready in this turn join the batch.
+    inFlight = new Promise<void>((done) => setImmediate(() => void commit().finally(done))).finally(() => {
+      inFlight = undefined;
+      if (queue.length > 0) schedule();
+    });
+  };
+
+  return {
+    write(entry) {
+      return new Promise<AuditRow>((resolve, reject) => {
+        const pending: Pending = {
+          entry: { ...entry, event: wellFormed(entry.event) },
+          resolve: (row) => {
+            clearTimeout(timer);
+            resolve(row);
+          },
+          reject: (err) => {
+            clearTimeout(timer);
+            reject(err);
+          },
+          timedOut: false,
+        };
+        const timer = setTimeout(() => {
+          pending.timedOut = true;
+          reject(new CreddyError('ERR_AUDIT_UNAVAILABLE', `audit log did not confirm the write within ${timeoutMs} ms; no credential was returned`));
+        }, timeoutMs);
+        timer.unref();
+        queue.push(pending);
+        schedule();
+      });
+    },
+    async flush() {
+      while (inFlight) await inFlight;
+    },
+  };
+}

@@ -1,0 +1,61 @@
+import { isoUtc } from '../../_utils/clock.js';
+import type { Backend, BackendType, MintRequest, Minted, TtlBound } from '../types.js';
+import { parseAwsSettings, type AwsSettings } from './config.js';
+import { roleSessionName, sourceIdentity, tagValue } from './identity.js';
+import { actionScopeProblem, sessionPolicy } from './policy.js';
+import { createAssumer } from './sts.js';
+
+/** STS sessions last at least 15 minutes: a shorter creddy TTL is raised and the response says why. */
+export const STS_MIN_SESSION: TtlBound = { seconds: 900, reason: 'sts_minimum_session' };
+/** A role session may not outlive 12 h (the role's MaxSessionDuration can be less; STS then refuses). */
+export const STS_MAX_SESSION: TtlBound = { seconds: 43_200, reason: 'sts_maximum_session' };
+/** Sessions assumed with role-session credentials (role chaining) are capped at 1 h by STS. */
+export const ROLE_CHAINING_MAX: TtlBound = { seconds: 3600, reason: 'role_chaining' };
+
+/**
+ * `type: aws` — an STS AssumeRole session whose inline session policy allows exactly the granted
+ * IAM actions on the configured resources. STS cannot revoke one session, so the credential says
+ * `revocation: "expiry-only"`.
+ */
+export const aws: BackendType<AwsSettings> = {
+  parse: (reader) => {
+    reader.stringList('default_scopes', []).forEach((scope, i) => {
+      const problem = actionScopeProblem(scope);
+      if (problem) reader.fail(`default_scopes[${i}]`, problem);
+    });
+    return parseAwsSettings(reader);
+  },
+  create: (settings, common): Backend => {
+    const assume = createAssumer(settings);
+    return {
+      common,
+      audience: common.name,
+      ttlLimits: { min: STS_MIN_SESSION, max: settings.roleChaining ? ROLE_CHAINING_MAX : STS_MAX_SESSION },
+      requestParams: [],
+      checkScope: actionScopeProblem,
+      async mint(request: MintRequest): Promise<Minted> {
+        const session = await assume({
+          roleSessionName: roleSessionName(request.agent, request.jti),
+          durationSeconds: Math.max(STS_MIN_SESSION.seconds, request.ttlSeconds),
+          policy: sessionPolicy(request.scopes, settings.resources),
+          sourceIdentity: sourceIdentity(request.agent),
+          tags: { 'creddy-jti': tagValue(request.jti), 'creddy-agent': tagValue(request.agent) },
+          signal: request.signal,
+        });
+        return {
+          credential: {
+            type: 'aws_sts_session',
+            access_key_id: session.accessKeyId,
+            secret_access_key: session.secretAccessKey,
+            session_token: session.sessionToken,
+            expires_at: isoUtc(session.expiration),
+            revocation: 'expiry-only',
+          },
+          secret: session.secretAccessKey,
+        };
+      },
+      // Nothing to revoke one by one; mint returns no handle, so the broker never calls this.
+      revoke: async () => {},
+    };
+  },
+};

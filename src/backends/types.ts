@@ -1,0 +1,88 @@
+import type { ConfigReader } from '../config/reader.js';
+import type { Clock } from '../_utils/clock.js';
+import type { Logger } from '../_utils/logger.js';
+
+/** Settings every backend has, whatever its type. TTLs are in seconds. */
+export interface BackendCommon {
+  readonly name: string;
+  readonly type: BackendTypeName;
+  readonly description: string | undefined;
+  readonly defaultTtl: number;
+  readonly maxTtl: number;
+  /** The backend's scope ceiling; an agent's grants are intersected with it. */
+  readonly allowedScopes: readonly string[];
+  /** Granted when a request names no scopes. */
+  readonly defaultScopes: readonly string[];
+}
+
+/** One issuance as the broker decided it: scopes and TTL are final, within the ceiling. */
+export interface MintRequest {
+  readonly jti: string;
+  readonly agent: string;
+  readonly scopes: readonly string[];
+  readonly ttlSeconds: number;
+  readonly issuedAt: number;
+  readonly expiresAt: number;
+  /** Backend-specific request fields already shape-checked at the edge (e.g. `repositories`). */
+  readonly params: Readonly<Record<string, unknown>>;
+  readonly signal: AbortSignal;
+}
+
+/** The downstream credential as returned to the caller (it holds the secret). */
+export type DownstreamCredential = Readonly<Record<string, unknown>> & {
+  readonly type: string;
+  readonly revocation: 'immediate' | 'expiry-only' | 'none';
+};
+
+/** What a backend hands back after minting. */
+export interface Minted {
+  readonly credential: DownstreamCredential;
+  /** The downstream secret, so the audit log can store its fingerprint (never the secret). */
+  readonly secret?: string;
+  /** Opaque data needed to revoke later; the broker stores it encrypted under the KEK. */
+  readonly revocationHandle?: string;
+}
+
+/** A TTL bound that a backend imposes beyond config (e.g. STS sessions last ≥ 900 s). */
+export interface TtlBound {
+  readonly seconds: number;
+  readonly reason: string;
+}
+
+/** A configured, ready backend. Created once at startup; SDKs load lazily on first mint. */
+export interface Backend {
+  readonly common: BackendCommon;
+  /** `aud` of the tokens issued for this backend. */
+  readonly audience: string;
+  readonly ttlLimits: { readonly min?: TtlBound; readonly max?: TtlBound };
+  /** Request fields beyond the common ones that this backend accepts (e.g. `repositories`). */
+  readonly requestParams: readonly string[];
+  /** Backend-specific scope check after the common grammar; returns a problem or undefined. */
+  checkScope(scope: string): string | undefined;
+  /** Makes the downstream credential, or returns undefined when the JWT is the credential. */
+  mint(request: MintRequest): Promise<Minted | undefined>;
+  /** Revokes a downstream credential made by `mint`, given its revocation handle. */
+  revoke(handle: string): Promise<void>;
+}
+
+/** What backends may use; passed in, never imported. */
+export interface BackendDeps {
+  readonly clock: Clock;
+  readonly logger: Logger;
+}
+
+/** A backend type: reads its own config keys, then builds the backend. */
+export interface BackendType<Settings> {
+  /** Reads the type-specific keys; unknown keys are rejected by the caller afterwards. */
+  parse(reader: ConfigReader, name: string): Settings;
+  create(settings: Settings, common: BackendCommon, deps: BackendDeps): Backend;
+}
+
+/** The backend types creddy knows; the registry is the single source of this list. */
+export type BackendTypeName = 'generic' | 'github' | 'aws';
+
+/** A backend's parsed config: the common part plus its type's own settings. */
+export interface BackendConfig {
+  readonly common: BackendCommon;
+  readonly settings: unknown;
+}

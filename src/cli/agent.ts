@@ -1,0 +1,69 @@
+import { defineCommand } from 'citty';
+import { CreddyError } from '../errors.js';
+import { isoSeconds, nowSeconds } from '../_utils/clock.js';
+import { parseDuration } from '../_utils/duration.js';
+import { agentStatus, createAgent, parseGrants, revokeAgent } from '../broker/agents.js';
+import { jsonArg, operatorArgs, withServices } from './context.js';
+import { printJson, printTable } from './output.js';
+
+const create = defineCommand({
+  meta: { name: 'create', description: 'Create an agent and print its token once' },
+  args: {
+    name: { type: 'positional', description: 'Agent name', required: true },
+    can: { type: 'string', description: 'Grants: BACKEND:SCOPE[,BACKEND:SCOPE…]', required: true, valueHint: 'GRANTS' },
+    expires: { type: 'string', description: 'Agent lifetime, e.g. 30d (default: never)', valueHint: 'DURATION' },
+    ...operatorArgs,
+    ...jsonArg,
+  },
+  async run({ args }) {
+    const ttl = args.expires === undefined ? null : parseDuration(args.expires);
+    if (ttl === undefined || ttl === 0) throw new CreddyError('ERR_USAGE', `--expires: invalid duration "${args.expires}"`);
+    await withServices(args, async (services) => {
+      const grants = parseGrants(args.can, services);
+      const { agent, token } = await createAgent(services, { name: args.name, grants, ttlSeconds: ttl, actor: 'cli' });
+      const grantList = agent.grants.map((g) => `${g.backend}:${g.scope}`);
+      const expiresAt = agent.expiresAt === null ? null : isoSeconds(agent.expiresAt);
+      if (args.json) return printJson({ name: agent.name, token, grants: grantList, expires_at: expiresAt });
+      process.stderr.write(`created agent "${agent.name}" (grants: ${grantList.join(', ')}; expires: ${expiresAt ?? 'never'})\n`);
+      process.stderr.write('the token below is shown once; store it now:\n');
+      process.stdout.write(`${token}\n`);
+    });
+  },
+});
+
+const list = defineCommand({
+  meta: { name: 'list', description: 'List agents (never their tokens)' },
+  args: { ...operatorArgs, ...jsonArg },
+  async run({ args }) {
+    await withServices(args, async (services) => {
+      const now = nowSeconds(services.clock);
+      const rows = (await services.store.agents.list()).map((a) => ({
+        name: a.name,
+        status: agentStatus(a, now),
+        grants: a.grants.map((g) => `${g.backend}:${g.scope}`),
+        created_at: isoSeconds(a.createdAt),
+        expires_at: a.expiresAt === null ? null : isoSeconds(a.expiresAt),
+        revoked_at: a.revokedAt === null ? null : isoSeconds(a.revokedAt),
+      }));
+      if (args.json) return printJson(rows);
+      printTable(rows, ['name', 'status', 'grants', 'created_at', 'expires_at'], '(no agents)');
+    });
+  },
+});
+
+const revoke = defineCommand({
+  meta: { name: 'revoke', description: 'Revoke an agent and every credential it holds; a running server refuses its token at once' },
+  args: { name: { type: 'positional', description: 'Agent name', required: true }, ...operatorArgs, ...jsonArg },
+  async run({ args }) {
+    await withServices(args, async (services) => {
+      const { credentialsRevoked } = await revokeAgent(services, args.name, 'cli');
+      if (args.json) return printJson({ name: args.name, revoked: true, credentials_revoked: credentialsRevoked });
+      process.stdout.write(`revoked agent "${args.name}" and ${credentialsRevoked} active credential(s)\n`);
+    });
+  },
+});
+
+export const agentCommand = defineCommand({
+  meta: { name: 'agent', description: 'Manage agents (callers) and their grants' },
+  subCommands: { create, list, revoke },
+});

@@ -1,0 +1,123 @@
+import { readFileSync } from 'node:fs';
+import { defineCommand } from 'citty';
+import { CreddyError } from '../errors.js';
+import { exportBundle } from '../audit/export.js';
+import { loadAuditKeys } from '../audit/key.js';
+import { loadAuditSigner, parsePublicKey, publicKeyFormats, type AuditPublicKey } from '../audit/signing-key.js';
+import type { ChainReport } from '../audit/verify.js';
+import { verifyBundle } from '../audit/verify-bundle.js';
+import { verifyStore } from '../audit/verify-store.js';
+import { configPath, loadConfig } from '../config/load.js';
+import { openStore } from '../store/open.js';
+import { timeRangeArgs, timeRangeFromArgs } from './time-range.js';
+import { jsonArg, operatorArgs, withServices } from './context.js';
+import { isoTime, printJson } from './output.js';
+
+function readPinned(path: string | undefined): AuditPublicKey | undefined {
+  if (path === undefined) return undefined;
+  try {
+    return parsePublicKey(readFileSync(path, 'utf8'));
+  } catch {
+    throw new CreddyError('ERR_USAGE', `--pubkey: ${path} is not an Ed25519 public key (PEM or JWK)`);
+  }
+}
+
+const NO_KEY = 'cannot verify HMACs: no audit key (set CREDDY_AUDIT_KEY or CREDDY_AUDIT_KEY_FILE, and CREDDY_AUDIT_KEY_PREVIOUS after a key change)';
+
+function chainJson(r: ChainReport): Record<string, unknown> {
+  return {
+    events_verified: r.rows, first_seq: r.firstSeq, last_seq: r.lastSeq, checkpoints: r.checkpoints,
+    latest_checkpoint: r.latestCheckpoint ? { seq: r.latestCheckpoint.seq, time: isoTime(r.latestCheckpoint.time), key_id: r.latestCheckpoint.keyId } : null,
+    hmac: r.hmac, problem: r.problem,
+  };
+}
+
+function chainLine(r: ChainReport): string {
+  const range = r.firstSeq === null ? 'no events' : `${r.rows} events (seq ${r.firstSeq}-${r.lastSeq})`;
+  const cp = r.latestCheckpoint ? `${r.checkpoints} signed checkpoints (latest seq ${r.latestCheckpoint.seq} at ${isoTime(r.latestCheckpoint.time)})` : 'no checkpoints';
+  return `${range}, ${cp}`;
+}
+
+const verify = defineCommand({
+  meta: { name: 'verify', description: 'Verify the audit chain and checkpoints, or an export bundle offline (--bundle)' },
+  args: {
+    bundle: { type: 'string', description: 'Verify this export bundle instead of the database (offline)', valueHint: 'FILE' },
+    pubkey: { type: 'string', description: 'Trust only this audit signing public key (PEM or JWK file)', valueHint: 'FILE' },
+    ...operatorArgs,
+    ...jsonArg,
+  },
+  async run({ args }) {
+    const pinned = readPinned(args.pubkey);
+    if (args.bundle) {
+      let tar: Buffer;
+      try {
+        tar = readFileSync(args.bundle);
+      } catch {
+        throw new CreddyError('ERR_USAGE', `--bundle: cannot read ${args.bundle}`);
+      }
+      const keys = loadAuditKeys({ env: process.env });
+      const report = await verifyBundle(tar, { ...(pinned ? { pinned } : {}), keys });
+      const hmacNote = report.chain?.hmac === 'verified' ? 'HMACs verified with the audit key' : 'HMACs NOT checked (no audit key): integrity rests on the signed manifest, signed checkpoints and prev_hash linkage';
+      const keyNote = report.key === 'pinned' ? 'manifest signed by the pinned key' : 'manifest signed by the key inside the bundle — pin it with --pubkey to prove who signed';
+      if (args.json) printJson({ ok: report.ok, key: report.key, manifest: report.manifest, chain: report.chain && chainJson(report.chain), error: report.error });
+      else if (report.ok) process.stdout.write(`bundle verified: ${chainLine(report.chain!)}; ${keyNote}; ${hmacNote}\n`);
+      if (!report.ok) throw new CreddyError('ERR_AUDIT_INVALID', `bundle FAILED verification: ${report.error}`);
+      return;
+    }
+    const config = loadConfig(configPath(args.config));
+    const store = openStore(config.store);
+    try {
+      const keys = loadAuditKeys({ env: process.env, dataDir: config.dataDir });
+      const report = await verifyStore(store, keys, pinned);
+      if (args.json) printJson({ ok: report.problem === null && report.hmac === 'verified', ...chainJson(report) });
+      if (report.problem) {
+        const { seq, kind, detail } = report.problem;
+        throw new CreddyError('ERR_AUDIT_INVALID', `audit log FAILED verification at seq ${seq}: ${kind}: ${detail} (${report.rows} events verified before it)`);
+      }
+      if (report.hmac !== 'verified') throw new CreddyError('ERR_AUDIT_INVALID', `${NO_KEY}; NOT verified. Without it: ${chainLine(report)} link up`);
+      if (!args.json) process.stdout.write(`audit log verified: ${chainLine(report)}; HMACs verified\n`);
+    } finally {
+      await store.close();
+    }
+  },
+});
+
+const exportCmd = defineCommand({
+  meta: { name: 'export', description: 'Write a signed, offline-verifiable bundle of audit events (tar, mode 0600)' },
+  args: {
+    out: { type: 'string', description: 'Bundle file to write', required: true, valueHint: 'FILE' },
+    ...timeRangeArgs,
+    ...operatorArgs,
+    ...jsonArg,
+  },
+  async run({ args }) {
+    await withServices(args, async (services) => {
+      const now = services.clock.now();
+      const range = timeRangeFromArgs(args, now);
+      const keys = loadAuditKeys({ env: process.env, dataDir: services.config.dataDir });
+      const signer = await loadAuditSigner({ store: services.store, keks: services.keks, now: () => services.clock.now() });
+      const manifest = await exportBundle(
+        { store: services.store, keys, signer, issuer: services.config.issuer, now: () => services.clock.now() },
+        { out: args.out, ...range },
+      );
+      if (args.json) return printJson({ out: args.out, manifest });
+      const { count, first_seq: first, last_seq: last } = manifest.events;
+      process.stdout.write(`wrote ${args.out}: ${count} events${count ? ` (seq ${first}-${last})` : ''}, ${manifest.checkpoints} checkpoints, signed by audit key ${manifest.signing_key.kid}\n`);
+    });
+  },
+});
+
+const pubkey = defineCommand({
+  meta: { name: 'pubkey', description: 'Print the audit signing public key (PEM; --json for a JWK)' },
+  args: { ...operatorArgs, ...jsonArg },
+  async run({ args }) {
+    await withServices(args, async (services) => {
+      const signer = await loadAuditSigner({ store: services.store, keks: services.keks, now: () => services.clock.now() });
+      const { pem, jwk } = publicKeyFormats(signer.publicX);
+      if (args.json) return printJson(jwk);
+      process.stdout.write(pem);
+    });
+  },
+});
+
+export const auditVerifyCommands = { verify, export: exportCmd, pubkey };

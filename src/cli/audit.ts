@@ -1,0 +1,118 @@
+import { rowToJson } from '../audit/row-json.js';
+import { defineCommand } from 'citty';
+import { CreddyError } from '../errors.js';
+import { timeRangeArgs, timeRangeFromArgs } from './time-range.js';
+import { pruneAudit } from '../audit/retention.js';
+import type { Services } from '../broker/services.js';
+import type { AuditFilter, AuditOutcome, AuditRow } from '../store/types.js';
+import { auditVerifyCommands } from './audit-verify.js';
+import { jsonArg, operatorArgs, withServices } from './context.js';
+import { formatTable, isoTime, printJson, printTable } from './output.js';
+
+
+const OUTCOMES: readonly AuditOutcome[] = ['success', 'denied', 'error'];
+
+/** The filter flags of `audit list`. */
+export const auditFilterArgs = {
+  backend: { type: 'string', description: 'Only this backend', valueHint: 'NAME' },
+  agent: { type: 'string', description: 'Only this agent', valueHint: 'NAME' },
+  type: { type: 'string', description: 'Only this event type (credential.issued, credential.denied, …)', valueHint: 'TYPE' },
+  jti: { type: 'string', description: 'Only events of this credential id', valueHint: 'ID' },
+  outcome: { type: 'string', description: 'success | denied | error', valueHint: 'OUTCOME' },
+  ...timeRangeArgs,
+  limit: { type: 'string', description: 'At most N events (default 100, max 10000)', default: '100', valueHint: 'N' },
+} as const;
+
+export function filterFromArgs(args: Record<string, unknown>, now: number): AuditFilter {
+  const limit = Number(args['limit']);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new CreddyError('ERR_USAGE', '--limit must be 1-10000');
+  const outcome = args['outcome'] as string | undefined;
+  if (outcome !== undefined && !OUTCOMES.includes(outcome as AuditOutcome)) throw new CreddyError('ERR_USAGE', `--outcome must be one of ${OUTCOMES.join(', ')}`);
+  const pick = (key: string): Record<string, string> => (typeof args[key] === 'string' ? { [key]: args[key] as string } : {});
+  return {
+    ...pick('backend'), ...pick('agent'), ...pick('type'), ...pick('jti'),
+    ...(outcome ? { outcome: outcome as AuditOutcome } : {}),
+    ...timeRangeFromArgs(args, now),
+    limit,
+  };
+}
+
+/** An audit row as printed by `--json`: ISO time, snake_case, chain fields included. */
+export function auditJson(row: AuditRow): Record<string, unknown> {
+  return { ...rowToJson(row), time: isoTime(row.time) };
+}
+
+const TABLE_COLUMNS = ['seq', 'time', 'type', 'outcome', 'agent', 'backend', 'scopes', 'reason', 'jti'] as const;
+
+/** How often `--follow` polls for new rows. */
+const FOLLOW_POLL_MS = 500;
+
+/**
+ * `--follow`: prints the last matching rows oldest first, then polls for rows past the last seq
+ * seen (the filters still apply) until SIGINT/SIGTERM. `--json` prints one JSON object per line.
+ */
+async function follow(services: Services, filter: AuditFilter, json: boolean): Promise<void> {
+  const print = (rows: AuditRow[]): void => {
+    for (const row of rows) {
+      process.stdout.write(json ? `${JSON.stringify(auditJson(row))}\n` : `${formatTable([auditJson(row)], TABLE_COLUMNS).split('\n')[1]}\n`);
+    }
+  };
+  const initial = (await services.store.audit.query({ ...filter, order: 'desc' })).reverse();
+  print(initial);
+  let after = initial.at(-1)?.seq ?? (await services.store.audit.head())?.seq ?? 0;
+  let stopped = false;
+  const stop = (): void => void (stopped = true);
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  while (!stopped) {
+    await new Promise((resolve) => setTimeout(resolve, FOLLOW_POLL_MS));
+    const head = await services.store.audit.head();
+    const rows = await services.store.audit.query({ ...filter, afterSeq: after, order: 'asc', limit: 1000 });
+    print(rows);
+    // Advance past non-matching rows too, so a quiet filter does not rescan the whole tail.
+    after = rows.length === 1000 ? rows.at(-1)!.seq : Math.max(after, head?.seq ?? after);
+  }
+}
+
+const list = defineCommand({
+  meta: { name: 'list', description: 'Query the audit log (newest first; --follow tails new events)' },
+  args: {
+    ...auditFilterArgs,
+    follow: { type: 'boolean', description: 'Keep printing new events as they are written (Ctrl-C stops)' },
+    ...operatorArgs,
+    ...jsonArg,
+  },
+  async run({ args }) {
+    await withServices(args, async (services) => {
+      const filter = filterFromArgs(args, services.clock.now());
+      if (args.follow) return follow(services, filter, args.json === true);
+      const rows = await services.store.audit.query(filter);
+      if (args.json) return printJson(rows.map(auditJson));
+      printTable(
+        rows.map(auditJson),
+        TABLE_COLUMNS,
+        '(no matching events)',
+      );
+    });
+  },
+});
+
+const prune = defineCommand({
+  meta: { name: 'prune', description: 'Apply audit.retention now (the server also does it on its checkpoint timer)' },
+  args: { ...operatorArgs, ...jsonArg },
+  async run({ args }) {
+    await withServices(args, async (services) => {
+      const retention = services.config.audit.retention;
+      if (retention === null) throw new CreddyError('ERR_USAGE', 'audit.retention is not set in the config; nothing to prune');
+      await services.auditCheckpoints.checkpointNow();
+      const result = await pruneAudit({ store: services.store, audit: services.audit, now: () => services.clock.now(), actor: 'cli' }, retention);
+      if (args.json) return printJson({ deleted: result.deleted, anchor_seq: result.anchorSeq ?? null });
+      process.stdout.write(`pruned ${result.deleted} events${result.anchorSeq ? `; the log now starts at checkpoint seq ${result.anchorSeq}` : ''}\n`);
+    });
+  },
+});
+
+export const auditCommand = defineCommand({
+  meta: { name: 'audit', description: 'Read, verify and export the audit log' },
+  subCommands: { list, ...auditVerifyCommands, prune },
+});

@@ -1,0 +1,29 @@
+import { defineCommand } from 'citty';
+import { formatDuration } from '../_utils/duration.js';
+import { configPath, loadConfig } from '../config/load.js';
+import { jsonArg, operatorArgs } from './context.js';
+import { printJson, printTable } from './output.js';
+
+const list = defineCommand({
+  meta: { name: 'list', description: 'List configured backends (reads the config only)' },
+  args: { ...operatorArgs, ...jsonArg },
+  run({ args }) {
+    const config = loadConfig(configPath(args.config));
+    const rows = [...config.backends.values()].map(({ common }) => ({
+      name: common.name,
+      type: common.type,
+      default_ttl: formatDuration(common.defaultTtl),
+      max_ttl: formatDuration(common.maxTtl),
+      allowed_scopes: common.allowedScopes,
+      default_scopes: common.defaultScopes,
+      description: common.description ?? null,
+    }));
+    if (args.json) return printJson(rows);
+    printTable(rows, ['name', 'type', 'default_ttl', 'max_ttl', 'allowed_scopes'], '(no backends configured)');
+  },
+});
+
+export const backendCommand = defineCommand({
+  meta: { name: 'backend', description: 'Inspect configured backends' },
+  subCommands: { list },
+});

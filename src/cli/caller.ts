@@ -1,0 +1,85 @@
+import { defineCommand } from 'citty';
+import { CreddyError } from '../errors.js';
+import { createCreddyClient } from '../client/http.js';
+import { requireEnv, jsonArg } from './context.js';
+import { GET_FORMATS, formatIssued, type GetFormat } from './formats.js';
+import { printJson, printTable } from './output.js';
+
+/** A client for caller commands, from CREDDY_URL and CREDDY_TOKEN. */
+export const callerClient = () => createCreddyClient({ url: requireEnv('CREDDY_URL'), token: requireEnv('CREDDY_TOKEN') });
+
+/** Parses repeated or comma-separated `--meta k=v` into a map. */
+export function parseMeta(values: string | string[] | undefined): Record<string, string> | undefined {
+  if (values === undefined) return undefined;
+  const out: Record<string, string> = {};
+  for (const item of (Array.isArray(values) ? values : [values]).flatMap((v) => v.split(','))) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new CreddyError('ERR_USAGE', `--meta "${item}" must be KEY=VALUE`);
+    out[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  return out;
+}
+
+/** Flags shared by `get` and `exec`: what to ask for. */
+export const requestArgs = {
+  backend: { type: 'positional', description: 'Backend name', required: true },
+  scopes: { type: 'string', description: 'Comma-separated scopes (default: the backend default_scopes)', valueHint: 'a,b' },
+  ttl: { type: 'string', description: 'Lifetime, e.g. 10m or 600 (clamped to max_ttl)', valueHint: 'DURATION' },
+  meta: { type: 'string', description: 'Metadata KEY=VALUE (comma-separated or repeated)', valueHint: 'K=V' },
+  repos: { type: 'string', description: 'GitHub: narrow to these repositories (comma-separated OWNER/REPO)', valueHint: 'org/a,org/b' },
+} as const;
+
+/** Builds the request from `requestArgs` flags. */
+export function requestFromArgs(args: {
+  backend: string;
+  scopes?: string | undefined;
+  ttl?: string | undefined;
+  meta?: string | string[] | undefined;
+  repos?: string | undefined;
+}) {
+  const scopes = args.scopes?.split(',').map((s) => s.trim()).filter(Boolean);
+  const repositories = args.repos?.split(',').map((s) => s.trim()).filter(Boolean);
+  const metadata = parseMeta(args.meta);
+  return {
+    backend: args.backend,
+    ...(scopes && scopes.length > 0 ? { scopes } : {}),
+    ...(args.ttl !== undefined ? { ttl: /^\d+$/.test(args.ttl) ? Number(args.ttl) : args.ttl } : {}),
+    ...(metadata ? { metadata } : {}),
+    ...(repositories && repositories.length > 0 ? { params: { repositories } } : {}),
+  };
+}
+
+export const getCommand = defineCommand({
+  meta: { name: 'get', description: 'Get a credential for BACKEND (needs CREDDY_URL, CREDDY_TOKEN)' },
+  args: {
+    ...requestArgs,
+    format: { type: 'string', description: `Output: ${GET_FORMATS.join('|')} (default token)`, default: 'token', valueHint: 'FORMAT' },
+  },
+  async run({ args }) {
+    if (!(GET_FORMATS as readonly string[]).includes(args.format)) {
+      throw new CreddyError('ERR_USAGE', `--format must be one of ${GET_FORMATS.join(', ')}`);
+    }
+    const issued = await callerClient().issue(requestFromArgs(args));
+    process.stdout.write(formatIssued(issued, args.format as GetFormat) + '\n');
+  },
+});
+
+export const listCommand = defineCommand({
+  meta: { name: 'list', description: "List this agent's active credentials (no secrets)" },
+  args: { ...jsonArg },
+  async run({ args }) {
+    const { credentials } = await callerClient().list();
+    if (args.json) return printJson(credentials);
+    printTable(credentials, ['id', 'backend', 'scopes', 'expires_at'], '(no active credentials)');
+  },
+});
+
+export const revokeCommand = defineCommand({
+  meta: { name: 'revoke', description: 'Revoke one of this agent\'s credentials by id (jti)' },
+  args: { id: { type: 'positional', description: 'Credential id', required: true }, ...jsonArg },
+  async run({ args }) {
+    const result = await callerClient().revoke(args.id);
+    if (args.json) return printJson(result);
+    process.stdout.write(`revoked ${args.id} (downstream: ${String(result['downstream'] ?? 'none')})\n`);
+  },
+});

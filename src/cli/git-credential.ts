@@ -1,0 +1,72 @@
+import { defineCommand } from 'citty';
+import { CreddyError } from '../errors.js';
+import { callerClient, requestArgs } from './caller.js';
+import { readStdin } from './context.js';
+
+/** Hosts served when neither `--hosts` nor CREDDY_GIT_HOSTS says otherwise. */
+const DEFAULT_HOSTS = ['github.com'];
+
+/** Parses git's credential-helper input: `key=value` lines up to a blank line or EOF. */
+export function parseCredentialInput(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const trimmed = line.replace(/\r$/, '');
+    if (trimmed === '') break;
+    const eq = trimmed.indexOf('=');
+    if (eq > 0) out.set(trimmed.slice(0, eq), trimmed.slice(eq + 1));
+  }
+  return out;
+}
+
+/** `org/repo` from git's `path` attribute (`org/repo.git`), sent only when credential.useHttpPath is set. */
+export function repositoryFromPath(path: string | undefined): string | undefined {
+  const match = /^\/?([A-Za-z0-9][A-Za-z0-9-]{0,38})\/([A-Za-z0-9._-]{1,100}?)(?:\.git)?\/?$/.exec(path ?? '');
+  return match ? `${match[1]}/${match[2]}` : undefined;
+}
+
+
+export const gitCredentialCommand = defineCommand({
+  meta: {
+    name: 'git-credential',
+    description: "git credential helper: git config credential.helper 'creddy --backend NAME' (bin git-credential-creddy)",
+  },
+  args: {
+    operation: { type: 'positional', description: 'get | store | erase (git passes it)', required: true },
+    backend: { type: 'string', description: 'github backend to ask (default: $CREDDY_GIT_BACKEND)', valueHint: 'NAME' },
+    scopes: requestArgs.scopes,
+    ttl: requestArgs.ttl,
+    hosts: { type: 'string', description: 'Hosts to answer for (default: $CREDDY_GIT_HOSTS or github.com)', valueHint: 'h1,h2' },
+  },
+  async run({ args }) {
+    const input = parseCredentialInput(await readStdin());
+    // store/erase: creddy tokens are short-lived and issued per use; there is nothing to keep or forget.
+    if (args.operation !== 'get') {
+      if (args.operation === 'store' || args.operation === 'erase') return;
+      throw new CreddyError('ERR_USAGE', `unknown operation "${args.operation}" (git passes get, store or erase)`);
+    }
+    const hosts = (args.hosts ?? process.env['CREDDY_GIT_HOSTS'] ?? DEFAULT_HOSTS.join(',')).split(',').map((h) => h.trim().toLowerCase());
+    const host = input.get('host')?.toLowerCase();
+    const protocol = input.get('protocol');
+    // Not ours: print nothing, so git moves on to its next helper or prompts.
+    if (!host || !hosts.includes(host) || (protocol !== undefined && protocol !== 'https')) return;
+    const backend = args.backend ?? process.env['CREDDY_GIT_BACKEND'];
+    if (!backend) throw new CreddyError('ERR_USAGE', 'set --backend NAME or CREDDY_GIT_BACKEND');
+    const repository = repositoryFromPath(input.get('path'));
+    const scopes = args.scopes?.split(',').map((s) => s.trim()).filter(Boolean);
+    const issued = await callerClient().issue({
+      backend,
+      ...(scopes && scopes.length > 0 ? { scopes } : {}),
+      ...(args.ttl !== undefined ? { ttl: /^\d+$/.test(args.ttl) ? Number(args.ttl) : args.ttl } : {}),
+      ...(repository ? { params: { repositories: [repository] } } : {}),
+    });
+    const token = issued.credential?.['token'];
+    if (typeof token !== 'string' || !issued.credential?.type.startsWith('github')) {
+      throw new CreddyError('ERR_USAGE', `backend "${backend}" is not a github backend`);
+    }
+    const expiry = Date.parse(issued.expires_at) / 1000;
+    const lines = [`protocol=${protocol ?? 'https'}`, `host=${input.get('host')}`, 'username=x-access-token', `password=${token}`];
+    // git ≥ 2.41 stops reusing the password after this; older versions ignore the attribute.
+    if (Number.isFinite(expiry)) lines.push(`password_expiry_utc=${Math.floor(expiry)}`);
+    process.stdout.write(lines.join('\n') + '\n');
+  },
+});

@@ -1,0 +1,93 @@
+import { defineCommand, runCommand, showUsage, type CommandDef } from 'citty';
+import { CreddyError, isCreddyError } from '../errors.js';
+import { redact } from '../_utils/redact.js';
+import { agentCommand } from './agent.js';
+import { auditCommand } from './audit.js';
+import { backendCommand } from './backend.js';
+import { getCommand, listCommand, revokeCommand } from './caller.js';
+import { execCommand } from './exec.js';
+import { gitCredentialCommand } from './git-credential.js';
+import { initCommand } from './init.js';
+import { keysCommand } from './keys.js';
+import { serverCommand } from './server.js';
+import { verifyCommand } from './verify.js';
+
+export const VERSION = '0.1.0';
+
+/** The `creddy` command tree. */
+export const rootCommand = defineCommand({
+  meta: { name: 'creddy', version: VERSION, description: 'Short-lived credential broker' },
+  args: { debug: { type: 'boolean', description: 'Print stack traces on errors' } },
+  subCommands: {
+    init: initCommand,
+    server: serverCommand,
+    agent: agentCommand,
+    get: getCommand,
+    list: listCommand,
+    revoke: revokeCommand,
+    verify: verifyCommand,
+    keys: keysCommand,
+    audit: auditCommand,
+    backend: backendCommand,
+    exec: execCommand,
+    'git-credential': gitCredentialCommand,
+  },
+});
+
+/** Exit codes: 0 ok, 1 error, 2 usage. */
+export type ExitCode = 0 | 1 | 2;
+
+/**
+ * Runs the CLI and returns the exit code instead of exiting, so tests can call it. Errors are
+ * one line (`creddy: ERR_CODE: message`), never a stack trace unless `--debug`.
+ */
+export async function runCli(argv: string[]): Promise<ExitCode> {
+  // Words after `--` belong to `creddy exec`'s child command, not to creddy.
+  const dashes = argv.indexOf('--');
+  const ours = dashes === -1 ? argv : argv.slice(0, dashes);
+  const debug = ours.includes('--debug');
+  const rawArgs = [...ours.filter((a) => a !== '--debug'), ...(dashes === -1 ? [] : argv.slice(dashes))];
+  try {
+    if (rawArgs.length === 0 || ours.includes('--help') || ours.includes('-h')) {
+      const [cmd, parent] = resolveCommand(rawArgs);
+      await showUsage(cmd, parent);
+      return rawArgs.length === 0 ? 2 : 0;
+    }
+    if (rawArgs.length === 1 && (rawArgs[0] === '--version' || rawArgs[0] === '-v')) {
+      process.stdout.write(`${VERSION}\n`);
+      return 0;
+    }
+    await runCommand(rootCommand, { rawArgs });
+    return 0;
+  } catch (err) {
+    const usage = (err as Error).name === 'CLIError' || isCreddyError(err, 'ERR_USAGE');
+    if ((err as { code?: string }).code === 'E_NO_COMMAND') {
+      // `creddy audit` alone: show what the group offers rather than a bare error.
+      const [cmd, parent] = resolveCommand(rawArgs);
+      await showUsage(cmd, parent);
+      return 2;
+    }
+    const message = isCreddyError(err) ? `${err.code}: ${err.message}` : usage ? (err as Error).message : `ERR_INTERNAL: ${(err as Error).message}`;
+    process.stderr.write(`creddy: ${redact(message)}\n`);
+    if (usage) process.stderr.write('run with --help for usage\n');
+    if (debug && err instanceof Error) process.stderr.write(`${redact(err.stack ?? '')}\n`);
+    return usage ? 2 : 1;
+  }
+}
+
+/** Finds the deepest subcommand named by the leading positional words, for --help. */
+function resolveCommand(rawArgs: string[]): [CommandDef, CommandDef | undefined] {
+  let cmd = rootCommand as unknown as CommandDef;
+  let parent: CommandDef | undefined;
+  for (const word of rawArgs) {
+    if (word.startsWith('-')) break;
+    const subs = cmd.subCommands as Record<string, CommandDef> | undefined;
+    const next = subs?.[word];
+    if (!next) break;
+    parent = cmd;
+    cmd = next;
+  }
+  return [cmd, parent];
+}
+
+export { CreddyError };

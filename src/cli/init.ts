@@ -1,0 +1,48 @@
+import { defineCommand } from 'citty';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { CreddyError } from '../errors.js';
+import { ensurePrivateDir, writePrivateFile } from '../_utils/fs.js';
+
+/** The config `creddy init` writes: a working broker with one generic backend named `demo`. */
+export function demoConfig(port: number): string {
+  return `# creddy configuration — see config.example.yaml for every key.
+issuer: http://127.0.0.1:${port}
+listen: 127.0.0.1:${port}
+data_dir: ./data
+store: sqlite
+
+backends:
+  demo:
+    type: generic              # the signed JWT is the credential
+    audience: demo
+    default_ttl: 15m
+    max_ttl: 1h
+    allowed_scopes: [read, write]
+    default_scopes: [read]
+`;
+}
+
+export const initCommand = defineCommand({
+  meta: { name: 'init', description: 'Write a working ./creddy.yaml (generic backend "demo") and the data dir' },
+  args: {
+    dir: { type: 'string', description: 'Directory to initialise (default: .)', valueHint: 'DIR' },
+    port: { type: 'string', description: 'Port to listen on (default: $CREDDY_PORT or 8400)', valueHint: 'PORT' },
+    force: { type: 'boolean', description: 'Overwrite an existing creddy.yaml' },
+    'if-missing': { type: 'boolean', description: 'Do nothing (exit 0) when creddy.yaml exists' },
+  },
+  run({ args }) {
+    const dir = resolve(args.dir ?? '.');
+    const port = Number(args.port ?? process.env['CREDDY_PORT'] ?? 8400);
+    if (!Number.isInteger(port) || port < 1 || port > 65_535) throw new CreddyError('ERR_USAGE', '--port must be 1-65535');
+    const path = join(dir, 'creddy.yaml');
+    if (existsSync(path) && !args.force) {
+      if (args['if-missing']) return;
+      throw new CreddyError('ERR_USAGE', `${path} exists; use --force to overwrite`);
+    }
+    ensurePrivateDir(dir);
+    ensurePrivateDir(join(dir, 'data'));
+    writePrivateFile(path, demoConfig(port));
+    process.stdout.write(`wrote ${path}\nnext: creddy server --config ${path}\n`);
+  },
+});

@@ -1,0 +1,134 @@
+import { defineCommand } from 'citty';
+import { isoSeconds } from '../_utils/clock.js';
+import { formatDuration } from '../_utils/duration.js';
+import { crashHookFromEnv } from '../keys/crash.js';
+import { rewrapKeys } from '../keys/rewrap.js';
+import { rewrapRevocationHandles } from '../keys/rewrap-handles.js';
+import { rewrapAuditSigningKeys } from '../audit/signing-key.js';
+import { revokeKey } from '../keys/revoke.js';
+import { rotateKeys } from '../keys/rotate.js';
+import { planFor } from '../keys/timing.js';
+import { jsonArg, operatorArgs, withServices } from './context.js';
+import { printJson, printTable } from './output.js';
+
+const iso = (seconds: number | null): string | null => (seconds === null ? null : isoSeconds(seconds));
+const say = (line: string): void => void process.stderr.write(`creddy: ${line}\n`);
+
+const list = defineCommand({
+  meta: { name: 'list', description: 'List signing keys: kid, state, lifecycle times, planned transitions, tokens signed' },
+  args: { ...operatorArgs, ...jsonArg },
+  async run({ args }) {
+    await withServices(args, async (services) => {
+      const records = await services.store.keys.list();
+      const usage = await services.store.keys.usage(records.map((r) => r.kid));
+      const published = new Set(services.keyring.jwks().kids);
+      const rows = records.map((r) => {
+        const lastExp = usage.get(r.kid)?.lastExp ?? 0;
+        const plan = planFor(r, records, lastExp, services.config.keys);
+        return {
+          kid: r.kid,
+          state: r.state,
+          published: published.has(r.kid),
+          created_at: iso(r.createdAt),
+          published_at: iso(r.publishedAt),
+          activated_at: iso(r.activatedAt),
+          retired_at: iso(r.retiredAt),
+          revoked_at: iso(r.revokedAt),
+          planned_activation: iso(plan.plannedActivation),
+          planned_retirement: iso(plan.plannedRetirement),
+          planned_removal: iso(plan.plannedRemoval),
+          tokens_signed: usage.get(r.kid)?.count ?? 0,
+          last_exp: lastExp ? iso(lastExp) : null,
+        };
+      });
+      if (args.json) return printJson(rows);
+      const planned = (row: (typeof rows)[number]): string =>
+        row.planned_activation ? `signs from ${row.planned_activation}`
+        : row.planned_retirement ? `retires at ${row.planned_retirement}`
+        : row.planned_removal && row.state === 'retired' ? `${row.published ? 'leaves' : 'left'} JWKS ${row.planned_removal}`
+        : row.state === 'revoked' ? `removed ${row.revoked_at}` : '-';
+      printTable(
+        rows.map((row) => ({ ...row, planned: planned(row) })),
+        ['kid', 'state', 'published', 'created_at', 'activated_at', 'retired_at', 'planned', 'tokens_signed'],
+      );
+    });
+  },
+});
+
+const rotate = defineCommand({
+  meta: {
+    name: 'rotate',
+    description: 'Promote the next key to current and publish a new next (waits until next has been published for publish_ahead)',
+  },
+  args: {
+    ...operatorArgs,
+    ...jsonArg,
+    force: { type: 'boolean', description: 'Promote next at once even if verifiers may not have cached it yet (emergency)' },
+  },
+  async run({ args }) {
+    await withServices(args, async (services) => {
+      const result = await rotateKeys(services, {
+        actor: 'cli',
+        force: args.force === true,
+        wait: true,
+        onWait: (seconds, next) => say(`waiting ${formatDuration(seconds)} until next key ${next.kid} has been published for publish_ahead (--force skips this)`),
+        ...optionalCrash(),
+      });
+      if (args.json) return printJson(result);
+      const how = result.rotated ? `rotated: retired ${result.retired}` : 'another process rotated the keys just now';
+      process.stdout.write(`${how}\ncurrent ${result.current}\nnext    ${result.next}\n`);
+    });
+  },
+});
+
+const revoke = defineCommand({
+  meta: { name: 'revoke', description: 'Revoke a signing key: it leaves the JWKS at once and its tokens stop verifying' },
+  args: {
+    kid: { type: 'positional', description: 'The key id (see creddy keys list)', required: true },
+    ...operatorArgs,
+    ...jsonArg,
+    force: { type: 'boolean', description: 'Allow revoking the current key (next is promoted at once)' },
+  },
+  async run({ args }) {
+    await withServices(args, async (services) => {
+      const result = await revokeKey(services, args.kid, { actor: 'cli', force: args.force === true });
+      if (args.json) return printJson(result);
+      const what = result.alreadyRevoked ? `key ${result.kid} was already revoked` : `revoked ${result.was} key ${result.kid}`;
+      process.stdout.write(`${what}\ncurrent ${result.current}\nnext    ${result.next}\n`);
+    });
+  },
+});
+
+const rewrap = defineCommand({
+  meta: { name: 'rewrap', description: 'Re-encrypt every stored private key under CREDDY_KEK (old rows open with CREDDY_KEK_PREVIOUS); resumable' },
+  args: { ...operatorArgs, ...jsonArg },
+  async run({ args }) {
+    await withServices(args, async (services) => {
+      const result = await rewrapKeys(services, {
+        actor: 'cli',
+        onProgress: (done, total, kid) => say(`rewrapped ${done}/${total} (${kid})`),
+        ...optionalCrash(),
+      });
+      // The audit checkpoint signing key is sealed under the same KEK: the old KEK may only be
+      // dropped once it is re-sealed too.
+      const auditSigningKeys = await rewrapAuditSigningKeys(services);
+      // …and so are the revocation handles of live GitHub tokens.
+      const handles = await rewrapRevocationHandles(services);
+      if (args.json) return printJson({ ...result, audit_signing_keys_rewrapped: auditSigningKeys, revocation_handles_rewrapped: handles });
+      process.stdout.write(
+        `rewrapped ${result.rewrapped} of ${result.total} signing keys, ${auditSigningKeys} audit signing key(s) and ${handles} revocation handle(s); all are now sealed by KEK ${result.kekId}\n`,
+      );
+    });
+  },
+});
+
+/** The test-only crash hook, spread in only when enabled (exactOptionalPropertyTypes). */
+function optionalCrash(): { crash?: (step: string) => void } {
+  const crash = crashHookFromEnv(process.env);
+  return crash ? { crash } : {};
+}
+
+export const keysCommand = defineCommand({
+  meta: { name: 'keys', description: 'Inspect, rotate, revoke and rewrap signing keys' },
+  subCommands: { list, rotate, revoke, rewrap },
+});

@@ -1,0 +1,38 @@
+import { defineCommand } from 'citty';
+import { createLogger } from '../_utils/logger.js';
+import { configPath, loadConfig } from '../config/load.js';
+import { createServices } from '../broker/services.js';
+import { startServer } from '../broker/server.js';
+import { operatorArgs } from './context.js';
+
+export const serverCommand = defineCommand({
+  meta: { name: 'server', description: 'Run the broker (SIGTERM/SIGINT drain in-flight requests, then exit)' },
+  args: {
+    ...operatorArgs,
+    listen: { type: 'string', description: 'Override listen address HOST:PORT (port 0 = any free port)', valueHint: 'HOST:PORT' },
+  },
+  async run({ args }) {
+    const logger = createLogger();
+    const config = loadConfig(configPath(args.config));
+    const services = await createServices(config, { logger, actor: 'server' });
+    let listen = config.listen;
+    if (args.listen) {
+      const [host, port] = [args.listen.slice(0, args.listen.lastIndexOf(':')), Number(args.listen.slice(args.listen.lastIndexOf(':') + 1))];
+      listen = { host: host.replace(/^\[|\]$/g, ''), port };
+    }
+    const server = await startServer(services, listen);
+    // Machine-readable first line on stdout, so scripts and tests can find an ephemeral port.
+    process.stdout.write(`creddy listening on ${server.url}\n`);
+    await new Promise<void>((resolve) => {
+      const stop = (signal: string): void => {
+        logger.info('draining', { signal });
+        server.stop().then(resolve, (err: unknown) => {
+          logger.error('shutdown failed', { error: String(err) });
+          resolve();
+        });
+      };
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.once('SIGINT', () => stop('SIGINT'));
+    });
+  },
+});

@@ -1,0 +1,41 @@
+import { defineCommand } from 'citty';
+import { CreddyError, isCreddyError } from '../errors.js';
+import { createCreddyClient } from '../client/http.js';
+import { creddyJwks, verifyCreddyToken } from '../verify/verify.js';
+import { jsonArg, readStdin, requireEnv } from './context.js';
+import { printJson } from './output.js';
+
+export const verifyCommand = defineCommand({
+  meta: { name: 'verify', description: 'Verify a creddy token against the JWKS and deny-list at CREDDY_URL' },
+  args: {
+    token: { type: 'positional', description: 'The JWT (or - to read stdin)', required: true },
+    audience: { type: 'string', description: 'Require this aud', valueHint: 'AUD' },
+    ...jsonArg,
+  },
+  async run({ args }) {
+    const url = requireEnv('CREDDY_URL');
+    const token = args.token === '-' ? (await readStdin()).trim() : args.token;
+    const client = createCreddyClient({ url });
+    // The issuer comes from the server's discovery document, so `iss` is checked against what
+    // the server says it is, not against the URL the operator happened to type.
+    const discovery = await client.discovery();
+    if (typeof discovery.issuer !== 'string') throw new CreddyError('ERR_NOT_READY', 'server did not return an issuer');
+    const claims = await verifyCreddyToken(token, {
+      issuer: discovery.issuer,
+      keys: creddyJwks(client.url),
+      ...(args.audience ? { audience: args.audience } : {}),
+      isRevoked: async (jti) => {
+        try {
+          return (await client.revocationStatus(jti)).revoked;
+        } catch (err) {
+          // Signed by a published key yet unknown to the broker: never issued here, or the
+          // store was lost. Either way it must not pass.
+          if (isCreddyError(err, 'ERR_NOT_FOUND')) throw new CreddyError('ERR_TOKEN_INVALID', `token id ${jti} is unknown to this broker`);
+          throw err;
+        }
+      },
+    });
+    if (args.json) return printJson({ valid: true, claims });
+    process.stdout.write(`valid token ${claims.jti}\n${JSON.stringify(claims, null, 2)}\n`);
+  },
+});

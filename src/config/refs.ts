@@ -1,0 +1,37 @@
+import { readFileSync } from 'node:fs';
+import { CreddyError } from '../errors.js';
+
+const REF_RE = /\$\{(env|file):([^}]+)\}/g;
+
+/**
+ * Resolves `${env:NAME}` and `${file:/path}` inside one config string. Secrets live outside the
+ * YAML; a missing variable or unreadable file is a config error naming the key path (never the
+ * value). File contents lose trailing whitespace so `echo secret > file` works.
+ */
+export function resolveRefs(value: string, path: string, env: NodeJS.ProcessEnv): string {
+  return value.replace(REF_RE, (_match, kind: string, target: string) => {
+    if (kind === 'env') {
+      const found = env[target];
+      if (found === undefined) throw new CreddyError('ERR_CONFIG_INVALID', `${path}: environment variable ${target} is not set`);
+      return found;
+    }
+    try {
+      return readFileSync(target, 'utf8').trimEnd();
+    } catch (err) {
+      const reason = (err as NodeJS.ErrnoException).code ?? 'unreadable';
+      throw new CreddyError('ERR_CONFIG_INVALID', `${path}: cannot read file ${target} (${reason})`);
+    }
+  });
+}
+
+/** Walks a parsed YAML tree and resolves references in every string, keeping key paths. */
+export function resolveTree(node: unknown, path: string, env: NodeJS.ProcessEnv): unknown {
+  if (typeof node === 'string') return resolveRefs(node, path, env);
+  if (Array.isArray(node)) return node.map((item, i) => resolveTree(item, `${path}[${i}]`, env));
+  if (node !== null && typeof node === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(node)) out[key] = resolveTree(value, path ? `${path}.${key}` : key, env);
+    return out;
+  }
+  return node;
+}

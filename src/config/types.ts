@@ -1,0 +1,37 @@
+import type { BackendConfig } from '../backends/types.js';
+
+/** Signing-key schedule, in seconds (ARCHITECTURE §3 "Key lifecycle"). */
+export interface KeysConfig {
+  readonly rotationPeriod: number;
+  readonly publishAhead: number;
+  readonly jwksMaxAge: number;
+  readonly clockSkew: number;
+}
+
+/** Audit log settings, in seconds. */
+export interface AuditConfig {
+  /** How long a request may wait for its audit row before failing closed with 503. */
+  readonly writeTimeout: number;
+  /** A signed checkpoint after this many rows… */
+  readonly checkpointEvery: number;
+  /** …or after this many seconds, whichever comes first (and on shutdown). */
+  readonly checkpointInterval: number;
+  /** Rows older than this are pruned (down to a signed checkpoint); null keeps everything. */
+  readonly retention: number | null;
+}
+
+/** Where state lives. */
+export type StoreConfig = { readonly kind: 'sqlite'; readonly path: string } | { readonly kind: 'postgres'; readonly url: string };
+
+/** The validated, frozen configuration. Paths are absolute. */
+export interface Config {
+  /** Absolute path of the file it came from, for messages. */
+  readonly source: string;
+  readonly issuer: string;
+  readonly listen: { readonly host: string; readonly port: number };
+  readonly dataDir: string;
+  readonly store: StoreConfig;
+  readonly keys: KeysConfig;
+  readonly audit: AuditConfig;
+  readonly backends: ReadonlyMap<string, BackendConfig>;
+}

@@ -1,0 +1,67 @@
+/**
+ * The one error type creddy throws on purpose, and the table that maps each stable code to an
+ * HTTP status. Tests assert codes, never messages; docs/errors.md lists every code (a test keeps
+ * it complete).
+ */
+
+/** Every error code creddy emits, with its HTTP status and a one-line meaning for docs. */
+export const ERROR_CODES = {
+  ERR_BAD_REQUEST: { status: 400, doc: 'The request body or a parameter is malformed; the message names the field.' },
+  ERR_SCOPE_INVALID: { status: 400, doc: 'A requested scope does not match the scope grammar for the backend.' },
+  ERR_TTL_INVALID: { status: 400, doc: 'The requested TTL is not a duration or whole number of seconds, or is below the minimum.' },
+  ERR_UNAUTHENTICATED: { status: 401, doc: 'No bearer token, a malformed one, or one that matches no active agent.' },
+  ERR_AGENT_REVOKED: { status: 401, doc: 'The agent token belonged to an agent that was revoked or has expired.' },
+  ERR_SCOPE_DENIED: { status: 403, doc: 'A requested scope is outside the ceiling (backend allowed_scopes ∩ agent grants).' },
+  ERR_BACKEND_FORBIDDEN: { status: 403, doc: 'The agent has no grant at all for this backend.' },
+  ERR_FORBIDDEN: { status: 403, doc: 'The caller may not act on this resource (e.g. revoke another agent\'s credential).' },
+  ERR_BACKEND_UNKNOWN: { status: 404, doc: 'No backend with that name is configured.' },
+  ERR_NOT_FOUND: { status: 404, doc: 'The route, credential, agent or key does not exist.' },
+  ERR_CONFLICT: { status: 409, doc: 'The resource already exists (e.g. an agent with that name).' },
+  ERR_BODY_TOO_LARGE: { status: 413, doc: 'The request body exceeds the 64 KiB limit.' },
+  ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, doc: 'The request body is not application/json.' },
+  ERR_INTERNAL: { status: 500, doc: 'An unexpected failure; details are in the server log under the request id, never in the response.' },
+  ERR_BACKEND_UPSTREAM: { status: 502, doc: 'The downstream service (GitHub, AWS STS) refused or failed; the message names its status.' },
+  ERR_AUDIT_UNAVAILABLE: { status: 503, doc: 'The audit event could not be written in time; fail-closed, so no credential was issued.' },
+  ERR_AUDIT_INVALID: { status: 500, doc: 'The audit log or an export bundle failed verification (tampered, truncated, or signed by another key); `creddy audit verify` names the first bad seq.' },
+  ERR_NOT_READY: { status: 503, doc: 'The server has no usable store or signing key yet, or is shutting down.' },
+  ERR_CONFIG_INVALID: { status: 500, doc: 'The configuration file is invalid; the message names the key path. The server refuses to start.' },
+  ERR_KEK_INVALID: { status: 500, doc: 'The key-encryption key is missing, malformed, or does not decrypt the stored keys.' },
+  ERR_KEY_UNKNOWN: { status: 404, doc: 'No signing key with that kid exists.' },
+  ERR_TOKEN_INVALID: { status: 401, doc: 'A creddy token failed verification (format, algorithm, signature, claims).' },
+  ERR_TOKEN_EXPIRED: { status: 401, doc: 'A creddy token is past its exp (beyond the allowed clock skew).' },
+  ERR_TOKEN_REVOKED: { status: 401, doc: 'A creddy token was revoked (its jti is deny-listed) or its signing key was revoked.' },
+  ERR_USAGE: { status: 400, doc: 'CLI usage error: a missing or malformed argument (exit code 2).' },
+} as const satisfies Record<string, { status: number; doc: string }>;
+
+/** A stable creddy error code such as `ERR_SCOPE_DENIED`. */
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/**
+ * An expected failure with a stable code. `expose` is true for 4xx: only then may the message
+ * reach a client; 5xx responses carry a generic message and the request id.
+ */
+export class CreddyError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly expose: boolean;
+  /** Non-secret structured details safe to return to a client (e.g. `{ scope: 'write' }`). */
+  readonly details: Record<string, unknown> | undefined;
+
+  /**
+   * `expose` may be set for a 5xx whose message was written to be safe for clients, e.g.
+   * "GitHub answered 503 after 3 attempts"; it defaults to status < 500.
+   */
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown>; expose?: boolean } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'CreddyError';
+    this.code = code;
+    this.status = ERROR_CODES[code].status;
+    this.expose = options.expose ?? this.status < 500;
+    this.details = options.details;
+  }
+}
+
+/** True when `err` is a CreddyError, optionally with the given code. */
+export function isCreddyError(err: unknown, code?: ErrorCode): err is CreddyError {
+  return err instanceof CreddyError && (code === undefined || err.code === code);
+}

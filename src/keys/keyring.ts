@@ -1,0 +1,174 @@
+import { createHash } from 'node:crypto';
+import { CreddyError } from '../errors.js';
+import { nowSeconds, type Clock } from '../_utils/clock.js';
+import type { Logger } from '../_utils/logger.js';
+import type { KeysConfig } from '../config/types.js';
+import { auditEvent } from '../audit/events.js';
+import type { AuditEvent, KeyRecord, Store } from '../store/types.js';
+import { generateSigningKey, publicJwk } from './jwk.js';
+import { seal, type KekSet } from './kek.js';
+import { createSigner, type Signer } from './sign.js';
+import { RETIRE_GRACE_S, removalAt } from './timing.js';
+import { signingKeyAad, unsealSigningKey } from './unseal.js';
+
+/** The served JWKS, pre-serialised with its ETag so each request costs nothing. */
+export interface JwksDocument {
+  readonly body: string;
+  readonly etag: string;
+  readonly kids: readonly string[];
+}
+
+export interface KeyringDeps {
+  readonly store: Store;
+  readonly keks: KekSet;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly config: KeysConfig;
+  /** Who acts when the keyring creates keys (`server`, `cli`). */
+  readonly actor: string;
+  /** Records key events in the audit log; a failure aborts the operation. */
+  readonly audit: (event: AuditEvent) => Promise<void>;
+}
+
+/** Runtime view of the signing keys: the current signer and the published JWKS. */
+export interface Keyring {
+  /** Loads keys, creating the first `current` and `next` on an empty store. */
+  init(): Promise<void>;
+  /** Re-reads the store; picks up rotations made by other processes (CLI, replicas). */
+  refresh(): Promise<void>;
+  /** The current signer; ERR_NOT_READY before init. */
+  signer(): Signer;
+  jwks(): JwksDocument;
+  /** Records of the last refresh, for `keys list` and readiness. */
+  records(): readonly KeyRecord[];
+  /** Seals a private key for storage under the current KEK. */
+  newKeyRecord(state: KeyRecord['state'], now: number): KeyRecord;
+}
+
+export function createKeyring(deps: KeyringDeps): Keyring {
+  const { store, keks, clock, logger, config } = deps;
+  const signers = new Map<string, Signer>();
+  let records: KeyRecord[] = [];
+  let current: Signer | undefined;
+  let jwks: JwksDocument = buildJwks([]);
+  let fingerprint = '';
+
+  const signerFor = (record: KeyRecord): Signer => {
+    const cached = signers.get(record.kid);
+    if (cached) return cached;
+    const signer = createSigner(unsealSigningKey(keks, record).key, record.kid);
+    signers.set(record.kid, signer);
+    return signer;
+  };
+
+  const newKeyRecord = (state: KeyRecord['state'], now: number): KeyRecord => {
+    const key = generateSigningKey();
+    return {
+      kid: key.kid,
+      state,
+      publicX: key.x,
+      sealedPrivate: seal(keks.current, key.privateDer, signingKeyAad(key.kid)),
+      kekId: keks.current.id,
+      createdAt: now,
+      publishedAt: now,
+      activatedAt: state === 'current' ? now : null,
+      retiredAt: null,
+      revokedAt: null,
+    };
+  };
+
+  const auditCreated = (key: KeyRecord): Promise<void> =>
+    deps.audit(auditEvent({ time: clock.now(), type: 'key.created', outcome: 'success', actor: deps.actor, kid: key.kid, details: { state: key.state } }));
+
+  // Retired keys whose removal has passed for good: their usage can no longer grow, skip the query.
+  const gone = new Set<string>();
+
+  const refresh = async (): Promise<void> => {
+    const now = nowSeconds(clock);
+    const loaded = await store.keys.list();
+    const retired = loaded.filter((k) => k.state === 'retired' && !gone.has(k.kid));
+    const usage = retired.length > 0 ? await store.keys.usage(retired.map((k) => k.kid)) : new Map<string, { lastExp: number }>();
+    const stillPublished = (k: KeyRecord): boolean => {
+      if (gone.has(k.kid)) return false;
+      const removal = removalAt(k, usage.get(k.kid)?.lastExp ?? 0, config);
+      if (removal >= now) return true;
+      // Past the grace period no process signs with it any more, so its last exp is final.
+      if ((k.retiredAt ?? 0) + RETIRE_GRACE_S < now) gone.add(k.kid);
+      return false;
+    };
+    // A retired key stays published until the last token it signed has expired, plus skew;
+    // a revoked key disappears at once.
+    const published = loaded.filter((k) => k.state === 'next' || k.state === 'current' || (k.state === 'retired' && stillPublished(k)));
+    const print = published.map((k) => `${k.kid}:${k.state}`).join(',');
+    records = loaded;
+    if (print === fingerprint && current) return;
+    jwks = buildJwks(published);
+    fingerprint = print;
+    const currentRecord = loaded.find((k) => k.state === 'current');
+    try {
+      current = currentRecord ? signerFor(currentRecord) : undefined;
+    } catch (err) {
+      // Fail closed: never keep signing with a key the store no longer calls current.
+      current = undefined;
+      throw err;
+    }
+    logger.info('signing keys loaded', { current: current?.kid ?? null, published: jwks.kids });
+  };
+
+  /**
+   * A `next` must always exist and be usable: recreate it if missing, and open it now so a wrong
+   * KEK fails at start rather than at the next rotation.
+   */
+  const ensureNext = async (): Promise<void> => {
+    const existing = records.find((k) => k.state === 'next');
+    if (existing) {
+      signerFor(existing);
+      return;
+    }
+    const successor = newKeyRecord('next', nowSeconds(clock));
+    // The unique index on `next` lets exactly one racing process insert it.
+    if (await store.keys.apply([{ op: 'insert', key: successor }])) {
+      await auditCreated(successor);
+      logger.warn('no next signing key was found; created one', { next: successor.kid });
+    }
+    await refresh();
+  };
+
+  return {
+    async init() {
+      await refresh();
+      if (current) {
+        await ensureNext();
+        return;
+      }
+      const now = nowSeconds(clock);
+      const first = newKeyRecord('current', now);
+      const successor = newKeyRecord('next', now);
+      // Two processes may bootstrap at once; the unique index on `current` lets exactly one win.
+      if (await store.keys.apply([{ op: 'insert', key: first }, { op: 'insert', key: successor }])) {
+        for (const key of [first, successor]) await auditCreated(key);
+        logger.info('created first signing keys', { current: first.kid, next: successor.kid });
+      }
+      await refresh();
+      if (!current) throw new CreddyError('ERR_NOT_READY', 'no current signing key after bootstrap');
+      await ensureNext();
+    },
+    refresh,
+    signer() {
+      if (!current) throw new CreddyError('ERR_NOT_READY', 'no signing key loaded');
+      return current;
+    },
+    jwks: () => jwks,
+    records: () => records,
+    newKeyRecord,
+  };
+}
+
+function buildJwks(keys: readonly KeyRecord[]): JwksDocument {
+  // Current first: verifiers that try keys in order hit the common case at once.
+  const order = { current: 0, next: 1, retired: 2, revoked: 3 } as const;
+  const sorted = [...keys].sort((a, b) => order[a.state] - order[b.state] || a.createdAt - b.createdAt);
+  const body = JSON.stringify({ keys: sorted.map((k) => publicJwk(k.publicX)) });
+  const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
+  return { body, etag, kids: sorted.map((k) => k.kid) };
+}

@@ -1,0 +1,53 @@
+import type { Clock } from '../_utils/clock.js';
+import type { Logger } from '../_utils/logger.js';
+import type { KeysConfig } from '../config/types.js';
+import { auditEvent } from '../audit/events.js';
+import type { AuditEntry, AuditType, KeyRecord, Store } from '../store/types.js';
+import type { KekSet } from './kek.js';
+import type { Keyring } from './keyring.js';
+
+/**
+ * What the key lifecycle operations need. The broker's `Services` satisfies it structurally, so
+ * the server (schedule) and the CLI (rotate, revoke, rewrap) call the same functions.
+ */
+export interface KeyServices {
+  readonly store: Store;
+  readonly keks: KekSet;
+  readonly keyring: Keyring;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly config: { readonly keys: KeysConfig };
+  readonly audit: { write(entry: AuditEntry): Promise<unknown> };
+}
+
+/** Who started a key transition, as recorded in the audit log. */
+export type KeyActor = 'cli' | 'schedule' | 'server';
+
+/** Named points inside a transition where tests may kill the process (see crash.ts). */
+export type CrashHook = (step: string) => void;
+
+/** Lost races and busy locks are retried this often before giving up. */
+export const MAX_ATTEMPTS = 20;
+
+/** Writes one key audit row; a failure propagates (the transition itself is already committed). */
+export async function auditKey(services: KeyServices, type: AuditType, actor: KeyActor, kid: string, details: Record<string, unknown>): Promise<void> {
+  await services.audit.write({ event: auditEvent({ time: services.clock.now(), type, outcome: 'success', actor, kid, details }) });
+}
+
+/** The `current` and `next` rows of a key list (either may be missing in a damaged store). */
+export function activeKeys(records: readonly KeyRecord[]): { current: KeyRecord | undefined; next: KeyRecord | undefined } {
+  return { current: records.find((k) => k.state === 'current'), next: records.find((k) => k.state === 'next') };
+}
+
+/**
+ * True for a transient lock conflict with another process (SQLite busy/locked, Postgres
+ * serialization failure): the transition was not applied and may simply be tried again.
+ */
+export function isBusy(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED') || code === '40001');
+}
+
+/** A short randomised pause so racing processes do not retry in lock-step. */
+export const backoff = (attempt: number): Promise<void> =>
+  new Promise((resolve) => setTimeout(resolve, Math.min(500, 20 * 2 ** attempt) * (0.5 + Math.random())));

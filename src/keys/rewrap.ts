@@ -1,0 +1,56 @@
+import { CreddyError } from '../errors.js';
+import { seal } from './kek.js';
+import { auditKey, MAX_ATTEMPTS, type CrashHook, type KeyActor, type KeyServices } from './lifecycle.js';
+import { applyRetryingBusy } from './rotate.js';
+import { signingKeyAad, unsealSigningKey } from './unseal.js';
+
+export interface RewrapOptions {
+  readonly actor: KeyActor;
+  /** Called after each row with the count done so far and the total to do (a progress line). */
+  readonly onProgress?: (done: number, total: number, kid: string) => void;
+  readonly crash?: CrashHook;
+}
+
+export interface RewrapResult {
+  /** Rows re-sealed by this run. */
+  readonly rewrapped: number;
+  /** Rows that were already sealed by the current KEK. */
+  readonly alreadyCurrent: number;
+  readonly total: number;
+  readonly kekId: string;
+}
+
+/**
+ * Re-seals every stored private key (all states, revoked included) under the current KEK, opening
+ * each with the KEK that sealed it (`CREDDY_KEK_PREVIOUS` during a KEK rotation). Each row is
+ * its own guarded update: an interrupted run leaves every row sealed by either the old or the new
+ * KEK, both of which the keyring opens by `kekId`, and a re-run picks up where it stopped. Once
+ * it completes, the old KEK is no longer needed.
+ */
+export async function rewrapKeys(services: KeyServices, options: RewrapOptions): Promise<RewrapResult> {
+  const { store, keks } = services;
+  const records = await store.keys.list();
+  const todo = records.filter((k) => k.kekId !== keks.current.id).map((k) => k.kid);
+  let done = 0;
+  let rewrapped = 0;
+  for (const kid of todo) {
+    for (let attempt = 0; ; attempt++) {
+      if (attempt >= MAX_ATTEMPTS) throw new CreddyError('ERR_CONFLICT', `rewrapping ${kid} lost ${MAX_ATTEMPTS} races in a row; run it again`);
+      // Re-read each time: a concurrent rotation may have changed the row's state (the guard).
+      const row = (await store.keys.list()).find((k) => k.kid === kid);
+      if (!row || row.kekId === keks.current.id) break; // another rewrap got there first
+      const { der } = unsealSigningKey(keks, row);
+      const sealedPrivate = seal(keks.current, der, signingKeyAad(kid));
+      der.fill(0);
+      const ops = [{ op: 'update', kid, expect: row.state, set: { sealedPrivate, kekId: keks.current.id } }] as const;
+      if (!(await applyRetryingBusy(services, ops, attempt))) continue;
+      rewrapped++;
+      await auditKey(services, 'key.rewrapped', options.actor, kid, { state: row.state, from_kek: row.kekId, to_kek: keks.current.id });
+      break;
+    }
+    done++;
+    options.onProgress?.(done, todo.length, kid);
+    options.crash?.(`rewrap:row-${done}`);
+  }
+  return { rewrapped, alreadyCurrent: records.length - todo.length, total: records.length, kekId: keks.current.id };
+}

@@ -1,0 +1,111 @@
+import { CreddyError } from '../errors.js';
+import { nowSeconds } from '../_utils/clock.js';
+import type { KeyOp, KeyRecord } from '../store/types.js';
+import { activeKeys, auditKey, backoff, isBusy, MAX_ATTEMPTS, type CrashHook, type KeyActor, type KeyServices } from './lifecycle.js';
+import { nextReadyAt } from './timing.js';
+import { unsealSigningKey } from './unseal.js';
+
+export interface RotateOptions {
+  readonly actor: KeyActor;
+  /**
+   * Promote `next` even if it has been published for less than `publish_ahead` (+ lag). Verifiers
+   * that cached the JWKS before it appeared reject its tokens until their cache expires.
+   */
+  readonly force?: boolean;
+  /** When `next` is not ready yet: wait for it (CLI) instead of failing (schedule). */
+  readonly wait?: boolean;
+  /** Called once before waiting, with the seconds left (the CLI prints a progress line). */
+  readonly onWait?: (seconds: number, next: KeyRecord) => void;
+  /**
+   * The `current` kid the caller saw. If another process has rotated since, the request is
+   * already satisfied and nothing more happens (so a timer and a CLI racing rotate once).
+   * Defaults to the current kid read at the start.
+   */
+  readonly expectCurrent?: string;
+  readonly crash?: CrashHook;
+}
+
+export interface RotateResult {
+  /** False when another process rotated first; current/next are then that rotation's. */
+  readonly rotated: boolean;
+  readonly current: string;
+  readonly next: string;
+  /** The key this call retired, or null. */
+  readonly retired: string | null;
+}
+
+/**
+ * Rotates the signing keys: `current` → `retired`, the published `next` → `current`, and a fresh
+ * `next`, as one guarded transaction (`store.keys.apply`), so every process sees either the old
+ * or the new triple and the store never holds two signers or no successor. A lost race is retried
+ * after re-reading; if the race was lost to another rotation, that rotation counts.
+ *
+ * Unless `force`, `next` is promoted only once it has been published for `publish_ahead` plus
+ * PUBLISH_LAG_S, so every verifier that honours the JWKS max-age already knows it.
+ */
+export async function rotateKeys(services: KeyServices, options: RotateOptions): Promise<RotateResult> {
+  const { store, keyring, clock, config } = services;
+  let expect = options.expectCurrent;
+  let waited = false;
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const { current, next } = activeKeys(await store.keys.list());
+    if (!current) throw new CreddyError('ERR_NOT_READY', 'no current signing key; start the server once or run any operator command to create one');
+    expect ??= current.kid;
+    if (current.kid !== expect) return { rotated: false, current: current.kid, next: next?.kid ?? '', retired: null };
+    const now = nowSeconds(clock);
+    if (!next) {
+      // A damaged store: create the successor first; it must then be published before it signs.
+      await insertNext(services, options.actor, now);
+      continue;
+    }
+    const readyAt = nextReadyAt(next, config.keys);
+    if (!options.force && now < readyAt) {
+      if (!options.wait) {
+        throw new CreddyError('ERR_CONFLICT', `next key ${next.kid} is published for less than publish_ahead; it may sign from ${new Date(readyAt * 1000).toISOString()}`);
+      }
+      if (!waited) options.onWait?.(readyAt - now, next);
+      waited = true;
+      await new Promise((resolve) => setTimeout(resolve, Math.max(200, readyAt * 1000 - clock.now())));
+      attempt--; // waiting is not a lost race
+      continue;
+    }
+    // Never promote a key this process cannot decrypt (wrong KEK): fail before changing anything.
+    unsealSigningKey(services.keks, next);
+    const successor = keyring.newKeyRecord('next', now);
+    const ops: KeyOp[] = [
+      { op: 'update', kid: current.kid, expect: 'current', set: { state: 'retired', retiredAt: now } },
+      { op: 'update', kid: next.kid, expect: 'next', set: { state: 'current', activatedAt: now } },
+      { op: 'insert', key: successor },
+    ];
+    options.crash?.('rotate:generated');
+    if (!(await applyRetryingBusy(services, ops, attempt))) continue;
+    options.crash?.('rotate:committed');
+    const details = { retired: current.kid, current: next.kid, next: successor.kid, forced: options.force === true };
+    await auditKey(services, 'key.retired', options.actor, current.kid, details);
+    await auditKey(services, 'key.activated', options.actor, next.kid, details);
+    await auditKey(services, 'key.created', options.actor, successor.kid, { ...details, state: 'next' });
+    options.crash?.('rotate:audited');
+    services.logger.info('signing keys rotated', { actor: options.actor, ...details });
+    return { rotated: true, current: next.kid, next: successor.kid, retired: current.kid };
+  }
+  throw new CreddyError('ERR_CONFLICT', `key rotation lost ${MAX_ATTEMPTS} races in a row; try again`);
+}
+
+/** Inserts a fresh `next` if none exists; the unique index lets only one racing process win. */
+export async function insertNext(services: KeyServices, actor: KeyActor, now: number): Promise<void> {
+  const successor = services.keyring.newKeyRecord('next', now);
+  if (await services.store.keys.apply([{ op: 'insert', key: successor }])) {
+    await auditKey(services, 'key.created', actor, successor.kid, { state: 'next' });
+  }
+}
+
+/** Applies ops; a busy lock counts as a lost race (false) after a short backoff. */
+export async function applyRetryingBusy(services: KeyServices, ops: readonly KeyOp[], attempt: number): Promise<boolean> {
+  try {
+    return await services.store.keys.apply(ops);
+  } catch (err) {
+    if (!isBusy(err)) throw err;
+    await backoff(attempt);
+    return false;
+  }
+}

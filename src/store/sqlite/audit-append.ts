@@ -1,0 +1,65 @@
+import type Database from 'better-sqlite3';
+import type { AuditEntry, AuditRow, AuditSealer, StateChange } from '../types.js';
+import { INSERT_CREDENTIAL_SQL, credentialParams } from './credentials.js';
+
+/** prev_hash of the first row in a chain. */
+export const GENESIS_HASH = '0'.repeat(64);
+
+type Seal = (row: Omit<AuditRow, 'hash' | 'keyId'>) => { hash: string; keyId: string };
+
+/**
+ * The append transaction: run it with `.immediate()`. The chain head is read under the write
+ * lock, so a server and a CLI appending at once still produce one linear chain; credential rows
+ * and state changes (agent create/revoke, credential revoke) are written in the same transaction
+ * as the event that records them.
+ */
+export function createAppendTransaction(db: Database.Database): Database.Transaction<(entries: readonly AuditEntry[], seal: AuditSealer | Seal) => AuditRow[]> {
+  const last = db.prepare<[], { seq: number; hash: string }>('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1');
+  const insert = db.prepare(
+    `INSERT INTO audit_events (seq, time, type, outcome, actor, agent, backend, scopes, jti, kid, reason, client_ip, request_id, details, prev_hash, hash, key_id)
+     VALUES (@seq, @time, @type, @outcome, @actor, @agent, @backend, @scopes, @jti, @kid, @reason, @clientIp, @requestId, @details, @prevHash, @hash, @keyId)`,
+  );
+  const insertCredential = db.prepare(INSERT_CREDENTIAL_SQL);
+  const changes = {
+    'agent.create': db.prepare(
+      'INSERT OR IGNORE INTO agents (name, token_hash, grants, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, NULL)',
+    ),
+    'agent.revoke': db.prepare('UPDATE agents SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL'),
+    'credential.revoke': db.prepare('UPDATE credentials SET revoked_at = ? WHERE jti = ? AND revoked_at IS NULL'),
+  };
+  const apply = (change: StateChange): void => {
+    switch (change.kind) {
+      case 'agent.create': {
+        const a = change.agent;
+        changes[change.kind].run(a.name, a.tokenHash, JSON.stringify(a.grants), a.createdAt, a.expiresAt);
+        return;
+      }
+      case 'agent.revoke':
+        changes[change.kind].run(change.at, change.name);
+        return;
+      case 'credential.revoke':
+        changes[change.kind].run(change.at, change.jti);
+    }
+  };
+  return db.transaction((entries: readonly AuditEntry[], seal: AuditSealer | Seal): AuditRow[] => {
+    const head = last.get();
+    let seq = head?.seq ?? 0;
+    let prevHash = head?.hash ?? GENESIS_HASH;
+    const rows: AuditRow[] = [];
+    for (const { event, credential, change } of entries) {
+      if (credential) insertCredential.run(credentialParams(credential));
+      if (change) apply(change);
+      seq += 1;
+      const draft = { ...event, seq, prevHash };
+      const row: AuditRow = { ...draft, ...seal(draft) };
+      insert.run({
+        ...row,
+        scopes: row.scopes === null ? null : JSON.stringify(row.scopes),
+        details: row.details === null ? null : JSON.stringify(row.details),
+      });
+      rows.push(row);
+      prevHash = row.hash;
+    }
+    return rows;
+  });
+}

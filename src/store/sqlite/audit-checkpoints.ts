@@ -1,0 +1,99 @@
+import type Database from 'better-sqlite3';
+import type { AuditCheckpoint, AuditSigningKeyRecord, Store } from '../types.js';
+
+type CheckpointMethods = Pick<
+  Store['audit'],
+  'head' | 'checkpoint' | 'checkpoints' | 'ensureSigningKey' | 'signingKeys' | 'resealSigningKey' | 'firstSeqFrom' | 'pruneBelow' | 'setDurable'
+>;
+
+interface CheckpointDbRow {
+  seq: number;
+  hash: string;
+  time: number;
+  key_id: string;
+  signature: string;
+}
+
+interface SigningKeyDbRow {
+  kid: string;
+  public_x: string;
+  sealed_private: Buffer;
+  kek_id: string;
+  created_at: number;
+}
+
+const toCheckpoint = (r: CheckpointDbRow): AuditCheckpoint => ({ seq: r.seq, hash: r.hash, time: r.time, keyId: r.key_id, signature: r.signature });
+const toSigningKey = (r: SigningKeyDbRow): AuditSigningKeyRecord => ({
+  kid: r.kid, publicX: r.public_x, sealedPrivate: r.sealed_private, kekId: r.kek_id, createdAt: r.created_at,
+});
+
+/** Checkpoints, the audit signing key and retention pruning (schema: audit-schema.ts). */
+export function sqliteAuditCheckpoints(db: Database.Database): CheckpointMethods {
+  const head = db.prepare<[], { seq: number; hash: string }>('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1');
+  const lastCheckpoint = db.prepare<[], { seq: number }>('SELECT seq FROM audit_checkpoints ORDER BY seq DESC LIMIT 1');
+  const insertCheckpoint = db.prepare('INSERT INTO audit_checkpoints (seq, hash, time, key_id, signature) VALUES (@seq, @hash, @time, @keyId, @signature)');
+  const rangeCheckpoints = db.prepare<[number, number], CheckpointDbRow>('SELECT * FROM audit_checkpoints WHERE seq >= ? AND seq <= ? ORDER BY seq');
+  const allKeys = db.prepare<[], SigningKeyDbRow>('SELECT * FROM audit_signing_keys ORDER BY created_at, kid');
+  const insertKey = db.prepare(
+    'INSERT INTO audit_signing_keys (kid, public_x, sealed_private, kek_id, created_at) VALUES (@kid, @publicX, @sealedPrivate, @kekId, @createdAt)',
+  );
+  const reseal = db.prepare('UPDATE audit_signing_keys SET sealed_private = ?, kek_id = ? WHERE kid = ?');
+  const firstFrom = db.prepare<[number], { seq: number }>('SELECT seq FROM audit_events WHERE time >= ? ORDER BY time, seq LIMIT 1');
+  const openGate = db.prepare('UPDATE audit_prune_gate SET below_seq = ? WHERE id = 1');
+  const deleteRows = db.prepare('DELETE FROM audit_events WHERE seq < ?');
+  const deleteCheckpoints = db.prepare('DELETE FROM audit_checkpoints WHERE seq < ?');
+
+  // Read the head and write the checkpoint under one write lock, so it signs what is really last.
+  const checkpointTx = db.transaction((sign: Parameters<CheckpointMethods['checkpoint']>[0]): AuditCheckpoint | undefined => {
+    const current = head.get();
+    if (!current || (lastCheckpoint.get()?.seq ?? 0) >= current.seq) return undefined;
+    const checkpoint = sign(current);
+    insertCheckpoint.run(checkpoint);
+    return checkpoint;
+  });
+  const ensureKeyTx = db.transaction((create: () => AuditSigningKeyRecord): AuditSigningKeyRecord => {
+    const existing = allKeys.all().at(-1);
+    if (existing) return toSigningKey(existing);
+    const record = create();
+    insertKey.run({ ...record, sealedPrivate: Buffer.from(record.sealedPrivate) });
+    return record;
+  });
+  // The gate opens at a checkpointed row (trigger-checked), lets exactly the prefix go, and closes.
+  const pruneTx = db.transaction((anchorSeq: number): number => {
+    openGate.run(anchorSeq);
+    const { changes } = deleteRows.run(anchorSeq);
+    deleteCheckpoints.run(anchorSeq);
+    openGate.run(0);
+    return changes;
+  });
+
+  return {
+    async head() {
+      return head.get();
+    },
+    async checkpoint(sign) {
+      return checkpointTx.immediate(sign);
+    },
+    async checkpoints(range = {}) {
+      return rangeCheckpoints.all(range.fromSeq ?? 0, range.toSeq ?? Number.MAX_SAFE_INTEGER).map(toCheckpoint);
+    },
+    async ensureSigningKey(create) {
+      return ensureKeyTx.immediate(create);
+    },
+    async signingKeys() {
+      return allKeys.all().map(toSigningKey);
+    },
+    async resealSigningKey(kid, sealedPrivate, kekId) {
+      reseal.run(Buffer.from(sealedPrivate), kekId, kid);
+    },
+    async firstSeqFrom(timeMs) {
+      return firstFrom.get(timeMs)?.seq;
+    },
+    async pruneBelow(anchorSeq) {
+      return pruneTx.immediate(anchorSeq);
+    },
+    setDurable(durable) {
+      db.pragma(`synchronous = ${durable ? 'FULL' : 'OFF'}`);
+    },
+  };
+}

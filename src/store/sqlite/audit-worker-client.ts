@@ -1,0 +1,71 @@
+import type Database from 'better-sqlite3';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { AuditEntry, AuditRow } from '../types.js';
+
+export interface AuditAppendWorker {
+  append(entries: readonly AuditEntry[], key: { readonly id: string; readonly key: Uint8Array }): Promise<AuditRow[]>;
+  setDurable(durable: boolean): void;
+}
+
+interface Pending {
+  readonly resolve: (rows: AuditRow[]) => void;
+  readonly reject: (err: Error) => void;
+}
+
+/**
+ * Runs audit appends on a worker thread with its own connection to the same file. better-sqlite3
+ * is synchronous: inline, a durable commit blocks the event loop for its fsync and no request can
+ * reach the audit queue meanwhile, so batches stay small. Off-thread, requests keep arriving
+ * during the fsync and the next batch fills up — group commit that actually groups.
+ *
+ * Undefined (the caller appends inline) for in-memory databases and when the compiled worker is
+ * not next to this file (running from TypeScript sources, as the tests do).
+ */
+export function createAuditAppendWorker(db: Database.Database): AuditAppendWorker | undefined {
+  const url = new URL('./audit-worker.js', import.meta.url);
+  if (db.memory || !existsSync(fileURLToPath(url))) return undefined;
+  const pending = new Map<number, Pending>();
+  let worker: Worker | undefined;
+  let nextId = 1;
+  let durable = true;
+
+  const failAll = (err: Error): void => {
+    for (const p of pending.values()) p.reject(err);
+    pending.clear();
+    worker = undefined; // the next append starts a fresh one: the store recovers with the disk
+  };
+  const start = (): Worker => {
+    const w = new Worker(url, { workerData: { path: db.name, durable } });
+    w.unref(); // an idle worker must not keep a CLI process alive; ref'd while appends are pending
+    w.on('message', (m: { id: number; rows?: AuditRow[]; error?: string }) => {
+      const p = pending.get(m.id);
+      pending.delete(m.id);
+      if (pending.size === 0) w.unref();
+      if (m.error !== undefined) p?.reject(new Error(m.error));
+      else p?.resolve(m.rows!);
+    });
+    w.on('error', (err) => failAll(err));
+    w.on('exit', (code) => {
+      if (worker === w) failAll(new Error(`audit worker exited (${code})`));
+    });
+    return w;
+  };
+
+  return {
+    append(entries, key) {
+      const w = (worker ??= start());
+      const id = nextId++;
+      return new Promise<AuditRow[]>((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+        w.ref();
+        w.postMessage({ type: 'append', id, entries, key });
+      });
+    },
+    setDurable(value) {
+      durable = value;
+      worker?.postMessage({ type: 'durable', durable: value });
+    },
+  };
+}

@@ -1,0 +1,100 @@
+import type Database from 'better-sqlite3';
+import type { CredentialRecord, Store } from '../types.js';
+
+export interface CredentialRow {
+  jti: string;
+  agent: string;
+  backend: string;
+  scopes: string;
+  kid: string;
+  issued_at: number;
+  expires_at: number;
+  revoked_at: number | null;
+  metadata: string | null;
+  downstream: string | null;
+  revocation_handle: Buffer | null;
+  downstream_revoked_at: number | null;
+}
+
+const toRecord = (row: CredentialRow): CredentialRecord => ({
+  jti: row.jti,
+  agent: row.agent,
+  backend: row.backend,
+  scopes: JSON.parse(row.scopes) as string[],
+  kid: row.kid,
+  issuedAt: row.issued_at,
+  expiresAt: row.expires_at,
+  revokedAt: row.revoked_at,
+  metadata: row.metadata === null ? null : (JSON.parse(row.metadata) as Record<string, string>),
+  downstream: row.downstream === null ? null : (JSON.parse(row.downstream) as CredentialRecord['downstream']),
+  revocationHandle: row.revocation_handle,
+  downstreamRevokedAt: row.downstream_revoked_at,
+});
+
+/** Parameters for the INSERT used by the audit append (credential rows commit with their event). */
+export function credentialParams(c: CredentialRecord): Record<string, unknown> {
+  return {
+    jti: c.jti,
+    agent: c.agent,
+    backend: c.backend,
+    scopes: JSON.stringify(c.scopes),
+    kid: c.kid,
+    issued_at: c.issuedAt,
+    expires_at: c.expiresAt,
+    revoked_at: c.revokedAt,
+    metadata: c.metadata === null ? null : JSON.stringify(c.metadata),
+    downstream: c.downstream === null ? null : JSON.stringify(c.downstream),
+    revocation_handle: c.revocationHandle === null ? null : Buffer.from(c.revocationHandle),
+    downstream_revoked_at: c.downstreamRevokedAt,
+  };
+}
+
+export const INSERT_CREDENTIAL_SQL = `INSERT INTO credentials
+  (jti, agent, backend, scopes, kid, issued_at, expires_at, revoked_at, metadata, downstream, revocation_handle, downstream_revoked_at)
+  VALUES (@jti, @agent, @backend, @scopes, @kid, @issued_at, @expires_at, @revoked_at, @metadata, @downstream, @revocation_handle, @downstream_revoked_at)`;
+
+export function sqliteCredentials(db: Database.Database): Store['credentials'] {
+  const get = db.prepare<[string], CredentialRow>('SELECT * FROM credentials WHERE jti = ?');
+  const active = db.prepare<[string, number], CredentialRow>(
+    'SELECT * FROM credentials WHERE agent = ? AND expires_at > ? AND revoked_at IS NULL ORDER BY issued_at DESC LIMIT 1000',
+  );
+  const revoke = db.prepare('UPDATE credentials SET revoked_at = ? WHERE jti = ? AND revoked_at IS NULL');
+  const revoked = db.prepare<[string], { revoked_at: number | null }>('SELECT revoked_at FROM credentials WHERE jti = ?');
+  const due = db.prepare<[number, number], CredentialRow>(
+    `SELECT * FROM credentials WHERE revocation_handle IS NOT NULL AND downstream_revoked_at IS NULL
+       AND (expires_at <= ? OR revoked_at IS NOT NULL) ORDER BY expires_at LIMIT ?`,
+  );
+  const withHandles = db.prepare<[string, number], CredentialRow>(
+    `SELECT * FROM credentials WHERE revocation_handle IS NOT NULL AND downstream_revoked_at IS NULL AND jti > ? ORDER BY jti LIMIT ?`,
+  );
+  const replaceHandle = db.prepare('UPDATE credentials SET revocation_handle = ? WHERE jti = ? AND revocation_handle = ?');
+  const markDone = db.prepare('UPDATE credentials SET downstream_revoked_at = ?, revocation_handle = NULL WHERE jti = ?');
+  return {
+    async get(jti) {
+      const row = get.get(jti);
+      return row && toRecord(row);
+    },
+    async listActive(agent, now) {
+      return active.all(agent, now).map(toRecord);
+    },
+    async revoke(jti, at) {
+      return revoke.run(at, jti).changes > 0;
+    },
+    async isRevoked(jti) {
+      return revoked.get(jti)?.revoked_at != null;
+    },
+    async dueForDownstreamRevocation(now, limit) {
+      return due.all(now, limit).map(toRecord);
+    },
+    async withRevocationHandles(afterJti, limit) {
+      return withHandles.all(afterJti, limit).map(toRecord);
+    },
+    async replaceRevocationHandle(jti, previous, next) {
+      return replaceHandle.run(Buffer.from(next), jti, Buffer.from(previous)).changes === 1;
+    },
+    async markDownstreamRevoked(jti, at) {
+      // The handle is useless after revocation; dropping it keeps no sealed secret longer than needed.
+      markDone.run(at, jti);
+    },
+  };
+}

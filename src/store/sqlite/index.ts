@@ -1,0 +1,40 @@
+import type Database from 'better-sqlite3';
+import type { Store } from '../types.js';
+import { sqliteAgents } from './agents.js';
+import { sqliteAudit } from './audit.js';
+import { sqliteCredentials } from './credentials.js';
+import { sqliteKeys } from './keys.js';
+import { openSqlite } from './open.js';
+
+/** How a store is used by its process. */
+export interface SqliteStoreOptions {
+  /**
+   * Commit audit batches on a worker thread (default true): right for a server, whose event loop
+   * must not block on fsync; a short-lived CLI writes one row at a time and would only pay the
+   * worker's start-up (and risk it against the audit write timeout on a loaded machine).
+   */
+  readonly auditOffThread?: boolean;
+}
+
+/** The embedded default store: one SQLite file (WAL) that a server and CLIs share safely. */
+export function createSqliteStore(path: string, options: SqliteStoreOptions = {}): Store {
+  return sqliteStoreFromDb(openSqlite(path), options);
+}
+
+/** A store over an already opened database (tests that set connection pragmas, e.g. max_page_count). */
+export function sqliteStoreFromDb(db: Database.Database, options: SqliteStoreOptions = {}): Store {
+  const ping = db.prepare('SELECT 1');
+  return {
+    kind: 'sqlite',
+    agents: sqliteAgents(db),
+    keys: sqliteKeys(db),
+    credentials: sqliteCredentials(db),
+    audit: sqliteAudit(db, { offThread: options.auditOffThread ?? true }),
+    async ping() {
+      ping.get();
+    },
+    async close() {
+      if (db.open) db.close();
+    },
+  };
+}

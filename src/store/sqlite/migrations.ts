@@ -1,0 +1,83 @@
+import { AUDIT_V2_SQL } from './audit-schema.js';
+
+/**
+ * Versioned schema migrations, applied in order; `PRAGMA user_version` records the last one.
+ * Append new versions; never edit a released one.
+ */
+export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
+  {
+    version: 1,
+    name: 'core tables',
+    sql: `
+CREATE TABLE agents (
+  name        TEXT PRIMARY KEY,
+  token_hash  TEXT NOT NULL UNIQUE,
+  grants      TEXT NOT NULL,
+  created_at  INTEGER NOT NULL,
+  expires_at  INTEGER,
+  revoked_at  INTEGER
+) STRICT;
+
+CREATE TABLE signing_keys (
+  kid            TEXT PRIMARY KEY,
+  state          TEXT NOT NULL CHECK (state IN ('next', 'current', 'retired', 'revoked')),
+  public_x       TEXT NOT NULL,
+  sealed_private BLOB NOT NULL,
+  kek_id         TEXT NOT NULL,
+  created_at     INTEGER NOT NULL,
+  published_at   INTEGER NOT NULL,
+  activated_at   INTEGER,
+  retired_at     INTEGER,
+  revoked_at     INTEGER
+) STRICT;
+-- The database itself guarantees at most one signer and one successor, whatever races.
+CREATE UNIQUE INDEX signing_keys_one_current ON signing_keys (state) WHERE state = 'current';
+CREATE UNIQUE INDEX signing_keys_one_next ON signing_keys (state) WHERE state = 'next';
+
+CREATE TABLE credentials (
+  jti                   TEXT PRIMARY KEY,
+  agent                 TEXT NOT NULL,
+  backend               TEXT NOT NULL,
+  scopes                TEXT NOT NULL,
+  kid                   TEXT NOT NULL,
+  issued_at             INTEGER NOT NULL,
+  expires_at            INTEGER NOT NULL,
+  revoked_at            INTEGER,
+  metadata              TEXT,
+  downstream            TEXT,
+  revocation_handle     BLOB,
+  downstream_revoked_at INTEGER
+) STRICT;
+CREATE INDEX credentials_agent ON credentials (agent, expires_at);
+CREATE INDEX credentials_kid ON credentials (kid, expires_at);
+CREATE INDEX credentials_reap ON credentials (expires_at)
+  WHERE revocation_handle IS NOT NULL AND downstream_revoked_at IS NULL;
+
+CREATE TABLE audit_events (
+  seq        INTEGER PRIMARY KEY,
+  time       INTEGER NOT NULL,
+  type       TEXT NOT NULL,
+  outcome    TEXT NOT NULL,
+  actor      TEXT NOT NULL,
+  agent      TEXT,
+  backend    TEXT,
+  scopes     TEXT,
+  jti        TEXT,
+  kid        TEXT,
+  reason     TEXT,
+  client_ip  TEXT,
+  request_id TEXT,
+  details    TEXT,
+  prev_hash  TEXT NOT NULL,
+  hash       TEXT NOT NULL,
+  key_id     TEXT NOT NULL
+) STRICT;
+CREATE INDEX audit_time ON audit_events (time);
+CREATE INDEX audit_backend_time ON audit_events (backend, time);
+CREATE INDEX audit_agent_time ON audit_events (agent, time);
+CREATE INDEX audit_type_time ON audit_events (type, time);
+CREATE INDEX audit_jti ON audit_events (jti) WHERE jti IS NOT NULL;
+`,
+  },
+  { version: 2, name: 'audit append-only, checkpoints, retention guard', sql: AUDIT_V2_SQL },
+];

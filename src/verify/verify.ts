@@ -1,0 +1,89 @@
+import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { CreddyError } from '../errors.js';
+
+/**
+ * Compact JWS size cap, checked before any crypto or JSON parsing. It must cover the largest
+ * token the broker signs: 64 scopes of up to 128 characters (~8.3 KB of `scope`), metadata capped
+ * at 2 KiB serialised (broker/body.ts), and the fixed claims — about 11 KB of JSON, ~14.8 KB
+ * base64url. 16 KiB leaves room for a long issuer and audience.
+ */
+export const MAX_TOKEN_LENGTH = 16_384;
+/** Shape of an EdDSA compact JWS: the payload is bounded by MAX_TOKEN_LENGTH, tested first. */
+const TOKEN_RE = /^[A-Za-z0-9_-]{10,2048}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{86}$/;
+
+/** Claims of a verified creddy token. */
+export interface CreddyClaims extends JWTPayload {
+  readonly iss: string;
+  readonly sub: string;
+  readonly jti: string;
+  readonly exp: number;
+  readonly scope: string;
+  readonly backend: string;
+  readonly client_id: string;
+  readonly metadata?: Record<string, string>;
+}
+
+export interface VerifyOptions {
+  /** Expected `iss`: the broker's issuer URL. */
+  readonly issuer: string;
+  /** Expected `aud`, if the verifier is one service (recommended). */
+  readonly audience?: string | readonly string[];
+  /** Allowed clock skew in seconds for exp/nbf/iat (default 60). */
+  readonly clockTolerance?: number;
+  /** Key source: a jose key getter such as `createRemoteJWKSet`, built once and reused. */
+  readonly keys: JWTVerifyGetKey;
+  /** Checked after the signature: true when the jti is revoked (e.g. via creddy's revocation endpoint). */
+  readonly isRevoked?: (jti: string) => Promise<boolean>;
+}
+
+/** creddy's default `keys.jwks_max_age`, in ms. */
+const DEFAULT_JWKS_MAX_AGE_MS = 5 * 60_000;
+
+/**
+ * A JWKS getter for a creddy issuer. jose caches the set and refetches on an unknown kid after a
+ * cooldown. jose does not read Cache-Control, so the cache age defaults to 5 minutes — creddy's
+ * default `jwks_max_age`; pass the server's value if it was changed (docs/keys.md).
+ */
+export function creddyJwks(issuer: string, fetchOptions: { cooldownDuration?: number; cacheMaxAge?: number } = {}): JWTVerifyGetKey {
+  return createRemoteJWKSet(new URL(`${issuer.replace(/\/+$/, '')}/.well-known/jwks.json`), {
+    cacheMaxAge: DEFAULT_JWKS_MAX_AGE_MS,
+    ...fetchOptions,
+  });
+}
+
+/**
+ * Verifies a creddy token the way every resource server should: EdDSA only (no `none`, no
+ * algorithm confusion), `typ: at+jwt`, the configured issuer (and audience), exp/nbf with
+ * bounded skew (iat too: never in the future), a kid that is in the JWKS, and optionally the deny-list.
+ */
+export async function verifyCreddyToken(token: string, options: VerifyOptions): Promise<CreddyClaims> {
+  if (typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH || !TOKEN_RE.test(token)) {
+    throw new CreddyError('ERR_TOKEN_INVALID', 'not a well-formed creddy token');
+  }
+  const tolerance = options.clockTolerance ?? 60;
+  let payload: JWTPayload;
+  try {
+    ({ payload } = await jwtVerify(token, options.keys, {
+      algorithms: ['EdDSA'],
+      typ: 'at+jwt',
+      issuer: options.issuer,
+      ...(options.audience ? { audience: options.audience as string | string[] } : {}),
+      clockTolerance: tolerance,
+      requiredClaims: ['iss', 'sub', 'exp', 'iat', 'jti', 'scope'],
+    }));
+  } catch (err) {
+    if (err instanceof joseErrors.JWTExpired) throw new CreddyError('ERR_TOKEN_EXPIRED', 'token has expired', { cause: err });
+    const reason = err instanceof joseErrors.JOSEError ? `${err.code}: ${err.message}` : 'verification failed';
+    throw new CreddyError('ERR_TOKEN_INVALID', `token rejected (${reason})`, { cause: err });
+  }
+  const claims = payload as CreddyClaims;
+  // jose checks iat only when maxTokenAge is set; a token "issued" in the future was not issued
+  // by a broker whose clock is sane, so refuse it with the same skew as exp/nbf.
+  if (claims.iat! > Math.floor(Date.now() / 1000) + tolerance) {
+    throw new CreddyError('ERR_TOKEN_INVALID', 'token rejected (iat is in the future)');
+  }
+  if (options.isRevoked && (await options.isRevoked(claims.jti))) {
+    throw new CreddyError('ERR_TOKEN_REVOKED', `token ${claims.jti} has been revoked`);
+  }
+  return claims;
+}

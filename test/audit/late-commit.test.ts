@@ -1,0 +1,106 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { createSqliteStore } from '../../src/store/sqlite/index.js';
+import { createAuditWriter } from '../../src/audit/writer.js';
+import { createSealer } from '../../src/audit/chain.js';
+import { auditEvent } from '../../src/audit/events.js';
+import { silentLogger } from '../../src/_utils/logger.js';
+import { isCreddyError } from '../../src/errors.js';
+import type { CredentialRecord, Store } from '../../src/store/types.js';
+import { issue, runCli, tempDir } from '../helpers/harness.js';
+import { startAuditBroker } from './helpers.js';
+import type { TestBroker } from '../helpers/harness.js';
+
+const key = { id: 'test-key', key: Buffer.alloc(32, 7) };
+
+const credential = (jti: string): CredentialRecord => ({
+  jti, agent: 'bot', backend: 'demo', scopes: ['read'], kid: 'kid', issuedAt: 1, expiresAt: 4_000_000_000, revokedAt: null,
+  metadata: null, downstream: null, revocationHandle: null, downstreamRevokedAt: null,
+});
+const issued = (jti: string) => ({
+  credential: credential(jti),
+  event: auditEvent({ time: Date.now(), type: 'credential.issued', outcome: 'success', actor: 'bot', agent: 'bot', backend: 'demo', jti }),
+});
+
+describe('audit writer: a write that times out', () => {
+  let broker: TestBroker;
+  beforeAll(async () => {
+    broker = await startAuditBroker();
+  });
+  afterAll(async () => broker.stop());
+
+  /** The broker's real store with a stalled disk in front of append (fault injection, not a mock). */
+  function stalling(store: Store, ms: number): Store {
+    return { ...store, audit: { ...store.audit, append: async (...args) => (await new Promise((r) => setTimeout(r, ms)), store.audit.append(...args)) } };
+  }
+
+  it('is never written when it had not been sent; is deny-listed and recorded when it committed late', async () => {
+    // A store of its own: this writer seals with a test key the broker's log does not know.
+    const tmp = tempDir();
+    const store = createSqliteStore(join(tmp.dir, 'creddy.db'));
+    onTestFinished(async () => {
+      await store.close();
+      tmp.cleanup();
+    });
+    const compensated: string[] = [];
+    const writer = createAuditWriter({
+      store: stalling(store, 300), seal: createSealer(key), timeoutMs: 100, logger: silentLogger,
+      onLateCommit: async (row) => void compensated.push(row.jti!),
+    });
+    // "late" is in flight (stalled) when its timeout fires; "dropped" is queued behind it and
+    // times out before any transaction takes it.
+    const late = writer.write(issued('late-commit-jti'));
+    await new Promise((r) => setImmediate(r));
+    const dropped = writer.write(issued('dropped-jti'));
+    for (const result of await Promise.allSettled([late, dropped])) {
+      expect(result.status).toBe('rejected');
+      expect(isCreddyError((result as PromiseRejectedResult).reason, 'ERR_AUDIT_UNAVAILABLE')).toBe(true);
+    }
+    await writer.flush();
+    expect(await store.credentials.get('dropped-jti')).toBeUndefined();
+    expect(await store.audit.query({ jti: 'dropped-jti', limit: 5 })).toEqual([]);
+    expect(compensated).toEqual(['late-commit-jti']);
+  });
+
+  it('the broker compensates a late commit: the credential is revoked and the log says why', async () => {
+    const token = await broker.agent('slow-disk', 'demo:read');
+    // The real service wiring, with the disk stalled beyond write_timeout (2 s) for one issue.
+    const { store } = broker.services;
+    const append = store.audit.append.bind(store.audit);
+    let stall = true;
+    (store.audit as { append: Store['audit']['append'] }).append = async (...args) => {
+      if (stall) {
+        stall = false;
+        await new Promise((r) => setTimeout(r, 2500));
+      }
+      return append(...args);
+    };
+    try {
+      const res = await issue(broker.url, token, { backend: 'demo' });
+      expect(res.status).toBe(503);
+      expect(res.body.error.code).toBe('ERR_AUDIT_UNAVAILABLE');
+      await new Promise((r) => setTimeout(r, 1000));
+      await broker.services.audit.flush();
+      const rows = (await store.audit.query({ agent: 'slow-disk', limit: 10, order: 'asc' })).filter((r) => r.jti !== null);
+      expect(rows.map((r) => [r.type, r.reason])).toEqual([
+        ['credential.issued', null],
+        ['credential.revoked', 'ERR_AUDIT_UNAVAILABLE'],
+      ]);
+      expect((await store.credentials.get(rows[0]!.jti!))?.revokedAt).not.toBeNull();
+    } finally {
+      (store.audit as { append: Store['audit']['append'] }).append = append;
+    }
+  });
+
+  it('a lone surrogate in caller input cannot break the chain', async () => {
+    const token = await broker.agent('odd-strings', 'demo:read');
+    const bad = await issue(broker.url, token, { backend: 'x\ud800' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.details.field).toBe('backend');
+    const ok = await issue(broker.url, token, { backend: 'demo', metadata: { note: 'a\ud800b' } });
+    expect(ok.status).toBe(201);
+    await broker.services.audit.flush();
+    const verified = await runCli(['audit', 'verify', '--config', broker.configPath], broker.env);
+    expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+  });
+});

@@ -1,0 +1,81 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { auditEvent } from '../../src/audit/events.js';
+import { createServices } from '../../src/broker/services.js';
+import { parseConfig } from '../../src/config/load.js';
+import { captureLogger, demoYaml, runCli, tempDir, testEnv } from '../helpers/harness.js';
+
+const DAY = 86_400_000;
+
+/** Opens services on `dir` with a settable clock, writes `n` events, checkpointing every `every`. */
+async function writeEvents(dir: string, env: NodeJS.ProcessEnv, at: number, n: number, every: number): Promise<void> {
+  const configPath = join(dir, 'creddy.yaml');
+  const config = parseConfig(readFileSync(configPath, 'utf8'), configPath, env);
+  const services = await createServices(config, { env, logger: captureLogger().logger, actor: 'cli', clock: { now: () => at } });
+  for (let i = 0; i < n; i++) {
+    await services.audit.write({ event: auditEvent({ time: at + i, type: 'agent.created', outcome: 'success', actor: 'cli', agent: `a${i}` }) });
+    if ((i + 1) % every === 0) await services.auditCheckpoints.checkpointNow();
+  }
+  await services.close();
+}
+
+function setup(extra: string): { dir: string; configPath: string; cleanup: () => void } {
+  const { dir, cleanup } = tempDir();
+  const configPath = join(dir, 'creddy.yaml');
+  writeFileSync(configPath, demoYaml({ dataDir: join(dir, 'data'), extra }));
+  return { dir, configPath, cleanup };
+}
+
+describe('retention', () => {
+  const { dir, configPath, cleanup } = setup('audit:\n  retention: 365d');
+  afterAll(cleanup);
+
+  it('prunes rows older than retention down to a signed checkpoint; the rest still verifies', async () => {
+    const env = testEnv();
+    await writeEvents(dir, env, Date.now() - 400 * DAY, 23, 5);
+    await writeEvents(dir, env, Date.now() - DAY, 7, 100);
+    const before = await runCli(['audit', 'list', '--json', '--limit', '1000', '--config', configPath], env);
+    const old = (JSON.parse(before.stdout) as Array<{ seq: number; time: string }>).filter((r) => Date.parse(r.time) < Date.now() - 365 * DAY);
+    expect(old.length).toBeGreaterThanOrEqual(23);
+
+    const pruned = await runCli(['audit', 'prune', '--json', '--config', configPath], env);
+    expect(pruned.code, pruned.stderr).toBe(0);
+    const { deleted, anchor_seq: anchor } = JSON.parse(pruned.stdout);
+    // Checkpoints at 5, 10, …, 20 (old rows) and at the head before pruning: the last one at or
+    // before the first row inside the window is the anchor.
+    expect(anchor).toBeGreaterThan(20);
+    expect(deleted).toBe(anchor - 1);
+
+    const list = JSON.parse((await runCli(['audit', 'list', '--json', '--limit', '1000', '--config', configPath], env)).stdout) as Array<{ seq: number; type: string }>;
+    expect(list.at(-1)!.seq).toBe(anchor);
+    expect(list[0]!.type).toBe('audit.pruned');
+
+    const verify = await runCli(['audit', 'verify', '--json', '--config', configPath], env);
+    expect(verify.code, verify.stderr).toBe(0);
+    expect(JSON.parse(verify.stdout)).toMatchObject({ ok: true, first_seq: anchor, problem: null });
+  });
+});
+
+describe('audit key change', () => {
+  const { dir, configPath, cleanup } = setup('');
+  afterAll(cleanup);
+
+  it('rows keep verifying under the key that sealed them (CREDDY_AUDIT_KEY_PREVIOUS)', async () => {
+    const env = testEnv();
+    const oldKey = env['CREDDY_AUDIT_KEY']!;
+    await writeEvents(dir, env, Date.now(), 4, 2);
+    const newKey = randomBytes(32).toString('hex');
+    await writeEvents(dir, { ...env, CREDDY_AUDIT_KEY: newKey }, Date.now(), 4, 2);
+
+    const both = await runCli(['audit', 'verify', '--json', '--config', configPath], { ...env, CREDDY_AUDIT_KEY: newKey, CREDDY_AUDIT_KEY_PREVIOUS: oldKey });
+    expect(both.code, both.stderr).toBe(0);
+    const rows = JSON.parse((await runCli(['audit', 'list', '--json', '--config', configPath], env)).stdout) as Array<{ key_id: string }>;
+    expect(new Set(rows.map((r) => r.key_id)).size).toBe(2);
+
+    const onlyNew = await runCli(['audit', 'verify', '--json', '--config', configPath], { ...env, CREDDY_AUDIT_KEY: newKey });
+    expect(onlyNew.code).toBe(1);
+    expect(JSON.parse(onlyNew.stdout).problem).toMatchObject({ seq: 1, kind: 'unknown-key' });
+  });
+});

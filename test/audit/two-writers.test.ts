@@ -1,0 +1,41 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { issue, runCli, type TestBroker } from '../helpers/harness.js';
+import { startAuditBroker } from './helpers.js';
+
+describe('server and CLI appending at once keep one linear chain', () => {
+  let broker: TestBroker;
+  beforeAll(async () => {
+    broker = await startAuditBroker(7);
+  });
+  afterAll(async () => broker?.stop());
+
+  it('interleaved writes from two processes form seq 1..n with unbroken prev_hash links', async () => {
+    const token = await broker.agent('load', 'demo:read');
+    let stop = false;
+    const load = (async () => {
+      let n = 0;
+      while (!stop) {
+        const batch = await Promise.all(Array.from({ length: 8 }, () => issue(broker.url, token, { backend: 'demo', scopes: ['read'] })));
+        for (const r of batch) expect(r.status).toBe(201);
+        n += batch.length;
+      }
+      return n;
+    })();
+    for (let i = 0; i < 6; i++) {
+      const r = await runCli(['agent', 'create', `cli-${i}`, '--can', 'demo:read', '--config', broker.configPath], broker.env);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    stop = true;
+    expect(await load).toBeGreaterThan(0);
+
+    const rows = await broker.services.store.audit.query({ order: 'asc', limit: 100_000 });
+    expect(rows.map((r) => r.seq)).toEqual(rows.map((_, i) => i + 1));
+    rows.forEach((r, i) => expect(r.prevHash).toBe(i === 0 ? '0'.repeat(64) : rows[i - 1]!.hash));
+    expect(rows.filter((r) => r.actor === 'cli' && r.type === 'agent.created').length).toBeGreaterThanOrEqual(6);
+    expect(rows.filter((r) => r.type === 'credential.issued').length).toBeGreaterThan(0);
+
+    const verify = await runCli(['audit', 'verify', '--config', broker.configPath], broker.env);
+    expect(verify.code, verify.stderr).toBe(0);
+    expect(verify.stdout).toMatch(/audit log verified/);
+  });
+});

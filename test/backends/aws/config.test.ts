@@ -1,0 +1,71 @@
+/** aws backend config and the pure pieces of the session: scope grammar, policy, session names. */
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../../src/config/load.js';
+import { actionScopeProblem, sessionPolicy } from '../../../src/backends/aws/policy.js';
+import { roleSessionName, sourceIdentity, tagValue } from '../../../src/backends/aws/identity.js';
+
+const yaml = (lines: string[]) =>
+  ['backends:', '  aws:', '    type: aws', '    allowed_scopes: ["s3:Get*"]', ...lines.map((l) => `    ${l}`)].join('\n');
+const parse = (lines: string[]) => parseConfig(yaml(lines), join('/tmp', 'creddy.yaml'), {});
+const ROLE = 'role_arn: arn:aws:iam::111122223333:role/agents';
+
+describe('aws backend config', () => {
+  it('accepts the documented keys', () => {
+    const config = parse([ROLE, 'region: eu-west-1', 'endpoint: https://sts.eu-west-1.amazonaws.com', 'external_id: tenant-42', 'resources: ["arn:aws:s3:::b/*"]', 'role_chaining: true']);
+    expect(config.backends.get('aws')?.settings).toMatchObject({ region: 'eu-west-1', resources: ['arn:aws:s3:::b/*'], roleChaining: true });
+    expect(parse([ROLE]).backends.get('aws')?.settings).toMatchObject({ region: 'us-east-1', resources: ['*'], roleChaining: false, endpoint: undefined });
+  });
+
+  it.each([
+    ['a missing role_arn', [], /backends\.aws\.role_arn: is required/],
+    ['a user ARN as role_arn', ['role_arn: arn:aws:iam::111122223333:user/bob'], /backends\.aws\.role_arn/],
+    ['a bad region', [ROLE, 'region: moon'], /backends\.aws\.region/],
+    ['a bad resource', [ROLE, 'resources: ["bucket"]'], /backends\.aws\.resources\[0\]/],
+    ['a bad external_id', [ROLE, 'external_id: "a b"'], /backends\.aws\.external_id/],
+    ['a role_chaining that is not a boolean', [ROLE, 'role_chaining: yes-please'], /backends\.aws\.role_chaining/],
+  ])('refuses %s, naming the key', (_name, lines, message) => {
+    expect(() => parse(lines)).toThrow(message);
+  });
+});
+
+describe('aws scopes and session policy', () => {
+  it.each(['s3:GetObject', 's3:Get*', 's3:*', 'dynamodb:Query', 'execute-api:Invoke', '*'])('accepts %s', (scope) => {
+    expect(actionScopeProblem(scope)).toBeUndefined();
+  });
+  it.each(['s3', 's3:', 'S3:GetObject', 's3:Get:Object', ':GetObject', 's3:Get*Object', 's3:9Get'])('rejects %s', (scope) => {
+    expect(actionScopeProblem(scope)).toBeTypeOf('string');
+  });
+
+  it('builds a policy allowing exactly the actions on the resources', () => {
+    expect(JSON.parse(sessionPolicy(['s3:GetObject', 'dynamodb:Query'], ['*']))).toEqual({
+      Version: '2012-10-17',
+      Statement: [{ Sid: 'CreddyGrant', Effect: 'Allow', Action: ['s3:GetObject', 'dynamodb:Query'], Resource: '*' }],
+    });
+  });
+
+  it('makes STS-valid session names that keep the jti whole', () => {
+    const jti = 'AbC_-dEf0123456789xyzQ';
+    expect(roleSessionName('ci-bot', jti)).toBe(`ci-bot-${jti}`);
+    const long = roleSessionName('x'.repeat(64), jti);
+    expect(long.length).toBeLessThanOrEqual(64);
+    expect(long.endsWith(jti)).toBe(true);
+    expect(roleSessionName('bot with spaces/and:colons', jti)).toMatch(/^[\w+=,.@-]{2,64}$/);
+    expect(sourceIdentity('a')).toMatch(/^[\w+=,.@-]{2,64}$/);
+    expect(sourceIdentity('aws:admin')).not.toMatch(/^aws:/);
+    expect(tagValue('ok@x.y')).toBe('ok@x.y');
+  });
+});
+
+describe('aws TTL bounds', () => {
+  it('refuses max_ttl below the 900 s STS minimum instead of granting more than max_ttl', async () => {
+    const { startBroker } = await import('../../helpers/harness.js');
+    const broker = startBroker({
+      yaml: (dataDir) => `data_dir: ${dataDir}\nbackends:\n  aws:\n    type: aws\n    ${ROLE}\n    allowed_scopes: ["s3:Get*"]\n    default_ttl: 5m\n    max_ttl: 5m\n`,
+    });
+    await expect(broker).rejects.toMatchObject({
+      code: 'ERR_CONFIG_INVALID',
+      message: expect.stringContaining('backends.aws.max_ttl: must be at least 900s'),
+    });
+  });
+});

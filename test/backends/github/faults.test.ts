@@ -1,0 +1,92 @@
+/**
+ * Fault injection at the fake GitHub: transient failures are retried (bounded), the rest fail
+ * with a clear 502 naming GitHub's status; nothing is half-issued and every failure is audited.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { lastOutcome as lastOutcomeOf } from '../broker.js';
+import { issue } from '../../helpers/harness.js';
+import { startGitHubFixture, type GitHubFixture } from './fixture.js';
+
+let f: GitHubFixture;
+let token: string;
+beforeAll(async () => {
+  f = await startGitHubFixture();
+  token = await f.broker.agent('ci-bot', 'gh:contents:read');
+  // Warm the installation lookup so each test counts only token requests.
+  expect((await issue(f.broker.url, token, { backend: 'gh', scopes: ['contents:read'] })).status).toBe(201);
+});
+afterAll(() => f.stop());
+beforeEach(() => {
+  f.gh.faults.length = 0;
+});
+
+const mint = () => issue(f.broker.url, token, { backend: 'gh', scopes: ['contents:read'] });
+
+/** Audit rows of the last issuance attempt and whether a credential row exists for it. */
+const lastOutcome = () => lastOutcomeOf(f.broker, 'ci-bot');
+
+describe('github backend: retried faults', () => {
+  it.each([
+    ['a 500', [{ status: 500 as const }]],
+    ['two 502/503s', [{ status: 502 as const }, { status: 503 as const }]],
+    ['a 403 secondary rate limit with Retry-After: 1', [{ status: 403 as const, secondaryRateLimit: true as const, retryAfter: 1 }]],
+    ['a malformed 201 body', [{ malformed: true as const }]],
+    ['a response slower than request_timeout', [{ delayMs: 4000 }]],
+  ])('recovers from %s', async (_name, faults) => {
+    const before = f.gh.requests.length;
+    f.gh.faults.push(...faults);
+    const res = await mint();
+    expect(res.status).toBe(201);
+    expect(f.gh.requests.length - before).toBe(faults.length + 1);
+    expect(f.gh.tokens.get(res.body.credential.token)?.revoked).toBe(false);
+  });
+});
+
+describe('github backend: failures', () => {
+  it('gives up after bounded retries with a 502 that names GitHub\'s status, and audits it', async () => {
+    const before = f.gh.requests.length;
+    f.gh.faults.push({ status: 503 }, { status: 503 }, { status: 503 }, { status: 503 }, { status: 503 });
+    const res = await mint();
+    expect(res.status).toBe(502);
+    expect(res.body.error.code).toBe('ERR_BACKEND_UPSTREAM');
+    expect(res.body.error.message).toMatch(/GitHub answered 503/);
+    expect(res.body.token).toBeUndefined();
+    expect(f.gh.requests.length - before).toBe(4);
+    const { row, credential } = await lastOutcome();
+    expect(row).toMatchObject({ type: 'credential.denied', outcome: 'error', reason: 'ERR_BACKEND_UPSTREAM' });
+    expect(credential).toBeUndefined(); // nothing half-issued
+  });
+
+  it('does not wait out a Retry-After longer than the deadline allows', async () => {
+    const before = f.gh.requests.length;
+    f.gh.faults.push({ status: 403, secondaryRateLimit: true, retryAfter: 60 });
+    const res = await mint();
+    expect(res.status).toBe(502);
+    expect(res.body.error.message).toMatch(/403.*retry after 60s/);
+    expect(f.gh.requests.length - before).toBe(1);
+  });
+
+  it('reports persistent malformed bodies and timeouts clearly', async () => {
+    f.gh.faults.push(...Array.from({ length: 4 }, () => ({ malformed: true as const })));
+    const malformed = await mint();
+    expect(malformed.status).toBe(502);
+    expect(malformed.body.error.message).toMatch(/malformed response/);
+
+    // Far beyond the 1 s request_timeout, so even a loaded machine cannot let a slow answer win.
+    f.gh.faults.push(...Array.from({ length: 4 }, () => ({ delayMs: 5000 })));
+    const slow = await mint();
+    expect(slow.status).toBe(502);
+    expect(slow.body.error.message).toMatch(/did not answer in time/);
+    expect((await lastOutcome()).row).toMatchObject({ outcome: 'error', reason: 'ERR_BACKEND_UPSTREAM' });
+  });
+
+  it('does not retry a refusal: GitHub\'s 422 is a 502 at once, with no token in the message', async () => {
+    // No ceiling here, so creddy passes acme/nope on; GitHub refuses the unknown repository with a 422.
+    const before = f.gh.requests.length;
+    const res = await issue(f.broker.url, token, { backend: 'gh', scopes: ['contents:read'], repositories: ['acme/nope'] });
+    expect(res.status).toBe(502);
+    expect(res.body.error.message).toMatch(/GitHub answered 422/);
+    expect(f.gh.requests.length - before).toBe(1);
+    expect(res.body.error.message).not.toMatch(/gh[sp]_/);
+  });
+});

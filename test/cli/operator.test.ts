@@ -1,0 +1,140 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { issue, runCli, startBroker, type TestBroker } from '../helpers/harness.js';
+
+describe('operator CLI against a running server', () => {
+  let broker: TestBroker;
+  const op = (args: string[]) => runCli([...args, '--config', broker.configPath], broker.env);
+
+  beforeAll(async () => {
+    broker = await startBroker();
+  });
+  afterAll(async () => broker.stop());
+
+  it('agent create prints the token once; list never shows it', async () => {
+    const created = await op(['agent', 'create', 'ci-job', '--can', 'demo:read,demo:files:*', '--expires', '30d', '--json']);
+    expect(created.code).toBe(0);
+    const body = JSON.parse(created.stdout) as { name: string; token: string; grants: string[]; expires_at: string };
+    expect(body.grants).toEqual(['demo:read', 'demo:files:*']);
+    expect(Date.parse(body.expires_at) - Date.now()).toBeGreaterThan(29 * 86_400_000);
+
+    const listed = await op(['agent', 'list', '--json']);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).not.toContain(body.token);
+    expect(JSON.parse(listed.stdout)).toContainEqual(expect.objectContaining({ name: 'ci-job', status: 'active' }));
+
+    const plain = await op(['agent', 'list']);
+    expect(plain.stdout).toMatch(/^NAME\s+STATUS\s+GRANTS/m);
+  });
+
+  it('a revoked agent is refused by the running server at once', async () => {
+    const created = await op(['agent', 'create', 'short-lived', '--can', 'demo:read', '--json']);
+    const { token } = JSON.parse(created.stdout) as { token: string };
+    const before = await issue(broker.url, token, { backend: 'demo' });
+    expect(before.status).toBe(201);
+    const revoked = await op(['agent', 'revoke', 'short-lived', '--json']);
+    expect(revoked.code).toBe(0);
+    // What the agent already holds dies with it.
+    expect(JSON.parse(revoked.stdout)).toEqual({ name: 'short-lived', revoked: true, credentials_revoked: 1 });
+    const verified = await runCli(['verify', before.body.token], { CREDDY_URL: broker.url });
+    expect(verified.stderr).toContain('ERR_TOKEN_REVOKED');
+    const rows = await broker.services.store.audit.query({ jti: before.body.id, type: 'credential.revoked', limit: 5 });
+    expect(rows).toEqual([expect.objectContaining({ actor: 'cli', reason: 'agent.revoked' })]);
+    const refused = await issue(broker.url, token, { backend: 'demo' });
+    expect(refused.status).toBe(401);
+    expect(refused.body.error.code).toBe('ERR_AGENT_REVOKED');
+    const again = await op(['agent', 'revoke', 'short-lived']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('ERR_NOT_FOUND');
+  });
+
+  it.each([
+    [['agent', 'create', 'x', '--can', 'nope:read'], 'no backend named "nope"'],
+    [['agent', 'create', 'x', '--can', 'demo:admin'], "outside demo's allowed_scopes"],
+    [['agent', 'create', 'x', '--can', 'demo'], 'must be BACKEND:SCOPE'],
+    [['agent', 'create', 'x', '--can', 'demo:read', '--expires', 'forever'], '--expires'],
+    [['agent', 'create', 'bad name!', '--can', 'demo:read'], 'agent name must match'],
+    [['audit', 'list', '--since', 'yesterday'], '--since'],
+    [['audit', 'list', '--limit', '0'], '--limit'],
+    [['agent', 'create'], 'Missing required'],
+    [['frobnicate'], 'Unknown command'],
+  ])('usage error %j exits 2 with one clear line', async (args, message) => {
+    const result = await op(args);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(message);
+    expect(result.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  it('a duplicate agent is a conflict (exit 1)', async () => {
+    await op(['agent', 'create', 'dup', '--can', 'demo:read']);
+    const again = await op(['agent', 'create', 'dup', '--can', 'demo:read']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('ERR_CONFLICT');
+  });
+
+  it('backend list and keys list read the same config and store', async () => {
+    const backends = JSON.parse((await op(['backend', 'list', '--json'])).stdout) as Array<{ name: string; type: string }>;
+    expect(backends).toEqual([expect.objectContaining({ name: 'demo', type: 'generic', max_ttl: '1h' })]);
+    const keys = JSON.parse((await op(['keys', 'list', '--json'])).stdout) as Array<{ state: string }>;
+    expect(keys.map((k) => k.state).sort()).toEqual(['current', 'next']);
+  });
+
+  it('a broken config refuses to load and names the key', async () => {
+    const { writeFileSync } = await import('node:fs');
+    const bad = `${broker.dir}/bad.yaml`;
+    writeFileSync(bad, 'backends:\n  demo:\n    type: generic\n    allowed_scopes: [read]\n    max_ttl: 1 hour\n');
+    const result = await runCli(['server', '--config', bad], broker.env);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('ERR_CONFIG_INVALID: backends.demo.max_ttl: invalid duration "1 hour"');
+  });
+});
+
+describe('caller CLI', () => {
+  let broker: TestBroker;
+  let caller: NodeJS.ProcessEnv;
+  beforeAll(async () => {
+    broker = await startBroker();
+    caller = { CREDDY_URL: broker.url, CREDDY_TOKEN: await broker.agent('bot', 'demo:read,demo:files:*') };
+  });
+  afterAll(async () => broker.stop());
+
+  it('get --format json|env, list, revoke, and verify sees the revocation', async () => {
+    const json = await runCli(['get', 'demo', '--scopes', 'files:report.csv', '--ttl', '2h', '--meta', 'task=nightly,run=42', '--format', 'json'], caller);
+    expect(json.code).toBe(0);
+    const issued = JSON.parse(json.stdout);
+    expect(issued).toMatchObject({
+      backend: 'demo', scopes: ['files:report.csv'], metadata: { task: 'nightly', run: '42' },
+      ttl: { requested: 7200, granted: 3600, clamped_by: 'max_ttl' }, credential: null,
+    });
+
+    const env = await runCli(['get', 'demo', '--format', 'env'], caller);
+    expect(env.stdout).toMatch(/^export CREDDY_TOKEN_JWT='eyJ[^']+'$/m);
+
+    const listed = JSON.parse((await runCli(['list', '--json'], caller)).stdout) as Array<{ id: string }>;
+    expect(listed.map((c) => c.id)).toContain(issued.id);
+
+    expect((await runCli(['revoke', issued.id], caller)).code).toBe(0);
+    const verified = await runCli(['verify', issued.token], caller);
+    expect(verified.code).toBe(1);
+    expect(verified.stderr).toContain('ERR_TOKEN_REVOKED');
+    const relisted = JSON.parse((await runCli(['list', '--json'], caller)).stdout) as Array<{ id: string }>;
+    expect(relisted.map((c) => c.id)).not.toContain(issued.id);
+  });
+
+  it('missing CREDDY_TOKEN is a usage error; an unreachable server is one clear line', async () => {
+    const noToken = await runCli(['get', 'demo'], { CREDDY_URL: broker.url });
+    expect(noToken.code).toBe(2);
+    expect(noToken.stderr).toContain('CREDDY_TOKEN is not set');
+    const down = await runCli(['get', 'demo'], { ...caller, CREDDY_URL: 'http://127.0.0.1:9' });
+    expect(down.code).toBe(1);
+    expect(down.stderr.trim().split('\n')).toHaveLength(1);
+    expect(down.stderr).toContain('ERR_NOT_READY: cannot reach creddy');
+  });
+});
+
+describe('CLI usage', () => {
+  it('a command group without a subcommand shows its usage and exits 2', async () => {
+    const result = await runCli(['audit']);
+    expect(result.code).toBe(2);
+    expect(result.stdout + result.stderr).toMatch(/list\|verify\|export\|pubkey\|prune/);
+  });
+});

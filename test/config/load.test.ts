@@ -1,0 +1,85 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/load.js';
+import { isCreddyError } from '../../src/errors.js';
+import { tempDir } from '../helpers/harness.js';
+
+const base = `issuer: https://creddy.example.com
+listen: 127.0.0.1:8400
+data_dir: ./data
+`;
+const backend = (extra: string) => `${base}backends:
+  svc:
+    type: generic
+    allowed_scopes: [read, write]
+${extra}`;
+
+/** Parses and returns the error message, or 'ok'. */
+function problem(yaml: string, env: NodeJS.ProcessEnv = {}): string {
+  try {
+    parseConfig(yaml, '/etc/creddy/creddy.yaml', env);
+    return 'ok';
+  } catch (err) {
+    if (!isCreddyError(err, 'ERR_CONFIG_INVALID')) throw err;
+    return err.message;
+  }
+}
+
+describe('config validation names the key path', () => {
+  it.each([
+    [backend('    max_tll: 1h'), 'backends.svc.max_tll: unknown key'],
+    [backend('    max_ttl: 1 hour'), 'backends.svc.max_ttl: invalid duration'],
+    [backend('    max_ttl: 1.5h'), 'backends.svc.max_ttl: invalid duration'],
+    [backend('    default_ttl: 2h\n    max_ttl: 1h'), 'backends.svc.default_ttl: must not exceed max_ttl'],
+    [backend('    max_ttl: 30s'), 'backends.svc.max_ttl: must be at least 60s'],
+    [backend('    default_scopes: [admin]'), 'backends.svc.default_scopes[0]: is not covered by allowed_scopes'],
+    [backend('    allowed_scopes: [read]\n'), 'Map keys must be unique'],
+    [`${base}backends:\n  svc:\n    type: vault\n    allowed_scopes: [read]`, 'backends.svc.type: unknown backend type "vault"'],
+    [`${base}backends:\n  svc:\n    type: generic\n    allowed_scopes: read`, 'backends.svc.allowed_scopes: must be a list of strings'],
+    [`${base}backends:\n  svc:\n    type: generic\n    allowed_scopes: ["bad*scope"]`, 'backends.svc.allowed_scopes[0]'],
+    [`${base}backends:\n  svc:\n    type: generic`, 'backends.svc.allowed_scopes: is required'],
+    [`${base}backends:\n  Bad_Name:\n    type: generic\n    allowed_scopes: [read]`, 'backend name must match'],
+    [`${base}keys:\n  jwks_max_age: 2h\n  publish_ahead: 1h`, 'keys.jwks_max_age: must not exceed publish_ahead'],
+    [`${base}keys:\n  rotation_period: soon`, 'keys.rotation_period: invalid duration'],
+    [`${base}issuer: x`, 'Map keys must be unique'],
+    [`issuer: not-a-url\n`, 'issuer: must be an http(s) URL'],
+    [`issuer: https://x.example/\n`, 'issuer: must be an http(s) URL without a trailing slash'],
+    [`listen: 8400\n`, 'listen: must be HOST:PORT'],
+    [`store: mysql://x\n`, 'store: must be "sqlite" or a postgres:// URL'],
+    [`${base}colour: blue`, 'colour: unknown key'],
+    [`- a\n- b\n`, '(root): must be a mapping'],
+    [`a: [unclosed\n`, '/etc/creddy/creddy.yaml:'],
+    [`${base}backends:\n  svc:\n    type: generic\n    audience: \${env:MISSING_VAR}\n    allowed_scopes: [read]`, 'backends.svc.audience: environment variable MISSING_VAR is not set'],
+    [`${base}backends:\n  svc:\n    type: generic\n    audience: \${file:/nonexistent/creddy}\n    allowed_scopes: [read]`, 'backends.svc.audience: cannot read file /nonexistent/creddy (ENOENT)'],
+  ])('%#: rejects with "%s"', (yaml, expected) => {
+    expect(problem(yaml)).toContain(expected);
+  });
+
+  it('accepts a minimal config and fills defaults', () => {
+    const config = parseConfig('backends:\n  demo:\n    type: generic\n    allowed_scopes: [read]\n', '/srv/creddy.yaml', {});
+    expect(config.issuer).toBe('http://127.0.0.1:8400');
+    expect(config.dataDir).toBe('/srv/data');
+    expect(config.keys).toEqual({ rotationPeriod: 2_592_000, publishAhead: 3600, jwksMaxAge: 300, clockSkew: 60 });
+    const demo = config.backends.get('demo')!;
+    expect(demo.common).toMatchObject({ defaultTtl: 900, maxTtl: 3600, allowedScopes: ['read'], defaultScopes: [] });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('resolves ${env:…} and ${file:…} without echoing values in errors', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const file = join(dir, 'aud');
+      writeFileSync(file, 'from-file\n');
+      const config = parseConfig(
+        `issuer: \${env:CREDDY_TEST_ISSUER}\nbackends:\n  a:\n    type: generic\n    audience: \${file:${file}}\n    allowed_scopes: [read]\n`,
+        join(dir, 'c.yaml'),
+        { CREDDY_TEST_ISSUER: 'https://issuer.example' },
+      );
+      expect(config.issuer).toBe('https://issuer.example');
+      expect(config.backends.get('a')!.settings).toEqual({ audience: 'from-file' });
+    } finally {
+      cleanup();
+    }
+  });
+});

@@ -1,0 +1,97 @@
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { KeyRecord } from '../../src/store/types.js';
+import { runCli, startBroker, type TestBroker } from '../helpers/harness.js';
+
+/**
+ * Safety of transitions: racing rotators and a process killed at every step of a rotation must
+ * leave exactly one `current` and one `next`, with the current key in the served JWKS.
+ */
+describe('rotation under races and crashes', () => {
+  let broker: TestBroker;
+  const op = (args: string[], extra: NodeJS.ProcessEnv = {}) => runCli([...args, '--config', broker.configPath], { ...broker.env, ...extra });
+  const keys = () => broker.services.store.keys.list();
+  const count = (list: KeyRecord[], state: KeyRecord['state']) => list.filter((k) => k.state === state).length;
+
+  /** The invariants, in the store and in what a (re)started process serves. */
+  const expectInvariants = async (): Promise<KeyRecord[]> => {
+    const list = await keys();
+    expect(count(list, 'current')).toBe(1);
+    expect(count(list, 'next')).toBe(1);
+    // A fresh process (restart) loads the keys and serves the current one in its JWKS.
+    const listed = await op(['keys', 'list', '--json']);
+    expect(listed.code, listed.stderr).toBe(0);
+    const rows = JSON.parse(listed.stdout) as Array<{ kid: string; state: string; published: boolean }>;
+    expect(rows.filter((r) => r.state === 'current' && r.published)).toHaveLength(1);
+    expect(rows.filter((r) => r.state === 'next' && r.published)).toHaveLength(1);
+    // The running server's keyring, refreshed (as its 1 s timer does), signs with that key.
+    const current = list.find((k) => k.state === 'current')!.kid;
+    await broker.services.keyring.refresh();
+    expect(broker.services.keyring.signer().kid).toBe(current);
+    const jwks = (await (await fetch(`${broker.url}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string }> };
+    expect(jwks.keys.map((k) => k.kid)).toContain(current);
+    return list;
+  };
+
+  beforeAll(async () => {
+    broker = await startBroker();
+  });
+  afterAll(async () => broker.stop());
+
+  it('two CLIs rotating at the same moment, five times: one rotation wins, the other stands down; one current, one next', async () => {
+    let rotations = 0;
+    let losses = 0;
+    for (let round = 0; round < 5; round++) {
+      // Each stalls between reading the keys and writing them, so both read the same current.
+      const pause = { NODE_ENV: 'test', CREDDY_TEST_PAUSE_AT: 'rotate:generated' };
+      const results = await Promise.all([0, 1].map(() => op(['keys', 'rotate', '--force', '--json'], pause)));
+      for (const r of results) expect(r.code, r.stderr).toBe(0);
+      const bodies = results.map((r) => JSON.parse(r.stdout) as { rotated: boolean; current: string; next: string });
+      // Normally exactly one rotates; two only if one process started > 500 ms after the other.
+      expect(bodies.some((b) => b.rotated)).toBe(true);
+      losses += bodies.filter((b) => !b.rotated).length;
+      rotations += bodies.filter((b) => b.rotated).length;
+      const list = await expectInvariants();
+      // Every reported rotation retired exactly one key: none lost, none doubled.
+      expect(count(list, 'retired')).toBe(rotations);
+      // A loser reports the winner's keys, which are the ones in the store now (if it lost last).
+      const now = list.find((k) => k.state === 'current')!.kid;
+      expect(bodies.map((b) => b.current)).toContain(now);
+    }
+    // The races really happened: losers re-read, saw the winner's rotation and stopped.
+    expect(losses).toBeGreaterThanOrEqual(3);
+  }, 60_000);
+
+  it.each(['rotate:generated', 'rotate:committed', 'rotate:audited'])('kill -9 at %s, then restart: invariants hold', async (step) => {
+    const before = await keys();
+    const crashed = await op(['keys', 'rotate', '--force'], { NODE_ENV: 'test', CREDDY_TEST_CRASH_AT: step });
+    expect(crashed.code).toBeNull(); // killed by SIGKILL, not exited
+    const after = await expectInvariants();
+    const moved = after.find((k) => k.state === 'current')!.kid !== before.find((k) => k.state === 'current')!.kid;
+    // Before the commit nothing changed; from the commit on, the whole rotation happened.
+    expect(moved).toBe(step !== 'rotate:generated');
+    expect(after.length - before.length).toBe(moved ? 1 : 0);
+    // And the next rotation works normally.
+    expect((await op(['keys', 'rotate', '--force'])).code).toBe(0);
+    await expectInvariants();
+  });
+
+  it('kill -9 in the middle of the transaction (after retiring current, before promoting next) rolls back', async () => {
+    const before = await keys();
+    const current = before.find((k) => k.state === 'current')!.kid;
+    const dbPath = broker.services.config.store.kind === 'sqlite' ? broker.services.config.store.path : '';
+    // The same statements store.keys.apply runs, cut off by SIGKILL between the first and second op.
+    const script = `
+      const Database = require('better-sqlite3');
+      const db = new Database(${JSON.stringify(dbPath)});
+      db.pragma('busy_timeout = 5000');
+      db.exec('BEGIN IMMEDIATE');
+      db.prepare("UPDATE signing_keys SET state = 'retired', retired_at = 1 WHERE kid = ? AND state = 'current'").run(${JSON.stringify(current)});
+      process.kill(process.pid, 'SIGKILL');`;
+    const child = spawnSync(process.execPath, ['-e', script], { cwd: resolve(import.meta.dirname, '../..') });
+    expect(child.signal).toBe('SIGKILL');
+    const after = await expectInvariants();
+    expect(after.find((k) => k.state === 'current')!.kid).toBe(current);
+  });
+});
