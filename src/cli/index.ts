@@ -1,4 +1,5 @@
-import { defineCommand, runCommand, showUsage, type CommandDef } from 'citty';
+import { defineCommand, runCommand, showUsage, type ArgsDef, type CommandDef } from 'citty';
+import { normalizeArgv } from './argv.js';
 import { CreddyError, isCreddyError } from '../errors.js';
 import { redact } from '../_utils/redact.js';
 import { agentCommand } from './agent.js';
@@ -46,7 +47,8 @@ export async function runCli(argv: string[]): Promise<ExitCode> {
   const dashes = argv.indexOf('--');
   const ours = dashes === -1 ? argv : argv.slice(0, dashes);
   const debug = ours.includes('--debug');
-  const rawArgs = [...ours.filter((a) => a !== '--debug'), ...(dashes === -1 ? [] : argv.slice(dashes))];
+  const rest = dashes === -1 ? null : argv.slice(dashes + 1);
+  const rawArgs = [...ours.filter((a) => a !== '--debug'), ...(rest === null ? [] : ['--', ...rest])];
   try {
     if (rawArgs.length === 0 || ours.includes('--help') || ours.includes('-h')) {
       const [cmd, parent] = resolveCommand(rawArgs);
@@ -57,7 +59,7 @@ export async function runCli(argv: string[]): Promise<ExitCode> {
       process.stdout.write(`${VERSION}\n`);
       return 0;
     }
-    await runCommand(rootCommand, { rawArgs });
+    await runCommand(rootCommand, { rawArgs: leafArgv(ours.filter((a) => a !== '--debug'), rest) ?? rawArgs });
     return 0;
   } catch (err) {
     const usage = (err as Error).name === 'CLIError' || isCreddyError(err, 'ERR_USAGE');
@@ -75,10 +77,22 @@ export async function runCli(argv: string[]): Promise<ExitCode> {
   }
 }
 
-/** Finds the deepest subcommand named by the leading positional words, for --help. */
-function resolveCommand(rawArgs: string[]): [CommandDef, CommandDef | undefined] {
+/**
+ * The argv for citty with the leaf command's own words made unambiguous (see normalizeArgv), or
+ * null when the words do not reach a leaf command (citty then reports what is missing).
+ */
+function leafArgv(words: string[], rest: string[] | null): string[] | null {
+  const [cmd, , depth] = resolveCommand(words);
+  if (cmd.subCommands !== undefined || cmd.args === undefined) return null;
+  const passthrough = cmd === (execCommand as unknown as CommandDef);
+  return [...words.slice(0, depth), ...normalizeArgv(cmd.args as ArgsDef, words.slice(depth), rest, { passthrough })];
+}
+
+/** Finds the deepest subcommand named by the leading positional words, and how many it took. */
+function resolveCommand(rawArgs: string[]): [CommandDef, CommandDef | undefined, number] {
   let cmd = rootCommand as unknown as CommandDef;
   let parent: CommandDef | undefined;
+  let depth = 0;
   for (const word of rawArgs) {
     if (word.startsWith('-')) break;
     const subs = cmd.subCommands as Record<string, CommandDef> | undefined;
@@ -86,8 +100,9 @@ function resolveCommand(rawArgs: string[]): [CommandDef, CommandDef | undefined]
     if (!next) break;
     parent = cmd;
     cmd = next;
+    depth++;
   }
-  return [cmd, parent];
+  return [cmd, parent, depth];
 }
 
 export { CreddyError };
