@@ -1,7 +1,7 @@
 import type { Logger } from '../_utils/logger.js';
 import type { AuditConfig } from '../config/types.js';
 import type { KekSet } from '../keys/kek.js';
-import type { Store } from '../store/types.js';
+import type { AuditSealer, Store } from '../store/types.js';
 import { createSealer } from './chain.js';
 import { auditEvent } from './events.js';
 import { createCheckpointer, type Checkpointer } from './checkpoint.js';
@@ -23,7 +23,7 @@ export function createAuditLog(deps: {
   logger: Logger;
   actor: string;
   env: NodeJS.ProcessEnv;
-}): { writer: AuditWriter; checkpoints: Checkpointer } {
+}): { writer: AuditWriter; checkpoints: Checkpointer; seal: AuditSealer } {
   const { store, keks, config, now, logger } = deps;
   if (deps.env['CREDDY_AUDIT_SYNC'] === 'off') {
     // Benchmarks only (bench/audit.mjs): measures what durability costs. Never in production.
@@ -40,8 +40,9 @@ export function createAuditLog(deps: {
   const checkpoints = createCheckpointer({
     store, logger, now, signer: loadSigner, every: config.checkpointEvery, intervalMs: config.checkpointInterval * 1000, onTick: prune,
   });
+  const seal = createSealer(deps.key);
   const writer = createAuditWriter({
-    store, seal: createSealer(deps.key), timeoutMs: config.writeTimeout * 1000, logger, onCommit: (seq) => checkpoints.noteCommitted(seq),
+    store, seal, timeoutMs: config.writeTimeout * 1000, logger, onCommit: (seq) => checkpoints.noteCommitted(seq),
     // A credential whose row committed after its request failed closed was never delivered:
     // deny-list it and record why, so the log and the credential table tell the truth.
     onLateCommit: async (row, entry) => {
@@ -55,5 +56,5 @@ export function createAuditLog(deps: {
       });
     },
   });
-  return { writer, checkpoints };
+  return { writer, checkpoints, seal };
 }

@@ -11,7 +11,7 @@ import { createAuditLog } from '../audit/setup.js';
 import { loadKeks, type KekSet } from '../keys/kek.js';
 import { createKeyring, type Keyring } from '../keys/keyring.js';
 import { openStore } from '../store/open.js';
-import type { Store } from '../store/types.js';
+import type { AuditSealer, Store } from '../store/types.js';
 
 /** Everything the broker and the operator CLI work with, built once from config. */
 export interface Services {
@@ -22,6 +22,8 @@ export interface Services {
   readonly keks: KekSet;
   readonly keyring: Keyring;
   readonly audit: AuditWriter;
+  /** Seals audit rows written outside the writer: key transitions commit with their rows. */
+  readonly auditSeal: AuditSealer;
   /** Signed audit checkpoints; the server starts its timer, stop() writes the last one. */
   readonly auditCheckpoints: Checkpointer;
   readonly backends: ReadonlyMap<string, Backend>;
@@ -52,7 +54,7 @@ export async function createServices(config: Config, options: ServiceOptions): P
     const warnDev = options.actor === 'server';
     const keks = loadKeks({ env, dataDir: config.dataDir, logger, warnDev });
     const auditKey = loadAuditKey({ env, dataDir: config.dataDir, logger, warnDev });
-    const { writer: audit, checkpoints: auditCheckpoints } = createAuditLog({
+    const { writer: audit, checkpoints: auditCheckpoints, seal: auditSeal } = createAuditLog({
       store, keks, key: auditKey, config: config.audit, now: () => clock.now(), logger, actor: options.actor, env,
     });
     const backends = new Map<string, Backend>();
@@ -69,11 +71,11 @@ export async function createServices(config: Config, options: ServiceOptions): P
     warnSharedAudiences(backends, logger);
     const keyring = createKeyring({
       store, keks, clock, logger, config: config.keys, actor: options.actor,
-      audit: async (event) => void (await audit.write({ event })),
+      auditSeal,
     });
     await keyring.init();
     return {
-      config, clock, logger, store, keks, keyring, audit, auditCheckpoints, backends,
+      config, clock, logger, store, keks, keyring, audit, auditSeal, auditCheckpoints, backends,
       async close() {
         await audit.flush();
         await store.close();

@@ -4,7 +4,7 @@ import { nowSeconds, type Clock } from '../_utils/clock.js';
 import type { Logger } from '../_utils/logger.js';
 import type { KeysConfig } from '../config/types.js';
 import { auditEvent } from '../audit/events.js';
-import type { AuditEvent, KeyRecord, Store } from '../store/types.js';
+import type { AuditSealer, KeyRecord, Store } from '../store/types.js';
 import { generateSigningKey, publicJwk } from './jwk.js';
 import { seal, type KekSet } from './kek.js';
 import { createSigner, type Signer } from './sign.js';
@@ -26,8 +26,8 @@ export interface KeyringDeps {
   readonly config: KeysConfig;
   /** Who acts when the keyring creates keys (`server`, `cli`). */
   readonly actor: string;
-  /** Records key events in the audit log; a failure aborts the operation. */
-  readonly audit: (event: AuditEvent) => Promise<void>;
+  /** Seals the `key.created` rows committed with the keys the keyring creates. */
+  readonly auditSeal: AuditSealer;
 }
 
 /** Runtime view of the signing keys: the current signer and the published JWKS. */
@@ -77,8 +77,15 @@ export function createKeyring(deps: KeyringDeps): Keyring {
     };
   };
 
-  const auditCreated = (key: KeyRecord): Promise<void> =>
-    deps.audit(auditEvent({ time: clock.now(), type: 'key.created', outcome: 'success', actor: deps.actor, kid: key.kid, details: { state: key.state } }));
+  /** Inserts keys together with their `key.created` rows; false if another process won the race. */
+  const insertAudited = (keys: readonly KeyRecord[]): Promise<boolean> =>
+    store.keys.apply(
+      keys.map((key) => ({ op: 'insert', key })),
+      {
+        events: keys.map((key) => auditEvent({ time: clock.now(), type: 'key.created', outcome: 'success', actor: deps.actor, kid: key.kid, details: { state: key.state } })),
+        seal: deps.auditSeal,
+      },
+    );
 
   // Retired keys whose removal has passed for good: their usage can no longer grow, skip the query.
   const gone = new Set<string>();
@@ -127,8 +134,7 @@ export function createKeyring(deps: KeyringDeps): Keyring {
     }
     const successor = newKeyRecord('next', nowSeconds(clock));
     // The unique index on `next` lets exactly one racing process insert it.
-    if (await store.keys.apply([{ op: 'insert', key: successor }])) {
-      await auditCreated(successor);
+    if (await insertAudited([successor])) {
       logger.warn('no next signing key was found; created one', { next: successor.kid });
     }
     await refresh();
@@ -145,8 +151,7 @@ export function createKeyring(deps: KeyringDeps): Keyring {
       const first = newKeyRecord('current', now);
       const successor = newKeyRecord('next', now);
       // Two processes may bootstrap at once; the unique index on `current` lets exactly one win.
-      if (await store.keys.apply([{ op: 'insert', key: first }, { op: 'insert', key: successor }])) {
-        for (const key of [first, successor]) await auditCreated(key);
+      if (await insertAudited([first, successor])) {
         logger.info('created first signing keys', { current: first.kid, next: successor.kid });
       }
       await refresh();

@@ -2,7 +2,7 @@ import type { Clock } from '../_utils/clock.js';
 import type { Logger } from '../_utils/logger.js';
 import type { KeysConfig } from '../config/types.js';
 import { auditEvent } from '../audit/events.js';
-import type { AuditEntry, AuditType, KeyRecord, Store } from '../store/types.js';
+import type { AuditEvent, AuditSealer, AuditType, KeyOp, KeyRecord, Store } from '../store/types.js';
 import type { KekSet } from './kek.js';
 import type { Keyring } from './keyring.js';
 
@@ -17,7 +17,8 @@ export interface KeyServices {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly config: { readonly keys: KeysConfig };
-  readonly audit: { write(entry: AuditEntry): Promise<unknown> };
+  /** Seals the audit rows each transition appends in its own transaction. */
+  readonly auditSeal: AuditSealer;
 }
 
 /** Who started a key transition, as recorded in the audit log. */
@@ -29,9 +30,23 @@ export type CrashHook = (step: string) => void;
 /** Lost races and busy locks are retried this often before giving up. */
 export const MAX_ATTEMPTS = 20;
 
-/** Writes one key audit row; a failure propagates (the transition itself is already committed). */
-export async function auditKey(services: KeyServices, type: AuditType, actor: KeyActor, kid: string, details: Record<string, unknown>): Promise<void> {
-  await services.audit.write({ event: auditEvent({ time: services.clock.now(), type, outcome: 'success', actor, kid, details }) });
+/** One key audit row, to commit with the transition it records (see applyRetryingBusy). */
+export function keyEvent(services: Pick<KeyServices, 'clock'>, type: AuditType, actor: string, kid: string, details: Record<string, unknown>): AuditEvent {
+  return auditEvent({ time: services.clock.now(), type, outcome: 'success', actor, kid, details });
+}
+
+/**
+ * Applies `ops` and appends `events` in one transaction: a crash can never leave a transition
+ * without its audit rows. A busy lock counts as a lost race (false) after a short backoff.
+ */
+export async function applyRetryingBusy(services: KeyServices, ops: readonly KeyOp[], events: readonly AuditEvent[], attempt: number): Promise<boolean> {
+  try {
+    return await services.store.keys.apply(ops, { events, seal: services.auditSeal });
+  } catch (err) {
+    if (!isBusy(err)) throw err;
+    await backoff(attempt);
+    return false;
+  }
 }
 
 /** The `current` and `next` rows of a key list (either may be missing in a damaged store). */

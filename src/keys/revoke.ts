@@ -1,8 +1,7 @@
 import { CreddyError } from '../errors.js';
 import { nowSeconds } from '../_utils/clock.js';
 import type { KeyOp, KeyRecord } from '../store/types.js';
-import { activeKeys, auditKey, MAX_ATTEMPTS, type KeyActor, type KeyServices } from './lifecycle.js';
-import { applyRetryingBusy } from './rotate.js';
+import { activeKeys, applyRetryingBusy, keyEvent, MAX_ATTEMPTS, type KeyActor, type KeyServices } from './lifecycle.js';
 
 export interface RevokeOptions {
   readonly actor: KeyActor;
@@ -56,11 +55,12 @@ export async function revokeKey(services: KeyServices, kid: string, options: Rev
       ops.push({ op: 'insert', key: successor });
       created = [successor];
     }
-    if (!(await applyRetryingBusy(services, ops, attempt))) continue;
-    const details = { was: target.state, ...(promoted ? { current: promoted.kid } : {}) };
-    await auditKey(services, 'key.revoked', options.actor, kid, details);
-    if (promoted && next) await auditKey(services, 'key.activated', options.actor, promoted.kid, { reason: 'current key revoked', revoked: kid });
-    for (const key of created) await auditKey(services, 'key.created', options.actor, key.kid, { state: key.state, reason: `key ${kid} revoked` });
+    const events = [
+      keyEvent(services, 'key.revoked', options.actor, kid, { was: target.state, ...(promoted ? { current: promoted.kid } : {}) }),
+      ...(promoted && next ? [keyEvent(services, 'key.activated', options.actor, promoted.kid, { reason: 'current key revoked', revoked: kid })] : []),
+      ...created.map((key) => keyEvent(services, 'key.created', options.actor, key.kid, { state: key.state, reason: `key ${kid} revoked` })),
+    ];
+    if (!(await applyRetryingBusy(services, ops, events, attempt))) continue;
     services.logger.info('signing key revoked', { actor: options.actor, kid, was: target.state });
     const after = activeKeys(await store.keys.list());
     return { kid, was: target.state, alreadyRevoked: false, current: after.current?.kid ?? '', next: after.next?.kid ?? '' };

@@ -1,7 +1,6 @@
 import { CreddyError } from '../errors.js';
 import { seal } from './kek.js';
-import { auditKey, MAX_ATTEMPTS, type CrashHook, type KeyActor, type KeyServices } from './lifecycle.js';
-import { applyRetryingBusy } from './rotate.js';
+import { applyRetryingBusy, keyEvent, MAX_ATTEMPTS, type CrashHook, type KeyActor, type KeyServices } from './lifecycle.js';
 import { signingKeyAad, unsealSigningKey } from './unseal.js';
 
 export interface RewrapOptions {
@@ -43,9 +42,9 @@ export async function rewrapKeys(services: KeyServices, options: RewrapOptions):
       const sealedPrivate = seal(keks.current, der, signingKeyAad(kid));
       der.fill(0);
       const ops = [{ op: 'update', kid, expect: row.state, set: { sealedPrivate, kekId: keks.current.id } }] as const;
-      if (!(await applyRetryingBusy(services, ops, attempt))) continue;
+      const event = keyEvent(services, 'key.rewrapped', options.actor, kid, { state: row.state, from_kek: row.kekId, to_kek: keks.current.id });
+      if (!(await applyRetryingBusy(services, ops, [event], attempt))) continue;
       rewrapped++;
-      await auditKey(services, 'key.rewrapped', options.actor, kid, { state: row.state, from_kek: row.kekId, to_kek: keks.current.id });
       break;
     }
     done++;

@@ -1,7 +1,7 @@
 import { CreddyError } from '../errors.js';
 import { nowSeconds } from '../_utils/clock.js';
 import type { KeyOp, KeyRecord } from '../store/types.js';
-import { activeKeys, auditKey, backoff, isBusy, MAX_ATTEMPTS, type CrashHook, type KeyActor, type KeyServices } from './lifecycle.js';
+import { activeKeys, applyRetryingBusy, keyEvent, MAX_ATTEMPTS, type CrashHook, type KeyActor, type KeyServices } from './lifecycle.js';
 import { nextReadyAt } from './timing.js';
 import { unsealSigningKey } from './unseal.js';
 
@@ -77,14 +77,15 @@ export async function rotateKeys(services: KeyServices, options: RotateOptions):
       { op: 'update', kid: next.kid, expect: 'next', set: { state: 'current', activatedAt: now } },
       { op: 'insert', key: successor },
     ];
-    options.crash?.('rotate:generated');
-    if (!(await applyRetryingBusy(services, ops, attempt))) continue;
-    options.crash?.('rotate:committed');
     const details = { retired: current.kid, current: next.kid, next: successor.kid, forced: options.force === true };
-    await auditKey(services, 'key.retired', options.actor, current.kid, details);
-    await auditKey(services, 'key.activated', options.actor, next.kid, details);
-    await auditKey(services, 'key.created', options.actor, successor.kid, { ...details, state: 'next' });
-    options.crash?.('rotate:audited');
+    const events = [
+      keyEvent(services, 'key.retired', options.actor, current.kid, details),
+      keyEvent(services, 'key.activated', options.actor, next.kid, details),
+      keyEvent(services, 'key.created', options.actor, successor.kid, { ...details, state: 'next' }),
+    ];
+    options.crash?.('rotate:generated');
+    if (!(await applyRetryingBusy(services, ops, events, attempt))) continue;
+    options.crash?.('rotate:committed');
     services.logger.info('signing keys rotated', { actor: options.actor, ...details });
     return { rotated: true, current: next.kid, next: successor.kid, retired: current.kid };
   }
@@ -94,18 +95,5 @@ export async function rotateKeys(services: KeyServices, options: RotateOptions):
 /** Inserts a fresh `next` if none exists; the unique index lets only one racing process win. */
 export async function insertNext(services: KeyServices, actor: KeyActor, now: number): Promise<void> {
   const successor = services.keyring.newKeyRecord('next', now);
-  if (await services.store.keys.apply([{ op: 'insert', key: successor }])) {
-    await auditKey(services, 'key.created', actor, successor.kid, { state: 'next' });
-  }
-}
-
-/** Applies ops; a busy lock counts as a lost race (false) after a short backoff. */
-export async function applyRetryingBusy(services: KeyServices, ops: readonly KeyOp[], attempt: number): Promise<boolean> {
-  try {
-    return await services.store.keys.apply(ops);
-  } catch (err) {
-    if (!isBusy(err)) throw err;
-    await backoff(attempt);
-    return false;
-  }
+  await applyRetryingBusy(services, [{ op: 'insert', key: successor }], [keyEvent(services, 'key.created', actor, successor.kid, { state: 'next' })], 0);
 }

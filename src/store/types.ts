@@ -131,6 +131,12 @@ export type AuditSealer = ((row: Omit<AuditRow, 'hash' | 'keyId'>) => { hash: st
   readonly hmacKey?: { readonly id: string; readonly key: Uint8Array };
 };
 
+/** The audit rows that record a key transition, and the sealer that chains them. */
+export interface KeyAudit {
+  readonly events: readonly AuditEvent[];
+  readonly seal: AuditSealer;
+}
+
 /** An event to append, optionally with the credential row it records (written atomically with it). */
 export interface AuditEntry {
   readonly event: AuditEvent;
@@ -200,8 +206,12 @@ export interface Store {
   };
   readonly keys: {
     list(): Promise<KeyRecord[]>;
-    /** Applies every op in one transaction; false (and nothing changed) if a guard failed or a state invariant would break. */
-    apply(ops: readonly KeyOp[]): Promise<boolean>;
+    /**
+     * Applies every op and appends `audit.events` to the chain in one transaction, so a key
+     * transition never exists without its audit rows (nor the rows without it). False, with
+     * nothing changed and nothing appended, if a guard failed or a state invariant would break.
+     */
+    apply(ops: readonly KeyOp[], audit?: KeyAudit): Promise<boolean>;
     /** Tokens signed and the latest exp for each of `kids`, from the credential table. */
     usage(kids: readonly string[]): Promise<Map<string, { count: number; lastExp: number }>>;
   };

@@ -4,6 +4,9 @@ import { createAgent } from '../../src/broker/agents.js';
 import { issueCredential } from '../../src/broker/issue.js';
 import { createServices, type Services } from '../../src/broker/services.js';
 import { parseConfig } from '../../src/config/load.js';
+import { loadAuditKeys } from '../../src/audit/key.js';
+import { verifyStore } from '../../src/audit/verify-store.js';
+import { keyEvent } from '../../src/keys/lifecycle.js';
 import { revokeKey } from '../../src/keys/revoke.js';
 import { rotateKeys } from '../../src/keys/rotate.js';
 import { createRotationSchedule } from '../../src/keys/schedule.js';
@@ -22,6 +25,7 @@ describe('key lifecycle with a controlled clock', () => {
   let services: Services;
   let now = T0;
   let cleanup: () => void;
+  let env: NodeJS.ProcessEnv;
   const clock = { now: () => now * 1000 };
   const byState = async (state: KeyRecord['state']) => (await services.store.keys.list()).filter((k) => k.state === state);
   const one = async (state: 'current' | 'next') => {
@@ -35,7 +39,7 @@ describe('key lifecycle with a controlled clock', () => {
     const tmp = tempDir();
     cleanup = tmp.cleanup;
     const yaml = demoYaml({ dataDir: join(tmp.dir, 'data'), extra: 'keys: {rotation_period: 30d, publish_ahead: 1h, jwks_max_age: 5m, clock_skew: 60s}' });
-    const env = testEnv();
+    env = testEnv();
     services = await createServices(parseConfig(yaml, join(tmp.dir, 'creddy.yaml'), env), { env, logger: captureLogger().logger, actor: 'server', clock });
   });
   afterEach(async () => {
@@ -157,5 +161,27 @@ describe('key lifecycle with a controlled clock', () => {
     await services.store.keys.apply([{ op: 'update', kid: next.kid, expect: 'next', set: { state: 'revoked', revokedAt: now } }]);
     await services.keyring.init();
     expect((await one('next')).kid).not.toBe(next.kid);
+  });
+
+  it('a transition and its audit rows commit together: a failed guard appends nothing', async () => {
+    const current = await one('current');
+    const next = await one('next');
+    const rows = async () => (await services.store.audit.query({ limit: 1000 })).length;
+    const before = await rows();
+    const event = keyEvent(services, 'key.revoked', 'cli', next.kid, { was: 'next' });
+    // The second op's guard fails (current is not `next`): the first op and the row roll back.
+    const ops = [
+      { op: 'update', kid: next.kid, expect: 'next', set: { state: 'revoked', revokedAt: now } },
+      { op: 'update', kid: current.kid, expect: 'next', set: { state: 'current' } },
+    ] as const;
+    expect(await services.store.keys.apply(ops, { events: [event], seal: services.auditSeal })).toBe(false);
+    expect(await rows()).toBe(before);
+    expect((await one('next')).kid).toBe(next.kid);
+    // The same event with a valid transition lands in the chain, which still verifies.
+    expect(await services.store.keys.apply([ops[0]], { events: [event], seal: services.auditSeal })).toBe(true);
+    expect(await rows()).toBe(before + 1);
+    const [row] = await services.store.audit.query({ type: 'key.revoked', limit: 1 });
+    expect(row).toMatchObject({ kid: next.kid, actor: 'cli' });
+    expect((await verifyStore(services.store, loadAuditKeys({ env }))).problem).toBeNull();
   });
 });

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
-import type { KeyOp, KeyRecord, Store } from '../types.js';
+import type { KeyAudit, KeyOp, KeyRecord, Store } from '../types.js';
+import { createAppendTransaction } from './audit-append.js';
 
 interface KeyRow {
   kid: string;
@@ -49,8 +50,11 @@ export function sqliteKeys(db: Database.Database): Store['keys'] {
     'SELECT count(*) AS count, max(expires_at) AS last_exp FROM credentials WHERE kid = ?',
   );
 
+  // Nested in applyAll (a savepoint): the audit rows commit or roll back with the key ops.
+  const appendAll = createAppendTransaction(db);
+
   // BEGIN IMMEDIATE: take the write lock before reading guards, so two rotators serialise.
-  const applyAll = db.transaction((ops: readonly KeyOp[]) => {
+  const applyAll = db.transaction((ops: readonly KeyOp[], audit: KeyAudit | undefined) => {
     for (const op of ops) {
       if (op.op === 'insert') {
         insert.run({ ...op.key, sealedPrivate: Buffer.from(op.key.sealedPrivate) });
@@ -62,15 +66,16 @@ export function sqliteKeys(db: Database.Database): Store['keys'] {
       const result = db.prepare(`UPDATE signing_keys SET ${sets} WHERE kid = ? AND state = ?`).run(...values, op.kid, op.expect);
       if (result.changes !== 1) throw new GuardFailed();
     }
+    if (audit && audit.events.length > 0) appendAll(audit.events.map((event) => ({ event })), audit.seal);
   });
 
   return {
     async list() {
       return list.all().map(toRecord);
     },
-    async apply(ops) {
+    async apply(ops, audit) {
       try {
-        applyAll.immediate(ops);
+        applyAll.immediate(ops, audit);
         return true;
       } catch (err) {
         // A lost race shows up as a failed guard or a unique-index violation (two `current`).
