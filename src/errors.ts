@@ -19,6 +19,7 @@ export const ERROR_CODES = {
   ERR_CONFLICT: { status: 409, doc: 'The resource already exists (e.g. an agent with that name).' },
   ERR_BODY_TOO_LARGE: { status: 413, doc: 'The request body exceeds the 64 KiB limit.' },
   ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, doc: 'The request body is not application/json.' },
+  ERR_RATE_LIMITED: { status: 429, doc: 'Too many failed authentications from this address (`auth_throttle`); retry after the `Retry-After` seconds. A valid token is never refused.' },
   ERR_INTERNAL: { status: 500, doc: 'An unexpected failure; details are in the server log under the request id, never in the response.' },
   ERR_BACKEND_UPSTREAM: { status: 502, doc: 'The downstream service (GitHub, AWS STS) refused or failed; the message names its status.' },
   ERR_AUDIT_UNAVAILABLE: { status: 503, doc: 'The audit event could not be written in time; fail-closed, so no credential was issued.' },

@@ -7,6 +7,7 @@ import type { Services } from './services.js';
 import { credentialRoutes } from './routes/credentials.js';
 import { healthRoutes } from './routes/health.js';
 import { wellKnownRoutes } from './routes/well-known.js';
+import { createAuthThrottle, type AuthThrottle } from './throttle.js';
 
 /** Largest request body accepted; an issue request is a few hundred bytes. */
 export const BODY_LIMIT_BYTES = 64 * 1024;
@@ -14,6 +15,8 @@ export const BODY_LIMIT_BYTES = 64 * 1024;
 export interface AppOptions {
   /** True once SIGTERM was received: /readyz fails so the load balancer stops routing here. */
   readonly isDraining?: () => boolean;
+  /** Failed-authentication throttle; the server passes its own to report it at shutdown. */
+  readonly throttle?: AuthThrottle;
 }
 
 /**
@@ -42,7 +45,7 @@ export function createApp(services: Services, options: AppOptions = {}): Hono<Ap
 
   app.route('/', healthRoutes(services, options.isDraining ?? (() => false)));
   app.route('/', wellKnownRoutes(services));
-  app.route('/v1/credentials', credentialRoutes(services));
+  app.route('/v1/credentials', credentialRoutes(services, options.throttle ?? createAuthThrottle(services.config.authThrottle)));
 
   app.notFound((c) => {
     throw new CreddyError('ERR_NOT_FOUND', `no route ${c.req.method} ${c.req.path}`);
@@ -64,6 +67,7 @@ export function createApp(services: Services, options: AppOptions = {}): Hono<Ap
     const message = known?.expose ? known.message : genericMessage(code);
     // details are client-safe by contract (CreddyError.details); docs/api.md promises details.field.
     const details = known?.expose && known.details ? { details: known.details } : {};
+    if (code === 'ERR_RATE_LIMITED') c.header('Retry-After', String(known?.details?.['retry_after'] ?? 60));
     return c.json({ error: { code, message, request_id: requestId, ...details } }, status as 500);
   });
 

@@ -3,7 +3,9 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRotationSchedule } from '../keys/schedule.js';
 import { createApp } from './app.js';
+import { reportThrottled } from './auth-failures.js';
 import { startReaper } from './reaper.js';
+import { createAuthThrottle } from './throttle.js';
 import type { Services } from './services.js';
 
 /** How often the keyring re-reads the store, so a CLI rotation is served within a second. */
@@ -27,7 +29,8 @@ export async function startServer(
   options: { reaperIntervalMs?: number } = {},
 ): Promise<RunningServer> {
   let draining = false;
-  const app = createApp(services, { isDraining: () => draining });
+  const throttle = createAuthThrottle(services.config.authThrottle);
+  const app = createApp(services, { isDraining: () => draining, throttle });
   const server: ServerType = await new Promise((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: listen.host, port: listen.port }, () => resolve(s));
     s.once('error', reject);
@@ -55,6 +58,7 @@ export async function startServer(
       clearInterval(refresh);
       await drain(server as Server);
       await reaper.stop();
+      await reportThrottled(services, throttle).catch((err: unknown) => services.logger.error('could not audit throttled refusals', { error: String(err) }));
       await services.auditCheckpoints.stop();
       await services.close();
     },

@@ -5,7 +5,8 @@ import { CreddyError } from '../errors.js';
 import { createReader } from './reader.js';
 import { resolveTree } from './refs.js';
 import { parseBackend } from './backend.js';
-import type { AuditConfig, Config, KeysConfig } from './types.js';
+import type { AuditConfig, AuthThrottleConfig, Config, KeysConfig } from './types.js';
+import type { ConfigReader } from './reader.js';
 
 /** Defaults of the key schedule: rotate monthly, publish an hour ahead, verifiers cache 5 min. */
 export const KEY_DEFAULTS: KeysConfig = { rotationPeriod: 30 * 86_400, publishAhead: 3600, jwksMaxAge: 300, clockSkew: 60 };
@@ -84,8 +85,9 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
   if (audit.retention !== null && audit.retention < 60) auditReader?.fail('retention', 'must be at least 1m (e.g. 365d)');
 
   const backends = new Map(root.entries('backends').map(([name, reader]) => [name, parseBackend(name, reader)] as const));
+  const authThrottle = parseAuthThrottle(root.optionalChild('auth_throttle'));
   root.done();
-  return Object.freeze({ source: resolve(source), issuer, listen, dataDir, store, keys, audit, backends });
+  return Object.freeze({ source: resolve(source), issuer, listen, dataDir, store, keys, audit, authThrottle, backends });
 }
 
 function parseListen(value: string, fail: (key: string, problem: string) => never): Config['listen'] {
@@ -93,4 +95,18 @@ function parseListen(value: string, fail: (key: string, problem: string) => neve
   const port = Number(match?.[2]);
   if (!match || port > 65_535) fail('listen', 'must be HOST:PORT, e.g. 127.0.0.1:8400');
   return { host: match[1]!.replace(/^\[|\]$/g, ''), port };
+}
+
+/** `auth_throttle`: failed authentications per client address before 429s (see broker/throttle.ts). */
+function parseAuthThrottle(reader: ConfigReader | undefined): AuthThrottleConfig {
+  const config: AuthThrottleConfig = {
+    maxFailures: reader?.optionalInteger('max_failures', { min: 1, max: 1_000_000 }) ?? 10,
+    window: reader?.duration('window', 60) ?? 60,
+    block: reader?.duration('block', 300) ?? 300,
+  };
+  reader?.done();
+  if (config.window < 1) reader?.fail('window', 'must be at least 1s');
+  if (config.block < 1) reader?.fail('block', 'must be at least 1s');
+  if (config.block > 86_400) reader?.fail('block', 'must be at most 1d');
+  return config;
 }

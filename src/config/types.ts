@@ -20,6 +20,15 @@ export interface AuditConfig {
   readonly retention: number | null;
 }
 
+/** Failed-authentication limits per client address, in seconds (see broker/throttle.ts). */
+export interface AuthThrottleConfig {
+  /** Failures one address may have within `window` before it is throttled. */
+  readonly maxFailures: number;
+  readonly window: number;
+  /** How long a throttled address's failures are refused with 429 and not audited one by one. */
+  readonly block: number;
+}
+
 /** Where state lives. */
 export type StoreConfig = { readonly kind: 'sqlite'; readonly path: string } | { readonly kind: 'postgres'; readonly url: string };
 
@@ -33,5 +42,6 @@ export interface Config {
   readonly store: StoreConfig;
   readonly keys: KeysConfig;
   readonly audit: AuditConfig;
+  readonly authThrottle: AuthThrottleConfig;
   readonly backends: ReadonlyMap<string, BackendConfig>;
 }

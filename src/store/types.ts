@@ -91,6 +91,7 @@ export type AuditType =
   | 'key.revoked'
   | 'key.rewrapped'
   | 'auth.failed'
+  | 'auth.throttled'
   | 'audit.pruned';
 
 export type AuditOutcome = 'success' | 'denied' | 'error';

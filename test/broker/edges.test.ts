@@ -20,7 +20,10 @@ async function inProcessBroker() {
   const env = testEnv();
   const clock = { ms: Date.now(), now() { return this.ms; } };
   const { logger, lines } = captureLogger();
-  const config = parseConfig(demoYaml({ dataDir: join(dir, 'data') }), join(dir, 'creddy.yaml'), env);
+  // Each case checks one failure's own 401 and row; the throttle that would turn a run of them
+  // into 429s has its own tests (throttle.test.ts).
+  const yaml = demoYaml({ dataDir: join(dir, 'data'), extra: 'auth_throttle: {max_failures: 100000}' });
+  const config = parseConfig(yaml, join(dir, 'creddy.yaml'), env);
   const services = await createServices(config, { env, logger, actor: 'server', clock });
   const app = createApp(services);
   return {

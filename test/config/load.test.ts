@@ -48,6 +48,9 @@ describe('config validation names the key path', () => {
     [`listen: 8400\n`, 'listen: must be HOST:PORT'],
     [`store: mysql://x\n`, 'store: must be "sqlite" or a postgres:// URL'],
     [`${base}colour: blue`, 'colour: unknown key'],
+    [`${base}auth_throttle:\n  max_failures: 0`, 'auth_throttle.max_failures'],
+    [`${base}auth_throttle:\n  block: 2d`, 'auth_throttle.block: must be at most 1d'],
+    [`${base}auth_throttle:\n  windw: 1m`, 'auth_throttle.windw: unknown key'],
     [`- a\n- b\n`, '(root): must be a mapping'],
     [`a: [unclosed\n`, '/etc/creddy/creddy.yaml:'],
     [`${base}backends:\n  svc:\n    type: generic\n    audience: \${env:MISSING_VAR}\n    allowed_scopes: [read]`, 'backends.svc.audience: environment variable MISSING_VAR is not set'],
@@ -61,6 +64,7 @@ describe('config validation names the key path', () => {
     expect(config.issuer).toBe('http://127.0.0.1:8400');
     expect(config.dataDir).toBe('/srv/data');
     expect(config.keys).toEqual({ rotationPeriod: 2_592_000, publishAhead: 3600, jwksMaxAge: 300, clockSkew: 60 });
+    expect(config.authThrottle).toEqual({ maxFailures: 10, window: 60, block: 300 });
     const demo = config.backends.get('demo')!;
     expect(demo.common).toMatchObject({ defaultTtl: 900, maxTtl: 3600, allowedScopes: ['read'], defaultScopes: [] });
     expect(Object.isFrozen(config)).toBe(true);

@@ -7,13 +7,13 @@ import { issueCredential, type RequestContext } from '../issue.js';
 import { revokeCredential } from '../revoke.js';
 import type { Services } from '../services.js';
 import { CREDENTIAL_ID_RE, clientIp, type AppEnv } from '../request.js';
-import { auditEvent } from '../../audit/events.js';
-import { redact } from '../../_utils/redact.js';
+import { recordAuthFailure } from '../auth-failures.js';
+import type { AuthThrottle } from '../throttle.js';
 import { isCreddyError } from '../../errors.js';
 import type { Context } from 'hono';
 
 /** `/v1/credentials`: issue, list own, revoke own. Every route needs an agent bearer token. */
-export function credentialRoutes(services: Services): Hono<AppEnv> {
+export function credentialRoutes(services: Services, throttle: AuthThrottle): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
   const context = async (c: Context<AppEnv>): Promise<RequestContext> => {
@@ -22,19 +22,7 @@ export function credentialRoutes(services: Services): Hono<AppEnv> {
       const agent = await authenticate(services, c.req.header('authorization'));
       return { agent, clientIp: clientIp(c), requestId };
     } catch (err) {
-      if (isCreddyError(err)) {
-        await services.audit.write({
-          event: auditEvent({
-            time: services.clock.now(), type: 'auth.failed', outcome: 'denied', actor: 'anonymous', reason: err.code,
-            agent: typeof err.details?.['agent'] === 'string' ? err.details['agent'] : null,
-            clientIp: clientIp(c), requestId,
-            // The path is caller input (a pasted token as the id): capped first (redact is not linear on
-            // hostile input), then redacted, before it is kept.
-            details: { method: c.req.method, path: redact(c.req.path.slice(0, 256)) },
-          }),
-        });
-      }
-      throw err;
+      throw isCreddyError(err) ? await recordAuthFailure(services, throttle, c, err) : err;
     }
   };
 
