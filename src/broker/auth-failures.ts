@@ -1,3 +1,4 @@
+import { isIPv6 } from 'node:net';
 import type { Context } from 'hono';
 import { auditEvent } from '../audit/events.js';
 import { CreddyError } from '../errors.js';
@@ -10,6 +11,23 @@ import type { AuthThrottle } from './throttle.js';
 const NO_ADDRESS = 'unknown';
 
 /**
+ * What one client is, for the throttle: an IPv4 address (also when IPv4-mapped), or the /64 an
+ * IPv6 address lies in — one host commonly holds a whole /64, so per-address counting would let
+ * it rotate through 2^64 addresses.
+ */
+export function throttleKey(ip: string | null): string {
+  if (ip === null) return NO_ADDRESS;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (mapped) return mapped[1]!;
+  if (!isIPv6(ip)) return ip;
+  const [head = '', tail] = ip.toLowerCase().split('%')[0]!.split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === undefined || tail === '' ? [] : tail.split(':');
+  const groups = tail === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+}
+
+/**
  * Audits a failed authentication and returns the error to answer with: the original 401, or a
  * 429 once the client address is throttled. Only the failure that starts a block writes a row
  * (`auth.throttled`); the ones refused during it are counted and reported on the address's next
@@ -17,7 +35,7 @@ const NO_ADDRESS = 'unknown';
  */
 export async function recordAuthFailure(services: Services, throttle: AuthThrottle, c: Context<AppEnv>, err: CreddyError): Promise<CreddyError> {
   const ip = clientIp(c);
-  const verdict = throttle.failed(ip ?? NO_ADDRESS, services.clock.now());
+  const verdict = throttle.failed(throttleKey(ip), services.clock.now());
   const limited = verdict.throttled
     ? new CreddyError('ERR_RATE_LIMITED', `too many failed authentications from this address; retry in ${verdict.retryAfter}s`, {
         details: { retry_after: verdict.retryAfter },

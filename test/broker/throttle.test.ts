@@ -1,5 +1,6 @@
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { throttleKey } from '../../src/broker/auth-failures.js';
 import { createAuthThrottle } from '../../src/broker/throttle.js';
 import { openStore } from '../../src/store/open.js';
 import { demoYaml, startBroker, type TestBroker } from '../helpers/harness.js';
@@ -44,6 +45,22 @@ describe('createAuthThrottle', () => {
     for (let i = 0; i < 20_000; i++) throttle.failed(`10.${i >> 8}.${i & 255}.1`, i);
     // The earliest addresses were forgotten: their next failure starts a fresh count.
     expect(throttle.failed('10.0.0.1', 20_000)).toEqual({ throttled: false, refusedBefore: 0 });
+  });
+});
+
+describe('throttleKey', () => {
+  it.each([
+    [null, 'unknown'],
+    ['127.0.0.1', '127.0.0.1'],
+    ['::ffff:10.1.2.3', '10.1.2.3'],
+    ['2001:db8:0:1::1', '2001:db8:0:1::/64'],
+    ['2001:db8:0:1:ffff:ffff:ffff:fffe', '2001:db8:0:1::/64'],
+    ['2001:DB8::', '2001:db8:0:0::/64'],
+    ['::1', '0:0:0:0::/64'],
+    ['fe80::1%eth0', 'fe80:0:0:0::/64'],
+    ['2001:0db8:0000:0001:0:0:0:1', '2001:db8:0:1::/64'],
+  ])('%s → %s', (ip, key) => {
+    expect(throttleKey(ip)).toBe(key);
   });
 });
 
