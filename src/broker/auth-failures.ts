@@ -7,16 +7,16 @@ import { clientIp, type AppEnv } from './request.js';
 import type { Services } from './services.js';
 import type { AuthThrottle } from './throttle.js';
 
-/** Address key for requests without a socket (app.request() in tests). */
-const NO_ADDRESS = 'unknown';
+/** How often refusals are summed up into one `auth.throttled` row (and once more at shutdown). */
+export const THROTTLE_REPORT_MS = 10_000;
 
 /**
  * What one client is, for the throttle: an IPv4 address (also when IPv4-mapped), or the /64 an
  * IPv6 address lies in — one host commonly holds a whole /64, so per-address counting would let
- * it rotate through 2^64 addresses.
+ * it rotate through 2^64 addresses. `unknown` without a socket (app.request() in tests).
  */
 export function throttleKey(ip: string | null): string {
-  if (ip === null) return NO_ADDRESS;
+  if (ip === null) return 'unknown';
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
   if (mapped) return mapped[1]!;
   if (!isIPv6(ip)) return ip;
@@ -29,23 +29,18 @@ export function throttleKey(ip: string | null): string {
 
 /**
  * Audits a failed authentication and returns the error to answer with: the original 401, or a
- * 429 once the client address is throttled. Only the failure that starts a block writes a row
- * (`auth.throttled`); the ones refused during it are counted and reported on the address's next
- * row, so the log stays complete without growing at the attacker's request rate.
+ * 429 once the throttle refuses the address (or the global budget is spent). The failure that
+ * starts an address's block is one `auth.throttled` row; refused ones get no row of their own
+ * and are summed up by reportThrottled.
  */
 export async function recordAuthFailure(services: Services, throttle: AuthThrottle, c: Context<AppEnv>, err: CreddyError): Promise<CreddyError> {
   const ip = clientIp(c);
   const verdict = throttle.failed(throttleKey(ip), services.clock.now());
-  const limited = verdict.throttled
-    ? new CreddyError('ERR_RATE_LIMITED', `too many failed authentications from this address; retry in ${verdict.retryAfter}s`, {
-        details: { retry_after: verdict.retryAfter },
-      })
-    : err;
-  if (verdict.throttled && !verdict.started) return limited;
+  if (verdict.kind !== 'audit' && verdict.kind !== 'block') return rateLimited(verdict.retryAfter, err);
   await services.audit.write({
     event: auditEvent({
       time: services.clock.now(),
-      type: verdict.throttled ? 'auth.throttled' : 'auth.failed',
+      type: verdict.kind === 'block' ? 'auth.throttled' : 'auth.failed',
       outcome: 'denied',
       actor: 'anonymous',
       reason: err.code,
@@ -57,22 +52,30 @@ export async function recordAuthFailure(services: Services, throttle: AuthThrott
         // linear on hostile input), then redacted, before it is kept.
         method: c.req.method,
         path: redact(c.req.path.slice(0, 256)),
-        ...(verdict.throttled ? { throttled_for_s: verdict.retryAfter } : {}),
-        ...(verdict.refusedBefore > 0 ? { refused_while_throttled: verdict.refusedBefore } : {}),
+        ...(verdict.kind === 'block' ? { throttled_for_s: verdict.retryAfter } : {}),
       },
     }),
   });
-  return limited;
+  return verdict.kind === 'block' ? rateLimited(verdict.retryAfter, err) : err;
 }
 
-/** At shutdown: one `auth.throttled` row per address whose refusals no row has reported yet. */
+/** The 429; `cause` keeps the real reason visible (e.g. a revoked agent that keeps retrying). */
+function rateLimited(retryAfter: number, err: CreddyError): CreddyError {
+  return new CreddyError('ERR_RATE_LIMITED', `too many failed authentications; retry in ${retryAfter}s`, {
+    details: { retry_after: retryAfter, cause: err.code },
+  });
+}
+
+/** Writes one `auth.throttled` summary row for the refusals since the last one, if any. */
 export async function reportThrottled(services: Services, throttle: AuthThrottle): Promise<void> {
-  for (const { address, refused } of throttle.drain()) {
-    await services.audit.write({
-      event: auditEvent({
-        time: services.clock.now(), type: 'auth.throttled', outcome: 'denied', actor: 'anonymous', reason: 'ERR_RATE_LIMITED',
-        clientIp: address === NO_ADDRESS ? null : address, details: { refused_while_throttled: refused, at_shutdown: true },
-      }),
-    });
-  }
+  const summary = throttle.drain();
+  if (!summary) return;
+  await services.audit.write({
+    event: auditEvent({
+      time: services.clock.now(), type: 'auth.throttled', outcome: 'denied', actor: 'anonymous', reason: 'ERR_RATE_LIMITED',
+      details: {
+        refused: summary.refused, addresses: summary.addresses, top: summary.top, global_budget_exhausted: summary.globalBudgetExhausted,
+      },
+    }),
+  });
 }

@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRotationSchedule } from '../keys/schedule.js';
 import { createApp } from './app.js';
-import { reportThrottled } from './auth-failures.js';
+import { reportThrottled, THROTTLE_REPORT_MS } from './auth-failures.js';
 import { startReaper } from './reaper.js';
 import { createAuthThrottle } from './throttle.js';
 import type { Services } from './services.js';
@@ -47,6 +47,10 @@ export async function startServer(
   }, KEY_REFRESH_MS);
   refresh.unref();
   services.auditCheckpoints.start();
+  const report = (): Promise<void> =>
+    reportThrottled(services, throttle).catch((err: unknown) => services.logger.error('could not audit throttled refusals', { error: String(err) }));
+  const throttleReport = setInterval(() => void report(), THROTTLE_REPORT_MS);
+  throttleReport.unref();
   const reaper = startReaper(services, options.reaperIntervalMs === undefined ? {} : { intervalMs: options.reaperIntervalMs });
 
   services.logger.info('creddy listening', { url: `http://${host}:${port}`, issuer: services.config.issuer });
@@ -56,9 +60,10 @@ export async function startServer(
     async stop() {
       draining = true;
       clearInterval(refresh);
+      clearInterval(throttleReport);
       await drain(server as Server);
       await reaper.stop();
-      await reportThrottled(services, throttle).catch((err: unknown) => services.logger.error('could not audit throttled refusals', { error: String(err) }));
+      await report();
       await services.auditCheckpoints.stop();
       await services.close();
     },

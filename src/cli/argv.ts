@@ -7,6 +7,9 @@ import { CreddyError } from '../errors.js';
  */
 const GENERATED_ID = /^(?:[A-Za-z0-9_-]{22}|[A-Za-z0-9_-]{43})$/;
 
+/** Positionals that take a generated id (`keys revoke KID`, `revoke ID`). */
+const ID_POSITIONALS = new Set(['kid', 'id']);
+
 /** Comma-separated list options: repeating one appends (`--meta a=1 --meta b=2`). */
 const LIST_OPTIONS = new Set(['can', 'scopes', 'meta', 'repos', 'hosts']);
 
@@ -18,8 +21,8 @@ const LIST_OPTIONS = new Set(['can', 'scopes', 'meta', 'repos', 'hosts']);
  *
  * - a declared string option takes the next word as its value whatever it starts with, unless
  *   that word is itself one of the command's options (then the value is missing: a usage error);
- * - a word with the exact shape of a generated id fills a positional slot even if it starts
- *   with `-`; everything else starting with `-` must be a declared option;
+ * - a word with the exact shape of a generated id fills an id positional (`kid`, `id`) even if it
+ *   starts with `-`; everything else starting with `-` must be a declared option;
  * - an unknown option or a surplus positional is a usage error naming it, never a guess; so is
  *   an option given twice, except a list option, whose values are joined.
  *
@@ -31,10 +34,10 @@ const LIST_OPTIONS = new Set(['can', 'scopes', 'meta', 'repos', 'hosts']);
 export function normalizeArgv(args: ArgsDef, words: string[], rest: string[] | null, options: { passthrough?: boolean } = {}): string[] {
   const passthrough = options.passthrough === true;
   const declared = new Map<string, { name: string; takesValue: boolean }>();
-  let positionalSlots = 0;
+  const slots: Array<{ name: string; required: boolean }> = [];
   for (const [name, def] of Object.entries(args)) {
     if (def.type === 'positional') {
-      positionalSlots++;
+      slots.push({ name, required: def.required === true });
       continue;
     }
     const entry = { name, takesValue: def.type !== 'boolean' };
@@ -45,6 +48,9 @@ export function normalizeArgv(args: ArgsDef, words: string[], rest: string[] | n
       declared.set(alias.length === 1 ? `-${alias}` : `--${alias}`, entry);
     }
   }
+
+  // Only an id slot may take a word that starts with `-`, and never in a passthrough command.
+  const idSlot = (index: number): boolean => !passthrough && index < slots.length && ID_POSITIONALS.has(slots[index]!.name);
 
   const out: string[] = [];
   const values = new Map<string, string>();
@@ -63,10 +69,10 @@ export function normalizeArgv(args: ArgsDef, words: string[], rest: string[] | n
       if (previous !== undefined && !LIST_OPTIONS.has(option.name)) throw usage(`--${option.name} given twice`);
       if (previous !== undefined) value = `${previous},${value}`;
       values.set(option.name, value);
-    } else if (word.startsWith('-') && word !== '-' && (passthrough || !GENERATED_ID.test(word) || positionals.length >= positionalSlots)) {
-      const hint = positionalSlots > 0 && !passthrough ? ' (to pass a value that starts with -, put it after --)' : '';
+    } else if (word.startsWith('-') && word !== '-' && !(idSlot(positionals.length) && GENERATED_ID.test(word))) {
+      const hint = slots.length > 0 && !passthrough ? ' (to pass a value that starts with -, put it after --)' : '';
       throw usage(`unknown option ${flag.slice(0, 64)}${hint}`);
-    } else if (positionals.length >= positionalSlots) {
+    } else if (positionals.length >= slots.length) {
       throw usage(`unexpected argument ${word.slice(0, 64)}`);
     } else {
       positionals.push(word);
@@ -76,9 +82,14 @@ export function normalizeArgv(args: ArgsDef, words: string[], rest: string[] | n
   for (const [name, value] of values) out.push(`--${name}=${value}`);
   // A passthrough command (creddy exec) reads what follows the user's `--` as its child command,
   // so its positionals stay before it and never start with `-` (refused above).
-  if (passthrough) return rest === null ? [...out, ...positionals] : [...out, ...positionals, '--', ...rest];
+  if (passthrough) {
+    // `creddy exec -- true` must not take the child command for the backend.
+    const missing = slots.slice(positionals.length).find((slot) => slot.required);
+    if (missing) throw usage(`missing ${missing.name.toUpperCase()} before --`);
+    return rest === null ? [...out, ...positionals] : [...out, ...positionals, '--', ...rest];
+  }
   const all = [...positionals, ...(rest ?? [])];
-  if (all.length > positionalSlots) throw usage(`unexpected argument ${all[positionalSlots]!.slice(0, 64)}`);
+  if (all.length > slots.length) throw usage(`unexpected argument ${all[slots.length]!.slice(0, 64)}`);
   return all.length > 0 ? [...out, '--', ...all] : out;
 }
 

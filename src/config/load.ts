@@ -103,6 +103,7 @@ function parseAuthThrottle(reader: ConfigReader | undefined): AuthThrottleConfig
     maxFailures: reader?.optionalInteger('max_failures', { min: 1, max: 1_000_000 }) ?? 10,
     window: reader?.duration('window', 60) ?? 60,
     block: reader?.duration('block', 300) ?? 300,
+    maxAuditedPerWindow: reader?.optionalInteger('max_audited_per_window', { min: 1, max: 10_000_000 }) ?? 600,
   };
   reader?.done();
   if (config.window < 1) reader?.fail('window', 'must be at least 1s');

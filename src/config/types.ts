@@ -27,6 +27,8 @@ export interface AuthThrottleConfig {
   readonly window: number;
   /** How long a throttled address's failures are refused with 429 and not audited one by one. */
   readonly block: number;
+  /** Failures audited one by one per `window` across all addresses; beyond it, counted only. */
+  readonly maxAuditedPerWindow: number;
 }
 
 /** Where state lives. */

@@ -212,7 +212,7 @@ export interface Store {
      * transition never exists without its audit rows (nor the rows without it). False, with
      * nothing changed and nothing appended, if a guard failed or a state invariant would break.
      */
-    apply(ops: readonly KeyOp[], audit?: KeyAudit): Promise<boolean>;
+    apply(ops: readonly KeyOp[], audit: KeyAudit): Promise<boolean>;
     /** Tokens signed and the latest exp for each of `kids`, from the credential table. */
     usage(kids: readonly string[]): Promise<Map<string, { count: number; lastExp: number }>>;
   };

@@ -7,44 +7,61 @@ import { demoYaml, startBroker, type TestBroker } from '../helpers/harness.js';
 
 /** Failed authentications are audited, but a flood from one address cannot grow the log at request rate. */
 describe('createAuthThrottle', () => {
-  it('allows maxFailures per window, then refuses for the block and reports the refusals on the next row', () => {
-    const throttle = createAuthThrottle({ maxFailures: 3, window: 60, block: 10 });
+  const config = { maxFailures: 3, window: 60, block: 10, maxAuditedPerWindow: 1000 };
+
+  it('audits maxFailures per window, starts a block with one row, then refuses and counts', () => {
+    const throttle = createAuthThrottle(config);
     const t0 = 1_000_000;
-    for (let i = 0; i < 3; i++) expect(throttle.failed('10.0.0.1', t0 + i)).toEqual({ throttled: false, refusedBefore: 0 });
-    expect(throttle.failed('10.0.0.1', t0 + 3)).toEqual({ throttled: true, started: true, retryAfter: 10, refusedBefore: 0 });
-    expect(throttle.failed('10.0.0.1', t0 + 4_000)).toEqual({ throttled: true, started: false, retryAfter: 7, refusedBefore: 0 });
-    expect(throttle.failed('10.0.0.1', t0 + 5_000)).toMatchObject({ throttled: true, started: false });
+    for (let i = 0; i < 3; i++) expect(throttle.failed('10.0.0.1', t0 + i)).toEqual({ kind: 'audit' });
+    expect(throttle.failed('10.0.0.1', t0 + 3)).toEqual({ kind: 'block', retryAfter: 10 });
+    expect(throttle.failed('10.0.0.1', t0 + 4_000)).toEqual({ kind: 'refuse', retryAfter: 7 });
+    expect(throttle.failed('10.0.0.1', t0 + 5_000)).toMatchObject({ kind: 'refuse' });
     // Another address is not affected.
-    expect(throttle.failed('10.0.0.2', t0 + 5_000)).toEqual({ throttled: false, refusedBefore: 0 });
-    // After the block: a fresh window, and the two refusals are handed to the next row.
-    expect(throttle.failed('10.0.0.1', t0 + 10_003)).toEqual({ throttled: false, refusedBefore: 2 });
-    expect(throttle.failed('10.0.0.1', t0 + 10_004)).toEqual({ throttled: false, refusedBefore: 0 });
+    expect(throttle.failed('10.0.0.2', t0 + 5_000)).toEqual({ kind: 'audit' });
+    // After the block: a fresh window.
+    expect(throttle.failed('10.0.0.1', t0 + 10_003)).toEqual({ kind: 'audit' });
+    expect(throttle.drain()).toEqual({ refused: 2, addresses: 1, top: [{ address: '10.0.0.1', refused: 2 }], globalBudgetExhausted: false });
+    expect(throttle.drain()).toBeNull();
   });
 
   it('starts a new window once the old one has passed', () => {
-    const throttle = createAuthThrottle({ maxFailures: 2, window: 1, block: 10 });
-    expect(throttle.failed('a', 0).throttled).toBe(false);
-    expect(throttle.failed('a', 500).throttled).toBe(false);
-    expect(throttle.failed('a', 1_000).throttled).toBe(false); // window 2 starts here
-    expect(throttle.failed('a', 1_500).throttled).toBe(false);
-    expect(throttle.failed('a', 1_600).throttled).toBe(true);
+    const throttle = createAuthThrottle({ ...config, maxFailures: 2, window: 1 });
+    expect(throttle.failed('a', 0).kind).toBe('audit');
+    expect(throttle.failed('a', 500).kind).toBe('audit');
+    expect(throttle.failed('a', 1_000).kind).toBe('audit'); // window 2 starts here
+    expect(throttle.failed('a', 1_500).kind).toBe('audit');
+    expect(throttle.failed('a', 1_600).kind).toBe('block');
   });
 
-  it('drain hands over unreported refusals once', () => {
-    const throttle = createAuthThrottle({ maxFailures: 1, window: 60, block: 60 });
-    throttle.failed('a', 0);
-    throttle.failed('a', 1);
-    throttle.failed('a', 2);
-    throttle.failed('a', 3);
-    expect(throttle.drain()).toEqual([{ address: 'a', refused: 2 }]);
-    expect(throttle.drain()).toEqual([]);
+  it('bounds the rows of a client with many addresses: the global budget, then counts only', () => {
+    const throttle = createAuthThrottle({ ...config, maxAuditedPerWindow: 100 });
+    const verdicts = { audit: 0, block: 0, refuse: 0 };
+    // 30 rounds over 10,001 addresses (a /50 of IPv6 /64s, or a botnet), all in one window.
+    for (let round = 0; round < 30; round++) {
+      for (let i = 0; i <= 10_000; i++) verdicts[throttle.failed(`2001:db8:${i}::/64`, round * 100 + i / 1000).kind]++;
+    }
+    expect(verdicts.audit + verdicts.block).toBe(100);
+    expect(verdicts.refuse).toBe(30 * 10_001 - 100);
+    const summary = throttle.drain()!;
+    expect(summary).toMatchObject({ refused: 30 * 10_001 - 100, globalBudgetExhausted: true });
+    expect(summary.addresses).toBeLessThanOrEqual(10_001);
+    expect(summary.top).toHaveLength(10);
+    // The next window audits again.
+    expect(throttle.failed('10.9.9.9', 60_000 + 3_100).kind).toBe('audit');
   });
 
-  it('remembers a bounded number of addresses', () => {
-    const throttle = createAuthThrottle({ maxFailures: 1, window: 60, block: 60 });
-    for (let i = 0; i < 20_000; i++) throttle.failed(`10.${i >> 8}.${i & 255}.1`, i);
-    // The earliest addresses were forgotten: their next failure starts a fresh count.
-    expect(throttle.failed('10.0.0.1', 20_000)).toEqual({ throttled: false, refusedBefore: 0 });
+  it('forgets the least recently failing address first, so an active attacker stays blocked', () => {
+    const throttle = createAuthThrottle({ ...config, maxFailures: 1, maxAuditedPerWindow: 1_000_000 });
+    throttle.failed('attacker', 0);
+    expect(throttle.failed('attacker', 1).kind).toBe('block');
+    for (let i = 0; i < 20_000; i++) {
+      throttle.failed(`10.${i >> 8}.${i & 255}.1`, 2 + i / 10_000);
+      // The attacker keeps trying, which keeps its entry (and its block) fresh.
+      if (i % 1000 === 0) expect(throttle.failed('attacker', 2 + i / 10_000).kind).toBe('refuse');
+    }
+    expect(throttle.failed('attacker', 5).kind).toBe('refuse');
+    // An address idle for 20,000 newer failures was forgotten: a fresh count.
+    expect(throttle.failed('10.0.0.1', 5).kind).toBe('audit');
   });
 });
 
@@ -77,7 +94,7 @@ describe('auth throttle at the wire', () => {
   const rows = async (type: string) => broker.services.store.audit.query({ type, limit: 1000 });
 
   beforeAll(async () => {
-    broker = await startBroker({ yaml: (dataDir) => demoYaml({ dataDir, extra: 'auth_throttle: {max_failures: 3, window: 1m, block: 2s}' }) });
+    broker = await startBroker({ yaml: (dataDir) => demoYaml({ dataDir, extra: 'auth_throttle: {max_failures: 3, window: 1m, block: 5m}' }) });
     valid = await broker.agent('throttled-neighbour', 'demo:read');
   });
   afterAll(() => {
@@ -86,43 +103,37 @@ describe('auth throttle at the wire', () => {
 
   it('3 failures are 401s with a row each; then 429 with Retry-After, one auth.throttled row for the block', async () => {
     const statuses: number[] = [];
-    let retryAfter: string | null = null;
+    let last: { retryAfter: string | null; body: { error: { code: string; details: Record<string, unknown> } } } | undefined;
     for (let i = 0; i < 20; i++) {
       const response = await call(BAD);
       statuses.push(response.status);
-      const body = (await response.json()) as { error: { code: string } };
-      if (response.status === 429) {
-        expect(body.error.code).toBe('ERR_RATE_LIMITED');
-        retryAfter = response.headers.get('retry-after');
-      }
+      last = { retryAfter: response.headers.get('retry-after'), body: (await response.json()) as never };
     }
     expect(statuses).toEqual([401, 401, 401, ...Array<number>(17).fill(429)]);
-    expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
-    expect(Number(retryAfter)).toBeLessThanOrEqual(2);
+    expect(last!.body.error.code).toBe('ERR_RATE_LIMITED');
+    // The real reason stays visible to the caller.
+    expect(last!.body.error.details).toMatchObject({ cause: 'ERR_UNAUTHENTICATED' });
+    expect(Number(last!.retryAfter)).toBeGreaterThan(290);
+    expect(Number(last!.retryAfter)).toBeLessThanOrEqual(300);
     expect(await rows('auth.failed')).toHaveLength(3);
     const throttled = await rows('auth.throttled');
     expect(throttled).toHaveLength(1);
-    expect(throttled[0]).toMatchObject({ outcome: 'denied', reason: 'ERR_UNAUTHENTICATED', clientIp: '127.0.0.1', details: { throttled_for_s: 2 } });
+    expect(throttled[0]).toMatchObject({ outcome: 'denied', reason: 'ERR_UNAUTHENTICATED', clientIp: '127.0.0.1', details: { throttled_for_s: 300 } });
   });
 
   it('a valid token from the throttled address is still served', async () => {
-    const response = await call(`Bearer ${valid}`);
-    expect(response.status).toBe(201);
+    expect((await call(`Bearer ${valid}`)).status).toBe(201);
   });
 
-  it('after the block, the next failure is a 401 whose row counts the refusals; shutdown reports the rest', async () => {
-    await new Promise((resolve) => setTimeout(resolve, 2_100));
-    expect((await call(BAD)).status).toBe(401);
-    const failed = await rows('auth.failed');
-    expect(failed[0]).toMatchObject({ details: { refused_while_throttled: 16 } });
-
-    // Throttle again, then stop: the refusals no row reported yet are written at shutdown.
-    for (let i = 0; i < 6; i++) await call(BAD);
+  it('the refusals are summed up in one auth.throttled row (here: at shutdown)', async () => {
     await broker.server.stop();
     const store = openStore(broker.services.config.store);
     try {
-      const throttled = await store.audit.query({ type: 'auth.throttled', limit: 10 });
-      expect(throttled[0]).toMatchObject({ clientIp: '127.0.0.1', details: { refused_while_throttled: 3, at_shutdown: true } });
+      const [summary] = await store.audit.query({ type: 'auth.throttled', limit: 10 });
+      expect(summary).toMatchObject({
+        reason: 'ERR_RATE_LIMITED', clientIp: null,
+        details: { refused: 16, addresses: 1, top: [{ address: '127.0.0.1', refused: 16 }], global_budget_exhausted: false },
+      });
     } finally {
       await store.close();
     }

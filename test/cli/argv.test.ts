@@ -55,6 +55,9 @@ describe('normalizeArgv', () => {
     // An id-shaped word is an option error once the positional is filled.
     expect(usageError(() => normalizeArgv(revokeArgs, ['abc', KID], null))).toContain(`unknown option ${KID}`);
     expect(usageError(() => normalizeArgv(revokeArgs, ['a', 'b'], null))).toBe('unexpected argument b');
+    // Only id positionals take an id-shaped word: a mistyped long option is not an agent name.
+    const agentArgs: ArgsDef = { name: { type: 'positional', required: true } };
+    expect(usageError(() => normalizeArgv(agentArgs, ['--force-revoke-current'], null))).toContain('unknown option --force-revoke-current');
   });
 
   it('takes positionals after the user\'s --, and counts them', () => {
@@ -69,6 +72,8 @@ describe('normalizeArgv', () => {
     // No -- of its own: nothing may become the child command.
     expect(exec(['aws'], null)).toEqual(['aws']);
     expect(usageError(() => exec([JTI], ['true']))).toBe(`unknown option ${JTI}`);
+    // `creddy exec -- true`: the child command is not the backend.
+    expect(usageError(() => exec([], ['true']))).toBe('missing BACKEND before --');
   });
 });
 

@@ -64,7 +64,7 @@ describe('config validation names the key path', () => {
     expect(config.issuer).toBe('http://127.0.0.1:8400');
     expect(config.dataDir).toBe('/srv/data');
     expect(config.keys).toEqual({ rotationPeriod: 2_592_000, publishAhead: 3600, jwksMaxAge: 300, clockSkew: 60 });
-    expect(config.authThrottle).toEqual({ maxFailures: 10, window: 60, block: 300 });
+    expect(config.authThrottle).toEqual({ maxFailures: 10, window: 60, block: 300, maxAuditedPerWindow: 600 });
     const demo = config.backends.get('demo')!;
     expect(demo.common).toMatchObject({ defaultTtl: 900, maxTtl: 3600, allowedScopes: ['read'], defaultScopes: [] });
     expect(Object.isFrozen(config)).toBe(true);

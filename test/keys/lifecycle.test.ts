@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createAgent } from '../../src/broker/agents.js';
@@ -158,7 +159,8 @@ describe('key lifecycle with a controlled clock', () => {
 
   it('a store left without a next gets one at start', async () => {
     const next = await one('next');
-    await services.store.keys.apply([{ op: 'update', kid: next.kid, expect: 'next', set: { state: 'revoked', revokedAt: now } }]);
+    // Damage done behind creddy's back: no audit row.
+    await services.store.keys.apply([{ op: 'update', kid: next.kid, expect: 'next', set: { state: 'revoked', revokedAt: now } }], { events: [], seal: services.auditSeal });
     await services.keyring.init();
     expect((await one('next')).kid).not.toBe(next.kid);
   });
@@ -183,5 +185,22 @@ describe('key lifecycle with a controlled clock', () => {
     const [row] = await services.store.audit.query({ type: 'key.revoked', limit: 1 });
     expect(row).toMatchObject({ kid: next.kid, actor: 'cli' });
     expect((await verifyStore(services.store, loadAuditKeys({ env }))).problem).toBeNull();
+  });
+
+  it('a rejected audit row fails the transition at once with ERR_AUDIT_UNAVAILABLE, not as a lost race', async () => {
+    const before = await services.store.keys.list();
+    const path = (services.config.store as { path: string }).path;
+    const db = new Database(path);
+    try {
+      db.exec("CREATE TRIGGER test_reject_retired BEFORE INSERT ON audit_events WHEN NEW.type = 'key.retired' BEGIN SELECT RAISE(ABORT, 'rejected by test'); END");
+      const started = Date.now();
+      await expect(rotateKeys(services, { actor: 'cli', force: true })).rejects.toMatchObject({ code: 'ERR_AUDIT_UNAVAILABLE' });
+      expect(Date.now() - started).toBeLessThan(1_000); // no retries with backoff
+      expect(await services.store.keys.list()).toEqual(before);
+    } finally {
+      db.exec('DROP TRIGGER IF EXISTS test_reject_retired');
+      db.close();
+    }
+    expect((await rotateKeys(services, { actor: 'cli', force: true })).rotated).toBe(true);
   });
 });

@@ -110,7 +110,9 @@ describe('keys rewrap and wrong KEKs', () => {
     const current = (await store.keys.list()).find((k) => k.state === 'current')!;
     const altered = Buffer.from(current.sealedPrivate);
     altered[altered.length - 1]! ^= 1;
-    expect(await store.keys.apply([{ op: 'update', kid: current.kid, expect: 'current', set: { sealedPrivate: altered } }])).toBe(true);
+    // An attacker's edit: no audit row.
+    const unaudited = { events: [], seal: createSealer(loadAuditKey({ env: envA, dataDir: tmp.dir, logger: silentLogger })) };
+    expect(await store.keys.apply([{ op: 'update', kid: current.kid, expect: 'current', set: { sealedPrivate: altered } }], unaudited)).toBe(true);
     const result = await op(['keys', 'list'], envOnlyB);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(`ERR_KEK_INVALID: signing key ${current.kid} does not decrypt`);

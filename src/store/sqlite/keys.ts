@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { CreddyError } from '../../errors.js';
 import type { KeyAudit, KeyOp, KeyRecord, Store } from '../types.js';
 import { createAppendTransaction } from './audit-append.js';
 
@@ -40,6 +41,9 @@ const COLUMNS = {
 /** Thrown inside the transaction to roll it back when a guard fails. */
 class GuardFailed extends Error {}
 
+/** Thrown inside the transaction when the audit rows could not be appended (not a lost race). */
+class AuditRejected extends Error {}
+
 export function sqliteKeys(db: Database.Database): Store['keys'] {
   const list = db.prepare<[], KeyRow>('SELECT * FROM signing_keys ORDER BY created_at, kid');
   const insert = db.prepare(
@@ -54,7 +58,7 @@ export function sqliteKeys(db: Database.Database): Store['keys'] {
   const appendAll = createAppendTransaction(db);
 
   // BEGIN IMMEDIATE: take the write lock before reading guards, so two rotators serialise.
-  const applyAll = db.transaction((ops: readonly KeyOp[], audit: KeyAudit | undefined) => {
+  const applyAll = db.transaction((ops: readonly KeyOp[], audit: KeyAudit) => {
     for (const op of ops) {
       if (op.op === 'insert') {
         insert.run({ ...op.key, sealedPrivate: Buffer.from(op.key.sealedPrivate) });
@@ -66,7 +70,12 @@ export function sqliteKeys(db: Database.Database): Store['keys'] {
       const result = db.prepare(`UPDATE signing_keys SET ${sets} WHERE kid = ? AND state = ?`).run(...values, op.kid, op.expect);
       if (result.changes !== 1) throw new GuardFailed();
     }
-    if (audit && audit.events.length > 0) appendAll(audit.events.map((event) => ({ event })), audit.seal);
+    if (audit.events.length === 0) return;
+    try {
+      appendAll(audit.events.map((event) => ({ event })), audit.seal);
+    } catch (err) {
+      throw new AuditRejected('audit append failed', { cause: err });
+    }
   });
 
   return {
@@ -78,8 +87,13 @@ export function sqliteKeys(db: Database.Database): Store['keys'] {
         applyAll.immediate(ops, audit);
         return true;
       } catch (err) {
-        // A lost race shows up as a failed guard or a unique-index violation (two `current`).
-        if (err instanceof GuardFailed || (err as { code?: string }).code?.startsWith('SQLITE_CONSTRAINT')) return false;
+        // A lost race shows up as a failed guard or a unique-index violation (two `current`);
+        // the audit rows' own failures are wrapped first, so a trigger rejecting a row is not
+        // mistaken for one (and retried as such).
+        if (err instanceof GuardFailed || (err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') return false;
+        if (err instanceof AuditRejected) {
+          throw new CreddyError('ERR_AUDIT_UNAVAILABLE', 'the audit log refused the rows of this key transition; nothing was changed', { cause: err.cause });
+        }
         throw err;
       }
     },
