@@ -36,7 +36,7 @@ export function throttleKey(ip: string | null): string {
 export async function recordAuthFailure(services: Services, throttle: AuthThrottle, c: Context<AppEnv>, err: CreddyError): Promise<CreddyError> {
   const ip = clientIp(c);
   const verdict = throttle.failed(throttleKey(ip), services.clock.now());
-  if (verdict.kind !== 'audit' && verdict.kind !== 'block') return rateLimited(verdict.retryAfter, err);
+  if (verdict.kind === 'refuse') return rateLimited(verdict.retryAfter, err);
   await services.audit.write({
     event: auditEvent({
       time: services.clock.now(),

@@ -47,8 +47,9 @@ export async function runCli(argv: string[]): Promise<ExitCode> {
   const dashes = argv.indexOf('--');
   const ours = dashes === -1 ? argv : argv.slice(0, dashes);
   const debug = ours.includes('--debug');
+  const words = ours.filter((a) => a !== '--debug');
   const rest = dashes === -1 ? null : argv.slice(dashes + 1);
-  const rawArgs = [...ours.filter((a) => a !== '--debug'), ...(rest === null ? [] : ['--', ...rest])];
+  const rawArgs = [...words, ...(rest === null ? [] : ['--', ...rest])];
   try {
     if (rawArgs.length === 0 || ours.includes('--help') || ours.includes('-h')) {
       const [cmd, parent] = resolveCommand(rawArgs);
@@ -59,7 +60,7 @@ export async function runCli(argv: string[]): Promise<ExitCode> {
       process.stdout.write(`${VERSION}\n`);
       return 0;
     }
-    await runCommand(rootCommand, { rawArgs: leafArgv(ours.filter((a) => a !== '--debug'), rest) ?? rawArgs });
+    await runCommand(rootCommand, { rawArgs: leafArgv(words, rest) ?? rawArgs });
     return 0;
   } catch (err) {
     const usage = (err as Error).name === 'CLIError' || isCreddyError(err, 'ERR_USAGE');

@@ -3,10 +3,10 @@ import { CreddyError } from '../errors.js';
 import { nowSeconds, type Clock } from '../_utils/clock.js';
 import type { Logger } from '../_utils/logger.js';
 import type { KeysConfig } from '../config/types.js';
-import { auditEvent } from '../audit/events.js';
 import type { AuditSealer, KeyRecord, Store } from '../store/types.js';
 import { generateSigningKey, publicJwk } from './jwk.js';
 import { seal, type KekSet } from './kek.js';
+import { keyEvent } from './lifecycle.js';
 import { createSigner, type Signer } from './sign.js';
 import { RETIRE_GRACE_S, removalAt } from './timing.js';
 import { signingKeyAad, unsealSigningKey } from './unseal.js';
@@ -82,7 +82,7 @@ export function createKeyring(deps: KeyringDeps): Keyring {
     store.keys.apply(
       keys.map((key) => ({ op: 'insert', key })),
       {
-        events: keys.map((key) => auditEvent({ time: clock.now(), type: 'key.created', outcome: 'success', actor: deps.actor, kid: key.kid, details: { state: key.state } })),
+        events: keys.map((key) => keyEvent({ clock }, 'key.created', deps.actor, key.kid, { state: key.state })),
         seal: deps.auditSeal,
       },
     );
