@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
-import type { AuditRow, AuditSealer } from '../store/types.js';
+import type { AuditSealer } from '../store/port.js';
+import type { AuditRow } from '../model/audit.js';
 import type { AuditKey } from './key.js';
 
 /** JSON with object keys sorted at every depth: one byte sequence per value. */
@@ -28,11 +29,14 @@ export function chainHash(key: AuditKey, row: Omit<AuditRow, 'hash'>): string {
   return createHmac('sha256', key.key).update(row.prevHash).update('\n').update(canonicalRow(row)).digest('hex');
 }
 
-/** The sealer the store runs inside its append transaction. */
+/**
+ * The sealer the store runs inside its append transaction. It names its own module, so a store
+ * that appends on a worker thread rebuilds it there without importing audit code.
+ */
 export function createSealer(key: AuditKey): AuditSealer {
   const seal = (draft: Omit<AuditRow, 'hash' | 'keyId'>): { hash: string; keyId: string } => {
     const withKey = { ...draft, keyId: key.id };
     return { hash: chainHash(key, withKey), keyId: key.id };
   };
-  return Object.assign(seal, { hmacKey: { id: key.id, key: key.key } });
+  return Object.assign(seal, { portable: { module: import.meta.url, key: { id: key.id, key: key.key } } });
 }

@@ -1,5 +1,6 @@
 import type { Logger } from '../_utils/logger.js';
-import type { AuditCheckpoint, AuditHead, Store } from '../store/types.js';
+import type { Store } from '../store/port.js';
+import type { AuditCheckpoint, AuditHead } from '../model/audit.js';
 import { canonicalJson } from './chain.js';
 import { verifySignature, type AuditPublicKey, type AuditSigner } from './signing-key.js';
 

@@ -1,12 +1,13 @@
 import { writePrivateFile } from '../_utils/fs.js';
 import { CreddyError } from '../errors.js';
-import type { AuditRow, Store } from '../store/types.js';
+import type { Store } from '../store/port.js';
+import type { AuditRow } from '../model/audit.js';
 import { BUNDLE_FORMAT, ndjson, sha256, type BundleManifest } from './bundle.js';
 import { writeTar } from './bundle-tar.js';
 import type { AuditKeySet } from './key.js';
 import { checkpointToJson, rowToJson } from './row-json.js';
 import { publicKeyFormats, publicKeyFromX, type AuditSigner } from './signing-key.js';
-import { arrayPager, verifyChain } from './verify.js';
+import { arrayPager, verifyChain } from './verify-chain.js';
 
 const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
 

@@ -1,5 +1,5 @@
-import type { Store } from '../store/types.js';
-import { auditEvent } from './events.js';
+import type { Store } from '../store/port.js';
+import { auditEvent } from '../model/audit.js';
 import type { AuditWriter } from './writer.js';
 
 /** Rows deleted per transaction at most (when checkpoints allow), so pruning never holds the write lock long. */

@@ -1,4 +1,4 @@
-import type { AuditCheckpoint, AuditRow } from '../store/types.js';
+import type { AuditCheckpoint, AuditRow } from '../model/audit.js';
 
 /**
  * Lossless JSON of a row for export bundles: every column under its database name, time in epoch

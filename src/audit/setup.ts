@@ -1,9 +1,9 @@
 import type { Logger } from '../_utils/logger.js';
 import type { AuditConfig } from '../config/types.js';
 import type { KekSet } from '../keys/kek.js';
-import type { AuditSealer, Store } from '../store/types.js';
+import type { AuditSealer, Store } from '../store/port.js';
 import { createSealer } from './chain.js';
-import { auditEvent } from './events.js';
+import { auditEvent } from '../model/audit.js';
 import { createCheckpointer, type Checkpointer } from './checkpoint.js';
 import type { AuditKey } from './key.js';
 import { createPruner } from './retention.js';
@@ -22,14 +22,8 @@ export function createAuditLog(deps: {
   now: () => number;
   logger: Logger;
   actor: string;
-  env: NodeJS.ProcessEnv;
 }): { writer: AuditWriter; checkpoints: Checkpointer; seal: AuditSealer } {
   const { store, keks, config, now, logger } = deps;
-  if (deps.env['CREDDY_AUDIT_SYNC'] === 'off') {
-    // Benchmarks only (bench/audit.mjs): measures what durability costs. Never in production.
-    logger.warn('INSECURE: CREDDY_AUDIT_SYNC=off: audit rows are not fsynced; benchmarks only');
-    store.audit.setDurable(false);
-  }
   let signer: Promise<AuditSigner> | undefined;
   const loadSigner = (): Promise<AuditSigner> =>
     (signer ??= loadAuditSigner({ store, keks, now }).catch((err: unknown) => {

@@ -1,7 +1,8 @@
 import { createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import { generateSigningKey, privateKeyFromDer, publicJwk, thumbprint, type PublicJwk } from '../keys/jwk.js';
 import { openWithAny, seal, type KekSet } from '../keys/kek.js';
-import type { AuditSigningKeyRecord, Store } from '../store/types.js';
+import type { Store } from '../store/port.js';
+import type { AuditSigningKeyRecord } from '../model/audit.js';
 
 /** The Ed25519 key that signs checkpoints and export manifests (never the token signing keys). */
 export interface AuditSigner {

@@ -3,7 +3,7 @@ import { readTar } from './bundle-tar.js';
 import type { AuditKeySet } from './key.js';
 import { checkpointFromJson, rowFromJson } from './row-json.js';
 import { parsePublicKey, publicKeyFormats, publicKeyFromX, verifySignature, type AuditPublicKey } from './signing-key.js';
-import { arrayPager, verifyChain, type ChainReport } from './verify.js';
+import { arrayPager, verifyChain, type ChainReport } from './verify-chain.js';
 
 export interface BundleReport {
   /** True when the container, manifest signature, file hashes, checkpoints and chain all check out. */

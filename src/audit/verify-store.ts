@@ -1,7 +1,7 @@
-import type { Store } from '../store/types.js';
+import type { Store } from '../store/port.js';
 import type { AuditKeySet } from './key.js';
 import { publicKeysOf, type AuditPublicKey } from './signing-key.js';
-import { verifyChain, type ChainReport } from './verify.js';
+import { verifyChain, type ChainReport } from './verify-chain.js';
 
 /**
  * Verifies the whole log in a store. Checkpoint signatures are checked against `pinned` when

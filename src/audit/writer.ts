@@ -1,6 +1,7 @@
 import { CreddyError } from '../errors.js';
 import type { Logger } from '../_utils/logger.js';
-import type { AuditEntry, AuditRow, AuditSealer, Store } from '../store/types.js';
+import type { AuditEntry, AuditSealer, Store } from '../store/port.js';
+import type { AuditRow } from '../model/audit.js';
 
 /** Appends audit entries durably; every caller waits for its own row or a 503. */
 export interface AuditWriter {

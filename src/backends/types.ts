@@ -1,4 +1,6 @@
-import type { ConfigReader } from '../config/reader.js';
+import type { TtlBound } from '../policy/ttl.js';
+import type { DownstreamCredential } from '../wire.js';
+import type { ConfigReader } from '../_utils/config-reader.js';
 import type { Clock } from '../_utils/clock.js';
 import type { Logger } from '../_utils/logger.js';
 
@@ -28,12 +30,6 @@ export interface MintRequest {
   readonly signal: AbortSignal;
 }
 
-/** The downstream credential as returned to the caller (it holds the secret). */
-export type DownstreamCredential = Readonly<Record<string, unknown>> & {
-  readonly type: string;
-  readonly revocation: 'immediate' | 'expiry-only' | 'none';
-};
-
 /** What a backend hands back after minting. */
 export interface Minted {
   readonly credential: DownstreamCredential;
@@ -41,12 +37,6 @@ export interface Minted {
   readonly secret?: string;
   /** Opaque data needed to revoke later; the broker stores it encrypted under the KEK. */
   readonly revocationHandle?: string;
-}
-
-/** A TTL bound that a backend imposes beyond config (e.g. STS sessions last ≥ 900 s). */
-export interface TtlBound {
-  readonly seconds: number;
-  readonly reason: string;
 }
 
 /** A configured, ready backend. Created once at startup; SDKs load lazily on first mint. */

@@ -1,6 +1,6 @@
 import { defineCommand } from 'citty';
 import { CreddyError } from '../errors.js';
-import { createCreddyClient } from '../client/http.js';
+import { createCreddyClient } from '../client/client.js';
 import { requireEnv, jsonArg } from './context.js';
 import { GET_FORMATS, formatIssued, type GetFormat } from './formats.js';
 import { printJson, printTable } from './output.js';
@@ -80,6 +80,6 @@ export const revokeCommand = defineCommand({
   async run({ args }) {
     const result = await callerClient().revoke(args.id);
     if (args.json) return printJson(result);
-    process.stdout.write(`revoked ${args.id} (downstream: ${String(result['downstream'] ?? 'none')})\n`);
+    process.stdout.write(`revoked ${args.id} (downstream: ${result.downstream ?? 'none'})\n`);
   },
 });

@@ -1,7 +1,7 @@
 import { CreddyError } from '../errors.js';
 import type { Logger } from '../_utils/logger.js';
 import { configPath, loadConfig } from '../config/load.js';
-import { createServices, type Services } from '../broker/services.js';
+import { createServices, type Services } from '../services.js';
 
 /** Flags shared by operator commands. */
 export const operatorArgs = {

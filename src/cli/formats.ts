@@ -1,5 +1,5 @@
 import { CreddyError } from '../errors.js';
-import type { IssuedCredential } from '../client/http.js';
+import type { IssueResponse } from '../wire.js';
 
 /** Output formats of `creddy get`. */
 export const GET_FORMATS = ['token', 'json', 'env', 'credential-process'] as const;
@@ -16,7 +16,7 @@ const str = (value: unknown): string | undefined => (typeof value === 'string' &
  * The secret a caller actually uses: the downstream token when there is one (GitHub), else the
  * JWT. An AWS session is three values, so it has no single "token": use env or credential-process.
  */
-export function primarySecret(issued: IssuedCredential): string {
+export function primarySecret(issued: IssueResponse): string {
   return str(issued.credential?.['token']) ?? issued.token;
 }
 
@@ -25,7 +25,7 @@ export function primarySecret(issued: IssuedCredential): string {
  * session (every AWS SDK and CLI reads them), `GITHUB_TOKEN` for GitHub (gh, actions tooling),
  * and always `CREDDY_TOKEN_JWT` for services that verify creddy tokens themselves.
  */
-export function credentialEnv(issued: IssuedCredential): Record<string, string> {
+export function credentialEnv(issued: IssueResponse): Record<string, string> {
   const env: Record<string, string> = { CREDDY_TOKEN_JWT: issued.token, CREDDY_CREDENTIAL_ID: issued.id };
   const c = issued.credential;
   if (c?.type === 'aws_sts_session') {
@@ -41,12 +41,12 @@ export function credentialEnv(issued: IssuedCredential): Record<string, string> 
 }
 
 /** The `credential_process` document the AWS CLI and SDKs read from a helper's stdout (Version 1). */
-export function credentialProcessJson(issued: IssuedCredential): string {
+export function credentialProcessJson(issued: IssueResponse): string {
   const { AccessKeyId, SecretAccessKey, SessionToken, Expiration } = awsTrio(issued);
   return JSON.stringify({ Version: 1, AccessKeyId, SecretAccessKey, SessionToken, ...(Expiration ? { Expiration } : {}) });
 }
 
-function awsTrio(issued: IssuedCredential): { AccessKeyId: string; SecretAccessKey: string; SessionToken: string; Expiration: string | undefined } {
+function awsTrio(issued: IssueResponse): { AccessKeyId: string; SecretAccessKey: string; SessionToken: string; Expiration: string | undefined } {
   const c = issued.credential;
   const AccessKeyId = str(c?.['access_key_id']);
   const SecretAccessKey = str(c?.['secret_access_key']);
@@ -58,7 +58,7 @@ function awsTrio(issued: IssuedCredential): { AccessKeyId: string; SecretAccessK
 }
 
 /** Renders an issued credential in the chosen format. */
-export function formatIssued(issued: IssuedCredential, format: GetFormat): string {
+export function formatIssued(issued: IssueResponse, format: GetFormat): string {
   switch (format) {
     case 'token':
       return primarySecret(issued);

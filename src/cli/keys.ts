@@ -5,7 +5,7 @@ import { crashHookFromEnv } from '../keys/crash.js';
 import { rewrapKeys } from '../keys/rewrap.js';
 import { rewrapRevocationHandles } from '../keys/rewrap-handles.js';
 import { rewrapAuditSigningKeys } from '../audit/signing-key.js';
-import { revokeKey } from '../keys/revoke.js';
+import { revokeKey } from '../keys/revoke-key.js';
 import { rotateKeys } from '../keys/rotate.js';
 import { planFor } from '../keys/timing.js';
 import { jsonArg, operatorArgs, withServices } from './context.js';

@@ -4,7 +4,7 @@ export function printJson(value: unknown): void {
 }
 
 /** Renders rows as an aligned plain-text table with a header; empty → a "none" line. */
-export function formatTable(rows: ReadonlyArray<Record<string, unknown>>, columns: readonly string[], empty = '(none)'): string {
+export function formatTable<Row extends object>(rows: readonly Row[], columns: ReadonlyArray<keyof Row & string>, empty = '(none)'): string {
   if (rows.length === 0) return empty;
   const cell = (value: unknown): string => (value === null || value === undefined ? '-' : Array.isArray(value) ? value.join(',') : String(value));
   const cells = rows.map((row) => columns.map((column) => cell(row[column])));
@@ -13,7 +13,8 @@ export function formatTable(rows: ReadonlyArray<Record<string, unknown>>, column
   return [line(columns.map((c) => c.toUpperCase())), ...cells.map(line)].join('\n');
 }
 
-export function printTable(rows: ReadonlyArray<Record<string, unknown>>, columns: readonly string[], empty?: string): void {
+/** Prints formatTable's output on stdout. */
+export function printTable<Row extends object>(rows: readonly Row[], columns: ReadonlyArray<keyof Row & string>, empty?: string): void {
   process.stdout.write(formatTable(rows, columns, empty) + '\n');
 }
 

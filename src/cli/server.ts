@@ -1,8 +1,8 @@
 import { defineCommand } from 'citty';
 import { createLogger } from '../_utils/logger.js';
 import { configPath, loadConfig } from '../config/load.js';
-import { createServices } from '../broker/services.js';
-import { startServer } from '../broker/server.js';
+import { createServices } from '../services.js';
+import { startServer } from '../http/server.js';
 import { operatorArgs } from './context.js';
 
 export const serverCommand = defineCommand({

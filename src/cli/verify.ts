@@ -1,7 +1,7 @@
 import { defineCommand } from 'citty';
 import { CreddyError, isCreddyError } from '../errors.js';
-import { createCreddyClient } from '../client/http.js';
-import { creddyJwks, verifyCreddyToken } from '../verify/verify.js';
+import { createCreddyClient } from '../client/client.js';
+import { creddyJwks, verifyCreddyToken } from '../verify/token.js';
 import { jsonArg, readStdin, requireEnv } from './context.js';
 import { printJson } from './output.js';
 

@@ -1,4 +1,5 @@
-import type { CreddyClient, CredentialRequest, IssuedCredential } from './http.js';
+import type { IssueResponse } from '../wire.js';
+import type { CreddyClient, CredentialRequest } from './client.js';
 
 export interface CredentialCacheOptions {
   /** Refresh when less than this fraction of the lifetime is left (default 0.2). */
@@ -10,7 +11,7 @@ export interface CredentialCacheOptions {
 
 /** Hands out credentials, reusing one until shortly before it expires. */
 export interface CredentialCache {
-  get(request: CredentialRequest): Promise<IssuedCredential>;
+  get(request: CredentialRequest): Promise<IssueResponse>;
   /** Forgets every cached credential (e.g. after the agent token changed). */
   clear(): void;
 }
@@ -24,8 +25,8 @@ export function createCredentialCache(client: CreddyClient, options: CredentialC
   const fraction = options.refreshFraction ?? 0.2;
   const margin = options.refreshSeconds ?? 60;
   const now = options.now ?? Date.now;
-  const entries = new Map<string, { credential: IssuedCredential; refreshAt: number }>();
-  const inFlight = new Map<string, Promise<IssuedCredential>>();
+  const entries = new Map<string, { credential: IssueResponse; refreshAt: number }>();
+  const inFlight = new Map<string, Promise<IssueResponse>>();
 
   const keyOf = (request: CredentialRequest): string =>
     JSON.stringify([request.backend, [...(request.scopes ?? [])].sort(), request.ttl ?? null, request.metadata ?? null, request.params ?? null]);

@@ -2,11 +2,11 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { CreddyError } from '../errors.js';
-import { createReader } from './reader.js';
+import { createReader } from '../_utils/config-reader.js';
 import { resolveTree } from './refs.js';
-import { parseBackend } from './backend.js';
+import { parseBackend } from '../backends/config.js';
 import type { AuditConfig, AuthThrottleConfig, Config, KeysConfig } from './types.js';
-import type { ConfigReader } from './reader.js';
+import type { ConfigReader } from '../_utils/config-reader.js';
 
 /** Defaults of the key schedule: rotate monthly, publish an hour ahead, verifiers cache 5 min. */
 export const KEY_DEFAULTS: KeysConfig = { rotationPeriod: 30 * 86_400, publishAhead: 3600, jwksMaxAge: 300, clockSkew: 60 };
@@ -47,12 +47,9 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
   const listen = parseListen(root.string('listen', '127.0.0.1:8400'), root.fail);
   const dataDir = resolve(base, root.string('data_dir', './data'));
   const storeValue = root.string('store', 'sqlite');
-  const store: Config['store'] =
-    storeValue === 'sqlite'
-      ? { kind: 'sqlite', path: resolve(dataDir, 'creddy.db') }
-      : /^postgres(ql)?:\/\//.test(storeValue)
-        ? { kind: 'postgres', url: storeValue }
-        : root.fail('store', 'must be "sqlite" or a postgres:// URL');
+  if (/^postgres(ql)?:\/\//.test(storeValue)) root.fail('store', 'postgres is not available in this build yet; use "sqlite"');
+  if (storeValue !== 'sqlite') root.fail('store', 'must be "sqlite" or a postgres:// URL');
+  const store: Config['store'] = { kind: 'sqlite', path: resolve(dataDir, 'creddy.db') };
 
   const keysReader = root.optionalChild('keys');
   const keys: KeysConfig = keysReader

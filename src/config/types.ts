@@ -1,4 +1,5 @@
 import type { BackendConfig } from '../backends/types.js';
+import type { StoreConfig } from '../store/port.js';
 
 /** Signing-key schedule, in seconds (ARCHITECTURE §3 "Key lifecycle"). */
 export interface KeysConfig {
@@ -31,8 +32,6 @@ export interface AuthThrottleConfig {
   readonly maxAuditedPerWindow: number;
 }
 
-/** Where state lives. */
-export type StoreConfig = { readonly kind: 'sqlite'; readonly path: string } | { readonly kind: 'postgres'; readonly url: string };
 
 /** The validated, frozen configuration. Paths are absolute. */
 export interface Config {

@@ -1,4 +1,4 @@
-import type { CrashHook } from './lifecycle.js';
+import type { CrashHook } from './transition.js';
 
 /**
  * Test-only fault injection, honoured only with `NODE_ENV=test`:

@@ -3,13 +3,15 @@ import { CreddyError } from '../errors.js';
 import { nowSeconds, type Clock } from '../_utils/clock.js';
 import type { Logger } from '../_utils/logger.js';
 import type { KeysConfig } from '../config/types.js';
-import type { AuditSealer, KeyRecord, Store } from '../store/types.js';
-import { generateSigningKey, publicJwk } from './jwk.js';
-import { seal, type KekSet } from './kek.js';
-import { keyEvent } from './lifecycle.js';
+import type { AuditSealer, Store } from '../store/port.js';
+import type { KeyRecord } from '../model/key.js';
+import { publicJwk } from './jwk.js';
+import type { KekSet } from './kek.js';
+import { keyEvent } from './transition.js';
+import { newKeyRecord } from './new-key.js';
 import { createSigner, type Signer } from './sign.js';
 import { RETIRE_GRACE_S, removalAt } from './timing.js';
-import { signingKeyAad, unsealSigningKey } from './unseal.js';
+import { unsealSigningKey } from './unseal.js';
 
 /** The served JWKS, pre-serialised with its ETag so each request costs nothing. */
 export interface JwksDocument {
@@ -41,8 +43,6 @@ export interface Keyring {
   jwks(): JwksDocument;
   /** Records of the last refresh, for `keys list` and readiness. */
   records(): readonly KeyRecord[];
-  /** Seals a private key for storage under the current KEK. */
-  newKeyRecord(state: KeyRecord['state'], now: number): KeyRecord;
 }
 
 export function createKeyring(deps: KeyringDeps): Keyring {
@@ -59,22 +59,6 @@ export function createKeyring(deps: KeyringDeps): Keyring {
     const signer = createSigner(unsealSigningKey(keks, record).key, record.kid);
     signers.set(record.kid, signer);
     return signer;
-  };
-
-  const newKeyRecord = (state: KeyRecord['state'], now: number): KeyRecord => {
-    const key = generateSigningKey();
-    return {
-      kid: key.kid,
-      state,
-      publicX: key.x,
-      sealedPrivate: seal(keks.current, key.privateDer, signingKeyAad(key.kid)),
-      kekId: keks.current.id,
-      createdAt: now,
-      publishedAt: now,
-      activatedAt: state === 'current' ? now : null,
-      retiredAt: null,
-      revokedAt: null,
-    };
   };
 
   /** Inserts keys together with their `key.created` rows; false if another process won the race. */
@@ -132,7 +116,7 @@ export function createKeyring(deps: KeyringDeps): Keyring {
       signerFor(existing);
       return;
     }
-    const successor = newKeyRecord('next', nowSeconds(clock));
+    const successor = newKeyRecord(keks, 'next', nowSeconds(clock));
     // The unique index on `next` lets exactly one racing process insert it.
     if (await insertAudited([successor])) {
       logger.warn('no next signing key was found; created one', { next: successor.kid });
@@ -148,8 +132,8 @@ export function createKeyring(deps: KeyringDeps): Keyring {
         return;
       }
       const now = nowSeconds(clock);
-      const first = newKeyRecord('current', now);
-      const successor = newKeyRecord('next', now);
+      const first = newKeyRecord(keks, 'current', now);
+      const successor = newKeyRecord(keks, 'next', now);
       // Two processes may bootstrap at once; the unique index on `current` lets exactly one win.
       if (await insertAudited([first, successor])) {
         logger.info('created first signing keys', { current: first.kid, next: successor.kid });
@@ -165,7 +149,6 @@ export function createKeyring(deps: KeyringDeps): Keyring {
     },
     jwks: () => jwks,
     records: () => records,
-    newKeyRecord,
   };
 }
 

@@ -1,6 +1,6 @@
 import { CreddyError } from '../errors.js';
 import { seal } from './kek.js';
-import { applyRetryingBusy, keyEvent, MAX_ATTEMPTS, type CrashHook, type KeyActor, type KeyServices } from './lifecycle.js';
+import { applyRetryingBusy, keyEvent, MAX_ATTEMPTS, type CrashHook, type KeyActor, type KeyServices } from './transition.js';
 import { signingKeyAad, unsealSigningKey } from './unseal.js';
 
 export interface RewrapOptions {

@@ -1,9 +1,11 @@
 import { CreddyError } from '../errors.js';
 import { nowSeconds } from '../_utils/clock.js';
-import type { KeyOp, KeyRecord } from '../store/types.js';
-import { activeKeys, applyRetryingBusy, keyEvent, MAX_ATTEMPTS, type CrashHook, type KeyActor, type KeyServices } from './lifecycle.js';
+import type { KeyOp } from '../store/port.js';
+import type { KeyRecord } from '../model/key.js';
+import { activeKeys, applyRetryingBusy, keyEvent, MAX_ATTEMPTS, type CrashHook, type KeyActor, type KeyServices } from './transition.js';
 import { nextReadyAt } from './timing.js';
 import { unsealSigningKey } from './unseal.js';
+import { newKeyRecord } from './new-key.js';
 
 export interface RotateOptions {
   readonly actor: KeyActor;
@@ -44,7 +46,7 @@ export interface RotateResult {
  * PUBLISH_LAG_S, so every verifier that honours the JWKS max-age already knows it.
  */
 export async function rotateKeys(services: KeyServices, options: RotateOptions): Promise<RotateResult> {
-  const { store, keyring, clock, config } = services;
+  const { store, clock, config } = services;
   let expect = options.expectCurrent;
   let waited = false;
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
@@ -71,7 +73,7 @@ export async function rotateKeys(services: KeyServices, options: RotateOptions):
     }
     // Never promote a key this process cannot decrypt (wrong KEK): fail before changing anything.
     unsealSigningKey(services.keks, next);
-    const successor = keyring.newKeyRecord('next', now);
+    const successor = newKeyRecord(services.keks, 'next', now);
     const ops: KeyOp[] = [
       { op: 'update', kid: current.kid, expect: 'current', set: { state: 'retired', retiredAt: now } },
       { op: 'update', kid: next.kid, expect: 'next', set: { state: 'current', activatedAt: now } },
@@ -94,6 +96,6 @@ export async function rotateKeys(services: KeyServices, options: RotateOptions):
 
 /** Inserts a fresh `next` if none exists; the unique index lets only one racing process win. */
 export async function insertNext(services: KeyServices, actor: KeyActor, now: number): Promise<void> {
-  const successor = services.keyring.newKeyRecord('next', now);
+  const successor = newKeyRecord(services.keks, 'next', now);
   await applyRetryingBusy(services, [{ op: 'insert', key: successor }], [keyEvent(services, 'key.created', actor, successor.kid, { state: 'next' })], 0);
 }

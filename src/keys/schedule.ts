@@ -1,5 +1,6 @@
 import { nowSeconds } from '../_utils/clock.js';
-import { activeKeys, type KeyServices } from './lifecycle.js';
+import type { Keyring } from './keyring.js';
+import { activeKeys, type KeyServices } from './transition.js';
 import { rotateKeys, type RotateResult } from './rotate.js';
 import { plannedRotationAt } from './timing.js';
 
@@ -14,7 +15,7 @@ export interface RotationSchedule {
  * the plan says so; the rotation itself is guarded by the current kid seen here, so several
  * replicas (or a replica and `creddy keys rotate`) racing produce exactly one rotation.
  */
-export function createRotationSchedule(services: KeyServices): RotationSchedule {
+export function createRotationSchedule(services: KeyServices & { readonly keyring: Keyring }): RotationSchedule {
   let running = false;
   return {
     async tick() {

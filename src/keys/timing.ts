@@ -1,5 +1,5 @@
 import type { KeysConfig } from '../config/types.js';
-import type { KeyRecord } from '../store/types.js';
+import type { KeyRecord } from '../model/key.js';
 
 /**
  * Seconds added to `publish_ahead` before a `next` key may sign. A key inserted at time T is

@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { CreddyError } from '../errors.js';
-import type { KeyRecord } from '../store/types.js';
+import type { KeyRecord } from '../model/key.js';
 import { privateKeyFromDer } from './jwk.js';
 import { open, type KekSet } from './kek.js';
 

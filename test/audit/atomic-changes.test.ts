@@ -48,7 +48,7 @@ describe('audited state changes are atomic with their rows', () => {
       healAudit();
     }
     expect((await broker.services.store.agents.byName('holder'))?.revokedAt).toBeNull();
-    expect(await broker.services.store.credentials.isRevoked(held.body.id)).toBe(false);
+    expect((await broker.services.store.credentials.get(held.body.id))?.revokedAt).toBeNull();
 
     // Healed: both go through, each with its row.
     const del = await fetch(`${broker.url}/v1/credentials/${held.body.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });

@@ -6,7 +6,7 @@ import { readTar, writeTar } from '../../src/audit/bundle-tar.js';
 import { loadAuditKeys } from '../../src/audit/key.js';
 import { parsePublicKey } from '../../src/audit/signing-key.js';
 import { verifyBundle } from '../../src/audit/verify-bundle.js';
-import { arrayPager, verifyChain } from '../../src/audit/verify.js';
+import { arrayPager, verifyChain } from '../../src/audit/verify-chain.js';
 import { runCli, type TestBroker } from '../helpers/harness.js';
 import { makeTraffic, startAuditBroker } from './helpers.js';
 

@@ -2,12 +2,13 @@ import Database from 'better-sqlite3';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAgent, parseGrants } from '../../src/broker/agents.js';
-import { startServer, type RunningServer } from '../../src/broker/server.js';
-import { createServices, type Services } from '../../src/broker/services.js';
+import { createAgent } from '../../src/agents/create.js';
+import { parseGrants } from '../../src/agents/grants.js';
+import { startServer, type RunningServer } from '../../src/http/server.js';
+import { createServices, type Services } from '../../src/services.js';
 import { parseConfig } from '../../src/config/load.js';
 import { sqliteStoreFromDb } from '../../src/store/sqlite/index.js';
-import { openSqlite } from '../../src/store/sqlite/open.js';
+import { openSqlite } from '../../src/store/sqlite/connect.js';
 import { captureLogger, demoYaml, issue, tempDir, testEnv } from '../helpers/harness.js';
 
 describe('audit is fail-closed and bounded', () => {

@@ -3,10 +3,11 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import { createSqliteStore } from '../../src/store/sqlite/index.js';
 import { createAuditWriter } from '../../src/audit/writer.js';
 import { createSealer } from '../../src/audit/chain.js';
-import { auditEvent } from '../../src/audit/events.js';
+import { auditEvent } from '../../src/model/audit.js';
 import { silentLogger } from '../../src/_utils/logger.js';
 import { isCreddyError } from '../../src/errors.js';
-import type { CredentialRecord, Store } from '../../src/store/types.js';
+import type { Store } from '../../src/store/port.js';
+import type { CredentialRecord } from '../../src/model/credential.js';
 import { issue, runCli, tempDir } from '../helpers/harness.js';
 import { startAuditBroker } from './helpers.js';
 import type { TestBroker } from '../helpers/harness.js';

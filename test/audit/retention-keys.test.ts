@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { auditEvent } from '../../src/audit/events.js';
-import { createServices } from '../../src/broker/services.js';
+import { auditEvent } from '../../src/model/audit.js';
+import { createServices } from '../../src/services.js';
 import { parseConfig } from '../../src/config/load.js';
 import { captureLogger, demoYaml, runCli, tempDir, testEnv } from '../helpers/harness.js';
 

@@ -3,10 +3,10 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSealer } from '../../src/audit/chain.js';
-import { auditEvent } from '../../src/audit/events.js';
+import { auditEvent } from '../../src/model/audit.js';
 import { signCheckpoint } from '../../src/audit/checkpoint.js';
 import { createSqliteStore } from '../../src/store/sqlite/index.js';
-import type { Store } from '../../src/store/types.js';
+import type { Store } from '../../src/store/port.js';
 import { tempDir } from '../helpers/harness.js';
 
 const seal = createSealer({ id: 'k1', key: randomBytes(32) });

@@ -7,9 +7,10 @@ import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseConfig } from '../../src/config/load.js';
-import { createServices, type Services } from '../../src/broker/services.js';
-import { startServer, type RunningServer } from '../../src/broker/server.js';
-import { createAgent, parseGrants } from '../../src/broker/agents.js';
+import { createServices, type Services } from '../../src/services.js';
+import { startServer, type RunningServer } from '../../src/http/server.js';
+import { createAgent } from '../../src/agents/create.js';
+import { parseGrants } from '../../src/agents/grants.js';
 import { captureLogger, tempDir, testEnv } from '../helpers/harness.js';
 
 /** An RSA key pair like a GitHub App's (PKCS#8 private, SPKI public). */

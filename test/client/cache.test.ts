@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCreddyClient } from '../../src/client/http.js';
+import { createCreddyClient } from '../../src/client/client.js';
 import { createCredentialCache } from '../../src/client/cache.js';
 import { startBroker, type TestBroker } from '../helpers/harness.js';
 

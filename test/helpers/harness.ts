@@ -5,9 +5,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createLogger, type Logger } from '../../src/_utils/logger.js';
 import { parseConfig } from '../../src/config/load.js';
-import { createServices, type Services } from '../../src/broker/services.js';
-import { startServer, type RunningServer } from '../../src/broker/server.js';
-import { createAgent, parseGrants } from '../../src/broker/agents.js';
+import { createServices, type Services } from '../../src/services.js';
+import { startServer, type RunningServer } from '../../src/http/server.js';
+import { createAgent } from '../../src/agents/create.js';
+import { parseGrants } from '../../src/agents/grants.js';
 
 /** Path of the built CLI; `npm test` builds before running vitest. */
 export const CLI = resolve(import.meta.dirname, '../../dist/main.js');

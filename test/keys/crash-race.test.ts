@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { KeyRecord } from '../../src/store/types.js';
+import type { KeyRecord } from '../../src/model/key.js';
 import { runCli, startBroker, type TestBroker } from '../helpers/harness.js';
 
 /**

@@ -1,18 +1,18 @@
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createAgent } from '../../src/broker/agents.js';
-import { issueCredential } from '../../src/broker/issue.js';
-import { createServices, type Services } from '../../src/broker/services.js';
+import { createAgent } from '../../src/agents/create.js';
+import { issueCredential } from '../../src/credentials/issue.js';
+import { createServices, type Services } from '../../src/services.js';
 import { parseConfig } from '../../src/config/load.js';
 import { loadAuditKeys } from '../../src/audit/key.js';
 import { verifyStore } from '../../src/audit/verify-store.js';
-import { keyEvent } from '../../src/keys/lifecycle.js';
-import { revokeKey } from '../../src/keys/revoke.js';
+import { keyEvent } from '../../src/keys/transition.js';
+import { revokeKey } from '../../src/keys/revoke-key.js';
 import { rotateKeys } from '../../src/keys/rotate.js';
 import { createRotationSchedule } from '../../src/keys/schedule.js';
 import { PUBLISH_LAG_S, RETIRE_GRACE_S, planFor } from '../../src/keys/timing.js';
-import type { KeyRecord } from '../../src/store/types.js';
+import type { KeyRecord } from '../../src/model/key.js';
 import { captureLogger, demoYaml, tempDir, testEnv } from '../helpers/harness.js';
 
 /**

@@ -7,9 +7,9 @@ import { parseConfig } from '../../src/config/load.js';
 import { loadKeks, open, revocationHandleAad, seal } from '../../src/keys/kek.js';
 import { loadAuditKey } from '../../src/audit/key.js';
 import { createSealer } from '../../src/audit/chain.js';
-import { auditEvent } from '../../src/audit/events.js';
-import { openStore } from '../../src/store/open.js';
-import type { Store } from '../../src/store/types.js';
+import { auditEvent } from '../../src/model/audit.js';
+import { openStore } from '../../src/store/open-store.js';
+import type { Store } from '../../src/store/port.js';
 import { demoYaml, runCli, tempDir, testEnv } from '../helpers/harness.js';
 
 /** KEK rotation: `creddy keys rewrap` with CREDDY_KEK_PREVIOUS, interrupted and resumed; wrong KEKs. */

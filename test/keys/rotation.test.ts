@@ -1,6 +1,6 @@
 import { createRemoteJWKSet, customFetch, decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifyCreddyToken } from '../../src/verify/verify.js';
+import { verifyCreddyToken } from '../../src/verify/token.js';
 import { demoYaml, issue, runCli, startBroker, type TestBroker } from '../helpers/harness.js';
 
 /**

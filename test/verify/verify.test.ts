@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalJWKSet, type JWTVerifyGetKey } from 'jose';
-import { creddyJwks, verifyCreddyToken, type VerifyOptions } from '../../src/verify/verify.js';
+import { creddyJwks, verifyCreddyToken, type VerifyOptions } from '../../src/verify/token.js';
 import { issue, runCli, startBroker, type TestBroker } from '../helpers/harness.js';
 import {
   attackerEd25519, b64url, compact, decodeSegment, ed25519Signer, editPayload, es256Signer, flipSignatureBit, hmac,
@@ -306,7 +306,7 @@ describe('creddy token verification', () => {
       expect(errorCode(result.stderr)).toBe('ERR_TOKEN_REVOKED');
       expect(result.stdout).toBe('');
       // In-process with the same deny-list source the CLI uses.
-      const isRevoked = async (jti: string) => broker.services.store.credentials.isRevoked(jti);
+      const isRevoked = async (jti: string) => (await broker.services.store.credentials.get(jti))?.revokedAt != null;
       await expect(verifyHere(token, { isRevoked })).rejects.toMatchObject({ code: 'ERR_TOKEN_REVOKED' });
       expect(decodeSegment<{ jti: string }>(segments(token)[1]).jti).toBe(id);
     }

@@ -1,4 +1,4 @@
-import type { ConfigReader } from '../../config/reader.js';
+import type { ConfigReader } from '../../_utils/config-reader.js';
 
 /** Settings of `type: aws`. */
 export interface AwsSettings {

@@ -1,5 +1,6 @@
 import { isoUtc } from '../../_utils/clock.js';
-import type { Backend, BackendType, MintRequest, Minted, TtlBound } from '../types.js';
+import type { TtlBound } from '../../policy/ttl.js';
+import type { Backend, BackendType, MintRequest, Minted } from '../types.js';
 import { parseAwsSettings, type AwsSettings } from './config.js';
 import { roleSessionName, sourceIdentity, tagValue } from './identity.js';
 import { actionScopeProblem, sessionPolicy } from './policy.js';

@@ -1,5 +1,5 @@
 import { createPrivateKey } from 'node:crypto';
-import type { ConfigReader } from '../../config/reader.js';
+import type { ConfigReader } from '../../_utils/config-reader.js';
 import { parseRepositoryCeiling } from './repositories.js';
 
 /** How creddy reaches the GitHub installation: look it up by id or by the account that installed the App. */

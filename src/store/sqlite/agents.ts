@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
-import type { AgentRecord, Store } from '../types.js';
+import type { Store } from '../port.js';
+import type { AgentRecord } from '../../model/agent.js';
 
 interface AgentRow {
   name: string;

@@ -1,9 +1,7 @@
 import type Database from 'better-sqlite3';
-import type { AuditEntry, AuditRow, AuditSealer, StateChange } from '../types.js';
+import type { AuditEntry, AuditSealer, StateChange } from '../port.js';
+import { GENESIS_HASH, type AuditRow } from '../../model/audit.js';
 import { INSERT_CREDENTIAL_SQL, credentialParams } from './credentials.js';
-
-/** prev_hash of the first row in a chain. */
-export const GENESIS_HASH = '0'.repeat(64);
 
 type Seal = (row: Omit<AuditRow, 'hash' | 'keyId'>) => { hash: string; keyId: string };
 

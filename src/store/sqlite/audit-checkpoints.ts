@@ -1,9 +1,10 @@
 import type Database from 'better-sqlite3';
-import type { AuditCheckpoint, AuditSigningKeyRecord, Store } from '../types.js';
+import type { Store } from '../port.js';
+import type { AuditCheckpoint, AuditSigningKeyRecord } from '../../model/audit.js';
 
 type CheckpointMethods = Pick<
   Store['audit'],
-  'head' | 'checkpoint' | 'checkpoints' | 'ensureSigningKey' | 'signingKeys' | 'resealSigningKey' | 'firstSeqFrom' | 'pruneBelow' | 'setDurable'
+  'head' | 'checkpoint' | 'checkpoints' | 'ensureSigningKey' | 'signingKeys' | 'resealSigningKey' | 'firstSeqFrom' | 'pruneBelow'
 >;
 
 interface CheckpointDbRow {
@@ -91,9 +92,6 @@ export function sqliteAuditCheckpoints(db: Database.Database): CheckpointMethods
     },
     async pruneBelow(anchorSeq) {
       return pruneTx.immediate(anchorSeq);
-    },
-    setDurable(durable) {
-      db.pragma(`synchronous = ${durable ? 'FULL' : 'OFF'}`);
     },
   };
 }

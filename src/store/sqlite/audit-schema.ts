@@ -1,3 +1,4 @@
+import { GENESIS_HASH } from '../../model/audit.js';
 /**
  * Migration v2 of the audit log: append-only triggers, signed checkpoints, the audit signing key
  * and the retention gate.
@@ -14,7 +15,6 @@
  * Rows at or above the gate can never be deleted, so a delete either removes a prefix that ends
  * at a signed anchor (and the rest still verifies from that anchor), or is rejected.
  */
-const GENESIS = '0'.repeat(64);
 
 const reject = (message: string): string => `BEGIN SELECT RAISE(ABORT, '${message}'); END;`;
 
@@ -51,7 +51,7 @@ ${reject('audit_events is append-only: DELETE rejected (only retention pruning b
 -- Also the guard against REPLACE: a replacing insert reuses an existing seq, which is never last+1.
 CREATE TRIGGER audit_events_append_only BEFORE INSERT ON audit_events
 WHEN NEW.seq IS NOT (SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_events)
-  OR NEW.prev_hash IS NOT COALESCE((SELECT hash FROM audit_events WHERE seq = NEW.seq - 1), '${GENESIS}')
+  OR NEW.prev_hash IS NOT COALESCE((SELECT hash FROM audit_events WHERE seq = NEW.seq - 1), '${GENESIS_HASH}')
 ${reject('audit_events is append-only: seq must be last+1 and prev_hash the last hash')}
 
 CREATE TRIGGER audit_checkpoints_no_update BEFORE UPDATE ON audit_checkpoints

@@ -2,11 +2,11 @@ import type Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { AuditEntry, AuditRow } from '../types.js';
+import type { AuditEntry, PortableSealer } from '../port.js';
+import type { AuditRow } from '../../model/audit.js';
 
 export interface AuditAppendWorker {
-  append(entries: readonly AuditEntry[], key: { readonly id: string; readonly key: Uint8Array }): Promise<AuditRow[]>;
-  setDurable(durable: boolean): void;
+  append(entries: readonly AuditEntry[], sealer: PortableSealer): Promise<AuditRow[]>;
 }
 
 interface Pending {
@@ -23,13 +23,12 @@ interface Pending {
  * Undefined (the caller appends inline) for in-memory databases and when the compiled worker is
  * not next to this file (running from TypeScript sources, as the tests do).
  */
-export function createAuditAppendWorker(db: Database.Database): AuditAppendWorker | undefined {
+export function createAuditAppendWorker(db: Database.Database, durable: boolean): AuditAppendWorker | undefined {
   const url = new URL('./audit-worker.js', import.meta.url);
   if (db.memory || !existsSync(fileURLToPath(url))) return undefined;
   const pending = new Map<number, Pending>();
   let worker: Worker | undefined;
   let nextId = 1;
-  let durable = true;
 
   const failAll = (err: Error): void => {
     for (const p of pending.values()) p.reject(err);
@@ -54,18 +53,14 @@ export function createAuditAppendWorker(db: Database.Database): AuditAppendWorke
   };
 
   return {
-    append(entries, key) {
+    append(entries, sealer) {
       const w = (worker ??= start());
       const id = nextId++;
       return new Promise<AuditRow[]>((resolve, reject) => {
         pending.set(id, { resolve, reject });
         w.ref();
-        w.postMessage({ type: 'append', id, entries, key });
+        w.postMessage({ id, entries, sealer });
       });
-    },
-    setDurable(value) {
-      durable = value;
-      worker?.postMessage({ type: 'durable', durable: value });
     },
   };
 }

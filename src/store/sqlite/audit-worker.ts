@@ -4,33 +4,36 @@
  * audit-worker-client.ts; one message in = one transaction = one batch of the group commit.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { createSealer } from '../../audit/chain.js';
-import type { AuditEntry } from '../types.js';
+import type { AuditEntry, AuditSealer, PortableSealer } from '../port.js';
 import { createAppendTransaction } from './audit-append.js';
-import { openSqlite } from './open.js';
+import { openSqlite } from './connect.js';
 
 interface AppendMessage {
-  readonly type: 'append';
   readonly id: number;
   readonly entries: readonly AuditEntry[];
-  readonly key: { readonly id: string; readonly key: Uint8Array };
+  readonly sealer: PortableSealer;
 }
-type Message = AppendMessage | { readonly type: 'durable'; readonly durable: boolean };
 
 const { path, durable } = workerData as { path: string; durable: boolean };
-const db = openSqlite(path);
-if (!durable) db.pragma('synchronous = OFF');
+const db = openSqlite(path, { durable });
 const appendAll = createAppendTransaction(db);
 
-parentPort!.on('message', (message: Message) => {
-  if (message.type === 'durable') {
-    db.pragma(`synchronous = ${message.durable ? 'FULL' : 'OFF'}`);
-    return;
+// The sealer comes as data (the module that builds it, and its key): the store never imports
+// audit code, and the worker rebuilds the very function the main thread would have run.
+const sealers = new Map<string, AuditSealer>();
+const sealerFor = async ({ module, key }: PortableSealer): Promise<AuditSealer> => {
+  const cacheKey = `${module}#${key.id}`;
+  let seal = sealers.get(cacheKey);
+  if (!seal) {
+    const { createSealer } = (await import(module)) as { createSealer(k: { id: string; key: Buffer }): AuditSealer };
+    seal = createSealer({ id: key.id, key: Buffer.from(key.key) });
+    sealers.set(cacheKey, seal);
   }
-  try {
-    const rows = appendAll.immediate(message.entries, createSealer({ id: message.key.id, key: Buffer.from(message.key.key) }));
-    parentPort!.postMessage({ id: message.id, rows });
-  } catch (err) {
-    parentPort!.postMessage({ id: message.id, error: err instanceof Error ? err.message : String(err) });
-  }
+  return seal;
+};
+
+parentPort!.on('message', (message: AppendMessage) => {
+  sealerFor(message.sealer)
+    .then((seal) => parentPort!.postMessage({ id: message.id, rows: appendAll.immediate(message.entries, seal) }))
+    .catch((err: unknown) => parentPort!.postMessage({ id: message.id, error: err instanceof Error ? err.message : String(err) }));
 });

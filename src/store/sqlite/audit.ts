@@ -1,10 +1,9 @@
 import type Database from 'better-sqlite3';
-import type { AuditFilter, AuditRow, Store } from '../types.js';
+import type { AuditFilter, Store } from '../port.js';
+import type { AuditRow } from '../../model/audit.js';
 import { createAppendTransaction } from './audit-append.js';
 import { sqliteAuditCheckpoints } from './audit-checkpoints.js';
 import { createAuditAppendWorker } from './audit-worker-client.js';
-
-export { GENESIS_HASH } from './audit-append.js';
 
 interface AuditDbRow {
   seq: number;
@@ -46,21 +45,17 @@ const toRow = (r: AuditDbRow): AuditRow => ({
   keyId: r.key_id,
 });
 
-export function sqliteAudit(db: Database.Database, options: { offThread: boolean }): Store['audit'] {
+export function sqliteAudit(db: Database.Database, options: { offThread: boolean; durable: boolean }): Store['audit'] {
   const appendAll = createAppendTransaction(db);
-  const offThread = options.offThread ? createAuditAppendWorker(db) : undefined;
+  const offThread = options.offThread ? createAuditAppendWorker(db, options.durable) : undefined;
 
   const checkpointMethods = sqliteAuditCheckpoints(db);
   return {
     ...checkpointMethods,
-    setDurable(durable) {
-      checkpointMethods.setDurable(durable);
-      offThread?.setDurable(durable);
-    },
     async append(entries, seal) {
       // From the built code, commits run on a worker thread so fsync never blocks the event loop
       // (requests keep arriving and form the next batch meanwhile); from TS sources, inline.
-      if (seal.hmacKey && offThread) return offThread.append(entries, seal.hmacKey);
+      if (seal.portable && offThread) return offThread.append(entries, seal.portable);
       return appendAll.immediate(entries, seal);
     },
     async query(filter) {

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
-import type { CredentialRecord, Store } from '../types.js';
+import type { Store } from '../port.js';
+import type { CredentialRecord } from '../../model/credential.js';
 
 export interface CredentialRow {
   jti: string;
@@ -59,7 +60,6 @@ export function sqliteCredentials(db: Database.Database): Store['credentials'] {
     'SELECT * FROM credentials WHERE agent = ? AND expires_at > ? AND revoked_at IS NULL ORDER BY issued_at DESC LIMIT 1000',
   );
   const revoke = db.prepare('UPDATE credentials SET revoked_at = ? WHERE jti = ? AND revoked_at IS NULL');
-  const revoked = db.prepare<[string], { revoked_at: number | null }>('SELECT revoked_at FROM credentials WHERE jti = ?');
   const due = db.prepare<[number, number], CredentialRow>(
     `SELECT * FROM credentials WHERE revocation_handle IS NOT NULL AND downstream_revoked_at IS NULL
        AND (expires_at <= ? OR revoked_at IS NOT NULL) ORDER BY expires_at LIMIT ?`,
@@ -79,9 +79,6 @@ export function sqliteCredentials(db: Database.Database): Store['credentials'] {
     },
     async revoke(jti, at) {
       return revoke.run(at, jti).changes > 0;
-    },
-    async isRevoked(jti) {
-      return revoked.get(jti)?.revoked_at != null;
     },
     async dueForDownstreamRevocation(now, limit) {
       return due.all(now, limit).map(toRecord);

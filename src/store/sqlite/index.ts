@@ -1,10 +1,10 @@
 import type Database from 'better-sqlite3';
-import type { Store } from '../types.js';
+import type { Store } from '../port.js';
 import { sqliteAgents } from './agents.js';
 import { sqliteAudit } from './audit.js';
 import { sqliteCredentials } from './credentials.js';
 import { sqliteKeys } from './keys.js';
-import { openSqlite } from './open.js';
+import { openSqlite } from './connect.js';
 
 /** How a store is used by its process. */
 export interface SqliteStoreOptions {
@@ -14,22 +14,26 @@ export interface SqliteStoreOptions {
    * worker's start-up (and risk it against the audit write timeout on a loaded machine).
    */
   readonly auditOffThread?: boolean;
+  /**
+   * fsync every commit (`synchronous=FULL`, the default). False only for benchmarks that measure
+   * what durability costs (`CREDDY_AUDIT_SYNC=off`): an acknowledged row may then be lost.
+   */
+  readonly durable?: boolean;
 }
 
 /** The embedded default store: one SQLite file (WAL) that a server and CLIs share safely. */
 export function createSqliteStore(path: string, options: SqliteStoreOptions = {}): Store {
-  return sqliteStoreFromDb(openSqlite(path), options);
+  return sqliteStoreFromDb(openSqlite(path, { durable: options.durable ?? true }), options);
 }
 
 /** A store over an already opened database (tests that set connection pragmas, e.g. max_page_count). */
 export function sqliteStoreFromDb(db: Database.Database, options: SqliteStoreOptions = {}): Store {
   const ping = db.prepare('SELECT 1');
   return {
-    kind: 'sqlite',
     agents: sqliteAgents(db),
     keys: sqliteKeys(db),
     credentials: sqliteCredentials(db),
-    audit: sqliteAudit(db, { offThread: options.auditOffThread ?? true }),
+    audit: sqliteAudit(db, { offThread: options.auditOffThread ?? true, durable: options.durable ?? true }),
     async ping() {
       ping.get();
     },

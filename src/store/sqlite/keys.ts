@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { CreddyError } from '../../errors.js';
-import type { KeyAudit, KeyOp, KeyRecord, Store } from '../types.js';
+import type { KeyAudit, KeyOp, Store } from '../port.js';
+import type { KeyRecord } from '../../model/key.js';
 import { createAppendTransaction } from './audit-append.js';
 
 interface KeyRow {

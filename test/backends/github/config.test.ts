@@ -3,10 +3,11 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../src/config/load.js';
-import { createServices } from '../../../src/broker/services.js';
+import { createServices } from '../../../src/services.js';
 import { captureLogger, issue, tempDir, testEnv } from '../../helpers/harness.js';
-import { startServer } from '../../../src/broker/server.js';
-import { createAgent, parseGrants } from '../../../src/broker/agents.js';
+import { startServer } from '../../../src/http/server.js';
+import { createAgent } from '../../../src/agents/create.js';
+import { parseGrants } from '../../../src/agents/grants.js';
 import { appKeyPair } from '../broker.js';
 
 const tmp = tempDir();

@@ -1,0 +1,168 @@
+import { createHash } from 'node:crypto';
+import { GENESIS_HASH, type AuditCheckpoint, type AuditRow } from '../model/audit.js';
+import { canonicalRow, chainHash } from './chain.js';
+import { checkpointSignatureValid } from './checkpoint.js';
+import type { AuditKeySet } from './key.js';
+import type { AuditPublicKey } from './signing-key.js';
+
+
+/** What is wrong at the first bad seq. */
+export type ProblemKind =
+  | 'modified' // a row's content, prev_hash or hash was changed
+  | 'missing' // a row is gone (a gap in seq, or the head of the log without an anchor)
+  | 'reordered' // a genuine row sits at the wrong place
+  | 'inserted' // a row that the audit key never sealed was added
+  | 'truncated' // the log ends before a signed checkpoint
+  | 'unknown-key' // sealed or signed by a key this verifier does not have
+  | 'bad-checkpoint'; // a checkpoint signature does not verify
+
+export interface ChainProblem {
+  readonly seq: number;
+  readonly kind: ProblemKind;
+  readonly detail: string;
+}
+
+export interface ChainReport {
+  /** Rows checked before the first problem (all of them when there is none). */
+  readonly rows: number;
+  readonly firstSeq: number | null;
+  readonly lastSeq: number | null;
+  readonly checkpoints: number;
+  readonly latestCheckpoint: AuditCheckpoint | null;
+  /** `not-checked`: no audit key, so row content was checked only through checkpoints and linkage. */
+  readonly hmac: 'verified' | 'not-checked';
+  readonly problem: ChainProblem | null;
+}
+
+export interface ChainSource {
+  /** Rows with seq > afterSeq, ascending, at most `limit`. */
+  page(afterSeq: number, limit: number): Promise<readonly AuditRow[]>;
+  readonly checkpoints: readonly AuditCheckpoint[];
+  readonly publicKeys: readonly AuditPublicKey[];
+  /** Undefined or empty: HMACs cannot be checked. */
+  readonly keys: AuditKeySet | undefined;
+  /**
+   * `strict` (a whole database): the first row is seq 1 from genesis or a checkpointed anchor
+   * left by retention. `open` (an export range): the first row's predecessor may lie outside.
+   */
+  readonly start: 'strict' | 'open';
+}
+
+/** A ChainSource page function over rows held in memory (exports, bundles), in file order. */
+export function arrayPager(rows: readonly AuditRow[]): ChainSource['page'] {
+  const index = new Map(rows.map((r, i) => [r.seq, i]));
+  return async (afterSeq, limit) => {
+    const start = afterSeq === 0 ? 0 : (index.get(afterSeq) ?? rows.length - 1) + 1;
+    return rows.slice(start, start + limit);
+  };
+}
+
+const PAGE = 2000;
+const RECENT = 1024;
+
+const plainSha = (row: AuditRow): string => createHash('sha256').update(row.prevHash).update('\n').update(canonicalRow(row)).digest('hex');
+
+/**
+ * Walks the chain in seq order and reports the first problem: HMAC per row (with the key its
+ * key_id names), prev_hash linkage, seq continuity, every checkpoint's Ed25519 signature and
+ * hash, and a tail that ends before the latest checkpoint.
+ */
+export async function verifyChain(source: ChainSource): Promise<ChainReport> {
+  const { checkpoints, keys } = source;
+  const canHmac = keys !== undefined && keys.all.length > 0;
+  const bySeq = new Map(checkpoints.map((c) => [c.seq, c]));
+  const problems: ChainProblem[] = [];
+  for (const c of checkpoints) {
+    if (!source.publicKeys.some((k) => k.kid === c.keyId)) {
+      problems.push({ seq: c.seq, kind: 'unknown-key', detail: `checkpoint at seq ${c.seq} is signed by unknown audit signing key ${c.keyId}` });
+    } else if (!checkpointSignatureValid(c, source.publicKeys)) {
+      problems.push({ seq: c.seq, kind: 'bad-checkpoint', detail: `checkpoint at seq ${c.seq} has an invalid signature` });
+    }
+  }
+
+  const recent = new Map<string, number>();
+  let rows = 0;
+  let firstSeq: number | null = null;
+  let prev: AuditRow | undefined;
+  let rowProblem: ChainProblem | undefined;
+  let after = 0;
+  let pruneRecorded = false;
+
+  const diagnose = async (row: AuditRow): Promise<ChainProblem | undefined> => {
+    const expectedSeq = prev ? prev.seq + 1 : 1;
+    const expectedPrev = prev?.hash ?? GENESIS_HASH;
+    const anchor = bySeq.get(row.seq);
+    if (!prev && row.seq !== 1) {
+      // An export may start anywhere; a whole log only at seq 1 or at a retention anchor.
+      if (source.start === 'strict' && (!anchor || anchor.hash !== row.hash)) {
+        return { seq: 1, kind: 'missing', detail: `log starts at seq ${row.seq} without a signed checkpoint anchoring it` };
+      }
+    } else if (row.seq < expectedSeq) {
+      return { seq: expectedSeq, kind: 'reordered', detail: `seq ${row.seq} appears after seq ${prev?.seq ?? 0}` };
+    } else if (row.seq > expectedSeq) {
+      return { seq: expectedSeq, kind: 'missing', detail: `seq ${expectedSeq}${row.seq - 1 > expectedSeq ? `-${row.seq - 1}` : ''} missing: seq ${row.seq} follows ${prev?.seq ?? 0}` };
+    }
+    const key = canHmac ? keys.byId(row.keyId) : undefined;
+    if (canHmac && !key) return { seq: row.seq, kind: 'unknown-key', detail: `sealed by audit key ${row.keyId}, which is not configured (set CREDDY_AUDIT_KEY_PREVIOUS)` };
+    const ahead = async (): Promise<readonly AuditRow[]> => source.page(row.seq, PAGE);
+    if (prev || row.seq === 1) {
+      if (row.prevHash !== expectedPrev) {
+        const later = await ahead();
+        const from = recent.get(row.prevHash) ?? later.find((r) => r.hash === row.prevHash)?.seq;
+        if (from !== undefined) return { seq: row.seq, kind: 'reordered', detail: `row at seq ${row.seq} follows seq ${from}, not seq ${row.seq - 1}` };
+        if (later[0]?.prevHash === expectedPrev) return { seq: row.seq, kind: 'inserted', detail: `row at seq ${row.seq} is not part of the chain: seq ${later[0].seq} links past it` };
+        return { seq: row.seq, kind: 'modified', detail: `prev_hash of seq ${row.seq} does not match the hash of seq ${row.seq - 1}` };
+      }
+    }
+    if (key && chainHash(key, row) !== row.hash) {
+      if (plainSha(row) === row.hash) return { seq: row.seq, kind: 'inserted', detail: `row at seq ${row.seq} carries a plain SHA-256, not the audit HMAC: forged` };
+      const next = (await ahead())[0];
+      if (next && next.prevHash !== row.hash && next.prevHash === row.prevHash) {
+        return { seq: row.seq, kind: 'inserted', detail: `row at seq ${row.seq} is not part of the chain: seq ${next.seq} links past it` };
+      }
+      return { seq: row.seq, kind: 'modified', detail: `row at seq ${row.seq} does not match its HMAC: a column was changed` };
+    }
+    if (anchor && anchor.hash !== row.hash) return { seq: row.seq, kind: 'modified', detail: `row at seq ${row.seq} does not match the signed checkpoint at seq ${row.seq}` };
+    return undefined;
+  };
+
+  walk: for (;;) {
+    const page = await source.page(after, PAGE);
+    if (page.length === 0) break;
+    for (const row of page) {
+      const problem = await diagnose(row);
+      if (problem) {
+        rowProblem = problem;
+        break walk;
+      }
+      firstSeq ??= row.seq;
+      if (row.type === 'audit.pruned' && row.details?.['anchor_seq'] === firstSeq) pruneRecorded = true;
+      rows += 1;
+      prev = row;
+      recent.set(row.hash, row.seq);
+      if (recent.size > RECENT) recent.delete(recent.keys().next().value!);
+    }
+    after = page.at(-1)!.seq;
+  }
+
+  const latest = checkpoints.at(-1) ?? null;
+  if (!rowProblem && latest && (prev?.seq ?? 0) < latest.seq) {
+    const seq = (prev?.seq ?? 0) + 1;
+    const before = checkpoints.filter((c) => c.seq <= (prev?.seq ?? 0)).at(-1);
+    rowProblem = {
+      seq, kind: 'truncated',
+      detail: `log ends at seq ${prev?.seq ?? 0}${before ? ` (truncated after checkpoint ${before.seq})` : ''}, but a signed checkpoint vouches for seq ${latest.seq}`,
+    };
+  }
+  // A log that starts after seq 1 must say so itself: retention records every prune in the chain,
+  // so a prefix cut at a checkpoint by someone else (no HMAC'd audit.pruned row) is caught.
+  if (!rowProblem && source.start === 'strict' && firstSeq !== null && firstSeq > 1 && !pruneRecorded) {
+    rowProblem = { seq: 1, kind: 'missing', detail: `seq 1-${firstSeq - 1} missing: no audit.pruned event records their removal` };
+  }
+  if (rowProblem) problems.push(rowProblem);
+  const problem = problems.sort((a, b) => a.seq - b.seq)[0] ?? null;
+  return {
+    rows, firstSeq, lastSeq: prev?.seq ?? null, checkpoints: checkpoints.length, latestCheckpoint: latest,
+    hmac: canHmac ? 'verified' : 'not-checked', problem,
+  };
+}

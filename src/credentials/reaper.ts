@@ -1,0 +1,72 @@
+import { nowSeconds } from '../_utils/clock.js';
+import { revokeDownstream } from './revoke.js';
+import type { Services } from '../services.js';
+
+/** How often the reaper looks for downstream credentials to revoke. One indexed query when idle. */
+export const REAPER_INTERVAL_MS = 5_000;
+/** Rows handled per pass, so one pass after a long outage cannot monopolise the process. */
+export const REAPER_BATCH = 100;
+
+export interface Reaper {
+  /** One pass: revokes what is due; resolves with how many were revoked. Never throws. */
+  runOnce(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Revokes downstream credentials that outlive their creddy credential: a GitHub installation
+ * token lives an hour whatever creddy's TTL, so when the creddy credential expires (or its
+ * revocation failed earlier) the reaper kills the token. All state is in the store — the handle
+ * and `downstream_revoked_at` — so a restart loses nothing: the first pass runs at start and
+ * picks up whatever fell due while the server was down. Several replicas may reap the same row;
+ * revoking twice is harmless (a dead token counts as revoked).
+ */
+export function startReaper(services: Services, options: { intervalMs?: number } = {}): Reaper {
+  const intervalMs = options.intervalMs ?? REAPER_INTERVAL_MS;
+  let running: Promise<number> | undefined;
+  let stopped = false;
+
+  const pass = async (): Promise<number> => {
+    const now = nowSeconds(services.clock);
+    const due = await services.store.credentials.dueForDownstreamRevocation(now, REAPER_BATCH);
+    let revoked = 0;
+    for (const record of due) {
+      if (stopped) break;
+      // Past the downstream credential's own expiry there is nothing left to kill.
+      const downstreamExp = record.downstream?.expiresAt ? Date.parse(record.downstream.expiresAt) / 1000 : Number.NaN;
+      if (downstreamExp <= now) {
+        await services.store.credentials.markDownstreamRevoked(record.jti, now);
+        continue;
+      }
+      const reason = record.revokedAt ? 'revoked' : 'expired';
+      if ((await revokeDownstream(services, record, { actor: 'reaper', requestId: null, reason })) === 'revoked') {
+        revoked++;
+        services.logger.info('downstream credential revoked', { jti: record.jti, backend: record.backend, reason });
+      }
+    }
+    return revoked;
+  };
+
+  const runOnce = (): Promise<number> => {
+    // One pass at a time: a slow downstream must not stack passes that revoke the same rows.
+    running ??= pass()
+      .catch((err: unknown) => {
+        services.logger.error('reaper pass failed', { error: String(err) });
+        return 0;
+      })
+      .finally(() => (running = undefined));
+    return running;
+  };
+
+  void runOnce();
+  const timer = setInterval(() => void runOnce(), intervalMs);
+  timer.unref();
+  return {
+    runOnce,
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+    },
+  };
+}

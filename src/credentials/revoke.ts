@@ -1,0 +1,78 @@
+import { CreddyError } from '../errors.js';
+import { isoSeconds, nowSeconds } from '../_utils/clock.js';
+import { auditEvent } from '../model/audit.js';
+import { openWithAny, revocationHandleAad } from '../keys/kek.js';
+import type { CredentialRecord } from '../model/credential.js';
+import type { RequestContext } from './context.js';
+import type { Services } from '../services.js';
+import type { RevokeResponse } from '../wire.js';
+
+/**
+ * Revokes one of the caller's credentials: the jti is deny-listed (verifiers that ask creddy see
+ * it revoked) and the downstream credential is revoked where the backend can. Another agent's
+ * credential answers 404 exactly like a missing one, so ids cannot be probed.
+ */
+export async function revokeCredential(services: Services, ctx: RequestContext, jti: string): Promise<RevokeResponse> {
+  const record = await services.store.credentials.get(jti);
+  if (!record || record.agent !== ctx.agent.name) throw new CreddyError('ERR_NOT_FOUND', `no credential ${jti} for this agent`);
+  const result = await revokeRecord(services, record, { actor: ctx.agent.name, clientIp: ctx.clientIp, requestId: ctx.requestId });
+  if (!result) throw new CreddyError('ERR_CONFLICT', `credential ${jti} is already revoked`);
+  return result;
+}
+
+/**
+ * Deny-lists one credential, revokes its downstream part where possible, and audits it. Returns
+ * undefined when it was already revoked. Shared by the caller's DELETE and `agent revoke`.
+ */
+export async function revokeRecord(
+  services: Services,
+  record: CredentialRecord,
+  who: { actor: string; clientIp: string | null; requestId: string | null; reason?: string },
+): Promise<RevokeResponse | undefined> {
+  const now = nowSeconds(services.clock);
+  if (record.revokedAt !== null) return undefined;
+  // The deny-listing and its audit row commit together; the downstream revocation follows and
+  // is audited on its own (`downstream.revoked`), or left to the reaper if it fails now.
+  await services.audit.write({
+    change: { kind: 'credential.revoke', jti: record.jti, at: now },
+    event: auditEvent({
+      time: services.clock.now(), type: 'credential.revoked', outcome: 'success', actor: who.actor, agent: record.agent,
+      backend: record.backend, scopes: record.scopes, jti: record.jti, kid: record.kid, clientIp: who.clientIp,
+      requestId: who.requestId, reason: who.reason ?? null,
+    }),
+  });
+  const downstream = await revokeDownstream(services, record, { actor: who.actor, requestId: who.requestId, reason: 'revoked' });
+  return { id: record.jti, revoked_at: isoSeconds(now), downstream };
+}
+
+/**
+ * Revokes the downstream part of a credential if it has a handle, and audits it as
+ * `downstream.revoked` (so an operator can show when the token died, not just the JWT). Never
+ * throws: a failure is logged and left to the reaper.
+ */
+export async function revokeDownstream(
+  services: Services,
+  record: CredentialRecord,
+  who: { actor: string; requestId: string | null; reason: 'revoked' | 'expired' },
+): Promise<RevokeResponse['downstream']> {
+  if (!record.downstream) return null;
+  if (!record.revocationHandle || record.downstreamRevokedAt !== null) return record.downstream.revocation === 'immediate' ? 'revoked' : record.downstream.revocation;
+  const backend = services.backends.get(record.backend);
+  try {
+    if (!backend) throw new Error(`backend ${record.backend} is no longer configured`);
+    const handle = openWithAny(services.keks, record.revocationHandle, revocationHandleAad(record.jti)).toString('utf8');
+    await backend.revoke(handle);
+    await services.store.credentials.markDownstreamRevoked(record.jti, nowSeconds(services.clock));
+  } catch (err) {
+    services.logger.warn('downstream revocation failed; the reaper will retry', { jti: record.jti, error: (err as Error).message });
+    return 'failed';
+  }
+  await services.audit.write({
+    event: auditEvent({
+      time: services.clock.now(), type: 'downstream.revoked', outcome: 'success', actor: who.actor, agent: record.agent,
+      backend: record.backend, scopes: record.scopes, jti: record.jti, kid: record.kid, requestId: who.requestId,
+      details: { reason: who.reason },
+    }),
+  });
+  return 'revoked';
+}

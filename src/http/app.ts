@@ -1,0 +1,56 @@
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { CreddyError } from '../errors.js';
+import type { Services } from '../services.js';
+import type { AppEnv } from './context.js';
+import { errorHandler } from './error-handler.js';
+import { requestId } from './middleware/request-id.js';
+import { createAuthThrottle, type AuthThrottle } from './middleware/throttle.js';
+import { credentialRoutes } from './routes/credentials.js';
+import { healthRoutes } from './routes/health.js';
+import { wellKnownRoutes } from './routes/well-known.js';
+
+/** Largest request body accepted; an issue request is a few hundred bytes. */
+export const BODY_LIMIT_BYTES = 64 * 1024;
+
+export interface AppOptions {
+  /** True once SIGTERM was received: /readyz fails so the load balancer stops routing here. */
+  readonly isDraining?: () => boolean;
+  /** Failed-authentication throttle; the server passes its own to report it at shutdown. */
+  readonly throttle?: AuthThrottle;
+}
+
+/**
+ * Builds the HTTP app from its dependencies; `serve()` is separate so tests drive it with
+ * `app.request()` and no open port. Middleware in order: request id, body limit on `/v1/*`, then
+ * per route the bearer check (requireAgent); errors become `{error: {code, message, request_id}}`.
+ *
+ * @example
+ * ```ts
+ * const app = createApp(services);
+ * const res = await app.request('/healthz'); // 200 {"status":"ok"}
+ * ```
+ */
+export function createApp(services: Services, options: AppOptions = {}): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.use(requestId());
+  app.use(
+    '/v1/*',
+    bodyLimit({
+      maxSize: BODY_LIMIT_BYTES,
+      onError: () => {
+        throw new CreddyError('ERR_BODY_TOO_LARGE', `request body exceeds ${BODY_LIMIT_BYTES} bytes`);
+      },
+    }),
+  );
+
+  app.route('/', healthRoutes(services, options.isDraining ?? (() => false)));
+  app.route('/', wellKnownRoutes(services));
+  app.route('/v1/credentials', credentialRoutes(services, options.throttle ?? createAuthThrottle(services.config.authThrottle)));
+
+  app.notFound((c) => {
+    throw new CreddyError('ERR_NOT_FOUND', `no route ${c.req.method} ${c.req.path}`);
+  });
+  app.onError(errorHandler(services.logger));
+  return app;
+}

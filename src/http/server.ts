@@ -1,0 +1,89 @@
+import { serve, type ServerType } from '@hono/node-server';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createRotationSchedule } from '../keys/schedule.js';
+import { createApp } from './app.js';
+import { reportThrottled, THROTTLE_REPORT_MS } from './middleware/auth-failures.js';
+import { startReaper } from '../credentials/reaper.js';
+import { createAuthThrottle } from './middleware/throttle.js';
+import type { Services } from '../services.js';
+
+/** How often the keyring re-reads the store, so a CLI rotation is served within a second. */
+export const KEY_REFRESH_MS = 1000;
+
+export interface RunningServer {
+  readonly url: string;
+  readonly port: number;
+  /** Stops accepting, drains in-flight requests, flushes the audit log, closes the store. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Serves the app on `host:port` (port 0 picks a free one) and runs the background work: key
+ * refresh and the rotation schedule (every second), audit checkpoints, and the downstream reaper.
+ */
+export async function startServer(
+  services: Services,
+  listen: { host: string; port: number },
+  /** Tests shorten the downstream reaper's period. */
+  options: { reaperIntervalMs?: number } = {},
+): Promise<RunningServer> {
+  let draining = false;
+  const throttle = createAuthThrottle(services.config.authThrottle);
+  const app = createApp(services, { isDraining: () => draining, throttle });
+  const server: ServerType = await new Promise((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, hostname: listen.host, port: listen.port }, () => resolve(s));
+    s.once('error', reject);
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
+
+  const schedule = createRotationSchedule(services);
+  const refresh = setInterval(() => {
+    services.keyring
+      .refresh()
+      .then(() => schedule.tick())
+      .catch((err: unknown) => services.logger.error('key refresh or scheduled rotation failed', { error: String(err) }));
+  }, KEY_REFRESH_MS);
+  refresh.unref();
+  services.auditCheckpoints.start();
+  const report = (): Promise<void> =>
+    reportThrottled(services, throttle).catch((err: unknown) => services.logger.error('could not audit throttled refusals', { error: String(err) }));
+  const throttleReport = setInterval(() => void report(), THROTTLE_REPORT_MS);
+  throttleReport.unref();
+  const reaper = startReaper(services, options.reaperIntervalMs === undefined ? {} : { intervalMs: options.reaperIntervalMs });
+
+  services.logger.info('creddy listening', { url: `http://${host}:${port}`, issuer: services.config.issuer });
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    async stop() {
+      draining = true;
+      clearInterval(refresh);
+      clearInterval(throttleReport);
+      await drain(server as Server);
+      await reaper.stop();
+      await report();
+      await services.auditCheckpoints.stop();
+      await services.close();
+    },
+  };
+}
+
+/** Longest a shutdown waits for in-flight requests before cutting connections. */
+export const DRAIN_DEADLINE_MS = 10_000;
+
+/**
+ * Stops accepting connections and waits for in-flight requests. Keep-alive sockets become idle
+ * as their requests finish; closing them as they do keeps shutdown fast without cutting a
+ * response in half. After the deadline, whatever is left is closed.
+ */
+async function drain(server: Server): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  const sweep = setInterval(() => server.closeIdleConnections(), 50);
+  const deadline = setTimeout(() => server.closeAllConnections(), DRAIN_DEADLINE_MS);
+  server.closeIdleConnections();
+  await closed;
+  clearInterval(sweep);
+  clearTimeout(deadline);
+}

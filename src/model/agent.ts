@@ -1,0 +1,23 @@
+/** One permission an agent holds: a scope pattern on one backend. */
+export interface Grant {
+  readonly backend: string;
+  readonly scope: string;
+}
+
+/** A caller registered with `creddy agent create`. Times are epoch seconds. */
+export interface AgentRecord {
+  readonly name: string;
+  /** Hex SHA-256 of the bearer token; the token itself is shown once and never stored. */
+  readonly tokenHash: string;
+  readonly grants: readonly Grant[];
+  readonly createdAt: number;
+  readonly expiresAt: number | null;
+  readonly revokedAt: number | null;
+}
+
+/** Lifecycle status of an agent at `now` (epoch seconds). */
+export function agentStatus(agent: AgentRecord, now: number): 'active' | 'revoked' | 'expired' {
+  if (agent.revokedAt !== null) return 'revoked';
+  if (agent.expiresAt !== null && agent.expiresAt <= now) return 'expired';
+  return 'active';
+}

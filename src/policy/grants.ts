@@ -1,0 +1,54 @@
+import { CreddyError } from '../errors.js';
+import { SCOPES_MAX_COUNT, coveredBy, scopeProblem, withinAll } from './scopes.js';
+
+/** What the scope decision needs to know of a backend (a `Backend` satisfies it). */
+export interface ScopePolicy {
+  readonly common: { readonly name: string; readonly allowedScopes: readonly string[]; readonly defaultScopes: readonly string[] };
+  /** The backend's own scope check after the common grammar; a problem, or undefined. */
+  checkScope(scope: string): string | undefined;
+}
+
+/**
+ * Decides the granted scopes: every requested scope must lie inside the ceiling (the backend's
+ * `allowed_scopes` ∩ the agent's grants for it) or the whole request is denied — never a silent
+ * partial grant. With no scopes requested, the backend's `default_scopes` that fit the ceiling.
+ * Granted ⊆ requested ∩ ceiling, always.
+ */
+export function decideScopes(requested: readonly unknown[] | undefined, backend: ScopePolicy, grants: readonly string[]): string[] {
+  const allowed = backend.common.allowedScopes;
+  if (grants.length === 0) {
+    throw new CreddyError('ERR_BACKEND_FORBIDDEN', `agent has no grant for backend "${backend.common.name}"`, {
+      details: { backend: backend.common.name },
+    });
+  }
+  if (requested === undefined || requested.length === 0) {
+    const defaults = backend.common.defaultScopes.filter((scope) => withinAll(scope, allowed, grants));
+    if (defaults.length === 0) {
+      throw new CreddyError('ERR_SCOPE_INVALID', `no scopes requested and backend "${backend.common.name}" has no default scopes within your grants`, {
+        details: { field: 'scopes' },
+      });
+    }
+    return defaults;
+  }
+  if (requested.length > SCOPES_MAX_COUNT) {
+    throw new CreddyError('ERR_SCOPE_INVALID', `at most ${SCOPES_MAX_COUNT} scopes per request`, { details: { field: 'scopes' } });
+  }
+  const granted: string[] = [];
+  for (const scope of requested) {
+    const problem = scopeProblem(scope) ?? backend.checkScope(scope as string);
+    if (problem) throw new CreddyError('ERR_SCOPE_INVALID', problem, { details: { field: 'scopes', scope: String(scope).slice(0, 128) } });
+    const wanted = scope as string;
+    if (!coveredBy(allowed, wanted)) {
+      throw new CreddyError('ERR_SCOPE_DENIED', `scope "${wanted}" is not allowed on backend "${backend.common.name}"`, {
+        details: { scope: wanted },
+      });
+    }
+    if (!coveredBy(grants, wanted)) {
+      throw new CreddyError('ERR_SCOPE_DENIED', `scope "${wanted}" is not granted to this agent on backend "${backend.common.name}"`, {
+        details: { scope: wanted },
+      });
+    }
+    if (!granted.includes(wanted)) granted.push(wanted);
+  }
+  return granted;
+}

@@ -1,0 +1,108 @@
+import { CreddyError } from './errors.js';
+import { systemClock, type Clock } from './_utils/clock.js';
+import type { Logger } from './_utils/logger.js';
+import type { Config } from './config/types.js';
+import { backendTypes } from './backends/registry.js';
+import type { Backend } from './backends/types.js';
+import { loadAuditKey } from './audit/key.js';
+import type { AuditWriter } from './audit/writer.js';
+import type { Checkpointer } from './audit/checkpoint.js';
+import { createAuditLog } from './audit/setup.js';
+import { loadKeks, type KekSet } from './keys/kek.js';
+import { createKeyring, type Keyring } from './keys/keyring.js';
+import { openStore } from './store/open-store.js';
+import type { AuditSealer, Store } from './store/port.js';
+
+/** Everything the broker and the operator CLI work with, built once from config. */
+export interface Services {
+  readonly config: Config;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly store: Store;
+  readonly keks: KekSet;
+  readonly keyring: Keyring;
+  readonly audit: AuditWriter;
+  /** Seals audit rows written outside the writer: key transitions commit with their rows. */
+  readonly auditSeal: AuditSealer;
+  /** Signed audit checkpoints; the server starts its timer, stop() writes the last one. */
+  readonly auditCheckpoints: Checkpointer;
+  readonly backends: ReadonlyMap<string, Backend>;
+  close(): Promise<void>;
+}
+
+export interface ServiceOptions {
+  readonly env?: NodeJS.ProcessEnv;
+  readonly clock?: Clock;
+  readonly logger: Logger;
+  /** Who acts in audit rows written by this process: `server` or `cli`. */
+  readonly actor: 'server' | 'cli';
+  /** Provide a store (tests); by default the configured one is opened. */
+  readonly store?: Store;
+}
+
+/**
+ * The composition root: opens the store, loads the KEK and audit key, builds backends and the
+ * keyring. Nothing here runs at import time; the server and the CLI both call it.
+ */
+export async function createServices(config: Config, options: ServiceOptions): Promise<Services> {
+  const env = options.env ?? process.env;
+  const clock = options.clock ?? systemClock;
+  const { logger } = options;
+  const store = options.store ?? openStore(config.store, { auditOffThread: options.actor === 'server', durable: durableAudit(env, logger) });
+  try {
+    // The server warns about dev keys at every start; repeating it on each CLI call is noise.
+    const warnDev = options.actor === 'server';
+    const keks = loadKeks({ env, dataDir: config.dataDir, logger, warnDev });
+    const auditKey = loadAuditKey({ env, dataDir: config.dataDir, logger, warnDev });
+    const { writer: audit, checkpoints: auditCheckpoints, seal: auditSeal } = createAuditLog({
+      store, keks, key: auditKey, config: config.audit, now: () => clock.now(), logger, actor: options.actor,
+    });
+    const backends = new Map<string, Backend>();
+    for (const [name, { common, settings }] of config.backends) {
+      const backend = backendTypes[common.type].create(settings as never, common, { clock, logger });
+      // A backend floor above max_ttl (STS sessions last ≥ 900 s) would silently outlive the
+      // operator's bound: refuse the config instead of ever granting more than max_ttl.
+      const floor = backend.ttlLimits.min;
+      if (floor && floor.seconds > common.maxTtl) {
+        throw new CreddyError('ERR_CONFIG_INVALID', `backends.${name}.max_ttl: must be at least ${floor.seconds}s for type ${common.type} (${floor.reason})`);
+      }
+      backends.set(name, backend);
+    }
+    warnSharedAudiences(backends, logger);
+    const keyring = createKeyring({
+      store, keks, clock, logger, config: config.keys, actor: options.actor,
+      auditSeal,
+    });
+    await keyring.init();
+    return {
+      config, clock, logger, store, keks, keyring, audit, auditSeal, auditCheckpoints, backends,
+      async close() {
+        await audit.flush();
+        await store.close();
+      },
+    };
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}
+
+/**
+ * Two backends with one `aud` make a token for the weaker one acceptable to a verifier of the
+ * stronger one that checks only `aud` and `scope`. Legitimate setups exist (one service, two
+ * scope sets), so this warns instead of refusing.
+ */
+function warnSharedAudiences(backends: ReadonlyMap<string, Backend>, logger: Logger): void {
+  const byAudience = new Map<string, string[]>();
+  for (const [name, backend] of backends) byAudience.set(backend.audience, [...(byAudience.get(backend.audience) ?? []), name]);
+  for (const [audience, names] of byAudience) {
+    if (names.length > 1) logger.warn('backends share one token audience; verifiers must also check the backend claim', { audience, backends: names });
+  }
+}
+
+/** `CREDDY_AUDIT_SYNC=off` turns off fsync: benchmarks only (bench/audit.mjs measures what durability costs). */
+function durableAudit(env: NodeJS.ProcessEnv, logger: Logger): boolean {
+  if (env['CREDDY_AUDIT_SYNC'] !== 'off') return true;
+  logger.warn('INSECURE: CREDDY_AUDIT_SYNC=off: audit rows are not fsynced; benchmarks only');
+  return false;
+}

@@ -1,0 +1,138 @@
+/**
+ * The store port: what the broker needs from persistence, as interfaces only. SQLite
+ * (better-sqlite3) implements it in sqlite/; a Postgres store for multi-replica deployments
+ * implements the same interface. The records it carries are the domain model (src/model/).
+ * Times are epoch seconds unless a field says otherwise. Nothing here holds a plaintext secret:
+ * bearer tokens are SHA-256 digests, private keys and revocation handles are sealed under the KEK
+ * before they reach the store.
+ */
+import type { AgentRecord } from '../model/agent.js';
+import type { AuditCheckpoint, AuditEvent, AuditHead, AuditOutcome, AuditRow, AuditSigningKeyRecord } from '../model/audit.js';
+import type { CredentialRecord } from '../model/credential.js';
+import type { KeyRecord, KeyState } from '../model/key.js';
+
+/** Where state lives: the embedded SQLite file (the default). */
+export type StoreConfig = { readonly kind: 'sqlite'; readonly path: string };
+
+/** One step of an atomic key transition; `apply` fails whole if any precondition fails. */
+export type KeyOp =
+  | { readonly op: 'insert'; readonly key: KeyRecord }
+  | {
+      readonly op: 'update';
+      readonly kid: string;
+      /** The state the row must still be in; guards against a concurrent rotation. */
+      readonly expect: KeyState;
+      readonly set: Partial<Pick<KeyRecord, 'state' | 'activatedAt' | 'retiredAt' | 'revokedAt' | 'sealedPrivate' | 'kekId'>>;
+    };
+
+/** Computes a row's chain hash from its predecessor; supplied by audit/, run inside the store's transaction. */
+export type AuditSealer = ((row: Omit<AuditRow, 'hash' | 'keyId'>) => { hash: string; keyId: string }) & {
+  /**
+   * How a worker thread rebuilds this sealer, since functions cannot cross threads: the URL of
+   * the module that exports `createSealer(key)`, and the HMAC key to pass it.
+   */
+  readonly portable?: PortableSealer;
+};
+
+/** A sealer as data: a module exporting `createSealer(key)` and the key (see AuditSealer.portable). */
+export interface PortableSealer {
+  readonly module: string;
+  readonly key: { readonly id: string; readonly key: Uint8Array };
+}
+
+/** The audit rows that record a key transition, and the sealer that chains them. */
+export interface KeyAudit {
+  readonly events: readonly AuditEvent[];
+  readonly seal: AuditSealer;
+}
+
+/** An event to append, optionally with the credential row it records (written atomically with it). */
+export interface AuditEntry {
+  readonly event: AuditEvent;
+  readonly credential?: CredentialRecord;
+  /** A state change the event records, committed in the same transaction as its row. */
+  readonly change?: StateChange;
+}
+
+/**
+ * State changes that must never exist without their audit row (nor the row without them). They
+ * are idempotent on purpose — applied with guards that skip rather than throw — because one
+ * failing entry would abort the whole group-commit batch; callers check preconditions first.
+ */
+export type StateChange =
+  | { readonly kind: 'agent.create'; readonly agent: AgentRecord }
+  | { readonly kind: 'agent.revoke'; readonly name: string; readonly at: number }
+  | { readonly kind: 'credential.revoke'; readonly jti: string; readonly at: number };
+
+export interface AuditFilter {
+  readonly backend?: string;
+  readonly agent?: string;
+  readonly type?: string;
+  readonly jti?: string;
+  readonly outcome?: AuditOutcome;
+  /** Milliseconds since the epoch, inclusive. */
+  readonly since?: number;
+  readonly until?: number;
+  /** Only rows with seq greater than this (for --follow). */
+  readonly afterSeq?: number;
+  readonly limit: number;
+  /** `desc` (newest first, the default for reading) or `asc` (for following/export). */
+  readonly order?: 'asc' | 'desc';
+}
+
+/** The persistence contract every store implements. All methods are async. */
+export interface Store {
+  /** Agents are created and revoked through `audit.append` (`StateChange`), never without their row. */
+  readonly agents: {
+    byTokenHash(tokenHash: string): Promise<AgentRecord | undefined>;
+    byName(name: string): Promise<AgentRecord | undefined>;
+    list(): Promise<AgentRecord[]>;
+  };
+  readonly keys: {
+    list(): Promise<KeyRecord[]>;
+    /**
+     * Applies every op and appends `audit.events` to the chain in one transaction, so a key
+     * transition never exists without its audit rows (nor the rows without it). False, with
+     * nothing changed and nothing appended, if a guard failed or a state invariant would break.
+     */
+    apply(ops: readonly KeyOp[], audit: KeyAudit): Promise<boolean>;
+    /** Tokens signed and the latest exp for each of `kids`, from the credential table. */
+    usage(kids: readonly string[]): Promise<Map<string, { count: number; lastExp: number }>>;
+  };
+  readonly credentials: {
+    get(jti: string): Promise<CredentialRecord | undefined>;
+    listActive(agent: string, now: number): Promise<CredentialRecord[]>;
+    /** Marks revoked; false if unknown or already revoked. */
+    revoke(jti: string, at: number): Promise<boolean>;
+    /** Credentials with a revocation handle whose downstream part is due for revocation. */
+    dueForDownstreamRevocation(now: number, limit: number): Promise<CredentialRecord[]>;
+    markDownstreamRevoked(jti: string, at: number): Promise<void>;
+    /** Credentials still holding a revocation handle, by jti after `afterJti` (for KEK rewrap). */
+    withRevocationHandles(afterJti: string, limit: number): Promise<CredentialRecord[]>;
+    /** Swaps a sealed handle if it is still `previous` (the reaper may have cleared it meanwhile). */
+    replaceRevocationHandle(jti: string, previous: Uint8Array, next: Uint8Array): Promise<boolean>;
+  };
+  readonly audit: {
+    /** Appends entries in one durable transaction, chaining each row with `seal`. */
+    append(entries: readonly AuditEntry[], seal: AuditSealer): Promise<AuditRow[]>;
+    query(filter: AuditFilter): Promise<AuditRow[]>;
+    /** The last row's seq and hash; undefined for an empty log. */
+    head(): Promise<AuditHead | undefined>;
+    /** Under the write lock: if rows exist past the last checkpoint, signs the head with `sign` and stores it. */
+    checkpoint(sign: (head: AuditHead) => AuditCheckpoint): Promise<AuditCheckpoint | undefined>;
+    /** Checkpoints with fromSeq <= seq <= toSeq, ascending. */
+    checkpoints(range?: { fromSeq?: number; toSeq?: number }): Promise<AuditCheckpoint[]>;
+    /** Returns the audit signing key, inserting `create()` under the write lock if there is none. */
+    ensureSigningKey(create: () => AuditSigningKeyRecord): Promise<AuditSigningKeyRecord>;
+    signingKeys(): Promise<AuditSigningKeyRecord[]>;
+    /** KEK rewrap: replaces the sealed private key of `kid` (the only change its trigger allows). */
+    resealSigningKey(kid: string, sealedPrivate: Uint8Array, kekId: string): Promise<void>;
+    /** Seq of the first row whose time is >= `timeMs` (retention cut); undefined if none. */
+    firstSeqFrom(timeMs: number): Promise<number | undefined>;
+    /** Deletes rows and checkpoints below `anchorSeq`, a checkpointed row, through the retention gate. Returns rows deleted. */
+    pruneBelow(anchorSeq: number): Promise<number>;
+  };
+  /** Cheap liveness probe of the database, for /readyz. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
