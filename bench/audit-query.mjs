@@ -7,11 +7,12 @@
 //
 // The database is built once per run in --tmp (default bench/.tmp); --keep leaves it for
 // `creddy audit list` by hand. Prints the query plan so an index regression shows.
-import Database from 'better-sqlite3';
+
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import Database from 'better-sqlite3';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const { createSqliteStore } = await import(join(ROOT, 'dist', 'store', 'sqlite', 'index.js'));
@@ -49,9 +50,18 @@ for (let done = 0; done < EVENTS; done += BATCH) {
     entries.push({
       event: {
         // Oldest first, evenly over 365 days: about EVENTS/365 events per day.
-        time: now - 365 * DAY + Math.floor((i / EVENTS) * 365 * DAY), type, outcome: type === 'credential.denied' ? 'denied' : 'success',
-        actor: `agent-${i % 200}`, agent: `agent-${i % 200}`, backend: `backend-${(i * 7) % 20}`, scopes: ['contents:read'],
-        jti: `jti-${i}`, kid: 'kid-1', reason: type === 'credential.denied' ? 'ERR_SCOPE_DENIED' : null, clientIp: '127.0.0.1', requestId: `req-${i}`,
+        time: now - 365 * DAY + Math.floor((i / EVENTS) * 365 * DAY),
+        type,
+        outcome: type === 'credential.denied' ? 'denied' : 'success',
+        actor: `agent-${i % 200}`,
+        agent: `agent-${i % 200}`,
+        backend: `backend-${(i * 7) % 20}`,
+        scopes: ['contents:read'],
+        jti: `jti-${i}`,
+        kid: 'kid-1',
+        reason: type === 'credential.denied' ? 'ERR_SCOPE_DENIED' : null,
+        clientIp: '127.0.0.1',
+        requestId: `req-${i}`,
         details: { ttl: { requested: 900, granted: 900, clamped_by: null } },
       },
     });
@@ -69,7 +79,13 @@ async function time(label, filter) {
     samples.push(performance.now() - t);
   }
   samples.sort((a, b) => a - b);
-  return { label, rows, first_ms: +samples.at(-1).toFixed(3), p50_ms: +samples[Math.floor(RUNS / 2)].toFixed(3), p99_ms: +samples[Math.floor(RUNS * 0.99)].toFixed(3) };
+  return {
+    label,
+    rows,
+    first_ms: +samples.at(-1).toFixed(3),
+    p50_ms: +samples[Math.floor(RUNS / 2)].toFixed(3),
+    p99_ms: +samples[Math.floor(RUNS * 0.99)].toFixed(3),
+  };
 }
 
 const since24h = now - DAY;
@@ -83,14 +99,20 @@ const results = [
   await time('(no filter)', { limit: 100 }),
 ];
 const db = new Database(path, { readonly: true });
-const plan = db.prepare('EXPLAIN QUERY PLAN SELECT * FROM audit_events WHERE backend = ? AND time >= ? ORDER BY seq DESC LIMIT ?').all('backend-3', since24h, 100).map((r) => r.detail);
+const plan = db
+  .prepare('EXPLAIN QUERY PLAN SELECT * FROM audit_events WHERE backend = ? AND time >= ? ORDER BY seq DESC LIMIT ?')
+  .all('backend-3', since24h, 100)
+  .map((r) => r.detail);
 db.close();
 await store.close();
 if (!values.keep) rmSync(dir, { recursive: true, force: true });
 
 const out = { events: EVENTS, build_seconds: +buildSeconds.toFixed(1), runs: RUNS, plan, results, ...(values.keep ? { db: path } : {}) };
-if (values.json) process.stdout.write(JSON.stringify(out) + '\n');
+if (values.json) process.stdout.write(`${JSON.stringify(out)}\n`);
 else {
   process.stdout.write(`built ${EVENTS} events in ${out.build_seconds} s; plan for --since 24h --backend X: ${plan.join(' / ')}\n`);
-  for (const r of results) process.stdout.write(`${r.label.padEnd(48)} ${String(r.rows).padStart(5)} rows  p50 ${r.p50_ms} ms  p99 ${r.p99_ms} ms  worst ${r.first_ms} ms\n`);
+  for (const r of results)
+    process.stdout.write(
+      `${r.label.padEnd(48)} ${String(r.rows).padStart(5)} rows  p50 ${r.p50_ms} ms  p99 ${r.p99_ms} ms  worst ${r.first_ms} ms\n`,
+    );
 }

@@ -30,7 +30,12 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
   },
 });
-const settings = { connections: Number(values.connections), duration: Number(values.duration), warmup: Number(values.warmup), rounds: Number(values.rounds) };
+const settings = {
+  connections: Number(values.connections),
+  duration: Number(values.duration),
+  warmup: Number(values.warmup),
+  rounds: Number(values.rounds),
+};
 
 function startServer(configPath, env) {
   const child = spawn(process.execPath, [CLI, 'server', '--config', configPath], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -45,17 +50,29 @@ function startServer(configPath, env) {
     });
     child.once('exit', (code) => rej(new Error(`server exited ${code}\n${stderr}`)));
   });
-  const stop = () => new Promise((done) => {
-    if (child.exitCode !== null) return done();
-    child.once('exit', done);
-    child.kill('SIGTERM');
-  });
+  const stop = () =>
+    new Promise((done) => {
+      if (child.exitCode !== null) return done();
+      child.once('exit', done);
+      child.kill('SIGTERM');
+    });
   return { url, stop };
 }
 
 function load(url, token) {
-  const args = [join(ROOT, 'bench', 'load.mjs'), '--url', `${url}/v1/credentials`, '--body', BODY,
-    '--connections', String(settings.connections), '--duration', String(settings.duration), '--warmup', String(settings.warmup)];
+  const args = [
+    join(ROOT, 'bench', 'load.mjs'),
+    '--url',
+    `${url}/v1/credentials`,
+    '--body',
+    BODY,
+    '--connections',
+    String(settings.connections),
+    '--duration',
+    String(settings.duration),
+    '--warmup',
+    String(settings.warmup),
+  ];
   return new Promise((res, rej) => {
     const child = spawn(process.execPath, args, { env: { ...process.env, LOAD_TOKEN: token }, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
@@ -69,14 +86,31 @@ async function run(mode) {
   const dir = mkdtempSync(join(values.tmp, `audit-${mode}-`));
   try {
     const configPath = join(dir, 'creddy.yaml');
-    writeFileSync(configPath, [
-      'listen: 127.0.0.1:0', `data_dir: ${join(dir, 'data')}`, 'backends:', '  demo:', '    type: generic', '    audience: demo',
-      '    default_ttl: 15m', '    max_ttl: 1h', '    allowed_scopes: [read]', '',
-    ].join('\n'), { mode: 0o600 });
+    writeFileSync(
+      configPath,
+      [
+        'listen: 127.0.0.1:0',
+        `data_dir: ${join(dir, 'data')}`,
+        'backends:',
+        '  demo:',
+        '    type: generic',
+        '    audience: demo',
+        '    default_ttl: 15m',
+        '    max_ttl: 1h',
+        '    allowed_scopes: [read]',
+        '',
+      ].join('\n'),
+      { mode: 0o600 },
+    );
     const env = { ...process.env, CREDDY_KEK: randomBytes(32).toString('hex'), CREDDY_AUDIT_KEY: randomBytes(32).toString('hex') };
     if (mode === 'off') env.CREDDY_AUDIT_SYNC = 'off';
     else delete env.CREDDY_AUDIT_SYNC;
-    const { token } = JSON.parse(execFileSync(process.execPath, [CLI, 'agent', 'create', 'bench', '--can', 'demo:read', '--config', configPath, '--json'], { env, encoding: 'utf8' }));
+    const { token } = JSON.parse(
+      execFileSync(process.execPath, [CLI, 'agent', 'create', 'bench', '--can', 'demo:read', '--config', configPath, '--json'], {
+        env,
+        encoding: 'utf8',
+      }),
+    );
     const server = startServer(configPath, env);
     try {
       return { mode, ...(await load(await server.url, token)) };
@@ -93,7 +127,9 @@ for (let round = 0; round < settings.rounds; round++) {
   for (const mode of round % 2 === 0 ? ['full', 'off'] : ['off', 'full']) {
     const r = await run(mode);
     results.push(r);
-    process.stderr.write(`round ${round + 1} ${mode.padEnd(4)}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, errors ${r.errors}\n`);
+    process.stderr.write(
+      `round ${round + 1} ${mode.padEnd(4)}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, errors ${r.errors}\n`,
+    );
   }
 }
 // Leave no empty bench/.tmp behind.
@@ -103,12 +139,24 @@ try {
 const summary = (mode) => {
   const rs = results.filter((r) => r.mode === mode);
   const mean = (k) => rs.reduce((a, r) => a + r[k], 0) / rs.length;
-  return { rps: Math.round(mean('rps')), p50_ms: +mean('p50_ms').toFixed(2), p99_ms: +mean('p99_ms').toFixed(2), errors: rs.reduce((a, r) => a + r.errors, 0) };
+  return {
+    rps: Math.round(mean('rps')),
+    p50_ms: +mean('p50_ms').toFixed(2),
+    p99_ms: +mean('p99_ms').toFixed(2),
+    errors: rs.reduce((a, r) => a + r.errors, 0),
+  };
 };
 const full = summary('full');
 const off = summary('off');
-const out = { settings, cpus: cpus().length, node: process.version, durable: full, non_durable: off, durable_vs_off: +(full.rps / off.rps).toFixed(3) };
-if (values.json) process.stdout.write(JSON.stringify(out) + '\n');
+const out = {
+  settings,
+  cpus: cpus().length,
+  node: process.version,
+  durable: full,
+  non_durable: off,
+  durable_vs_off: +(full.rps / off.rps).toFixed(3),
+};
+if (values.json) process.stdout.write(`${JSON.stringify(out)}\n`);
 else {
   process.stdout.write(`synchronous=FULL (durable): ${full.rps} req/s  p50 ${full.p50_ms} ms  p99 ${full.p99_ms} ms\n`);
   process.stdout.write(`CREDDY_AUDIT_SYNC=off     : ${off.rps} req/s  p50 ${off.p50_ms} ms  p99 ${off.p99_ms} ms\n`);

@@ -5,10 +5,11 @@
 // the price of those.
 //
 //   node bench/baseline.mjs [--listen 127.0.0.1:0]   → first stdout line "baseline listening on URL"
-import { serve } from '@hono/node-server';
-import { Hono } from 'hono';
+
 import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { serve } from '@hono/node-server';
+import { Hono } from 'hono';
 
 const { values } = parseArgs({ options: { listen: { type: 'string', default: '127.0.0.1:0' } } });
 const colon = values.listen.lastIndexOf(':');
@@ -18,7 +19,9 @@ const port = Number(values.listen.slice(colon + 1));
 const { privateKey, publicKey } = generateKeyPairSync('ed25519');
 const jwk = publicKey.export({ format: 'jwk' });
 // RFC 7638 thumbprint, like creddy's kid, so the header is byte-for-byte the same length.
-const kid = createHash('sha256').update(JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x })).digest('base64url');
+const kid = createHash('sha256')
+  .update(JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x }))
+  .digest('base64url');
 const header = Buffer.from(JSON.stringify({ alg: 'EdDSA', typ: 'at+jwt', kid })).toString('base64url');
 
 const TTL_SECONDS = 300;
@@ -30,15 +33,29 @@ app.post('/v1/credentials', async (c) => {
   const jti = randomBytes(16).toString('base64url');
   const scopes = Array.isArray(body.scopes) ? body.scopes : ['read'];
   const claims = {
-    iss: 'http://127.0.0.1:8400', sub: 'bench', aud: 'demo', client_id: 'bench',
-    iat, nbf: iat, exp, jti, scope: scopes.join(' '), backend: body.backend,
+    iss: 'http://127.0.0.1:8400',
+    sub: 'bench',
+    aud: 'demo',
+    client_id: 'bench',
+    iat,
+    nbf: iat,
+    exp,
+    jti,
+    scope: scopes.join(' '),
+    backend: body.backend,
   };
   const input = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
   const token = `${input}.${sign(null, Buffer.from(input), privateKey).toString('base64url')}`;
   return c.json(
     {
-      id: jti, token, expires_at: new Date(exp * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'), backend: body.backend,
-      scopes, metadata: null, ttl: { requested: TTL_SECONDS, granted: TTL_SECONDS, clamped_by: null }, credential: null,
+      id: jti,
+      token,
+      expires_at: new Date(exp * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      backend: body.backend,
+      scopes,
+      metadata: null,
+      ttl: { requested: TTL_SECONDS, granted: TTL_SECONDS, clamped_by: null },
+      credential: null,
     },
     201,
   );

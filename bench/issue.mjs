@@ -43,12 +43,20 @@ const { values } = parseArgs({
   },
 });
 if (values.help) {
-  process.stdout.write('usage: node bench/issue.mjs [--connections N] [--duration S] [--warmup S] [--slices N] [--json] [--cpu-prof DIR] [--tmp DIR]\n');
+  process.stdout.write(
+    'usage: node bench/issue.mjs [--connections N] [--duration S] [--warmup S] [--slices N] [--json] [--cpu-prof DIR] [--tmp DIR]\n',
+  );
   process.exit(0);
 }
-const settings = { connections: Number(values.connections), duration: Number(values.duration), warmup: Number(values.warmup), slices: Number(values.slices) };
+const settings = {
+  connections: Number(values.connections),
+  duration: Number(values.duration),
+  warmup: Number(values.warmup),
+  slices: Number(values.slices),
+};
 for (const [k, v] of Object.entries(settings)) {
-  if (!Number.isFinite(v) || v < 0 || (k !== 'warmup' && v <= 0) || v > 600) throw new Error(`--${k}: expected a number in (0, 600], got ${v}`);
+  if (!Number.isFinite(v) || v < 0 || (k !== 'warmup' && v <= 0) || v > 600)
+    throw new Error(`--${k}: expected a number in (0, 600], got ${v}`);
   if ((k === 'connections' || k === 'slices') && !Number.isInteger(v)) throw new Error(`--${k}: expected an integer, got ${v}`);
 }
 
@@ -107,8 +115,18 @@ async function probe(url, token) {
  */
 function load(url, token, seconds, warmup) {
   const args = [
-    join(ROOT, 'bench', 'load.mjs'), '--url', `${url}/v1/credentials`, '--body', BODY, '--raw',
-    '--connections', String(settings.connections), '--duration', String(seconds), '--warmup', String(warmup),
+    join(ROOT, 'bench', 'load.mjs'),
+    '--url',
+    `${url}/v1/credentials`,
+    '--body',
+    BODY,
+    '--raw',
+    '--connections',
+    String(settings.connections),
+    '--duration',
+    String(seconds),
+    '--warmup',
+    String(warmup),
   ];
   // The bearer token goes through the environment, not argv, so `ps` never shows it (it is a
   // throwaway agent in a temp store, but the habit is cheap).
@@ -136,8 +154,13 @@ function merge(slices, shape) {
   const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? null;
   return {
     rps: Math.round((latencies.length / seconds) * 10) / 10,
-    p50_ms: pct(50), p90_ms: pct(90), p99_ms: pct(99), max_ms: latencies.at(-1) ?? null,
-    requests: latencies.length, errors: slices.reduce((a, s) => a + s.errors, 0), statuses,
+    p50_ms: pct(50),
+    p90_ms: pct(90),
+    p99_ms: pct(99),
+    max_ms: latencies.at(-1) ?? null,
+    requests: latencies.length,
+    errors: slices.reduce((a, s) => a + s.errors, 0),
+    statuses,
     seconds: Math.round(seconds * 1000) / 1000,
     slices_rps: slices.map((s) => s.rps),
     ...shape,
@@ -145,7 +168,12 @@ function merge(slices, shape) {
 }
 
 function startBaseline() {
-  return startChild('baseline', [join(ROOT, 'bench', 'baseline.mjs'), '--listen', '127.0.0.1:0'], process.env, /baseline listening on (\S+)/);
+  return startChild(
+    'baseline',
+    [join(ROOT, 'bench', 'baseline.mjs'), '--listen', '127.0.0.1:0'],
+    process.env,
+    /baseline listening on (\S+)/,
+  );
 }
 
 function startCreddy(dir) {
@@ -172,10 +200,19 @@ function startCreddy(dir) {
   const env = { ...process.env, CREDDY_KEK: randomBytes(32).toString('hex'), CREDDY_AUDIT_KEY: randomBytes(32).toString('hex') };
   // Created before the server starts; both processes share the SQLite store.
   const created = JSON.parse(
-    execFileSync(process.execPath, [CLI, 'agent', 'create', 'bench', '--can', 'demo:read', '--config', configPath, '--json'], { env, cwd: ROOT, encoding: 'utf8' }),
+    execFileSync(process.execPath, [CLI, 'agent', 'create', 'bench', '--can', 'demo:read', '--config', configPath, '--json'], {
+      env,
+      cwd: ROOT,
+      encoding: 'utf8',
+    }),
   );
   const nodeFlags = values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${resolve(values['cpu-prof'])}`] : [];
-  const server = startChild('creddy', [...nodeFlags, CLI, 'server', '--config', configPath, '--listen', '127.0.0.1:0'], env, /creddy listening on (\S+)/);
+  const server = startChild(
+    'creddy',
+    [...nodeFlags, CLI, 'server', '--config', configPath, '--listen', '127.0.0.1:0'],
+    env,
+    /creddy listening on (\S+)/,
+  );
   return { ...server, token: created.token };
 }
 
@@ -206,7 +243,13 @@ try {
   const [baseline, creddy] = targets.map((t) => merge(t.slices, t.shape));
   const ratio = (a, b) => (b ? Math.round((a / b) * 1000) / 1000 : null);
   result = {
-    machine: { nproc: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version, platform: `${process.platform}-${process.arch}`, loadavg_before: loadBefore },
+    machine: {
+      nproc: cpus().length,
+      cpu: cpus()[0]?.model ?? 'unknown',
+      node: process.version,
+      platform: `${process.platform}-${process.arch}`,
+      loadavg_before: loadBefore,
+    },
     settings,
     creddy,
     baseline,
@@ -218,7 +261,7 @@ try {
 }
 
 if (values.json) {
-  process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 } else {
   const { machine, creddy, baseline, ratio } = result;
   const row = (name, r) =>

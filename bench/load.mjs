@@ -94,7 +94,7 @@ latencies.sort((a, b) => a - b);
 const pct = (p) => (latencies.length === 0 ? null : latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))]);
 const round = (x) => (x === null ? null : Math.round(x * 1000) / 1000);
 process.stdout.write(
-  JSON.stringify({
+  `${JSON.stringify({
     requests: latencies.length,
     errors,
     statuses,
@@ -105,5 +105,5 @@ process.stdout.write(
     p99_ms: round(pct(99)),
     max_ms: round(latencies.at(-1) ?? null),
     ...(values.raw ? { latencies_ms: latencies.map(round) } : {}),
-  }) + '\n',
+  })}\n`,
 );

@@ -16,7 +16,7 @@ const top = Number(values.top);
 // Time per sample: V8 records the delta before each sample.
 const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
 const selfUs = new Map();
-profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+for (const [i, id] of profile.samples.entries()) selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
 const parent = new Map();
 for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
 const totalUs = [...selfUs.values()].reduce((a, b) => a + b, 0);
@@ -41,7 +41,9 @@ const inclusive = new Map();
 for (const [id, us] of selfUs) {
   const n = nodes.get(id);
   byFunction.set(label(n), (byFunction.get(label(n)) ?? 0) + us);
-  const place = ['(idle)', '(garbage collector)', '(program)'].includes(n.callFrame.functionName) ? n.callFrame.functionName : where(n.callFrame.url);
+  const place = ['(idle)', '(garbage collector)', '(program)'].includes(n.callFrame.functionName)
+    ? n.callFrame.functionName
+    : where(n.callFrame.url);
   byPlace.set(place, (byPlace.get(place) ?? 0) + us);
   // Inclusive: charge every distinct frame on the stack once.
   const seen = new Set();
@@ -56,7 +58,8 @@ for (const [id, us] of selfUs) {
 const pct = (us) => `${((100 * us) / totalUs).toFixed(1).padStart(5)}%`;
 const print = (title, map) => {
   process.stdout.write(`\n${title}\n`);
-  for (const [k, us] of [...map].sort((a, b) => b[1] - a[1]).slice(0, top)) process.stdout.write(`${pct(us)}  ${(us / 1000).toFixed(0).padStart(7)} ms  ${k}\n`);
+  for (const [k, us] of [...map].sort((a, b) => b[1] - a[1]).slice(0, top))
+    process.stdout.write(`${pct(us)}  ${(us / 1000).toFixed(0).padStart(7)} ms  ${k}\n`);
 };
 process.stdout.write(`profile: ${(totalUs / 1e6).toFixed(2)} s sampled\n`);
 print('self time by place', byPlace);

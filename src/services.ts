@@ -1,14 +1,14 @@
-import { CreddyError } from './errors.js';
-import { systemClock, type Clock } from './_utils/clock.js';
+import { type Clock, systemClock } from './_utils/clock.js';
 import type { Logger } from './_utils/logger.js';
-import type { Config } from './config/types.js';
+import type { Checkpointer } from './audit/checkpoint.js';
+import { loadAuditKey } from './audit/key.js';
+import { createAuditLog } from './audit/setup.js';
+import type { AuditWriter } from './audit/writer.js';
 import { backendTypes } from './backends/registry.js';
 import type { Backend } from './backends/types.js';
-import { loadAuditKey } from './audit/key.js';
-import type { AuditWriter } from './audit/writer.js';
-import type { Checkpointer } from './audit/checkpoint.js';
-import { createAuditLog } from './audit/setup.js';
-import { loadKeks, type KekSet } from './keys/kek.js';
+import type { Config } from './config/types.js';
+import { CreddyError } from './errors.js';
+import { type KekSet, loadKeks } from './keys/kek.js';
 import { createKeyring, type Keyring } from './keys/keyring.js';
 import { openStore } from './store/open-store.js';
 import type { AuditSealer, Store } from './store/port.js';
@@ -48,14 +48,25 @@ export async function createServices(config: Config, options: ServiceOptions): P
   const env = options.env ?? process.env;
   const clock = options.clock ?? systemClock;
   const { logger } = options;
-  const store = options.store ?? openStore(config.store, { auditOffThread: options.actor === 'server', durable: durableAudit(env, logger) });
+  const store =
+    options.store ?? openStore(config.store, { auditOffThread: options.actor === 'server', durable: durableAudit(env, logger) });
   try {
     // The server warns about dev keys at every start; repeating it on each CLI call is noise.
     const warnDev = options.actor === 'server';
     const keks = loadKeks({ env, dataDir: config.dataDir, logger, warnDev });
     const auditKey = loadAuditKey({ env, dataDir: config.dataDir, logger, warnDev });
-    const { writer: audit, checkpoints: auditCheckpoints, seal: auditSeal } = createAuditLog({
-      store, keks, key: auditKey, config: config.audit, now: () => clock.now(), logger, actor: options.actor,
+    const {
+      writer: audit,
+      checkpoints: auditCheckpoints,
+      seal: auditSeal,
+    } = createAuditLog({
+      store,
+      keks,
+      key: auditKey,
+      config: config.audit,
+      now: () => clock.now(),
+      logger,
+      actor: options.actor,
     });
     const backends = new Map<string, Backend>();
     for (const [name, { common, settings }] of config.backends) {
@@ -64,18 +75,35 @@ export async function createServices(config: Config, options: ServiceOptions): P
       // operator's bound: refuse the config instead of ever granting more than max_ttl.
       const floor = backend.ttlLimits.min;
       if (floor && floor.seconds > common.maxTtl) {
-        throw new CreddyError('ERR_CONFIG_INVALID', `backends.${name}.max_ttl: must be at least ${floor.seconds}s for type ${common.type} (${floor.reason})`);
+        throw new CreddyError(
+          'ERR_CONFIG_INVALID',
+          `backends.${name}.max_ttl: must be at least ${floor.seconds}s for type ${common.type} (${floor.reason})`,
+        );
       }
       backends.set(name, backend);
     }
     warnSharedAudiences(backends, logger);
     const keyring = createKeyring({
-      store, keks, clock, logger, config: config.keys, actor: options.actor,
+      store,
+      keks,
+      clock,
+      logger,
+      config: config.keys,
+      actor: options.actor,
       auditSeal,
     });
     await keyring.init();
     return {
-      config, clock, logger, store, keks, keyring, audit, auditSeal, auditCheckpoints, backends,
+      config,
+      clock,
+      logger,
+      store,
+      keks,
+      keyring,
+      audit,
+      auditSeal,
+      auditCheckpoints,
+      backends,
       async close() {
         await audit.flush();
         await store.close();
@@ -96,7 +124,8 @@ function warnSharedAudiences(backends: ReadonlyMap<string, Backend>, logger: Log
   const byAudience = new Map<string, string[]>();
   for (const [name, backend] of backends) byAudience.set(backend.audience, [...(byAudience.get(backend.audience) ?? []), name]);
   for (const [audience, names] of byAudience) {
-    if (names.length > 1) logger.warn('backends share one token audience; verifiers must also check the backend claim', { audience, backends: names });
+    if (names.length > 1)
+      logger.warn('backends share one token audience; verifiers must also check the backend claim', { audience, backends: names });
   }
 }
 

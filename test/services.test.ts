@@ -17,7 +17,9 @@ backends:
 `,
     });
     try {
-      const warning = broker.logLines.map((l) => JSON.parse(l) as { msg: string; backends?: string[] }).find((l) => l.msg.includes('share one token audience'));
+      const warning = broker.logLines
+        .map((l) => JSON.parse(l) as { msg: string; backends?: string[] })
+        .find((l) => l.msg.includes('share one token audience'));
       expect(warning?.backends).toEqual(['reports-read', 'reports-admin']);
     } finally {
       await broker.stop();

@@ -20,7 +20,11 @@ export function parseDuration(input: unknown): number | undefined {
 
 /** Formats seconds the way an operator would write them (`3600` → `1h`, `90` → `90s`). */
 export function formatDuration(seconds: number): string {
-  for (const [unit, size] of [['d', 86_400], ['h', 3600], ['m', 60]] as const) {
+  for (const [unit, size] of [
+    ['d', 86_400],
+    ['h', 3600],
+    ['m', 60],
+  ] as const) {
     if (seconds >= size && seconds % size === 0) return `${seconds / size}${unit}`;
   }
   return `${seconds}s`;

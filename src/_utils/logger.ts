@@ -8,7 +8,7 @@ export interface Logger {
 }
 
 /** JSON-lines logger; every line passes through redact() so a stray secret never lands in logs. */
-export function createLogger(write: (line: string) => void = (line) => process.stderr.write(line + '\n')): Logger {
+export function createLogger(write: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): Logger {
   const emit = (level: string, msg: string, fields?: Record<string, unknown>): void => {
     write(redact(JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields })));
   };

@@ -51,7 +51,7 @@ export function devKeyFile(path: string, kind: KeyKind, options: { create: boole
   if (!existsSync(path)) {
     if (!options.create) return undefined;
     try {
-      writePrivateFile(path, randomBytes(32).toString('hex') + '\n', { exclusive: true });
+      writePrivateFile(path, `${randomBytes(32).toString('hex')}\n`, { exclusive: true });
     } catch (err) {
       // Another process created it first: use theirs.
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;

@@ -1,9 +1,9 @@
-import { CreddyError } from '../errors.js';
 import { nowSeconds } from '../_utils/clock.js';
 import { digestsEqual, sha256Hex } from '../_utils/ids.js';
-import { agentStatus, type AgentRecord } from '../model/agent.js';
-import { AGENT_TOKEN_RE } from './token.js';
+import { CreddyError } from '../errors.js';
+import { type AgentRecord, agentStatus } from '../model/agent.js';
 import type { Services } from '../services.js';
+import { AGENT_TOKEN_RE } from './token.js';
 
 /** Longest Authorization header looked at; anything longer is rejected before parsing. */
 const MAX_AUTHORIZATION_LENGTH = 256;

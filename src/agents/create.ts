@@ -1,6 +1,6 @@
-import { CreddyError } from '../errors.js';
 import { nowSeconds } from '../_utils/clock.js';
 import { sha256Hex } from '../_utils/ids.js';
+import { CreddyError } from '../errors.js';
 import type { AgentRecord, Grant } from '../model/agent.js';
 import { auditEvent } from '../model/audit.js';
 import type { Services } from '../services.js';
@@ -30,7 +30,11 @@ export async function createAgent(
   await services.audit.write({
     change: { kind: 'agent.create', agent },
     event: auditEvent({
-      time: services.clock.now(), type: 'agent.created', outcome: 'success', actor: input.actor, agent: agent.name,
+      time: services.clock.now(),
+      type: 'agent.created',
+      outcome: 'success',
+      actor: input.actor,
+      agent: agent.name,
       details: { grants: agent.grants.map((g) => `${g.backend}:${g.scope}`), expires_at: agent.expiresAt },
     }),
   });

@@ -11,7 +11,10 @@ import type { Services } from '../services.js';
  */
 export function parseGrants(spec: string, services: Pick<Services, 'backends'>): Grant[] {
   const grants: Grant[] = [];
-  for (const part of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of spec
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const colon = part.indexOf(':');
     if (colon <= 0 || colon === part.length - 1) throw new CreddyError('ERR_USAGE', `grant "${part}" must be BACKEND:SCOPE`);
     const backend = part.slice(0, colon);
@@ -21,7 +24,10 @@ export function parseGrants(spec: string, services: Pick<Services, 'backends'>):
     const problem = scopeProblem(scope);
     if (problem) throw new CreddyError('ERR_USAGE', `grant "${part}": ${problem}`);
     if (!coveredBy(configured.common.allowedScopes, scope)) {
-      throw new CreddyError('ERR_USAGE', `grant "${part}": scope is outside ${backend}'s allowed_scopes (${configured.common.allowedScopes.join(', ')})`);
+      throw new CreddyError(
+        'ERR_USAGE',
+        `grant "${part}": scope is outside ${backend}'s allowed_scopes (${configured.common.allowedScopes.join(', ')})`,
+      );
     }
     grants.push({ backend, scope });
   }

@@ -1,7 +1,7 @@
-import { CreddyError } from '../errors.js';
 import { nowSeconds } from '../_utils/clock.js';
-import { auditEvent } from '../model/audit.js';
 import { revokeRecord } from '../credentials/revoke.js';
+import { CreddyError } from '../errors.js';
+import { auditEvent } from '../model/audit.js';
 import type { Services } from '../services.js';
 
 /**

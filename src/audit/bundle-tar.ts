@@ -18,7 +18,7 @@ function header(name: string, size: number): Buffer {
   put(100, 8, '0000600\0');
   put(108, 8, '0000000\0');
   put(116, 8, '0000000\0');
-  put(124, 12, size.toString(8).padStart(11, '0') + '\0');
+  put(124, 12, `${size.toString(8).padStart(11, '0')}\0`);
   put(136, 12, '00000000000\0'); // mtime 0: the manifest carries the real time, signed
   h.fill(0x20, 148, 156);
   put(156, 1, '0');
@@ -26,7 +26,7 @@ function header(name: string, size: number): Buffer {
   put(263, 2, '00');
   let sum = 0;
   for (const byte of h) sum += byte;
-  put(148, 8, sum.toString(8).padStart(6, '0') + '\0 ');
+  put(148, 8, `${sum.toString(8).padStart(6, '0')}\0 `);
   return h;
 }
 
@@ -50,7 +50,8 @@ export function readTar(tar: Buffer): TarFile[] {
     if (offset + BLOCK > tar.length) throw new Error('bundle is truncated');
     const block = tar.subarray(offset, offset + BLOCK);
     if (block.every((b) => b === 0)) {
-      if (tar.length !== offset + 2 * BLOCK || !tar.subarray(offset).every((b) => b === 0)) throw new Error('bundle has bytes after its end');
+      if (tar.length !== offset + 2 * BLOCK || !tar.subarray(offset).every((b) => b === 0))
+        throw new Error('bundle has bytes after its end');
       return files;
     }
     const name = block.subarray(0, 100).toString('ascii').replace(/\0.*$/s, '');

@@ -22,4 +22,4 @@ export interface BundleManifest {
 export const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
 
 /** NDJSON: one compact JSON value per line, each line ending in "\n". */
-export const ndjson = (values: readonly unknown[]): Buffer => Buffer.from(values.map((v) => JSON.stringify(v) + '\n').join(''));
+export const ndjson = (values: readonly unknown[]): Buffer => Buffer.from(values.map((v) => `${JSON.stringify(v)}\n`).join(''));

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
-import type { AuditSealer } from '../store/port.js';
 import type { AuditRow } from '../model/audit.js';
+import type { AuditSealer } from '../store/port.js';
 import type { AuditKey } from './key.js';
 
 /** JSON with object keys sorted at every depth: one byte sequence per value. */
@@ -19,8 +19,22 @@ export function canonicalJson(value: unknown): string {
  */
 export function canonicalRow(row: Omit<AuditRow, 'hash'>): string {
   return canonicalJson([
-    row.seq, row.time, row.type, row.outcome, row.actor, row.agent, row.backend, row.scopes, row.jti, row.kid,
-    row.reason, row.clientIp, row.requestId, row.details, row.prevHash, row.keyId,
+    row.seq,
+    row.time,
+    row.type,
+    row.outcome,
+    row.actor,
+    row.agent,
+    row.backend,
+    row.scopes,
+    row.jti,
+    row.kid,
+    row.reason,
+    row.clientIp,
+    row.requestId,
+    row.details,
+    row.prevHash,
+    row.keyId,
   ]);
 }
 

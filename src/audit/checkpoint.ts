@@ -1,8 +1,8 @@
 import type { Logger } from '../_utils/logger.js';
-import type { Store } from '../store/port.js';
 import type { AuditCheckpoint, AuditHead } from '../model/audit.js';
+import type { Store } from '../store/port.js';
 import { canonicalJson } from './chain.js';
-import { verifySignature, type AuditPublicKey, type AuditSigner } from './signing-key.js';
+import { type AuditPublicKey, type AuditSigner, verifySignature } from './signing-key.js';
 
 /** The bytes a checkpoint signature covers; the prefix keeps them apart from any other signed data. */
 export function checkpointSigningInput(c: Omit<AuditCheckpoint, 'signature'>): Buffer {

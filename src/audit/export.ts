@@ -1,12 +1,12 @@
 import { writePrivateFile } from '../_utils/fs.js';
 import { CreddyError } from '../errors.js';
-import type { Store } from '../store/port.js';
 import type { AuditRow } from '../model/audit.js';
-import { BUNDLE_FORMAT, ndjson, sha256, type BundleManifest } from './bundle.js';
+import type { Store } from '../store/port.js';
+import { BUNDLE_FORMAT, type BundleManifest, ndjson, sha256 } from './bundle.js';
 import { writeTar } from './bundle-tar.js';
 import type { AuditKeySet } from './key.js';
 import { checkpointToJson, rowToJson } from './row-json.js';
-import { publicKeyFormats, publicKeyFromX, type AuditSigner } from './signing-key.js';
+import { type AuditSigner, publicKeyFormats, publicKeyFromX } from './signing-key.js';
 import { arrayPager, verifyChain } from './verify-chain.js';
 
 const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
@@ -17,7 +17,10 @@ const iso = (ms: number | undefined): string | null => (ms === undefined ? null 
  * public key, and a manifest of their SHA-256s signed by the audit signing key. The range is
  * verified first (HMACs included): creddy refuses to sign a manifest over a broken chain.
  */
-export async function exportBundle(deps: { store: Store; keys: AuditKeySet; signer: AuditSigner; issuer: string; now: () => number }, options: { since?: number; until?: number; out: string }): Promise<BundleManifest> {
+export async function exportBundle(
+  deps: { store: Store; keys: AuditKeySet; signer: AuditSigner; issuer: string; now: () => number },
+  options: { since?: number; until?: number; out: string },
+): Promise<BundleManifest> {
   const { store } = deps;
   const first = (await store.audit.query({ ...(options.since !== undefined ? { since: options.since } : {}), order: 'asc', limit: 1 }))[0];
   const last = (await store.audit.query({ ...(options.until !== undefined ? { until: options.until } : {}), order: 'desc', limit: 1 }))[0];
@@ -36,9 +39,16 @@ export async function exportBundle(deps: { store: Store; keys: AuditKeySet; sign
 
   const report = await verifyChain({
     page: arrayPager(rows),
-    checkpoints, publicKeys: [publicKeyFromX(deps.signer.publicX)], keys: deps.keys, start: 'open',
+    checkpoints,
+    publicKeys: [publicKeyFromX(deps.signer.publicX)],
+    keys: deps.keys,
+    start: 'open',
   });
-  if (report.problem) throw new CreddyError('ERR_AUDIT_INVALID', `refusing to export: seq ${report.problem.seq} ${report.problem.kind}: ${report.problem.detail}`);
+  if (report.problem)
+    throw new CreddyError(
+      'ERR_AUDIT_INVALID',
+      `refusing to export: seq ${report.problem.seq} ${report.problem.kind}: ${report.problem.detail}`,
+    );
 
   const files = {
     'events.ndjson': ndjson(rows.map(rowToJson)),
@@ -55,9 +65,11 @@ export async function exportBundle(deps: { store: Store; keys: AuditKeySet; sign
     audit_key_ids: [...new Set(rows.map((r) => r.keyId))],
     signing_key: { kid: deps.signer.kid, x: deps.signer.publicX },
     chain_verified_at_export: report.hmac === 'verified',
-    files: Object.fromEntries(Object.entries(files).map(([name, data]) => [name, { sha256: sha256(data), bytes: data.length }])) as BundleManifest['files'],
+    files: Object.fromEntries(
+      Object.entries(files).map(([name, data]) => [name, { sha256: sha256(data), bytes: data.length }]),
+    ) as BundleManifest['files'],
   };
-  const manifestBytes = Buffer.from(JSON.stringify(manifest, null, 2) + '\n');
+  const manifestBytes = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
   const tar = writeTar([
     { name: 'manifest.json', data: manifestBytes },
     { name: 'manifest.sig', data: deps.signer.sign(manifestBytes) },

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Logger } from '../_utils/logger.js';
-import { devKeyFile, readKeyVar, type KeyKind, type SecretKey } from '../_utils/secret-key.js';
+import { devKeyFile, type KeyKind, readKeyVar, type SecretKey } from '../_utils/secret-key.js';
 
 /** The HMAC key of the audit chain, with a non-secret id stored on every row it sealed. */
 export type AuditKey = SecretKey;
@@ -17,9 +17,13 @@ export function loadAuditKey(options: { env: NodeJS.ProcessEnv; dataDir: string;
   const configured = readKeyVar(env, 'CREDDY_AUDIT_KEY', AUDIT_KEY);
   if (configured) return configured;
   const devPath = join(dataDir, 'audit.key');
-  if (options.warnDev !== false) logger.warn('INSECURE: using a development audit key stored next to the database; set CREDDY_AUDIT_KEY or CREDDY_AUDIT_KEY_FILE in production', {
-    audit_key_file: devPath,
-  });
+  if (options.warnDev !== false)
+    logger.warn(
+      'INSECURE: using a development audit key stored next to the database; set CREDDY_AUDIT_KEY or CREDDY_AUDIT_KEY_FILE in production',
+      {
+        audit_key_file: devPath,
+      },
+    );
   return devKeyFile(devPath, AUDIT_KEY, { create: true })!;
 }
 

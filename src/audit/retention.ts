@@ -1,5 +1,5 @@
-import type { Store } from '../store/port.js';
 import { auditEvent } from '../model/audit.js';
+import type { Store } from '../store/port.js';
 import type { AuditWriter } from './writer.js';
 
 /** Rows deleted per transaction at most (when checkpoints allow), so pruning never holds the write lock long. */
@@ -12,7 +12,10 @@ const STEP_ROWS = 10_000;
  * them). Deletes go through the store's retention gate in steps that each end at a checkpoint,
  * and the pruning itself is recorded as an `audit.pruned` event.
  */
-export async function pruneAudit(deps: { store: Store; audit: AuditWriter; now: () => number; actor: string }, retentionSeconds: number): Promise<{ deleted: number; anchorSeq: number | undefined }> {
+export async function pruneAudit(
+  deps: { store: Store; audit: AuditWriter; now: () => number; actor: string },
+  retentionSeconds: number,
+): Promise<{ deleted: number; anchorSeq: number | undefined }> {
   const { store } = deps;
   const first = (await store.audit.query({ order: 'asc', limit: 1 }))[0];
   const head = await store.audit.head();
@@ -35,7 +38,10 @@ export async function pruneAudit(deps: { store: Store; audit: AuditWriter; now: 
   }
   await deps.audit.write({
     event: auditEvent({
-      time: deps.now(), type: 'audit.pruned', outcome: 'success', actor: deps.actor,
+      time: deps.now(),
+      type: 'audit.pruned',
+      outcome: 'success',
+      actor: deps.actor,
       details: { deleted, anchor_seq: target, retention_seconds: retentionSeconds },
     }),
   });

@@ -1,14 +1,14 @@
 import type { Logger } from '../_utils/logger.js';
 import type { AuditConfig } from '../config/types.js';
 import type { KekSet } from '../keys/kek.js';
+import { auditEvent } from '../model/audit.js';
 import type { AuditSealer, Store } from '../store/port.js';
 import { createSealer } from './chain.js';
-import { auditEvent } from '../model/audit.js';
-import { createCheckpointer, type Checkpointer } from './checkpoint.js';
+import { type Checkpointer, createCheckpointer } from './checkpoint.js';
 import type { AuditKey } from './key.js';
 import { createPruner } from './retention.js';
-import { loadAuditSigner, type AuditSigner } from './signing-key.js';
-import { createAuditWriter, type AuditWriter } from './writer.js';
+import { type AuditSigner, loadAuditSigner } from './signing-key.js';
+import { type AuditWriter, createAuditWriter } from './writer.js';
 
 /**
  * Wires the audit log: the group-commit writer, signed checkpoints (row count, timer, shutdown)
@@ -30,13 +30,29 @@ export function createAuditLog(deps: {
       signer = undefined; // retry on the next checkpoint rather than caching a failure
       throw err;
     }));
-  const prune = config.retention === null ? async () => {} : createPruner({ store, audit: { write: (e) => writer.write(e), flush: () => writer.flush() }, now, actor: deps.actor }, config.retention);
+  const prune =
+    config.retention === null
+      ? async () => {}
+      : createPruner(
+          { store, audit: { write: (e) => writer.write(e), flush: () => writer.flush() }, now, actor: deps.actor },
+          config.retention,
+        );
   const checkpoints = createCheckpointer({
-    store, logger, now, signer: loadSigner, every: config.checkpointEvery, intervalMs: config.checkpointInterval * 1000, onTick: prune,
+    store,
+    logger,
+    now,
+    signer: loadSigner,
+    every: config.checkpointEvery,
+    intervalMs: config.checkpointInterval * 1000,
+    onTick: prune,
   });
   const seal = createSealer(deps.key);
   const writer = createAuditWriter({
-    store, seal, timeoutMs: config.writeTimeout * 1000, logger, onCommit: (seq) => checkpoints.noteCommitted(seq),
+    store,
+    seal,
+    timeoutMs: config.writeTimeout * 1000,
+    logger,
+    onCommit: (seq) => checkpoints.noteCommitted(seq),
     // A credential whose row committed after its request failed closed was never delivered:
     // deny-list it and record why, so the log and the credential table tell the truth.
     onLateCommit: async (row, entry) => {
@@ -44,8 +60,17 @@ export function createAuditLog(deps: {
       await store.credentials.revoke(entry.credential.jti, Math.floor(now() / 1000));
       await writer.write({
         event: auditEvent({
-          time: now(), type: 'credential.revoked', outcome: 'success', actor: 'server', agent: row.agent, backend: row.backend,
-          scopes: row.scopes, jti: row.jti, kid: row.kid, reason: 'ERR_AUDIT_UNAVAILABLE', details: { late_commit_of_seq: row.seq },
+          time: now(),
+          type: 'credential.revoked',
+          outcome: 'success',
+          actor: 'server',
+          agent: row.agent,
+          backend: row.backend,
+          scopes: row.scopes,
+          jti: row.jti,
+          kid: row.kid,
+          reason: 'ERR_AUDIT_UNAVAILABLE',
+          details: { late_commit_of_seq: row.seq },
         }),
       });
     },

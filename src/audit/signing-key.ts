@@ -1,8 +1,8 @@
-import { createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
-import { generateSigningKey, privateKeyFromDer, publicJwk, thumbprint, type PublicJwk } from '../keys/jwk.js';
-import { openWithAny, seal, type KekSet } from '../keys/kek.js';
-import type { Store } from '../store/port.js';
+import { createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
+import { generateSigningKey, type PublicJwk, privateKeyFromDer, publicJwk, thumbprint } from '../keys/jwk.js';
+import { type KekSet, openWithAny, seal } from '../keys/kek.js';
 import type { AuditSigningKeyRecord } from '../model/audit.js';
+import type { Store } from '../store/port.js';
 
 /** The Ed25519 key that signs checkpoints and export manifests (never the token signing keys). */
 export interface AuditSigner {
@@ -23,8 +23,11 @@ export async function loadAuditSigner(deps: { store: Store; keks: KekSet; now: (
   const record = await deps.store.audit.ensureSigningKey(() => {
     const key = generateSigningKey();
     return {
-      kid: key.kid, publicX: key.x, sealedPrivate: seal(deps.keks.current, key.privateDer, aad(key.kid)),
-      kekId: deps.keks.current.id, createdAt: Math.floor(deps.now() / 1000),
+      kid: key.kid,
+      publicX: key.x,
+      sealedPrivate: seal(deps.keks.current, key.privateDer, aad(key.kid)),
+      kekId: deps.keks.current.id,
+      createdAt: Math.floor(deps.now() / 1000),
     };
   });
   const privateKey = privateKeyFromDer(openWithAny(deps.keks, record.sealedPrivate, aad(record.kid)), record.publicX);

@@ -1,9 +1,9 @@
-import { BUNDLE_FILES, BUNDLE_FORMAT, HASHED_FILES, sha256, type BundleManifest } from './bundle.js';
+import { BUNDLE_FILES, BUNDLE_FORMAT, type BundleManifest, HASHED_FILES, sha256 } from './bundle.js';
 import { readTar } from './bundle-tar.js';
 import type { AuditKeySet } from './key.js';
 import { checkpointFromJson, rowFromJson } from './row-json.js';
-import { parsePublicKey, publicKeyFormats, publicKeyFromX, verifySignature, type AuditPublicKey } from './signing-key.js';
-import { arrayPager, verifyChain, type ChainReport } from './verify-chain.js';
+import { type AuditPublicKey, parsePublicKey, publicKeyFormats, publicKeyFromX, verifySignature } from './signing-key.js';
+import { arrayPager, type ChainReport, verifyChain } from './verify-chain.js';
 
 export interface BundleReport {
   /** True when the container, manifest signature, file hashes, checkpoints and chain all check out. */
@@ -16,16 +16,25 @@ export interface BundleReport {
   readonly error: string | null;
 }
 
-const fail = (error: string, key: 'pinned' | 'embedded', manifest: BundleManifest | null = null): BundleReport => ({ ok: false, key, manifest, chain: null, error });
+const fail = (error: string, key: 'pinned' | 'embedded', manifest: BundleManifest | null = null): BundleReport => ({
+  ok: false,
+  key,
+  manifest,
+  chain: null,
+  error,
+});
 
 function parseLines(data: Buffer, name: string): Array<Record<string, unknown>> {
   const text = data.toString('utf8');
   if (text.length > 0 && !text.endsWith('\n')) throw new Error(`${name}: last line is not terminated`);
-  return text.split('\n').slice(0, -1).map((line, i) => {
-    const value = JSON.parse(line) as unknown;
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error(`${name} line ${i + 1}: not an object`);
-    return value as Record<string, unknown>;
-  });
+  return text
+    .split('\n')
+    .slice(0, -1)
+    .map((line, i) => {
+      const value = JSON.parse(line) as unknown;
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error(`${name} line ${i + 1}: not an object`);
+      return value as Record<string, unknown>;
+    });
 }
 
 /**
@@ -39,7 +48,8 @@ export async function verifyBundle(tar: Buffer, options: { pinned?: AuditPublicK
   let files: Map<string, Buffer>;
   try {
     const entries = readTar(tar);
-    if (entries.map((e) => e.name).join() !== BUNDLE_FILES.join()) return fail(`bundle must hold exactly ${BUNDLE_FILES.join(', ')} in that order`, keySource);
+    if (entries.map((e) => e.name).join() !== BUNDLE_FILES.join())
+      return fail(`bundle must hold exactly ${BUNDLE_FILES.join(', ')} in that order`, keySource);
     files = new Map(entries.map((e) => [e.name, e.data]));
   } catch (err) {
     return fail((err as Error).message, keySource);
@@ -59,14 +69,20 @@ export async function verifyBundle(tar: Buffer, options: { pinned?: AuditPublicK
     return fail('manifest names no valid signing key', keySource, manifest);
   }
   if (!verifySignature(key, manifestBytes, files.get('manifest.sig')!)) {
-    return fail(options.pinned ? 'manifest signature does not verify with the pinned public key' : 'manifest signature does not verify', keySource, manifest);
+    return fail(
+      options.pinned ? 'manifest signature does not verify with the pinned public key' : 'manifest signature does not verify',
+      keySource,
+      manifest,
+    );
   }
   // From here the manifest is authentic (under `key`); everything else must match it.
-  if (manifest.signing_key.kid !== key.kid) return fail('manifest names a different signing key than the one that signed it', keySource, manifest);
+  if (manifest.signing_key.kid !== key.kid)
+    return fail('manifest names a different signing key than the one that signed it', keySource, manifest);
   for (const name of HASHED_FILES) {
     const data = files.get(name)!;
     const expected = manifest.files[name];
-    if (!expected || expected.sha256 !== sha256(data) || expected.bytes !== data.length) return fail(`${name} does not match the SHA-256 in the signed manifest`, keySource, manifest);
+    if (!expected || expected.sha256 !== sha256(data) || expected.bytes !== data.length)
+      return fail(`${name} does not match the SHA-256 in the signed manifest`, keySource, manifest);
   }
   let embedded: AuditPublicKey;
   try {
@@ -74,18 +90,22 @@ export async function verifyBundle(tar: Buffer, options: { pinned?: AuditPublicK
   } catch {
     return fail('audit-signing-key.pem is not an Ed25519 public key', keySource, manifest);
   }
-  if (embedded.kid !== key.kid || publicKeyFormats(manifest.signing_key.x).jwk.kid !== key.kid) return fail('the bundle\'s public key is not the key that signed it', keySource, manifest);
+  if (embedded.kid !== key.kid || publicKeyFormats(manifest.signing_key.x).jwk.kid !== key.kid)
+    return fail("the bundle's public key is not the key that signed it", keySource, manifest);
 
   try {
     const rows = parseLines(files.get('events.ndjson')!, 'events.ndjson').map(rowFromJson);
     const checkpoints = parseLines(files.get('checkpoints.ndjson')!, 'checkpoints.ndjson').map(checkpointFromJson);
     const { events } = manifest;
     if (rows.length !== events.count || (rows[0]?.seq ?? null) !== events.first_seq || (rows.at(-1)?.seq ?? null) !== events.last_seq) {
-      return fail('events.ndjson does not match the manifest\'s count and seq range', keySource, manifest);
+      return fail("events.ndjson does not match the manifest's count and seq range", keySource, manifest);
     }
     const chain = await verifyChain({
       page: arrayPager(rows),
-      checkpoints, publicKeys: [key], keys: options.keys, start: 'open',
+      checkpoints,
+      publicKeys: [key],
+      keys: options.keys,
+      start: 'open',
     });
     const error = chain.problem ? `seq ${chain.problem.seq} ${chain.problem.kind}: ${chain.problem.detail}` : null;
     return { ok: error === null, key: keySource, manifest, chain, error };

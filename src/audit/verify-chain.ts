@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
-import { GENESIS_HASH, type AuditCheckpoint, type AuditRow } from '../model/audit.js';
+import { type AuditCheckpoint, type AuditRow, GENESIS_HASH } from '../model/audit.js';
 import { canonicalRow, chainHash } from './chain.js';
 import { checkpointSignatureValid } from './checkpoint.js';
 import type { AuditKeySet } from './key.js';
 import type { AuditPublicKey } from './signing-key.js';
-
 
 /** What is wrong at the first bad seq. */
 export type ProblemKind =
@@ -74,7 +73,11 @@ export async function verifyChain(source: ChainSource): Promise<ChainReport> {
   const problems: ChainProblem[] = [];
   for (const c of checkpoints) {
     if (!source.publicKeys.some((k) => k.kid === c.keyId)) {
-      problems.push({ seq: c.seq, kind: 'unknown-key', detail: `checkpoint at seq ${c.seq} is signed by unknown audit signing key ${c.keyId}` });
+      problems.push({
+        seq: c.seq,
+        kind: 'unknown-key',
+        detail: `checkpoint at seq ${c.seq} is signed by unknown audit signing key ${c.keyId}`,
+      });
     } else if (!checkpointSignatureValid(c, source.publicKeys)) {
       problems.push({ seq: c.seq, kind: 'bad-checkpoint', detail: `checkpoint at seq ${c.seq} has an invalid signature` });
     }
@@ -100,29 +103,46 @@ export async function verifyChain(source: ChainSource): Promise<ChainReport> {
     } else if (row.seq < expectedSeq) {
       return { seq: expectedSeq, kind: 'reordered', detail: `seq ${row.seq} appears after seq ${prev?.seq ?? 0}` };
     } else if (row.seq > expectedSeq) {
-      return { seq: expectedSeq, kind: 'missing', detail: `seq ${expectedSeq}${row.seq - 1 > expectedSeq ? `-${row.seq - 1}` : ''} missing: seq ${row.seq} follows ${prev?.seq ?? 0}` };
+      return {
+        seq: expectedSeq,
+        kind: 'missing',
+        detail: `seq ${expectedSeq}${row.seq - 1 > expectedSeq ? `-${row.seq - 1}` : ''} missing: seq ${row.seq} follows ${prev?.seq ?? 0}`,
+      };
     }
     const key = canHmac ? keys.byId(row.keyId) : undefined;
-    if (canHmac && !key) return { seq: row.seq, kind: 'unknown-key', detail: `sealed by audit key ${row.keyId}, which is not configured (set CREDDY_AUDIT_KEY_PREVIOUS)` };
+    if (canHmac && !key)
+      return {
+        seq: row.seq,
+        kind: 'unknown-key',
+        detail: `sealed by audit key ${row.keyId}, which is not configured (set CREDDY_AUDIT_KEY_PREVIOUS)`,
+      };
     const ahead = async (): Promise<readonly AuditRow[]> => source.page(row.seq, PAGE);
     if (prev || row.seq === 1) {
       if (row.prevHash !== expectedPrev) {
         const later = await ahead();
         const from = recent.get(row.prevHash) ?? later.find((r) => r.hash === row.prevHash)?.seq;
-        if (from !== undefined) return { seq: row.seq, kind: 'reordered', detail: `row at seq ${row.seq} follows seq ${from}, not seq ${row.seq - 1}` };
-        if (later[0]?.prevHash === expectedPrev) return { seq: row.seq, kind: 'inserted', detail: `row at seq ${row.seq} is not part of the chain: seq ${later[0].seq} links past it` };
+        if (from !== undefined)
+          return { seq: row.seq, kind: 'reordered', detail: `row at seq ${row.seq} follows seq ${from}, not seq ${row.seq - 1}` };
+        if (later[0]?.prevHash === expectedPrev)
+          return {
+            seq: row.seq,
+            kind: 'inserted',
+            detail: `row at seq ${row.seq} is not part of the chain: seq ${later[0].seq} links past it`,
+          };
         return { seq: row.seq, kind: 'modified', detail: `prev_hash of seq ${row.seq} does not match the hash of seq ${row.seq - 1}` };
       }
     }
     if (key && chainHash(key, row) !== row.hash) {
-      if (plainSha(row) === row.hash) return { seq: row.seq, kind: 'inserted', detail: `row at seq ${row.seq} carries a plain SHA-256, not the audit HMAC: forged` };
+      if (plainSha(row) === row.hash)
+        return { seq: row.seq, kind: 'inserted', detail: `row at seq ${row.seq} carries a plain SHA-256, not the audit HMAC: forged` };
       const next = (await ahead())[0];
       if (next && next.prevHash !== row.hash && next.prevHash === row.prevHash) {
         return { seq: row.seq, kind: 'inserted', detail: `row at seq ${row.seq} is not part of the chain: seq ${next.seq} links past it` };
       }
       return { seq: row.seq, kind: 'modified', detail: `row at seq ${row.seq} does not match its HMAC: a column was changed` };
     }
-    if (anchor && anchor.hash !== row.hash) return { seq: row.seq, kind: 'modified', detail: `row at seq ${row.seq} does not match the signed checkpoint at seq ${row.seq}` };
+    if (anchor && anchor.hash !== row.hash)
+      return { seq: row.seq, kind: 'modified', detail: `row at seq ${row.seq} does not match the signed checkpoint at seq ${row.seq}` };
     return undefined;
   };
 
@@ -150,7 +170,8 @@ export async function verifyChain(source: ChainSource): Promise<ChainReport> {
     const seq = (prev?.seq ?? 0) + 1;
     const before = checkpoints.filter((c) => c.seq <= (prev?.seq ?? 0)).at(-1);
     rowProblem = {
-      seq, kind: 'truncated',
+      seq,
+      kind: 'truncated',
       detail: `log ends at seq ${prev?.seq ?? 0}${before ? ` (truncated after checkpoint ${before.seq})` : ''}, but a signed checkpoint vouches for seq ${latest.seq}`,
     };
   }
@@ -162,7 +183,12 @@ export async function verifyChain(source: ChainSource): Promise<ChainReport> {
   if (rowProblem) problems.push(rowProblem);
   const problem = problems.sort((a, b) => a.seq - b.seq)[0] ?? null;
   return {
-    rows, firstSeq, lastSeq: prev?.seq ?? null, checkpoints: checkpoints.length, latestCheckpoint: latest,
-    hmac: canHmac ? 'verified' : 'not-checked', problem,
+    rows,
+    firstSeq,
+    lastSeq: prev?.seq ?? null,
+    checkpoints: checkpoints.length,
+    latestCheckpoint: latest,
+    hmac: canHmac ? 'verified' : 'not-checked',
+    problem,
   };
 }

@@ -1,7 +1,7 @@
 import type { Store } from '../store/port.js';
 import type { AuditKeySet } from './key.js';
-import { publicKeysOf, type AuditPublicKey } from './signing-key.js';
-import { verifyChain, type ChainReport } from './verify-chain.js';
+import { type AuditPublicKey, publicKeysOf } from './signing-key.js';
+import { type ChainReport, verifyChain } from './verify-chain.js';
 
 /**
  * Verifies the whole log in a store. Checkpoint signatures are checked against `pinned` when
@@ -13,6 +13,9 @@ export async function verifyStore(store: Store, keys: AuditKeySet | undefined, p
   const publicKeys = pinned ? [pinned] : publicKeysOf(await store.audit.signingKeys());
   return verifyChain({
     page: (afterSeq, limit) => store.audit.query({ afterSeq, limit, order: 'asc' }),
-    checkpoints, publicKeys, keys, start: 'strict',
+    checkpoints,
+    publicKeys,
+    keys,
+    start: 'strict',
   });
 }

@@ -1,7 +1,7 @@
-import { CreddyError } from '../errors.js';
 import type { Logger } from '../_utils/logger.js';
-import type { AuditEntry, AuditSealer, Store } from '../store/port.js';
+import { CreddyError } from '../errors.js';
 import type { AuditRow } from '../model/audit.js';
+import type { AuditEntry, AuditSealer, Store } from '../store/port.js';
 
 /** Appends audit entries durably; every caller waits for its own row or a 503. */
 export interface AuditWriter {
@@ -63,20 +63,27 @@ export function createAuditWriter(options: {
       queue = [];
       if (batch.length === 0) continue;
       try {
-        const rows = await store.audit.append(batch.map((p) => p.entry), seal);
-        batch.forEach((p, i) => {
-          if (!p.timedOut) return p.resolve(rows[i]!);
-          logger.error('audit row committed after its request failed closed; compensating', { seq: rows[i]!.seq, type: rows[i]!.type });
-          options.onLateCommit?.(rows[i]!, p.entry).catch((err: unknown) => {
-            logger.error('compensating a late audit commit failed', { seq: rows[i]!.seq, error: String(err) });
+        const rows = await store.audit.append(
+          batch.map((p) => p.entry),
+          seal,
+        );
+        for (const [i, p] of batch.entries()) {
+          const row = rows[i]!;
+          if (!p.timedOut) {
+            p.resolve(row);
+            continue;
+          }
+          logger.error('audit row committed after its request failed closed; compensating', { seq: row.seq, type: row.type });
+          options.onLateCommit?.(row, p.entry).catch((err: unknown) => {
+            logger.error('compensating a late audit commit failed', { seq: row.seq, error: String(err) });
           });
-        });
+        }
         const last = rows.at(-1);
         if (last) options.onCommit?.(last.seq);
       } catch (err) {
         logger.error('audit write failed; failing closed', { error: (err as Error).message, events: batch.length });
         const failure = new CreddyError('ERR_AUDIT_UNAVAILABLE', 'audit log unavailable; nothing was issued', { cause: err });
-        batch.forEach((p) => p.reject(failure));
+        for (const p of batch) p.reject(failure);
       }
     }
   };
@@ -107,7 +114,12 @@ export function createAuditWriter(options: {
         };
         const timer = setTimeout(() => {
           pending.timedOut = true;
-          reject(new CreddyError('ERR_AUDIT_UNAVAILABLE', `audit log did not confirm the write within ${timeoutMs} ms; no credential was returned`));
+          reject(
+            new CreddyError(
+              'ERR_AUDIT_UNAVAILABLE',
+              `audit log did not confirm the write within ${timeoutMs} ms; no credential was returned`,
+            ),
+          );
         }, timeoutMs);
         timer.unref();
         queue.push(pending);

@@ -1,7 +1,7 @@
+import type { ConfigReader } from '../_utils/config-reader.js';
+import { coveredBy, scopeProblem } from '../policy/scopes.js';
 import { backendTypes, isBackendType } from './registry.js';
 import type { BackendConfig } from './types.js';
-import { coveredBy, scopeProblem } from '../policy/scopes.js';
-import type { ConfigReader } from '../_utils/config-reader.js';
 
 /** Backend names: also how a request names one, so anything else is refused before any lookup. */
 export const BACKEND_NAME_RE = /^[a-z0-9][a-z0-9_-]{0,62}$/;

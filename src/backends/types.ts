@@ -1,8 +1,8 @@
+import type { Clock } from '../_utils/clock.js';
+import type { ConfigReader } from '../_utils/config-reader.js';
+import type { Logger } from '../_utils/logger.js';
 import type { TtlBound } from '../policy/ttl.js';
 import type { DownstreamCredential } from '../wire.js';
-import type { ConfigReader } from '../_utils/config-reader.js';
-import type { Clock } from '../_utils/clock.js';
-import type { Logger } from '../_utils/logger.js';
 
 /** Settings every backend has, whatever its type. TTLs are in seconds. */
 export interface BackendCommon {

@@ -1,10 +1,10 @@
 import { defineCommand } from 'citty';
-import { CreddyError } from '../errors.js';
 import { isoSeconds, nowSeconds } from '../_utils/clock.js';
 import { parseDuration } from '../_utils/duration.js';
 import { createAgent } from '../agents/create.js';
 import { parseGrants } from '../agents/grants.js';
 import { revokeAgent } from '../agents/revoke.js';
+import { CreddyError } from '../errors.js';
 import { agentStatus } from '../model/agent.js';
 import { jsonArg, operatorArgs, withServices } from './context.js';
 import { printJson, printTable } from './output.js';

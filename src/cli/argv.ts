@@ -44,7 +44,7 @@ export function normalizeArgv(args: ArgsDef, words: string[], rest: string[] | n
     declared.set(`--${name}`, entry);
     if (!entry.takesValue) declared.set(`--no-${name}`, entry);
     const aliases = 'alias' in def ? def.alias : undefined;
-    for (const alias of typeof aliases === 'string' ? [aliases] : aliases ?? []) {
+    for (const alias of typeof aliases === 'string' ? [aliases] : (aliases ?? [])) {
       declared.set(alias.length === 1 ? `-${alias}` : `--${alias}`, entry);
     }
   }

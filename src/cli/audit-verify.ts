@@ -1,17 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { defineCommand } from 'citty';
-import { CreddyError } from '../errors.js';
 import { exportBundle } from '../audit/export.js';
 import { loadAuditKeys } from '../audit/key.js';
-import { loadAuditSigner, parsePublicKey, publicKeyFormats, type AuditPublicKey } from '../audit/signing-key.js';
-import type { ChainReport } from '../audit/verify-chain.js';
+import { type AuditPublicKey, loadAuditSigner, parsePublicKey, publicKeyFormats } from '../audit/signing-key.js';
 import { verifyBundle } from '../audit/verify-bundle.js';
+import type { ChainReport } from '../audit/verify-chain.js';
 import { verifyStore } from '../audit/verify-store.js';
 import { configPath, loadConfig } from '../config/load.js';
+import { CreddyError } from '../errors.js';
 import { openStore } from '../store/open-store.js';
-import { timeRangeArgs, timeRangeFromArgs } from './time-range.js';
 import { jsonArg, operatorArgs, withServices } from './context.js';
 import { isoTime, printJson } from './output.js';
+import { timeRangeArgs, timeRangeFromArgs } from './time-range.js';
 
 function readPinned(path: string | undefined): AuditPublicKey | undefined {
   if (path === undefined) return undefined;
@@ -22,19 +22,28 @@ function readPinned(path: string | undefined): AuditPublicKey | undefined {
   }
 }
 
-const NO_KEY = 'cannot verify HMACs: no audit key (set CREDDY_AUDIT_KEY or CREDDY_AUDIT_KEY_FILE, and CREDDY_AUDIT_KEY_PREVIOUS after a key change)';
+const NO_KEY =
+  'cannot verify HMACs: no audit key (set CREDDY_AUDIT_KEY or CREDDY_AUDIT_KEY_FILE, and CREDDY_AUDIT_KEY_PREVIOUS after a key change)';
 
 function chainJson(r: ChainReport): Record<string, unknown> {
   return {
-    events_verified: r.rows, first_seq: r.firstSeq, last_seq: r.lastSeq, checkpoints: r.checkpoints,
-    latest_checkpoint: r.latestCheckpoint ? { seq: r.latestCheckpoint.seq, time: isoTime(r.latestCheckpoint.time), key_id: r.latestCheckpoint.keyId } : null,
-    hmac: r.hmac, problem: r.problem,
+    events_verified: r.rows,
+    first_seq: r.firstSeq,
+    last_seq: r.lastSeq,
+    checkpoints: r.checkpoints,
+    latest_checkpoint: r.latestCheckpoint
+      ? { seq: r.latestCheckpoint.seq, time: isoTime(r.latestCheckpoint.time), key_id: r.latestCheckpoint.keyId }
+      : null,
+    hmac: r.hmac,
+    problem: r.problem,
   };
 }
 
 function chainLine(r: ChainReport): string {
   const range = r.firstSeq === null ? 'no events' : `${r.rows} events (seq ${r.firstSeq}-${r.lastSeq})`;
-  const cp = r.latestCheckpoint ? `${r.checkpoints} signed checkpoints (latest seq ${r.latestCheckpoint.seq} at ${isoTime(r.latestCheckpoint.time)})` : 'no checkpoints';
+  const cp = r.latestCheckpoint
+    ? `${r.checkpoints} signed checkpoints (latest seq ${r.latestCheckpoint.seq} at ${isoTime(r.latestCheckpoint.time)})`
+    : 'no checkpoints';
   return `${range}, ${cp}`;
 }
 
@@ -57,9 +66,22 @@ const verify = defineCommand({
       }
       const keys = loadAuditKeys({ env: process.env });
       const report = await verifyBundle(tar, { ...(pinned ? { pinned } : {}), keys });
-      const hmacNote = report.chain?.hmac === 'verified' ? 'HMACs verified with the audit key' : 'HMACs NOT checked (no audit key): integrity rests on the signed manifest, signed checkpoints and prev_hash linkage';
-      const keyNote = report.key === 'pinned' ? 'manifest signed by the pinned key' : 'manifest signed by the key inside the bundle — pin it with --pubkey to prove who signed';
-      if (args.json) printJson({ ok: report.ok, key: report.key, manifest: report.manifest, chain: report.chain && chainJson(report.chain), error: report.error });
+      const hmacNote =
+        report.chain?.hmac === 'verified'
+          ? 'HMACs verified with the audit key'
+          : 'HMACs NOT checked (no audit key): integrity rests on the signed manifest, signed checkpoints and prev_hash linkage';
+      const keyNote =
+        report.key === 'pinned'
+          ? 'manifest signed by the pinned key'
+          : 'manifest signed by the key inside the bundle — pin it with --pubkey to prove who signed';
+      if (args.json)
+        printJson({
+          ok: report.ok,
+          key: report.key,
+          manifest: report.manifest,
+          chain: report.chain && chainJson(report.chain),
+          error: report.error,
+        });
       else if (report.ok) process.stdout.write(`bundle verified: ${chainLine(report.chain!)}; ${keyNote}; ${hmacNote}\n`);
       if (!report.ok) throw new CreddyError('ERR_AUDIT_INVALID', `bundle FAILED verification: ${report.error}`);
       return;
@@ -72,9 +94,13 @@ const verify = defineCommand({
       if (args.json) printJson({ ok: report.problem === null && report.hmac === 'verified', ...chainJson(report) });
       if (report.problem) {
         const { seq, kind, detail } = report.problem;
-        throw new CreddyError('ERR_AUDIT_INVALID', `audit log FAILED verification at seq ${seq}: ${kind}: ${detail} (${report.rows} events verified before it)`);
+        throw new CreddyError(
+          'ERR_AUDIT_INVALID',
+          `audit log FAILED verification at seq ${seq}: ${kind}: ${detail} (${report.rows} events verified before it)`,
+        );
       }
-      if (report.hmac !== 'verified') throw new CreddyError('ERR_AUDIT_INVALID', `${NO_KEY}; NOT verified. Without it: ${chainLine(report)} link up`);
+      if (report.hmac !== 'verified')
+        throw new CreddyError('ERR_AUDIT_INVALID', `${NO_KEY}; NOT verified. Without it: ${chainLine(report)} link up`);
       if (!args.json) process.stdout.write(`audit log verified: ${chainLine(report)}; HMACs verified\n`);
     } finally {
       await store.close();
@@ -102,7 +128,9 @@ const exportCmd = defineCommand({
       );
       if (args.json) return printJson({ out: args.out, manifest });
       const { count, first_seq: first, last_seq: last } = manifest.events;
-      process.stdout.write(`wrote ${args.out}: ${count} events${count ? ` (seq ${first}-${last})` : ''}, ${manifest.checkpoints} checkpoints, signed by audit key ${manifest.signing_key.kid}\n`);
+      process.stdout.write(
+        `wrote ${args.out}: ${count} events${count ? ` (seq ${first}-${last})` : ''}, ${manifest.checkpoints} checkpoints, signed by audit key ${manifest.signing_key.kid}\n`,
+      );
     });
   },
 });

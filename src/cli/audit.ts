@@ -1,15 +1,14 @@
-import { rowToJson } from '../audit/row-json.js';
 import { defineCommand } from 'citty';
-import { CreddyError } from '../errors.js';
-import { timeRangeArgs, timeRangeFromArgs } from './time-range.js';
 import { pruneAudit } from '../audit/retention.js';
+import { rowToJson } from '../audit/row-json.js';
+import { CreddyError } from '../errors.js';
+import type { AuditOutcome, AuditRow } from '../model/audit.js';
 import type { Services } from '../services.js';
 import type { AuditFilter } from '../store/port.js';
-import type { AuditOutcome, AuditRow } from '../model/audit.js';
 import { auditVerifyCommands } from './audit-verify.js';
 import { jsonArg, operatorArgs, withServices } from './context.js';
 import { formatTable, isoTime, printJson, printTable } from './output.js';
-
+import { timeRangeArgs, timeRangeFromArgs } from './time-range.js';
 
 const OUTCOMES: readonly AuditOutcome[] = ['success', 'denied', 'error'];
 
@@ -28,10 +27,14 @@ export function filterFromArgs(args: Record<string, unknown>, now: number): Audi
   const limit = Number(args['limit']);
   if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new CreddyError('ERR_USAGE', '--limit must be 1-10000');
   const outcome = args['outcome'] as string | undefined;
-  if (outcome !== undefined && !OUTCOMES.includes(outcome as AuditOutcome)) throw new CreddyError('ERR_USAGE', `--outcome must be one of ${OUTCOMES.join(', ')}`);
+  if (outcome !== undefined && !OUTCOMES.includes(outcome as AuditOutcome))
+    throw new CreddyError('ERR_USAGE', `--outcome must be one of ${OUTCOMES.join(', ')}`);
   const pick = (key: string): Record<string, string> => (typeof args[key] === 'string' ? { [key]: args[key] as string } : {});
   return {
-    ...pick('backend'), ...pick('agent'), ...pick('type'), ...pick('jti'),
+    ...pick('backend'),
+    ...pick('agent'),
+    ...pick('type'),
+    ...pick('jti'),
     ...(outcome ? { outcome: outcome as AuditOutcome } : {}),
     ...timeRangeFromArgs(args, now),
     limit,
@@ -55,7 +58,9 @@ const FOLLOW_POLL_MS = 500;
 async function follow(services: Services, filter: AuditFilter, json: boolean): Promise<void> {
   const print = (rows: AuditRow[]): void => {
     for (const row of rows) {
-      process.stdout.write(json ? `${JSON.stringify(auditJson(row))}\n` : `${formatTable([auditJson(row)], TABLE_COLUMNS).split('\n')[1]}\n`);
+      process.stdout.write(
+        json ? `${JSON.stringify(auditJson(row))}\n` : `${formatTable([auditJson(row)], TABLE_COLUMNS).split('\n')[1]}\n`,
+      );
     }
   };
   const initial = (await services.store.audit.query({ ...filter, order: 'desc' })).reverse();
@@ -89,11 +94,7 @@ const list = defineCommand({
       if (args.follow) return follow(services, filter, args.json === true);
       const rows = await services.store.audit.query(filter);
       if (args.json) return printJson(rows.map(auditJson));
-      printTable(
-        rows.map(auditJson),
-        TABLE_COLUMNS,
-        '(no matching events)',
-      );
+      printTable(rows.map(auditJson), TABLE_COLUMNS, '(no matching events)');
     });
   },
 });
@@ -106,9 +107,14 @@ const prune = defineCommand({
       const retention = services.config.audit.retention;
       if (retention === null) throw new CreddyError('ERR_USAGE', 'audit.retention is not set in the config; nothing to prune');
       await services.auditCheckpoints.checkpointNow();
-      const result = await pruneAudit({ store: services.store, audit: services.audit, now: () => services.clock.now(), actor: 'cli' }, retention);
+      const result = await pruneAudit(
+        { store: services.store, audit: services.audit, now: () => services.clock.now(), actor: 'cli' },
+        retention,
+      );
       if (args.json) return printJson({ deleted: result.deleted, anchor_seq: result.anchorSeq ?? null });
-      process.stdout.write(`pruned ${result.deleted} events${result.anchorSeq ? `; the log now starts at checkpoint seq ${result.anchorSeq}` : ''}\n`);
+      process.stdout.write(
+        `pruned ${result.deleted} events${result.anchorSeq ? `; the log now starts at checkpoint seq ${result.anchorSeq}` : ''}\n`,
+      );
     });
   },
 });

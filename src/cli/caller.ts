@@ -1,8 +1,8 @@
 import { defineCommand } from 'citty';
-import { CreddyError } from '../errors.js';
 import { createCreddyClient } from '../client/client.js';
-import { requireEnv, jsonArg } from './context.js';
-import { GET_FORMATS, formatIssued, type GetFormat } from './formats.js';
+import { CreddyError } from '../errors.js';
+import { jsonArg, requireEnv } from './context.js';
+import { formatIssued, GET_FORMATS, type GetFormat } from './formats.js';
 import { printJson, printTable } from './output.js';
 
 /** A client for caller commands, from CREDDY_URL and CREDDY_TOKEN. */
@@ -37,8 +37,14 @@ export function requestFromArgs(args: {
   meta?: string | string[] | undefined;
   repos?: string | undefined;
 }) {
-  const scopes = args.scopes?.split(',').map((s) => s.trim()).filter(Boolean);
-  const repositories = args.repos?.split(',').map((s) => s.trim()).filter(Boolean);
+  const scopes = args.scopes
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const repositories = args.repos
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const metadata = parseMeta(args.meta);
   return {
     backend: args.backend,
@@ -60,7 +66,7 @@ export const getCommand = defineCommand({
       throw new CreddyError('ERR_USAGE', `--format must be one of ${GET_FORMATS.join(', ')}`);
     }
     const issued = await callerClient().issue(requestFromArgs(args));
-    process.stdout.write(formatIssued(issued, args.format as GetFormat) + '\n');
+    process.stdout.write(`${formatIssued(issued, args.format as GetFormat)}\n`);
   },
 });
 
@@ -75,7 +81,7 @@ export const listCommand = defineCommand({
 });
 
 export const revokeCommand = defineCommand({
-  meta: { name: 'revoke', description: 'Revoke one of this agent\'s credentials by id (jti)' },
+  meta: { name: 'revoke', description: "Revoke one of this agent's credentials by id (jti)" },
   args: { id: { type: 'positional', description: 'Credential id', required: true }, ...jsonArg },
   async run({ args }) {
     const result = await callerClient().revoke(args.id);

@@ -1,6 +1,6 @@
-import { CreddyError } from '../errors.js';
 import type { Logger } from '../_utils/logger.js';
 import { configPath, loadConfig } from '../config/load.js';
+import { CreddyError } from '../errors.js';
 import { createServices, type Services } from '../services.js';
 
 /** Flags shared by operator commands. */

@@ -19,7 +19,10 @@ export function childEnv(parent: NodeJS.ProcessEnv, credential: Record<string, s
 }
 
 export const execCommand = defineCommand({
-  meta: { name: 'exec', description: 'Run CMD with a fresh credential for BACKEND in its environment only: creddy exec BACKEND [flags] -- CMD ARGS…' },
+  meta: {
+    name: 'exec',
+    description: 'Run CMD with a fresh credential for BACKEND in its environment only: creddy exec BACKEND [flags] -- CMD ARGS…',
+  },
   args: { ...requestArgs },
   async run({ args, rawArgs }) {
     const dashes = rawArgs.indexOf('--');

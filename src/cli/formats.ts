@@ -46,7 +46,12 @@ export function credentialProcessJson(issued: IssueResponse): string {
   return JSON.stringify({ Version: 1, AccessKeyId, SecretAccessKey, SessionToken, ...(Expiration ? { Expiration } : {}) });
 }
 
-function awsTrio(issued: IssueResponse): { AccessKeyId: string; SecretAccessKey: string; SessionToken: string; Expiration: string | undefined } {
+function awsTrio(issued: IssueResponse): {
+  AccessKeyId: string;
+  SecretAccessKey: string;
+  SessionToken: string;
+  Expiration: string | undefined;
+} {
   const c = issued.credential;
   const AccessKeyId = str(c?.['access_key_id']);
   const SecretAccessKey = str(c?.['secret_access_key']);

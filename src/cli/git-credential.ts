@@ -24,7 +24,6 @@ export function repositoryFromPath(path: string | undefined): string | undefined
   return match ? `${match[1]}/${match[2]}` : undefined;
 }
 
-
 export const gitCredentialCommand = defineCommand({
   meta: {
     name: 'git-credential',
@@ -52,7 +51,10 @@ export const gitCredentialCommand = defineCommand({
     const backend = args.backend ?? process.env['CREDDY_GIT_BACKEND'];
     if (!backend) throw new CreddyError('ERR_USAGE', 'set --backend NAME or CREDDY_GIT_BACKEND');
     const repository = repositoryFromPath(input.get('path'));
-    const scopes = args.scopes?.split(',').map((s) => s.trim()).filter(Boolean);
+    const scopes = args.scopes
+      ?.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     const issued = await callerClient().issue({
       backend,
       ...(scopes && scopes.length > 0 ? { scopes } : {}),
@@ -67,6 +69,6 @@ export const gitCredentialCommand = defineCommand({
     const lines = [`protocol=${protocol ?? 'https'}`, `host=${input.get('host')}`, 'username=x-access-token', `password=${token}`];
     // git ≥ 2.41 stops reusing the password after this; older versions ignore the attribute.
     if (Number.isFinite(expiry)) lines.push(`password_expiry_utc=${Math.floor(expiry)}`);
-    process.stdout.write(lines.join('\n') + '\n');
+    process.stdout.write(`${lines.join('\n')}\n`);
   },
 });

@@ -1,8 +1,8 @@
-import { defineCommand, runCommand, showUsage, type ArgsDef, type CommandDef } from 'citty';
-import { normalizeArgv } from './argv.js';
-import { CreddyError, isCreddyError } from '../errors.js';
+import { type ArgsDef, type CommandDef, defineCommand, runCommand, showUsage } from 'citty';
 import { redact } from '../_utils/redact.js';
+import { CreddyError, isCreddyError } from '../errors.js';
 import { agentCommand } from './agent.js';
+import { normalizeArgv } from './argv.js';
 import { auditCommand } from './audit.js';
 import { backendCommand } from './backend.js';
 import { getCommand, listCommand, revokeCommand } from './caller.js';
@@ -70,7 +70,11 @@ export async function runCli(argv: string[]): Promise<ExitCode> {
       await showUsage(cmd, parent);
       return 2;
     }
-    const message = isCreddyError(err) ? `${err.code}: ${err.message}` : usage ? (err as Error).message : `ERR_INTERNAL: ${(err as Error).message}`;
+    const message = isCreddyError(err)
+      ? `${err.code}: ${err.message}`
+      : usage
+        ? (err as Error).message
+        : `ERR_INTERNAL: ${(err as Error).message}`;
     process.stderr.write(`creddy: ${redact(message)}\n`);
     if (usage) process.stderr.write('run with --help for usage\n');
     if (debug && err instanceof Error) process.stderr.write(`${redact(err.stack ?? '')}\n`);

@@ -1,8 +1,8 @@
-import { defineCommand } from 'citty';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { CreddyError } from '../errors.js';
+import { defineCommand } from 'citty';
 import { ensurePrivateDir, writePrivateFile } from '../_utils/fs.js';
+import { CreddyError } from '../errors.js';
 
 /** The config `creddy init` writes: a working broker with one generic backend named `demo`. */
 export function demoConfig(port: number): string {

@@ -1,11 +1,11 @@
 import { defineCommand } from 'citty';
 import { isoSeconds } from '../_utils/clock.js';
 import { formatDuration } from '../_utils/duration.js';
+import { rewrapAuditSigningKeys } from '../audit/signing-key.js';
 import { crashHookFromEnv } from '../keys/crash.js';
+import { revokeKey } from '../keys/revoke-key.js';
 import { rewrapKeys } from '../keys/rewrap.js';
 import { rewrapRevocationHandles } from '../keys/rewrap-handles.js';
-import { rewrapAuditSigningKeys } from '../audit/signing-key.js';
-import { revokeKey } from '../keys/revoke-key.js';
 import { rotateKeys } from '../keys/rotate.js';
 import { planFor } from '../keys/timing.js';
 import { jsonArg, operatorArgs, withServices } from './context.js';
@@ -43,10 +43,15 @@ const list = defineCommand({
       });
       if (args.json) return printJson(rows);
       const planned = (row: (typeof rows)[number]): string =>
-        row.planned_activation ? `signs from ${row.planned_activation}`
-        : row.planned_retirement ? `retires at ${row.planned_retirement}`
-        : row.planned_removal && row.state === 'retired' ? `${row.published ? 'leaves' : 'left'} JWKS ${row.planned_removal}`
-        : row.state === 'revoked' ? `removed ${row.revoked_at}` : '-';
+        row.planned_activation
+          ? `signs from ${row.planned_activation}`
+          : row.planned_retirement
+            ? `retires at ${row.planned_retirement}`
+            : row.planned_removal && row.state === 'retired'
+              ? `${row.published ? 'leaves' : 'left'} JWKS ${row.planned_removal}`
+              : row.state === 'revoked'
+                ? `removed ${row.revoked_at}`
+                : '-';
       printTable(
         rows.map((row) => ({ ...row, planned: planned(row) })),
         ['kid', 'state', 'published', 'created_at', 'activated_at', 'retired_at', 'planned', 'tokens_signed'],
@@ -71,7 +76,8 @@ const rotate = defineCommand({
         actor: 'cli',
         force: args.force === true,
         wait: true,
-        onWait: (seconds, next) => say(`waiting ${formatDuration(seconds)} until next key ${next.kid} has been published for publish_ahead (--force skips this)`),
+        onWait: (seconds, next) =>
+          say(`waiting ${formatDuration(seconds)} until next key ${next.kid} has been published for publish_ahead (--force skips this)`),
         ...optionalCrash(),
       });
       if (args.json) return printJson(result);
@@ -100,7 +106,10 @@ const revoke = defineCommand({
 });
 
 const rewrap = defineCommand({
-  meta: { name: 'rewrap', description: 'Re-encrypt every stored private key under CREDDY_KEK (old rows open with CREDDY_KEK_PREVIOUS); resumable' },
+  meta: {
+    name: 'rewrap',
+    description: 'Re-encrypt every stored private key under CREDDY_KEK (old rows open with CREDDY_KEK_PREVIOUS); resumable',
+  },
   args: { ...operatorArgs, ...jsonArg },
   async run({ args }) {
     await withServices(args, async (services) => {

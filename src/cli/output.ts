@@ -1,21 +1,30 @@
 /** Prints a value as pretty JSON on stdout (the `--json` form of every read command). */
 export function printJson(value: unknown): void {
-  process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
 /** Renders rows as an aligned plain-text table with a header; empty → a "none" line. */
-export function formatTable<Row extends object>(rows: readonly Row[], columns: ReadonlyArray<keyof Row & string>, empty = '(none)'): string {
+export function formatTable<Row extends object>(
+  rows: readonly Row[],
+  columns: ReadonlyArray<keyof Row & string>,
+  empty = '(none)',
+): string {
   if (rows.length === 0) return empty;
-  const cell = (value: unknown): string => (value === null || value === undefined ? '-' : Array.isArray(value) ? value.join(',') : String(value));
+  const cell = (value: unknown): string =>
+    value === null || value === undefined ? '-' : Array.isArray(value) ? value.join(',') : String(value);
   const cells = rows.map((row) => columns.map((column) => cell(row[column])));
   const widths = columns.map((column, i) => Math.max(column.length, ...cells.map((r) => r[i]!.length)));
-  const line = (values: readonly string[]): string => values.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (values: readonly string[]): string =>
+    values
+      .map((v, i) => v.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [line(columns.map((c) => c.toUpperCase())), ...cells.map(line)].join('\n');
 }
 
 /** Prints formatTable's output on stdout. */
 export function printTable<Row extends object>(rows: readonly Row[], columns: ReadonlyArray<keyof Row & string>, empty?: string): void {
-  process.stdout.write(formatTable(rows, columns, empty) + '\n');
+  process.stdout.write(`${formatTable(rows, columns, empty)}\n`);
 }
 
 /** ISO time without milliseconds for human output. */

@@ -1,8 +1,8 @@
 import { defineCommand } from 'citty';
 import { createLogger } from '../_utils/logger.js';
 import { configPath, loadConfig } from '../config/load.js';
-import { createServices } from '../services.js';
 import { startServer } from '../http/server.js';
+import { createServices } from '../services.js';
 import { operatorArgs } from './context.js';
 
 export const serverCommand = defineCommand({
@@ -17,7 +17,10 @@ export const serverCommand = defineCommand({
     const services = await createServices(config, { logger, actor: 'server' });
     let listen = config.listen;
     if (args.listen) {
-      const [host, port] = [args.listen.slice(0, args.listen.lastIndexOf(':')), Number(args.listen.slice(args.listen.lastIndexOf(':') + 1))];
+      const [host, port] = [
+        args.listen.slice(0, args.listen.lastIndexOf(':')),
+        Number(args.listen.slice(args.listen.lastIndexOf(':') + 1)),
+      ];
       listen = { host: host.replace(/^\[|\]$/g, ''), port };
     }
     const server = await startServer(services, listen);

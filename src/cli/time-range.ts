@@ -1,5 +1,5 @@
-import { CreddyError } from '../errors.js';
 import { parseDuration } from '../_utils/duration.js';
+import { CreddyError } from '../errors.js';
 
 /** `--since` / `--until`, shared by `audit list` and `audit export`. */
 export const timeRangeArgs = {
@@ -20,6 +20,7 @@ export function parseTimeArg(value: string, flag: string, now: number): number {
   const relative = parseDuration(value);
   if (relative !== undefined) return now - relative * 1000;
   const absolute = Date.parse(value);
-  if (Number.isNaN(absolute)) throw new CreddyError('ERR_USAGE', `${flag}: "${value}" is neither a duration (24h) nor a time (2026-01-15T16:00:00Z)`);
+  if (Number.isNaN(absolute))
+    throw new CreddyError('ERR_USAGE', `${flag}: "${value}" is neither a duration (24h) nor a time (2026-01-15T16:00:00Z)`);
   return absolute;
 }

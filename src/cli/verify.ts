@@ -1,6 +1,6 @@
 import { defineCommand } from 'citty';
-import { CreddyError, isCreddyError } from '../errors.js';
 import { createCreddyClient } from '../client/client.js';
+import { CreddyError, isCreddyError } from '../errors.js';
 import { creddyJwks, verifyCreddyToken } from '../verify/token.js';
 import { jsonArg, readStdin, requireEnv } from './context.js';
 import { printJson } from './output.js';

@@ -29,7 +29,13 @@ export function createCredentialCache(client: CreddyClient, options: CredentialC
   const inFlight = new Map<string, Promise<IssueResponse>>();
 
   const keyOf = (request: CredentialRequest): string =>
-    JSON.stringify([request.backend, [...(request.scopes ?? [])].sort(), request.ttl ?? null, request.metadata ?? null, request.params ?? null]);
+    JSON.stringify([
+      request.backend,
+      [...(request.scopes ?? [])].sort(),
+      request.ttl ?? null,
+      request.metadata ?? null,
+      request.params ?? null,
+    ]);
 
   return {
     async get(request) {

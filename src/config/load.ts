@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import { CreddyError } from '../errors.js';
-import { createReader } from '../_utils/config-reader.js';
-import { resolveTree } from './refs.js';
-import { parseBackend } from '../backends/config.js';
-import type { AuditConfig, AuthThrottleConfig, Config, KeysConfig } from './types.js';
 import type { ConfigReader } from '../_utils/config-reader.js';
+import { createReader } from '../_utils/config-reader.js';
+import { parseBackend } from '../backends/config.js';
+import { CreddyError } from '../errors.js';
+import { resolveTree } from './refs.js';
+import type { AuditConfig, AuthThrottleConfig, Config, KeysConfig } from './types.js';
 
 /** Defaults of the key schedule: rotate monthly, publish an hour ahead, verifiers cache 5 min. */
 export const KEY_DEFAULTS: KeysConfig = { rotationPeriod: 30 * 86_400, publishAhead: 3600, jwksMaxAge: 300, clockSkew: 60 };

@@ -32,7 +32,6 @@ export interface AuthThrottleConfig {
   readonly maxAuditedPerWindow: number;
 }
 
-
 /** The validated, frozen configuration. Paths are absolute. */
 export interface Config {
   /** Absolute path of the file it came from, for messages. */

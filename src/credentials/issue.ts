@@ -1,16 +1,16 @@
-import { CreddyError, isCreddyError } from '../errors.js';
 import { isoSeconds, nowSeconds } from '../_utils/clock.js';
 import { fingerprint, randomId } from '../_utils/ids.js';
 import { redact } from '../_utils/redact.js';
-import { auditEvent } from '../model/audit.js';
 import type { Backend, Minted } from '../backends/types.js';
-import type { IssueResponse, TtlDecision } from '../wire.js';
+import { CreddyError, isCreddyError } from '../errors.js';
 import { revocationHandleAad, seal } from '../keys/kek.js';
+import { auditEvent } from '../model/audit.js';
 import type { CredentialRecord } from '../model/credential.js';
-import type { RequestContext } from './context.js';
 import { decideScopes } from '../policy/grants.js';
-import type { Services } from '../services.js';
 import { decideTtl } from '../policy/ttl.js';
+import type { Services } from '../services.js';
+import type { IssueResponse, TtlDecision } from '../wire.js';
+import type { RequestContext } from './context.js';
 
 /** How long a backend may take to mint (including its retries) before the request fails. */
 export const MINT_DEADLINE_MS = 20_000;
@@ -46,8 +46,13 @@ export async function issueCredential(services: Services, ctx: RequestContext, b
     if (isCreddyError(err) && err.expose) {
       await services.audit.write({
         event: auditEvent({
-          ...base, time: clock.now(), type: 'credential.denied', outcome: 'denied', reason: err.code,
-          scopes: requestedScopes(body.scopes), details: err.details ? redactStrings(err.details) : null,
+          ...base,
+          time: clock.now(),
+          type: 'credential.denied',
+          outcome: 'denied',
+          reason: err.code,
+          scopes: requestedScopes(body.scopes),
+          details: err.details ? redactStrings(err.details) : null,
         }),
       });
     }
@@ -63,7 +68,13 @@ export async function issueCredential(services: Services, ctx: RequestContext, b
   let deadline: AbortSignal | undefined;
   try {
     minted = await backend.mint({
-      jti, agent: ctx.agent.name, scopes, ttlSeconds: ttl.granted, issuedAt: iat, expiresAt: exp, params: body.params,
+      jti,
+      agent: ctx.agent.name,
+      scopes,
+      ttlSeconds: ttl.granted,
+      issuedAt: iat,
+      expiresAt: exp,
+      params: body.params,
       // Created on first read: the generic backend never reads it, and a timer per request
       // showed up in the issuance profile (~2.5%). Backends read it as they start.
       get signal() {
@@ -96,7 +107,14 @@ export async function issueCredential(services: Services, ctx: RequestContext, b
   });
 
   const credential: CredentialRecord = {
-    jti, agent: ctx.agent.name, backend: body.backend, scopes, kid: signer.kid, issuedAt: iat, expiresAt: exp, revokedAt: null,
+    jti,
+    agent: ctx.agent.name,
+    backend: body.backend,
+    scopes,
+    kid: signer.kid,
+    issuedAt: iat,
+    expiresAt: exp,
+    revokedAt: null,
     metadata: body.metadata,
     downstream: minted
       ? {
@@ -106,14 +124,22 @@ export async function issueCredential(services: Services, ctx: RequestContext, b
           fingerprint: minted.secret ? fingerprint(minted.secret) : null,
         }
       : null,
-    revocationHandle: minted?.revocationHandle ? seal(services.keks.current, Buffer.from(minted.revocationHandle), revocationHandleAad(jti)) : null,
+    revocationHandle: minted?.revocationHandle
+      ? seal(services.keks.current, Buffer.from(minted.revocationHandle), revocationHandleAad(jti))
+      : null,
     downstreamRevokedAt: null,
   };
   try {
     await services.audit.write({
       credential,
       event: auditEvent({
-        ...base, time: clock.now(), type: 'credential.issued', outcome: 'success', scopes, jti, kid: signer.kid,
+        ...base,
+        time: clock.now(),
+        type: 'credential.issued',
+        outcome: 'success',
+        scopes,
+        jti,
+        kid: signer.kid,
         details: { ttl, exp, ...(credential.downstream ? { downstream: credential.downstream } : {}) },
       }),
     });
@@ -127,7 +153,13 @@ export async function issueCredential(services: Services, ctx: RequestContext, b
   }
 
   return {
-    id: jti, token, expires_at: isoSeconds(exp), backend: body.backend, scopes, metadata: body.metadata, ttl,
+    id: jti,
+    token,
+    expires_at: isoSeconds(exp),
+    backend: body.backend,
+    scopes,
+    metadata: body.metadata,
+    ttl,
     credential: minted?.credential ?? null,
   };
 }

@@ -1,6 +1,6 @@
 import { nowSeconds } from '../_utils/clock.js';
-import { revokeDownstream } from './revoke.js';
 import type { Services } from '../services.js';
+import { revokeDownstream } from './revoke.js';
 
 /** How often the reaper looks for downstream credentials to revoke. One indexed query when idle. */
 export const REAPER_INTERVAL_MS = 5_000;

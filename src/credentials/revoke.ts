@@ -1,11 +1,11 @@
-import { CreddyError } from '../errors.js';
 import { isoSeconds, nowSeconds } from '../_utils/clock.js';
-import { auditEvent } from '../model/audit.js';
+import { CreddyError } from '../errors.js';
 import { openWithAny, revocationHandleAad } from '../keys/kek.js';
+import { auditEvent } from '../model/audit.js';
 import type { CredentialRecord } from '../model/credential.js';
-import type { RequestContext } from './context.js';
 import type { Services } from '../services.js';
 import type { RevokeResponse } from '../wire.js';
+import type { RequestContext } from './context.js';
 
 /**
  * Revokes one of the caller's credentials: the jti is deny-listed (verifiers that ask creddy see
@@ -36,9 +36,18 @@ export async function revokeRecord(
   await services.audit.write({
     change: { kind: 'credential.revoke', jti: record.jti, at: now },
     event: auditEvent({
-      time: services.clock.now(), type: 'credential.revoked', outcome: 'success', actor: who.actor, agent: record.agent,
-      backend: record.backend, scopes: record.scopes, jti: record.jti, kid: record.kid, clientIp: who.clientIp,
-      requestId: who.requestId, reason: who.reason ?? null,
+      time: services.clock.now(),
+      type: 'credential.revoked',
+      outcome: 'success',
+      actor: who.actor,
+      agent: record.agent,
+      backend: record.backend,
+      scopes: record.scopes,
+      jti: record.jti,
+      kid: record.kid,
+      clientIp: who.clientIp,
+      requestId: who.requestId,
+      reason: who.reason ?? null,
     }),
   });
   const downstream = await revokeDownstream(services, record, { actor: who.actor, requestId: who.requestId, reason: 'revoked' });
@@ -56,7 +65,8 @@ export async function revokeDownstream(
   who: { actor: string; requestId: string | null; reason: 'revoked' | 'expired' },
 ): Promise<RevokeResponse['downstream']> {
   if (!record.downstream) return null;
-  if (!record.revocationHandle || record.downstreamRevokedAt !== null) return record.downstream.revocation === 'immediate' ? 'revoked' : record.downstream.revocation;
+  if (!record.revocationHandle || record.downstreamRevokedAt !== null)
+    return record.downstream.revocation === 'immediate' ? 'revoked' : record.downstream.revocation;
   const backend = services.backends.get(record.backend);
   try {
     if (!backend) throw new Error(`backend ${record.backend} is no longer configured`);
@@ -69,8 +79,16 @@ export async function revokeDownstream(
   }
   await services.audit.write({
     event: auditEvent({
-      time: services.clock.now(), type: 'downstream.revoked', outcome: 'success', actor: who.actor, agent: record.agent,
-      backend: record.backend, scopes: record.scopes, jti: record.jti, kid: record.kid, requestId: who.requestId,
+      time: services.clock.now(),
+      type: 'downstream.revoked',
+      outcome: 'success',
+      actor: who.actor,
+      agent: record.agent,
+      backend: record.backend,
+      scopes: record.scopes,
+      jti: record.jti,
+      kid: record.kid,
+      requestId: who.requestId,
       details: { reason: who.reason },
     }),
   });

@@ -5,7 +5,7 @@ import type { Services } from '../services.js';
 import type { AppEnv } from './context.js';
 import { errorHandler } from './error-handler.js';
 import { requestId } from './middleware/request-id.js';
-import { createAuthThrottle, type AuthThrottle } from './middleware/throttle.js';
+import { type AuthThrottle, createAuthThrottle } from './middleware/throttle.js';
 import { credentialRoutes } from './routes/credentials.js';
 import { healthRoutes } from './routes/health.js';
 import { wellKnownRoutes } from './routes/well-known.js';

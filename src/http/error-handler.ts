@@ -1,7 +1,7 @@
 import type { ErrorHandler } from 'hono';
-import { isCreddyError } from '../errors.js';
 import type { Logger } from '../_utils/logger.js';
 import { redact } from '../_utils/redact.js';
+import { isCreddyError } from '../errors.js';
 import type { ErrorBody } from '../wire.js';
 import type { AppEnv } from './context.js';
 
@@ -13,7 +13,7 @@ export function errorHandler(logger: Logger): ErrorHandler<AppEnv> {
   return (err, c) => {
     const requestId = c.get('requestId');
     const known = isCreddyError(err) ? err : undefined;
-    if (!known || !known.expose) {
+    if (!known?.expose) {
       logger.error('request failed', {
         request_id: requestId,
         code: known?.code ?? 'ERR_INTERNAL',

@@ -2,7 +2,6 @@ import { BACKEND_NAME_RE } from '../backends/config.js';
 import type { IssueRequest } from '../credentials/issue.js';
 import { CreddyError } from '../errors.js';
 
-
 const COMMON_FIELDS = new Set(['backend', 'scopes', 'ttl', 'metadata']);
 const METADATA_KEY_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 const METADATA_MAX_ENTRIES = 16;
@@ -20,12 +19,17 @@ const bad = (field: string, message: string): CreddyError =>
  * Validates the JSON shape of `POST /v1/credentials`, naming the offending field. `backendParam`
  * is the `:backend` of the alias route; `acceptsParams` lists the extra fields the backend takes.
  */
-export function parseIssueBody(raw: unknown, backendParam: string | undefined, acceptsParams: (backend: string) => readonly string[]): IssueRequest {
+export function parseIssueBody(
+  raw: unknown,
+  backendParam: string | undefined,
+  acceptsParams: (backend: string) => readonly string[],
+): IssueRequest {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw bad('body', 'must be a JSON object');
   const body = raw as Record<string, unknown>;
   const backend = body['backend'] ?? backendParam;
   // The config's name grammar: anything else cannot name a backend, and is not echoed or stored.
-  if (typeof backend !== 'string' || !BACKEND_NAME_RE.test(backend)) throw bad('backend', 'must be a backend name ([a-z0-9][a-z0-9_-]{0,62})');
+  if (typeof backend !== 'string' || !BACKEND_NAME_RE.test(backend))
+    throw bad('backend', 'must be a backend name ([a-z0-9][a-z0-9_-]{0,62})');
   if (backendParam !== undefined && body['backend'] !== undefined && body['backend'] !== backendParam) {
     throw bad('backend', 'differs from the backend in the URL');
   }

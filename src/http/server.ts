@@ -1,12 +1,12 @@
-import { serve, type ServerType } from '@hono/node-server';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { type ServerType, serve } from '@hono/node-server';
+import { startReaper } from '../credentials/reaper.js';
 import { createRotationSchedule } from '../keys/schedule.js';
+import type { Services } from '../services.js';
 import { createApp } from './app.js';
 import { reportThrottled, THROTTLE_REPORT_MS } from './middleware/auth-failures.js';
-import { startReaper } from '../credentials/reaper.js';
 import { createAuthThrottle } from './middleware/throttle.js';
-import type { Services } from '../services.js';
 
 /** How often the keyring re-reads the store, so a CLI rotation is served within a second. */
 export const KEY_REFRESH_MS = 1000;
@@ -48,7 +48,9 @@ export async function startServer(
   refresh.unref();
   services.auditCheckpoints.start();
   const report = (): Promise<void> =>
-    reportThrottled(services, throttle).catch((err: unknown) => services.logger.error('could not audit throttled refusals', { error: String(err) }));
+    reportThrottled(services, throttle).catch((err: unknown) =>
+      services.logger.error('could not audit throttled refusals', { error: String(err) }),
+    );
   const throttleReport = setInterval(() => void report(), THROTTLE_REPORT_MS);
   throttleReport.unref();
   const reaper = startReaper(services, options.reaperIntervalMs === undefined ? {} : { intervalMs: options.reaperIntervalMs });

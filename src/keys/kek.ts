@@ -1,8 +1,8 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { CreddyError } from '../errors.js';
 import type { Logger } from '../_utils/logger.js';
-import { devKeyFile, readKeyVar, type KeyKind, type SecretKey } from '../_utils/secret-key.js';
+import { devKeyFile, type KeyKind, readKeyVar, type SecretKey } from '../_utils/secret-key.js';
+import { CreddyError } from '../errors.js';
 
 /** A key-encryption key: 32 bytes for AES-256-GCM, with a non-secret id derived from it. */
 export type Kek = SecretKey;
@@ -25,18 +25,28 @@ const TAG_BYTES = 16;
  * `<data_dir>/kek` (0600) and warns loudly: a KEK beside the database it protects only guards
  * against leaked backups, so it is for development only.
  */
-export function loadKeks(options: { env: NodeJS.ProcessEnv; dataDir: string; logger: Logger; createDevKek?: boolean; warnDev?: boolean }): KekSet {
+export function loadKeks(options: {
+  env: NodeJS.ProcessEnv;
+  dataDir: string;
+  logger: Logger;
+  createDevKek?: boolean;
+  warnDev?: boolean;
+}): KekSet {
   const { env, dataDir, logger } = options;
   let current = readKeyVar(env, 'CREDDY_KEK', KEK);
   if (!current) {
     const devPath = join(dataDir, 'kek');
     current = devKeyFile(devPath, KEK, { create: options.createDevKek !== false });
     if (!current) {
-      throw new CreddyError('ERR_KEK_INVALID', `no KEK: set CREDDY_KEK or CREDDY_KEK_FILE (or start the server once to create the dev KEK ${devPath})`);
+      throw new CreddyError(
+        'ERR_KEK_INVALID',
+        `no KEK: set CREDDY_KEK or CREDDY_KEK_FILE (or start the server once to create the dev KEK ${devPath})`,
+      );
     }
-    if (options.warnDev !== false) logger.warn('INSECURE: using a development KEK stored next to the database; set CREDDY_KEK or CREDDY_KEK_FILE in production', {
-      kek_file: devPath,
-    });
+    if (options.warnDev !== false)
+      logger.warn('INSECURE: using a development KEK stored next to the database; set CREDDY_KEK or CREDDY_KEK_FILE in production', {
+        kek_file: devPath,
+      });
   }
   const previous = readKeyVar(env, 'CREDDY_KEK_PREVIOUS', KEK);
   const byId = new Map([current, previous].filter((k): k is Kek => k !== undefined).map((k) => [k.id, k]));

@@ -1,16 +1,16 @@
 import { createHash } from 'node:crypto';
-import { CreddyError } from '../errors.js';
-import { nowSeconds, type Clock } from '../_utils/clock.js';
+import { type Clock, nowSeconds } from '../_utils/clock.js';
 import type { Logger } from '../_utils/logger.js';
 import type { KeysConfig } from '../config/types.js';
-import type { AuditSealer, Store } from '../store/port.js';
+import { CreddyError } from '../errors.js';
 import type { KeyRecord } from '../model/key.js';
+import type { AuditSealer, Store } from '../store/port.js';
 import { publicJwk } from './jwk.js';
 import type { KekSet } from './kek.js';
-import { keyEvent } from './transition.js';
 import { newKeyRecord } from './new-key.js';
 import { createSigner, type Signer } from './sign.js';
 import { RETIRE_GRACE_S, removalAt } from './timing.js';
+import { keyEvent } from './transition.js';
 import { unsealSigningKey } from './unseal.js';
 
 /** The served JWKS, pre-serialised with its ETag so each request costs nothing. */

@@ -1,6 +1,6 @@
 import type { KeyRecord } from '../model/key.js';
 import { generateSigningKey } from './jwk.js';
-import { seal, type KekSet } from './kek.js';
+import { type KekSet, seal } from './kek.js';
 import { signingKeyAad } from './unseal.js';
 
 /** A fresh Ed25519 signing key in `state`, its private half sealed under the current KEK. */

@@ -1,9 +1,9 @@
-import { CreddyError } from '../errors.js';
 import { nowSeconds } from '../_utils/clock.js';
-import type { KeyOp } from '../store/port.js';
+import { CreddyError } from '../errors.js';
 import type { KeyRecord } from '../model/key.js';
-import { activeKeys, applyRetryingBusy, keyEvent, MAX_ATTEMPTS, type KeyActor, type KeyServices } from './transition.js';
+import type { KeyOp } from '../store/port.js';
 import { newKeyRecord } from './new-key.js';
+import { activeKeys, applyRetryingBusy, type KeyActor, type KeyServices, keyEvent, MAX_ATTEMPTS } from './transition.js';
 
 export interface RevokeOptions {
   readonly actor: KeyActor;
@@ -38,7 +38,10 @@ export async function revokeKey(services: KeyServices, kid: string, options: Rev
       return { kid, was: 'revoked', alreadyRevoked: true, current: current?.kid ?? '', next: next?.kid ?? '' };
     }
     if (target.state === 'current' && !options.force) {
-      throw new CreddyError('ERR_USAGE', `key ${kid} is the current signing key; revoking it needs --force (the next key ${next?.kid ?? '(none)'} then signs at once)`);
+      throw new CreddyError(
+        'ERR_USAGE',
+        `key ${kid} is the current signing key; revoking it needs --force (the next key ${next?.kid ?? '(none)'} then signs at once)`,
+      );
     }
     const now = nowSeconds(clock);
     const ops: KeyOp[] = [{ op: 'update', kid, expect: target.state, set: { state: 'revoked', revokedAt: now } }];
@@ -59,8 +62,12 @@ export async function revokeKey(services: KeyServices, kid: string, options: Rev
     }
     const events = [
       keyEvent(services, 'key.revoked', options.actor, kid, { was: target.state, ...(promoted ? { current: promoted.kid } : {}) }),
-      ...(promoted && next ? [keyEvent(services, 'key.activated', options.actor, promoted.kid, { reason: 'current key revoked', revoked: kid })] : []),
-      ...created.map((key) => keyEvent(services, 'key.created', options.actor, key.kid, { state: key.state, reason: `key ${kid} revoked` })),
+      ...(promoted && next
+        ? [keyEvent(services, 'key.activated', options.actor, promoted.kid, { reason: 'current key revoked', revoked: kid })]
+        : []),
+      ...created.map((key) =>
+        keyEvent(services, 'key.created', options.actor, key.kid, { state: key.state, reason: `key ${kid} revoked` }),
+      ),
     ];
     if (!(await applyRetryingBusy(services, ops, events, attempt))) continue;
     services.logger.info('signing key revoked', { actor: options.actor, kid, was: target.state });

@@ -1,6 +1,6 @@
+import type { Store } from '../store/port.js';
 import type { KekSet } from './kek.js';
 import { open, revocationHandleAad, seal } from './kek.js';
-import type { Store } from '../store/port.js';
 
 /** Rows read per page while rewrapping handles. */
 const PAGE = 500;

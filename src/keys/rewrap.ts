@@ -1,6 +1,6 @@
 import { CreddyError } from '../errors.js';
 import { seal } from './kek.js';
-import { applyRetryingBusy, keyEvent, MAX_ATTEMPTS, type CrashHook, type KeyActor, type KeyServices } from './transition.js';
+import { applyRetryingBusy, type CrashHook, type KeyActor, type KeyServices, keyEvent, MAX_ATTEMPTS } from './transition.js';
 import { signingKeyAad, unsealSigningKey } from './unseal.js';
 
 export interface RewrapOptions {
@@ -34,7 +34,8 @@ export async function rewrapKeys(services: KeyServices, options: RewrapOptions):
   let rewrapped = 0;
   for (const kid of todo) {
     for (let attempt = 0; ; attempt++) {
-      if (attempt >= MAX_ATTEMPTS) throw new CreddyError('ERR_CONFLICT', `rewrapping ${kid} lost ${MAX_ATTEMPTS} races in a row; run it again`);
+      if (attempt >= MAX_ATTEMPTS)
+        throw new CreddyError('ERR_CONFLICT', `rewrapping ${kid} lost ${MAX_ATTEMPTS} races in a row; run it again`);
       // Re-read each time: a concurrent rotation may have changed the row's state (the guard).
       const row = (await store.keys.list()).find((k) => k.kid === kid);
       if (!row || row.kekId === keks.current.id) break; // another rewrap got there first
@@ -42,7 +43,11 @@ export async function rewrapKeys(services: KeyServices, options: RewrapOptions):
       const sealedPrivate = seal(keks.current, der, signingKeyAad(kid));
       der.fill(0);
       const ops = [{ op: 'update', kid, expect: row.state, set: { sealedPrivate, kekId: keks.current.id } }] as const;
-      const event = keyEvent(services, 'key.rewrapped', options.actor, kid, { state: row.state, from_kek: row.kekId, to_kek: keks.current.id });
+      const event = keyEvent(services, 'key.rewrapped', options.actor, kid, {
+        state: row.state,
+        from_kek: row.kekId,
+        to_kek: keks.current.id,
+      });
       if (!(await applyRetryingBusy(services, ops, [event], attempt))) continue;
       rewrapped++;
       break;

@@ -1,11 +1,11 @@
-import { CreddyError } from '../errors.js';
 import { nowSeconds } from '../_utils/clock.js';
-import type { KeyOp } from '../store/port.js';
+import { CreddyError } from '../errors.js';
 import type { KeyRecord } from '../model/key.js';
-import { activeKeys, applyRetryingBusy, keyEvent, MAX_ATTEMPTS, type CrashHook, type KeyActor, type KeyServices } from './transition.js';
-import { nextReadyAt } from './timing.js';
-import { unsealSigningKey } from './unseal.js';
+import type { KeyOp } from '../store/port.js';
 import { newKeyRecord } from './new-key.js';
+import { nextReadyAt } from './timing.js';
+import { activeKeys, applyRetryingBusy, type CrashHook, type KeyActor, type KeyServices, keyEvent, MAX_ATTEMPTS } from './transition.js';
+import { unsealSigningKey } from './unseal.js';
 
 export interface RotateOptions {
   readonly actor: KeyActor;
@@ -51,7 +51,8 @@ export async function rotateKeys(services: KeyServices, options: RotateOptions):
   let waited = false;
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const { current, next } = activeKeys(await store.keys.list());
-    if (!current) throw new CreddyError('ERR_NOT_READY', 'no current signing key; start the server once or run any operator command to create one');
+    if (!current)
+      throw new CreddyError('ERR_NOT_READY', 'no current signing key; start the server once or run any operator command to create one');
     expect ??= current.kid;
     if (current.kid !== expect) return { rotated: false, current: current.kid, next: next?.kid ?? '', retired: null };
     const now = nowSeconds(clock);
@@ -63,7 +64,10 @@ export async function rotateKeys(services: KeyServices, options: RotateOptions):
     const readyAt = nextReadyAt(next, config.keys);
     if (!options.force && now < readyAt) {
       if (!options.wait) {
-        throw new CreddyError('ERR_CONFLICT', `next key ${next.kid} is published for less than publish_ahead; it may sign from ${new Date(readyAt * 1000).toISOString()}`);
+        throw new CreddyError(
+          'ERR_CONFLICT',
+          `next key ${next.kid} is published for less than publish_ahead; it may sign from ${new Date(readyAt * 1000).toISOString()}`,
+        );
       }
       if (!waited) options.onWait?.(readyAt - now, next);
       waited = true;
@@ -97,5 +101,10 @@ export async function rotateKeys(services: KeyServices, options: RotateOptions):
 /** Inserts a fresh `next` if none exists; the unique index lets only one racing process win. */
 export async function insertNext(services: KeyServices, actor: KeyActor, now: number): Promise<void> {
   const successor = newKeyRecord(services.keks, 'next', now);
-  await applyRetryingBusy(services, [{ op: 'insert', key: successor }], [keyEvent(services, 'key.created', actor, successor.kid, { state: 'next' })], 0);
+  await applyRetryingBusy(
+    services,
+    [{ op: 'insert', key: successor }],
+    [keyEvent(services, 'key.created', actor, successor.kid, { state: 'next' })],
+    0,
+  );
 }

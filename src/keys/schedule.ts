@@ -1,8 +1,8 @@
 import { nowSeconds } from '../_utils/clock.js';
 import type { Keyring } from './keyring.js';
-import { activeKeys, type KeyServices } from './transition.js';
-import { rotateKeys, type RotateResult } from './rotate.js';
+import { type RotateResult, rotateKeys } from './rotate.js';
 import { plannedRotationAt } from './timing.js';
+import { activeKeys, type KeyServices } from './transition.js';
 
 /** The server's rotation timer: call `tick()` periodically (after each keyring refresh). */
 export interface RotationSchedule {

@@ -1,10 +1,10 @@
 import type { Clock } from '../_utils/clock.js';
 import type { Logger } from '../_utils/logger.js';
 import type { KeysConfig } from '../config/types.js';
-import { auditEvent } from '../model/audit.js';
-import type { AuditSealer, KeyOp, Store } from '../store/port.js';
 import type { AuditEvent, AuditType } from '../model/audit.js';
+import { auditEvent } from '../model/audit.js';
 import type { KeyRecord } from '../model/key.js';
+import type { AuditSealer, KeyOp, Store } from '../store/port.js';
 import type { KekSet } from './kek.js';
 
 /**
@@ -31,7 +31,13 @@ export type CrashHook = (step: string) => void;
 export const MAX_ATTEMPTS = 20;
 
 /** One key audit row, to commit with the transition it records (see applyRetryingBusy). */
-export function keyEvent(services: Pick<KeyServices, 'clock'>, type: AuditType, actor: string, kid: string, details: Record<string, unknown>): AuditEvent {
+export function keyEvent(
+  services: Pick<KeyServices, 'clock'>,
+  type: AuditType,
+  actor: string,
+  kid: string,
+  details: Record<string, unknown>,
+): AuditEvent {
   return auditEvent({ time: services.clock.now(), type, outcome: 'success', actor, kid, details });
 }
 
@@ -39,7 +45,12 @@ export function keyEvent(services: Pick<KeyServices, 'clock'>, type: AuditType, 
  * Applies `ops` and appends `events` in one transaction: a crash can never leave a transition
  * without its audit rows. A busy lock counts as a lost race (false) after a short backoff.
  */
-export async function applyRetryingBusy(services: KeyServices, ops: readonly KeyOp[], events: readonly AuditEvent[], attempt: number): Promise<boolean> {
+export async function applyRetryingBusy(
+  services: KeyServices,
+  ops: readonly KeyOp[],
+  events: readonly AuditEvent[],
+  attempt: number,
+): Promise<boolean> {
   try {
     return await services.store.keys.apply(ops, { events, seal: services.auditSeal });
   } catch (err) {

@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { CreddyError } from '../errors.js';
 import type { KeyRecord } from '../model/key.js';
 import { privateKeyFromDer } from './jwk.js';
-import { open, type KekSet } from './kek.js';
+import { type KekSet, open } from './kek.js';
 
 /** AAD binding a sealed private key to its kid, so a blob moved to another row fails to open. */
 export const signingKeyAad = (kid: string): string => `creddy-signing-key:${kid}`;
@@ -27,11 +27,17 @@ export function unsealSigningKey(keks: KekSet, record: KeyRecord): { der: Buffer
   try {
     der = open(kek, record.sealedPrivate, signingKeyAad(record.kid));
   } catch (err) {
-    throw new CreddyError('ERR_KEK_INVALID', `signing key ${record.kid} does not decrypt under KEK ${kek.id}: the stored key was altered or is corrupt`, { cause: err });
+    throw new CreddyError(
+      'ERR_KEK_INVALID',
+      `signing key ${record.kid} does not decrypt under KEK ${kek.id}: the stored key was altered or is corrupt`,
+      { cause: err },
+    );
   }
   try {
     return { der, key: privateKeyFromDer(der, record.publicX) };
   } catch (err) {
-    throw new CreddyError('ERR_KEK_INVALID', `signing key ${record.kid} decrypts to a key that does not match its public key`, { cause: err });
+    throw new CreddyError('ERR_KEK_INVALID', `signing key ${record.kid} decrypts to a key that does not match its public key`, {
+      cause: err,
+    });
   }
 }

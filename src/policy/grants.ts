@@ -1,5 +1,5 @@
 import { CreddyError } from '../errors.js';
-import { SCOPES_MAX_COUNT, coveredBy, scopeProblem, withinAll } from './scopes.js';
+import { coveredBy, SCOPES_MAX_COUNT, scopeProblem, withinAll } from './scopes.js';
 
 /** What the scope decision needs to know of a backend (a `Backend` satisfies it). */
 export interface ScopePolicy {
@@ -24,9 +24,13 @@ export function decideScopes(requested: readonly unknown[] | undefined, backend:
   if (requested === undefined || requested.length === 0) {
     const defaults = backend.common.defaultScopes.filter((scope) => withinAll(scope, allowed, grants));
     if (defaults.length === 0) {
-      throw new CreddyError('ERR_SCOPE_INVALID', `no scopes requested and backend "${backend.common.name}" has no default scopes within your grants`, {
-        details: { field: 'scopes' },
-      });
+      throw new CreddyError(
+        'ERR_SCOPE_INVALID',
+        `no scopes requested and backend "${backend.common.name}" has no default scopes within your grants`,
+        {
+          details: { field: 'scopes' },
+        },
+      );
     }
     return defaults;
   }

@@ -1,5 +1,5 @@
-import { CreddyError } from '../errors.js';
 import { parseDuration } from '../_utils/duration.js';
+import { CreddyError } from '../errors.js';
 import type { TtlDecision } from '../wire.js';
 
 /** Shortest TTL anyone may ask for; shorter tokens mostly measure clock skew. */
@@ -33,7 +33,9 @@ export function decideTtl(requested: unknown, backend: TtlPolicy): TtlDecision {
       });
     }
     if (seconds < MIN_TTL_SECONDS) {
-      throw new CreddyError('ERR_TTL_INVALID', `ttl must be at least ${MIN_TTL_SECONDS}s`, { details: { field: 'ttl', min: MIN_TTL_SECONDS } });
+      throw new CreddyError('ERR_TTL_INVALID', `ttl must be at least ${MIN_TTL_SECONDS}s`, {
+        details: { field: 'ttl', min: MIN_TTL_SECONDS },
+      });
     }
     asked = seconds;
   }

@@ -3,10 +3,16 @@ import { formatDuration, parseDuration } from '../../src/_utils/duration.js';
 import { redact } from '../../src/_utils/redact.js';
 
 describe('durations', () => {
-  it.each([['90s', 90], ['15m', 900], ['1h', 3600], ['30d', 2_592_000], ['2w', 1_209_600], ['45', 45], [45, 45], [' 5m ', 300]])(
-    '%j = %d s',
-    (input, seconds) => expect(parseDuration(input)).toBe(seconds),
-  );
+  it.each([
+    ['90s', 90],
+    ['15m', 900],
+    ['1h', 3600],
+    ['30d', 2_592_000],
+    ['2w', 1_209_600],
+    ['45', 45],
+    [45, 45],
+    [' 5m ', 300],
+  ])('%j = %d s', (input, seconds) => expect(parseDuration(input)).toBe(seconds));
   it.each(['1.5h', '-1m', '1h30m', 'm', '5 m', '5M', '1e3', '', 1.5, -1, null, {}])('rejects %j', (input) => {
     expect(parseDuration(input)).toBeUndefined();
   });
@@ -17,7 +23,12 @@ describe('durations', () => {
 
 describe('redact', () => {
   it('removes secret shapes but keeps the surrounding text', () => {
-    const text = 'token ckr_' + 'a'.repeat(43) + ' gh ghs_' + 'b'.repeat(36) + ' aws ASIAABCDEFGHIJKLMNOP jwt eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJib3QifQ.c2lnbmF0dXJlc2ln "SessionToken":"abc"';
+    const text =
+      'token ckr_' +
+      'a'.repeat(43) +
+      ' gh ghs_' +
+      'b'.repeat(36) +
+      ' aws ASIAABCDEFGHIJKLMNOP jwt eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJib3QifQ.c2lnbmF0dXJlc2ln "SessionToken":"abc"';
     const out = redact(text);
     expect(out).not.toMatch(/ckr_a|ghs_b|ASIAABCD|eyJhbGciOi|"abc"/);
     expect(out).toContain('token [REDACTED]');

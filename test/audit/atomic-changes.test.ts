@@ -1,5 +1,5 @@
-import Database from 'better-sqlite3';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issue, runCli, startBroker, type TestBroker } from '../helpers/harness.js';
 
@@ -8,7 +8,8 @@ describe('audited state changes are atomic with their rows', () => {
   let broker: TestBroker;
   let db: Database.Database;
   const op = (args: string[]) => runCli([...args, '--config', broker.configPath], broker.env);
-  const failAudit = () => db.exec("CREATE TRIGGER test_fail BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'injected failure'); END;");
+  const failAudit = () =>
+    db.exec("CREATE TRIGGER test_fail BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'injected failure'); END;");
   const healAudit = () => db.exec('DROP TRIGGER test_fail');
 
   beforeAll(async () => {
@@ -41,7 +42,10 @@ describe('audited state changes are atomic with their rows', () => {
 
     failAudit();
     try {
-      const del = await fetch(`${broker.url}/v1/credentials/${held.body.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
+      const del = await fetch(`${broker.url}/v1/credentials/${held.body.id}`, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${token}` },
+      });
       expect(del.status).toBe(503);
       expect((await op(['agent', 'revoke', 'holder'])).code).toBe(1);
     } finally {
@@ -51,7 +55,10 @@ describe('audited state changes are atomic with their rows', () => {
     expect((await broker.services.store.credentials.get(held.body.id))?.revokedAt).toBeNull();
 
     // Healed: both go through, each with its row.
-    const del = await fetch(`${broker.url}/v1/credentials/${held.body.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
+    const del = await fetch(`${broker.url}/v1/credentials/${held.body.id}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${token}` },
+    });
     expect(del.status).toBe(200);
     expect((await op(['agent', 'revoke', 'holder'])).code).toBe(0);
     const rows = await broker.services.store.audit.query({ agent: 'holder', limit: 10, order: 'asc' });

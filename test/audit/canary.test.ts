@@ -27,7 +27,9 @@ describe('no secret reaches the database file', () => {
     const downstream = `ghs_${'Z9'.repeat(18)}`;
     for (const bearer of [unknown, downstream]) {
       const r = await fetch(`${broker.url}/v1/credentials`, {
-        method: 'POST', headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' }, body: '{"backend":"demo"}',
+        method: 'POST',
+        headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
+        body: '{"backend":"demo"}',
       });
       expect(r.status).toBe(401);
       canaries.push(bearer);

@@ -46,14 +46,19 @@ describe('audit export bundle', () => {
   it('with the audit key, the HMACs are checked too; a JWK pin works as well', async () => {
     const jwk = join(broker.dir, 'audit.jwk');
     writeFileSync(jwk, (await runCli(['audit', 'pubkey', '--json', '--config', broker.configPath], broker.env)).stdout);
-    const r = await runCli(['audit', 'verify', '--bundle', bundle, '--pubkey', jwk, '--json'], { CREDDY_AUDIT_KEY: broker.env['CREDDY_AUDIT_KEY'] });
+    const r = await runCli(['audit', 'verify', '--bundle', bundle, '--pubkey', jwk, '--json'], {
+      CREDDY_AUDIT_KEY: broker.env['CREDDY_AUDIT_KEY'],
+    });
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).chain.hmac).toBe('verified');
   });
 
   it('--since limits the range; the open start still verifies', async () => {
     const part = join(broker.dir, 'part.tar');
-    const future = await runCli(['audit', 'export', '--out', part, '--since', '2999-01-01T00:00:00Z', '--json', '--config', broker.configPath], broker.env);
+    const future = await runCli(
+      ['audit', 'export', '--out', part, '--since', '2999-01-01T00:00:00Z', '--json', '--config', broker.configPath],
+      broker.env,
+    );
     expect(JSON.parse(future.stdout).manifest.events.count).toBe(0);
     const r = await runCli(['audit', 'verify', '--bundle', part, '--pubkey', pubkey]);
     expect(r.code, r.stderr).toBe(0);
@@ -102,11 +107,13 @@ describe('audit export bundle', () => {
     manifest.signing_key = { kid: thumbprint(x), x };
     const pem = Buffer.from(other.publicKey.export({ format: 'pem', type: 'spki' }) as string);
     manifest.files['audit-signing-key.pem'] = { sha256: (await import('../../src/audit/bundle.js')).sha256(pem), bytes: pem.length };
-    const manifestBytes = Buffer.from(JSON.stringify(manifest, null, 2) + '\n');
+    const manifestBytes = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
     const forged = writeTar([
       { name: 'manifest.json', data: manifestBytes },
       { name: 'manifest.sig', data: sign(null, manifestBytes, other.privateKey) },
-      files[2]!, files[3]!, { name: 'audit-signing-key.pem', data: pem },
+      files[2]!,
+      files[3]!,
+      { name: 'audit-signing-key.pem', data: pem },
     ]);
     expect((await verifyBundle(forged, { pinned: parsePublicKey(readFileSync(pubkey, 'utf8')) })).ok).toBe(false);
     const unpinned = await verifyBundle(forged, {});

@@ -1,14 +1,14 @@
-import Database from 'better-sqlite3';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAgent } from '../../src/agents/create.js';
 import { parseGrants } from '../../src/agents/grants.js';
-import { startServer, type RunningServer } from '../../src/http/server.js';
-import { createServices, type Services } from '../../src/services.js';
 import { parseConfig } from '../../src/config/load.js';
-import { sqliteStoreFromDb } from '../../src/store/sqlite/index.js';
+import { type RunningServer, startServer } from '../../src/http/server.js';
+import { createServices, type Services } from '../../src/services.js';
 import { openSqlite } from '../../src/store/sqlite/connect.js';
+import { sqliteStoreFromDb } from '../../src/store/sqlite/index.js';
 import { captureLogger, demoYaml, issue, tempDir, testEnv } from '../helpers/harness.js';
 
 describe('audit is fail-closed and bounded', () => {
@@ -29,7 +29,8 @@ describe('audit is fail-closed and bounded', () => {
     db = openSqlite(path);
     services = await createServices(config, { env, logger: captureLogger().logger, actor: 'server', store: sqliteStoreFromDb(db) });
     server = await startServer(services, { host: '127.0.0.1', port: 0 });
-    token = (await createAgent(services, { name: 'bot', grants: parseGrants('demo:read', services), ttlSeconds: null, actor: 'cli' })).token;
+    token = (await createAgent(services, { name: 'bot', grants: parseGrants('demo:read', services), ttlSeconds: null, actor: 'cli' }))
+      .token;
     attacker = new Database(path);
   });
   afterAll(async () => {
@@ -111,7 +112,10 @@ describe('fail-closed in the built server process (audit commits on its worker t
     const env = testEnv();
     const created = await runCli(['agent', 'create', 'bot', '--can', 'demo:read', '--json', '--config', configPath], env);
     const { token } = JSON.parse(created.stdout) as { token: string };
-    const child = spawn(process.execPath, [CLI, 'server', '--config', configPath], { env: { PATH: process.env['PATH'], ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'server', '--config', configPath], {
+      env: { PATH: process.env['PATH'], ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     try {
       const url = await new Promise<string>((resolve, reject) => {
         let out = '';

@@ -1,11 +1,14 @@
-import Database from 'better-sqlite3';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { demoYaml, issue, startBroker, type TestBroker } from '../helpers/harness.js';
 
 /** A broker whose audit checkpoints come every `every` rows (and not by timer during a test). */
 export function startAuditBroker(every = 5, env: NodeJS.ProcessEnv = {}): Promise<TestBroker> {
-  return startBroker({ yaml: (dataDir) => demoYaml({ dataDir, extra: `audit:\n  checkpoint_every: ${every}\n  checkpoint_interval: 1h` }), env });
+  return startBroker({
+    yaml: (dataDir) => demoYaml({ dataDir, extra: `audit:\n  checkpoint_every: ${every}\n  checkpoint_interval: 1h` }),
+    env,
+  });
 }
 
 /** Real traffic: agents, issues, denials — a realistic log. */
@@ -40,7 +43,8 @@ export function copyDatabase(broker: TestBroker, name: string): { dir: string; c
 /** Opens a copy as an attacker with file access would: triggers dropped first. */
 export function attack(db: string, edit: (db: Database.Database) => void): void {
   const conn = new Database(db);
-  for (const { name } of conn.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'trigger'").all()) conn.exec(`DROP TRIGGER "${name}"`);
+  for (const { name } of conn.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'trigger'").all())
+    conn.exec(`DROP TRIGGER "${name}"`);
   edit(conn);
   conn.close();
 }

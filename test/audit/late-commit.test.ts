@@ -1,22 +1,32 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { createSqliteStore } from '../../src/store/sqlite/index.js';
-import { createAuditWriter } from '../../src/audit/writer.js';
-import { createSealer } from '../../src/audit/chain.js';
-import { auditEvent } from '../../src/model/audit.js';
 import { silentLogger } from '../../src/_utils/logger.js';
+import { createSealer } from '../../src/audit/chain.js';
+import { createAuditWriter } from '../../src/audit/writer.js';
 import { isCreddyError } from '../../src/errors.js';
-import type { Store } from '../../src/store/port.js';
+import { auditEvent } from '../../src/model/audit.js';
 import type { CredentialRecord } from '../../src/model/credential.js';
+import type { Store } from '../../src/store/port.js';
+import { createSqliteStore } from '../../src/store/sqlite/index.js';
+import type { TestBroker } from '../helpers/harness.js';
 import { issue, runCli, tempDir } from '../helpers/harness.js';
 import { startAuditBroker } from './helpers.js';
-import type { TestBroker } from '../helpers/harness.js';
 
 const key = { id: 'test-key', key: Buffer.alloc(32, 7) };
 
 const credential = (jti: string): CredentialRecord => ({
-  jti, agent: 'bot', backend: 'demo', scopes: ['read'], kid: 'kid', issuedAt: 1, expiresAt: 4_000_000_000, revokedAt: null,
-  metadata: null, downstream: null, revocationHandle: null, downstreamRevokedAt: null,
+  jti,
+  agent: 'bot',
+  backend: 'demo',
+  scopes: ['read'],
+  kid: 'kid',
+  issuedAt: 1,
+  expiresAt: 4_000_000_000,
+  revokedAt: null,
+  metadata: null,
+  downstream: null,
+  revocationHandle: null,
+  downstreamRevokedAt: null,
 });
 const issued = (jti: string) => ({
   credential: credential(jti),
@@ -32,7 +42,16 @@ describe('audit writer: a write that times out', () => {
 
   /** The broker's real store with a stalled disk in front of append (fault injection, not a mock). */
   function stalling(store: Store, ms: number): Store {
-    return { ...store, audit: { ...store.audit, append: async (...args) => (await new Promise((r) => setTimeout(r, ms)), store.audit.append(...args)) } };
+    return {
+      ...store,
+      audit: {
+        ...store.audit,
+        append: async (...args) => {
+          await new Promise((r) => setTimeout(r, ms));
+          return store.audit.append(...args);
+        },
+      },
+    };
   }
 
   it('is never written when it had not been sent; is deny-listed and recorded when it committed late', async () => {
@@ -45,7 +64,10 @@ describe('audit writer: a write that times out', () => {
     });
     const compensated: string[] = [];
     const writer = createAuditWriter({
-      store: stalling(store, 300), seal: createSealer(key), timeoutMs: 100, logger: silentLogger,
+      store: stalling(store, 300),
+      seal: createSealer(key),
+      timeoutMs: 100,
+      logger: silentLogger,
       onLateCommit: async (row) => void compensated.push(row.jti!),
     });
     // "late" is in flight (stalled) when its timeout fires; "dropped" is queued behind it and

@@ -21,7 +21,10 @@ describe('audit list filters and --follow', () => {
     const issued = await issue(broker.url, token, { backend: 'demo', scopes: ['read'] });
     const byJti = await runCli(['audit', 'list', '--jti', issued.body.id, '--json', '--config', broker.configPath], broker.env);
     expect(JSON.parse(byJti.stdout).map((r: { jti: string }) => r.jti)).toEqual([issued.body.id]);
-    const denied = await runCli(['audit', 'list', '--outcome', 'denied', '--since', '1h', '--backend', 'demo', '--json', '--config', broker.configPath], broker.env);
+    const denied = await runCli(
+      ['audit', 'list', '--outcome', 'denied', '--since', '1h', '--backend', 'demo', '--json', '--config', broker.configPath],
+      broker.env,
+    );
     const rows = JSON.parse(denied.stdout) as Array<{ outcome: string; reason: string }>;
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ outcome: 'denied', reason: 'ERR_SCOPE_DENIED' });
@@ -30,20 +33,32 @@ describe('audit list filters and --follow', () => {
   });
 
   it('--follow prints new events as they are written', async () => {
-    const child = spawn(process.execPath, [CLI, 'audit', 'list', '--follow', '--json', '--type', 'credential.issued', '--limit', '1', '--config', broker.configPath], {
-      env: { PATH: process.env['PATH'], ...broker.env }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [CLI, 'audit', 'list', '--follow', '--json', '--type', 'credential.issued', '--limit', '1', '--config', broker.configPath],
+      {
+        env: { PATH: process.env['PATH'], ...broker.env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
-    const seen = (n: number) => new Promise<void>((resolve) => {
-      const check = () => out.split('\n').filter(Boolean).length >= n && resolve();
-      child.stdout.on('data', (d: Buffer) => { out += d.toString(); check(); });
-      check();
-    });
+    const seen = (n: number) =>
+      new Promise<void>((resolve) => {
+        const check = () => out.split('\n').filter(Boolean).length >= n && resolve();
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          check();
+        });
+        check();
+      });
     try {
       await seen(1);
       const next = await issue(broker.url, token, { backend: 'demo', scopes: ['read'] });
       await seen(2);
-      const lines = out.trim().split('\n').map((l) => JSON.parse(l) as { jti: string; type: string });
+      const lines = out
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { jti: string; type: string });
       expect(lines.at(-1)).toMatchObject({ jti: next.body.id, type: 'credential.issued' });
       expect(lines.every((l) => l.type === 'credential.issued')).toBe(true);
     } finally {
@@ -79,13 +94,16 @@ describe('checkpoints', () => {
 
 describe('checkpoints by time', () => {
   it('every checkpoint_interval once rows were added (CLI rows included)', async () => {
-    const broker = await startBroker({ yaml: (dataDir) => demoYaml({ dataDir, extra: 'audit:\n  checkpoint_every: 100000\n  checkpoint_interval: 1s' }) });
+    const broker = await startBroker({
+      yaml: (dataDir) => demoYaml({ dataDir, extra: 'audit:\n  checkpoint_every: 100000\n  checkpoint_interval: 1s' }),
+    });
     try {
       const { store } = broker.services;
       const cli = await runCli(['agent', 'create', 'timed', '--can', 'demo:read', '--config', broker.configPath], broker.env);
       expect(cli.code, cli.stderr).toBe(0);
       const head = (await store.audit.head())!;
-      for (let i = 0; i < 250 && (await store.audit.checkpoints()).at(-1)?.seq !== head.seq; i++) await new Promise((r) => setTimeout(r, 20));
+      for (let i = 0; i < 250 && (await store.audit.checkpoints()).at(-1)?.seq !== head.seq; i++)
+        await new Promise((r) => setTimeout(r, 20));
       expect((await store.audit.checkpoints()).at(-1)).toMatchObject({ seq: head.seq, hash: head.hash });
     } finally {
       await broker.stop();
@@ -97,7 +115,10 @@ describe('audit config', () => {
   const parse = (audit: string) => parseConfig(`data_dir: /tmp/x\naudit:\n${audit}\n`, '/tmp/creddy.yaml', {});
   it('reads checkpoint_every, checkpoint_interval, retention, write_timeout', () => {
     expect(parse('  checkpoint_every: 50\n  checkpoint_interval: 30s\n  retention: 365d\n  write_timeout: 3s').audit).toEqual({
-      writeTimeout: 3, checkpointEvery: 50, checkpointInterval: 30, retention: 365 * 86_400,
+      writeTimeout: 3,
+      checkpointEvery: 50,
+      checkpointInterval: 30,
+      retention: 365 * 86_400,
     });
     expect(parse('  write_timeout: 2s').audit).toMatchObject({ checkpointEvery: 1000, checkpointInterval: 60, retention: null });
   });

@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/load.js';
 import { auditEvent } from '../../src/model/audit.js';
 import { createServices } from '../../src/services.js';
-import { parseConfig } from '../../src/config/load.js';
 import { captureLogger, demoYaml, runCli, tempDir, testEnv } from '../helpers/harness.js';
 
 const DAY = 86_400_000;
@@ -15,7 +15,9 @@ async function writeEvents(dir: string, env: NodeJS.ProcessEnv, at: number, n: n
   const config = parseConfig(readFileSync(configPath, 'utf8'), configPath, env);
   const services = await createServices(config, { env, logger: captureLogger().logger, actor: 'cli', clock: { now: () => at } });
   for (let i = 0; i < n; i++) {
-    await services.audit.write({ event: auditEvent({ time: at + i, type: 'agent.created', outcome: 'success', actor: 'cli', agent: `a${i}` }) });
+    await services.audit.write({
+      event: auditEvent({ time: at + i, type: 'agent.created', outcome: 'success', actor: 'cli', agent: `a${i}` }),
+    });
     if ((i + 1) % every === 0) await services.auditCheckpoints.checkpointNow();
   }
   await services.close();
@@ -37,7 +39,9 @@ describe('retention', () => {
     await writeEvents(dir, env, Date.now() - 400 * DAY, 23, 5);
     await writeEvents(dir, env, Date.now() - DAY, 7, 100);
     const before = await runCli(['audit', 'list', '--json', '--limit', '1000', '--config', configPath], env);
-    const old = (JSON.parse(before.stdout) as Array<{ seq: number; time: string }>).filter((r) => Date.parse(r.time) < Date.now() - 365 * DAY);
+    const old = (JSON.parse(before.stdout) as Array<{ seq: number; time: string }>).filter(
+      (r) => Date.parse(r.time) < Date.now() - 365 * DAY,
+    );
     expect(old.length).toBeGreaterThanOrEqual(23);
 
     const pruned = await runCli(['audit', 'prune', '--json', '--config', configPath], env);
@@ -48,7 +52,10 @@ describe('retention', () => {
     expect(anchor).toBeGreaterThan(20);
     expect(deleted).toBe(anchor - 1);
 
-    const list = JSON.parse((await runCli(['audit', 'list', '--json', '--limit', '1000', '--config', configPath], env)).stdout) as Array<{ seq: number; type: string }>;
+    const list = JSON.parse((await runCli(['audit', 'list', '--json', '--limit', '1000', '--config', configPath], env)).stdout) as Array<{
+      seq: number;
+      type: string;
+    }>;
     expect(list.at(-1)!.seq).toBe(anchor);
     expect(list[0]!.type).toBe('audit.pruned');
 
@@ -69,7 +76,11 @@ describe('audit key change', () => {
     const newKey = randomBytes(32).toString('hex');
     await writeEvents(dir, { ...env, CREDDY_AUDIT_KEY: newKey }, Date.now(), 4, 2);
 
-    const both = await runCli(['audit', 'verify', '--json', '--config', configPath], { ...env, CREDDY_AUDIT_KEY: newKey, CREDDY_AUDIT_KEY_PREVIOUS: oldKey });
+    const both = await runCli(['audit', 'verify', '--json', '--config', configPath], {
+      ...env,
+      CREDDY_AUDIT_KEY: newKey,
+      CREDDY_AUDIT_KEY_PREVIOUS: oldKey,
+    });
     expect(both.code, both.stderr).toBe(0);
     const rows = JSON.parse((await runCli(['audit', 'list', '--json', '--config', configPath], env)).stdout) as Array<{ key_id: string }>;
     expect(new Set(rows.map((r) => r.key_id)).size).toBe(2);

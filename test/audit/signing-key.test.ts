@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadAuditSigner, parsePublicKey, publicKeyFormats, rewrapAuditSigningKeys, verifySignature } from '../../src/audit/signing-key.js';
 import { silentLogger } from '../../src/_utils/logger.js';
+import { loadAuditSigner, parsePublicKey, publicKeyFormats, rewrapAuditSigningKeys, verifySignature } from '../../src/audit/signing-key.js';
 import { loadKeks } from '../../src/keys/kek.js';
 import { createSqliteStore } from '../../src/store/sqlite/index.js';
 import { tempDir } from '../helpers/harness.js';
@@ -20,7 +20,11 @@ describe('audit signing key', () => {
       const sealed = Buffer.from((await store.audit.signingKeys())[0]!.sealedPrivate);
       expect(sealed.includes(Buffer.from(a.publicX, 'base64url'))).toBe(false);
 
-      const rotated = loadKeks({ env: { CREDDY_KEK: randomBytes(32).toString('hex'), CREDDY_KEK_PREVIOUS: oldKek }, dataDir: dir, logger: silentLogger });
+      const rotated = loadKeks({
+        env: { CREDDY_KEK: randomBytes(32).toString('hex'), CREDDY_KEK_PREVIOUS: oldKek },
+        dataDir: dir,
+        logger: silentLogger,
+      });
       expect(await rewrapAuditSigningKeys({ store, keks: rotated })).toBe(1);
       expect(await rewrapAuditSigningKeys({ store, keks: rotated })).toBe(0);
       const onlyNew = loadKeks({ env: { CREDDY_KEK: rotated.current.key.toString('hex') }, dataDir: dir, logger: silentLogger });

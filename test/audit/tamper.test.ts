@@ -4,12 +4,25 @@ import { canonicalRow } from '../../src/audit/chain.js';
 import { runCli, type TestBroker } from '../helpers/harness.js';
 import { attack, copyDatabase, makeTraffic, startAuditBroker } from './helpers.js';
 
-interface Row { seq: number; hash: string; prev_hash: string }
+interface Row {
+  seq: number;
+  hash: string;
+  prev_hash: string;
+}
 
 /** Runs `creddy audit verify --json` on a copy; returns exit code and the report. */
 async function verifyCopy(broker: TestBroker, config: string, env: NodeJS.ProcessEnv = broker.env) {
   const r = await runCli(['audit', 'verify', '--json', '--config', config], env);
-  return { code: r.code, report: JSON.parse(r.stdout) as { ok: boolean; hmac: string; events_verified: number; problem: { seq: number; kind: string; detail: string } | null }, stderr: r.stderr };
+  return {
+    code: r.code,
+    report: JSON.parse(r.stdout) as {
+      ok: boolean;
+      hmac: string;
+      events_verified: number;
+      problem: { seq: number; kind: string; detail: string } | null;
+    },
+    stderr: r.stderr,
+  };
 }
 
 describe('audit verify catches tampering on a copy of a real database', () => {
@@ -71,15 +84,30 @@ describe('audit verify catches tampering on a copy of a real database', () => {
       conn.prepare('UPDATE audit_events SET seq = 1 - seq WHERE seq < 0').run();
       const prev = conn.prepare<[], Row>('SELECT * FROM audit_events WHERE seq = 6').get()!;
       const forged = {
-        seq: 7, time: Date.now(), type: 'credential.issued' as const, outcome: 'success' as const, actor: 'mallory', agent: 'mallory',
-        backend: 'demo', scopes: ['write'], jti: 'forged', kid: null, reason: null, clientIp: null, requestId: null, details: null,
-        prevHash: prev.hash, keyId: 'deadbeefdeadbeef',
+        seq: 7,
+        time: Date.now(),
+        type: 'credential.issued' as const,
+        outcome: 'success' as const,
+        actor: 'mallory',
+        agent: 'mallory',
+        backend: 'demo',
+        scopes: ['write'],
+        jti: 'forged',
+        kid: null,
+        reason: null,
+        clientIp: null,
+        requestId: null,
+        details: null,
+        prevHash: prev.hash,
+        keyId: 'deadbeefdeadbeef',
       };
       const hash = createHash('sha256').update(forged.prevHash).update('\n').update(canonicalRow(forged)).digest('hex');
-      conn.prepare(
-        `INSERT INTO audit_events (seq, time, type, outcome, actor, agent, backend, scopes, jti, prev_hash, hash, key_id)
+      conn
+        .prepare(
+          `INSERT INTO audit_events (seq, time, type, outcome, actor, agent, backend, scopes, jti, prev_hash, hash, key_id)
          VALUES (7, ?, 'credential.issued', 'success', 'mallory', 'mallory', 'demo', '["write"]', 'forged', ?, ?, ?)`,
-      ).run(forged.time, forged.prevHash, hash, forged.keyId);
+        )
+        .run(forged.time, forged.prevHash, hash, forged.keyId);
     });
     const { code, report } = await verifyCopy(broker, config);
     expect(code).toBe(1);
@@ -94,11 +122,28 @@ describe('audit verify catches tampering on a copy of a real database', () => {
       conn.prepare('UPDATE audit_events SET seq = -seq WHERE seq > 6').run();
       conn.prepare('UPDATE audit_events SET seq = 1 - seq WHERE seq < 0').run();
       const forged = {
-        seq: 7, time: 1, type: 'agent.created' as const, outcome: 'success' as const, actor: 'cli', agent: 'mallory', backend: null, scopes: null,
-        jti: null, kid: null, reason: null, clientIp: null, requestId: null, details: null, prevHash: prev.hash, keyId: prev.key_id,
+        seq: 7,
+        time: 1,
+        type: 'agent.created' as const,
+        outcome: 'success' as const,
+        actor: 'cli',
+        agent: 'mallory',
+        backend: null,
+        scopes: null,
+        jti: null,
+        kid: null,
+        reason: null,
+        clientIp: null,
+        requestId: null,
+        details: null,
+        prevHash: prev.hash,
+        keyId: prev.key_id,
       };
       const hash = createHash('sha256').update(forged.prevHash).update('\n').update(canonicalRow(forged)).digest('hex');
-      conn.prepare("INSERT INTO audit_events (seq, time, type, outcome, actor, agent, prev_hash, hash, key_id) VALUES (7, 1, 'agent.created', 'success', 'cli', 'mallory', ?, ?, ?)")
+      conn
+        .prepare(
+          "INSERT INTO audit_events (seq, time, type, outcome, actor, agent, prev_hash, hash, key_id) VALUES (7, 1, 'agent.created', 'success', 'cli', 'mallory', ?, ?, ?)",
+        )
         .run(forged.prevHash, hash, forged.keyId);
     });
     const { report } = await verifyCopy(broker, config);
@@ -128,7 +173,9 @@ describe('audit verify catches tampering on a copy of a real database', () => {
   it('a forged checkpoint signature → bad-checkpoint', async () => {
     const { config, db } = copyDatabase(broker, 'badcp');
     const seq = checkpoints[0]!;
-    attack(db, (conn) => conn.prepare('UPDATE audit_checkpoints SET signature = ? WHERE seq = ?').run(randomBytes(64).toString('base64url'), seq));
+    attack(db, (conn) =>
+      conn.prepare('UPDATE audit_checkpoints SET signature = ? WHERE seq = ?').run(randomBytes(64).toString('base64url'), seq),
+    );
     const { report } = await verifyCopy(broker, config);
     expect(report.problem).toMatchObject({ seq, kind: 'bad-checkpoint' });
   });

@@ -1,12 +1,12 @@
-import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSealer } from '../../src/audit/chain.js';
-import { auditEvent } from '../../src/model/audit.js';
 import { signCheckpoint } from '../../src/audit/checkpoint.js';
-import { createSqliteStore } from '../../src/store/sqlite/index.js';
+import { auditEvent } from '../../src/model/audit.js';
 import type { Store } from '../../src/store/port.js';
+import { createSqliteStore } from '../../src/store/sqlite/index.js';
 import { tempDir } from '../helpers/harness.js';
 
 const seal = createSealer({ id: 'k1', key: randomBytes(32) });
@@ -21,7 +21,10 @@ describe('audit tables are append-only in the database', () => {
 
   beforeAll(async () => {
     store = createSqliteStore(path);
-    await store.audit.append([1, 2, 3, 4, 5, 6].map((i) => ({ event: event(i) })), seal);
+    await store.audit.append(
+      [1, 2, 3, 4, 5, 6].map((i) => ({ event: event(i) })),
+      seal,
+    );
     db = new Database(path);
   });
   afterAll(async () => {
@@ -30,7 +33,8 @@ describe('audit tables are append-only in the database', () => {
     cleanup();
   });
 
-  const rejects = (sql: string, ...params: unknown[]) => expect(() => db.prepare(sql).run(...params)).toThrow(/append-only|checkpoint|gate/);
+  const rejects = (sql: string, ...params: unknown[]) =>
+    expect(() => db.prepare(sql).run(...params)).toThrow(/append-only|checkpoint|gate/);
   const row = (seq: number) => db.prepare<[number], Record<string, unknown>>('SELECT * FROM audit_events WHERE seq = ?').get(seq)!;
   const cols = 'seq, time, type, outcome, actor, prev_hash, hash, key_id';
   const values = "?, 1, 'agent.created', 'success', 'x', ?, ?, 'k1'";
@@ -42,9 +46,12 @@ describe('audit tables are append-only in the database', () => {
     rejects(`REPLACE INTO audit_events (${cols}) VALUES (${values})`, 3, row(2)['hash'], 'f'.repeat(64));
     rejects(`INSERT OR REPLACE INTO audit_events (${cols}) VALUES (${values})`, 6, row(5)['hash'], 'f'.repeat(64));
   });
-  it('rejects an insert that reuses a seq or goes back', () => rejects(`INSERT OR IGNORE INTO audit_events (${cols}) VALUES (${values})`, 2, row(1)['hash'], 'f'.repeat(64)));
-  it('rejects an insert that skips a seq', () => rejects(`INSERT INTO audit_events (${cols}) VALUES (${values})`, 8, row(6)['hash'], 'f'.repeat(64)));
-  it('rejects an insert whose prev_hash is not the last hash', () => rejects(`INSERT INTO audit_events (${cols}) VALUES (${values})`, 7, '0'.repeat(64), 'f'.repeat(64)));
+  it('rejects an insert that reuses a seq or goes back', () =>
+    rejects(`INSERT OR IGNORE INTO audit_events (${cols}) VALUES (${values})`, 2, row(1)['hash'], 'f'.repeat(64)));
+  it('rejects an insert that skips a seq', () =>
+    rejects(`INSERT INTO audit_events (${cols}) VALUES (${values})`, 8, row(6)['hash'], 'f'.repeat(64)));
+  it('rejects an insert whose prev_hash is not the last hash', () =>
+    rejects(`INSERT INTO audit_events (${cols}) VALUES (${values})`, 7, '0'.repeat(64), 'f'.repeat(64)));
   it('the rows are untouched', () => expect(db.prepare('SELECT COUNT(*) AS n FROM audit_events').get()).toEqual({ n: 6 }));
 
   it('checkpoints: must name a real row and move forward; no UPDATE or DELETE', async () => {

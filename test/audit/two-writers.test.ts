@@ -30,7 +30,7 @@ describe('server and CLI appending at once keep one linear chain', () => {
 
     const rows = await broker.services.store.audit.query({ order: 'asc', limit: 100_000 });
     expect(rows.map((r) => r.seq)).toEqual(rows.map((_, i) => i + 1));
-    rows.forEach((r, i) => expect(r.prevHash).toBe(i === 0 ? '0'.repeat(64) : rows[i - 1]!.hash));
+    for (const [i, r] of rows.entries()) expect(r.prevHash).toBe(i === 0 ? '0'.repeat(64) : rows[i - 1]!.hash);
     expect(rows.filter((r) => r.actor === 'cli' && r.type === 'agent.created').length).toBeGreaterThanOrEqual(6);
     expect(rows.filter((r) => r.type === 'credential.issued').length).toBeGreaterThan(0);
 

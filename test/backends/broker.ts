@@ -6,11 +6,11 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseConfig } from '../../src/config/load.js';
-import { createServices, type Services } from '../../src/services.js';
-import { startServer, type RunningServer } from '../../src/http/server.js';
 import { createAgent } from '../../src/agents/create.js';
 import { parseGrants } from '../../src/agents/grants.js';
+import { parseConfig } from '../../src/config/load.js';
+import { type RunningServer, startServer } from '../../src/http/server.js';
+import { createServices, type Services } from '../../src/services.js';
 import { captureLogger, tempDir, testEnv } from '../helpers/harness.js';
 
 /** An RSA key pair like a GitHub App's (PKCS#8 private, SPKI public). */
@@ -56,7 +56,12 @@ export async function startDownstreamBroker(options: {
   const { dir, cleanup } = tempDir('creddy-downstream-');
   for (const [name, content] of Object.entries(options.files ?? {})) writeFileSync(join(dir, name), content, { mode: 0o600 });
   const configPath = join(dir, 'creddy.yaml');
-  writeFileSync(configPath, ['issuer: http://127.0.0.1:8400', 'listen: 127.0.0.1:0', `data_dir: ${join(dir, 'data')}`, 'backends:', options.backendsYaml(dir)].join('\n'));
+  writeFileSync(
+    configPath,
+    ['issuer: http://127.0.0.1:8400', 'listen: 127.0.0.1:0', `data_dir: ${join(dir, 'data')}`, 'backends:', options.backendsYaml(dir)].join(
+      '\n',
+    ),
+  );
   const env = testEnv();
   const clock = testClock();
   const { logger, lines } = captureLogger();
@@ -68,9 +73,20 @@ export async function startDownstreamBroker(options: {
   };
   const first = await boot();
   const broker: DownstreamBroker = {
-    dir, configPath, env, clock, logLines: lines, ...first, url: first.server.url,
+    dir,
+    configPath,
+    env,
+    clock,
+    logLines: lines,
+    ...first,
+    url: first.server.url,
     async agent(name, grants) {
-      const { token } = await createAgent(broker.services, { name, grants: parseGrants(grants, broker.services), ttlSeconds: null, actor: 'cli' });
+      const { token } = await createAgent(broker.services, {
+        name,
+        grants: parseGrants(grants, broker.services),
+        ttlSeconds: null,
+        actor: 'cli',
+      });
       return token;
     },
     async restart() {

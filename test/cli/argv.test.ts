@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
 import type { ArgsDef } from 'citty';
+import { describe, expect, it } from 'vitest';
 import { normalizeArgv } from '../../src/cli/argv.js';
 import { isCreddyError } from '../../src/errors.js';
 import { runCli, tempDir, testEnv } from '../helpers/harness.js';
@@ -51,7 +51,9 @@ describe('normalizeArgv', () => {
 
   it('names an unknown option or a surplus argument instead of guessing', () => {
     expect(usageError(() => normalizeArgv(listArgs, ['--bogus'], null))).toBe('unknown option --bogus');
-    expect(usageError(() => normalizeArgv(revokeArgs, ['-c0ab'], null))).toContain('unknown option -c0ab (to pass a value that starts with -, put it after --)');
+    expect(usageError(() => normalizeArgv(revokeArgs, ['-c0ab'], null))).toContain(
+      'unknown option -c0ab (to pass a value that starts with -, put it after --)',
+    );
     // An id-shaped word is an option error once the positional is filled.
     expect(usageError(() => normalizeArgv(revokeArgs, ['abc', KID], null))).toContain(`unknown option ${KID}`);
     expect(usageError(() => normalizeArgv(revokeArgs, ['a', 'b'], null))).toBe('unexpected argument b');
@@ -60,12 +62,12 @@ describe('normalizeArgv', () => {
     expect(usageError(() => normalizeArgv(agentArgs, ['--force-revoke-current'], null))).toContain('unknown option --force-revoke-current');
   });
 
-  it('takes positionals after the user\'s --, and counts them', () => {
+  it("takes positionals after the user's --, and counts them", () => {
     expect(normalizeArgv(revokeArgs, ['--json'], [KID])).toEqual(['--json', '--', KID]);
     expect(usageError(() => normalizeArgv(revokeArgs, ['a'], ['b']))).toBe('unexpected argument b');
   });
 
-  it('keeps a passthrough command\'s child command behind its -- and its positionals in front', () => {
+  it("keeps a passthrough command's child command behind its -- and its positionals in front", () => {
     const execArgs: ArgsDef = { backend: { type: 'positional', required: true }, ttl: { type: 'string' } };
     const exec = (words: string[], rest: string[] | null) => normalizeArgv(execArgs, words, rest, { passthrough: true });
     expect(exec(['aws', '--ttl', '15m'], ['aws', '--region', 'x'])).toEqual(['--ttl=15m', 'aws', '--', 'aws', '--region', 'x']);

@@ -1,14 +1,14 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { promisify } from 'node:util';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBroker, tempDir, type TestBroker } from '../helpers/harness.js';
+import { startBroker, type TestBroker, tempDir } from '../helpers/harness.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
 describe('installed bins', () => {
-  it('npx creddy runs the checkout\'s own bin', () => {
+  it("npx creddy runs the checkout's own bin", () => {
     expect(execFileSync('npx', ['creddy', '--version'], { cwd: ROOT, encoding: 'utf8' }).trim()).toBe('0.1.0');
   });
 
@@ -39,7 +39,10 @@ describe('installed bins', () => {
         encoding: 'utf8',
       });
       child.child.stdin!.end('protocol=https\nhost=github.com\n\n');
-      const failure = await child.then(() => undefined, (err: { stderr?: string }) => err);
+      const failure = await child.then(
+        () => undefined,
+        (err: { stderr?: string }) => err,
+      );
       expect(String(failure?.stderr)).toContain('backend "demo" is not a github backend');
     });
   });

@@ -7,11 +7,11 @@ import { execFileSync, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, runCli, runProcess } from '../helpers/harness.js';
-import { startFakeGitHub, type FakeGitHub } from '../fakes/github.js';
-import { startFakeSts, type FakeSts } from '../fakes/sts.js';
-import { appKeyPair, startDownstreamBroker, type DownstreamBroker } from '../backends/broker.js';
 import { BASE, ROLE, useBaseCredentials } from '../backends/aws/fixture.js';
+import { appKeyPair, type DownstreamBroker, startDownstreamBroker } from '../backends/broker.js';
+import { type FakeGitHub, startFakeGitHub } from '../fakes/github.js';
+import { type FakeSts, startFakeSts } from '../fakes/sts.js';
+import { CLI, runCli, runProcess } from '../helpers/harness.js';
 
 let gh: FakeGitHub;
 let sts: FakeSts;
@@ -22,8 +22,11 @@ beforeAll(async () => {
   useBaseCredentials();
   const app = appKeyPair();
   gh = await startFakeGitHub({
-    appId: 99, appPublicKeyPem: app.publicKey,
-    installations: [{ id: 5, account: 'acme', repositories: ['acme/widgets', 'acme/gadgets'], permissions: { contents: 'write', metadata: 'read' } }],
+    appId: 99,
+    appPublicKeyPem: app.publicKey,
+    installations: [
+      { id: 5, account: 'acme', repositories: ['acme/widgets', 'acme/gadgets'], permissions: { contents: 'write', metadata: 'read' } },
+    ],
   });
   sts = await startFakeSts({ credentials: [BASE], roles: [{ arn: ROLE }] });
   broker = await startDownstreamBroker({
@@ -106,7 +109,8 @@ describe('creddy get --format', () => {
 });
 
 describe('creddy exec', () => {
-  const printEnv = 'console.log(JSON.stringify({ gh: process.env.GITHUB_TOKEN ?? null, agent: process.env.CREDDY_TOKEN ?? null, jwt: !!process.env.CREDDY_TOKEN_JWT }))';
+  const printEnv =
+    'console.log(JSON.stringify({ gh: process.env.GITHUB_TOKEN ?? null, agent: process.env.CREDDY_TOKEN ?? null, jwt: !!process.env.CREDDY_TOKEN_JWT }))';
 
   it('runs the command with the credential in its environment only, then revokes it', async () => {
     const r = await runCli(['exec', 'gh', '--repos', 'acme/gadgets', '--', process.execPath, '-e', printEnv], env);
@@ -121,14 +125,19 @@ describe('creddy exec', () => {
   });
 
   it('passes the exit code through and leaves flags after -- to the command', async () => {
-    const r = await runCli(['exec', 'demo', '--', 'sh', '-c', '[ "$1 $2" = "--help --debug" ] && exit 7; exit 1', 'sh', '--help', '--debug'], env);
+    const r = await runCli(
+      ['exec', 'demo', '--', 'sh', '-c', '[ "$1 $2" = "--help --debug" ] && exit 7; exit 1', 'sh', '--help', '--debug'],
+      env,
+    );
     expect(r.code).toBe(7);
   });
 
   it('forwards signals to the command', async () => {
-    const script = "process.on('SIGTERM', () => { console.log('child got SIGTERM'); process.exit(42); }); console.log('ready'); setInterval(() => {}, 1000);";
+    const script =
+      "process.on('SIGTERM', () => { console.log('child got SIGTERM'); process.exit(42); }); console.log('ready'); setInterval(() => {}, 1000);";
     const child = spawn(process.execPath, [CLI, 'exec', 'demo', '--', process.execPath, '-e', script], {
-      env: { PATH: process.env['PATH'], ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+      env: { PATH: process.env['PATH'], ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
     let signalled = false;
@@ -155,15 +164,31 @@ describe('creddy exec', () => {
 
 describe('git credential helper', () => {
   const git = (args: string[], input: string, extraEnv: NodeJS.ProcessEnv = {}) =>
-    runProcess('git', ['-c', `credential.helper=!"${process.execPath}" "${CLI}" git-credential`, ...args], {
-      PATH: process.env['PATH'], HOME: broker.dir, GIT_CONFIG_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '',
-      CREDDY_GIT_BACKEND: 'gh', ...env, ...extraEnv,
-    }, input);
+    runProcess(
+      'git',
+      ['-c', `credential.helper=!"${process.execPath}" "${CLI}" git-credential`, ...args],
+      {
+        PATH: process.env['PATH'],
+        HOME: broker.dir,
+        GIT_CONFIG_NOSYSTEM: '1',
+        GIT_TERMINAL_PROMPT: '0',
+        GIT_ASKPASS: '',
+        CREDDY_GIT_BACKEND: 'gh',
+        ...env,
+        ...extraEnv,
+      },
+      input,
+    );
 
   it('`git credential fill` gets x-access-token and a fresh installation token for github.com', async () => {
     const r = await git(['credential', 'fill'], 'protocol=https\nhost=github.com\n\n');
     expect(r.code).toBe(0);
-    const fields = Object.fromEntries(r.stdout.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    const fields = Object.fromEntries(
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
     expect(fields['username']).toBe('x-access-token');
     expect(gh.tokens.get(fields['password']!)).toMatchObject({ permissions: { contents: 'read' }, revoked: false });
   });
@@ -200,17 +225,25 @@ describe('AWS CLI through credential_process', () => {
   it('`aws sts get-caller-identity` works with credential_process = creddy get … --format credential-process', async (ctx) => {
     if (!awsPath) ctx.skip('the aws CLI is not installed (apt-get install -y awscli)');
     const config = join(broker.dir, 'aws-config');
-    writeFileSync(config, [
-      '[profile creddy]',
-      `credential_process = "${process.execPath}" "${CLI}" get aws --scopes sts:GetCallerIdentity --format credential-process`,
-      'region = us-east-1',
-    ].join('\n') + '\n');
+    writeFileSync(
+      config,
+      `${[
+        '[profile creddy]',
+        `credential_process = "${process.execPath}" "${CLI}" get aws --scopes sts:GetCallerIdentity --format credential-process`,
+        'region = us-east-1',
+      ].join('\n')}\n`,
+    );
     const before = sts.calls.length;
     // Async: the broker runs in this process and must keep serving while the CLI waits on it.
     const aws = await runProcess(awsPath!, ['sts', 'get-caller-identity', '--endpoint-url', sts.url, '--output', 'json'], {
       // Only the profile: no base credentials in the environment, so credential_process is the one source.
-      PATH: process.env['PATH'], HOME: process.env['HOME'], AWS_CONFIG_FILE: config, AWS_SHARED_CREDENTIALS_FILE: join(broker.dir, 'none'),
-      AWS_PROFILE: 'creddy', AWS_EC2_METADATA_DISABLED: 'true', ...env,
+      PATH: process.env['PATH'],
+      HOME: process.env['HOME'],
+      AWS_CONFIG_FILE: config,
+      AWS_SHARED_CREDENTIALS_FILE: join(broker.dir, 'none'),
+      AWS_PROFILE: 'creddy',
+      AWS_EC2_METADATA_DISABLED: 'true',
+      ...env,
     });
     expect(aws.code, aws.stderr).toBe(0);
     const out = aws.stdout;

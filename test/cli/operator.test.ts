@@ -98,12 +98,18 @@ describe('caller CLI', () => {
   afterAll(async () => broker.stop());
 
   it('get --format json|env, list, revoke, and verify sees the revocation', async () => {
-    const json = await runCli(['get', 'demo', '--scopes', 'files:report.csv', '--ttl', '2h', '--meta', 'task=nightly,run=42', '--format', 'json'], caller);
+    const json = await runCli(
+      ['get', 'demo', '--scopes', 'files:report.csv', '--ttl', '2h', '--meta', 'task=nightly,run=42', '--format', 'json'],
+      caller,
+    );
     expect(json.code).toBe(0);
     const issued = JSON.parse(json.stdout);
     expect(issued).toMatchObject({
-      backend: 'demo', scopes: ['files:report.csv'], metadata: { task: 'nightly', run: '42' },
-      ttl: { requested: 7200, granted: 3600, clamped_by: 'max_ttl' }, credential: null,
+      backend: 'demo',
+      scopes: ['files:report.csv'],
+      metadata: { task: 'nightly', run: '42' },
+      ttl: { requested: 7200, granted: 3600, clamped_by: 'max_ttl' },
+      credential: null,
     });
 
     const env = await runCli(['get', 'demo', '--format', 'env'], caller);

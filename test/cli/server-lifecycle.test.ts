@@ -12,9 +12,14 @@ describe('creddy server process', () => {
     const configPath = join(dir, 'creddy.yaml');
     writeFileSync(configPath, demoYaml({ dataDir: join(dir, 'data') }));
     const env = testEnv();
-    const { token } = JSON.parse((await runCli(['agent', 'create', 'bot', '--can', 'demo:read', '--json', '--config', configPath], env)).stdout);
+    const { token } = JSON.parse(
+      (await runCli(['agent', 'create', 'bot', '--can', 'demo:read', '--json', '--config', configPath], env)).stdout,
+    );
 
-    const server = spawn(process.execPath, [CLI, 'server', '--config', configPath], { env: { ...env, PATH: process.env['PATH'] }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const server = spawn(process.execPath, [CLI, 'server', '--config', configPath], {
+      env: { ...env, PATH: process.env['PATH'] },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const url = await new Promise<string>((resolve, reject) => {
       server.stdout.on('data', (d: Buffer) => {
         const match = /creddy listening on (\S+)/.exec(d.toString());
@@ -48,7 +53,9 @@ describe('creddy server process', () => {
     const issued = results.filter((r) => r.status === 201).map((r) => r.id);
     expect(results.every((r) => r.status === 201 || r.status === 0)).toBe(true);
     expect(issued.length).toBeGreaterThan(0);
-    const audit = JSON.parse((await runCli(['audit', 'list', '--type', 'credential.issued', '--json', '--limit', '1000', '--config', configPath], env)).stdout) as Array<{ jti: string }>;
+    const audit = JSON.parse(
+      (await runCli(['audit', 'list', '--type', 'credential.issued', '--json', '--limit', '1000', '--config', configPath], env)).stdout,
+    ) as Array<{ jti: string }>;
     expect(audit.map((row) => row.jti).sort()).toEqual([...issued].sort());
   });
 });

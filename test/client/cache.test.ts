@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCreddyClient } from '../../src/client/client.js';
 import { createCredentialCache } from '../../src/client/cache.js';
+import { createCreddyClient } from '../../src/client/client.js';
 import { startBroker, type TestBroker } from '../helpers/harness.js';
 
 describe('client credential cache', () => {

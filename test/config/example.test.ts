@@ -2,8 +2,8 @@ import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/load.js';
 import { backendTypes } from '../../src/backends/registry.js';
+import { parseConfig } from '../../src/config/load.js';
 import { tempDir } from '../helpers/harness.js';
 
 describe('config.example.yaml', () => {

@@ -53,8 +53,14 @@ describe('config validation names the key path', () => {
     [`${base}auth_throttle:\n  windw: 1m`, 'auth_throttle.windw: unknown key'],
     [`- a\n- b\n`, '(root): must be a mapping'],
     [`a: [unclosed\n`, '/etc/creddy/creddy.yaml:'],
-    [`${base}backends:\n  svc:\n    type: generic\n    audience: \${env:MISSING_VAR}\n    allowed_scopes: [read]`, 'backends.svc.audience: environment variable MISSING_VAR is not set'],
-    [`${base}backends:\n  svc:\n    type: generic\n    audience: \${file:/nonexistent/creddy}\n    allowed_scopes: [read]`, 'backends.svc.audience: cannot read file /nonexistent/creddy (ENOENT)'],
+    [
+      `${base}backends:\n  svc:\n    type: generic\n    audience: \${env:MISSING_VAR}\n    allowed_scopes: [read]`,
+      'backends.svc.audience: environment variable MISSING_VAR is not set',
+    ],
+    [
+      `${base}backends:\n  svc:\n    type: generic\n    audience: \${file:/nonexistent/creddy}\n    allowed_scopes: [read]`,
+      'backends.svc.audience: cannot read file /nonexistent/creddy (ENOENT)',
+    ],
   ])('%#: rejects with "%s"', (yaml, expected) => {
     expect(problem(yaml)).toContain(expected);
   });

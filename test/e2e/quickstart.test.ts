@@ -1,9 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { copyFileSync, readFileSync, statSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, tempDir } from '../helpers/harness.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -13,7 +13,10 @@ function quickStartCommands(): string[] {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
   const block = /## Quick start[\s\S]*?```(?:sh|bash)\n([\s\S]*?)```/.exec(readme)?.[1];
   if (!block) throw new Error('README.md has no ## Quick start code block');
-  return block.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  return block
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
 }
 
 async function freePort(): Promise<number> {
@@ -42,7 +45,12 @@ describe('README quick start, as a new user runs it', () => {
     url = `http://127.0.0.1:${port}`;
     // Its own process group: npm runs the server as a grandchild, and SIGTERM to npm alone would
     // leave that server running after the test.
-    server = spawn('npm', ['start'], { cwd: dir, env: { ...process.env, CREDDY_PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    server = spawn('npm', ['start'], {
+      cwd: dir,
+      env: { ...process.env, CREDDY_PORT: String(port) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     let out = '';
     await new Promise<void>((res, rej) => {
       const timer = setTimeout(() => rej(new Error(`server did not start:\n${out}`)), 60_000);
@@ -63,7 +71,16 @@ describe('README quick start, as a new user runs it', () => {
       process.kill(-server.pid!, 'SIGTERM');
       await exited;
       // The broker drains and exits too: wait until nothing answers on its port any more.
-      for (let i = 0; i < 150 && (await fetch(`${url}/healthz`).then(() => true, () => false)); i++) await new Promise((r) => setTimeout(r, 100));
+      for (
+        let i = 0;
+        i < 150 &&
+        (await fetch(`${url}/healthz`).then(
+          () => true,
+          () => false,
+        ));
+        i++
+      )
+        await new Promise((r) => setTimeout(r, 100));
     }
     cleanup();
   });
@@ -93,7 +110,10 @@ describe('README quick start, as a new user runs it', () => {
     const jwks = (await (await fetch(`${url}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string }> };
     expect(jwks.keys.map((k) => k.kid)).toContain(decodeProtectedHeader(jwt).kid);
     // An independent verifier (jose, remote JWKS) accepts it too.
-    const { payload } = await jwtVerify(jwt, createRemoteJWKSet(new URL(`${url}/.well-known/jwks.json`)), { typ: 'at+jwt', algorithms: ['EdDSA'] });
+    const { payload } = await jwtVerify(jwt, createRemoteJWKSet(new URL(`${url}/.well-known/jwks.json`)), {
+      typ: 'at+jwt',
+      algorithms: ['EdDSA'],
+    });
     expect(payload.exp! - payload.iat!).toBe(600);
 
     const denied = await runCli(['get', 'demo', '--scopes', 'write'], caller);

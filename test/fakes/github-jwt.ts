@@ -11,8 +11,7 @@ import { errors, importSPKI, jwtVerify } from 'jose';
 export const JWT_ERRORS = {
   missing: 'Requires authentication',
   undecodable: 'A JSON web token could not be decoded',
-  expired:
-    "'Expiration time' claim ('exp') must be a numeric value representing the future time at which the assertion expires",
+  expired: "'Expiration time' claim ('exp') must be a numeric value representing the future time at which the assertion expires",
   tooFar: "'Expiration time' claim ('exp') is too far in the future",
   badIat: "'Issued at' claim ('iat') must be an Integer representing the time that the assertion was issued",
 } as const;

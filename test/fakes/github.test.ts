@@ -1,18 +1,19 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SignJWT, importPKCS8 } from 'jose';
 import { createAppAuth } from '@octokit/auth-app';
 import { request } from '@octokit/request';
-import { startFakeGitHub, type FakeGitHub } from './github.js';
+import { importPKCS8, SignJWT } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FakeGitHub, startFakeGitHub } from './github.js';
 import { JWT_ERRORS } from './github-jwt.js';
 
 const APP_ID = 4242;
 const INSTALLATION = 7;
-const rsa = () => generateKeyPairSync('rsa', {
-  modulusLength: 2048,
-  privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-  publicKeyEncoding: { type: 'spki', format: 'pem' },
-});
+const rsa = () =>
+  generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+  });
 const app = rsa();
 const now = () => Math.floor(Date.now() / 1000);
 
@@ -21,7 +22,10 @@ async function appJwt(o: { privateKey?: string; iss?: string | number; iat?: num
   const iat = o.iat ?? now() - 30;
   const key = await importPKCS8(o.privateKey ?? app.privateKey, 'RS256');
   return new SignJWT({ iss: o.iss ?? APP_ID } as Record<string, unknown>)
-    .setProtectedHeader({ alg: o.alg ?? 'RS256' }).setIssuedAt(iat).setExpirationTime(o.exp ?? iat + 600).sign(key);
+    .setProtectedHeader({ alg: o.alg ?? 'RS256' })
+    .setIssuedAt(iat)
+    .setExpirationTime(o.exp ?? iat + 600)
+    .sign(key);
 }
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
 
@@ -30,10 +34,14 @@ beforeAll(async () => {
   gh = await startFakeGitHub({
     appId: APP_ID,
     appPublicKeyPem: app.publicKey,
-    installations: [{
-      id: INSTALLATION, account: 'acme', repositories: ['acme/widgets', 'acme/gadgets'],
-      permissions: { contents: 'write', issues: 'write', metadata: 'read' },
-    }],
+    installations: [
+      {
+        id: INSTALLATION,
+        account: 'acme',
+        repositories: ['acme/widgets', 'acme/gadgets'],
+        permissions: { contents: 'write', issues: 'write', metadata: 'read' },
+      },
+    ],
   });
 });
 afterAll(() => gh.close());
@@ -53,7 +61,12 @@ const mint = async (body?: unknown, jwt?: string) =>
 describe('fake GitHub: installation lookup', () => {
   it('finds the installation by id, org, user and repo with an App JWT', async () => {
     const auth = `Bearer ${await appJwt()}`;
-    for (const path of [`/app/installations/${INSTALLATION}`, '/orgs/acme/installation', '/users/ACME/installation', '/repos/acme/widgets/installation']) {
+    for (const path of [
+      `/app/installations/${INSTALLATION}`,
+      '/orgs/acme/installation',
+      '/users/ACME/installation',
+      '/repos/acme/widgets/installation',
+    ]) {
       const r = await call('GET', path, auth);
       expect(r.status, path).toBe(200);
       expect(r.json).toMatchObject({ id: INSTALLATION, account: { login: 'acme' }, permissions: { contents: 'write' } });
@@ -70,11 +83,22 @@ describe('fake GitHub: App JWT checks', () => {
   const cases: Array<[string, () => Promise<string | undefined>, string]> = [
     ['missing header', async () => undefined, JWT_ERRORS.missing],
     ['wrong key', async () => `Bearer ${await appJwt({ privateKey: otherKey })}`, JWT_ERRORS.undecodable],
-    ['alg none', async () => `Bearer ${b64({ alg: 'none', typ: 'JWT' })}.${b64({ iss: APP_ID, iat: now() - 30, exp: now() + 500 })}.`, JWT_ERRORS.undecodable],
+    [
+      'alg none',
+      async () => `Bearer ${b64({ alg: 'none', typ: 'JWT' })}.${b64({ iss: APP_ID, iat: now() - 30, exp: now() + 500 })}.`,
+      JWT_ERRORS.undecodable,
+    ],
     // Classic key confusion: HMAC keyed with the (public) RSA key PEM.
-    ['HS256 with public key', async () => `Bearer ${await new SignJWT({ iss: APP_ID } as Record<string, unknown>)
-      .setProtectedHeader({ alg: 'HS256' }).setIssuedAt(now() - 30).setExpirationTime(now() + 500)
-      .sign(new TextEncoder().encode(app.publicKey))}`, JWT_ERRORS.undecodable],
+    [
+      'HS256 with public key',
+      async () =>
+        `Bearer ${await new SignJWT({ iss: APP_ID } as Record<string, unknown>)
+          .setProtectedHeader({ alg: 'HS256' })
+          .setIssuedAt(now() - 30)
+          .setExpirationTime(now() + 500)
+          .sign(new TextEncoder().encode(app.publicKey))}`,
+      JWT_ERRORS.undecodable,
+    ],
     ['wrong iss', async () => `Bearer ${await appJwt({ iss: 999 })}`, JWT_ERRORS.undecodable],
     ['exp too far', async () => `Bearer ${await appJwt({ iat: now(), exp: now() + 700 })}`, JWT_ERRORS.tooFar],
     ['expired', async () => `Bearer ${await appJwt({ iat: now() - 700, exp: now() - 100 })}`, JWT_ERRORS.expired],
@@ -107,11 +131,22 @@ describe('fake GitHub: installation tokens', () => {
     expect(r.json?.expires_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     expect(Date.parse(r.json?.expires_at) - Date.now()).toBeGreaterThan(3_590_000);
     expect(r.json).toMatchObject({
-      permissions: { contents: 'read' }, repository_selection: 'selected',
+      permissions: { contents: 'read' },
+      repository_selection: 'selected',
       repositories: [{ id: expect.any(Number), name: 'widgets', full_name: 'acme/widgets' }],
     });
-    expect(gh.requests.at(-1)).toEqual({ method: 'POST', path: `/app/installations/${INSTALLATION}/access_tokens`, body, installationId: INSTALLATION });
-    expect(gh.tokens.get(token)).toMatchObject({ installationId: INSTALLATION, permissions: { contents: 'read' }, repositories: ['acme/widgets'], revoked: false });
+    expect(gh.requests.at(-1)).toEqual({
+      method: 'POST',
+      path: `/app/installations/${INSTALLATION}/access_tokens`,
+      body,
+      installationId: INSTALLATION,
+    });
+    expect(gh.tokens.get(token)).toMatchObject({
+      installationId: INSTALLATION,
+      permissions: { contents: 'read' },
+      repositories: ['acme/widgets'],
+      revoked: false,
+    });
 
     const repos = await call('GET', '/installation/repositories', `token ${token}`);
     expect(repos.json?.repositories.map((x: { full_name: string }) => x.full_name)).toEqual(['acme/widgets']);
@@ -171,7 +206,8 @@ describe('fake GitHub: faults', () => {
   it('returns a malformed 201 body', async () => {
     gh.faults.push({ malformed: true });
     const res = await fetch(`${gh.url}/app/installations/${INSTALLATION}/access_tokens`, {
-      method: 'POST', headers: { authorization: `Bearer ${await appJwt()}` },
+      method: 'POST',
+      headers: { authorization: `Bearer ${await appJwt()}` },
     });
     expect(res.status).toBe(201);
     const text = await res.text();
@@ -196,7 +232,12 @@ describe('fake GitHub: faults', () => {
 describe('fake GitHub: real @octokit/auth-app', () => {
   it('obtains a narrowed installation token', async () => {
     const auth = createAppAuth({ appId: APP_ID, privateKey: app.privateKey, request: request.defaults({ baseUrl: gh.url }) });
-    const result = await auth({ type: 'installation', installationId: INSTALLATION, repositoryNames: ['widgets'], permissions: { contents: 'read' } });
+    const result = await auth({
+      type: 'installation',
+      installationId: INSTALLATION,
+      repositoryNames: ['widgets'],
+      permissions: { contents: 'read' },
+    });
     expect(result.token).toMatch(/^ghs_/);
     expect(result).toMatchObject({ permissions: { contents: 'read' }, repositorySelection: 'selected', repositoryNames: ['widgets'] });
     expect(gh.requests.at(-1)?.body).toEqual({ repositories: ['widgets'], permissions: { contents: 'read' } });
@@ -205,7 +246,10 @@ describe('fake GitHub: real @octokit/auth-app', () => {
     // Octokit's own App JWT also passes the installation lookup endpoints.
     const { token: jwt } = await auth({ type: 'app' });
     const { data } = await request('GET /repos/{owner}/{repo}/installation', {
-      baseUrl: gh.url, owner: 'acme', repo: 'widgets', headers: { authorization: `bearer ${jwt}` },
+      baseUrl: gh.url,
+      owner: 'acme',
+      repo: 'widgets',
+      headers: { authorization: `bearer ${jwt}` },
     });
     expect(data.id).toBe(INSTALLATION);
   });

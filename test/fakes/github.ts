@@ -4,8 +4,9 @@
  * no permission/repository escalation, token revocation and expiry) so tests
  * against it fail the way production would. Listens on 127.0.0.1 only.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+
 import { randomInt } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAppJwtVerifier } from './github-jwt.js';
 
@@ -33,7 +34,10 @@ export interface FakeGitHub {
   /** Token-creation requests that passed App JWT auth, in arrival order (body parsed). */
   requests: Array<{ method: string; path: string; body: unknown; installationId?: number }>;
   /** Issued installation tokens; `repositories` holds full names, or 'all' when not narrowed. */
-  tokens: Map<string, { installationId: number; permissions: Record<string, string>; repositories: string[] | 'all'; expiresAt: string; revoked: boolean }>;
+  tokens: Map<
+    string,
+    { installationId: number; permissions: Record<string, string>; repositories: string[] | 'all'; expiresAt: string; revoked: boolean }
+  >;
   /** Fault queue: each authenticated token-creation request shifts one off, if any. */
   faults: FaultSpec[];
   /** Failures for `DELETE /installation/token`: each revocation with a live token shifts one off. */
@@ -42,8 +46,19 @@ export interface FakeGitHub {
 }
 
 type Installation = FakeGitHubOptions['installations'][number];
-interface Repo { id: number; name: string; full_name: string; private: true; owner: { login: string } }
-interface Reply { status: number; json?: unknown; raw?: string; headers?: Record<string, string> }
+interface Repo {
+  id: number;
+  name: string;
+  full_name: string;
+  private: true;
+  owner: { login: string };
+}
+interface Reply {
+  status: number;
+  json?: unknown;
+  raw?: string;
+  headers?: Record<string, string>;
+}
 
 const DOCS = 'https://docs.github.com/rest';
 const err = (status: number, message: string): Reply => ({ status, json: { message, documentation_url: DOCS } });
@@ -54,14 +69,13 @@ const PERMS_DENIED = err(422, 'The permissions requested are not granted to this
 const REPO_DENIED = err(422, 'There is at least one repository that does not exist or is not accessible to the parent installation.');
 const INVALID = err(422, 'Invalid request.');
 const SERVER_ERRORS = { 500: 'Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable' } as const;
-const SECONDARY_LIMIT =
-  'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.';
+const SECONDARY_LIMIT = 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.';
 
 /** read < write < admin; 0 means "not a valid level". */
 const rank = (level: unknown): number => (level === 'read' ? 1 : level === 'write' ? 2 : level === 'admin' ? 3 : 0);
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const ALPHANUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-const newToken = (): string => 'ghs_' + Array.from({ length: 36 }, () => ALPHANUM[randomInt(ALPHANUM.length)]).join('');
+const newToken = (): string => `ghs_${Array.from({ length: 36 }, () => ALPHANUM[randomInt(ALPHANUM.length)]).join('')}`;
 /** GitHub's timestamp format has no milliseconds: 2026-01-01T00:00:00Z. */
 const inOneHour = (): string => new Date(Date.now() + 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
@@ -71,10 +85,13 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
   // Stable numeric ids so `repository_ids` and response `id`s are meaningful.
   let nextRepoId = 1001;
   const reposByInstallation = new Map<number, Repo[]>(
-    opts.installations.map((inst) => [inst.id, inst.repositories.map((full): Repo => {
-      const [owner = '', name = ''] = full.split('/');
-      return { id: nextRepoId++, name, full_name: full, private: true, owner: { login: owner } };
-    })]),
+    opts.installations.map((inst) => [
+      inst.id,
+      inst.repositories.map((full): Repo => {
+        const [owner = '', name = ''] = full.split('/');
+        return { id: nextRepoId++, name, full_name: full, private: true, owner: { login: owner } };
+      }),
+    ]),
   );
   const reposOf = (inst: Installation): Repo[] => reposByInstallation.get(inst.id) ?? [];
   const same = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase(); // GitHub names are case-insensitive
@@ -83,7 +100,10 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
   const byRepo = (full: string) => opts.installations.find((i) => i.repositories.some((r) => same(r, full)));
 
   const server = createServer((req, res) => {
-    handle(req).then((reply) => send(res, reply), (e: unknown) => send(res, err(500, String(e))));
+    handle(req).then(
+      (reply) => send(res, reply),
+      (e: unknown) => send(res, err(500, String(e))),
+    );
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -92,20 +112,35 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   const fake: FakeGitHub = {
-    url, requests: [], tokens: new Map(), faults: [], revokeFaults: [],
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections(); // keep-alive sockets (undici) would otherwise hold close() open
-    }),
+    url,
+    requests: [],
+    tokens: new Map(),
+    faults: [],
+    revokeFaults: [],
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections(); // keep-alive sockets (undici) would otherwise hold close() open
+      }),
   };
 
-  const installationJson = (inst: Installation | undefined): Reply => inst
-    ? { status: 200, json: {
-        id: inst.id, account: { login: inst.account }, app_id: opts.appId, repository_selection: 'selected',
-        permissions: inst.permissions, events: [], suspended_at: null,
-        access_tokens_url: `${url}/app/installations/${inst.id}/access_tokens`, repositories_url: `${url}/installation/repositories`,
-      } }
-    : NOT_FOUND;
+  const installationJson = (inst: Installation | undefined): Reply =>
+    inst
+      ? {
+          status: 200,
+          json: {
+            id: inst.id,
+            account: { login: inst.account },
+            app_id: opts.appId,
+            repository_selection: 'selected',
+            permissions: inst.permissions,
+            events: [],
+            suspended_at: null,
+            access_tokens_url: `${url}/app/installations/${inst.id}/access_tokens`,
+            repositories_url: `${url}/installation/repositories`,
+          },
+        }
+      : NOT_FOUND;
 
   /** Resolves a live installation token from `token X` / `Bearer X`; revoked or expired tokens don't count. */
   const installationToken = (authorization: string | undefined) => {
@@ -134,9 +169,17 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
         const t = installationToken(auth);
         if (!t) return BAD_CREDENTIALS;
         const inst = byId(t.entry.installationId);
-        const visible = (inst ? reposOf(inst) : [])
-          .filter((r) => t.entry.repositories === 'all' || t.entry.repositories.includes(r.full_name));
-        return { status: 200, json: { total_count: visible.length, repository_selection: t.entry.repositories === 'all' ? 'all' : 'selected', repositories: visible } };
+        const visible = (inst ? reposOf(inst) : []).filter(
+          (r) => t.entry.repositories === 'all' || t.entry.repositories.includes(r.full_name),
+        );
+        return {
+          status: 200,
+          json: {
+            total_count: visible.length,
+            repository_selection: t.entry.repositories === 'all' ? 'all' : 'selected',
+            repositories: visible,
+          },
+        };
       }
     }
     if (method === 'DELETE' && path === '/installation/token') {
@@ -158,12 +201,18 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
     if (denied) return err(401, denied); // unauthenticated calls are neither recorded nor consume a fault
     let body: unknown;
     let parsed = true;
-    try { body = rawBody === '' ? undefined : JSON.parse(rawBody); } catch { body = rawBody; parsed = false; }
+    try {
+      body = rawBody === '' ? undefined : JSON.parse(rawBody);
+    } catch {
+      body = rawBody;
+      parsed = false;
+    }
     fake.requests.push({ method: 'POST', path, body, installationId });
 
     const fault = fake.faults.shift();
     if (fault && 'delayMs' in fault) await new Promise((r) => setTimeout(r, fault.delayMs).unref());
-    else if (fault && 'malformed' in fault) return { status: 201, raw: '{"token":"ghs_' }; // truncated JSON
+    else if (fault && 'malformed' in fault)
+      return { status: 201, raw: '{"token":"ghs_' }; // truncated JSON
     else if (fault?.status === 403) {
       return { ...err(403, SECONDARY_LIMIT), headers: { 'retry-after': String(fault.retryAfter ?? 60) } };
     } else if (fault) return err(fault.status, SERVER_ERRORS[fault.status]);
@@ -179,18 +228,29 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
     const expiresAt = inOneHour();
     const selected = scope.repos !== 'all';
     fake.tokens.set(token, {
-      installationId, permissions: scope.permissions, expiresAt, revoked: false,
+      installationId,
+      permissions: scope.permissions,
+      expiresAt,
+      revoked: false,
       repositories: scope.repos === 'all' ? 'all' : scope.repos.map((r) => r.full_name),
     });
-    return { status: 201, json: {
-      token, expires_at: expiresAt, permissions: scope.permissions,
-      repository_selection: selected ? 'selected' : 'all',
-      ...(scope.repos !== 'all' && { repositories: scope.repos.map(({ id, name, full_name }) => ({ id, name, full_name })) }),
-    } };
+    return {
+      status: 201,
+      json: {
+        token,
+        expires_at: expiresAt,
+        permissions: scope.permissions,
+        repository_selection: selected ? 'selected' : 'all',
+        ...(scope.repos !== 'all' && { repositories: scope.repos.map(({ id, name, full_name }) => ({ id, name, full_name })) }),
+      },
+    };
   }
 
   /** Applies the request's narrowing; anything beyond the installation's grant is a 422, as on GitHub. */
-  function narrow(inst: Installation, body: Record<string, unknown>): Reply | { permissions: Record<string, string>; repos: Repo[] | 'all' } {
+  function narrow(
+    inst: Installation,
+    body: Record<string, unknown>,
+  ): Reply | { permissions: Record<string, string>; repos: Repo[] | 'all' } {
     let permissions = { ...inst.permissions };
     if (body.permissions !== undefined) {
       if (!isRecord(body.permissions)) return INVALID;

@@ -159,7 +159,11 @@ function parseAuthorization(header: string): { credential: string; signedHeaders
   return { credential, signedHeaders, signature };
 }
 
-const amzStamp = (d: Date): string => d.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+const amzStamp = (d: Date): string =>
+  d
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
 
 /**
  * Verify a header-signed SigV4 request the way AWS does, in AWS's order:
@@ -173,33 +177,51 @@ export function verifySigV4(req: SignedRequest, opts: VerifyOptions): SigV4Resul
   if ('ok' in auth) return auth;
 
   const scope = auth.credential.split('/');
-  if (scope.length !== 5) return fail(400, 'IncompleteSignature', `Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '${auth.credential}'`);
+  if (scope.length !== 5)
+    return fail(
+      400,
+      'IncompleteSignature',
+      `Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '${auth.credential}'`,
+    );
   const [accessKeyId = '', scopeDate = '', region = '', service = '', terminator = ''] = scope;
   const signedHeaders = auth.signedHeaders.split(';');
   if (signedHeaders.some((h) => h !== h.toLowerCase()) || signedHeaders.join(';') !== [...signedHeaders].sort().join(';')) {
     return fail(400, 'IncompleteSignature', 'SignedHeaders must be lower-case and sorted.');
   }
-  if (!signedHeaders.includes('host')) return fail(400, 'IncompleteSignature', `'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.`);
-  if (!signedHeaders.includes('x-amz-date')) return fail(400, 'IncompleteSignature', `'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization.`);
+  if (!signedHeaders.includes('host'))
+    return fail(400, 'IncompleteSignature', `'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.`);
+  if (!signedHeaders.includes('x-amz-date'))
+    return fail(400, 'IncompleteSignature', `'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization.`);
 
   const amzDate = headers.get('x-amz-date')?.[0] ?? '';
   const m = AMZ_DATE_RE.exec(amzDate);
   if (!m) return fail(400, 'IncompleteSignature', `X-Amz-Date '${amzDate}' is not in ISO-8601 basic format (YYYYMMDD'T'HHMMSS'Z').`);
   // Scope must agree with the request, otherwise a signature is replayable across regions/services/days.
-  if (scopeDate !== amzDate.slice(0, 8)) return fail(403, 'SignatureDoesNotMatch', 'Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP.');
+  if (scopeDate !== amzDate.slice(0, 8))
+    return fail(403, 'SignatureDoesNotMatch', 'Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP.');
   if (region !== opts.region) return fail(403, 'SignatureDoesNotMatch', `Credential should be scoped to a valid region, not '${region}'.`);
-  if (service !== opts.service) return fail(403, 'SignatureDoesNotMatch', `Credential should be scoped to correct service: '${opts.service}'.`);
-  if (terminator !== 'aws4_request') return fail(403, 'SignatureDoesNotMatch', `Credential should be scoped with a valid terminator: 'aws4_request', not '${terminator}'.`);
+  if (service !== opts.service)
+    return fail(403, 'SignatureDoesNotMatch', `Credential should be scoped to correct service: '${opts.service}'.`);
+  if (terminator !== 'aws4_request')
+    return fail(403, 'SignatureDoesNotMatch', `Credential should be scoped with a valid terminator: 'aws4_request', not '${terminator}'.`);
 
   // Bounded clock skew is what stops captured requests being replayed later.
   const now = opts.now ?? new Date();
   const skew = opts.maxSkewMs ?? 5 * 60_000;
   const signedAt = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!);
   if (signedAt < now.getTime() - skew) {
-    return fail(403, 'SignatureDoesNotMatch', `Signature expired: ${amzDate} is now earlier than ${amzStamp(new Date(now.getTime() - skew))} (${amzStamp(now)} - ${skew / 60_000} min.)`);
+    return fail(
+      403,
+      'SignatureDoesNotMatch',
+      `Signature expired: ${amzDate} is now earlier than ${amzStamp(new Date(now.getTime() - skew))} (${amzStamp(now)} - ${skew / 60_000} min.)`,
+    );
   }
   if (signedAt > now.getTime() + skew) {
-    return fail(403, 'SignatureDoesNotMatch', `Signature not yet current: ${amzDate} is still later than ${amzStamp(new Date(now.getTime() + skew))} (${amzStamp(now)} + ${skew / 60_000} min.)`);
+    return fail(
+      403,
+      'SignatureDoesNotMatch',
+      `Signature not yet current: ${amzDate} is still later than ${amzStamp(new Date(now.getTime() + skew))} (${amzStamp(now)} + ${skew / 60_000} min.)`,
+    );
   }
 
   const known = opts.lookup(accessKeyId);
@@ -207,7 +229,8 @@ export function verifySigV4(req: SignedRequest, opts: VerifyOptions): SigV4Resul
   if (!known) return fail(403, 'InvalidClientTokenId', 'The security token included in the request is invalid.');
   // A token must be presented exactly when the key is temporary, and must be the one issued with it.
   if (known.sessionToken !== token) return fail(403, 'InvalidClientTokenId', 'The security token included in the request is invalid.');
-  if (known.expiration && known.expiration.getTime() <= now.getTime()) return fail(403, 'ExpiredToken', 'The security token included in the request is expired');
+  if (known.expiration && known.expiration.getTime() <= now.getTime())
+    return fail(403, 'ExpiredToken', 'The security token included in the request is expired');
 
   const bodyHash = sha256Hex(req.body);
   const declared = headers.get('x-amz-content-sha256')?.[0];
@@ -220,7 +243,8 @@ export function verifySigV4(req: SignedRequest, opts: VerifyOptions): SigV4Resul
   const stringToSign = [ALGORITHM, amzDate, `${scopeDate}/${region}/${service}/aws4_request`, sha256Hex(creq)].join('\n');
   const expected = hmac(deriveSigningKey(known.secretAccessKey, scopeDate, region, service), stringToSign);
   const given = Buffer.from(auth.signature, 'hex');
-  if (!/^[0-9a-f]{64}$/.test(auth.signature) || !timingSafeEqual(given, expected)) return fail(403, 'SignatureDoesNotMatch', SIGNATURE_MISMATCH);
+  if (!/^[0-9a-f]{64}$/.test(auth.signature) || !timingSafeEqual(given, expected))
+    return fail(403, 'SignatureDoesNotMatch', SIGNATURE_MISMATCH);
 
   return token === undefined ? { ok: true, accessKeyId } : { ok: true, accessKeyId, sessionToken: token };
 }

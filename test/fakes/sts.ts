@@ -5,10 +5,11 @@
  * so code that passes against it is not relying on a permissive stub. Only
  * AssumeRole and GetCallerIdentity are implemented.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+
 import { createHash, randomBytes, randomInt, randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { verifySigV4, type KnownCredential } from './sigv4.js';
+import { type KnownCredential, verifySigV4 } from './sigv4.js';
 
 /** What the fake accepts. */
 export interface FakeStsOptions {
@@ -55,7 +56,7 @@ export interface FakeSts {
 const NS = 'https://sts.amazonaws.com/doc/2011-06-15/';
 const NAME_RE = /^[\w+=,.@-]*$/; // RoleSessionName and SourceIdentity character set
 const EXTERNAL_ID_RE = /^[\w+=,.@:/-]*$/;
-const POLICY_CHARS_RE = /^[\u0009\u000A\u000D\u0020-\u00FF]+$/;
+const POLICY_CHARS_RE = /^[\t\n\r\u0020-\u00FF]+$/;
 const ROLE_ARN_RE = /^arn:(aws[\w-]*):iam::(\d{12}):role\/(?:[\w+=,.@/-]*\/)?([\w+=,.@-]+)$/;
 /** Length/pattern constraints from the STS API model; checked before any authorization decision, as STS does. */
 const STRING_RULES: Array<{ param: string; member: string; min: number; max: number; pattern?: RegExp; required?: true }> = [
@@ -69,7 +70,11 @@ const PACKED_LIMIT = 2048; // stand-in for STS's unpublished packed-binary limit
 const MAX_BODY = 1 << 20;
 
 class StsError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -80,23 +85,35 @@ const esc = (s: string): string =>
 const tag = (name: string, value: string): string => `<${name}>${value}</${name}>`;
 /** Real STS emits timestamps without milliseconds. */
 const isoSeconds = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
-const upperAlnum = (n: number): string =>
-  Array.from({ length: n }, () => 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'[randomInt(36)]).join('');
+const upperAlnum = (n: number): string => Array.from({ length: n }, () => 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'[randomInt(36)]).join('');
 /** Stable pseudo unique-id (AROA…/AIDA…), as IAM ids are stable per principal. */
 const stableId = (prefix: string, seed: string): string =>
   prefix + createHash('sha256').update(seed).digest('hex').toUpperCase().slice(0, 17);
 
-interface Caller { accessKeyId: string; arn: string; userId: string; account: string; chained: boolean }
-interface Issued { secretAccessKey: string; sessionToken: string; arn: string; userId: string }
+interface Caller {
+  accessKeyId: string;
+  arn: string;
+  userId: string;
+  account: string;
+  chained: boolean;
+}
+interface Issued {
+  secretAccessKey: string;
+  sessionToken: string;
+  arn: string;
+  userId: string;
+}
 
 /** Start the fake on 127.0.0.1 with an ephemeral port. */
 export async function startFakeSts(opts: FakeStsOptions): Promise<FakeSts> {
   const region = opts.region ?? 'us-east-1';
-  const roles = new Map(opts.roles.map((r) => {
-    const m = ROLE_ARN_RE.exec(r.arn);
-    if (!m) throw new Error(`startFakeSts: not an IAM role ARN: ${r.arn}`);
-    return [r.arn, { ...r, partition: m[1]!, account: m[2]!, name: m[3]! }] as const;
-  }));
+  const roles = new Map(
+    opts.roles.map((r) => {
+      const m = ROLE_ARN_RE.exec(r.arn);
+      if (!m) throw new Error(`startFakeSts: not an IAM role ARN: ${r.arn}`);
+      return [r.arn, { ...r, partition: m[1]!, account: m[2]!, name: m[3]! }] as const;
+    }),
+  );
   // Base credentials need an identity for GetCallerIdentity/AccessDenied; borrow the first role's account.
   const account = [...roles.values()][0]?.account ?? '123456789012';
   const issued = new Map<string, Issued>(); // secrets of issued sessions; `fake.sessions` is the public view
@@ -116,7 +133,8 @@ export async function startFakeSts(opts: FakeStsOptions): Promise<FakeSts> {
   };
   const callerFor = (id: string): Caller => {
     const s = issued.get(id);
-    return s ? { accessKeyId: id, arn: s.arn, userId: s.userId, account: s.arn.split(':')[4]!, chained: true }
+    return s
+      ? { accessKeyId: id, arn: s.arn, userId: s.userId, account: s.arn.split(':')[4]!, chained: true }
       : { accessKeyId: id, arn: `arn:aws:iam::${account}:user/${id}`, userId: stableId('AIDA', id), account, chained: false };
   };
 
@@ -169,8 +187,11 @@ export async function startFakeSts(opts: FakeStsOptions): Promise<FakeSts> {
       }
     }
     const role = roles.get(roleArn);
-    const denied = new StsError(403, 'AccessDenied',
-      `User: ${caller.arn} is not authorized to perform: sts:AssumeRole on resource: ${roleArn}`);
+    const denied = new StsError(
+      403,
+      'AccessDenied',
+      `User: ${caller.arn} is not authorized to perform: sts:AssumeRole on resource: ${roleArn}`,
+    );
     if (!role) throw denied;
     if (role.externalId !== undefined && role.externalId !== externalId) throw denied; // the confused-deputy guard
     if (duration > (role.maxSessionDuration ?? 3600)) {
@@ -185,12 +206,15 @@ export async function startFakeSts(opts: FakeStsOptions): Promise<FakeSts> {
       throw validation('Duplicate tag keys found. Please note that Tag keys are case insensitive.');
     }
     // Packed size: whitespace-free policy plus tags, reported as a percentage like STS's PackedPolicySize.
-    const packed = (policyText === null ? 0 : JSON.stringify(policy).length)
-      + tags.reduce((n, t) => n + t.key!.length + t.value!.length, 0);
+    const packed =
+      (policyText === null ? 0 : JSON.stringify(policy).length) + tags.reduce((n, t) => n + t.key!.length + t.value!.length, 0);
     const packedPercent = Math.ceil((packed / PACKED_LIMIT) * 100);
     if (packed > PACKED_LIMIT) {
-      throw new StsError(400, 'PackedPolicyTooLarge',
-        `Packed size of the consolidated policies and tags exceeds the limit by ${packedPercent - 100}%.`);
+      throw new StsError(
+        400,
+        'PackedPolicyTooLarge',
+        `Packed size of the consolidated policies and tags exceeds the limit by ${packedPercent - 100}%.`,
+      );
     }
 
     const accessKeyId = `ASIA${upperAlnum(16)}`;
@@ -202,20 +226,30 @@ export async function startFakeSts(opts: FakeStsOptions): Promise<FakeSts> {
     issued.set(accessKeyId, { secretAccessKey, sessionToken, arn: assumedArn, userId: assumedId });
     fake.sessions.set(accessKeyId, policyText === null ? { roleArn, expiration } : { roleArn, expiration, policy });
     const call: AssumeRoleCall = {
-      roleArn, roleSessionName: sessionName, durationSeconds: duration,
-      tags: Object.fromEntries(tags.map((t) => [t.key!, t.value!])), accessKeyId: caller.accessKeyId,
+      roleArn,
+      roleSessionName: sessionName,
+      durationSeconds: duration,
+      tags: Object.fromEntries(tags.map((t) => [t.key!, t.value!])),
+      accessKeyId: caller.accessKeyId,
     };
     if (policyText !== null) call.policy = policy;
     if (sourceIdentity !== null) call.sourceIdentity = sourceIdentity;
     if (externalId !== null) call.externalId = externalId;
     fake.calls.push(call);
 
-    return tag('AssumeRoleResult',
-      tag('Credentials', tag('AccessKeyId', accessKeyId) + tag('SecretAccessKey', esc(secretAccessKey))
-        + tag('SessionToken', esc(sessionToken)) + tag('Expiration', isoSeconds(expiration))) +
-      tag('AssumedRoleUser', tag('AssumedRoleId', esc(assumedId)) + tag('Arn', esc(assumedArn))) +
-      (policyText !== null || tags.length > 0 ? tag('PackedPolicySize', String(packedPercent)) : '') +
-      (sourceIdentity !== null ? tag('SourceIdentity', esc(sourceIdentity)) : ''));
+    return tag(
+      'AssumeRoleResult',
+      tag(
+        'Credentials',
+        tag('AccessKeyId', accessKeyId) +
+          tag('SecretAccessKey', esc(secretAccessKey)) +
+          tag('SessionToken', esc(sessionToken)) +
+          tag('Expiration', isoSeconds(expiration)),
+      ) +
+        tag('AssumedRoleUser', tag('AssumedRoleId', esc(assumedId)) + tag('Arn', esc(assumedArn))) +
+        (policyText !== null || tags.length > 0 ? tag('PackedPolicySize', String(packedPercent)) : '') +
+        (sourceIdentity !== null ? tag('SourceIdentity', esc(sourceIdentity)) : ''),
+    );
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -241,9 +275,12 @@ export async function startFakeSts(opts: FakeStsOptions): Promise<FakeSts> {
     const fault = fake.faults.shift();
     if (fault && 'delayMs' in fault) await new Promise((r) => setTimeout(r, fault.delayMs));
     else if (fault && 'status' in fault) {
-      return sendError(fault.status === 500
-        ? new StsError(500, 'InternalFailure', 'An internal error occurred.')
-        : new StsError(503, 'ServiceUnavailable', 'Service is unavailable.'), false);
+      return sendError(
+        fault.status === 500
+          ? new StsError(500, 'InternalFailure', 'An internal error occurred.')
+          : new StsError(503, 'ServiceUnavailable', 'Service is unavailable.'),
+        false,
+      );
     } else if (fault && 'throttle' in fault) return sendError(new StsError(400, 'Throttling', 'Rate exceeded'), false);
     else if (fault && 'malformed' in fault) return send(200, '<<<garbage not-xml \u0000 {');
 
@@ -254,16 +291,20 @@ export async function startFakeSts(opts: FakeStsOptions): Promise<FakeSts> {
 
     // The query protocol carries parameters in a form body (POST) or the query string (GET).
     const isForm = req.method === 'POST' && (req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
-    const params = new URLSearchParams(isForm ? body.toString('utf8') : (req.url ?? '').split('?')[1] ?? '');
+    const params = new URLSearchParams(isForm ? body.toString('utf8') : ((req.url ?? '').split('?')[1] ?? ''));
     const action = params.get('Action') ?? '';
     const version = params.get('Version') ?? '';
     try {
       if (version !== '2011-06-15' || (action !== 'AssumeRole' && action !== 'GetCallerIdentity')) {
         throw new StsError(400, 'InvalidAction', `Could not find operation ${action} for version ${version}`);
       }
-      const result = action === 'AssumeRole'
-        ? assumeRole(params, caller)
-        : tag('GetCallerIdentityResult', tag('Arn', esc(caller.arn)) + tag('UserId', esc(caller.userId)) + tag('Account', caller.account));
+      const result =
+        action === 'AssumeRole'
+          ? assumeRole(params, caller)
+          : tag(
+              'GetCallerIdentityResult',
+              tag('Arn', esc(caller.arn)) + tag('UserId', esc(caller.userId)) + tag('Account', caller.account),
+            );
       send(200, `<${action}Response xmlns="${NS}">${result}${tag('ResponseMetadata', tag('RequestId', requestId))}</${action}Response>`);
     } catch (e) {
       if (!(e instanceof StsError)) throw e;
@@ -281,10 +322,11 @@ export async function startFakeSts(opts: FakeStsOptions): Promise<FakeSts> {
     server.listen(0, '127.0.0.1', () => resolve());
   });
   fake.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  fake.close = () => new Promise<void>((resolve, reject) => {
-    server.close((e) => (e ? reject(e) : resolve()));
-    server.closeAllConnections(); // SDK keep-alive sockets would otherwise hold close() open
-  });
+  fake.close = () =>
+    new Promise<void>((resolve, reject) => {
+      server.close((e) => (e ? reject(e) : resolve()));
+      server.closeAllConnections(); // SDK keep-alive sockets would otherwise hold close() open
+    });
   return fake;
 }
 

@@ -4,11 +4,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createLogger, type Logger } from '../../src/_utils/logger.js';
-import { parseConfig } from '../../src/config/load.js';
-import { createServices, type Services } from '../../src/services.js';
-import { startServer, type RunningServer } from '../../src/http/server.js';
 import { createAgent } from '../../src/agents/create.js';
 import { parseGrants } from '../../src/agents/grants.js';
+import { parseConfig } from '../../src/config/load.js';
+import { type RunningServer, startServer } from '../../src/http/server.js';
+import { createServices, type Services } from '../../src/services.js';
 
 /** Path of the built CLI; `npm test` builds before running vitest. */
 export const CLI = resolve(import.meta.dirname, '../../dist/main.js');
@@ -82,7 +82,13 @@ export async function startBroker(options: { yaml?: (dataDir: string) => string;
   const services = await createServices(config, { env, logger, actor: 'server' });
   const server = await startServer(services, { host: '127.0.0.1', port: 0 });
   return {
-    dir, configPath, env, services, server, url: server.url, logLines: lines,
+    dir,
+    configPath,
+    env,
+    services,
+    server,
+    url: server.url,
+    logLines: lines,
     async agent(name, grants) {
       const { token } = await createAgent(services, { name, grants: parseGrants(grants, services), ttlSeconds: null, actor: 'cli' });
       return token;

@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BODY_LIMIT_BYTES, createApp } from '../../src/http/app.js';
 import { createAgent } from '../../src/agents/create.js';
 import { parseGrants } from '../../src/agents/grants.js';
 import { revokeAgent } from '../../src/agents/revoke.js';
-import { createServices, type Services } from '../../src/services.js';
 import { parseConfig } from '../../src/config/load.js';
-import { captureLogger, demoYaml, issue, runCli, startBroker, tempDir, testEnv, type TestBroker } from '../helpers/harness.js';
+import { BODY_LIMIT_BYTES, createApp } from '../../src/http/app.js';
+import { createServices, type Services } from '../../src/services.js';
+import { captureLogger, demoYaml, issue, runCli, startBroker, type TestBroker, tempDir, testEnv } from '../helpers/harness.js';
 
 /**
  * The broker's edge: body limit, JSON shape, content type, bearer format, agent lifecycle and
@@ -20,7 +20,12 @@ import { captureLogger, demoYaml, issue, runCli, startBroker, tempDir, testEnv, 
 async function inProcessBroker() {
   const { dir, cleanup } = tempDir('creddy-edges-');
   const env = testEnv();
-  const clock = { ms: Date.now(), now() { return this.ms; } };
+  const clock = {
+    ms: Date.now(),
+    now() {
+      return this.ms;
+    },
+  };
   const { logger, lines } = captureLogger();
   // Each case checks one failure's own 401 and row; the throttle that would turn a run of them
   // into 429s has its own tests (throttle.test.ts).
@@ -29,7 +34,10 @@ async function inProcessBroker() {
   const services = await createServices(config, { env, logger, actor: 'server', clock });
   const app = createApp(services);
   return {
-    services, app, clock, lines,
+    services,
+    app,
+    clock,
+    lines,
     async agent(name: string, grants: string, ttlSeconds: number | null = null): Promise<string> {
       return (await createAgent(services, { name, grants: parseGrants(grants, services), ttlSeconds, actor: 'cli' })).token;
     },
@@ -78,7 +86,9 @@ describe('broker edges (app.request, no socket)', () => {
         },
       });
       const response = await b.app.request('/v1/credentials', {
-        method: 'POST', body: stream, duplex: 'half',
+        method: 'POST',
+        body: stream,
+        duplex: 'half',
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       } as RequestInit);
       expect(response.status).toBe(413);
@@ -140,8 +150,29 @@ describe('broker edges (app.request, no socket)', () => {
       ['a metadata key too long', { backend: 'demo', metadata: { ['k'.repeat(65)]: 'v' } }, `metadata.${'k'.repeat(64)}`],
       ['a metadata value not a string', { backend: 'demo', metadata: { task: 1 } }, 'metadata.task'],
       ['a metadata value too long', { backend: 'demo', metadata: { task: 'v'.repeat(257) } }, 'metadata.task'],
-      ['metadata over 2 KiB in total', { backend: 'demo', metadata: { a: 'v'.repeat(250), b: 'v'.repeat(250), c: 'v'.repeat(250), d: 'v'.repeat(250), e: 'v'.repeat(250), f: 'v'.repeat(250), g: 'v'.repeat(250), h: 'v'.repeat(250), i: 'v'.repeat(250) } }, 'metadata'],
-      ['metadata inflated by JSON escapes', { backend: 'demo', metadata: { a: '\u0001'.repeat(200), b: '\u0001'.repeat(200) } }, 'metadata'],
+      [
+        'metadata over 2 KiB in total',
+        {
+          backend: 'demo',
+          metadata: {
+            a: 'v'.repeat(250),
+            b: 'v'.repeat(250),
+            c: 'v'.repeat(250),
+            d: 'v'.repeat(250),
+            e: 'v'.repeat(250),
+            f: 'v'.repeat(250),
+            g: 'v'.repeat(250),
+            h: 'v'.repeat(250),
+            i: 'v'.repeat(250),
+          },
+        },
+        'metadata',
+      ],
+      [
+        'metadata inflated by JSON escapes',
+        { backend: 'demo', metadata: { a: '\u0001'.repeat(200), b: '\u0001'.repeat(200) } },
+        'metadata',
+      ],
       ['a backend differing from the URL', { backend: 'other' }, 'backend', '/v1/credentials/demo'],
     ];
 
@@ -182,9 +213,22 @@ describe('broker edges (app.request, no socket)', () => {
       // (Trailing whitespace is not a case: the Fetch Headers API strips it before the app sees it.)
       const body = token.slice(4);
       const malformed = [
-        token, `Basic ${token}`, `Token ${token}`, 'Bearer', 'Bearer ', `Bearer  ${token}`, `Bearer ${token}x`, `Bearer ${token}\tx`,
-        `Bearer ${token.slice(0, -1)}`, `Bearer ckr${body}`, `Bearer CKR_${body}`, `Bearer ckr_${body.slice(0, -1)}!`,
-        `Bearer ckr_${body.slice(0, -1)}=`, `Bearer ${token},${token}`, `Bearer ckr_${'A'.repeat(10_000)}`, `Bearer ${'x'.repeat(10 * 1024)}`,
+        token,
+        `Basic ${token}`,
+        `Token ${token}`,
+        'Bearer',
+        'Bearer ',
+        `Bearer  ${token}`,
+        `Bearer ${token}x`,
+        `Bearer ${token}\tx`,
+        `Bearer ${token.slice(0, -1)}`,
+        `Bearer ckr${body}`,
+        `Bearer CKR_${body}`,
+        `Bearer ckr_${body.slice(0, -1)}!`,
+        `Bearer ckr_${body.slice(0, -1)}=`,
+        `Bearer ${token},${token}`,
+        `Bearer ckr_${'A'.repeat(10_000)}`,
+        `Bearer ${'x'.repeat(10 * 1024)}`,
       ];
       for (const authorization of malformed) {
         const response = await send(authorization);
@@ -238,7 +282,11 @@ describe('broker edges (app.request, no socket)', () => {
   });
 
   it('unknown routes and methods → 404 ERR_NOT_FOUND', async () => {
-    for (const [method, path] of [['GET', '/v2/credentials'], ['PUT', '/v1/credentials'], ['PATCH', '/v1/credentials/abc']] as const) {
+    for (const [method, path] of [
+      ['GET', '/v2/credentials'],
+      ['PUT', '/v1/credentials'],
+      ['PATCH', '/v1/credentials/abc'],
+    ] as const) {
       const response = await b.app.request(path, { method, headers: { authorization: `Bearer ${token}` } });
       expect(response.status, `${method} ${path}`).toBe(404);
       expect(((await response.json()) as ErrorBody).error.code).toBe('ERR_NOT_FOUND');
@@ -298,7 +346,7 @@ describe('broker edges over a real socket', () => {
     expect(refused.body.error.code).toBe('ERR_AGENT_REVOKED');
   });
 
-  it('in-process revokeAgent on the server\'s own services takes effect at once', async () => {
+  it("in-process revokeAgent on the server's own services takes effect at once", async () => {
     const other = await broker.agent('other', 'demo:read');
     await revokeAgent(broker.services as Services, 'other', 'cli');
     const refused = await issue(broker.url, other, { backend: 'demo' });

@@ -20,7 +20,12 @@ describe('createAuthThrottle', () => {
     expect(throttle.failed('10.0.0.2', t0 + 5_000)).toEqual({ kind: 'audit' });
     // After the block: a fresh window.
     expect(throttle.failed('10.0.0.1', t0 + 10_003)).toEqual({ kind: 'audit' });
-    expect(throttle.drain()).toEqual({ refused: 2, addresses: 1, top: [{ address: '10.0.0.1', refused: 2 }], globalBudgetExhausted: false });
+    expect(throttle.drain()).toEqual({
+      refused: 2,
+      addresses: 1,
+      top: [{ address: '10.0.0.1', refused: 2 }],
+      globalBudgetExhausted: false,
+    });
     expect(throttle.drain()).toBeNull();
   });
 
@@ -94,7 +99,9 @@ describe('auth throttle at the wire', () => {
   const rows = async (type: string) => broker.services.store.audit.query({ type, limit: 1000 });
 
   beforeAll(async () => {
-    broker = await startBroker({ yaml: (dataDir) => demoYaml({ dataDir, extra: 'auth_throttle: {max_failures: 3, window: 1m, block: 5m}' }) });
+    broker = await startBroker({
+      yaml: (dataDir) => demoYaml({ dataDir, extra: 'auth_throttle: {max_failures: 3, window: 1m, block: 5m}' }),
+    });
     valid = await broker.agent('throttled-neighbour', 'demo:read');
   });
   afterAll(() => {
@@ -118,7 +125,12 @@ describe('auth throttle at the wire', () => {
     expect(await rows('auth.failed')).toHaveLength(3);
     const throttled = await rows('auth.throttled');
     expect(throttled).toHaveLength(1);
-    expect(throttled[0]).toMatchObject({ outcome: 'denied', reason: 'ERR_UNAUTHENTICATED', clientIp: '127.0.0.1', details: { throttled_for_s: 300 } });
+    expect(throttled[0]).toMatchObject({
+      outcome: 'denied',
+      reason: 'ERR_UNAUTHENTICATED',
+      clientIp: '127.0.0.1',
+      details: { throttled_for_s: 300 },
+    });
   });
 
   it('a valid token from the throttled address is still served', async () => {
@@ -131,7 +143,8 @@ describe('auth throttle at the wire', () => {
     try {
       const [summary] = await store.audit.query({ type: 'auth.throttled', limit: 10 });
       expect(summary).toMatchObject({
-        reason: 'ERR_RATE_LIMITED', clientIp: null,
+        reason: 'ERR_RATE_LIMITED',
+        clientIp: null,
         details: { refused: 16, addresses: 1, top: [{ address: '127.0.0.1', refused: 16 }], global_budget_exhausted: false },
       });
     } finally {

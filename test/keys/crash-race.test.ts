@@ -10,7 +10,8 @@ import { runCli, startBroker, type TestBroker } from '../helpers/harness.js';
  */
 describe('rotation under races and crashes', () => {
   let broker: TestBroker;
-  const op = (args: string[], extra: NodeJS.ProcessEnv = {}) => runCli([...args, '--config', broker.configPath], { ...broker.env, ...extra });
+  const op = (args: string[], extra: NodeJS.ProcessEnv = {}) =>
+    runCli([...args, '--config', broker.configPath], { ...broker.env, ...extra });
   const keys = () => broker.services.store.keys.list();
   const count = (list: KeyRecord[], state: KeyRecord['state']) => list.filter((k) => k.state === state).length;
 
@@ -63,27 +64,30 @@ describe('rotation under races and crashes', () => {
     expect(losses).toBeGreaterThanOrEqual(3);
   }, 60_000);
 
-  it.each(['rotate:generated', 'rotate:committed'])('kill -9 at %s, then restart: invariants hold and the audit log agrees', async (step) => {
-    const before = await keys();
-    const activations = async () => (await broker.services.store.audit.query({ type: 'key.activated', limit: 1000 })).map((r) => r.kid);
-    const activatedBefore = await activations();
-    const crashed = await op(['keys', 'rotate', '--force'], { NODE_ENV: 'test', CREDDY_TEST_CRASH_AT: step });
-    expect(crashed.code).toBeNull(); // killed by SIGKILL, not exited
-    const after = await expectInvariants();
-    const current = after.find((k) => k.state === 'current')!.kid;
-    const moved = current !== before.find((k) => k.state === 'current')!.kid;
-    // Before the commit nothing changed; from the commit on, the whole rotation happened.
-    expect(moved).toBe(step !== 'rotate:generated');
-    expect(after.length - before.length).toBe(moved ? 1 : 0);
-    // The rows commit with the transition: killed right after the commit, the log already
-    // records the activation; killed before it, the log records nothing.
-    const activatedAfter = await activations();
-    expect(activatedAfter.length - activatedBefore.length).toBe(moved ? 1 : 0);
-    if (moved) expect(activatedAfter).toContain(current);
-    // And the next rotation works normally.
-    expect((await op(['keys', 'rotate', '--force'])).code).toBe(0);
-    await expectInvariants();
-  });
+  it.each(['rotate:generated', 'rotate:committed'])(
+    'kill -9 at %s, then restart: invariants hold and the audit log agrees',
+    async (step) => {
+      const before = await keys();
+      const activations = async () => (await broker.services.store.audit.query({ type: 'key.activated', limit: 1000 })).map((r) => r.kid);
+      const activatedBefore = await activations();
+      const crashed = await op(['keys', 'rotate', '--force'], { NODE_ENV: 'test', CREDDY_TEST_CRASH_AT: step });
+      expect(crashed.code).toBeNull(); // killed by SIGKILL, not exited
+      const after = await expectInvariants();
+      const current = after.find((k) => k.state === 'current')!.kid;
+      const moved = current !== before.find((k) => k.state === 'current')!.kid;
+      // Before the commit nothing changed; from the commit on, the whole rotation happened.
+      expect(moved).toBe(step !== 'rotate:generated');
+      expect(after.length - before.length).toBe(moved ? 1 : 0);
+      // The rows commit with the transition: killed right after the commit, the log already
+      // records the activation; killed before it, the log records nothing.
+      const activatedAfter = await activations();
+      expect(activatedAfter.length - activatedBefore.length).toBe(moved ? 1 : 0);
+      if (moved) expect(activatedAfter).toContain(current);
+      // And the next rotation works normally.
+      expect((await op(['keys', 'rotate', '--force'])).code).toBe(0);
+      await expectInvariants();
+    },
+  );
 
   it('kill -9 in the middle of the transaction (after retiring current, before promoting next) rolls back', async () => {
     const before = await keys();

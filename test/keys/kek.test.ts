@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { open, openWithAny, seal, type Kek, type KekSet } from '../../src/keys/kek.js';
+import { type Kek, type KekSet, open, openWithAny, seal } from '../../src/keys/kek.js';
 
 const kek = (): Kek => ({ id: randomBytes(8).toString('hex'), key: randomBytes(32) });
 const set = (current: Kek, previous?: Kek): KekSet => ({
@@ -41,10 +41,30 @@ describe('KEK envelope (AES-256-GCM)', () => {
   });
 
   it.each([
-    ['a flipped ciphertext bit', (b: Buffer) => { b[b.length - 1]! ^= 1; }],
-    ['a flipped tag bit', (b: Buffer) => { b[TAG_AT]! ^= 0x80; }],
-    ['a flipped IV bit', (b: Buffer) => { b[1]! ^= 1; }],
-    ['an unknown version', (b: Buffer) => { b[0] = 2; }],
+    [
+      'a flipped ciphertext bit',
+      (b: Buffer) => {
+        b[b.length - 1]! ^= 1;
+      },
+    ],
+    [
+      'a flipped tag bit',
+      (b: Buffer) => {
+        b[TAG_AT]! ^= 0x80;
+      },
+    ],
+    [
+      'a flipped IV bit',
+      (b: Buffer) => {
+        b[1]! ^= 1;
+      },
+    ],
+    [
+      'an unknown version',
+      (b: Buffer) => {
+        b[0] = 2;
+      },
+    ],
   ])('rejects %s', (_name, mutate) => {
     const copy = Buffer.from(sealed);
     mutate(copy);

@@ -1,18 +1,18 @@
-import Database from 'better-sqlite3';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createAgent } from '../../src/agents/create.js';
-import { issueCredential } from '../../src/credentials/issue.js';
-import { createServices, type Services } from '../../src/services.js';
-import { parseConfig } from '../../src/config/load.js';
 import { loadAuditKeys } from '../../src/audit/key.js';
 import { verifyStore } from '../../src/audit/verify-store.js';
-import { keyEvent } from '../../src/keys/transition.js';
+import { parseConfig } from '../../src/config/load.js';
+import { issueCredential } from '../../src/credentials/issue.js';
 import { revokeKey } from '../../src/keys/revoke-key.js';
 import { rotateKeys } from '../../src/keys/rotate.js';
 import { createRotationSchedule } from '../../src/keys/schedule.js';
-import { PUBLISH_LAG_S, RETIRE_GRACE_S, planFor } from '../../src/keys/timing.js';
+import { PUBLISH_LAG_S, planFor, RETIRE_GRACE_S } from '../../src/keys/timing.js';
+import { keyEvent } from '../../src/keys/transition.js';
 import type { KeyRecord } from '../../src/model/key.js';
+import { createServices, type Services } from '../../src/services.js';
 import { captureLogger, demoYaml, tempDir, testEnv } from '../helpers/harness.js';
 
 /**
@@ -39,9 +39,17 @@ describe('key lifecycle with a controlled clock', () => {
     now = T0;
     const tmp = tempDir();
     cleanup = tmp.cleanup;
-    const yaml = demoYaml({ dataDir: join(tmp.dir, 'data'), extra: 'keys: {rotation_period: 30d, publish_ahead: 1h, jwks_max_age: 5m, clock_skew: 60s}' });
+    const yaml = demoYaml({
+      dataDir: join(tmp.dir, 'data'),
+      extra: 'keys: {rotation_period: 30d, publish_ahead: 1h, jwks_max_age: 5m, clock_skew: 60s}',
+    });
     env = testEnv();
-    services = await createServices(parseConfig(yaml, join(tmp.dir, 'creddy.yaml'), env), { env, logger: captureLogger().logger, actor: 'server', clock });
+    services = await createServices(parseConfig(yaml, join(tmp.dir, 'creddy.yaml'), env), {
+      env,
+      logger: captureLogger().logger,
+      actor: 'server',
+      clock,
+    });
   });
   afterEach(async () => {
     await services.close();
@@ -49,8 +57,14 @@ describe('key lifecycle with a controlled clock', () => {
   });
 
   const issueToken = async (ttl = 900): Promise<string> => {
-    const agent = (await services.store.agents.byName('a')) ?? (await createAgent(services, { name: 'a', grants: [{ backend: 'demo', scope: 'read' }], ttlSeconds: null, actor: 'cli' })).agent;
-    const res = await issueCredential(services, { agent, clientIp: null, requestId: 'r' }, { backend: 'demo', scopes: undefined, ttl, metadata: null, params: {} });
+    const agent =
+      (await services.store.agents.byName('a')) ??
+      (await createAgent(services, { name: 'a', grants: [{ backend: 'demo', scope: 'read' }], ttlSeconds: null, actor: 'cli' })).agent;
+    const res = await issueCredential(
+      services,
+      { agent, clientIp: null, requestId: 'r' },
+      { backend: 'demo', scopes: undefined, ttl, metadata: null, params: {} },
+    );
     return res.token;
   };
 
@@ -160,7 +174,10 @@ describe('key lifecycle with a controlled clock', () => {
   it('a store left without a next gets one at start', async () => {
     const next = await one('next');
     // Damage done behind creddy's back: no audit row.
-    await services.store.keys.apply([{ op: 'update', kid: next.kid, expect: 'next', set: { state: 'revoked', revokedAt: now } }], { events: [], seal: services.auditSeal });
+    await services.store.keys.apply([{ op: 'update', kid: next.kid, expect: 'next', set: { state: 'revoked', revokedAt: now } }], {
+      events: [],
+      seal: services.auditSeal,
+    });
     await services.keyring.init();
     expect((await one('next')).kid).not.toBe(next.kid);
   });
@@ -192,7 +209,9 @@ describe('key lifecycle with a controlled clock', () => {
     const path = (services.config.store as { path: string }).path;
     const db = new Database(path);
     try {
-      db.exec("CREATE TRIGGER test_reject_retired BEFORE INSERT ON audit_events WHEN NEW.type = 'key.retired' BEGIN SELECT RAISE(ABORT, 'rejected by test'); END");
+      db.exec(
+        "CREATE TRIGGER test_reject_retired BEFORE INSERT ON audit_events WHEN NEW.type = 'key.retired' BEGIN SELECT RAISE(ABORT, 'rejected by test'); END",
+      );
       const started = Date.now();
       await expect(rotateKeys(services, { actor: 'cli', force: true })).rejects.toMatchObject({ code: 'ERR_AUDIT_UNAVAILABLE' });
       expect(Date.now() - started).toBeLessThan(1_000); // no retries with backoff

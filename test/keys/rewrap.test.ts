@@ -3,10 +3,10 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/_utils/logger.js';
+import { createSealer } from '../../src/audit/chain.js';
+import { loadAuditKey } from '../../src/audit/key.js';
 import { parseConfig } from '../../src/config/load.js';
 import { loadKeks, open, revocationHandleAad, seal } from '../../src/keys/kek.js';
-import { loadAuditKey } from '../../src/audit/key.js';
-import { createSealer } from '../../src/audit/chain.js';
 import { auditEvent } from '../../src/model/audit.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { Store } from '../../src/store/port.js';
@@ -39,15 +39,32 @@ describe('keys rewrap and wrong KEKs', () => {
     const kekA = loadKeks({ env: envA, dataDir: tmp.dir, logger: silentLogger }).current;
     const auditKey = loadAuditKey({ env: envA, dataDir: tmp.dir, logger: silentLogger });
     await store.audit.append(
-      [{
-        credential: {
-          jti: HANDLE_JTI, agent: 'bot', backend: 'gh', scopes: ['contents:read'], kid: retired.kid, issuedAt: 1,
-          expiresAt: 4_000_000_000, revokedAt: null, metadata: null,
-          downstream: { type: 'github_installation_token', revocation: 'immediate', expiresAt: null, fingerprint: null },
-          revocationHandle: seal(kekA, Buffer.from('ghs_handle'), revocationHandleAad(HANDLE_JTI)), downstreamRevokedAt: null,
+      [
+        {
+          credential: {
+            jti: HANDLE_JTI,
+            agent: 'bot',
+            backend: 'gh',
+            scopes: ['contents:read'],
+            kid: retired.kid,
+            issuedAt: 1,
+            expiresAt: 4_000_000_000,
+            revokedAt: null,
+            metadata: null,
+            downstream: { type: 'github_installation_token', revocation: 'immediate', expiresAt: null, fingerprint: null },
+            revocationHandle: seal(kekA, Buffer.from('ghs_handle'), revocationHandleAad(HANDLE_JTI)),
+            downstreamRevokedAt: null,
+          },
+          event: auditEvent({
+            time: Date.now(),
+            type: 'credential.issued',
+            outcome: 'success',
+            actor: 'bot',
+            agent: 'bot',
+            jti: HANDLE_JTI,
+          }),
         },
-        event: auditEvent({ time: Date.now(), type: 'credential.issued', outcome: 'success', actor: 'bot', agent: 'bot', jti: HANDLE_JTI }),
-      }],
+      ],
       createSealer(auditKey),
     );
   });
@@ -73,8 +90,12 @@ describe('keys rewrap and wrong KEKs', () => {
     expect(finished.code, finished.stderr).toBe(0);
     const summary = JSON.parse(finished.stdout) as { audit_signing_keys_rewrapped: number };
     expect(summary).toEqual({
-      rewrapped: 3, alreadyCurrent: 3, total: 6, kekId: idOf(kekB),
-      audit_signing_keys_rewrapped: summary.audit_signing_keys_rewrapped, revocation_handles_rewrapped: 1,
+      rewrapped: 3,
+      alreadyCurrent: 3,
+      total: 6,
+      kekId: idOf(kekB),
+      audit_signing_keys_rewrapped: summary.audit_signing_keys_rewrapped,
+      revocation_handles_rewrapped: 1,
     });
     // The live token's revocation handle now opens with the new KEK alone.
     const handle = (await store.credentials.get(HANDLE_JTI))!.revocationHandle!;
@@ -84,7 +105,12 @@ describe('keys rewrap and wrong KEKs', () => {
     expect(new Set((await store.audit.signingKeys()).map((k) => k.kekId))).toEqual(new Set([idOf(kekB)]));
     expect(new Set((await store.keys.list()).map((k) => k.kekId))).toEqual(new Set([idOf(kekB)]));
     const again = await op(['keys', 'rewrap', '--json'], envB);
-    expect(JSON.parse(again.stdout)).toMatchObject({ rewrapped: 0, alreadyCurrent: 6, audit_signing_keys_rewrapped: 0, revocation_handles_rewrapped: 0 });
+    expect(JSON.parse(again.stdout)).toMatchObject({
+      rewrapped: 0,
+      alreadyCurrent: 6,
+      audit_signing_keys_rewrapped: 0,
+      revocation_handles_rewrapped: 0,
+    });
 
     const listed = await op(['keys', 'list', '--json'], envOnlyB);
     expect(listed.code, listed.stderr).toBe(0);
@@ -101,7 +127,9 @@ describe('keys rewrap and wrong KEKs', () => {
     for (const args of [['keys', 'list'], ['server'], ['keys', 'rewrap']]) {
       const result = await op(args, env());
       expect(result.code).toBe(1);
-      expect(result.stderr).toMatch(/ERR_KEK_INVALID: wrong KEK: signing key \S+ is sealed by KEK id [0-9a-f]+, but the configured KEK id is/);
+      expect(result.stderr).toMatch(
+        /ERR_KEK_INVALID: wrong KEK: signing key \S+ is sealed by KEK id [0-9a-f]+, but the configured KEK id is/,
+      );
       expect(result.stderr).not.toContain(kekB);
     }
   });
@@ -112,7 +140,9 @@ describe('keys rewrap and wrong KEKs', () => {
     altered[altered.length - 1]! ^= 1;
     // An attacker's edit: no audit row.
     const unaudited = { events: [], seal: createSealer(loadAuditKey({ env: envA, dataDir: tmp.dir, logger: silentLogger })) };
-    expect(await store.keys.apply([{ op: 'update', kid: current.kid, expect: 'current', set: { sealedPrivate: altered } }], unaudited)).toBe(true);
+    expect(
+      await store.keys.apply([{ op: 'update', kid: current.kid, expect: 'current', set: { sealedPrivate: altered } }], unaudited),
+    ).toBe(true);
     const result = await op(['keys', 'list'], envOnlyB);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(`ERR_KEK_INVALID: signing key ${current.kid} does not decrypt`);

@@ -108,7 +108,9 @@ describe('signing-key rotation under load', () => {
     // The verifier really cached: far fewer fetches than tokens, and never a max-age above 1 s.
     expect(fetches).toBeLessThan(issued.length / 4);
     expect([...maxAges].every((h) => /^public, max-age=[01]$/.test(h))).toBe(true);
-    console.log(`rotation: ${issued.length} tokens, ${kidsSigning.size} signing keys, ${rows.length} rotations, ${fetches} JWKS fetches, 0 failures`);
+    console.log(
+      `rotation: ${issued.length} tokens, ${kidsSigning.size} signing keys, ${rows.length} rotations, ${fetches} JWKS fetches, 0 failures`,
+    );
 
     // The story in `keys list`: one current, one next, the rest retired with tokens and a removal plan.
     const listed = JSON.parse((await op(['keys', 'list', '--json'])).stdout) as Array<Record<string, any>>;

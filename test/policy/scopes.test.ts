@@ -1,16 +1,27 @@
 import { describe, expect, it } from 'vitest';
-import { covers, scopeProblem } from '../../src/policy/scopes.js';
-import { decideScopes } from '../../src/policy/grants.js';
-import { generic } from '../../src/backends/generic.js';
-import type { BackendCommon } from '../../src/backends/types.js';
 import { systemClock } from '../../src/_utils/clock.js';
 import { silentLogger } from '../../src/_utils/logger.js';
+import { generic } from '../../src/backends/generic.js';
+import type { BackendCommon } from '../../src/backends/types.js';
 import { isCreddyError } from '../../src/errors.js';
+import { decideScopes } from '../../src/policy/grants.js';
+import { covers, scopeProblem } from '../../src/policy/scopes.js';
 
 describe('scope grammar', () => {
   it.each([
-    ['read', true], ['contents:read', true], ['issues:*', true], ['s3:Get*', true], ['*', true], ['a/b.c-d_e:f', true],
-    ['', false], ['re*ad', false], ['**', false], ['a b', false], ['read\n', false], ['é', false], ['x'.repeat(129), false],
+    ['read', true],
+    ['contents:read', true],
+    ['issues:*', true],
+    ['s3:Get*', true],
+    ['*', true],
+    ['a/b.c-d_e:f', true],
+    ['', false],
+    ['re*ad', false],
+    ['**', false],
+    ['a b', false],
+    ['read\n', false],
+    ['é', false],
+    ['x'.repeat(129), false],
   ])('%j well-formed: %s', (scope, ok) => {
     expect(scopeProblem(scope) === undefined).toBe(ok);
   });
@@ -43,8 +54,13 @@ describe('coverage', () => {
 
 describe('decideScopes (ceiling = allowed_scopes ∩ grants)', () => {
   const common: BackendCommon = {
-    name: 'svc', type: 'generic', description: undefined, defaultTtl: 900, maxTtl: 3600,
-    allowedScopes: ['read', 'write', 'files:*', 'admin:*'], defaultScopes: ['read', 'write'],
+    name: 'svc',
+    type: 'generic',
+    description: undefined,
+    defaultTtl: 900,
+    maxTtl: 3600,
+    allowedScopes: ['read', 'write', 'files:*', 'admin:*'],
+    defaultScopes: ['read', 'write'],
   };
   const backend = generic.create({ audience: undefined }, common, { clock: systemClock, logger: silentLogger });
   const code = (fn: () => unknown): string => {

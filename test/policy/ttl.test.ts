@@ -1,16 +1,25 @@
 import { describe, expect, it } from 'vitest';
-import { decideTtl } from '../../src/policy/ttl.js';
-import type { Backend, BackendCommon } from '../../src/backends/types.js';
-import { generic } from '../../src/backends/generic.js';
 import { systemClock } from '../../src/_utils/clock.js';
 import { silentLogger } from '../../src/_utils/logger.js';
+import { generic } from '../../src/backends/generic.js';
+import type { Backend, BackendCommon } from '../../src/backends/types.js';
 import { isCreddyError } from '../../src/errors.js';
+import { decideTtl } from '../../src/policy/ttl.js';
 
 const common: BackendCommon = {
-  name: 'svc', type: 'generic', description: undefined, defaultTtl: 900, maxTtl: 3600, allowedScopes: ['read'], defaultScopes: [],
+  name: 'svc',
+  type: 'generic',
+  description: undefined,
+  defaultTtl: 900,
+  maxTtl: 3600,
+  allowedScopes: ['read'],
+  defaultScopes: [],
 };
 const plain = generic.create({ audience: undefined }, common, { clock: systemClock, logger: silentLogger });
-const bounded: Backend = { ...plain, ttlLimits: { min: { seconds: 900, reason: 'sts_minimum_session' }, max: { seconds: 1800, reason: 'role_chaining' } } };
+const bounded: Backend = {
+  ...plain,
+  ttlLimits: { min: { seconds: 900, reason: 'sts_minimum_session' }, max: { seconds: 1800, reason: 'role_chaining' } },
+};
 
 describe('decideTtl', () => {
   it.each([

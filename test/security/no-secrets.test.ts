@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { issue, runCli, startBroker, type CliResult, type TestBroker } from '../helpers/harness.js';
+import { type CliResult, issue, runCli, startBroker, type TestBroker } from '../helpers/harness.js';
 
 /**
  * ARCHITECTURE §5: no secret in logs, errors, audit rows or CLI output other than the credential
@@ -42,7 +42,10 @@ describe('no secret leaks into logs, audit rows, the database or CLI errors', ()
     remember('CREDDY_AUDIT_KEY', broker.env['CREDDY_AUDIT_KEY']!);
 
     // An agent made by the CLI (its token is the output asked for) and one made in-process.
-    const created = await runCli(['agent', 'create', 'cli-bot', '--can', 'demo:read,demo:files:*', '--config', broker.configPath, '--json'], broker.env);
+    const created = await runCli(
+      ['agent', 'create', 'cli-bot', '--can', 'demo:read,demo:files:*', '--config', broker.configPath, '--json'],
+      broker.env,
+    );
     expect(created.code, created.stderr).toBe(0);
     const cliBot = remember('agent token cli-bot', (JSON.parse(created.stdout) as { token: string }).token);
     expect(created.stderr).not.toContain(cliBot);
@@ -118,7 +121,16 @@ describe('no secret leaks into logs, audit rows, the database or CLI errors', ()
 
   it('no audit row contains a secret', async () => {
     const rows = await broker.services.store.audit.query({ limit: 10_000, order: 'asc' });
-    expect(rows.map((r) => r.type)).toEqual(expect.arrayContaining(['agent.created', 'credential.issued', 'credential.denied', 'credential.revoked', 'auth.failed', 'key.created']));
+    expect(rows.map((r) => r.type)).toEqual(
+      expect.arrayContaining([
+        'agent.created',
+        'credential.issued',
+        'credential.denied',
+        'credential.revoked',
+        'auth.failed',
+        'key.created',
+      ]),
+    );
     const found = rows.flatMap((row) => leaks(JSON.stringify(row)).map((what) => `${what} in audit row ${row.seq} (${row.type})`));
     expect(found).toEqual([]);
   });

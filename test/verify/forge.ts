@@ -1,4 +1,4 @@
-import { createHmac, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { createHmac, generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
 
 /**
  * Builders for hostile tokens. Each one is what an attacker can make without creddy's private
@@ -26,8 +26,10 @@ export function compact(header: unknown, claims: unknown, signer: (input: Buffer
 }
 
 /** HMAC signer: the classic alg-confusion attack uses the verifier's public key as the secret. */
-export const hmac = (hash: 'sha256' | 'sha512', secret: Buffer | string) => (input: Buffer): Buffer =>
-  createHmac(hash, secret).update(input).digest();
+export const hmac =
+  (hash: 'sha256' | 'sha512', secret: Buffer | string) =>
+  (input: Buffer): Buffer =>
+    createHmac(hash, secret).update(input).digest();
 
 /** An Ed25519 key pair the attacker controls. */
 export function attackerEd25519(): { privateKey: KeyObject; x: string } {
@@ -35,7 +37,10 @@ export function attackerEd25519(): { privateKey: KeyObject; x: string } {
   return { privateKey, x: publicKey.export({ format: 'jwk' }).x! };
 }
 
-export const ed25519Signer = (privateKey: KeyObject) => (input: Buffer): Buffer => sign(null, input, privateKey);
+export const ed25519Signer =
+  (privateKey: KeyObject) =>
+  (input: Buffer): Buffer =>
+    sign(null, input, privateKey);
 
 /** ES256 with a P-256 key the attacker controls (IEEE P1363 r||s, 64 bytes, as JWS wants). */
 export function es256Signer(): (input: Buffer) => Buffer {

@@ -1,10 +1,19 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalJWKSet, type JWTVerifyGetKey } from 'jose';
-import { creddyJwks, verifyCreddyToken, type VerifyOptions } from '../../src/verify/token.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { creddyJwks, type VerifyOptions, verifyCreddyToken } from '../../src/verify/token.js';
 import { issue, runCli, startBroker, type TestBroker } from '../helpers/harness.js';
 import {
-  attackerEd25519, b64url, compact, decodeSegment, ed25519Signer, editPayload, es256Signer, flipSignatureBit, hmac,
-  rs256Signer, segments,
+  attackerEd25519,
+  b64url,
+  compact,
+  decodeSegment,
+  ed25519Signer,
+  editPayload,
+  es256Signer,
+  flipSignatureBit,
+  hmac,
+  rs256Signer,
+  segments,
 } from './forge.js';
 import { startTestIssuer, type TestIssuer } from './jwks-server.js';
 
@@ -32,8 +41,17 @@ describe('creddy token verification', () => {
   const claims = (overrides: Record<string, unknown> = {}): Record<string, unknown> => {
     const t = now();
     return {
-      iss: issuer, sub: 'bot', aud: 'demo', client_id: 'bot', iat: t, nbf: t, exp: t + 600,
-      jti: `forged-${Math.random().toString(36).slice(2, 12)}`, scope: 'read', backend: 'demo', ...overrides,
+      iss: issuer,
+      sub: 'bot',
+      aud: 'demo',
+      client_id: 'bot',
+      iat: t,
+      nbf: t,
+      exp: t + 600,
+      jti: `forged-${Math.random().toString(36).slice(2, 12)}`,
+      scope: 'read',
+      backend: 'demo',
+      ...overrides,
     };
   };
   const signReal = (overrides: Record<string, unknown> = {}) => broker.services.keyring.signer().sign(claims(overrides));
@@ -132,7 +150,10 @@ describe('creddy token verification', () => {
 
     it('EdDSA signed by another Ed25519 key under the real kid', async () => {
       const attacker = attackerEd25519();
-      await expectRejected(compact({ alg: 'EdDSA', typ: 'at+jwt', kid }, claims(), ed25519Signer(attacker.privateKey)), 'ERR_TOKEN_INVALID');
+      await expectRejected(
+        compact({ alg: 'EdDSA', typ: 'at+jwt', kid }, claims(), ed25519Signer(attacker.privateKey)),
+        'ERR_TOKEN_INVALID',
+      );
     });
 
     it('an unknown kid, and a key embedded in the header (jwk) that is not in the JWKS', async () => {
@@ -203,7 +224,9 @@ describe('creddy token verification', () => {
       await Promise.all(
         [{ typ: 'JWT' }, {}, { typ: 'JOSE' }, { typ: 'at+JWT+x' }].map(async (header) => {
           const token = other.sign(header, otherClaims());
-          await expect(verifyCreddyToken(token, { issuer: other.url, keys }), JSON.stringify(header)).rejects.toMatchObject({ code: 'ERR_TOKEN_INVALID' });
+          await expect(verifyCreddyToken(token, { issuer: other.url, keys }), JSON.stringify(header)).rejects.toMatchObject({
+            code: 'ERR_TOKEN_INVALID',
+          });
           const result = await viaOther(token);
           expect(result.code, result.stderr).toBe(1);
           expect(errorCode(result.stderr)).toBe('ERR_TOKEN_INVALID');
@@ -219,14 +242,30 @@ describe('creddy token verification', () => {
     });
 
     it('a flipped claim with the original signature', async () => {
-      await expectRejected(editPayload(issued.token, (c) => ({ ...c, scope: 'read write' })), 'ERR_TOKEN_INVALID');
-      await expectRejected(editPayload(issued.token, (c) => ({ ...c, exp: (c['exp'] as number) + 86_400 })), 'ERR_TOKEN_INVALID');
-      await expectRejected(editPayload(issued.token, (c) => ({ ...c, sub: 'admin' })), 'ERR_TOKEN_INVALID');
+      await expectRejected(
+        editPayload(issued.token, (c) => ({ ...c, scope: 'read write' })),
+        'ERR_TOKEN_INVALID',
+      );
+      await expectRejected(
+        editPayload(issued.token, (c) => ({ ...c, exp: (c['exp'] as number) + 86_400 })),
+        'ERR_TOKEN_INVALID',
+      );
+      await expectRejected(
+        editPayload(issued.token, (c) => ({ ...c, sub: 'admin' })),
+        'ERR_TOKEN_INVALID',
+      );
     });
 
     it('flipped signature bits (R and S halves)', async () => {
-      for (const [byte, bit] of [[0, 0], [31, 7], [32, 0], [63, 3]] as const) {
-        await expect(verifyHere(flipSignatureBit(issued.token, byte, bit)), `byte ${byte}`).rejects.toMatchObject({ code: 'ERR_TOKEN_INVALID' });
+      for (const [byte, bit] of [
+        [0, 0],
+        [31, 7],
+        [32, 0],
+        [63, 3],
+      ] as const) {
+        await expect(verifyHere(flipSignatureBit(issued.token, byte, bit)), `byte ${byte}`).rejects.toMatchObject({
+          code: 'ERR_TOKEN_INVALID',
+        });
       }
       await expectRejected(flipSignatureBit(issued.token, 63, 3), 'ERR_TOKEN_INVALID');
     });
@@ -268,7 +307,9 @@ describe('creddy token verification', () => {
           code: 'ERR_TOKEN_INVALID',
         });
       }
-      await expect(verifyCreddyToken(42 as unknown as string, { issuer, keys: countingKeys })).rejects.toMatchObject({ code: 'ERR_TOKEN_INVALID' });
+      await expect(verifyCreddyToken(42 as unknown as string, { issuer, keys: countingKeys })).rejects.toMatchObject({
+        code: 'ERR_TOKEN_INVALID',
+      });
       expect(keyLookups).toBe(0);
     });
 
@@ -294,7 +335,10 @@ describe('creddy token verification', () => {
       const { id, token } = fresh.body as { id: string; token: string };
       expect((await cli(token)).code).toBe(0);
 
-      const revoked = await fetch(`${broker.url}/v1/credentials/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${agentToken}` } });
+      const revoked = await fetch(`${broker.url}/v1/credentials/${id}`, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${agentToken}` },
+      });
       expect(revoked.status).toBe(200);
 
       await expectRevoked(token, id);

@@ -1,9 +1,9 @@
 import { createPublicKey, verify as nodeVerify, type webcrypto } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { importJWK } from 'jose';
 import * as noble from '@noble/ed25519';
+import { importJWK } from 'jose';
+import { describe, expect, it } from 'vitest';
 
 /**
  * Wycheproof Ed25519 verification vectors (C2SP, Apache-2.0), kept beside the clone in

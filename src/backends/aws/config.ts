@@ -31,7 +31,8 @@ export function parseAwsSettings(reader: ConfigReader): AwsSettings {
   const endpoint = reader.optionalString('endpoint')?.replace(/\/+$/, '');
   if (endpoint !== undefined && !/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(endpoint)) reader.fail('endpoint', 'must be an http(s) URL');
   const externalId = reader.optionalString('external_id');
-  if (externalId !== undefined && !EXTERNAL_ID_RE.test(externalId)) reader.fail('external_id', 'must be 2-1224 characters of [\\w+=,.@:/-]');
+  if (externalId !== undefined && !EXTERNAL_ID_RE.test(externalId))
+    reader.fail('external_id', 'must be 2-1224 characters of [\\w+=,.@:/-]');
   const resources = reader.stringList('resources', ['*']);
   resources.forEach((resource, i) => {
     if (!RESOURCE_RE.test(resource)) reader.fail(`resources[${i}]`, 'must be "*" or an ARN');
@@ -40,7 +41,12 @@ export function parseAwsSettings(reader: ConfigReader): AwsSettings {
   if (timeout < 1 || timeout > 60) reader.fail('request_timeout', 'must be between 1s and 60s');
   const maxAttempts = reader.optionalInteger('max_attempts', { min: 1, max: 10 }) ?? 3;
   return {
-    roleArn, region, endpoint, externalId, resources, maxAttempts,
+    roleArn,
+    region,
+    endpoint,
+    externalId,
+    resources,
+    maxAttempts,
     roleChaining: reader.boolean('role_chaining', false),
     requestTimeoutMs: timeout * 1000,
   };

@@ -1,7 +1,7 @@
 import { isoUtc } from '../../_utils/clock.js';
 import type { TtlBound } from '../../policy/ttl.js';
-import type { Backend, BackendType, MintRequest, Minted } from '../types.js';
-import { parseAwsSettings, type AwsSettings } from './config.js';
+import type { Backend, BackendType, Minted, MintRequest } from '../types.js';
+import { type AwsSettings, parseAwsSettings } from './config.js';
 import { roleSessionName, sourceIdentity, tagValue } from './identity.js';
 import { actionScopeProblem, sessionPolicy } from './policy.js';
 import { createAssumer } from './sts.js';

@@ -36,7 +36,11 @@ export function createAssumer(settings: AwsSettings): (input: AssumeRoleInput) =
         region: settings.region,
         ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
         maxAttempts: settings.maxAttempts,
-        requestHandler: { requestTimeout: settings.requestTimeoutMs, connectionTimeout: settings.requestTimeoutMs, throwOnRequestTimeout: true },
+        requestHandler: {
+          requestTimeout: settings.requestTimeoutMs,
+          connectionTimeout: settings.requestTimeoutMs,
+          throwOnRequestTimeout: true,
+        },
       }),
     }));
     loaded.catch(() => (loaded = undefined));
@@ -63,7 +67,13 @@ export function createAssumer(settings: AwsSettings): (input: AssumeRoleInput) =
       throw upstreamError(err, input.signal);
     }
     const c = out.Credentials;
-    if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !(c.Expiration instanceof Date) || Number.isNaN(c.Expiration.getTime())) {
+    if (
+      !c?.AccessKeyId ||
+      !c.SecretAccessKey ||
+      !c.SessionToken ||
+      !(c.Expiration instanceof Date) ||
+      Number.isNaN(c.Expiration.getTime())
+    ) {
       throw upstream('AWS STS sent an AssumeRole response without complete credentials', 200);
     }
     return { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken, expiration: c.Expiration };
@@ -81,7 +91,11 @@ function upstreamError(err: unknown, signal: AbortSignal): CreddyError {
   const tries = attempts ? ` after ${attempts} attempt${attempts === 1 ? '' : 's'}` : '';
   if (signal.aborted || e.name === 'AbortError') return upstream(`AWS STS did not answer within the deadline${tries}`, status, err);
   if (e.name === 'CredentialsProviderError') {
-    return upstream('creddy has no AWS base credentials (the SDK chain found none: env, shared config, SSO, container/instance role)', null, err);
+    return upstream(
+      'creddy has no AWS base credentials (the SDK chain found none: env, shared config, SSO, container/instance role)',
+      null,
+      err,
+    );
   }
   if (e.name === 'TimeoutError') return upstream(`AWS STS did not answer in time${tries}`, status, err);
   if (status === null) return upstream(`AWS STS could not be reached (${safeName(e.name)})${tries}`, null, err);
@@ -92,5 +106,9 @@ function upstreamError(err: unknown, signal: AbortSignal): CreddyError {
 const safeName = (name: string | undefined): string => (name && /^[A-Za-z0-9_.-]{1,64}$/.test(name) ? name : 'Error');
 
 function upstream(message: string, status: number | null, cause?: unknown): CreddyError {
-  return new CreddyError('ERR_BACKEND_UPSTREAM', message, { expose: true, cause, details: { upstream: 'aws-sts', upstream_status: status } });
+  return new CreddyError('ERR_BACKEND_UPSTREAM', message, {
+    expose: true,
+    cause,
+    details: { upstream: 'aws-sts', upstream_status: status },
+  });
 }

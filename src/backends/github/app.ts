@@ -22,7 +22,11 @@ export interface InstallationToken {
 /** GitHub App operations creddy uses. */
 export interface GitHubApp {
   installation(signal: AbortSignal): Promise<Installation>;
-  createToken(installationId: number, body: { permissions: Record<string, string>; repositories?: string[] }, signal: AbortSignal): Promise<InstallationToken>;
+  createToken(
+    installationId: number,
+    body: { permissions: Record<string, string>; repositories?: string[] },
+    signal: AbortSignal,
+  ): Promise<InstallationToken>;
 }
 
 /** Installation details change rarely (an owner edits the App's rights); re-read every 10 minutes. */
@@ -43,8 +47,8 @@ export function createGitHubApp(settings: GitHubAppSettings, clock: Clock): GitH
   const jwt = async (): Promise<string> => {
     // The JWT's iat/exp come from the real clock inside auth-app, so its reuse window does too.
     if (appJwt && Date.now() < appJwt.renewAt) return appJwt.value;
-    appAuth ??= import('@octokit/auth-app').then(({ createAppAuth }) =>
-      createAppAuth({ appId: settings.appId, privateKey: settings.privateKey }) as unknown as AppAuth,
+    appAuth ??= import('@octokit/auth-app').then(
+      ({ createAppAuth }) => createAppAuth({ appId: settings.appId, privateKey: settings.privateKey }) as unknown as AppAuth,
     );
     appAuth.catch(() => (appAuth = undefined));
     const { token, expiresAt } = await (await appAuth)({ type: 'app' });
@@ -62,7 +66,12 @@ export function createGitHubApp(settings: GitHubAppSettings, clock: Clock): GitH
     for (const path of paths) {
       try {
         return await callGitHub(settings.baseUrl, {
-          method: 'GET', path, authorization: await jwt(), signal, timeoutMs: settings.requestTimeoutMs, parse: parseInstallation,
+          method: 'GET',
+          path,
+          authorization: await jwt(),
+          signal,
+          timeoutMs: settings.requestTimeoutMs,
+          parse: parseInstallation,
         });
       } catch (err) {
         lastError = err;
@@ -89,8 +98,13 @@ export function createGitHubApp(settings: GitHubAppSettings, clock: Clock): GitH
     },
     async createToken(installationId, body, signal) {
       return callGitHub(settings.baseUrl, {
-        method: 'POST', path: `/app/installations/${installationId}/access_tokens`, authorization: await jwt(), body, signal,
-        timeoutMs: settings.requestTimeoutMs, parse: parseToken,
+        method: 'POST',
+        path: `/app/installations/${installationId}/access_tokens`,
+        authorization: await jwt(),
+        body,
+        signal,
+        timeoutMs: settings.requestTimeoutMs,
+        parse: parseToken,
       });
     },
   };
@@ -100,8 +114,13 @@ export function createGitHubApp(settings: GitHubAppSettings, clock: Clock): GitH
 export async function revokeInstallationToken(baseUrl: string, token: string, timeoutMs: number): Promise<void> {
   try {
     await callGitHub(baseUrl, {
-      method: 'DELETE', path: '/installation/token', authorization: `token ${token}`, maxAttempts: 3,
-      signal: AbortSignal.timeout(Math.max(timeoutMs * 3, 15_000)), timeoutMs, parse: () => true,
+      method: 'DELETE',
+      path: '/installation/token',
+      authorization: `token ${token}`,
+      maxAttempts: 3,
+      signal: AbortSignal.timeout(Math.max(timeoutMs * 3, 15_000)),
+      timeoutMs,
+      parse: () => true,
     });
   } catch (err) {
     if ((err as { details?: { upstream_status?: unknown } }).details?.upstream_status === 401) return;
@@ -125,7 +144,8 @@ function parseToken(_status: number, json: unknown): InstallationToken | undefin
   if (!isRecord(json)) return undefined;
   const { token, expires_at: expiresAt } = json;
   const permissions = stringMap(json['permissions']) ?? {};
-  if (typeof token !== 'string' || token.length === 0 || typeof expiresAt !== 'string' || Number.isNaN(Date.parse(expiresAt))) return undefined;
+  if (typeof token !== 'string' || token.length === 0 || typeof expiresAt !== 'string' || Number.isNaN(Date.parse(expiresAt)))
+    return undefined;
   const repos = json['repositories'];
   const repositories = Array.isArray(repos)
     ? repos.map((r) => (isRecord(r) && typeof r['full_name'] === 'string' ? r['full_name'] : undefined))

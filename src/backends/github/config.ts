@@ -65,7 +65,11 @@ export function parseGitHubSettings(reader: ConfigReader): GitHubSettings {
   if (installationId !== undefined && owner !== undefined) reader.fail('owner', 'set either installation_id or owner, not both');
   if (owner !== undefined && !OWNER_RE.test(owner)) reader.fail('owner', 'must be a GitHub user or organization login');
   const installation: InstallationRef =
-    installationId !== undefined ? { id: installationId } : owner !== undefined ? { owner } : reader.fail('installation_id', 'is required (or set owner)');
+    installationId !== undefined
+      ? { id: installationId }
+      : owner !== undefined
+        ? { owner }
+        : reader.fail('installation_id', 'is required (or set owner)');
   const repositories = reader.has('repositories')
     ? parseRepositoryCeiling(reader.stringList('repositories'), (i, problem) => reader.fail(`repositories[${i}]`, problem))
     : undefined;

@@ -1,6 +1,6 @@
-import { CreddyError } from '../../errors.js';
 import { timeoutSignal } from '../../_utils/abort.js';
 import { redact } from '../../_utils/redact.js';
+import { CreddyError } from '../../errors.js';
 
 /** Attempts per GitHub call (the first try plus retries), all inside the caller's deadline. */
 export const MAX_ATTEMPTS = 4;
@@ -46,7 +46,8 @@ export async function callGitHub<T>(baseUrl: string, call: GitHubCall<T>): Promi
     if (!last.retry) throw upstream(`GitHub answered ${last.status}: ${last.problem}`, last.status);
     if (attempt === attempts) break;
     const waitMs = last.waitMs ?? backoff(attempt);
-    if (waitMs > MAX_RETRY_AFTER_MS) throw upstream(`GitHub answered ${last.status}: ${last.problem}; retry after ${Math.ceil(waitMs / 1000)}s`, last.status);
+    if (waitMs > MAX_RETRY_AFTER_MS)
+      throw upstream(`GitHub answered ${last.status}: ${last.problem}; retry after ${Math.ceil(waitMs / 1000)}s`, last.status);
     if (!(await sleep(waitMs, call.signal))) return deadline(attempt, last);
   }
   throw upstream(`GitHub ${describe(last)} after ${attempts} attempts`, last.status);
@@ -91,9 +92,13 @@ async function attemptOnce<T>(baseUrl: string, call: GitHubCall<T>): Promise<{ o
   const message = messageOf(json);
   if (status >= 500) return { ok: false, failure: { status, problem: message, retry: true } };
   const retryAfter = Number(response.headers.get('retry-after'));
-  const secondary = (status === 403 || status === 429) && (/secondary rate limit/i.test(message) || Number.isFinite(retryAfter) && retryAfter > 0);
+  const secondary =
+    (status === 403 || status === 429) && (/secondary rate limit/i.test(message) || (Number.isFinite(retryAfter) && retryAfter > 0));
   if (secondary) {
-    return { ok: false, failure: { status, problem: 'secondary rate limit', retry: true, ...(retryAfter > 0 ? { waitMs: retryAfter * 1000 } : {}) } };
+    return {
+      ok: false,
+      failure: { status, problem: 'secondary rate limit', retry: true, ...(retryAfter > 0 ? { waitMs: retryAfter * 1000 } : {}) },
+    };
   }
   return { ok: false, failure: { status, problem: message, retry: false } };
 }

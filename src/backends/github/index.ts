@@ -1,6 +1,6 @@
-import type { Backend, BackendCommon, BackendDeps, BackendType, MintRequest, Minted } from '../types.js';
+import type { Backend, BackendCommon, BackendDeps, BackendType, Minted, MintRequest } from '../types.js';
 import { createGitHubApp, revokeInstallationToken } from './app.js';
-import { parseGitHubSettings, type GitHubAppSettings, type GitHubSettings, type GitHubTokenSettings } from './config.js';
+import { type GitHubAppSettings, type GitHubSettings, type GitHubTokenSettings, parseGitHubSettings } from './config.js';
 import { permissionScopeProblem, toPermissions } from './permissions.js';
 import { bareNames, selectRepositories } from './repositories.js';
 
@@ -73,4 +73,3 @@ function createTokenBackend(settings: GitHubTokenSettings, common: BackendCommon
     revoke: async () => {},
   };
 }
-

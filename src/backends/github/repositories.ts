@@ -21,9 +21,7 @@ const ownerOf = (full: string): string => full.slice(0, full.indexOf('/'));
 const nameOf = (full: string): string => full.slice(full.indexOf('/') + 1);
 
 function inCeiling(ceiling: readonly string[], full: string): boolean {
-  return ceiling.some((entry) =>
-    nameOf(entry) === '*' ? lower(ownerOf(entry)) === lower(ownerOf(full)) : lower(entry) === lower(full),
-  );
+  return ceiling.some((entry) => (nameOf(entry) === '*' ? lower(ownerOf(entry)) === lower(ownerOf(full)) : lower(entry) === lower(full)));
 }
 
 /** The repositories a token is for: `all` (the whole installation) or full names. */
@@ -45,7 +43,9 @@ export function selectRepositories(requested: unknown, ceiling: readonly string[
     for (const item of requested) {
       if (typeof item !== 'string' || !FULL_NAME_RE.test(item)) throw badRequest(`"${String(item).slice(0, 140)}" is not OWNER/REPO`);
       if (ceiling && !inCeiling(ceiling, item)) {
-        throw new CreddyError('ERR_SCOPE_DENIED', `repository "${item}" is outside this backend's repositories`, { details: { repository: item } });
+        throw new CreddyError('ERR_SCOPE_DENIED', `repository "${item}" is outside this backend's repositories`, {
+          details: { repository: item },
+        });
       }
       if (lower(ownerOf(item)) !== lower(account)) {
         throw new CreddyError('ERR_SCOPE_DENIED', `repository "${item}" does not belong to the GitHub App installation of "${account}"`, {

@@ -1,10 +1,10 @@
 import { isIPv6 } from 'node:net';
 import type { Context } from 'hono';
-import { auditEvent } from '../../model/audit.js';
-import { CreddyError } from '../../errors.js';
 import { redact } from '../../_utils/redact.js';
-import { clientIp, type AppEnv } from '../context.js';
+import { CreddyError } from '../../errors.js';
+import { auditEvent } from '../../model/audit.js';
 import type { Services } from '../../services.js';
+import { type AppEnv, clientIp } from '../context.js';
 import type { AuthThrottle } from './throttle.js';
 
 /** How often refusals are summed up into one `auth.throttled` row (and once more at shutdown). */
@@ -24,7 +24,10 @@ export function throttleKey(ip: string | null): string {
   const left = head === '' ? [] : head.split(':');
   const right = tail === undefined || tail === '' ? [] : tail.split(':');
   const groups = tail === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
-  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
 }
 
 /**
@@ -33,7 +36,12 @@ export function throttleKey(ip: string | null): string {
  * starts an address's block is one `auth.throttled` row; refused ones get no row of their own
  * and are summed up by reportThrottled.
  */
-export async function recordAuthFailure(services: Services, throttle: AuthThrottle, c: Context<AppEnv>, err: CreddyError): Promise<CreddyError> {
+export async function recordAuthFailure(
+  services: Services,
+  throttle: AuthThrottle,
+  c: Context<AppEnv>,
+  err: CreddyError,
+): Promise<CreddyError> {
   const ip = clientIp(c);
   const verdict = throttle.failed(throttleKey(ip), services.clock.now());
   if (verdict.kind === 'refuse') return rateLimited(verdict.retryAfter, err);
@@ -72,9 +80,16 @@ export async function reportThrottled(services: Services, throttle: AuthThrottle
   if (!summary) return;
   await services.audit.write({
     event: auditEvent({
-      time: services.clock.now(), type: 'auth.throttled', outcome: 'denied', actor: 'anonymous', reason: 'ERR_RATE_LIMITED',
+      time: services.clock.now(),
+      type: 'auth.throttled',
+      outcome: 'denied',
+      actor: 'anonymous',
+      reason: 'ERR_RATE_LIMITED',
       details: {
-        refused: summary.refused, addresses: summary.addresses, top: summary.top, global_budget_exhausted: summary.globalBudgetExhausted,
+        refused: summary.refused,
+        addresses: summary.addresses,
+        top: summary.top,
+        global_budget_exhausted: summary.globalBudgetExhausted,
       },
     }),
   });

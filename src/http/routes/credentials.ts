@@ -1,10 +1,10 @@
-import { Hono, type Context } from 'hono';
+import { type Context, Hono } from 'hono';
 import { issueCredential } from '../../credentials/issue.js';
 import { listCredentials } from '../../credentials/list.js';
 import { revokeCredential } from '../../credentials/revoke.js';
 import { CreddyError } from '../../errors.js';
 import type { Services } from '../../services.js';
-import { CREDENTIAL_ID_RE, callerOf, type AppEnv } from '../context.js';
+import { type AppEnv, CREDENTIAL_ID_RE, callerOf } from '../context.js';
 import { parseIssueBody } from '../issue-body.js';
 import { requireAgent } from '../middleware/require-agent.js';
 import type { AuthThrottle } from '../middleware/throttle.js';

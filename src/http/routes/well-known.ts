@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { CreddyError } from '../../errors.js';
 import type { Services } from '../../services.js';
-import { CREDENTIAL_ID_RE, type AppEnv } from '../context.js';
+import { type AppEnv, CREDENTIAL_ID_RE } from '../context.js';
 
 /** Public, unauthenticated discovery: JWKS, metadata, and revocation status of a jti. */
 export function wellKnownRoutes(services: Services): Hono<AppEnv> {
@@ -38,7 +38,8 @@ export function wellKnownRoutes(services: Services): Hono<AppEnv> {
     const record = await services.store.credentials.get(jti);
     if (!record) throw new CreddyError('ERR_NOT_FOUND', `unknown jti ${jti}`);
     // A revoked signing key revokes every token it signed, at once (the JWKS follows within 1 s).
-    const keyRevoked = record.revokedAt === null && (await services.store.keys.list()).some((k) => k.kid === record.kid && k.state === 'revoked');
+    const keyRevoked =
+      record.revokedAt === null && (await services.store.keys.list()).some((k) => k.kid === record.kid && k.state === 'revoked');
     c.header('Cache-Control', 'no-store');
     return c.json({ jti, revoked: record.revokedAt !== null || keyRevoked, kid: record.kid });
   });

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
-import type { Store } from '../port.js';
 import type { AgentRecord } from '../../model/agent.js';
+import type { Store } from '../port.js';
 
 interface AgentRow {
   name: string;

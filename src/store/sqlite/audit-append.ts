@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
+import { type AuditRow, GENESIS_HASH } from '../../model/audit.js';
 import type { AuditEntry, AuditSealer, StateChange } from '../port.js';
-import { GENESIS_HASH, type AuditRow } from '../../model/audit.js';
-import { INSERT_CREDENTIAL_SQL, credentialParams } from './credentials.js';
+import { credentialParams, INSERT_CREDENTIAL_SQL } from './credentials.js';
 
 type Seal = (row: Omit<AuditRow, 'hash' | 'keyId'>) => { hash: string; keyId: string };
 
@@ -11,7 +11,9 @@ type Seal = (row: Omit<AuditRow, 'hash' | 'keyId'>) => { hash: string; keyId: st
  * and state changes (agent create/revoke, credential revoke) are written in the same transaction
  * as the event that records them.
  */
-export function createAppendTransaction(db: Database.Database): Database.Transaction<(entries: readonly AuditEntry[], seal: AuditSealer | Seal) => AuditRow[]> {
+export function createAppendTransaction(
+  db: Database.Database,
+): Database.Transaction<(entries: readonly AuditEntry[], seal: AuditSealer | Seal) => AuditRow[]> {
   const last = db.prepare<[], { seq: number; hash: string }>('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1');
   const insert = db.prepare(
     `INSERT INTO audit_events (seq, time, type, outcome, actor, agent, backend, scopes, jti, kid, reason, client_ip, request_id, details, prev_hash, hash, key_id)

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
-import type { Store } from '../port.js';
 import type { AuditCheckpoint, AuditSigningKeyRecord } from '../../model/audit.js';
+import type { Store } from '../port.js';
 
 type CheckpointMethods = Pick<
   Store['audit'],
@@ -23,17 +23,31 @@ interface SigningKeyDbRow {
   created_at: number;
 }
 
-const toCheckpoint = (r: CheckpointDbRow): AuditCheckpoint => ({ seq: r.seq, hash: r.hash, time: r.time, keyId: r.key_id, signature: r.signature });
+const toCheckpoint = (r: CheckpointDbRow): AuditCheckpoint => ({
+  seq: r.seq,
+  hash: r.hash,
+  time: r.time,
+  keyId: r.key_id,
+  signature: r.signature,
+});
 const toSigningKey = (r: SigningKeyDbRow): AuditSigningKeyRecord => ({
-  kid: r.kid, publicX: r.public_x, sealedPrivate: r.sealed_private, kekId: r.kek_id, createdAt: r.created_at,
+  kid: r.kid,
+  publicX: r.public_x,
+  sealedPrivate: r.sealed_private,
+  kekId: r.kek_id,
+  createdAt: r.created_at,
 });
 
 /** Checkpoints, the audit signing key and retention pruning (schema: audit-schema.ts). */
 export function sqliteAuditCheckpoints(db: Database.Database): CheckpointMethods {
   const head = db.prepare<[], { seq: number; hash: string }>('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1');
   const lastCheckpoint = db.prepare<[], { seq: number }>('SELECT seq FROM audit_checkpoints ORDER BY seq DESC LIMIT 1');
-  const insertCheckpoint = db.prepare('INSERT INTO audit_checkpoints (seq, hash, time, key_id, signature) VALUES (@seq, @hash, @time, @keyId, @signature)');
-  const rangeCheckpoints = db.prepare<[number, number], CheckpointDbRow>('SELECT * FROM audit_checkpoints WHERE seq >= ? AND seq <= ? ORDER BY seq');
+  const insertCheckpoint = db.prepare(
+    'INSERT INTO audit_checkpoints (seq, hash, time, key_id, signature) VALUES (@seq, @hash, @time, @keyId, @signature)',
+  );
+  const rangeCheckpoints = db.prepare<[number, number], CheckpointDbRow>(
+    'SELECT * FROM audit_checkpoints WHERE seq >= ? AND seq <= ? ORDER BY seq',
+  );
   const allKeys = db.prepare<[], SigningKeyDbRow>('SELECT * FROM audit_signing_keys ORDER BY created_at, kid');
   const insertKey = db.prepare(
     'INSERT INTO audit_signing_keys (kid, public_x, sealed_private, kek_id, created_at) VALUES (@kid, @publicX, @sealedPrivate, @kekId, @createdAt)',

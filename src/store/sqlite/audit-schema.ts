@@ -1,4 +1,5 @@
 import { GENESIS_HASH } from '../../model/audit.js';
+
 /**
  * Migration v2 of the audit log: append-only triggers, signed checkpoints, the audit signing key
  * and the retention gate.

@@ -1,9 +1,9 @@
-import type Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { AuditEntry, PortableSealer } from '../port.js';
+import type Database from 'better-sqlite3';
 import type { AuditRow } from '../../model/audit.js';
+import type { AuditEntry, PortableSealer } from '../port.js';
 
 export interface AuditAppendWorker {
   append(entries: readonly AuditEntry[], sealer: PortableSealer): Promise<AuditRow[]>;

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
-import type { AuditFilter, Store } from '../port.js';
 import type { AuditRow } from '../../model/audit.js';
+import type { AuditFilter, Store } from '../port.js';
 import { createAppendTransaction } from './audit-append.js';
 import { sqliteAuditCheckpoints } from './audit-checkpoints.js';
 import { createAuditAppendWorker } from './audit-worker-client.js';
@@ -60,7 +60,10 @@ export function sqliteAudit(db: Database.Database, options: { offThread: boolean
     },
     async query(filter) {
       const { sql, params } = buildQuery(filter);
-      return db.prepare<unknown[], AuditDbRow>(sql).all(...params).map(toRow);
+      return db
+        .prepare<unknown[], AuditDbRow>(sql)
+        .all(...params)
+        .map(toRow);
     },
   };
 }

@@ -1,7 +1,7 @@
-import Database from 'better-sqlite3';
 import { dirname } from 'node:path';
-import { CreddyError } from '../../errors.js';
+import Database from 'better-sqlite3';
 import { ensurePrivateDir, restrictFile } from '../../_utils/fs.js';
+import { CreddyError } from '../../errors.js';
 import { MIGRATIONS } from './migrations.js';
 
 /**

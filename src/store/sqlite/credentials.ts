@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
-import type { Store } from '../port.js';
 import type { CredentialRecord } from '../../model/credential.js';
+import type { Store } from '../port.js';
 
 export interface CredentialRow {
   jti: string;

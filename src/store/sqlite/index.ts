@@ -2,9 +2,9 @@ import type Database from 'better-sqlite3';
 import type { Store } from '../port.js';
 import { sqliteAgents } from './agents.js';
 import { sqliteAudit } from './audit.js';
+import { openSqlite } from './connect.js';
 import { sqliteCredentials } from './credentials.js';
 import { sqliteKeys } from './keys.js';
-import { openSqlite } from './connect.js';
 
 /** How a store is used by its process. */
 export interface SqliteStoreOptions {

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { CreddyError } from '../../errors.js';
-import type { KeyAudit, KeyOp, Store } from '../port.js';
 import type { KeyRecord } from '../../model/key.js';
+import type { KeyAudit, KeyOp, Store } from '../port.js';
 import { createAppendTransaction } from './audit-append.js';
 
 interface KeyRow {
@@ -73,7 +73,10 @@ export function sqliteKeys(db: Database.Database): Store['keys'] {
     }
     if (audit.events.length === 0) return;
     try {
-      appendAll(audit.events.map((event) => ({ event })), audit.seal);
+      appendAll(
+        audit.events.map((event) => ({ event })),
+        audit.seal,
+      );
     } catch (err) {
       throw new AuditRejected('audit append failed', { cause: err });
     }
@@ -93,7 +96,9 @@ export function sqliteKeys(db: Database.Database): Store['keys'] {
         // mistaken for one (and retried as such).
         if (err instanceof GuardFailed || (err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') return false;
         if (err instanceof AuditRejected) {
-          throw new CreddyError('ERR_AUDIT_UNAVAILABLE', 'the audit log refused the rows of this key transition; nothing was changed', { cause: err.cause });
+          throw new CreddyError('ERR_AUDIT_UNAVAILABLE', 'the audit log refused the rows of this key transition; nothing was changed', {
+            cause: err.cause,
+          });
         }
         throw err;
       }

@@ -1,9 +1,9 @@
 /** aws backend config and the pure pieces of the session: scope grammar, policy, session names. */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../../src/config/load.js';
-import { actionScopeProblem, sessionPolicy } from '../../../src/backends/aws/policy.js';
 import { roleSessionName, sourceIdentity, tagValue } from '../../../src/backends/aws/identity.js';
+import { actionScopeProblem, sessionPolicy } from '../../../src/backends/aws/policy.js';
+import { parseConfig } from '../../../src/config/load.js';
 
 const yaml = (lines: string[]) =>
   ['backends:', '  aws:', '    type: aws', '    allowed_scopes: ["s3:Get*"]', ...lines.map((l) => `    ${l}`)].join('\n');
@@ -12,9 +12,25 @@ const ROLE = 'role_arn: arn:aws:iam::111122223333:role/agents';
 
 describe('aws backend config', () => {
   it('accepts the documented keys', () => {
-    const config = parse([ROLE, 'region: eu-west-1', 'endpoint: https://sts.eu-west-1.amazonaws.com', 'external_id: tenant-42', 'resources: ["arn:aws:s3:::b/*"]', 'role_chaining: true']);
-    expect(config.backends.get('aws')?.settings).toMatchObject({ region: 'eu-west-1', resources: ['arn:aws:s3:::b/*'], roleChaining: true });
-    expect(parse([ROLE]).backends.get('aws')?.settings).toMatchObject({ region: 'us-east-1', resources: ['*'], roleChaining: false, endpoint: undefined });
+    const config = parse([
+      ROLE,
+      'region: eu-west-1',
+      'endpoint: https://sts.eu-west-1.amazonaws.com',
+      'external_id: tenant-42',
+      'resources: ["arn:aws:s3:::b/*"]',
+      'role_chaining: true',
+    ]);
+    expect(config.backends.get('aws')?.settings).toMatchObject({
+      region: 'eu-west-1',
+      resources: ['arn:aws:s3:::b/*'],
+      roleChaining: true,
+    });
+    expect(parse([ROLE]).backends.get('aws')?.settings).toMatchObject({
+      region: 'us-east-1',
+      resources: ['*'],
+      roleChaining: false,
+      endpoint: undefined,
+    });
   });
 
   it.each([
@@ -61,7 +77,8 @@ describe('aws TTL bounds', () => {
   it('refuses max_ttl below the 900 s STS minimum instead of granting more than max_ttl', async () => {
     const { startBroker } = await import('../../helpers/harness.js');
     const broker = startBroker({
-      yaml: (dataDir) => `data_dir: ${dataDir}\nbackends:\n  aws:\n    type: aws\n    ${ROLE}\n    allowed_scopes: ["s3:Get*"]\n    default_ttl: 5m\n    max_ttl: 5m\n`,
+      yaml: (dataDir) =>
+        `data_dir: ${dataDir}\nbackends:\n  aws:\n    type: aws\n    ${ROLE}\n    allowed_scopes: ["s3:Get*"]\n    default_ttl: 5m\n    max_ttl: 5m\n`,
     });
     await expect(broker).rejects.toMatchObject({
       code: 'ERR_CONFIG_INVALID',

@@ -3,9 +3,9 @@
  * what still fails is a clear, audited 502 and no credential.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { lastOutcome as lastOutcomeOf } from '../broker.js';
 import { issue } from '../../helpers/harness.js';
-import { startAwsFixture, type AwsFixture } from './fixture.js';
+import { lastOutcome as lastOutcomeOf } from '../broker.js';
+import { type AwsFixture, startAwsFixture } from './fixture.js';
 
 let f: AwsFixture;
 let token: string;
@@ -38,7 +38,7 @@ describe('aws backend: retried faults', () => {
 });
 
 describe('aws backend: failures', () => {
-  it('gives up after the SDK\'s bounded retries with a 502 naming STS\'s status, audited, nothing issued', async () => {
+  it("gives up after the SDK's bounded retries with a 502 naming STS's status, audited, nothing issued", async () => {
     f.sts.faults.push({ status: 503 }, { status: 503 }, { status: 503 }, { status: 503 });
     const res = await mint();
     expect(res.status).toBe(502);
@@ -73,7 +73,7 @@ describe('aws backend: failures', () => {
     expect(res.body.error.message).toBe('AWS STS did not answer in time after 3 attempts');
   });
 
-  it('does not retry a refusal (AccessDenied) and keeps STS\'s message out of the response', async () => {
+  it("does not retry a refusal (AccessDenied) and keeps STS's message out of the response", async () => {
     const g = await startAwsFixture({ externalId: 'required-but-not-configured' });
     try {
       const t = await g.broker.agent('a', 'aws:s3:GetObject');

@@ -1,5 +1,5 @@
-import { startFakeSts, type FakeSts } from '../../fakes/sts.js';
-import { startDownstreamBroker, type DownstreamBroker } from '../broker.js';
+import { type FakeSts, startFakeSts } from '../../fakes/sts.js';
+import { type DownstreamBroker, startDownstreamBroker } from '../broker.js';
 
 export const BASE = { accessKeyId: 'AKIAFAKEBASE0000TEST', secretAccessKey: 'base/secret/key+0123456789abcdefghijklmn' };
 export const ROLE = 'arn:aws:iam::111122223333:role/agents';
@@ -29,22 +29,24 @@ export async function startAwsFixture(options: { extra?: string[]; externalId?: 
     roles: [{ arn: ROLE, maxSessionDuration: 43_200, ...(options.externalId ? { externalId: options.externalId } : {}) }],
   });
   const broker = await startDownstreamBroker({
-    backendsYaml: () => [
-      '  aws:',
-      '    type: aws',
-      `    role_arn: ${ROLE}`,
-      '    region: us-east-1',
-      `    endpoint: ${sts.url}`,
-      '    request_timeout: 1s',
-      '    default_ttl: 15m',
-      '    max_ttl: 2h',
-      '    allowed_scopes: ["s3:Get*", "s3:List*", "dynamodb:Query", "sts:GetCallerIdentity"]',
-      '    default_scopes: ["s3:GetObject"]',
-      ...(options.extra ?? []).map((line) => `    ${line}`),
-    ].join('\n'),
+    backendsYaml: () =>
+      [
+        '  aws:',
+        '    type: aws',
+        `    role_arn: ${ROLE}`,
+        '    region: us-east-1',
+        `    endpoint: ${sts.url}`,
+        '    request_timeout: 1s',
+        '    default_ttl: 15m',
+        '    max_ttl: 2h',
+        '    allowed_scopes: ["s3:Get*", "s3:List*", "dynamodb:Query", "sts:GetCallerIdentity"]',
+        '    default_scopes: ["s3:GetObject"]',
+        ...(options.extra ?? []).map((line) => `    ${line}`),
+      ].join('\n'),
   });
   return {
-    sts, broker,
+    sts,
+    broker,
     async stop() {
       await broker.stop();
       await sts.close();

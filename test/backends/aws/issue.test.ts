@@ -3,10 +3,11 @@
  * session policy allows exactly the granted actions, identity fields join back to the audit row,
  * and escalation attempts never reach STS.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issue } from '../../helpers/harness.js';
-import { ROLE, startAwsFixture, type AwsFixture } from './fixture.js';
+import { type AwsFixture, ROLE, startAwsFixture } from './fixture.js';
 
 let f: AwsFixture;
 let token: string;
@@ -30,12 +31,22 @@ describe('aws backend: narrowing', () => {
     expect(calls).toHaveLength(1);
     const call = calls[0]!;
     expect(call).toMatchObject({
-      roleArn: ROLE, durationSeconds: 1200, externalId: 'tenant-42', sourceIdentity: 'report-bot',
+      roleArn: ROLE,
+      durationSeconds: 1200,
+      externalId: 'tenant-42',
+      sourceIdentity: 'report-bot',
       tags: { 'creddy-jti': res.body.id, 'creddy-agent': 'report-bot' },
     });
     expect(call.policy).toEqual({
       Version: '2012-10-17',
-      Statement: [{ Sid: 'CreddyGrant', Effect: 'Allow', Action: ['s3:GetObject', 's3:ListBucket'], Resource: ['arn:aws:s3:::reports/*', 'arn:aws:s3:::reports'] }],
+      Statement: [
+        {
+          Sid: 'CreddyGrant',
+          Effect: 'Allow',
+          Action: ['s3:GetObject', 's3:ListBucket'],
+          Resource: ['arn:aws:s3:::reports/*', 'arn:aws:s3:::reports'],
+        },
+      ],
     });
     expect(call.roleSessionName).toBe(`report-bot-${res.body.id}`);
     expect(call.roleSessionName.length).toBeLessThanOrEqual(64);
@@ -67,7 +78,9 @@ describe('aws backend: narrowing', () => {
     const res = await post({ scopes: ['sts:GetCallerIdentity'] });
     const c = res.body.credential;
     const client = new STSClient({
-      region: 'us-east-1', endpoint: f.sts.url, maxAttempts: 1,
+      region: 'us-east-1',
+      endpoint: f.sts.url,
+      maxAttempts: 1,
       credentials: { accessKeyId: c.access_key_id, secretAccessKey: c.secret_access_key, sessionToken: c.session_token },
     });
     try {

@@ -2,12 +2,12 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../../src/config/load.js';
-import { createServices } from '../../../src/services.js';
-import { captureLogger, issue, tempDir, testEnv } from '../../helpers/harness.js';
-import { startServer } from '../../../src/http/server.js';
 import { createAgent } from '../../../src/agents/create.js';
 import { parseGrants } from '../../../src/agents/grants.js';
+import { parseConfig } from '../../../src/config/load.js';
+import { startServer } from '../../../src/http/server.js';
+import { createServices } from '../../../src/services.js';
+import { captureLogger, issue, tempDir, testEnv } from '../../helpers/harness.js';
 import { appKeyPair } from '../broker.js';
 
 const tmp = tempDir();
@@ -40,7 +40,11 @@ describe('github backend config', () => {
   it.each([
     ['a missing app_id', app.slice(1), /backends\.gh\.app_id: is required/],
     ['a missing private_key', [app[0]!, app[2]!], /backends\.gh\.private_key: is required/],
-    ['an unparsable key', [app[0]!, `private_key: \${file:${tmp.dir}/not-a-key.pem}`, app[2]!], /backends\.gh\.private_key: is not a PEM private key/],
+    [
+      'an unparsable key',
+      [app[0]!, `private_key: \${file:${tmp.dir}/not-a-key.pem}`, app[2]!],
+      /backends\.gh\.private_key: is not a PEM private key/,
+    ],
     ['neither installation_id nor owner', app.slice(0, 2), /backends\.gh\.installation_id: is required/],
     ['both installation_id and owner', [...app, 'owner: acme'], /backends\.gh\.owner: set either/],
     ['a bad repository ceiling entry', [...app, 'repositories: ["widgets"]'], /backends\.gh\.repositories\[0\]/],
@@ -57,18 +61,27 @@ describe('github backend config', () => {
 
 describe('github backend: static token mode', () => {
   it('warns at startup and returns the token with revocation "none"', async () => {
-    const pat = 'ghp_' + 'a1'.repeat(18);
+    const pat = `ghp_${'a1'.repeat(18)}`;
     const dir = tempDir();
     try {
       const env = testEnv({ GH_PAT: pat });
-      const text = ['listen: 127.0.0.1:0', `data_dir: ${dir.dir}/data`, yaml(['token: ${env:GH_PAT}', 'default_scopes: ["contents:read"]'])].join('\n');
+      const text = [
+        'listen: 127.0.0.1:0',
+        `data_dir: ${dir.dir}/data`,
+        yaml(['token: ${env:GH_PAT}', 'default_scopes: ["contents:read"]']),
+      ].join('\n');
       const config = parseConfig(text, join(dir.dir, 'creddy.yaml'), env);
       const { logger, lines } = captureLogger();
       const services = await createServices(config, { env, logger, actor: 'server' });
       const server = await startServer(services, { host: '127.0.0.1', port: 0 });
       try {
         expect(lines.some((l) => l.includes('"level":"warn"') && l.includes('static GitHub token'))).toBe(true);
-        const { token } = await createAgent(services, { name: 'a', grants: parseGrants('gh:contents:read', services), ttlSeconds: null, actor: 'cli' });
+        const { token } = await createAgent(services, {
+          name: 'a',
+          grants: parseGrants('gh:contents:read', services),
+          ttlSeconds: null,
+          actor: 'cli',
+        });
         const res = await issue(server.url, token, { backend: 'gh' });
         expect(res.status).toBe(201);
         expect(res.body.credential).toEqual({ type: 'github_token', token: pat, expires_at: null, revocation: 'none' });

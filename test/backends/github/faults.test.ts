@@ -3,9 +3,9 @@
  * with a clear 502 naming GitHub's status; nothing is half-issued and every failure is audited.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { lastOutcome as lastOutcomeOf } from '../broker.js';
 import { issue } from '../../helpers/harness.js';
-import { startGitHubFixture, type GitHubFixture } from './fixture.js';
+import { lastOutcome as lastOutcomeOf } from '../broker.js';
+import { type GitHubFixture, startGitHubFixture } from './fixture.js';
 
 let f: GitHubFixture;
 let token: string;
@@ -43,7 +43,7 @@ describe('github backend: retried faults', () => {
 });
 
 describe('github backend: failures', () => {
-  it('gives up after bounded retries with a 502 that names GitHub\'s status, and audits it', async () => {
+  it("gives up after bounded retries with a 502 that names GitHub's status, and audits it", async () => {
     const before = f.gh.requests.length;
     f.gh.faults.push({ status: 503 }, { status: 503 }, { status: 503 }, { status: 503 }, { status: 503 });
     const res = await mint();
@@ -80,7 +80,7 @@ describe('github backend: failures', () => {
     expect((await lastOutcome()).row).toMatchObject({ outcome: 'error', reason: 'ERR_BACKEND_UPSTREAM' });
   });
 
-  it('does not retry a refusal: GitHub\'s 422 is a 502 at once, with no token in the message', async () => {
+  it("does not retry a refusal: GitHub's 422 is a 502 at once, with no token in the message", async () => {
     // No ceiling here, so creddy passes acme/nope on; GitHub refuses the unknown repository with a 422.
     const before = f.gh.requests.length;
     const res = await issue(f.broker.url, token, { backend: 'gh', scopes: ['contents:read'], repositories: ['acme/nope'] });

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issue } from '../../helpers/harness.js';
-import { INSTALLATION, startGitHubFixture, type GitHubFixture } from './fixture.js';
+import { type GitHubFixture, INSTALLATION, startGitHubFixture } from './fixture.js';
 
 let f: GitHubFixture;
 let token: string;
@@ -22,17 +22,27 @@ describe('github backend: narrowing', () => {
     const res = await post({ scopes: ['contents:read', 'issues:read'], ttl: '10m' });
     expect(res.status).toBe(201);
     const sent = f.gh.requests.slice(before);
-    expect(sent).toEqual([{
-      method: 'POST', path: `/app/installations/${INSTALLATION}/access_tokens`, installationId: INSTALLATION,
-      body: { permissions: { contents: 'read', issues: 'read' }, repositories: ['widgets', 'gadgets'] },
-    }]);
+    expect(sent).toEqual([
+      {
+        method: 'POST',
+        path: `/app/installations/${INSTALLATION}/access_tokens`,
+        installationId: INSTALLATION,
+        body: { permissions: { contents: 'read', issues: 'read' }, repositories: ['widgets', 'gadgets'] },
+      },
+    ]);
     const c = res.body.credential;
     expect(c).toMatchObject({
-      type: 'github_installation_token', revocation: 'immediate',
-      permissions: { contents: 'read', issues: 'read' }, repositories: ['acme/widgets', 'acme/gadgets'],
+      type: 'github_installation_token',
+      revocation: 'immediate',
+      permissions: { contents: 'read', issues: 'read' },
+      repositories: ['acme/widgets', 'acme/gadgets'],
     });
     const minted = f.gh.tokens.get(c.token);
-    expect(minted).toMatchObject({ permissions: { contents: 'read', issues: 'read' }, repositories: ['acme/widgets', 'acme/gadgets'], revoked: false });
+    expect(minted).toMatchObject({
+      permissions: { contents: 'read', issues: 'read' },
+      repositories: ['acme/widgets', 'acme/gadgets'],
+      revoked: false,
+    });
     expect(c.expires_at).toBe(minted?.expiresAt); // GitHub's own expiry, not creddy's
     expect(res.body.ttl).toEqual({ requested: 600, granted: 600, clamped_by: null });
   });
@@ -102,7 +112,10 @@ describe('github backend: revocation on request', () => {
   it('DELETE /v1/credentials/:id revokes the installation token at GitHub', async () => {
     const res = await post({ scopes: ['contents:read'] });
     const ghToken = res.body.credential.token as string;
-    const del = await fetch(`${f.broker.url}/v1/credentials/${res.body.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
+    const del = await fetch(`${f.broker.url}/v1/credentials/${res.body.id}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${token}` },
+    });
     expect(del.status).toBe(200);
     expect(await del.json()).toMatchObject({ downstream: 'revoked' });
     expect(f.gh.tokens.get(ghToken)?.revoked).toBe(true);

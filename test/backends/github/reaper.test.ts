@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { issue } from '../../helpers/harness.js';
 import { eventually } from '../broker.js';
-import { startGitHubFixture, type GitHubFixture } from './fixture.js';
+import { type GitHubFixture, startGitHubFixture } from './fixture.js';
 
 let f: GitHubFixture | undefined;
 afterEach(async () => {

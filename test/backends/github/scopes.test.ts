@@ -23,7 +23,9 @@ describe('github permission scopes', () => {
 
   it('keeps the highest granted level per permission and resolves * against the installation', () => {
     expect(toPermissions(['contents:read', 'contents:write', 'issues:*', 'administration:*'], INSTALLATION)).toEqual({
-      contents: 'write', issues: 'read', administration: 'admin',
+      contents: 'write',
+      issues: 'read',
+      administration: 'admin',
     });
   });
 
