@@ -31,6 +31,10 @@ export const ERROR_CODES = {
     doc: 'The audit log or an export bundle failed verification (tampered, truncated, or signed by another key); `creddy audit verify` names the first bad seq.',
   },
   ERR_NOT_READY: { status: 503, doc: 'The server has no usable store or signing key yet, or is shutting down.' },
+  ERR_STORE_BUSY: {
+    status: 503,
+    doc: 'The store was locked by another writer (a racing key transition, a long transaction); nothing was changed, retry.',
+  },
   ERR_CONFIG_INVALID: {
     status: 500,
     doc: 'The configuration file is invalid; the message names the key path. The server refuses to start.',

@@ -54,7 +54,9 @@ export function devKeyFile(path: string, kind: KeyKind, options: { create: boole
       writePrivateFile(path, `${randomBytes(32).toString('hex')}\n`, { exclusive: true });
     } catch (err) {
       // Another process created it first: use theirs.
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw new CreddyError(kind.code, `cannot create ${path}: ${(err as Error).message}`, { cause: err });
+      }
     }
   }
   return keyFromHex(readFileSync(path, 'utf8'), path, kind);

@@ -1,3 +1,5 @@
+import { CreddyError } from '../errors.js';
+
 /**
  * A minimal, canonical POSIX ustar writer and strict reader for export bundles. The bundle is a
  * plain tar an auditor can unpack with `tar xf`; the reader accepts only byte-for-byte what the
@@ -35,7 +37,7 @@ const padding = (size: number): Buffer => Buffer.alloc((BLOCK - (size % BLOCK)) 
 export function writeTar(files: readonly TarFile[]): Buffer {
   const parts: Buffer[] = [];
   for (const { name, data } of files) {
-    if (!/^[a-z0-9._-]{1,99}$/.test(name)) throw new Error(`bad tar member name ${name}`);
+    if (!/^[a-z0-9._-]{1,99}$/.test(name)) throw new CreddyError('ERR_AUDIT_INVALID', `bad tar member name ${name}`);
     parts.push(header(name, data.length), data, padding(data.length));
   }
   parts.push(Buffer.alloc(2 * BLOCK));
@@ -47,22 +49,24 @@ export function readTar(tar: Buffer): TarFile[] {
   const files: TarFile[] = [];
   let offset = 0;
   for (;;) {
-    if (offset + BLOCK > tar.length) throw new Error('bundle is truncated');
+    if (offset + BLOCK > tar.length) throw new CreddyError('ERR_AUDIT_INVALID', 'bundle is truncated');
     const block = tar.subarray(offset, offset + BLOCK);
     if (block.every((b) => b === 0)) {
       if (tar.length !== offset + 2 * BLOCK || !tar.subarray(offset).every((b) => b === 0))
-        throw new Error('bundle has bytes after its end');
+        throw new CreddyError('ERR_AUDIT_INVALID', 'bundle has bytes after its end');
       return files;
     }
     const name = block.subarray(0, 100).toString('ascii').replace(/\0.*$/s, '');
     const size = Number.parseInt(block.subarray(124, 135).toString('ascii'), 8);
-    if (!Number.isSafeInteger(size) || size < 0 || !/^[a-z0-9._-]{1,99}$/.test(name)) throw new Error('bundle has a malformed entry');
-    if (!header(name, size).equals(block)) throw new Error(`bundle entry header of ${name} was altered`);
+    if (!Number.isSafeInteger(size) || size < 0 || !/^[a-z0-9._-]{1,99}$/.test(name))
+      throw new CreddyError('ERR_AUDIT_INVALID', 'bundle has a malformed entry');
+    if (!header(name, size).equals(block)) throw new CreddyError('ERR_AUDIT_INVALID', `bundle entry header of ${name} was altered`);
     const start = offset + BLOCK;
     const end = start + size;
     const padded = end + padding(size).length;
-    if (padded > tar.length) throw new Error('bundle is truncated');
-    if (!tar.subarray(end, padded).every((b) => b === 0)) throw new Error(`bundle padding after ${name} was altered`);
+    if (padded > tar.length) throw new CreddyError('ERR_AUDIT_INVALID', 'bundle is truncated');
+    if (!tar.subarray(end, padded).every((b) => b === 0))
+      throw new CreddyError('ERR_AUDIT_INVALID', `bundle padding after ${name} was altered`);
     files.push({ name, data: Buffer.from(tar.subarray(start, end)) });
     offset = padded;
   }

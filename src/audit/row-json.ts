@@ -1,3 +1,4 @@
+import { CreddyError } from '../errors.js';
 import type { AuditCheckpoint, AuditRow } from '../model/audit.js';
 
 /**
@@ -27,21 +28,22 @@ export function rowToJson(row: AuditRow): Record<string, unknown> {
 }
 
 const str = (v: unknown, field: string): string => {
-  if (typeof v !== 'string') throw new Error(`${field} must be a string`);
+  if (typeof v !== 'string') throw new CreddyError('ERR_AUDIT_INVALID', `${field} must be a string`);
   return v;
 };
 const strOrNull = (v: unknown, field: string): string | null => (v === null ? null : str(v, field));
 const int = (v: unknown, field: string): number => {
-  if (!Number.isSafeInteger(v)) throw new Error(`${field} must be an integer`);
+  if (!Number.isSafeInteger(v)) throw new CreddyError('ERR_AUDIT_INVALID', `${field} must be an integer`);
   return v as number;
 };
 
 export function rowFromJson(o: Record<string, unknown>): AuditRow {
   const scopes = o['scopes'];
   if (scopes !== null && !(Array.isArray(scopes) && scopes.every((s) => typeof s === 'string')))
-    throw new Error('scopes must be a list of strings or null');
+    throw new CreddyError('ERR_AUDIT_INVALID', 'scopes must be a list of strings or null');
   const details = o['details'];
-  if (details !== null && (typeof details !== 'object' || Array.isArray(details))) throw new Error('details must be an object or null');
+  if (details !== null && (typeof details !== 'object' || Array.isArray(details)))
+    throw new CreddyError('ERR_AUDIT_INVALID', 'details must be an object or null');
   return {
     seq: int(o['seq'], 'seq'),
     time: int(o['time'], 'time'),

@@ -1,4 +1,5 @@
 import { createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
+import { CreddyError } from '../errors.js';
 import { generateSigningKey, type PublicJwk, privateKeyFromDer, publicJwk, thumbprint } from '../keys/jwk.js';
 import { type KekSet, openWithAny, seal } from '../keys/kek.js';
 import type { AuditSigningKeyRecord } from '../model/audit.js';
@@ -69,7 +70,7 @@ export function parsePublicKey(text: string): AuditPublicKey {
   const key = trimmed.startsWith('{')
     ? createPublicKey({ key: JSON.parse(trimmed) as import('node:crypto').JsonWebKey, format: 'jwk' })
     : createPublicKey(trimmed);
-  if (key.asymmetricKeyType !== 'ed25519') throw new Error('not an Ed25519 public key');
+  if (key.asymmetricKeyType !== 'ed25519') throw new CreddyError('ERR_USAGE', 'not an Ed25519 public key');
   return publicKeyFromX(key.export({ format: 'jwk' }).x!);
 }
 

@@ -1,3 +1,4 @@
+import { CreddyError } from '../errors.js';
 import { BUNDLE_FILES, BUNDLE_FORMAT, type BundleManifest, HASHED_FILES, sha256 } from './bundle.js';
 import { readTar } from './bundle-tar.js';
 import type { AuditKeySet } from './key.js';
@@ -26,13 +27,14 @@ const fail = (error: string, key: 'pinned' | 'embedded', manifest: BundleManifes
 
 function parseLines(data: Buffer, name: string): Array<Record<string, unknown>> {
   const text = data.toString('utf8');
-  if (text.length > 0 && !text.endsWith('\n')) throw new Error(`${name}: last line is not terminated`);
+  if (text.length > 0 && !text.endsWith('\n')) throw new CreddyError('ERR_AUDIT_INVALID', `${name}: last line is not terminated`);
   return text
     .split('\n')
     .slice(0, -1)
     .map((line, i) => {
       const value = JSON.parse(line) as unknown;
-      if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error(`${name} line ${i + 1}: not an object`);
+      if (value === null || typeof value !== 'object' || Array.isArray(value))
+        throw new CreddyError('ERR_AUDIT_INVALID', `${name} line ${i + 1}: not an object`);
       return value as Record<string, unknown>;
     });
 }

@@ -69,7 +69,7 @@ export async function revokeDownstream(
     return record.downstream.revocation === 'immediate' ? 'revoked' : record.downstream.revocation;
   const backend = services.backends.get(record.backend);
   try {
-    if (!backend) throw new Error(`backend ${record.backend} is no longer configured`);
+    if (!backend) throw new CreddyError('ERR_BACKEND_UNKNOWN', `backend ${record.backend} is no longer configured`);
     const handle = openWithAny(services.keks, record.revocationHandle, revocationHandleAad(record.jti)).toString('utf8');
     await backend.revoke(handle);
     await services.store.credentials.markDownstreamRevoked(record.jti, nowSeconds(services.clock));

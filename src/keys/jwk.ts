@@ -1,4 +1,5 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { CreddyError } from '../errors.js';
 
 /** Public Ed25519 key as a JWK (RFC 8037), as published in the JWKS. */
 export interface PublicJwk {
@@ -32,7 +33,7 @@ export function generateSigningKey(): GeneratedKey {
 export function privateKeyFromDer(der: Uint8Array, expectedX: string): KeyObject {
   const key = createPrivateKey({ key: Buffer.from(der), format: 'der', type: 'pkcs8' });
   const x = createPublicKey(key).export({ format: 'jwk' }).x;
-  if (x !== expectedX) throw new Error('private key does not match its public key');
+  if (x !== expectedX) throw new CreddyError('ERR_KEK_INVALID', 'private key does not match its public key');
   return key;
 }
 

@@ -1,6 +1,7 @@
 import type { Clock } from '../_utils/clock.js';
 import type { Logger } from '../_utils/logger.js';
 import type { KeysConfig } from '../config/types.js';
+import { isCreddyError } from '../errors.js';
 import type { AuditEvent, AuditType } from '../model/audit.js';
 import { auditEvent } from '../model/audit.js';
 import type { KeyRecord } from '../model/key.js';
@@ -66,12 +67,12 @@ export function activeKeys(records: readonly KeyRecord[]): { current: KeyRecord 
 }
 
 /**
- * True for a transient lock conflict with another process (SQLite busy/locked, Postgres
- * serialization failure): the transition was not applied and may simply be tried again.
+ * True for a transient lock conflict with another process: the store translates its driver's
+ * busy/serialization errors to ERR_STORE_BUSY, so the transition was not applied and may simply
+ * be tried again.
  */
 export function isBusy(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED') || code === '40001');
+  return isCreddyError(err, 'ERR_STORE_BUSY');
 }
 
 /** A short randomised pause so racing processes do not retry in lock-step. */

@@ -1,4 +1,5 @@
 import type { Clock } from '../../_utils/clock.js';
+import { isCreddyError } from '../../errors.js';
 import type { GitHubAppSettings } from './config.js';
 import { callGitHub } from './http.js';
 
@@ -76,7 +77,7 @@ export function createGitHubApp(settings: GitHubAppSettings, clock: Clock): GitH
       } catch (err) {
         lastError = err;
         // An org lookup 404s for a user account; try the user route before giving up.
-        if ((err as { details?: { upstream_status?: unknown } }).details?.upstream_status !== 404) throw err;
+        if (!isCreddyError(err) || err.details?.['upstream_status'] !== 404) throw err;
       }
     }
     throw lastError;
@@ -123,7 +124,7 @@ export async function revokeInstallationToken(baseUrl: string, token: string, ti
       parse: () => true,
     });
   } catch (err) {
-    if ((err as { details?: { upstream_status?: unknown } }).details?.upstream_status === 401) return;
+    if (isCreddyError(err) && err.details?.['upstream_status'] === 401) return;
     throw err;
   }
 }

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
+import { CreddyError } from '../../errors.js';
 import type { AuditRow } from '../../model/audit.js';
 import type { AuditEntry, PortableSealer } from '../port.js';
 
@@ -11,7 +12,7 @@ export interface AuditAppendWorker {
 
 interface Pending {
   readonly resolve: (rows: AuditRow[]) => void;
-  readonly reject: (err: Error) => void;
+  readonly reject: (err: unknown) => void;
 }
 
 /**
@@ -30,7 +31,7 @@ export function createAuditAppendWorker(db: Database.Database, durable: boolean)
   let worker: Worker | undefined;
   let nextId = 1;
 
-  const failAll = (err: Error): void => {
+  const failAll = (err: unknown): void => {
     for (const p of pending.values()) p.reject(err);
     pending.clear();
     worker = undefined; // the next append starts a fresh one: the store recovers with the disk
@@ -42,12 +43,12 @@ export function createAuditAppendWorker(db: Database.Database, durable: boolean)
       const p = pending.get(m.id);
       pending.delete(m.id);
       if (pending.size === 0) w.unref();
-      if (m.error !== undefined) p?.reject(new Error(m.error));
+      if (m.error !== undefined) p?.reject(new CreddyError('ERR_AUDIT_UNAVAILABLE', `audit worker: ${m.error}`));
       else p?.resolve(m.rows!);
     });
     w.on('error', (err) => failAll(err));
     w.on('exit', (code) => {
-      if (worker === w) failAll(new Error(`audit worker exited (${code})`));
+      if (worker === w) failAll(new CreddyError('ERR_AUDIT_UNAVAILABLE', `audit worker exited (${code})`));
     });
     return w;
   };

@@ -3,6 +3,7 @@ import { CreddyError } from '../../errors.js';
 import type { KeyRecord } from '../../model/key.js';
 import type { KeyAudit, KeyOp, Store } from '../port.js';
 import { createAppendTransaction } from './audit-append.js';
+import { storeError } from './errors.js';
 
 interface KeyRow {
   kid: string;
@@ -100,7 +101,7 @@ export function sqliteKeys(db: Database.Database): Store['keys'] {
             cause: err.cause,
           });
         }
-        throw err;
+        throw storeError(err);
       }
     },
     async usage(kids) {
