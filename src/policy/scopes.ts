@@ -6,6 +6,8 @@
  */
 
 const SCOPE_RE = /^(?:\*|[A-Za-z0-9_.:/-]{1,127}\*?)$/;
+/** Scope segments are separated by `:` (resource:action) and `/` (paths). */
+const SEGMENT_SEPARATOR = /[:/]/;
 
 /** Longest scope accepted, and the most scopes one request may name. */
 export const SCOPE_MAX_LENGTH = 128;
@@ -19,6 +21,24 @@ export function scopeProblem(scope: unknown): string | undefined {
     return scope.slice(0, -1).includes('*')
       ? `scope "${scope}": "*" is allowed only as the last character`
       : `scope "${scope}" may contain only letters, digits and _ . : / - (and a trailing *)`;
+  }
+  return segmentProblem(scope);
+}
+
+/**
+ * Segments are the parts between `:` and `/`. An empty, `.` or `..` segment is refused: a
+ * service that reads scopes as paths must never be walked out of a granted prefix
+ * (`team:*` must not grant `team:../admin`). A trailing `*` may end an empty last segment
+ * (`team:*`), which is a prefix pattern, not a name.
+ */
+function segmentProblem(scope: string): string | undefined {
+  if (scope === '*') return undefined;
+  const wildcard = scope.endsWith('*');
+  const segments = (wildcard ? scope.slice(0, -1) : scope).split(SEGMENT_SEPARATOR);
+  for (const [i, segment] of segments.entries()) {
+    const last = i === segments.length - 1;
+    if (segment === '' && !(last && wildcard)) return `scope "${scope}" has an empty segment`;
+    if (segment === '.' || segment === '..') return `scope "${scope}" has a "${segment}" segment`;
   }
   return undefined;
 }

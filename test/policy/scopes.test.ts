@@ -22,6 +22,22 @@ describe('scope grammar', () => {
     ['read\n', false],
     ['é', false],
     ['x'.repeat(129), false],
+    // segments (between : and /) may not be empty, . or ..
+    ['team:../admin', false],
+    ['team:..', false],
+    ['team:./x', false],
+    ['team:', false],
+    [':read', false],
+    ['a::b', false],
+    ['a//b', false],
+    ['prod/stripe/', false],
+    ['team:..*', false],
+    ['team:.*', false],
+    ['team:*', true],
+    ['prod/stripe/*', true],
+    ['team:.env', true],
+    ['v1.2:read', true],
+    ['team:...', true],
   ])('%j well-formed: %s', (scope, ok) => {
     expect(scopeProblem(scope) === undefined).toBe(ok);
   });
