@@ -1,5 +1,6 @@
 import { createRemoteJWKSet, type JWTPayload, type JWTVerifyGetKey, errors as joseErrors, jwtVerify } from 'jose';
 import { CreddyError } from '../errors.js';
+import { isCanonicalBase64url } from './base64url.js';
 
 /**
  * Compact JWS size cap, checked before any crypto or JSON parsing. It must cover the largest
@@ -59,6 +60,9 @@ export function creddyJwks(issuer: string, fetchOptions: { cooldownDuration?: nu
 export async function verifyCreddyToken(token: string, options: VerifyOptions): Promise<CreddyClaims> {
   if (typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH || !TOKEN_RE.test(token)) {
     throw new CreddyError('ERR_TOKEN_INVALID', 'not a well-formed creddy token');
+  }
+  if (!token.split('.').every(isCanonicalBase64url)) {
+    throw new CreddyError('ERR_TOKEN_INVALID', 'token is not canonical base64url (an altered copy of a token)');
   }
   const tolerance = options.clockTolerance ?? 60;
   let payload: JWTPayload;
