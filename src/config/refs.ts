@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isForbiddenKey } from '../_utils/object-keys.js';
 import { CreddyError } from '../errors.js';
 
 const REF_RE = /\$\{(env|file):([^}]+)\}/g;
@@ -30,7 +31,11 @@ export function resolveTree(node: unknown, path: string, env: NodeJS.ProcessEnv)
   if (Array.isArray(node)) return node.map((item, i) => resolveTree(item, `${path}[${i}]`, env));
   if (node !== null && typeof node === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(node)) out[key] = resolveTree(value, path ? `${path}.${key}` : key, env);
+    for (const [key, value] of Object.entries(node)) {
+      const at = path ? `${path}.${key}` : key;
+      if (isForbiddenKey(key)) throw new CreddyError('ERR_CONFIG_INVALID', `${at}: "${key}" is not allowed as a key`);
+      out[key] = resolveTree(value, at, env);
+    }
     return out;
   }
   return node;

@@ -140,7 +140,13 @@ export async function issueCredential(services: Services, ctx: RequestContext, b
         scopes,
         jti,
         kid: signer.kid,
-        details: { ttl, exp, ...(credential.downstream ? { downstream: credential.downstream } : {}) },
+        details: {
+          ttl,
+          exp,
+          // Redacted again though secret-shaped values were refused at the edge: the log never holds one.
+          ...(body.metadata ? { metadata: redactStrings(body.metadata) } : {}),
+          ...(credential.downstream ? { downstream: credential.downstream } : {}),
+        },
       }),
     });
   } catch (err) {

@@ -1,3 +1,4 @@
+import { redact } from '../_utils/redact.js';
 import { BACKEND_NAME_RE } from '../backends/config.js';
 import type { IssueRequest } from '../credentials/issue.js';
 import { CreddyError } from '../errors.js';
@@ -58,6 +59,8 @@ function parseMetadata(raw: unknown): Record<string, string> | null {
     if (typeof value !== 'string' || value.length > METADATA_MAX_VALUE) {
       throw bad(`metadata.${key}`, `must be a string of at most ${METADATA_MAX_VALUE} characters`);
     }
+    // Metadata is signed into the token and kept in the audit log: a pasted secret would live on in both.
+    if (redact(value) !== value) throw bad(`metadata.${key}`, 'looks like a secret (a token or key); metadata is not secret');
     out[key] = value;
   }
   if (Buffer.byteLength(JSON.stringify(out)) > METADATA_MAX_BYTES) throw bad('metadata', `at most ${METADATA_MAX_BYTES} bytes as JSON`);

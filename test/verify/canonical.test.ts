@@ -34,7 +34,18 @@ describe('token malleability', () => {
   const t = Math.floor(Date.now() / 1000);
   const token = compact(
     { alg: 'EdDSA', typ: 'at+jwt', kid: 'k1' },
-    { iss: issuer, sub: 'bot', aud: 'demo', client_id: 'bot', iat: t, nbf: t, exp: t + 600, jti: 'j1234567890', scope: 'read', backend: 'demo' },
+    {
+      iss: issuer,
+      sub: 'bot',
+      aud: 'demo',
+      client_id: 'bot',
+      iat: t,
+      nbf: t,
+      exp: t + 600,
+      jti: 'j1234567890',
+      scope: 'read',
+      backend: 'demo',
+    },
     ed25519Signer(key.privateKey),
   );
   const [h, p, s] = segments(token);
