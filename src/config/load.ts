@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { parseDocument, YAMLError } from 'yaml';
 import type { ConfigReader } from '../_utils/config-reader.js';
 import { createReader } from '../_utils/config-reader.js';
 import { parseBackend } from '../backends/config.js';
@@ -32,9 +32,14 @@ export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): 
 export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv = process.env): Config {
   let raw: unknown;
   try {
-    raw = parseYaml(text, { uniqueKeys: true, prettyErrors: true });
+    const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+    // A warning (an unknown tag such as `!secret`) is refused too: the value would load as
+    // something the operator did not write.
+    const problem = doc.errors[0] ?? doc.warnings[0];
+    if (problem) throw problem;
+    raw = doc.toJS();
   } catch (err) {
-    const where = err instanceof YAMLParseError ? err.message.split('\n')[0]!.replace(/:$/, '') : 'unparsable YAML';
+    const where = err instanceof YAMLError ? err.message.split('\n')[0]!.replace(/:$/, '') : 'unparsable YAML';
     throw new CreddyError('ERR_CONFIG_INVALID', `${source}: ${where}`);
   }
   const root = createReader(resolveTree(raw ?? {}, '', env), '');

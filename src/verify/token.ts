@@ -80,7 +80,7 @@ export async function verifyCreddyToken(token: string, options: VerifyOptions): 
     const reason = err instanceof joseErrors.JOSEError ? `${err.code}: ${err.message}` : 'verification failed';
     throw new CreddyError('ERR_TOKEN_INVALID', `token rejected (${reason})`, { cause: err });
   }
-  const claims = payload as CreddyClaims;
+  const claims = checkClaimTypes(payload);
   // jose checks iat only when maxTokenAge is set; a token "issued" in the future was not issued
   // by a broker whose clock is sane, so refuse it with the same skew as exp/nbf.
   if (claims.iat! > Math.floor(Date.now() / 1000) + tolerance) {
@@ -90,4 +90,29 @@ export async function verifyCreddyToken(token: string, options: VerifyOptions): 
     throw new CreddyError('ERR_TOKEN_REVOKED', `token ${claims.jti} has been revoked`);
   }
   return claims;
+}
+
+/**
+ * creddy's own claims, typed as the broker signs them: a token signed by a trusted key but with
+ * `scope: 12` or `client_id: null` (a broker bug, or a key used elsewhere) is refused rather than
+ * handed to the caller as a `CreddyClaims` it is not. jose has already typed iss/aud/exp/nbf/iat.
+ */
+function checkClaimTypes(payload: JWTPayload): CreddyClaims {
+  for (const name of ['sub', 'jti', 'scope', 'backend', 'client_id'] as const) {
+    if (typeof payload[name] !== 'string') throw new CreddyError('ERR_TOKEN_INVALID', `token rejected (claim ${name} must be a string)`);
+  }
+  if (!Number.isSafeInteger(payload.exp) || !Number.isSafeInteger(payload.iat)) {
+    throw new CreddyError('ERR_TOKEN_INVALID', 'token rejected (exp and iat must be whole seconds)');
+  }
+  const metadata = payload['metadata'];
+  if (
+    metadata !== undefined &&
+    (metadata === null ||
+      typeof metadata !== 'object' ||
+      Array.isArray(metadata) ||
+      !Object.values(metadata).every((v) => typeof v === 'string'))
+  ) {
+    throw new CreddyError('ERR_TOKEN_INVALID', 'token rejected (claim metadata must be an object of strings)');
+  }
+  return payload as CreddyClaims;
 }
