@@ -4,7 +4,16 @@
  * it complete).
  */
 
-/** Every error code creddy emits, with its HTTP status and a one-line meaning for docs. */
+/**
+ * Every error code creddy emits, with its HTTP status and a one-line meaning for docs.
+ *
+ * @example
+ * ```ts
+ * import { ERROR_CODES } from 'creddy';
+ *
+ * const status: number = ERROR_CODES.ERR_SCOPE_DENIED.status; // 403
+ * ```
+ */
 export const ERROR_CODES = {
   ERR_BAD_REQUEST: { status: 400, doc: 'The request body or a parameter is malformed; the message names the field.' },
   ERR_SCOPE_INVALID: { status: 400, doc: 'A requested scope does not match the scope grammar for the backend.' },
@@ -52,11 +61,24 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 
 /**
  * An expected failure with a stable code. `expose` is true for 4xx: only then may the message
- * reach a client; 5xx responses carry a generic message and the request id.
+ * reach a client; 5xx responses carry a generic message and the request id. The SDKs reject
+ * with this type only; branch on `code`, never on the message.
+ *
+ * @example
+ * ```ts
+ * import { CreddyError } from 'creddy';
+ *
+ * export function httpStatusOf(err: unknown): number {
+ *   return err instanceof CreddyError ? err.status : 500;
+ * }
+ * ```
  */
 export class CreddyError extends Error {
+  /** The stable code, e.g. `ERR_SCOPE_DENIED`. */
   readonly code: ErrorCode;
+  /** The HTTP status of the code, from {@link ERROR_CODES}. */
   readonly status: number;
+  /** Whether the message may be shown to a client. */
   readonly expose: boolean;
   /** Non-secret structured details safe to return to a client (e.g. `{ scope: 'write' }`). */
   readonly details: Record<string, unknown> | undefined;
@@ -75,7 +97,26 @@ export class CreddyError extends Error {
   }
 }
 
-/** True when `err` is a CreddyError, optionally with the given code. */
+/**
+ * True when `err` is a {@link CreddyError}, optionally with the given code; narrows `err` so
+ * `err.code` and `err.message` can be read.
+ *
+ * @param err - Anything caught.
+ * @param code - Only this code counts, if given.
+ *
+ * @example
+ * ```ts
+ * import { createCreddyClient, isCreddyError } from 'creddy';
+ *
+ * const client = createCreddyClient({ url: 'http://127.0.0.1:8400', token: process.env.CREDDY_TOKEN });
+ * try {
+ *   await client.issue({ backend: 'demo', scopes: ['write'] });
+ * } catch (err) {
+ *   if (!isCreddyError(err, 'ERR_SCOPE_DENIED')) throw err;
+ *   console.error(`not granted: ${err.message}`);
+ * }
+ * ```
+ */
 export function isCreddyError(err: unknown, code?: ErrorCode): err is CreddyError {
   return err instanceof CreddyError && (code === undefined || err.code === code);
 }

@@ -1,15 +1,11 @@
 /**
- * creddy's library surface for callers and resource servers. The broker itself runs as the
- * `creddy` CLI; import these to request credentials or verify creddy tokens from code.
+ * creddy's library surface for callers and resource servers: the HTTP client (`creddy/client`),
+ * token verification (`creddy/verify`), the error type with its code table, and the HTTP API's
+ * wire types. The broker itself runs as the `creddy` CLI and is not part of this entry.
+ *
+ * @packageDocumentation
  */
 
-export { type CredentialCache, type CredentialCacheOptions, createCredentialCache } from './client/cache.js';
-export {
-  type CreddyClient,
-  type CreddyClientOptions,
-  type CredentialRequest,
-  createCreddyClient,
-  type IssuedCredential,
-} from './client/client.js';
-export { CreddyError, ERROR_CODES, type ErrorCode, isCreddyError } from './errors.js';
-export { type CreddyClaims, creddyJwks, type VerifyOptions, verifyCreddyToken } from './verify/token.js';
+export * from './client/index.js';
+export { ERROR_CODES } from './errors.js';
+export * from './verify/index.js';

@@ -1,16 +1,23 @@
 import type { IssueResponse } from '../wire.js';
 import type { CreddyClient, CredentialRequest } from './client.js';
 
+/** Options of {@link createCredentialCache}: when a cached credential counts as about to expire. */
 export interface CredentialCacheOptions {
   /** Refresh when less than this fraction of the lifetime is left (default 0.2). */
-  readonly refreshFraction?: number;
+  readonly refreshFraction?: number | undefined;
   /** …or when fewer than this many seconds are left, whichever comes first (default 60). */
-  readonly refreshSeconds?: number;
-  readonly now?: () => number;
+  readonly refreshSeconds?: number | undefined;
+  /** The clock, in ms since the epoch (default `Date.now`); for tests. */
+  readonly now?: (() => number) | undefined;
 }
 
 /** Hands out credentials, reusing one until shortly before it expires. */
 export interface CredentialCache {
+  /**
+   * A credential for this request: a cached one while it is fresh, else a new one from the
+   * broker. Requests with the same backend, scopes (in any order), TTL, metadata and params
+   * share one entry. Failures are not cached.
+   */
   get(request: CredentialRequest): Promise<IssueResponse>;
   /** Forgets every cached credential (e.g. after the agent token changed). */
   clear(): void;
@@ -19,7 +26,22 @@ export interface CredentialCache {
 /**
  * A caller-side cache in the spirit of octokit/auth-app: credentials are reused until a margin
  * before expiry (so a token never expires mid-request), and identical concurrent requests share
- * one in-flight promise instead of each asking the broker.
+ * one in-flight promise instead of each asking the broker. The margin counts from the earlier of
+ * the JWT's and the downstream credential's expiry.
+ *
+ * @param client - The client that issues the credentials.
+ * @param options - The refresh margin (default: the last 20 % of the lifetime, at least 60 s).
+ * @returns A cache; keep one per client.
+ *
+ * @example
+ * ```ts
+ * import { createCreddyClient, createCredentialCache } from 'creddy/client';
+ *
+ * const client = createCreddyClient({ url: 'http://127.0.0.1:8400', token: process.env.CREDDY_TOKEN });
+ * const cache = createCredentialCache(client);
+ * // Call before every use: one request to the broker per credential lifetime.
+ * const { token } = await cache.get({ backend: 'demo', scopes: ['read'] });
+ * ```
  */
 export function createCredentialCache(client: CreddyClient, options: CredentialCacheOptions = {}): CredentialCache {
   const fraction = options.refreshFraction ?? 0.2;

@@ -1,0 +1,213 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, posix } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import ts from 'typescript';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/**
+ * The package as a user receives it: `npm pack` of the built repo, unpacked into a fresh project
+ * outside the repo, type-checked with tsc (strict, NodeNext) and imported with node.
+ *
+ * Why not `npm install <tarball>`: it resolves every dependency against the registry (measured:
+ * `npm install --offline --ignore-scripts` fails with ENOTCACHED because the npm cache holds no
+ * packuments) and would rebuild better-sqlite3. Instead the tarball is unpacked into
+ * node_modules/creddy — the same files npm would place there — and each of its runtime
+ * dependencies, plus the consumer's own @types/node, is a symlink to the repo's installed copy.
+ * Node and tsc resolve symlinks to their real path, so those packages find their own dependencies
+ * in the repo, while creddy itself resolves only through the temp project. The project lives in
+ * the OS temp dir so nothing can climb into the repo's node_modules by accident.
+ */
+
+const exec = promisify(execFile);
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const FIXTURE = fileURLToPath(new URL('./fixture/', import.meta.url));
+const TSC = join(ROOT, 'node_modules/typescript/bin/tsc');
+
+/** Files of the public entries: the SDKs, the error table and the wire types. */
+const PUBLIC_FILE = /^dist\/(index|errors|wire)\.(js|d\.ts)$|^dist\/(client|verify)\/[\w-]+\.(js|d\.ts)$/;
+/** The only package the public entries may import. */
+const PUBLIC_DEPENDENCIES = ['jose'];
+
+interface Manifest {
+  readonly version: string;
+  readonly types: string;
+  readonly exports: Record<string, string | { readonly types: string; readonly import: string }>;
+  readonly dependencies: Record<string, string>;
+}
+
+let temp: string;
+let project: string;
+let pkg: string;
+let packedFiles: string[];
+let manifest: Manifest;
+
+beforeAll(async () => {
+  if (!existsSync(join(ROOT, 'dist/index.js'))) throw new Error('dist/ is missing: run `npm run build` first (`npm test` does)');
+  temp = await mkdtemp(join(tmpdir(), 'creddy-consumer-'));
+  project = join(temp, 'project');
+  pkg = join(project, 'node_modules/creddy');
+  await mkdir(pkg, { recursive: true });
+
+  const { stdout } = await exec('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', temp], { cwd: ROOT });
+  const [packed] = JSON.parse(stdout) as [{ filename: string; files: { path: string }[] }];
+  packedFiles = packed.files.map((file) => file.path);
+  await exec('tar', ['-xzf', join(temp, packed.filename), '-C', pkg, '--strip-components=1']);
+  manifest = JSON.parse(await readFile(join(pkg, 'package.json'), 'utf8')) as Manifest;
+
+  for (const name of [...Object.keys(manifest.dependencies), '@types/node']) {
+    await mkdir(dirname(join(project, 'node_modules', name)), { recursive: true });
+    await symlink(join(ROOT, 'node_modules', name), join(project, 'node_modules', name), 'dir');
+  }
+  await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
+  for (const file of ['tsconfig.json', 'consumer.ts', 'consumer.mjs']) await copyFile(join(FIXTURE, file), join(project, file));
+}, 60_000);
+
+afterAll(async () => {
+  if (temp) await rm(temp, { recursive: true, force: true });
+});
+
+/** What a module or declaration file imports: static, dynamic and `import("…")` types, and references; comments skipped. */
+function specifiersOf(source: string): string[] {
+  const info = ts.preProcessFile(source, true, true);
+  return [...info.importedFiles, ...info.referencedFiles, ...info.typeReferenceDirectives].map((ref) => ref.fileName);
+}
+
+/** Every packed file reachable from the export targets, the packages they import, and targets not in the tarball. */
+async function reachable(entries: string[]): Promise<{ files: Set<string>; packages: Set<string>; missing: string[] }> {
+  const files = new Set<string>();
+  const packages = new Set<string>();
+  const missing: string[] = [];
+  const queue = [...entries];
+  for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
+    if (files.has(file) || missing.includes(file)) continue;
+    if (!existsSync(join(pkg, file))) {
+      missing.push(file);
+      continue;
+    }
+    files.add(file);
+    for (const spec of specifiersOf(await readFile(join(pkg, file), 'utf8'))) {
+      if (!spec.startsWith('.')) {
+        packages.add(spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!);
+        continue;
+      }
+      const target = posix.join(posix.dirname(file), spec);
+      queue.push(target);
+      // A declaration file imports `./x.js`; its types are in `./x.d.ts`.
+      if (file.endsWith('.d.ts') && target.endsWith('.js')) queue.push(target.replace(/\.js$/, '.d.ts'));
+    }
+  }
+  return { files, packages, missing };
+}
+
+const conditional = () =>
+  Object.entries(manifest.exports).flatMap(([subpath, target]) => (typeof target === 'string' ? [] : [{ subpath, ...target }]));
+
+describe('the packed package, installed into a fresh project', () => {
+  it('ships the built code and its declarations, without tests, benches or sources', () => {
+    const unexpected = packedFiles.filter((file) => !/^(dist\/|package\.json$|README\.md$|LICENSE|config\.example\.yaml$)/.test(file));
+    expect(unexpected).toEqual([]);
+    expect(packedFiles.filter((file) => file.endsWith('.tsbuildinfo'))).toEqual([]);
+  });
+
+  it('exports creddy, creddy/client and creddy/verify with types that exist in the tarball', () => {
+    expect(Object.keys(manifest.exports).sort()).toEqual(['.', './client', './package.json', './verify']);
+    const entries = conditional();
+    expect(entries.map((entry) => entry.subpath).sort()).toEqual(['.', './client', './verify']);
+    for (const entry of entries) {
+      // `types` must come first: TypeScript takes the first condition that matches.
+      expect(Object.keys(manifest.exports[entry.subpath]!), entry.subpath).toEqual(['types', 'import']);
+      expect(entry.types, entry.subpath).toMatch(/^\.\/dist\/.+\.d\.ts$/);
+      expect(existsSync(join(pkg, entry.types)), `${entry.subpath} types ${entry.types}`).toBe(true);
+      expect(existsSync(join(pkg, entry.import)), `${entry.subpath} import ${entry.import}`).toBe(true);
+      expect(entry.types.replace(/\.d\.ts$/, '.js'), entry.subpath).toBe(entry.import);
+    }
+    expect(existsSync(join(pkg, manifest.types)), `types ${manifest.types}`).toBe(true);
+  });
+
+  it('reaches nothing server-side from the public entries, in code or declarations', async () => {
+    const targets = conditional().flatMap((entry) => [entry.types, entry.import].map((path) => path.replace(/^\.\//, '')));
+    const { files, packages, missing } = await reachable(targets);
+    expect(missing).toEqual([]);
+    expect([...files].filter((file) => !PUBLIC_FILE.test(file))).toEqual([]);
+    expect([...packages].filter((name) => !name.startsWith('node:') && !PUBLIC_DEPENDENCIES.includes(name))).toEqual([]);
+  });
+
+  it('documents every public declaration, with an @example on each function', async () => {
+    const targets = conditional().map((entry) => entry.types.replace(/^\.\//, ''));
+    const declarations = [...(await reachable(targets)).files].filter((file) => file.endsWith('.d.ts'));
+    const missing: string[] = [];
+    const exported: string[] = [];
+    for (const file of declarations) {
+      const source = ts.createSourceFile(file, await readFile(join(pkg, file), 'utf8'), ts.ScriptTarget.Latest, true);
+      for (const node of source.statements) {
+        if (!ts.canHaveModifiers(node) || !ts.getModifiers(node)?.some((m) => m.kind === ts.SyntaxKind.ExportKeyword)) continue;
+        // `export declare const X` keeps its TSDoc on the statement, the others on the declaration.
+        const declaration = ts.isVariableStatement(node) ? node.declarationList.declarations[0]! : node;
+        const name = `${file}: ${ts.getNameOfDeclaration(declaration as ts.Declaration)?.getText() ?? '?'}`;
+        exported.push(name);
+        if (ts.getJSDocCommentsAndTags(declaration).length === 0) missing.push(`${name} (TSDoc)`);
+        if (ts.isFunctionDeclaration(node) && !ts.getJSDocTags(node).some((tag) => tag.tagName.text === 'example')) {
+          missing.push(`${name} (@example)`);
+        }
+      }
+    }
+    expect(exported.length).toBeGreaterThan(20);
+    expect(missing).toEqual([]);
+  });
+
+  it('type-checks a strict NodeNext consumer, every TSDoc example and the README examples', async () => {
+    const targets = conditional().map((entry) => entry.types.replace(/^\.\//, ''));
+    const examples: string[] = [];
+    for (const file of [...(await reachable(targets)).files].filter((f) => f.endsWith('.d.ts'))) {
+      for (const comment of (await readFile(join(pkg, file), 'utf8')).match(/\/\*\*[\s\S]*?\*\//g) ?? []) {
+        const text = comment.replace(/^\s*\/?\*+\/? ?/gm, '');
+        for (const fence of text.matchAll(/```ts\n([\s\S]*?)```/g)) examples.push(fence[1]!);
+      }
+    }
+    const readme = await readFile(join(pkg, 'README.md'), 'utf8');
+    const library = readme.slice(readme.indexOf('## Library'), readme.indexOf('\n## ', readme.indexOf('## Library') + 1));
+    const readmeExamples = [...library.matchAll(/```ts\n([\s\S]*?)```/g)].map((fence) => fence[1]!);
+    expect(examples.length).toBeGreaterThanOrEqual(5);
+    expect(readmeExamples.length).toBeGreaterThanOrEqual(3);
+
+    await mkdir(join(project, 'examples'));
+    const all = [...examples, ...readmeExamples];
+    // Each example is its own module (`export {}`), so examples may reuse names and use top-level await.
+    for (const [i, code] of all.entries()) await writeFile(join(project, 'examples', `example-${i}.ts`), `${code}\nexport {};\n`);
+    const { stdout } = await exec(process.execPath, [TSC, '-p', 'tsconfig.json', '--listFiles'], { cwd: project }).catch(
+      (err: { stdout?: string }) => {
+        const diagnostics = String(err.stdout ?? err)
+          .split('\n')
+          .filter((line) => !line.startsWith('/'));
+        throw new Error(
+          `tsc failed in the consumer project:\n${diagnostics.join('\n')}\n${all.map((code, i) => `--- examples/example-${i}.ts\n${code}`).join('\n')}`,
+        );
+      },
+    );
+    // The creddy types came from the unpacked tarball, never from the repo's own dist/ or src/.
+    const compiled = stdout.split('\n');
+    expect(compiled).toContain(join(pkg, 'dist/index.d.ts'));
+    expect(compiled.filter((file) => file.startsWith(join(ROOT, 'dist')) || file.startsWith(join(ROOT, 'src')))).toEqual([]);
+  });
+
+  it('imports the three entries with node', async () => {
+    const { stdout } = await exec(process.execPath, ['consumer.mjs'], { cwd: project });
+    const out = JSON.parse(stdout) as Record<string, unknown>;
+    const client = ['CreddyError', 'createCreddyClient', 'createCredentialCache', 'isCreddyError'];
+    const verify = ['CreddyError', 'creddyJwks', 'isCreddyError', 'verifyCreddyToken'];
+    expect(out).toEqual({
+      root: [...new Set([...client, ...verify, 'ERROR_CODES'])].sort(),
+      client,
+      verify,
+      oneErrorClass: true,
+      version: manifest.version,
+      badUrl: 'ERR_USAGE',
+      badToken: 'ERR_TOKEN_INVALID',
+      deepImport: 'ERR_PACKAGE_PATH_NOT_EXPORTED',
+    });
+  });
+});
