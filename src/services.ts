@@ -3,6 +3,7 @@ import type { Logger } from './_utils/logger.js';
 import type { Checkpointer } from './audit/checkpoint.js';
 import { loadAuditKey } from './audit/key.js';
 import { createAuditLog } from './audit/setup.js';
+import { assertExtendsWitness } from './audit/verify-witness.js';
 import type { AuditWriter } from './audit/writer.js';
 import { backendTypes } from './backends/registry.js';
 import type { Backend } from './backends/types.js';
@@ -92,6 +93,8 @@ export async function createServices(config: Config, options: ServiceOptions): P
       actor: options.actor,
       auditSeal,
     });
+    // A server refuses a log that no longer holds the latest witnessed checkpoint (rollback).
+    if (options.actor === 'server') await assertExtendsWitness(store, config.audit.witness, logger);
     await keyring.init();
     return {
       config,

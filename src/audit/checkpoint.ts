@@ -41,6 +41,8 @@ export function createCheckpointer(options: {
   logger: Logger;
   /** Extra periodic work on the same timer (retention pruning). */
   onTick?: () => Promise<void>;
+  /** Told of every checkpoint made (the witness); must not throw. */
+  onCheckpoint?: (checkpoint: AuditCheckpoint) => Promise<void>;
 }): Checkpointer {
   const { store, logger } = options;
   let lastSeq = 0;
@@ -50,7 +52,10 @@ export function createCheckpointer(options: {
   const run = async (): Promise<AuditCheckpoint | undefined> => {
     const signer = await options.signer();
     const made = await store.audit.checkpoint((head) => signCheckpoint(signer, head, options.now()));
-    if (made) lastSeq = made.seq;
+    if (made) {
+      lastSeq = made.seq;
+      await options.onCheckpoint?.(made);
+    }
     return made;
   };
   // One checkpoint at a time; a caller arriving meanwhile waits for it and then runs its own.

@@ -8,6 +8,7 @@ import { type Checkpointer, createCheckpointer } from './checkpoint.js';
 import type { AuditKey } from './key.js';
 import { createPruner } from './retention.js';
 import { type AuditSigner, loadAuditSigner } from './signing-key.js';
+import { createWitness } from './witness.js';
 import { type AuditWriter, createAuditWriter } from './writer.js';
 
 /**
@@ -37,6 +38,8 @@ export function createAuditLog(deps: {
           { store, audit: { write: (e) => writer.write(e), flush: () => writer.flush() }, now, actor: deps.actor },
           config.retention,
         );
+  const { witness } = config;
+  const sink = witness.file || witness.url ? createWitness(witness, logger) : undefined;
   const checkpoints = createCheckpointer({
     store,
     logger,
@@ -45,6 +48,7 @@ export function createAuditLog(deps: {
     every: config.checkpointEvery,
     intervalMs: config.checkpointInterval * 1000,
     onTick: prune,
+    ...(sink ? { onCheckpoint: (checkpoint) => sink.record(checkpoint) } : {}),
   });
   const seal = createSealer(deps.key);
   const writer = createAuditWriter({

@@ -26,6 +26,8 @@ export interface ChainReport {
   readonly rows: number;
   readonly firstSeq: number | null;
   readonly lastSeq: number | null;
+  /** Chain hash of the last row checked: with lastSeq, what `--expect SEQ:HASH` takes. */
+  readonly lastHash: string | null;
   readonly checkpoints: number;
   readonly latestCheckpoint: AuditCheckpoint | null;
   /** `not-checked`: no audit key, so row content was checked only through checkpoints and linkage. */
@@ -186,6 +188,7 @@ export async function verifyChain(source: ChainSource): Promise<ChainReport> {
     rows,
     firstSeq,
     lastSeq: prev?.seq ?? null,
+    lastHash: prev?.hash ?? null,
     checkpoints: checkpoints.length,
     latestCheckpoint: latest,
     hmac: canHmac ? 'verified' : 'not-checked',

@@ -6,6 +6,7 @@ import { type AuditPublicKey, loadAuditSigner, parsePublicKey, publicKeyFormats 
 import { verifyBundle } from '../audit/verify-bundle.js';
 import type { ChainReport } from '../audit/verify-chain.js';
 import { verifyStore } from '../audit/verify-store.js';
+import { parseExpectation, readWitness } from '../audit/witness.js';
 import { configPath, loadConfig } from '../config/load.js';
 import { CreddyError } from '../errors.js';
 import { openStore } from '../store/open-store.js';
@@ -30,6 +31,7 @@ function chainJson(r: ChainReport): Record<string, unknown> {
     events_verified: r.rows,
     first_seq: r.firstSeq,
     last_seq: r.lastSeq,
+    last_hash: r.lastHash,
     checkpoints: r.checkpoints,
     latest_checkpoint: r.latestCheckpoint
       ? { seq: r.latestCheckpoint.seq, time: isoTime(r.latestCheckpoint.time), key_id: r.latestCheckpoint.keyId }
@@ -40,7 +42,7 @@ function chainJson(r: ChainReport): Record<string, unknown> {
 }
 
 function chainLine(r: ChainReport): string {
-  const range = r.firstSeq === null ? 'no events' : `${r.rows} events (seq ${r.firstSeq}-${r.lastSeq})`;
+  const range = r.firstSeq === null ? 'no events' : `${r.rows} events (seq ${r.firstSeq}-${r.lastSeq}, head ${r.lastSeq}:${r.lastHash})`;
   const cp = r.latestCheckpoint
     ? `${r.checkpoints} signed checkpoints (latest seq ${r.latestCheckpoint.seq} at ${isoTime(r.latestCheckpoint.time)})`
     : 'no checkpoints';
@@ -52,6 +54,12 @@ const verify = defineCommand({
   args: {
     bundle: { type: 'string', description: 'Verify this export bundle instead of the database (offline)', valueHint: 'FILE' },
     pubkey: { type: 'string', description: 'Trust only this audit signing public key (PEM or JWK file)', valueHint: 'FILE' },
+    witness: {
+      type: 'string',
+      description: 'The log must still contain the latest checkpoint of this witness (audit.witness file or URL)',
+      valueHint: 'FILE|URL',
+    },
+    expect: { type: 'string', description: 'The log must still contain this head, as printed by an earlier verify', valueHint: 'SEQ:HASH' },
     ...operatorArgs,
     ...jsonArg,
   },
@@ -86,11 +94,17 @@ const verify = defineCommand({
       if (!report.ok) throw new CreddyError('ERR_AUDIT_INVALID', `bundle FAILED verification: ${report.error}`);
       return;
     }
+    const expect = args.expect === undefined ? undefined : parseExpectation(args.expect);
+    const witnessed = args.witness === undefined ? undefined : await readWitness(args.witness);
+    if (args.witness !== undefined && !witnessed) throw new CreddyError('ERR_USAGE', `--witness: ${args.witness} holds no checkpoint yet`);
     const config = loadConfig(configPath(args.config));
     const store = openStore(config.store);
     try {
       const keys = loadAuditKeys({ env: process.env, dataDir: config.dataDir });
-      const report = await verifyStore(store, keys, pinned);
+      const report = await verifyStore(store, keys, pinned, {
+        ...(witnessed && args.witness ? { witness: { checkpoint: witnessed, source: args.witness } } : {}),
+        ...(expect ? { expect } : {}),
+      });
       if (args.json) printJson({ ok: report.problem === null && report.hmac === 'verified', ...chainJson(report) });
       if (report.problem) {
         const { seq, kind, detail } = report.problem;
@@ -101,7 +115,11 @@ const verify = defineCommand({
       }
       if (report.hmac !== 'verified')
         throw new CreddyError('ERR_AUDIT_INVALID', `${NO_KEY}; NOT verified. Without it: ${chainLine(report)} link up`);
-      if (!args.json) process.stdout.write(`audit log verified: ${chainLine(report)}; HMACs verified\n`);
+      const anchored = [witnessed && `contains witnessed seq ${witnessed.seq}`, expect && `contains seq ${expect.seq} as expected`].filter(
+        Boolean,
+      );
+      if (!args.json)
+        process.stdout.write(`audit log verified: ${chainLine(report)}; HMACs verified${anchored.map((a) => `; ${a}`).join('')}\n`);
     } finally {
       await store.close();
     }

@@ -77,6 +77,7 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
     checkpointEvery: auditReader?.optionalInteger('checkpoint_every', { min: 1, max: 10_000_000 }) ?? 1000,
     checkpointInterval: auditReader?.duration('checkpoint_interval', 60) ?? 60,
     retention: auditReader?.optionalDuration('retention') ?? null,
+    witness: parseWitness(auditReader?.optionalChild('witness'), base),
   };
   auditReader?.done();
   if (audit.writeTimeout < 1) auditReader?.fail('write_timeout', 'must be at least 1s');
@@ -112,4 +113,20 @@ function parseAuthThrottle(reader: ConfigReader | undefined): AuthThrottleConfig
   if (config.block < 1) reader?.fail('block', 'must be at least 1s');
   if (config.block > 86_400) reader?.fail('block', 'must be at most 1d');
   return config;
+}
+
+/**
+ * `audit.witness`: where signed checkpoints also go. The file path is resolved like data_dir;
+ * the URL must be https, or http on a loopback address (tests, a local sidecar).
+ */
+function parseWitness(reader: ConfigReader | undefined, base: string): AuditConfig['witness'] {
+  if (!reader) return { file: null, url: null };
+  const file = reader.optionalString('file');
+  const url = reader.optionalString('url');
+  reader.done();
+  if (url !== undefined && !/^https:\/\/[^\s/]+/.test(url) && !/^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/.test(url)) {
+    reader.fail('url', 'must be an https URL (plain http only on a loopback address)');
+  }
+  if (file === undefined && url === undefined) reader.fail('file', 'name a file, a url, or both');
+  return { file: file === undefined ? null : resolve(base, file), url: url ?? null };
 }

@@ -19,6 +19,14 @@ export interface AuditConfig {
   readonly checkpointInterval: number;
   /** Rows older than this are pruned (down to a signed checkpoint); null keeps everything. */
   readonly retention: number | null;
+  /** Where signed checkpoints are also sent, so a cut or rolled-back log is detectable. */
+  readonly witness: WitnessConfig;
+}
+
+/** `audit.witness`: an append-only file (best on another volume) and/or an HTTP endpoint. */
+export interface WitnessConfig {
+  readonly file: string | null;
+  readonly url: string | null;
 }
 
 /** Failed-authentication limits per client address, in seconds (see broker/throttle.ts). */

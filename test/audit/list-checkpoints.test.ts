@@ -119,6 +119,7 @@ describe('audit config', () => {
       checkpointEvery: 50,
       checkpointInterval: 30,
       retention: 365 * 86_400,
+      witness: { file: null, url: null },
     });
     expect(parse('  write_timeout: 2s').audit).toMatchObject({ checkpointEvery: 1000, checkpointInterval: 60, retention: null });
   });
