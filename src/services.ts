@@ -1,8 +1,9 @@
 import { type Clock, systemClock } from './_utils/clock.js';
 import type { Logger } from './_utils/logger.js';
 import type { Checkpointer } from './audit/checkpoint.js';
-import { loadAuditKey } from './audit/key.js';
+import { loadAuditKey, loadAuditKeys } from './audit/key.js';
 import { createAuditLog } from './audit/setup.js';
+import { createStateGuard, type StateGuard } from './audit/state-guard.js';
 import { assertExtendsWitness } from './audit/verify-witness.js';
 import type { AuditWriter } from './audit/writer.js';
 import { backendTypes } from './backends/registry.js';
@@ -25,6 +26,8 @@ export interface Services {
   readonly audit: AuditWriter;
   /** Seals audit rows written outside the writer: key transitions commit with their rows. */
   readonly auditSeal: AuditSealer;
+  /** The server's check of access-deciding rows against the audit log; undefined in CLI processes. */
+  readonly stateGuard: StateGuard | undefined;
   /** Signed audit checkpoints; the server starts its timer, stop() writes the last one. */
   readonly auditCheckpoints: Checkpointer;
   readonly backends: ReadonlyMap<string, Backend>;
@@ -84,6 +87,9 @@ export async function createServices(config: Config, options: ServiceOptions): P
       backends.set(name, backend);
     }
     warnSharedAudiences(backends, logger);
+    // The server refuses agent and key rows that disagree with the audit log (edited or rolled back).
+    const stateGuard =
+      options.actor === 'server' ? createStateGuard({ store, keys: loadAuditKeys({ env, dataDir: config.dataDir }), logger }) : undefined;
     const keyring = createKeyring({
       store,
       keks,
@@ -92,6 +98,7 @@ export async function createServices(config: Config, options: ServiceOptions): P
       config: config.keys,
       actor: options.actor,
       auditSeal,
+      ...(stateGuard ? { vet: (records) => stateGuard.vetKeys(records) } : {}),
     });
     // A server refuses a log that no longer holds the latest witnessed checkpoint (rollback).
     if (options.actor === 'server') await assertExtendsWitness(store, config.audit.witness, logger);
@@ -101,6 +108,7 @@ export async function createServices(config: Config, options: ServiceOptions): P
       clock,
       logger,
       store,
+      stateGuard,
       keks,
       keyring,
       audit,

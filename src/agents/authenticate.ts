@@ -27,5 +27,7 @@ export async function authenticate(services: Services, authorization: string | u
   if (status !== 'active') {
     throw new CreddyError('ERR_AGENT_REVOKED', `agent "${agent.name}" is ${status}`, { details: { agent: agent.name } });
   }
+  // Edited or rolled-back rows (grants widened, revocation cleared) disagree with the audit log.
+  await services.stateGuard?.checkAgent(agent);
   return agent;
 }

@@ -35,7 +35,12 @@ export async function createAgent(
       outcome: 'success',
       actor: input.actor,
       agent: agent.name,
-      details: { grants: agent.grants.map((g) => `${g.backend}:${g.scope}`), expires_at: agent.expiresAt },
+      details: {
+        grants: agent.grants.map((g) => `${g.backend}:${g.scope}`),
+        expires_at: agent.expiresAt,
+        // The digest the agents table holds: the log can then tell if that column was swapped.
+        token_sha256: agent.tokenHash,
+      },
     }),
   });
   // The insert skips a name taken meanwhile (a racing `agent create`): then this token is not

@@ -1,16 +1,18 @@
-import type { AgentRecord } from '../model/agent.js';
-import type { KeyRecord } from '../model/key.js';
+import type { AuditRow } from '../model/audit.js';
 import type { Store } from '../store/port.js';
+import { agentProblem, applyFact, emptyFacts, keyProblem, STATE_TYPES } from './state-facts.js';
 import type { ChainProblem } from './verify-chain.js';
 
-/** Most rows of one type read for a cross-check; far above any real count of keys or agents. */
+/** Most rows of one type read for a cross-check; far above any real count of keys, agents or revocations. */
 const MAX_ROWS = 1_000_000;
 
 /**
- * Cross-checks the state that decides access against the log: every signing key and agent the
- * database holds must have the audit rows that created (and revoked) it, unless retention pruned
- * rows from before it existed. A log that was emptied or cut short while the state stayed — the
- * attack signed checkpoints alone cannot see once they are cut too — fails here.
+ * Cross-checks the state that decides access against the (already verified) log: every signing
+ * key and agent the database holds must match what its rows record — created, grants, expiry,
+ * token digest, revoked, key state — and every revocation the log records must still be in the
+ * credentials table. Rows older than retention's cut are judged only where their events remain.
+ * An emptied or shortened log beside intact tables, an edited agent or key row, or a credential
+ * row un-revoked or restored from an older copy, is reported with the row named.
  */
 export async function verifyStateAgainstLog(store: Store): Promise<ChainProblem | null> {
   const [keys, agents, head] = await Promise.all([store.keys.list(), store.agents.list(), store.audit.head()]);
@@ -23,30 +25,40 @@ export async function verifyStateAgainstLog(store: Store): Promise<ChainProblem 
     };
   }
   const [first] = await store.audit.query({ order: 'asc', limit: 1 });
-  // Rows older than the first retained one may have been pruned by retention (down to a signed anchor).
   const prunedBefore = first && first.seq > 1 ? first.time : Number.NEGATIVE_INFINITY;
-  const seen = async (type: string, field: 'kid' | 'agent'): Promise<Set<string>> =>
-    new Set((await store.audit.query({ type, limit: MAX_ROWS })).map((row) => row[field]).filter((v): v is string => v !== null));
-  const [keysCreated, keysRevoked, agentsCreated, agentsRevoked] = await Promise.all([
-    seen('key.created', 'kid'),
-    seen('key.revoked', 'kid'),
-    seen('agent.created', 'agent'),
-    seen('agent.revoked', 'agent'),
-  ]);
-  const missing = (what: string): ChainProblem => ({
-    seq: head.seq,
-    kind: 'missing',
-    detail: `${what}, but the log has no row for it: rows were deleted or the log was cut short`,
-  });
-  const recorded = (createdAtSeconds: number): boolean => createdAtSeconds * 1000 >= prunedBefore;
-  for (const key of keys as KeyRecord[]) {
-    if (recorded(key.createdAt) && !keysCreated.has(key.kid)) return missing(`signing key ${key.kid} exists (${key.state})`);
-    if (key.revokedAt !== null && recorded(key.revokedAt) && !keysRevoked.has(key.kid)) return missing(`signing key ${key.kid} is revoked`);
+  const rows: AuditRow[] = [];
+  for (const type of STATE_TYPES) rows.push(...(await store.audit.query({ type, order: 'asc', limit: MAX_ROWS })));
+  const facts = emptyFacts();
+  for (const row of rows.sort((a, b) => a.seq - b.seq)) applyFact(facts, row);
+
+  const problem = (what: string): ChainProblem => ({ seq: head.seq, kind: 'modified', detail: what });
+  for (const key of keys) {
+    const wrong = keyProblem(facts, key, prunedBefore);
+    if (wrong)
+      return wrong.startsWith('the log has no')
+        ? missing(head.seq, `signing key ${key.kid} exists but ${wrong}`)
+        : problem(`signing key ${key.kid}: ${wrong}`);
   }
-  for (const agent of agents as AgentRecord[]) {
-    if (recorded(agent.createdAt) && !agentsCreated.has(agent.name)) return missing(`agent "${agent.name}" exists`);
-    if (agent.revokedAt !== null && recorded(agent.revokedAt) && !agentsRevoked.has(agent.name))
-      return missing(`agent "${agent.name}" is revoked`);
+  for (const agent of agents) {
+    const wrong = agentProblem(facts, agent, prunedBefore);
+    if (wrong)
+      return wrong.startsWith('the log has no')
+        ? missing(head.seq, `agent "${agent.name}" exists but ${wrong}`)
+        : problem(`agent "${agent.name}": ${wrong}`);
+  }
+  for (const revoked of await store.audit.query({ type: 'credential.revoked', order: 'asc', limit: MAX_ROWS })) {
+    if (!revoked.jti) continue;
+    const credential = await store.credentials.get(revoked.jti);
+    if (!credential)
+      return problem(`credential ${revoked.jti}: its row is gone, though the log records its revocation at seq ${revoked.seq}`);
+    if (credential.revokedAt === null)
+      return problem(`credential ${revoked.jti}: the row says unrevoked, the log records its revocation at seq ${revoked.seq}`);
   }
   return null;
 }
+
+const missing = (seq: number, detail: string): ChainProblem => ({
+  seq,
+  kind: 'missing',
+  detail: `${detail}: rows were deleted or the log was cut short`,
+});

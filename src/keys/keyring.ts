@@ -30,6 +30,11 @@ export interface KeyringDeps {
   readonly actor: string;
   /** Seals the `key.created` rows committed with the keys the keyring creates. */
   readonly auditSeal: AuditSealer;
+  /**
+   * Filters the key rows that may be published or sign (the server passes the audit state guard:
+   * a row that disagrees with the log is left out). All rows by default.
+   */
+  readonly vet?: (records: readonly KeyRecord[]) => Promise<KeyRecord[]>;
 }
 
 /** Runtime view of the signing keys: the current signer and the published JWKS. */
@@ -77,7 +82,10 @@ export function createKeyring(deps: KeyringDeps): Keyring {
   const refresh = async (): Promise<void> => {
     const now = nowSeconds(clock);
     const loaded = await store.keys.list();
-    const retired = loaded.filter((k) => k.state === 'retired' && !gone.has(k.kid));
+    // Rows first, then the vetting (which reads the log): a transition commits both together,
+    // so the log read afterwards is never older than the rows.
+    const usable = deps.vet ? await deps.vet(loaded) : loaded;
+    const retired = usable.filter((k) => k.state === 'retired' && !gone.has(k.kid));
     const usage = retired.length > 0 ? await store.keys.usage(retired.map((k) => k.kid)) : new Map<string, { lastExp: number }>();
     const stillPublished = (k: KeyRecord): boolean => {
       if (gone.has(k.kid)) return false;
@@ -89,13 +97,13 @@ export function createKeyring(deps: KeyringDeps): Keyring {
     };
     // A retired key stays published until the last token it signed has expired, plus skew;
     // a revoked key disappears at once.
-    const published = loaded.filter((k) => k.state === 'next' || k.state === 'current' || (k.state === 'retired' && stillPublished(k)));
+    const published = usable.filter((k) => k.state === 'next' || k.state === 'current' || (k.state === 'retired' && stillPublished(k)));
     const print = published.map((k) => `${k.kid}:${k.state}`).join(',');
     records = loaded;
     if (print === fingerprint && current) return;
     jwks = buildJwks(published);
     fingerprint = print;
-    const currentRecord = loaded.find((k) => k.state === 'current');
+    const currentRecord = usable.find((k) => k.state === 'current');
     try {
       current = currentRecord ? signerFor(currentRecord) : undefined;
     } catch (err) {

@@ -123,7 +123,7 @@ describe('audit witness', () => {
     });
     const r = await verify(config);
     expect(r.code).toBe(1);
-    expect(report(r.stdout).problem?.detail).toMatch(/agent ".*" exists, but the log has no row for it/);
+    expect(report(r.stdout).problem?.detail).toMatch(/agent ".*" exists but the log has no agent.created row/);
   });
 
   it('a database restored from an older copy is refused by verify --witness and by a starting server', async () => {

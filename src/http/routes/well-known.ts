@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { revocationStatus } from '../../credentials/status.js';
 import { CreddyError } from '../../errors.js';
 import type { Services } from '../../services.js';
 import { type AppEnv, CREDENTIAL_ID_RE } from '../context.js';
@@ -35,13 +36,9 @@ export function wellKnownRoutes(services: Services): Hono<AppEnv> {
   app.get('/v1/revocations/:jti', async (c) => {
     const jti = c.req.param('jti');
     if (!CREDENTIAL_ID_RE.test(jti)) throw new CreddyError('ERR_BAD_REQUEST', 'jti: malformed', { details: { field: 'jti' } });
-    const record = await services.store.credentials.get(jti);
-    if (!record) throw new CreddyError('ERR_NOT_FOUND', `unknown jti ${jti}`);
-    // A revoked signing key revokes every token it signed, at once (the JWKS follows within 1 s).
-    const keyRevoked =
-      record.revokedAt === null && (await services.store.keys.list()).some((k) => k.kid === record.kid && k.state === 'revoked');
+    const status = await revocationStatus(services, jti);
     c.header('Cache-Control', 'no-store');
-    return c.json({ jti, revoked: record.revokedAt !== null || keyRevoked, kid: record.kid });
+    return c.json(status);
   });
 
   return app;

@@ -1,0 +1,85 @@
+import type { Logger } from '../_utils/logger.js';
+import { CreddyError } from '../errors.js';
+import type { AgentRecord } from '../model/agent.js';
+import type { AuditRow, AuditType } from '../model/audit.js';
+import type { KeyRecord } from '../model/key.js';
+import type { Store } from '../store/port.js';
+import { chainHash } from './chain.js';
+import type { AuditKeySet } from './key.js';
+import { agentProblem, applyFact, emptyFacts, keyProblem, STATE_TYPES } from './state-facts.js';
+
+/**
+ * Ties the rows that decide access to the audit log, which an attacker with the database file
+ * cannot edit without the audit key: an agent's grants, expiry, token digest and revocation, and
+ * each signing key's state, are re-derived from their HMAC-checked audit rows and compared with
+ * the tables where they are used. An edited or rolled-back row is refused (fail closed, logged).
+ */
+export interface StateGuard {
+  /** Reads the state rows appended since the last call (the server does it every second). */
+  refresh(): Promise<void>;
+  /** Throws unless the agent row matches the log; re-reads the log once for an agent it has not seen. */
+  checkAgent(agent: AgentRecord): Promise<void>;
+  /** The key rows that match the log; the others are logged and left out. */
+  vetKeys(records: readonly KeyRecord[]): Promise<KeyRecord[]>;
+}
+
+const PAGE = 1000;
+
+export function createStateGuard(deps: { store: Store; keys: AuditKeySet; logger: Logger }): StateGuard {
+  const { store, keys, logger } = deps;
+  const facts = emptyFacts();
+  const lastSeq = new Map<AuditType, number>();
+  /** Epoch ms of the oldest retained row once retention pruned the log; older state has no events. */
+  let prunedBefore = Number.NEGATIVE_INFINITY;
+  let refreshing: Promise<void> | undefined;
+
+  // A row the audit key did not seal (an insert by someone with the file) changes nothing.
+  const trusted = (row: AuditRow): boolean => {
+    const key = keys.byId(row.keyId);
+    if (key && chainHash(key, row) === row.hash) return true;
+    logger.error('audit row failed its HMAC check; its state change is not trusted', { seq: row.seq, type: row.type });
+    return false;
+  };
+
+  const readNew = async (): Promise<void> => {
+    const [first] = await store.audit.query({ order: 'asc', limit: 1 });
+    prunedBefore = first && first.seq > 1 ? first.time : Number.NEGATIVE_INFINITY;
+    const rows: AuditRow[] = [];
+    for (const type of STATE_TYPES) {
+      for (;;) {
+        const page = await store.audit.query({ type, afterSeq: lastSeq.get(type) ?? 0, order: 'asc', limit: PAGE });
+        rows.push(...page);
+        if (page.length > 0) lastSeq.set(type, page.at(-1)!.seq);
+        if (page.length < PAGE) break;
+      }
+    }
+    for (const row of rows.sort((a, b) => a.seq - b.seq)) if (trusted(row)) applyFact(facts, row);
+  };
+
+  const refresh = (): Promise<void> => (refreshing ??= readNew().finally(() => (refreshing = undefined)));
+
+  return {
+    refresh,
+    async checkAgent(agent) {
+      let problem = agentProblem(facts, agent, prunedBefore);
+      if (!problem) return;
+      // Another process may have created or revoked it since the last refresh: judge on a fresh read.
+      await refresh();
+      problem = agentProblem(facts, agent, prunedBefore);
+      if (!problem) return;
+      logger.error('agent row does not match the audit log; refused', { agent: agent.name, problem });
+      if (facts.agents.get(agent.name)?.revoked) {
+        throw new CreddyError('ERR_AGENT_REVOKED', `agent "${agent.name}" is revoked`, { details: { agent: agent.name } });
+      }
+      throw new CreddyError('ERR_UNAUTHENTICATED', 'agent record failed its integrity check', { details: { agent: agent.name } });
+    },
+    async vetKeys(records) {
+      await refresh();
+      return records.filter((key) => {
+        const problem = keyProblem(facts, key, prunedBefore);
+        if (problem) logger.error('signing key row does not match the audit log; not used', { kid: key.kid, problem });
+        return problem === null;
+      });
+    },
+  };
+}
