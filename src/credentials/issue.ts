@@ -1,4 +1,5 @@
 import { isoSeconds, nowSeconds } from '../_utils/clock.js';
+import { describeError } from '../_utils/error-chain.js';
 import { fingerprint, randomId } from '../_utils/ids.js';
 import { redact } from '../_utils/redact.js';
 import type { Backend, Minted } from '../backends/types.js';
@@ -84,7 +85,18 @@ export async function issueCredential(services: Services, ctx: RequestContext, b
   } catch (err) {
     const code = isCreddyError(err) ? err.code : 'ERR_BACKEND_UPSTREAM';
     await services.audit.write({
-      event: auditEvent({ ...base, time: clock.now(), type: 'credential.denied', outcome: 'error', reason: code, scopes, jti }),
+      event: auditEvent({
+        ...base,
+        time: clock.now(),
+        type: 'credential.denied',
+        outcome: 'error',
+        reason: code,
+        scopes,
+        jti,
+        // What failed and why (upstream status, the network reason), redacted: the row answers
+        // "why did this agent get a 502" without the server log.
+        details: { error: describeError(err), ...(isCreddyError(err) && err.details ? redactStrings(err.details) : {}) },
+      }),
     });
     throw isCreddyError(err) ? err : new CreddyError('ERR_BACKEND_UPSTREAM', `backend "${body.backend}" failed`, { cause: err });
   }

@@ -1,6 +1,6 @@
 import type { ErrorHandler } from 'hono';
+import { describeError } from '../_utils/error-chain.js';
 import type { Logger } from '../_utils/logger.js';
-import { redact } from '../_utils/redact.js';
 import { isCreddyError } from '../errors.js';
 import type { ErrorBody } from '../wire.js';
 import type { AppEnv } from './context.js';
@@ -13,13 +13,10 @@ export function errorHandler(logger: Logger): ErrorHandler<AppEnv> {
   return (err, c) => {
     const requestId = c.get('requestId');
     const known = isCreddyError(err) ? err : undefined;
-    if (!known?.expose) {
-      logger.error('request failed', {
-        request_id: requestId,
-        code: known?.code ?? 'ERR_INTERNAL',
-        error: redact(String(err instanceof Error ? err.message : err)),
-        cause: known?.cause instanceof Error ? redact(known.cause.message) : undefined,
-      });
+    // Every 5xx is logged with its cause chain under the request id, including those whose
+    // message the caller may see (an upstream failure): the response says what, the log says why.
+    if (!known || !known.expose || known.status >= 500) {
+      logger.error('request failed', { request_id: requestId, code: known?.code ?? 'ERR_INTERNAL', error: describeError(err) });
     }
     const code = known?.code ?? 'ERR_INTERNAL';
     const status = known?.status ?? 500;

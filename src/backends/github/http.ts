@@ -27,6 +27,8 @@ interface Failure {
   readonly problem: string;
   readonly retry: boolean;
   readonly waitMs?: number;
+  /** The network error behind a failure without a status (for the server log, never the caller). */
+  readonly cause?: unknown;
 }
 
 /**
@@ -50,7 +52,7 @@ export async function callGitHub<T>(baseUrl: string, call: GitHubCall<T>): Promi
       throw upstream(`GitHub answered ${last.status}: ${last.problem}; retry after ${Math.ceil(waitMs / 1000)}s`, last.status);
     if (!(await sleep(waitMs, call.signal))) return deadline(attempt, last);
   }
-  throw upstream(`GitHub ${describe(last)} after ${attempts} attempts`, last.status);
+  throw upstream(`GitHub ${describe(last)} after ${attempts} attempts`, last.status, last.cause);
 }
 
 async function attemptOnce<T>(baseUrl: string, call: GitHubCall<T>): Promise<{ ok: true; value: T } | { ok: false; failure: Failure }> {
@@ -73,7 +75,7 @@ async function attemptOnce<T>(baseUrl: string, call: GitHubCall<T>): Promise<{ o
     text = await response.text();
   } catch (err) {
     const timedOut = (err as Error).name === 'TimeoutError' || (err as Error).name === 'AbortError';
-    return { ok: false, failure: { status: null, problem: timedOut ? 'timed out' : 'unreachable', retry: true } };
+    return { ok: false, failure: { status: null, problem: timedOut ? 'timed out' : 'unreachable', retry: true, cause: err } };
   } finally {
     attempt.clear();
   }
@@ -116,11 +118,17 @@ function describe(f: Failure): string {
 
 function deadline(attempts: number, last: Failure): never {
   const tail = attempts > 0 ? ` (last: ${describe(last)})` : '';
-  throw upstream(`GitHub did not issue a token within the deadline after ${attempts} attempts${tail}`, last.status);
+  throw upstream(`GitHub did not issue a token within the deadline after ${attempts} attempts${tail}`, last.status, last.cause);
 }
 
-function upstream(message: string, status: number | null): CreddyError {
-  return new CreddyError('ERR_BACKEND_UPSTREAM', message, { expose: true, details: { upstream: 'github', upstream_status: status } });
+function upstream(message: string, status: number | null, cause?: unknown): CreddyError {
+  // The network reason (ECONNREFUSED, ENOTFOUND, a TLS failure) is kept as the cause: the server
+  // log and the audit row name it under the request id; the caller sees only the message.
+  return new CreddyError('ERR_BACKEND_UPSTREAM', message, {
+    expose: true,
+    ...(cause === undefined ? {} : { cause }),
+    details: { upstream: 'github', upstream_status: status },
+  });
 }
 
 /** Full jitter on a capped exponential: spreads retries of many callers after one outage. */
