@@ -15,7 +15,7 @@ export function errorHandler(logger: Logger): ErrorHandler<AppEnv> {
     const known = isCreddyError(err) ? err : undefined;
     // Every 5xx is logged with its cause chain under the request id, including those whose
     // message the caller may see (an upstream failure): the response says what, the log says why.
-    if (!known || !known.expose || known.status >= 500) {
+    if (!known?.expose || known.status >= 500) {
       logger.error('request failed', { request_id: requestId, code: known?.code ?? 'ERR_INTERNAL', error: describeError(err) });
     }
     const code = known?.code ?? 'ERR_INTERNAL';
