@@ -1,6 +1,5 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { silentLogger } from '../../src/_utils/logger.js';
 import { createSealer } from '../../src/audit/chain.js';
 import { createAuditWriter } from '../../src/audit/writer.js';
 import { isCreddyError } from '../../src/errors.js';
@@ -8,9 +7,9 @@ import { auditEvent } from '../../src/model/audit.js';
 import type { CredentialRecord } from '../../src/model/credential.js';
 import type { Store } from '../../src/store/port.js';
 import { createSqliteStore } from '../../src/store/sqlite/index.js';
-import type { TestBroker } from '../helpers/harness.js';
-import { issue, runCli, tempDir } from '../helpers/harness.js';
-import { startAuditBroker } from './helpers.js';
+import { runCli } from '../helpers/cli.js';
+import { issue, silentLogger, startBroker, type TestBroker, tempDir } from '../helpers/harness.js';
+import { checkpointsEvery } from './helpers.js';
 
 const key = { id: 'test-key', key: Buffer.alloc(32, 7) };
 
@@ -36,7 +35,7 @@ const issued = (jti: string) => ({
 describe('audit writer: a write that times out', () => {
   let broker: TestBroker;
   beforeAll(async () => {
-    broker = await startAuditBroker();
+    broker = await startBroker({ extra: checkpointsEvery(5) });
   });
   afterAll(async () => broker.stop());
 

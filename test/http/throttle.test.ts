@@ -1,9 +1,8 @@
-import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { throttleKey } from '../../src/http/middleware/auth-failures.js';
 import { createAuthThrottle } from '../../src/http/middleware/throttle.js';
 import { openStore } from '../../src/store/open-store.js';
-import { demoYaml, startBroker, type TestBroker } from '../helpers/harness.js';
+import { startBroker, type TestBroker } from '../helpers/harness.js';
 
 /** Failed authentications are audited, but a flood from one address cannot grow the log at request rate. */
 describe('createAuthThrottle', () => {
@@ -99,14 +98,10 @@ describe('auth throttle at the wire', () => {
   const rows = async (type: string) => broker.services.store.audit.query({ type, limit: 1000 });
 
   beforeAll(async () => {
-    broker = await startBroker({
-      yaml: (dataDir) => demoYaml({ dataDir, extra: 'auth_throttle: {max_failures: 3, window: 1m, block: 5m}' }),
-    });
+    broker = await startBroker({ extra: 'auth_throttle: {max_failures: 3, window: 1m, block: 5m}' });
     valid = await broker.agent('throttled-neighbour', 'demo:read');
   });
-  afterAll(() => {
-    if (broker) rmSync(broker.dir, { recursive: true, force: true });
-  });
+  afterAll(async () => broker?.stop());
 
   it('3 failures are 401s with a row each; then 429 with Retry-After, one auth.throttled row for the block', async () => {
     const statuses: number[] = [];
@@ -138,7 +133,7 @@ describe('auth throttle at the wire', () => {
   });
 
   it('the refusals are summed up in one auth.throttled row (here: at shutdown)', async () => {
-    await broker.server.stop();
+    await broker.stopServer();
     const store = openStore(broker.services.config.store);
     try {
       const [summary] = await store.audit.query({ type: 'auth.throttled', limit: 10 });

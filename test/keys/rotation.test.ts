@@ -1,7 +1,8 @@
 import { createRemoteJWKSet, customFetch, decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyCreddyToken } from '../../src/verify/token.js';
-import { demoYaml, issue, runCli, startBroker, type TestBroker } from '../helpers/harness.js';
+import { runCli } from '../helpers/cli.js';
+import { issue, startBroker, type TestBroker } from '../helpers/harness.js';
 
 /**
  * The zero-downtime promise, end to end: tokens are issued continuously while keys rotate by CLI
@@ -22,7 +23,7 @@ describe('signing-key rotation under load', () => {
   const op = (args: string[]) => runCli([...args, '--config', broker.configPath], broker.env);
 
   beforeAll(async () => {
-    broker = await startBroker({ yaml: (dataDir) => demoYaml({ dataDir, extra: KEYS }) });
+    broker = await startBroker({ extra: KEYS });
     agentToken = await broker.agent('loader', 'demo:read');
   });
   afterAll(async () => broker.stop());

@@ -3,8 +3,7 @@
  * what still fails is a clear, audited 502 and no credential.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { issue } from '../../helpers/harness.js';
-import { lastOutcome as lastOutcomeOf } from '../broker.js';
+import { issue, lastOutcome as lastOutcomeOf } from '../../helpers/harness.js';
 import { type AwsFixture, startAwsFixture } from './fixture.js';
 
 let f: AwsFixture;

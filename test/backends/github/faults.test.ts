@@ -3,8 +3,7 @@
  * with a clear 502 naming GitHub's status; nothing is half-issued and every failure is audited.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { issue } from '../../helpers/harness.js';
-import { lastOutcome as lastOutcomeOf } from '../broker.js';
+import { issue, lastOutcome as lastOutcomeOf } from '../../helpers/harness.js';
 import { type GitHubFixture, startGitHubFixture } from './fixture.js';
 
 let f: GitHubFixture;

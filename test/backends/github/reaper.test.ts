@@ -3,8 +3,7 @@
  * shorter creddy credential expires — also when that happens while the server is down.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { issue } from '../../helpers/harness.js';
-import { eventually } from '../broker.js';
+import { eventually, issue } from '../../helpers/harness.js';
 import { type GitHubFixture, startGitHubFixture } from './fixture.js';
 
 let f: GitHubFixture | undefined;
@@ -45,7 +44,7 @@ describe('github downstream reaper', () => {
     f = await startGitHubFixture({ reaperIntervalMs: 3_600_000 });
     const fx = f;
     const { jti, ghToken } = await issueShort(fx);
-    await fx.broker.server.stop();
+    await fx.broker.stopServer();
     fx.broker.clock.advance(120);
     expect(fx.gh.tokens.get(ghToken)?.revoked).toBe(false);
 
