@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { createSqliteStore } from '../../src/store/sqlite/index.js';
 import { BIN, runCli } from '../helpers/cli.js';
-import { issue, startBroker, type TestBroker } from '../helpers/harness.js';
+import { eventually, issue, startBroker, type TestBroker, useFakeTimers } from '../helpers/harness.js';
 import { checkpointsEvery } from './helpers.js';
 
 describe('audit list filters and --follow', () => {
@@ -75,8 +75,7 @@ describe('checkpoints', () => {
     const token = await broker.agent('cp', 'demo:read');
     for (let i = 0; i < 7; i++) await issue(broker.url, token, { backend: 'demo', scopes: ['read'] });
     // Row-count checkpoints are written in the background right after a commit.
-    for (let i = 0; i < 250 && (await store.audit.checkpoints()).length === 0; i++) await new Promise((r) => setTimeout(r, 20));
-    expect((await store.audit.checkpoints()).length).toBeGreaterThan(0);
+    await eventually(async () => (await store.audit.checkpoints()).length > 0);
     const head = (await store.audit.head())!;
     await broker.stopServer();
     // After shutdown the latest checkpoint vouches for the last row.
@@ -91,16 +90,22 @@ describe('checkpoints', () => {
 
 describe('checkpoints by time', () => {
   it('every checkpoint_interval once rows were added (CLI rows included)', async () => {
-    const broker = await startBroker({ extra: 'audit:\n  checkpoint_every: 100000\n  checkpoint_interval: 1s' });
+    // The checkpoint timer is fake: the test fires it.
+    await useFakeTimers(['setInterval', 'clearInterval']);
+    const broker = await startBroker({ extra: 'audit:\n  checkpoint_every: 100000\n  checkpoint_interval: 1m' });
     try {
       const { store } = broker.services;
+      const before = (await store.audit.checkpoints()).length;
       const cli = await runCli(['agent', 'create', 'timed', '--can', 'demo:read', '--config', broker.configPath], broker.env);
       expect(cli.code, cli.stderr).toBe(0);
       const head = (await store.audit.head())!;
-      for (let i = 0; i < 250 && (await store.audit.checkpoints()).at(-1)?.seq !== head.seq; i++)
-        await new Promise((r) => setTimeout(r, 20));
+      await vi.advanceTimersByTimeAsync(59_000);
+      expect(await store.audit.checkpoints()).toHaveLength(before);
+      await vi.advanceTimersByTimeAsync(1_000);
+      await eventually(async () => (await store.audit.checkpoints()).at(-1)?.seq === head.seq);
       expect((await store.audit.checkpoints()).at(-1)).toMatchObject({ seq: head.seq, hash: head.hash });
     } finally {
+      vi.useRealTimers();
       await broker.stop();
     }
   });

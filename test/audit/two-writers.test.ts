@@ -23,10 +23,13 @@ describe('server and CLI appending at once keep one linear chain', () => {
       }
       return n;
     })();
-    for (let i = 0; i < 6; i++) {
-      const r = await runBin(['agent', 'create', `cli-${i}`, '--can', 'demo:read', '--config', broker.configPath], broker.env);
-      expect(r.code, r.stderr).toBe(0);
-    }
+    // Six CLI processes at once, each appending while the server does.
+    const created = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        runBin(['agent', 'create', `cli-${i}`, '--can', 'demo:read', '--config', broker.configPath], broker.env),
+      ),
+    );
+    for (const r of created) expect(r.code, r.stderr).toBe(0);
     stop = true;
     expect(await load).toBeGreaterThan(0);
 

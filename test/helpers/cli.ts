@@ -58,17 +58,26 @@ export function runBin(args: string[], env: NodeJS.ProcessEnv = {}, input?: stri
   return runProcess(process.execPath, [BIN, ...args], { ...baseEnv(), ...env }, input);
 }
 
-/** Where a key transition run by runCrashCli kills itself (`crashAt`) or stalls for 500 ms (`pauseAt`). */
+/**
+ * Where a key transition run by runCrashCli kills itself (`crashAt`), or waits until `parties`
+ * processes given the same fresh `dir` have reached `step` (`meetAt`).
+ */
 export interface CrashPoints {
   readonly crashAt?: string;
-  readonly pauseAt?: string;
+  readonly meetAt?: { readonly step: string; readonly dir: string; readonly parties: number };
 }
 
 /** Runs the built CLI in its own process with hooks at the named transition steps (crash-cli.mjs). */
 export function runCrashCli(args: string[], env: NodeJS.ProcessEnv, points: CrashPoints): Promise<CliResult> {
   const hooks = {
     ...(points.crashAt ? { CREDDY_TEST_CRASH_AT: points.crashAt } : {}),
-    ...(points.pauseAt ? { CREDDY_TEST_PAUSE_AT: points.pauseAt } : {}),
+    ...(points.meetAt
+      ? {
+          CREDDY_TEST_MEET_AT: points.meetAt.step,
+          CREDDY_TEST_MEET_DIR: points.meetAt.dir,
+          CREDDY_TEST_MEET_PARTIES: String(points.meetAt.parties),
+        }
+      : {}),
   };
   return runProcess(process.execPath, [CRASH_CLI, ...args], { ...baseEnv(), ...env, ...hooks });
 }

@@ -5,17 +5,27 @@
  *
  * - CREDDY_TEST_CRASH_AT=<step>: SIGKILL itself when a transition reaches <step>
  *   (`rotate:generated`, `rotate:committed`, `rewrap:row-N`);
- * - CREDDY_TEST_PAUSE_AT=<step>: stall there for 500 ms, so two processes are sure to race
- *   between reading the keys and writing them.
+ * - CREDDY_TEST_MEET_AT=<step> with CREDDY_TEST_MEET_DIR and CREDDY_TEST_MEET_PARTIES=<n>: wait
+ *   at <step> until n processes have got there (a barrier through files in the dir), so racing
+ *   processes are sure to have read the keys before any of them writes.
  */
+import { readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { runCli } from '../../dist/cli/index.js';
 
-const { CREDDY_TEST_CRASH_AT: crashAt, CREDDY_TEST_PAUSE_AT: pauseAt } = process.env;
+const { CREDDY_TEST_CRASH_AT: crashAt, CREDDY_TEST_MEET_AT: meetAt, CREDDY_TEST_MEET_DIR: meetDir } = process.env;
+const parties = Number(process.env.CREDDY_TEST_MEET_PARTIES ?? 2);
+
+/** Sleeps synchronously: the hook runs where the process must not do anything else. */
+const sleep = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
 /** @param {string} step */
 function crash(step) {
-  // A synchronous sleep: the hook runs where the process must not do anything else.
-  if (step === pauseAt) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
+  if (step === meetAt && meetDir) {
+    writeFileSync(join(meetDir, String(process.pid)), '');
+    const giveUp = Date.now() + 10_000;
+    while (readdirSync(meetDir).length < parties && Date.now() < giveUp) sleep(5);
+  }
   if (step === crashAt) process.kill(process.pid, 'SIGKILL');
 }
 

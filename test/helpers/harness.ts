@@ -1,5 +1,8 @@
 import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { vi } from 'vitest';
 import type { Clock } from '../../src/_utils/clock.js';
 import { createAgent } from '../../src/agents/create.js';
 import { parseGrants } from '../../src/agents/grants.js';
@@ -213,4 +216,39 @@ export async function eventually(check: () => boolean | Promise<boolean>, timeou
     if (performance.now() > end) throw new Error('condition not met in time');
     await new Promise((resolve) => realSetTimeout(resolve, 10));
   }
+}
+
+/** Timer functions a test can fake (vi.useFakeTimers' `toFake`). */
+export type FakeTimerMethods = NonNullable<NonNullable<Parameters<typeof vi.useFakeTimers>[0]>['toFake']>;
+
+/**
+ * vi.useFakeTimers with exactly `toFake` (never setImmediate, which the audit writer batches on),
+ * after one real fetch: fetch (undici) starts a clock timer of its own on first use and only
+ * refreshes it afterwards. Started under fake timers it would stay frozen once they are gone, for
+ * every later test file in this worker, and undici's keep-alive expiry with it.
+ */
+export async function useFakeTimers(toFake: FakeTimerMethods): Promise<void> {
+  const server = createServer((_req, res) => res.end());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await (await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`)).arrayBuffer();
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+  vi.useFakeTimers({ toFake });
+}
+
+/**
+ * Waits for `work` while fake timers drive it: the fake clock moves `stepMs` at a time, with a
+ * real pause between steps so that loopback I/O (the broker, the fakes) keeps up. Timeouts,
+ * backoff, Retry-After and slow fakes then take fake seconds, not real ones.
+ */
+export async function onFakeTime<T>(work: Promise<T>, stepMs = 20): Promise<T> {
+  let settled = false;
+  const done = work.finally(() => {
+    settled = true;
+  });
+  while (!settled) {
+    await new Promise((resolve) => realSetTimeout(resolve, 1));
+    await vi.advanceTimersByTimeAsync(stepMs);
+  }
+  return done;
 }

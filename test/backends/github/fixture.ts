@@ -22,9 +22,7 @@ export interface GitHubFixture {
  * The fake GitHub (installation 7 of App 4242 on account `acme`, three repos) and a broker whose
  * `gh` backend points at it. `extra` adds YAML lines to the backend (e.g. a repositories ceiling).
  */
-export async function startGitHubFixture(
-  options: { extra?: string[]; installationKey?: string; reaperIntervalMs?: number } = {},
-): Promise<GitHubFixture> {
+export async function startGitHubFixture(options: { extra?: string[]; installationKey?: string } = {}): Promise<GitHubFixture> {
   const app = appKeyPair();
   const gh = await startFakeGitHub({
     appId: APP_ID,
@@ -41,7 +39,6 @@ export async function startGitHubFixture(
   });
   const broker = await startBroker({
     files: { 'app.pem': app.privateKey },
-    ...(options.reaperIntervalMs !== undefined ? { reaperIntervalMs: options.reaperIntervalMs } : {}),
     backends: (dir) =>
       [
         '  gh:',
