@@ -4,9 +4,7 @@ import { startBroker } from './helpers/harness.js';
 describe('createServices', () => {
   it('warns when two backends share a token audience', async () => {
     const broker = await startBroker({
-      yaml: (dataDir) => `data_dir: ${dataDir}
-backends:
-  reports-read:
+      backends: `  reports-read:
     type: generic
     audience: https://reports.internal
     allowed_scopes: [read]

@@ -18,6 +18,3 @@ export function createLogger(write: (line: string) => void = (line) => process.s
     error: (msg, fields) => emit('error', msg, fields),
   };
 }
-
-/** A logger that drops everything (CLI commands that must print only their result). */
-export const silentLogger: Logger = { info() {}, warn() {}, error() {} };

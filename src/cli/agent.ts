@@ -7,6 +7,7 @@ import { revokeAgent } from '../agents/revoke.js';
 import { CreddyError } from '../errors.js';
 import { agentStatus } from '../model/agent.js';
 import { jsonArg, operatorArgs, withServices } from './context.js';
+import { contextOf } from './io.js';
 import { printJson, printTable } from './output.js';
 
 const create = defineCommand({
@@ -18,18 +19,19 @@ const create = defineCommand({
     ...operatorArgs,
     ...jsonArg,
   },
-  async run({ args }) {
+  async run({ args, data }) {
+    const ctx = contextOf(data);
     const ttl = args.expires === undefined ? null : parseDuration(args.expires);
     if (ttl === undefined || ttl === 0) throw new CreddyError('ERR_USAGE', `--expires: invalid duration "${args.expires}"`);
-    await withServices(args, async (services) => {
+    await withServices(ctx, args, async (services) => {
       const grants = parseGrants(args.can, services);
       const { agent, token } = await createAgent(services, { name: args.name, grants, ttlSeconds: ttl, actor: 'cli' });
       const grantList = agent.grants.map((g) => `${g.backend}:${g.scope}`);
       const expiresAt = agent.expiresAt === null ? null : isoSeconds(agent.expiresAt);
-      if (args.json) return printJson({ name: agent.name, token, grants: grantList, expires_at: expiresAt });
-      process.stderr.write(`created agent "${agent.name}" (grants: ${grantList.join(', ')}; expires: ${expiresAt ?? 'never'})\n`);
-      process.stderr.write('the token below is shown once; store it now:\n');
-      process.stdout.write(`${token}\n`);
+      if (args.json) return printJson(ctx.stdout, { name: agent.name, token, grants: grantList, expires_at: expiresAt });
+      ctx.stderr.write(`created agent "${agent.name}" (grants: ${grantList.join(', ')}; expires: ${expiresAt ?? 'never'})\n`);
+      ctx.stderr.write('the token below is shown once; store it now:\n');
+      ctx.stdout.write(`${token}\n`);
     });
   },
 });
@@ -37,8 +39,9 @@ const create = defineCommand({
 const list = defineCommand({
   meta: { name: 'list', description: 'List agents (never their tokens)' },
   args: { ...operatorArgs, ...jsonArg },
-  async run({ args }) {
-    await withServices(args, async (services) => {
+  async run({ args, data }) {
+    const ctx = contextOf(data);
+    await withServices(ctx, args, async (services) => {
       const now = nowSeconds(services.clock);
       const rows = (await services.store.agents.list()).map((a) => ({
         name: a.name,
@@ -48,8 +51,8 @@ const list = defineCommand({
         expires_at: a.expiresAt === null ? null : isoSeconds(a.expiresAt),
         revoked_at: a.revokedAt === null ? null : isoSeconds(a.revokedAt),
       }));
-      if (args.json) return printJson(rows);
-      printTable(rows, ['name', 'status', 'grants', 'created_at', 'expires_at'], '(no agents)');
+      if (args.json) return printJson(ctx.stdout, rows);
+      printTable(ctx.stdout, rows, ['name', 'status', 'grants', 'created_at', 'expires_at'], '(no agents)');
     });
   },
 });
@@ -57,11 +60,12 @@ const list = defineCommand({
 const revoke = defineCommand({
   meta: { name: 'revoke', description: 'Revoke an agent and every credential it holds; a running server refuses its token at once' },
   args: { name: { type: 'positional', description: 'Agent name', required: true }, ...operatorArgs, ...jsonArg },
-  async run({ args }) {
-    await withServices(args, async (services) => {
+  async run({ args, data }) {
+    const ctx = contextOf(data);
+    await withServices(ctx, args, async (services) => {
       const { credentialsRevoked } = await revokeAgent(services, args.name, 'cli');
-      if (args.json) return printJson({ name: args.name, revoked: true, credentials_revoked: credentialsRevoked });
-      process.stdout.write(`revoked agent "${args.name}" and ${credentialsRevoked} active credential(s)\n`);
+      if (args.json) return printJson(ctx.stdout, { name: args.name, revoked: true, credentials_revoked: credentialsRevoked });
+      ctx.stdout.write(`revoked agent "${args.name}" and ${credentialsRevoked} active credential(s)\n`);
     });
   },
 });

@@ -7,17 +7,17 @@ import { verifyBundle } from '../audit/verify-bundle.js';
 import type { ChainReport } from '../audit/verify-chain.js';
 import { verifyStore } from '../audit/verify-store.js';
 import { parseExpectation, readWitness } from '../audit/witness.js';
-import { configPath, loadConfig } from '../config/load.js';
 import { CreddyError } from '../errors.js';
 import { openStore } from '../store/open-store.js';
-import { jsonArg, operatorArgs, withServices } from './context.js';
+import { cliConfig, cliPath, jsonArg, operatorArgs, withServices } from './context.js';
+import { type CliContext, contextOf } from './io.js';
 import { isoTime, printJson } from './output.js';
 import { timeRangeArgs, timeRangeFromArgs } from './time-range.js';
 
-function readPinned(path: string | undefined): AuditPublicKey | undefined {
+function readPinned(ctx: CliContext, path: string | undefined): AuditPublicKey | undefined {
   if (path === undefined) return undefined;
   try {
-    return parsePublicKey(readFileSync(path, 'utf8'));
+    return parsePublicKey(readFileSync(cliPath(ctx, path), 'utf8'));
   } catch {
     throw new CreddyError('ERR_USAGE', `--pubkey: ${path} is not an Ed25519 public key (PEM or JWK)`);
   }
@@ -63,16 +63,17 @@ const verify = defineCommand({
     ...operatorArgs,
     ...jsonArg,
   },
-  async run({ args }) {
-    const pinned = readPinned(args.pubkey);
+  async run({ args, data }) {
+    const ctx = contextOf(data);
+    const pinned = readPinned(ctx, args.pubkey);
     if (args.bundle) {
       let tar: Buffer;
       try {
-        tar = readFileSync(args.bundle);
+        tar = readFileSync(cliPath(ctx, args.bundle));
       } catch {
         throw new CreddyError('ERR_USAGE', `--bundle: cannot read ${args.bundle}`);
       }
-      const keys = loadAuditKeys({ env: process.env });
+      const keys = loadAuditKeys({ env: ctx.env });
       const report = await verifyBundle(tar, { ...(pinned ? { pinned } : {}), keys });
       const hmacNote =
         report.chain?.hmac === 'verified'
@@ -83,29 +84,31 @@ const verify = defineCommand({
           ? 'manifest signed by the pinned key'
           : 'manifest signed by the key inside the bundle — pin it with --pubkey to prove who signed';
       if (args.json)
-        printJson({
+        printJson(ctx.stdout, {
           ok: report.ok,
           key: report.key,
           manifest: report.manifest,
           chain: report.chain && chainJson(report.chain),
           error: report.error,
         });
-      else if (report.ok) process.stdout.write(`bundle verified: ${chainLine(report.chain!)}; ${keyNote}; ${hmacNote}\n`);
+      else if (report.ok) ctx.stdout.write(`bundle verified: ${chainLine(report.chain!)}; ${keyNote}; ${hmacNote}\n`);
       if (!report.ok) throw new CreddyError('ERR_AUDIT_INVALID', `bundle FAILED verification: ${report.error}`);
       return;
     }
     const expect = args.expect === undefined ? undefined : parseExpectation(args.expect);
-    const witnessed = args.witness === undefined ? undefined : await readWitness(args.witness);
-    if (args.witness !== undefined && !witnessed) throw new CreddyError('ERR_USAGE', `--witness: ${args.witness} holds no checkpoint yet`);
-    const config = loadConfig(configPath(args.config));
+    const witnessSource =
+      args.witness === undefined ? undefined : /^https?:\/\//.test(args.witness) ? args.witness : cliPath(ctx, args.witness);
+    const witnessed = witnessSource === undefined ? undefined : await readWitness(witnessSource);
+    if (witnessSource !== undefined && !witnessed) throw new CreddyError('ERR_USAGE', `--witness: ${args.witness} holds no checkpoint yet`);
+    const config = cliConfig(ctx, args.config);
     const store = openStore(config.store);
     try {
-      const keys = loadAuditKeys({ env: process.env, dataDir: config.dataDir });
+      const keys = loadAuditKeys({ env: ctx.env, dataDir: config.dataDir });
       const report = await verifyStore(store, keys, pinned, {
-        ...(witnessed && args.witness ? { witness: { checkpoint: witnessed, source: args.witness } } : {}),
+        ...(witnessed && witnessSource ? { witness: { checkpoint: witnessed, source: witnessSource } } : {}),
         ...(expect ? { expect } : {}),
       });
-      if (args.json) printJson({ ok: report.problem === null && report.hmac === 'verified', ...chainJson(report) });
+      if (args.json) printJson(ctx.stdout, { ok: report.problem === null && report.hmac === 'verified', ...chainJson(report) });
       if (report.problem) {
         const { seq, kind, detail } = report.problem;
         throw new CreddyError(
@@ -119,7 +122,7 @@ const verify = defineCommand({
         Boolean,
       );
       if (!args.json)
-        process.stdout.write(`audit log verified: ${chainLine(report)}; HMACs verified${anchored.map((a) => `; ${a}`).join('')}\n`);
+        ctx.stdout.write(`audit log verified: ${chainLine(report)}; HMACs verified${anchored.map((a) => `; ${a}`).join('')}\n`);
     } finally {
       await store.close();
     }
@@ -134,19 +137,20 @@ const exportCmd = defineCommand({
     ...operatorArgs,
     ...jsonArg,
   },
-  async run({ args }) {
-    await withServices(args, async (services) => {
+  async run({ args, data }) {
+    const ctx = contextOf(data);
+    await withServices(ctx, args, async (services) => {
       const now = services.clock.now();
       const range = timeRangeFromArgs(args, now);
-      const keys = loadAuditKeys({ env: process.env, dataDir: services.config.dataDir });
+      const keys = loadAuditKeys({ env: ctx.env, dataDir: services.config.dataDir });
       const signer = await loadAuditSigner({ store: services.store, keks: services.keks, now: () => services.clock.now() });
       const manifest = await exportBundle(
         { store: services.store, keys, signer, issuer: services.config.issuer, now: () => services.clock.now() },
-        { out: args.out, ...range },
+        { out: cliPath(ctx, args.out), ...range },
       );
-      if (args.json) return printJson({ out: args.out, manifest });
+      if (args.json) return printJson(ctx.stdout, { out: args.out, manifest });
       const { count, first_seq: first, last_seq: last } = manifest.events;
-      process.stdout.write(
+      ctx.stdout.write(
         `wrote ${args.out}: ${count} events${count ? ` (seq ${first}-${last})` : ''}, ${manifest.checkpoints} checkpoints, signed by audit key ${manifest.signing_key.kid}\n`,
       );
     });
@@ -156,12 +160,13 @@ const exportCmd = defineCommand({
 const pubkey = defineCommand({
   meta: { name: 'pubkey', description: 'Print the audit signing public key (PEM; --json for a JWK)' },
   args: { ...operatorArgs, ...jsonArg },
-  async run({ args }) {
-    await withServices(args, async (services) => {
+  async run({ args, data }) {
+    const ctx = contextOf(data);
+    await withServices(ctx, args, async (services) => {
       const signer = await loadAuditSigner({ store: services.store, keks: services.keks, now: () => services.clock.now() });
       const { pem, jwk } = publicKeyFormats(signer.publicX);
-      if (args.json) return printJson(jwk);
-      process.stdout.write(pem);
+      if (args.json) return printJson(ctx.stdout, jwk);
+      ctx.stdout.write(pem);
     });
   },
 });

@@ -7,6 +7,7 @@ import type { Services } from '../services.js';
 import type { AuditFilter } from '../store/port.js';
 import { auditVerifyCommands } from './audit-verify.js';
 import { jsonArg, operatorArgs, withServices } from './context.js';
+import { type CliOutput, contextOf } from './io.js';
 import { formatTable, isoTime, printJson, printTable } from './output.js';
 import { timeRangeArgs, timeRangeFromArgs } from './time-range.js';
 
@@ -55,12 +56,10 @@ const FOLLOW_POLL_MS = 500;
  * `--follow`: prints the last matching rows oldest first, then polls for rows past the last seq
  * seen (the filters still apply) until SIGINT/SIGTERM. `--json` prints one JSON object per line.
  */
-async function follow(services: Services, filter: AuditFilter, json: boolean): Promise<void> {
+async function follow(out: CliOutput, services: Services, filter: AuditFilter, json: boolean): Promise<void> {
   const print = (rows: AuditRow[]): void => {
     for (const row of rows) {
-      process.stdout.write(
-        json ? `${JSON.stringify(auditJson(row))}\n` : `${formatTable([auditJson(row)], TABLE_COLUMNS).split('\n')[1]}\n`,
-      );
+      out.write(json ? `${JSON.stringify(auditJson(row))}\n` : `${formatTable([auditJson(row)], TABLE_COLUMNS).split('\n')[1]}\n`);
     }
   };
   const initial = (await services.store.audit.query({ ...filter, order: 'desc' })).reverse();
@@ -88,13 +87,14 @@ const list = defineCommand({
     ...operatorArgs,
     ...jsonArg,
   },
-  async run({ args }) {
-    await withServices(args, async (services) => {
+  async run({ args, data }) {
+    const ctx = contextOf(data);
+    await withServices(ctx, args, async (services) => {
       const filter = filterFromArgs(args, services.clock.now());
-      if (args.follow) return follow(services, filter, args.json === true);
+      if (args.follow) return follow(ctx.stdout, services, filter, args.json === true);
       const rows = await services.store.audit.query(filter);
-      if (args.json) return printJson(rows.map(auditJson));
-      printTable(rows.map(auditJson), TABLE_COLUMNS, '(no matching events)');
+      if (args.json) return printJson(ctx.stdout, rows.map(auditJson));
+      printTable(ctx.stdout, rows.map(auditJson), TABLE_COLUMNS, '(no matching events)');
     });
   },
 });
@@ -102,8 +102,9 @@ const list = defineCommand({
 const prune = defineCommand({
   meta: { name: 'prune', description: 'Apply audit.retention now (the server also does it on its checkpoint timer)' },
   args: { ...operatorArgs, ...jsonArg },
-  async run({ args }) {
-    await withServices(args, async (services) => {
+  async run({ args, data }) {
+    const ctx = contextOf(data);
+    await withServices(ctx, args, async (services) => {
       const retention = services.config.audit.retention;
       if (retention === null) throw new CreddyError('ERR_USAGE', 'audit.retention is not set in the config; nothing to prune');
       await services.auditCheckpoints.checkpointNow();
@@ -111,8 +112,8 @@ const prune = defineCommand({
         { store: services.store, audit: services.audit, now: () => services.clock.now(), actor: 'cli' },
         retention,
       );
-      if (args.json) return printJson({ deleted: result.deleted, anchor_seq: result.anchorSeq ?? null });
-      process.stdout.write(
+      if (args.json) return printJson(ctx.stdout, { deleted: result.deleted, anchor_seq: result.anchorSeq ?? null });
+      ctx.stdout.write(
         `pruned ${result.deleted} events${result.anchorSeq ? `; the log now starts at checkpoint seq ${result.anchorSeq}` : ''}\n`,
       );
     });

@@ -1,14 +1,15 @@
 import { defineCommand } from 'citty';
 import { formatDuration } from '../_utils/duration.js';
-import { configPath, loadConfig } from '../config/load.js';
-import { jsonArg, operatorArgs } from './context.js';
+import { cliConfig, jsonArg, operatorArgs } from './context.js';
+import { contextOf } from './io.js';
 import { printJson, printTable } from './output.js';
 
 const list = defineCommand({
   meta: { name: 'list', description: 'List configured backends (reads the config only)' },
   args: { ...operatorArgs, ...jsonArg },
-  run({ args }) {
-    const config = loadConfig(configPath(args.config));
+  run({ args, data }) {
+    const ctx = contextOf(data);
+    const config = cliConfig(ctx, args.config);
     const rows = [...config.backends.values()].map(({ common }) => ({
       name: common.name,
       type: common.type,
@@ -18,8 +19,8 @@ const list = defineCommand({
       default_scopes: common.defaultScopes,
       description: common.description ?? null,
     }));
-    if (args.json) return printJson(rows);
-    printTable(rows, ['name', 'type', 'default_ttl', 'max_ttl', 'allowed_scopes'], '(no backends configured)');
+    if (args.json) return printJson(ctx.stdout, rows);
+    printTable(ctx.stdout, rows, ['name', 'type', 'default_ttl', 'max_ttl', 'allowed_scopes'], '(no backends configured)');
   },
 });
 

@@ -3,10 +3,12 @@ import { createCreddyClient } from '../client/client.js';
 import { CreddyError } from '../errors.js';
 import { jsonArg, requireEnv } from './context.js';
 import { formatIssued, GET_FORMATS, type GetFormat } from './formats.js';
+import { type CliIo, contextOf } from './io.js';
 import { printJson, printTable } from './output.js';
 
 /** A client for caller commands, from CREDDY_URL and CREDDY_TOKEN. */
-export const callerClient = () => createCreddyClient({ url: requireEnv('CREDDY_URL'), token: requireEnv('CREDDY_TOKEN') });
+export const callerClient = (io: Pick<CliIo, 'env'>) =>
+  createCreddyClient({ url: requireEnv(io, 'CREDDY_URL'), token: requireEnv(io, 'CREDDY_TOKEN') });
 
 /** Parses repeated or comma-separated `--meta k=v` into a map. */
 export function parseMeta(values: string | string[] | undefined): Record<string, string> | undefined {
@@ -61,31 +63,34 @@ export const getCommand = defineCommand({
     ...requestArgs,
     format: { type: 'string', description: `Output: ${GET_FORMATS.join('|')} (default token)`, default: 'token', valueHint: 'FORMAT' },
   },
-  async run({ args }) {
+  async run({ args, data }) {
+    const ctx = contextOf(data);
     if (!(GET_FORMATS as readonly string[]).includes(args.format)) {
       throw new CreddyError('ERR_USAGE', `--format must be one of ${GET_FORMATS.join(', ')}`);
     }
-    const issued = await callerClient().issue(requestFromArgs(args));
-    process.stdout.write(`${formatIssued(issued, args.format as GetFormat)}\n`);
+    const issued = await callerClient(ctx).issue(requestFromArgs(args));
+    ctx.stdout.write(`${formatIssued(issued, args.format as GetFormat)}\n`);
   },
 });
 
 export const listCommand = defineCommand({
   meta: { name: 'list', description: "List this agent's active credentials (no secrets)" },
   args: { ...jsonArg },
-  async run({ args }) {
-    const { credentials } = await callerClient().list();
-    if (args.json) return printJson(credentials);
-    printTable(credentials, ['id', 'backend', 'scopes', 'expires_at'], '(no active credentials)');
+  async run({ args, data }) {
+    const ctx = contextOf(data);
+    const { credentials } = await callerClient(ctx).list();
+    if (args.json) return printJson(ctx.stdout, credentials);
+    printTable(ctx.stdout, credentials, ['id', 'backend', 'scopes', 'expires_at'], '(no active credentials)');
   },
 });
 
 export const revokeCommand = defineCommand({
   meta: { name: 'revoke', description: "Revoke one of this agent's credentials by id (jti)" },
   args: { id: { type: 'positional', description: 'Credential id', required: true }, ...jsonArg },
-  async run({ args }) {
-    const result = await callerClient().revoke(args.id);
-    if (args.json) return printJson(result);
-    process.stdout.write(`revoked ${args.id} (downstream: ${result.downstream ?? 'none'})\n`);
+  async run({ args, data }) {
+    const ctx = contextOf(data);
+    const result = await callerClient(ctx).revoke(args.id);
+    if (args.json) return printJson(ctx.stdout, result);
+    ctx.stdout.write(`revoked ${args.id} (downstream: ${result.downstream ?? 'none'})\n`);
   },
 });

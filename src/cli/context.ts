@@ -1,7 +1,10 @@
+import { resolve } from 'node:path';
 import type { Logger } from '../_utils/logger.js';
 import { configPath, loadConfig } from '../config/load.js';
+import type { Config } from '../config/types.js';
 import { CreddyError } from '../errors.js';
 import { createServices, type Services } from '../services.js';
+import type { CliContext, CliIo, CliOutput } from './io.js';
 
 /** Flags shared by operator commands. */
 export const operatorArgs = {
@@ -15,20 +18,34 @@ export const jsonArg = { json: { type: 'boolean', description: 'Print JSON for s
  * Logger for CLI processes: warnings (like the dev-KEK warning) go to stderr once, as a plain
  * line, so stdout stays clean for `--json` and pipes.
  */
-export function cliLogger(): Logger {
+export function cliLogger(stderr: CliOutput): Logger {
   const seen = new Set<string>();
   const warn = (msg: string): void => {
     if (seen.has(msg)) return;
     seen.add(msg);
-    process.stderr.write(`creddy: warning: ${msg}\n`);
+    stderr.write(`creddy: warning: ${msg}\n`);
   };
-  return { info() {}, warn, error: (msg) => process.stderr.write(`creddy: ${msg}\n`) };
+  return { info() {}, warn, error: (msg) => stderr.write(`creddy: ${msg}\n`) };
+}
+
+/** A path from a flag, relative to the run's working directory. */
+export function cliPath(ctx: Pick<CliIo, 'cwd'>, path: string): string {
+  return resolve(ctx.cwd, path);
+}
+
+/** Loads the operator's config: `--config`, else `CREDDY_CONFIG`, else `./creddy.yaml`. */
+export function cliConfig(ctx: CliContext, flag: string | undefined): Config {
+  return loadConfig(configPath(flag, ctx.env, ctx.cwd), ctx.env);
 }
 
 /** Opens the server's store and keys with the operator's config, runs `fn`, closes everything. */
-export async function withServices<T>(args: { config?: string | undefined }, fn: (services: Services) => Promise<T>): Promise<T> {
-  const config = loadConfig(configPath(args.config));
-  const services = await createServices(config, { logger: cliLogger(), actor: 'cli' });
+export async function withServices<T>(
+  ctx: CliContext,
+  args: { config?: string | undefined },
+  fn: (services: Services) => Promise<T>,
+): Promise<T> {
+  const config = cliConfig(ctx, args.config);
+  const services = await createServices(config, { env: ctx.env, logger: cliLogger(ctx.stderr), actor: 'cli' });
   try {
     return await fn(services);
   } finally {
@@ -37,16 +54,8 @@ export async function withServices<T>(args: { config?: string | undefined }, fn:
 }
 
 /** Reads a required environment variable for caller commands. */
-export function requireEnv(name: 'CREDDY_URL' | 'CREDDY_TOKEN'): string {
-  const value = process.env[name];
+export function requireEnv(ctx: Pick<CliIo, 'env'>, name: 'CREDDY_URL' | 'CREDDY_TOKEN'): string {
+  const value = ctx.env[name];
   if (!value) throw new CreddyError('ERR_USAGE', `${name} is not set (export ${name}=…)`);
   return value;
-}
-
-/** Reads all of standard input (empty on a terminal: nothing is being piped in). */
-export async function readStdin(): Promise<string> {
-  if (process.stdin.isTTY) return '';
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
 }

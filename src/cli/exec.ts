@@ -1,9 +1,11 @@
-import { spawn } from 'node:child_process';
+import { type StdioOptions, spawn } from 'node:child_process';
 import { constants } from 'node:os';
+import { Readable } from 'node:stream';
 import { defineCommand } from 'citty';
 import { CreddyError } from '../errors.js';
 import { callerClient, requestArgs, requestFromArgs } from './caller.js';
 import { credentialEnv } from './formats.js';
+import { type CliContext, contextOf } from './io.js';
 
 /** Signals passed on to the child, so `kill`, Ctrl-C and terminal hang-ups reach the real work. */
 const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const;
@@ -24,36 +26,61 @@ export const execCommand = defineCommand({
     description: 'Run CMD with a fresh credential for BACKEND in its environment only: creddy exec BACKEND [flags] -- CMD ARGS…',
   },
   args: { ...requestArgs },
-  async run({ args, rawArgs }) {
+  async run({ args, rawArgs, data }) {
+    const ctx = contextOf(data);
     const dashes = rawArgs.indexOf('--');
     const command = dashes === -1 ? [] : rawArgs.slice(dashes + 1);
     if (command.length === 0) throw new CreddyError('ERR_USAGE', 'give the command after --, e.g. creddy exec aws-prod -- aws s3 ls');
-    const client = callerClient();
+    const client = callerClient(ctx);
     const issued = await client.issue(requestFromArgs(args));
-    const code = await runChild(command, childEnv(process.env, credentialEnv(issued)));
+    const code = await runChild(ctx, command, childEnv(ctx.env, credentialEnv(issued)));
     // The credential was for this command only: kill it now rather than at its expiry.
     await client.revoke(issued.id).catch(() => undefined);
-    // Exit with the child's own code (runCli knows only 0/1/2); nothing is buffered on our stdout.
-    process.exit(code);
+    // runCli exits with the child's own code, not one of its 0/1/2.
+    return { exitCode: code } satisfies ChildExit;
   },
 });
 
-/** Runs the child with inherited stdio and forwarded signals; resolves with a shell-style exit code. */
-function runChild(command: string[], env: NodeJS.ProcessEnv): Promise<number> {
+/** What `exec` returns to runCli: the child's exit code, to exit with. */
+export interface ChildExit {
+  readonly exitCode: number;
+}
+
+/**
+ * The child inherits the process's own standard streams (our terminal or pipes); streams a caller
+ * of runCli passed in are piped to and from the child instead.
+ */
+function childStdio(ctx: CliContext): StdioOptions {
+  return (['stdin', 'stdout', 'stderr'] as const).map((name) => (ctx.processStdio.has(name) ? 'inherit' : 'pipe'));
+}
+
+/** Runs the child with forwarded signals; resolves with a shell-style exit code. */
+function runChild(io: CliContext, command: string[], env: NodeJS.ProcessEnv): Promise<number> {
   return new Promise((resolve) => {
-    const child = spawn(command[0]!, command.slice(1), { stdio: 'inherit', env });
+    const child = spawn(command[0]!, command.slice(1), { stdio: childStdio(io), env, cwd: io.cwd });
+    child.stdout?.on('data', (chunk: Buffer) => io.stdout.write(chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => io.stderr.write(chunk.toString()));
+    if (child.stdin)
+      Readable.from(io.stdin)
+        .on('error', () => undefined)
+        .pipe(child.stdin)
+        .on('error', () => undefined);
     const forward = (signal: NodeJS.Signals) => (): void => void child.kill(signal);
     const handlers = FORWARDED.map((signal) => [signal, forward(signal)] as const);
     for (const [signal, handler] of handlers) process.on(signal, handler);
+    let exited = false;
     const done = (code: number): void => {
+      if (exited) return;
+      exited = true;
       for (const [signal, handler] of handlers) process.off(signal, handler);
       resolve(code);
     };
     child.once('error', (err: NodeJS.ErrnoException) => {
-      process.stderr.write(`creddy: cannot run ${command[0]}: ${err.code === 'ENOENT' ? 'command not found' : err.message}\n`);
+      io.stderr.write(`creddy: cannot run ${command[0]}: ${err.code === 'ENOENT' ? 'command not found' : err.message}\n`);
       done(err.code === 'ENOENT' ? 127 : 126);
     });
-    child.once('exit', (code, signal) => {
+    // 'close', not 'exit': piped output has then been passed on in full.
+    child.once('close', (code, signal) => {
       done(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0));
     });
   });

@@ -1,7 +1,7 @@
 import { defineCommand } from 'citty';
 import { CreddyError } from '../errors.js';
 import { callerClient, requestArgs } from './caller.js';
-import { readStdin } from './context.js';
+import { contextOf, readStdin } from './io.js';
 
 /** Hosts served when neither `--hosts` nor CREDDY_GIT_HOSTS says otherwise. */
 const DEFAULT_HOSTS = ['github.com'];
@@ -36,26 +36,27 @@ export const gitCredentialCommand = defineCommand({
     ttl: requestArgs.ttl,
     hosts: { type: 'string', description: 'Hosts to answer for (default: $CREDDY_GIT_HOSTS or github.com)', valueHint: 'h1,h2' },
   },
-  async run({ args }) {
-    const input = parseCredentialInput(await readStdin());
+  async run({ args, data }) {
+    const ctx = contextOf(data);
+    const input = parseCredentialInput(await readStdin(ctx));
     // store/erase: creddy tokens are short-lived and issued per use; there is nothing to keep or forget.
     if (args.operation !== 'get') {
       if (args.operation === 'store' || args.operation === 'erase') return;
       throw new CreddyError('ERR_USAGE', `unknown operation "${args.operation}" (git passes get, store or erase)`);
     }
-    const hosts = (args.hosts ?? process.env['CREDDY_GIT_HOSTS'] ?? DEFAULT_HOSTS.join(',')).split(',').map((h) => h.trim().toLowerCase());
+    const hosts = (args.hosts ?? ctx.env['CREDDY_GIT_HOSTS'] ?? DEFAULT_HOSTS.join(',')).split(',').map((h) => h.trim().toLowerCase());
     const host = input.get('host')?.toLowerCase();
     const protocol = input.get('protocol');
     // Not ours: print nothing, so git moves on to its next helper or prompts.
     if (!host || !hosts.includes(host) || (protocol !== undefined && protocol !== 'https')) return;
-    const backend = args.backend ?? process.env['CREDDY_GIT_BACKEND'];
+    const backend = args.backend ?? ctx.env['CREDDY_GIT_BACKEND'];
     if (!backend) throw new CreddyError('ERR_USAGE', 'set --backend NAME or CREDDY_GIT_BACKEND');
     const repository = repositoryFromPath(input.get('path'));
     const scopes = args.scopes
       ?.split(',')
       .map((s) => s.trim())
       .filter(Boolean);
-    const issued = await callerClient().issue({
+    const issued = await callerClient(ctx).issue({
       backend,
       ...(scopes && scopes.length > 0 ? { scopes } : {}),
       ...(args.ttl !== undefined ? { ttl: /^\d+$/.test(args.ttl) ? Number(args.ttl) : args.ttl } : {}),
@@ -69,6 +70,6 @@ export const gitCredentialCommand = defineCommand({
     const lines = [`protocol=${protocol ?? 'https'}`, `host=${input.get('host')}`, 'username=x-access-token', `password=${token}`];
     // git ≥ 2.41 stops reusing the password after this; older versions ignore the attribute.
     if (Number.isFinite(expiry)) lines.push(`password_expiry_utc=${Math.floor(expiry)}`);
-    process.stdout.write(`${lines.join('\n')}\n`);
+    ctx.stdout.write(`${lines.join('\n')}\n`);
   },
 });

@@ -1,4 +1,4 @@
-import { type ArgsDef, type CommandDef, defineCommand, runCommand, showUsage } from 'citty';
+import { type ArgsDef, type CommandDef, defineCommand, renderUsage, runCommand } from 'citty';
 import { redact } from '../_utils/redact.js';
 import { CreddyError, isCreddyError } from '../errors.js';
 import { agentCommand } from './agent.js';
@@ -6,9 +6,10 @@ import { normalizeArgv } from './argv.js';
 import { auditCommand } from './audit.js';
 import { backendCommand } from './backend.js';
 import { getCommand, listCommand, revokeCommand } from './caller.js';
-import { execCommand } from './exec.js';
+import { type ChildExit, execCommand } from './exec.js';
 import { gitCredentialCommand } from './git-credential.js';
 import { initCommand } from './init.js';
+import { type CliHooks, type CliIo, type CliOutput, cliContext } from './io.js';
 import { keysCommand } from './keys.js';
 import { serverCommand } from './server.js';
 import { verifyCommand } from './verify.js';
@@ -35,14 +36,19 @@ export const rootCommand = defineCommand({
   },
 });
 
-/** Exit codes: 0 ok, 1 error, 2 usage. */
+/** Exit codes: 0 ok, 1 error, 2 usage; `creddy exec` exits with its child's code instead. */
 export type ExitCode = 0 | 1 | 2;
 
 /**
- * Runs the CLI and returns the exit code instead of exiting, so tests can call it. Errors are
- * one line (`creddy: ERR_CODE: message`), never a stack trace unless `--debug`.
+ * Runs the CLI and returns the exit code instead of exiting. Errors are one line
+ * (`creddy: ERR_CODE: message`), never a stack trace unless `--debug`.
+ *
+ * `io` replaces the process's streams, environment and working directory for this run (the bins
+ * pass nothing), so callers such as tests can run many commands in one process; `hooks` are
+ * test seams (see CliHooks).
  */
-export async function runCli(argv: string[]): Promise<ExitCode> {
+export async function runCli(argv: string[], io: Partial<CliIo> = {}, hooks: CliHooks = {}): Promise<number> {
+  const ctx = cliContext(io, hooks);
   // Words after `--` belong to `creddy exec`'s child command, not to creddy.
   const dashes = argv.indexOf('--');
   const ours = dashes === -1 ? argv : argv.slice(0, dashes);
@@ -52,22 +58,26 @@ export async function runCli(argv: string[]): Promise<ExitCode> {
   const rawArgs = [...words, ...(rest === null ? [] : ['--', ...rest])];
   try {
     if (rawArgs.length === 0 || ours.includes('--help') || ours.includes('-h')) {
-      const [cmd, parent] = resolveCommand(rawArgs);
-      await showUsage(cmd, parent);
+      await printUsage(ctx.stdout, rawArgs);
       return rawArgs.length === 0 ? 2 : 0;
     }
     if (rawArgs.length === 1 && (rawArgs[0] === '--version' || rawArgs[0] === '-v')) {
-      process.stdout.write(`${VERSION}\n`);
+      ctx.stdout.write(`${VERSION}\n`);
       return 0;
     }
-    await runCommand(rootCommand, { rawArgs: leafArgv(words, rest) ?? rawArgs });
+    const leaf = leafArgv(words, rest);
+    // Short of a leaf command, citty reports what is missing (an unknown or absent subcommand).
+    if (!leaf) await runCommand(rootCommand, { rawArgs });
+    else {
+      const { result } = await runCommand(leaf.cmd, { rawArgs: leaf.argv, data: ctx });
+      if (isChildExit(result)) return result.exitCode;
+    }
     return 0;
   } catch (err) {
     const usage = (err as Error).name === 'CLIError' || isCreddyError(err, 'ERR_USAGE');
     if ((err as { code?: string }).code === 'E_NO_COMMAND') {
       // `creddy audit` alone: show what the group offers rather than a bare error.
-      const [cmd, parent] = resolveCommand(rawArgs);
-      await showUsage(cmd, parent);
+      await printUsage(ctx.stdout, rawArgs);
       return 2;
     }
     const message = isCreddyError(err)
@@ -75,22 +85,32 @@ export async function runCli(argv: string[]): Promise<ExitCode> {
       : usage
         ? (err as Error).message
         : `ERR_INTERNAL: ${(err as Error).message}`;
-    process.stderr.write(`creddy: ${redact(message)}\n`);
-    if (usage) process.stderr.write('run with --help for usage\n');
-    if (debug && err instanceof Error) process.stderr.write(`${redact(err.stack ?? '')}\n`);
+    ctx.stderr.write(`creddy: ${redact(message)}\n`);
+    if (usage) ctx.stderr.write('run with --help for usage\n');
+    if (debug && err instanceof Error) ctx.stderr.write(`${redact(err.stack ?? '')}\n`);
     return usage ? 2 : 1;
   }
 }
 
+/** The usage of the command the leading words name, as citty's showUsage prints it. */
+async function printUsage(out: CliOutput, rawArgs: string[]): Promise<void> {
+  const [cmd, parent] = resolveCommand(rawArgs);
+  out.write(`${await renderUsage(cmd, parent)}\n\n`);
+}
+
 /**
- * The argv for citty with the leaf command's own words made unambiguous (see normalizeArgv), or
- * null when the words do not reach a leaf command (citty then reports what is missing).
+ * The leaf command the words name, with its own words made unambiguous for citty (see
+ * normalizeArgv); null when the words do not reach a leaf command.
  */
-function leafArgv(words: string[], rest: string[] | null): string[] | null {
+function leafArgv(words: string[], rest: string[] | null): { cmd: CommandDef; argv: string[] } | null {
   const [cmd, , depth] = resolveCommand(words);
-  if (cmd.subCommands !== undefined || cmd.args === undefined) return null;
+  if (cmd.subCommands !== undefined) return null;
   const passthrough = cmd === (execCommand as unknown as CommandDef);
-  return [...words.slice(0, depth), ...normalizeArgv(cmd.args as ArgsDef, words.slice(depth), rest, { passthrough })];
+  return { cmd, argv: normalizeArgv((cmd.args ?? {}) as ArgsDef, words.slice(depth), rest, { passthrough }) };
+}
+
+function isChildExit(result: unknown): result is ChildExit {
+  return typeof (result as Partial<ChildExit> | undefined)?.exitCode === 'number';
 }
 
 /** Finds the deepest subcommand named by the leading positional words, and how many it took. */

@@ -1,8 +1,10 @@
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { defineCommand } from 'citty';
 import { ensurePrivateDir, writePrivateFile } from '../_utils/fs.js';
 import { CreddyError } from '../errors.js';
+import { cliPath } from './context.js';
+import { contextOf } from './io.js';
 
 /** The config `creddy init` writes: a working broker with one generic backend named `demo`. */
 export function demoConfig(port: number): string {
@@ -31,9 +33,10 @@ export const initCommand = defineCommand({
     force: { type: 'boolean', description: 'Overwrite an existing creddy.yaml' },
     'if-missing': { type: 'boolean', description: 'Do nothing (exit 0) when creddy.yaml exists' },
   },
-  run({ args }) {
-    const dir = resolve(args.dir ?? '.');
-    const port = Number(args.port ?? process.env['CREDDY_PORT'] ?? 8400);
+  run({ args, data }) {
+    const ctx = contextOf(data);
+    const dir = cliPath(ctx, args.dir ?? '.');
+    const port = Number(args.port ?? ctx.env['CREDDY_PORT'] ?? 8400);
     if (!Number.isInteger(port) || port < 1 || port > 65_535) throw new CreddyError('ERR_USAGE', '--port must be 1-65535');
     const path = join(dir, 'creddy.yaml');
     if (existsSync(path) && !args.force) {
@@ -43,6 +46,6 @@ export const initCommand = defineCommand({
     ensurePrivateDir(dir);
     ensurePrivateDir(join(dir, 'data'));
     writePrivateFile(path, demoConfig(port));
-    process.stdout.write(`wrote ${path}\nnext: creddy server --config ${path}\n`);
+    ctx.stdout.write(`wrote ${path}\nnext: creddy server --config ${path}\n`);
   },
 });

@@ -2,23 +2,24 @@ import { defineCommand } from 'citty';
 import { isoSeconds } from '../_utils/clock.js';
 import { formatDuration } from '../_utils/duration.js';
 import { rewrapAuditSigningKeys } from '../audit/signing-key.js';
-import { crashHookFromEnv } from '../keys/crash.js';
 import { revokeKey } from '../keys/revoke-key.js';
 import { rewrapKeys } from '../keys/rewrap.js';
 import { rewrapRevocationHandles } from '../keys/rewrap-handles.js';
 import { rotateKeys } from '../keys/rotate.js';
 import { planFor } from '../keys/timing.js';
 import { jsonArg, operatorArgs, withServices } from './context.js';
+import { type CliContext, type CliOutput, contextOf } from './io.js';
 import { printJson, printTable } from './output.js';
 
 const iso = (seconds: number | null): string | null => (seconds === null ? null : isoSeconds(seconds));
-const say = (line: string): void => void process.stderr.write(`creddy: ${line}\n`);
+const say = (stderr: CliOutput, line: string): void => void stderr.write(`creddy: ${line}\n`);
 
 const list = defineCommand({
   meta: { name: 'list', description: 'List signing keys: kid, state, lifecycle times, planned transitions, tokens signed' },
   args: { ...operatorArgs, ...jsonArg },
-  async run({ args }) {
-    await withServices(args, async (services) => {
+  async run({ args, data }) {
+    const ctx = contextOf(data);
+    await withServices(ctx, args, async (services) => {
       const records = await services.store.keys.list();
       const usage = await services.store.keys.usage(records.map((r) => r.kid));
       const published = new Set(services.keyring.jwks().kids);
@@ -41,7 +42,7 @@ const list = defineCommand({
           last_exp: lastExp ? iso(lastExp) : null,
         };
       });
-      if (args.json) return printJson(rows);
+      if (args.json) return printJson(ctx.stdout, rows);
       const planned = (row: (typeof rows)[number]): string =>
         row.planned_activation
           ? `signs from ${row.planned_activation}`
@@ -53,6 +54,7 @@ const list = defineCommand({
                 ? `removed ${row.revoked_at}`
                 : '-';
       printTable(
+        ctx.stdout,
         rows.map((row) => ({ ...row, planned: planned(row) })),
         ['kid', 'state', 'published', 'created_at', 'activated_at', 'retired_at', 'planned', 'tokens_signed'],
       );
@@ -70,19 +72,23 @@ const rotate = defineCommand({
     ...jsonArg,
     force: { type: 'boolean', description: 'Promote next at once even if verifiers may not have cached it yet (emergency)' },
   },
-  async run({ args }) {
-    await withServices(args, async (services) => {
+  async run({ args, data }) {
+    const ctx = contextOf(data);
+    await withServices(ctx, args, async (services) => {
       const result = await rotateKeys(services, {
         actor: 'cli',
         force: args.force === true,
         wait: true,
         onWait: (seconds, next) =>
-          say(`waiting ${formatDuration(seconds)} until next key ${next.kid} has been published for publish_ahead (--force skips this)`),
-        ...optionalCrash(),
+          say(
+            ctx.stderr,
+            `waiting ${formatDuration(seconds)} until next key ${next.kid} has been published for publish_ahead (--force skips this)`,
+          ),
+        ...optionalCrash(ctx),
       });
-      if (args.json) return printJson(result);
+      if (args.json) return printJson(ctx.stdout, result);
       const how = result.rotated ? `rotated: retired ${result.retired}` : 'another process rotated the keys just now';
-      process.stdout.write(`${how}\ncurrent ${result.current}\nnext    ${result.next}\n`);
+      ctx.stdout.write(`${how}\ncurrent ${result.current}\nnext    ${result.next}\n`);
     });
   },
 });
@@ -95,12 +101,13 @@ const revoke = defineCommand({
     ...jsonArg,
     force: { type: 'boolean', description: 'Allow revoking the current key (next is promoted at once)' },
   },
-  async run({ args }) {
-    await withServices(args, async (services) => {
+  async run({ args, data }) {
+    const ctx = contextOf(data);
+    await withServices(ctx, args, async (services) => {
       const result = await revokeKey(services, args.kid, { actor: 'cli', force: args.force === true });
-      if (args.json) return printJson(result);
+      if (args.json) return printJson(ctx.stdout, result);
       const what = result.alreadyRevoked ? `key ${result.kid} was already revoked` : `revoked ${result.was} key ${result.kid}`;
-      process.stdout.write(`${what}\ncurrent ${result.current}\nnext    ${result.next}\n`);
+      ctx.stdout.write(`${what}\ncurrent ${result.current}\nnext    ${result.next}\n`);
     });
   },
 });
@@ -111,30 +118,31 @@ const rewrap = defineCommand({
     description: 'Re-encrypt every stored private key under CREDDY_KEK (old rows open with CREDDY_KEK_PREVIOUS); resumable',
   },
   args: { ...operatorArgs, ...jsonArg },
-  async run({ args }) {
-    await withServices(args, async (services) => {
+  async run({ args, data }) {
+    const ctx = contextOf(data);
+    await withServices(ctx, args, async (services) => {
       const result = await rewrapKeys(services, {
         actor: 'cli',
-        onProgress: (done, total, kid) => say(`rewrapped ${done}/${total} (${kid})`),
-        ...optionalCrash(),
+        onProgress: (done, total, kid) => say(ctx.stderr, `rewrapped ${done}/${total} (${kid})`),
+        ...optionalCrash(ctx),
       });
       // The audit checkpoint signing key is sealed under the same KEK: the old KEK may only be
       // dropped once it is re-sealed too.
       const auditSigningKeys = await rewrapAuditSigningKeys(services);
       // …and so are the revocation handles of live GitHub tokens.
       const handles = await rewrapRevocationHandles(services);
-      if (args.json) return printJson({ ...result, audit_signing_keys_rewrapped: auditSigningKeys, revocation_handles_rewrapped: handles });
-      process.stdout.write(
+      if (args.json)
+        return printJson(ctx.stdout, { ...result, audit_signing_keys_rewrapped: auditSigningKeys, revocation_handles_rewrapped: handles });
+      ctx.stdout.write(
         `rewrapped ${result.rewrapped} of ${result.total} signing keys, ${auditSigningKeys} audit signing key(s) and ${handles} revocation handle(s); all are now sealed by KEK ${result.kekId}\n`,
       );
     });
   },
 });
 
-/** The test-only crash hook, spread in only when enabled (exactOptionalPropertyTypes). */
-function optionalCrash(): { crash?: (step: string) => void } {
-  const crash = crashHookFromEnv(process.env);
-  return crash ? { crash } : {};
+/** The crash hook a test passed in, spread in only when set (exactOptionalPropertyTypes). */
+function optionalCrash(ctx: CliContext): { crash?: (step: string) => void } {
+  return ctx.hooks.crash ? { crash: ctx.hooks.crash } : {};
 }
 
 export const keysCommand = defineCommand({

@@ -1,6 +1,8 @@
-/** Prints a value as pretty JSON on stdout (the `--json` form of every read command). */
-export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+import type { CliOutput } from './io.js';
+
+/** Prints a value as pretty JSON (the `--json` form of every read command). */
+export function printJson(out: CliOutput, value: unknown): void {
+  out.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
 /** Renders rows as an aligned plain-text table with a header; empty → a "none" line. */
@@ -22,9 +24,14 @@ export function formatTable<Row extends object>(
   return [line(columns.map((c) => c.toUpperCase())), ...cells.map(line)].join('\n');
 }
 
-/** Prints formatTable's output on stdout. */
-export function printTable<Row extends object>(rows: readonly Row[], columns: ReadonlyArray<keyof Row & string>, empty?: string): void {
-  process.stdout.write(`${formatTable(rows, columns, empty)}\n`);
+/** Prints formatTable's output. */
+export function printTable<Row extends object>(
+  out: CliOutput,
+  rows: readonly Row[],
+  columns: ReadonlyArray<keyof Row & string>,
+  empty?: string,
+): void {
+  out.write(`${formatTable(rows, columns, empty)}\n`);
 }
 
 /** ISO time without milliseconds for human output. */

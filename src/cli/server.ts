@@ -1,9 +1,9 @@
 import { defineCommand } from 'citty';
 import { createLogger } from '../_utils/logger.js';
-import { configPath, loadConfig } from '../config/load.js';
 import { startServer } from '../http/server.js';
 import { createServices } from '../services.js';
-import { operatorArgs } from './context.js';
+import { cliConfig, operatorArgs } from './context.js';
+import { contextOf } from './io.js';
 
 export const serverCommand = defineCommand({
   meta: { name: 'server', description: 'Run the broker (SIGTERM/SIGINT drain in-flight requests, then exit)' },
@@ -11,10 +11,11 @@ export const serverCommand = defineCommand({
     ...operatorArgs,
     listen: { type: 'string', description: 'Override listen address HOST:PORT (port 0 = any free port)', valueHint: 'HOST:PORT' },
   },
-  async run({ args }) {
-    const logger = createLogger();
-    const config = loadConfig(configPath(args.config));
-    const services = await createServices(config, { logger, actor: 'server' });
+  async run({ args, data }) {
+    const ctx = contextOf(data);
+    const logger = createLogger((line) => ctx.stderr.write(`${line}\n`));
+    const config = cliConfig(ctx, args.config);
+    const services = await createServices(config, { env: ctx.env, logger, actor: 'server' });
     let listen = config.listen;
     if (args.listen) {
       const [host, port] = [
@@ -25,7 +26,7 @@ export const serverCommand = defineCommand({
     }
     const server = await startServer(services, listen);
     // Machine-readable first line on stdout, so scripts and tests can find an ephemeral port.
-    process.stdout.write(`creddy listening on ${server.url}\n`);
+    ctx.stdout.write(`creddy listening on ${server.url}\n`);
     await new Promise<void>((resolve) => {
       const stop = (signal: string): void => {
         logger.info('draining', { signal });

@@ -2,7 +2,8 @@ import { defineCommand } from 'citty';
 import { createCreddyClient } from '../client/client.js';
 import { CreddyError, isCreddyError } from '../errors.js';
 import { creddyJwks, verifyCreddyToken } from '../verify/token.js';
-import { jsonArg, readStdin, requireEnv } from './context.js';
+import { jsonArg, requireEnv } from './context.js';
+import { contextOf, readStdin } from './io.js';
 import { printJson } from './output.js';
 
 export const verifyCommand = defineCommand({
@@ -12,9 +13,10 @@ export const verifyCommand = defineCommand({
     audience: { type: 'string', description: 'Require this aud', valueHint: 'AUD' },
     ...jsonArg,
   },
-  async run({ args }) {
-    const url = requireEnv('CREDDY_URL');
-    const token = args.token === '-' ? (await readStdin()).trim() : args.token;
+  async run({ args, data }) {
+    const ctx = contextOf(data);
+    const url = requireEnv(ctx, 'CREDDY_URL');
+    const token = args.token === '-' ? (await readStdin(ctx)).trim() : args.token;
     const client = createCreddyClient({ url });
     // The issuer comes from the server's discovery document, so `iss` is checked against what
     // the server says it is, not against the URL the operator happened to type.
@@ -35,7 +37,7 @@ export const verifyCommand = defineCommand({
         }
       },
     });
-    if (args.json) return printJson({ valid: true, claims });
-    process.stdout.write(`valid token ${claims.jti}\n${JSON.stringify(claims, null, 2)}\n`);
+    if (args.json) return printJson(ctx.stdout, { valid: true, claims });
+    ctx.stdout.write(`valid token ${claims.jti}\n${JSON.stringify(claims, null, 2)}\n`);
   },
 });

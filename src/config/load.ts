@@ -11,9 +11,9 @@ import type { AuditConfig, AuthThrottleConfig, Config, KeysConfig } from './type
 /** Defaults of the key schedule: rotate monthly, publish an hour ahead, verifiers cache 5 min. */
 export const KEY_DEFAULTS: KeysConfig = { rotationPeriod: 30 * 86_400, publishAhead: 3600, jwksMaxAge: 300, clockSkew: 60 };
 
-/** The config path: `--config`, else `CREDDY_CONFIG`, else `./creddy.yaml`. */
-export function configPath(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  return resolve(flag ?? env['CREDDY_CONFIG'] ?? 'creddy.yaml');
+/** The config path: `--config`, else `CREDDY_CONFIG`, else `./creddy.yaml`, relative to `cwd`. */
+export function configPath(flag: string | undefined, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string {
+  return resolve(cwd, flag ?? env['CREDDY_CONFIG'] ?? 'creddy.yaml');
 }
 
 /** Reads, resolves and validates a config file. Throws ERR_CONFIG_INVALID naming the key path. */

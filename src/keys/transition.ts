@@ -25,7 +25,7 @@ export interface KeyServices {
 /** Who started a key transition, as recorded in the audit log. */
 export type KeyActor = 'cli' | 'schedule' | 'server';
 
-/** Named points inside a transition where tests may kill the process (see crash.ts). */
+/** Called at named points inside a transition; tests inject one (runCli hooks) to kill the process there. */
 export type CrashHook = (step: string) => void;
 
 /** Lost races and busy locks are retried this often before giving up. */

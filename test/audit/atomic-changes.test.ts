@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { issue, runCli, startBroker, type TestBroker } from '../helpers/harness.js';
+import { runCli } from '../helpers/cli.js';
+import { issue, startBroker, type TestBroker } from '../helpers/harness.js';
 
 /** State changes and their audit rows commit together: when the row cannot be written, nothing changes. */
 describe('audited state changes are atomic with their rows', () => {

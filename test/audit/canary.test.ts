@@ -1,13 +1,14 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { issue, runCli, type TestBroker } from '../helpers/harness.js';
-import { startAuditBroker } from './helpers.js';
+import { runCli } from '../helpers/cli.js';
+import { issue, startBroker, type TestBroker } from '../helpers/harness.js';
+import { checkpointsEvery } from './helpers.js';
 
 describe('no secret reaches the database file', () => {
   let broker: TestBroker;
   beforeAll(async () => {
-    broker = await startAuditBroker(3);
+    broker = await startBroker({ extra: checkpointsEvery(3) });
   });
   afterAll(async () => broker?.stop());
 

@@ -7,8 +7,9 @@ import { loadAuditKeys } from '../../src/audit/key.js';
 import { parsePublicKey } from '../../src/audit/signing-key.js';
 import { verifyBundle } from '../../src/audit/verify-bundle.js';
 import { arrayPager, verifyChain } from '../../src/audit/verify-chain.js';
-import { runCli, type TestBroker } from '../helpers/harness.js';
-import { makeTraffic, startAuditBroker } from './helpers.js';
+import { runCli } from '../helpers/cli.js';
+import { startBroker, type TestBroker } from '../helpers/harness.js';
+import { checkpointsEvery, makeTraffic } from './helpers.js';
 
 describe('audit export bundle', () => {
   let broker: TestBroker;
@@ -17,7 +18,7 @@ describe('audit export bundle', () => {
   let tar: Buffer;
 
   beforeAll(async () => {
-    broker = await startAuditBroker(4);
+    broker = await startBroker({ extra: checkpointsEvery(4) });
     await makeTraffic(broker, 16);
     await broker.services.auditCheckpoints.checkpointNow();
     bundle = join(broker.dir, 'audit.tar');

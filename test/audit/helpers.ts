@@ -1,15 +1,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { demoYaml, issue, startBroker, type TestBroker } from '../helpers/harness.js';
+import { demoYaml, issue, type TestBroker } from '../helpers/harness.js';
 
-/** A broker whose audit checkpoints come every `every` rows (and not by timer during a test). */
-export function startAuditBroker(every = 5, env: NodeJS.ProcessEnv = {}): Promise<TestBroker> {
-  return startBroker({
-    yaml: (dataDir) => demoYaml({ dataDir, extra: `audit:\n  checkpoint_every: ${every}\n  checkpoint_interval: 1h` }),
-    env,
-  });
-}
+/** Broker config (`startBroker({ extra })`) for audit checkpoints every `every` rows, and not by timer during a test. */
+export const checkpointsEvery = (every: number): string => `audit:\n  checkpoint_every: ${every}\n  checkpoint_interval: 1h`;
 
 /** Real traffic: agents, issues, denials — a realistic log. */
 export async function makeTraffic(broker: TestBroker, issues = 12): Promise<void> {

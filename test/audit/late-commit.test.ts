@@ -1,6 +1,5 @@
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { silentLogger } from '../../src/_utils/logger.js';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { createSealer } from '../../src/audit/chain.js';
 import { createAuditWriter } from '../../src/audit/writer.js';
 import { isCreddyError } from '../../src/errors.js';
@@ -8,9 +7,10 @@ import { auditEvent } from '../../src/model/audit.js';
 import type { CredentialRecord } from '../../src/model/credential.js';
 import type { Store } from '../../src/store/port.js';
 import { createSqliteStore } from '../../src/store/sqlite/index.js';
+import { runCli } from '../helpers/cli.js';
 import type { TestBroker } from '../helpers/harness.js';
-import { issue, runCli, tempDir } from '../helpers/harness.js';
-import { startAuditBroker } from './helpers.js';
+import { eventually, issue, onFakeTime, silentLogger, startBroker, tempDir, useFakeTimers } from '../helpers/harness.js';
+import { checkpointsEvery } from './helpers.js';
 
 const key = { id: 'test-key', key: Buffer.alloc(32, 7) };
 
@@ -36,7 +36,7 @@ const issued = (jti: string) => ({
 describe('audit writer: a write that times out', () => {
   let broker: TestBroker;
   beforeAll(async () => {
-    broker = await startAuditBroker();
+    broker = await startBroker({ extra: checkpointsEvery(5) });
   });
   afterAll(async () => broker.stop());
 
@@ -87,7 +87,8 @@ describe('audit writer: a write that times out', () => {
 
   it('the broker compensates a late commit: the credential is revoked and the log says why', async () => {
     const token = await broker.agent('slow-disk', 'demo:read');
-    // The real service wiring, with the disk stalled beyond write_timeout (2 s) for one issue.
+    // The real service wiring, with the disk stalled beyond write_timeout (2 s) for one issue;
+    // the stall and the timeout run on fake time.
     const { store } = broker.services;
     const append = store.audit.append.bind(store.audit);
     let stall = true;
@@ -98,19 +99,24 @@ describe('audit writer: a write that times out', () => {
       }
       return append(...args);
     };
+    await useFakeTimers(['setTimeout', 'clearTimeout']);
     try {
-      const res = await issue(broker.url, token, { backend: 'demo' });
+      const res = await onFakeTime(issue(broker.url, token, { backend: 'demo' }));
       expect(res.status).toBe(503);
       expect(res.body.error.code).toBe('ERR_AUDIT_UNAVAILABLE');
-      await new Promise((r) => setTimeout(r, 1000));
+      // The stalled write commits after all; the writer then revokes what it had refused.
+      await vi.advanceTimersByTimeAsync(1000);
+      const rowsOf = async () => (await store.audit.query({ agent: 'slow-disk', limit: 10, order: 'asc' })).filter((r) => r.jti !== null);
+      await eventually(async () => (await rowsOf()).length === 2);
       await broker.services.audit.flush();
-      const rows = (await store.audit.query({ agent: 'slow-disk', limit: 10, order: 'asc' })).filter((r) => r.jti !== null);
+      const rows = await rowsOf();
       expect(rows.map((r) => [r.type, r.reason])).toEqual([
         ['credential.issued', null],
         ['credential.revoked', 'ERR_AUDIT_UNAVAILABLE'],
       ]);
       expect((await store.credentials.get(rows[0]!.jti!))?.revokedAt).not.toBeNull();
     } finally {
+      vi.useRealTimers();
       (store.audit as { append: Store['audit']['append'] }).append = append;
     }
   });

@@ -1,16 +1,16 @@
 import { spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { createSqliteStore } from '../../src/store/sqlite/index.js';
-import { CLI, demoYaml, issue, runCli, startBroker, type TestBroker } from '../helpers/harness.js';
-import { startAuditBroker } from './helpers.js';
+import { BIN, runCli } from '../helpers/cli.js';
+import { eventually, issue, startBroker, type TestBroker, useFakeTimers } from '../helpers/harness.js';
+import { checkpointsEvery } from './helpers.js';
 
 describe('audit list filters and --follow', () => {
   let broker: TestBroker;
   let token: string;
   beforeAll(async () => {
-    broker = await startAuditBroker(1000);
+    broker = await startBroker({ extra: checkpointsEvery(1000) });
     token = await broker.agent('lister', 'demo:read');
     await issue(broker.url, token, { backend: 'demo', scopes: ['read'] });
     await issue(broker.url, token, { backend: 'demo', scopes: ['write'] });
@@ -35,7 +35,7 @@ describe('audit list filters and --follow', () => {
   it('--follow prints new events as they are written', async () => {
     const child = spawn(
       process.execPath,
-      [CLI, 'audit', 'list', '--follow', '--json', '--type', 'credential.issued', '--limit', '1', '--config', broker.configPath],
+      [BIN, 'audit', 'list', '--follow', '--json', '--type', 'credential.issued', '--limit', '1', '--config', broker.configPath],
       {
         env: { PATH: process.env['PATH'], ...broker.env },
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -70,42 +70,42 @@ describe('audit list filters and --follow', () => {
 
 describe('checkpoints', () => {
   it('every N rows and on shutdown', async () => {
-    const broker = await startAuditBroker(3);
+    const broker = await startBroker({ extra: checkpointsEvery(3) });
     const { store } = broker.services;
     const token = await broker.agent('cp', 'demo:read');
     for (let i = 0; i < 7; i++) await issue(broker.url, token, { backend: 'demo', scopes: ['read'] });
     // Row-count checkpoints are written in the background right after a commit.
-    for (let i = 0; i < 250 && (await store.audit.checkpoints()).length === 0; i++) await new Promise((r) => setTimeout(r, 20));
-    expect((await store.audit.checkpoints()).length).toBeGreaterThan(0);
+    await eventually(async () => (await store.audit.checkpoints()).length > 0);
     const head = (await store.audit.head())!;
-    const env = broker.env;
-    const configPath = broker.configPath;
-    const { dir } = broker;
-    await broker.server.stop();
+    await broker.stopServer();
     // After shutdown the latest checkpoint vouches for the last row.
-    const reopened = createSqliteStore(`${dir}/data/creddy.db`);
+    const reopened = createSqliteStore(`${broker.dir}/data/creddy.db`);
     expect((await reopened.audit.checkpoints()).at(-1)).toMatchObject({ seq: head.seq, hash: head.hash });
     await reopened.close();
-    const verify = await runCli(['audit', 'verify', '--config', configPath], env);
+    const verify = await runCli(['audit', 'verify', '--config', broker.configPath], broker.env);
     expect(verify.code, verify.stderr).toBe(0);
-    rmSync(dir, { recursive: true, force: true });
+    await broker.stop();
   });
 });
 
 describe('checkpoints by time', () => {
   it('every checkpoint_interval once rows were added (CLI rows included)', async () => {
-    const broker = await startBroker({
-      yaml: (dataDir) => demoYaml({ dataDir, extra: 'audit:\n  checkpoint_every: 100000\n  checkpoint_interval: 1s' }),
-    });
+    // The checkpoint timer is fake: the test fires it.
+    await useFakeTimers(['setInterval', 'clearInterval']);
+    const broker = await startBroker({ extra: 'audit:\n  checkpoint_every: 100000\n  checkpoint_interval: 1m' });
     try {
       const { store } = broker.services;
+      const before = (await store.audit.checkpoints()).length;
       const cli = await runCli(['agent', 'create', 'timed', '--can', 'demo:read', '--config', broker.configPath], broker.env);
       expect(cli.code, cli.stderr).toBe(0);
       const head = (await store.audit.head())!;
-      for (let i = 0; i < 250 && (await store.audit.checkpoints()).at(-1)?.seq !== head.seq; i++)
-        await new Promise((r) => setTimeout(r, 20));
+      await vi.advanceTimersByTimeAsync(59_000);
+      expect(await store.audit.checkpoints()).toHaveLength(before);
+      await vi.advanceTimersByTimeAsync(1_000);
+      await eventually(async () => (await store.audit.checkpoints()).at(-1)?.seq === head.seq);
       expect((await store.audit.checkpoints()).at(-1)).toMatchObject({ seq: head.seq, hash: head.hash });
     } finally {
+      vi.useRealTimers();
       await broker.stop();
     }
   });

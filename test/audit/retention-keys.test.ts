@@ -5,7 +5,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { auditEvent } from '../../src/model/audit.js';
 import { createServices } from '../../src/services.js';
-import { captureLogger, demoYaml, runCli, tempDir, testEnv } from '../helpers/harness.js';
+import { runCli } from '../helpers/cli.js';
+import { captureLogger, demoYaml, tempDir, testEnv } from '../helpers/harness.js';
 
 const DAY = 86_400_000;
 

@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/_utils/logger.js';
 import { loadAuditSigner, parsePublicKey, publicKeyFormats, rewrapAuditSigningKeys, verifySignature } from '../../src/audit/signing-key.js';
 import { loadKeks } from '../../src/keys/kek.js';
 import { createSqliteStore } from '../../src/store/sqlite/index.js';
-import { tempDir } from '../helpers/harness.js';
+import { silentLogger, tempDir } from '../helpers/harness.js';
 
 describe('audit signing key', () => {
   it('is generated once, sealed under the KEK, survives a KEK rewrap, and exports as PEM and JWK', async () => {

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { issue, runCli, type TestBroker } from '../helpers/harness.js';
-import { attack, copyDatabase, dbPath, startAuditBroker } from './helpers.js';
+import { runCli } from '../helpers/cli.js';
+import { issue, startBroker, type TestBroker } from '../helpers/harness.js';
+import { attack, checkpointsEvery, copyDatabase, dbPath } from './helpers.js';
 
 /**
  * State outside the chain (issue 14): an attacker with write access to the database file edits
@@ -20,7 +21,7 @@ describe('rows that decide access are tied to the audit log', () => {
   };
 
   beforeAll(async () => {
-    broker = await startAuditBroker(1000);
+    broker = await startBroker({ extra: checkpointsEvery(1000) });
   });
   afterAll(async () => broker?.stop());
 

@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalRow } from '../../src/audit/chain.js';
-import { runCli, type TestBroker } from '../helpers/harness.js';
-import { attack, copyDatabase, makeTraffic, startAuditBroker } from './helpers.js';
+import { runCli } from '../helpers/cli.js';
+import { startBroker, type TestBroker } from '../helpers/harness.js';
+import { attack, checkpointsEvery, copyDatabase, makeTraffic } from './helpers.js';
 
 interface Row {
   seq: number;
@@ -31,7 +32,7 @@ describe('audit verify catches tampering on a copy of a real database', () => {
   let checkpoints: number[];
 
   beforeAll(async () => {
-    broker = await startAuditBroker(1000);
+    broker = await startBroker({ extra: checkpointsEvery(1000) });
     await makeTraffic(broker, 24);
     await broker.services.auditCheckpoints.checkpointNow();
     last = (await broker.services.store.audit.head())!.seq;

@@ -1,11 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { issue, runCli, type TestBroker } from '../helpers/harness.js';
-import { startAuditBroker } from './helpers.js';
+import { runBin, runCli } from '../helpers/cli.js';
+import { issue, startBroker, type TestBroker } from '../helpers/harness.js';
+import { checkpointsEvery } from './helpers.js';
 
 describe('server and CLI appending at once keep one linear chain', () => {
+  // The CLI runs as its own process here: the point is two processes writing one database.
   let broker: TestBroker;
   beforeAll(async () => {
-    broker = await startAuditBroker(7);
+    broker = await startBroker({ extra: checkpointsEvery(7) });
   });
   afterAll(async () => broker?.stop());
 
@@ -21,10 +23,13 @@ describe('server and CLI appending at once keep one linear chain', () => {
       }
       return n;
     })();
-    for (let i = 0; i < 6; i++) {
-      const r = await runCli(['agent', 'create', `cli-${i}`, '--can', 'demo:read', '--config', broker.configPath], broker.env);
-      expect(r.code, r.stderr).toBe(0);
-    }
+    // Six CLI processes at once, each appending while the server does.
+    const created = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        runBin(['agent', 'create', `cli-${i}`, '--can', 'demo:read', '--config', broker.configPath], broker.env),
+      ),
+    );
+    for (const r of created) expect(r.code, r.stderr).toBe(0);
     stop = true;
     expect(await load).toBeGreaterThan(0);
 

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { isCreddyError } from '../../src/errors.js';
 import { createServices } from '../../src/services.js';
-import { captureLogger, demoYaml, runCli, startBroker, type TestBroker } from '../helpers/harness.js';
+import { runCli } from '../helpers/cli.js';
+import { captureLogger, demoYaml, startBroker, type TestBroker, tempDir } from '../helpers/harness.js';
 import { attack, copyDatabase, makeTraffic } from './helpers.js';
 
 /** A loopback witness endpoint: keeps what is POSTed, answers GET with the latest. */
@@ -42,6 +43,7 @@ describe('audit witness', () => {
   let broker: TestBroker;
   let endpoint: Awaited<ReturnType<typeof startWitnessEndpoint>>;
   let witnessFile: string;
+  const witnessDir = tempDir('creddy-witness-');
   const verify = (config: string, ...extra: string[]) => runCli(['audit', 'verify', '--json', '--config', config, ...extra], broker.env);
   const report = (stdout: string) =>
     JSON.parse(stdout) as {
@@ -53,14 +55,9 @@ describe('audit witness', () => {
 
   beforeAll(async () => {
     endpoint = await startWitnessEndpoint();
+    witnessFile = join(witnessDir.dir, 'witness.ndjson'); // outside the broker's data dir, as it should be
     broker = await startBroker({
-      yaml: (dataDir) => {
-        witnessFile = join(dataDir, '..', 'witness.ndjson');
-        return demoYaml({
-          dataDir,
-          extra: `audit:\n  checkpoint_every: 1000\n  checkpoint_interval: 1h\n  witness:\n    file: ${witnessFile}\n    url: ${endpoint.url}`,
-        });
-      },
+      extra: `audit:\n  checkpoint_every: 1000\n  checkpoint_interval: 1h\n  witness:\n    file: ${witnessFile}\n    url: ${endpoint.url}`,
     });
     await makeTraffic(broker, 10);
     await broker.services.auditCheckpoints.checkpointNow();
@@ -68,6 +65,7 @@ describe('audit witness', () => {
   afterAll(async () => {
     await broker?.stop();
     await endpoint?.close();
+    witnessDir.cleanup();
   });
 
   it('every checkpoint reaches the file and the endpoint, and the live log extends both', async () => {

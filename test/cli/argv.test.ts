@@ -2,7 +2,8 @@ import type { ArgsDef } from 'citty';
 import { describe, expect, it } from 'vitest';
 import { normalizeArgv } from '../../src/cli/argv.js';
 import { isCreddyError } from '../../src/errors.js';
-import { runCli, tempDir, testEnv } from '../helpers/harness.js';
+import { runCli } from '../helpers/cli.js';
+import { tempDir, testEnv } from '../helpers/harness.js';
 
 /** Arguments made unambiguous before citty parses them: ids that start with `-` (1 in 64 do). */
 const revokeArgs: ArgsDef = {

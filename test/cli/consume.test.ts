@@ -1,21 +1,22 @@
 /**
- * Ways to consume credentials, through the real CLI binary against a real broker and the loopback
- * fakes: --format credential-process/env, --repos, `creddy exec`, the git credential helper with
- * real `git credential fill`, and the real AWS CLI through credential_process.
+ * Ways to consume credentials, through the CLI against a real broker and the loopback fakes:
+ * --format credential-process/env, --repos, `creddy exec`, the git credential helper with real
+ * `git credential fill`, and the real AWS CLI through credential_process. Real `git` and `aws`
+ * run the built bin, and so does the signal-forwarding case; the rest run the CLI in process.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BASE, ROLE, useBaseCredentials } from '../backends/aws/fixture.js';
-import { appKeyPair, type DownstreamBroker, startDownstreamBroker } from '../backends/broker.js';
-import { type FakeGitHub, startFakeGitHub } from '../fakes/github.js';
+import { appKeyPair, type FakeGitHub, startFakeGitHub } from '../fakes/github.js';
 import { type FakeSts, startFakeSts } from '../fakes/sts.js';
-import { CLI, runCli, runProcess } from '../helpers/harness.js';
+import { BIN, runCli, runProcess } from '../helpers/cli.js';
+import { startBroker, type TestBroker } from '../helpers/harness.js';
 
 let gh: FakeGitHub;
 let sts: FakeSts;
-let broker: DownstreamBroker;
+let broker: TestBroker;
 let env: NodeJS.ProcessEnv;
 
 beforeAll(async () => {
@@ -29,9 +30,9 @@ beforeAll(async () => {
     ],
   });
   sts = await startFakeSts({ credentials: [BASE], roles: [{ arn: ROLE }] });
-  broker = await startDownstreamBroker({
+  broker = await startBroker({
     files: { 'app.pem': app.privateKey },
-    backendsYaml: (dir) => `  gh:
+    backends: (dir) => `  gh:
     type: github
     app_id: 99
     private_key: \${file:${dir}/app.pem}
@@ -135,7 +136,7 @@ describe('creddy exec', () => {
   it('forwards signals to the command', async () => {
     const script =
       "process.on('SIGTERM', () => { console.log('child got SIGTERM'); process.exit(42); }); console.log('ready'); setInterval(() => {}, 1000);";
-    const child = spawn(process.execPath, [CLI, 'exec', 'demo', '--', process.execPath, '-e', script], {
+    const child = spawn(process.execPath, [BIN, 'exec', 'demo', '--', process.execPath, '-e', script], {
       env: { PATH: process.env['PATH'], ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -166,7 +167,7 @@ describe('git credential helper', () => {
   const git = (args: string[], input: string, extraEnv: NodeJS.ProcessEnv = {}) =>
     runProcess(
       'git',
-      ['-c', `credential.helper=!"${process.execPath}" "${CLI}" git-credential`, ...args],
+      ['-c', `credential.helper=!"${process.execPath}" "${BIN}" git-credential`, ...args],
       {
         PATH: process.env['PATH'],
         HOME: broker.dir,
@@ -229,7 +230,7 @@ describe('AWS CLI through credential_process', () => {
       config,
       `${[
         '[profile creddy]',
-        `credential_process = "${process.execPath}" "${CLI}" get aws --scopes sts:GetCallerIdentity --format credential-process`,
+        `credential_process = "${process.execPath}" "${BIN}" get aws --scopes sts:GetCallerIdentity --format credential-process`,
         'region = us-east-1',
       ].join('\n')}\n`,
     );

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { issue, runCli, startBroker, type TestBroker } from '../helpers/harness.js';
+import { runCli } from '../helpers/cli.js';
+import { issue, startBroker, type TestBroker } from '../helpers/harness.js';
 
 describe('operator CLI against a running server', () => {
   let broker: TestBroker;

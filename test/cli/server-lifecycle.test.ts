@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLI, demoYaml, runCli, tempDir, testEnv } from '../helpers/harness.js';
+import { runCli, spawnServer } from '../helpers/cli.js';
+import { demoYaml, tempDir, testEnv } from '../helpers/harness.js';
 
 describe('creddy server process', () => {
   const { dir, cleanup } = tempDir();
@@ -16,18 +16,7 @@ describe('creddy server process', () => {
       (await runCli(['agent', 'create', 'bot', '--can', 'demo:read', '--json', '--config', configPath], env)).stdout,
     );
 
-    const server = spawn(process.execPath, [CLI, 'server', '--config', configPath], {
-      env: { ...env, PATH: process.env['PATH'] },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const url = await new Promise<string>((resolve, reject) => {
-      server.stdout.on('data', (d: Buffer) => {
-        const match = /creddy listening on (\S+)/.exec(d.toString());
-        if (match) resolve(match[1]!);
-      });
-      server.once('exit', (code) => reject(new Error(`server exited ${code}`)));
-    });
-    const exited = new Promise<number | null>((resolve) => server.once('exit', (code) => resolve(code)));
+    const { url, child: server, exited } = await spawnServer(configPath, env);
 
     let signalled = false;
     const requests = Array.from({ length: 60 }, () =>

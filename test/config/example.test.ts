@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { backendTypes } from '../../src/backends/registry.js';
 import { parseConfig } from '../../src/config/load.js';
-import { tempDir } from '../helpers/harness.js';
+import { tempDir } from '../helpers/setup.js';
 
 describe('config.example.yaml', () => {
   const text = readFileSync(resolve(import.meta.dirname, '../../config.example.yaml'), 'utf8');

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { isCreddyError } from '../../src/errors.js';
-import { tempDir } from '../helpers/harness.js';
+import { tempDir } from '../helpers/setup.js';
 
 const base = `issuer: https://creddy.example.com
 listen: 127.0.0.1:8400

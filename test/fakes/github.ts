@@ -5,7 +5,7 @@
  * against it fail the way production would. Listens on 127.0.0.1 only.
  */
 
-import { randomInt } from 'node:crypto';
+import { generateKeyPairSync, randomInt } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAppJwtVerifier } from './github-jwt.js';
@@ -298,4 +298,13 @@ function send(res: ServerResponse, reply: Reply): void {
   const type = reply.status === 204 ? {} : { 'content-type': 'application/json; charset=utf-8' };
   res.writeHead(reply.status, { ...type, 'x-github-media-type': 'github.v3; format=json', ...reply.headers });
   res.end(body);
+}
+
+/** An RSA key pair like a GitHub App's (PKCS#8 private, SPKI public), for the fake and the broker's config. */
+export function appKeyPair(): { privateKey: string; publicKey: string } {
+  return generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+  });
 }

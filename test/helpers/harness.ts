@@ -1,128 +1,189 @@
-import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { createLogger, type Logger } from '../../src/_utils/logger.js';
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { vi } from 'vitest';
+import type { Clock } from '../../src/_utils/clock.js';
 import { createAgent } from '../../src/agents/create.js';
 import { parseGrants } from '../../src/agents/grants.js';
-import { parseConfig } from '../../src/config/load.js';
+import { loadConfig } from '../../src/config/load.js';
 import { type RunningServer, startServer } from '../../src/http/server.js';
 import { createServices, type Services } from '../../src/services.js';
+import type { Store } from '../../src/store/port.js';
+import { captureLogger, demoYaml, type TestClock, tempDir, testClock, testEnv } from './setup.js';
 
-/** Path of the built CLI; `npm test` builds before running vitest. */
-export const CLI = resolve(import.meta.dirname, '../../dist/main.js');
+/**
+ * The one way tests build a broker (startBroker), with an HTTP issue call and polling for
+ * background work; ./setup.ts (temp dirs, keys, YAML, loggers, clock) is re-exported. Tests that
+ * run the CLI use ./cli.ts with the broker's `configPath` and `env`.
+ */
 
-/** A private temp dir removed by `cleanup()`. */
-export function tempDir(prefix = 'creddy-test-'): { dir: string; cleanup: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+export * from './setup.js';
+
+export interface ServicesOptions {
+  /** The YAML under `backends:` (two-space indented), given the broker's dir; default the demo backend. */
+  readonly backends?: string | ((dir: string) => string);
+  /** More top-level YAML: `keys:`, `audit:`, `auth_throttle:`. */
+  readonly extra?: string;
+  /** Files written into the broker's dir before it starts (e.g. a GitHub App key). */
+  readonly files?: Readonly<Record<string, string>>;
+  /** Environment on top of a fresh KEK and audit key. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Opens the store on the configured SQLite path (tests that keep its connection); else the configured store. */
+  readonly store?: (path: string) => Store;
 }
 
-/** Fresh KEK and audit key, as an operator would set them (no dev-key files). */
-export function testEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return {
-    CREDDY_KEK: randomBytes(32).toString('hex'),
-    CREDDY_AUDIT_KEY: randomBytes(32).toString('hex'),
-    ...extra,
+export interface BrokerOptions extends ServicesOptions {
+  /** The broker's clock; a movable one by default. */
+  readonly clock?: TestClock;
+  /** The downstream reaper's period (default the server's own, 5 s). */
+  readonly reaperIntervalMs?: number;
+}
+
+/** A broker's data dir, config and keys, and how to open its services, before anything runs. */
+function prepare(options: ServicesOptions, clock: Clock) {
+  const { dir, cleanup } = tempDir('creddy-broker-');
+  for (const [name, content] of Object.entries(options.files ?? {})) writeFileSync(join(dir, name), content, { mode: 0o600 });
+  const configPath = join(dir, 'creddy.yaml');
+  const backends = typeof options.backends === 'function' ? options.backends(dir) : options.backends;
+  writeFileSync(
+    configPath,
+    demoYaml({
+      dataDir: join(dir, 'data'),
+      ...(backends ? { backendsYaml: backends } : {}),
+      ...(options.extra ? { extra: options.extra } : {}),
+    }),
+  );
+  const env = testEnv(options.env);
+  const { logger, lines } = captureLogger();
+  const open = (): Promise<Services> => {
+    const config = loadConfig(configPath, env);
+    const store = options.store?.(config.store.path);
+    return createServices(config, { env, logger, clock, actor: 'server', ...(store ? { store } : {}) });
   };
+  const agent = async (services: Services, name: string, grants: string, ttlSeconds: number | null = null): Promise<string> =>
+    (await createAgent(services, { name, grants: parseGrants(grants, services), ttlSeconds, actor: 'cli' })).token;
+  return { dir, cleanup, configPath, env, lines, open, agent };
 }
 
-/** A config with the `demo` generic backend; `backendsYaml` replaces the backends block. */
-export function demoYaml(options: { dataDir: string; backendsYaml?: string; extra?: string }): string {
-  return [
-    'issuer: http://127.0.0.1:8400',
-    'listen: 127.0.0.1:0',
-    `data_dir: ${options.dataDir}`,
-    options.extra ?? '',
-    'backends:',
-    options.backendsYaml ??
-      `  demo:
-    type: generic
-    audience: demo
-    default_ttl: 15m
-    max_ttl: 1h
-    allowed_scopes: [read, write, "files:*"]
-    default_scopes: [read]`,
-  ].join('\n');
-}
-
-/** Captures log lines so tests can assert no secret ever reaches them. */
-export function captureLogger(): { logger: Logger; lines: string[] } {
-  const lines: string[] = [];
-  return { logger: createLogger((line) => lines.push(line)), lines };
-}
-
-export interface TestBroker {
+export interface TestServices {
   readonly dir: string;
   readonly configPath: string;
   readonly env: NodeJS.ProcessEnv;
   readonly services: Services;
+  readonly logLines: string[];
+  /** Creates an agent in-process and returns its bearer token. */
+  agent(name: string, grants: string, ttlSeconds?: number | null): Promise<string>;
+  close(): Promise<void>;
+}
+
+/**
+ * The broker's services without a server, on `clock`: for tests that drive the app with
+ * `createApp(services).request()` or call use cases directly.
+ */
+export async function openServices(options: ServicesOptions & { readonly clock?: Clock } = {}): Promise<TestServices> {
+  const broker = prepare(options, options.clock ?? testClock());
+  let services: Services;
+  try {
+    services = await broker.open();
+  } catch (err) {
+    broker.cleanup();
+    throw err;
+  }
+  return {
+    dir: broker.dir,
+    configPath: broker.configPath,
+    env: broker.env,
+    services,
+    logLines: broker.lines,
+    agent: (name, grants, ttlSeconds) => broker.agent(services, name, grants, ttlSeconds ?? null),
+    async close() {
+      await services.close();
+      broker.cleanup();
+    },
+  };
+}
+
+export interface TestBroker {
+  readonly dir: string;
+  /** The config on disk, so CLI runs open the same store. */
+  readonly configPath: string;
+  /** The KEK and audit key (and `options.env`): what the CLI needs to open the store. */
+  readonly env: NodeJS.ProcessEnv;
+  readonly clock: TestClock;
+  /** The running server's services and address; new ones after restart(). */
+  readonly services: Services;
   readonly server: RunningServer;
   readonly url: string;
+  /** Every log line of every server this broker ran. */
   readonly logLines: string[];
   /** Creates an agent in-process and returns its bearer token. */
   agent(name: string, grants: string): Promise<string>;
+  /** Stops the server (drain, reaper, last checkpoint) and keeps the data dir. */
+  stopServer(): Promise<void>;
+  /** Stops the server and starts a new one on the same data dir, keys and clock. */
+  restart(): Promise<void>;
+  /** Stops the server if it runs and removes the data dir. */
   stop(): Promise<void>;
 }
 
 /**
  * A real broker on an ephemeral loopback port with its own data dir, KEK and audit key. The
- * config is written to disk so CLI processes (`runCli`) can open the same store.
+ * config is written to disk so CLI runs can open the same store.
  */
-export async function startBroker(options: { yaml?: (dataDir: string) => string; env?: NodeJS.ProcessEnv } = {}): Promise<TestBroker> {
-  const { dir, cleanup } = tempDir();
-  const dataDir = join(dir, 'data');
-  const configPath = join(dir, 'creddy.yaml');
-  writeFileSync(configPath, options.yaml ? options.yaml(dataDir) : demoYaml({ dataDir }));
-  const env = testEnv(options.env);
-  const { logger, lines } = captureLogger();
-  const { readFileSync } = await import('node:fs');
-  const config = parseConfig(readFileSync(configPath, 'utf8'), configPath, env);
-  const services = await createServices(config, { env, logger, actor: 'server' });
-  const server = await startServer(services, { host: '127.0.0.1', port: 0 });
+export async function startBroker(options: BrokerOptions = {}): Promise<TestBroker> {
+  const clock = options.clock ?? testClock();
+  const broker = prepare(options, clock);
+  const reaper = options.reaperIntervalMs === undefined ? {} : { reaperIntervalMs: options.reaperIntervalMs };
+  const boot = async (): Promise<{ services: Services; server: RunningServer }> => {
+    const services = await broker.open();
+    try {
+      return { services, server: await startServer(services, { host: '127.0.0.1', port: 0 }, reaper) };
+    } catch (err) {
+      await services.close();
+      throw err;
+    }
+  };
+
+  let running: { services: Services; server: RunningServer } | undefined;
+  try {
+    running = await boot();
+  } catch (err) {
+    broker.cleanup();
+    throw err;
+  }
+  let current = running;
+  const stopServer = async (): Promise<void> => {
+    const stopping = running;
+    running = undefined;
+    await stopping?.server.stop();
+  };
   return {
-    dir,
-    configPath,
-    env,
-    services,
-    server,
-    url: server.url,
-    logLines: lines,
-    async agent(name, grants) {
-      const { token } = await createAgent(services, { name, grants: parseGrants(grants, services), ttlSeconds: null, actor: 'cli' });
-      return token;
+    dir: broker.dir,
+    configPath: broker.configPath,
+    env: broker.env,
+    clock,
+    logLines: broker.lines,
+    get services() {
+      return current.services;
+    },
+    get server() {
+      return current.server;
+    },
+    get url() {
+      return current.server.url;
+    },
+    agent: (name, grants) => broker.agent(current.services, name, grants),
+    stopServer,
+    async restart() {
+      await stopServer();
+      running = current = await boot();
     },
     async stop() {
-      await server.stop();
-      cleanup();
+      await stopServer();
+      broker.cleanup();
     },
   };
-}
-
-export interface CliResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs a command to completion with exactly `env`, feeding `input` on stdin. */
-export function runProcess(command: string, args: string[], env: NodeJS.ProcessEnv, input = ''): Promise<CliResult> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(command, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
-    child.stdin.end(input);
-  });
-}
-
-/** Runs the real `creddy` binary with `args`; env is merged over a minimal base. */
-export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, input?: string): Promise<CliResult> {
-  return runProcess(process.execPath, [CLI, ...args], { PATH: process.env['PATH'], HOME: process.env['HOME'], ...env }, input);
 }
 
 /** POSTs an issue request with a bearer token; returns status and parsed body. */
@@ -133,4 +194,61 @@ export async function issue(url: string, token: string, body: unknown): Promise<
     body: JSON.stringify(body),
   });
   return { status: response.status, body: await response.json() };
+}
+
+/** The agent's latest audit row and the credential row it names (none after a failed mint). */
+export async function lastOutcome(broker: TestBroker, agent: string) {
+  const [row] = await broker.services.store.audit.query({ agent, limit: 1 });
+  const credential = row?.jti ? await broker.services.store.credentials.get(row.jti) : undefined;
+  return { row, credential };
+}
+
+/** The real timer, taken before any test installs fake ones. */
+const realSetTimeout = globalThis.setTimeout;
+
+/**
+ * Polls `check` until it is true (or throws after `timeoutMs` of real time): for background work
+ * the test cannot await, such as a reaper pass. Works under fake timers too.
+ */
+export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const end = performance.now() + timeoutMs;
+  while (!(await check())) {
+    if (performance.now() > end) throw new Error('condition not met in time');
+    await new Promise((resolve) => realSetTimeout(resolve, 10));
+  }
+}
+
+/** Timer functions a test can fake (vi.useFakeTimers' `toFake`). */
+export type FakeTimerMethods = NonNullable<NonNullable<Parameters<typeof vi.useFakeTimers>[0]>['toFake']>;
+
+/**
+ * vi.useFakeTimers with exactly `toFake` (never setImmediate, which the audit writer batches on),
+ * after one real fetch: fetch (undici) starts a clock timer of its own on first use and only
+ * refreshes it afterwards. Started under fake timers it would stay frozen once they are gone, for
+ * every later test file in this worker, and undici's keep-alive expiry with it.
+ */
+export async function useFakeTimers(toFake: FakeTimerMethods): Promise<void> {
+  const server = createServer((_req, res) => res.end());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await (await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`)).arrayBuffer();
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+  vi.useFakeTimers({ toFake });
+}
+
+/**
+ * Waits for `work` while fake timers drive it: the fake clock moves `stepMs` at a time, with a
+ * real pause between steps so that loopback I/O (the broker, the fakes) keeps up. Timeouts,
+ * backoff, Retry-After and slow fakes then take fake seconds, not real ones.
+ */
+export async function onFakeTime<T>(work: Promise<T>, stepMs = 20): Promise<T> {
+  let settled = false;
+  const done = work.finally(() => {
+    settled = true;
+  });
+  while (!settled) {
+    await new Promise((resolve) => realSetTimeout(resolve, 1));
+    await vi.advanceTimersByTimeAsync(stepMs);
+  }
+  return done;
 }

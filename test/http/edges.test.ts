@@ -1,13 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAgent } from '../../src/agents/create.js';
-import { parseGrants } from '../../src/agents/grants.js';
 import { revokeAgent } from '../../src/agents/revoke.js';
-import { parseConfig } from '../../src/config/load.js';
 import { BODY_LIMIT_BYTES, createApp } from '../../src/http/app.js';
-import { createServices, type Services } from '../../src/services.js';
-import { captureLogger, demoYaml, issue, runCli, startBroker, type TestBroker, tempDir, testEnv } from '../helpers/harness.js';
+import type { Services } from '../../src/services.js';
+import { runCli } from '../helpers/cli.js';
+import { issue, openServices, startBroker, type TestBroker } from '../helpers/harness.js';
 
 /**
  * The broker's edge: body limit, JSON shape, content type, bearer format, agent lifecycle and
@@ -16,36 +13,18 @@ import { captureLogger, demoYaml, issue, runCli, startBroker, type TestBroker, t
  * use a real server.
  */
 
-/** Real services on a temp data dir, with a movable clock and captured log lines. */
+/** Real services on a temp data dir, with a movable clock and captured log lines, and the app on them. */
 async function inProcessBroker() {
-  const { dir, cleanup } = tempDir('creddy-edges-');
-  const env = testEnv();
   const clock = {
     ms: Date.now(),
     now() {
       return this.ms;
     },
   };
-  const { logger, lines } = captureLogger();
   // Each case checks one failure's own 401 and row; the throttle that would turn a run of them
   // into 429s has its own tests (throttle.test.ts).
-  const yaml = demoYaml({ dataDir: join(dir, 'data'), extra: 'auth_throttle: {max_failures: 100000}' });
-  const config = parseConfig(yaml, join(dir, 'creddy.yaml'), env);
-  const services = await createServices(config, { env, logger, actor: 'server', clock });
-  const app = createApp(services);
-  return {
-    services,
-    app,
-    clock,
-    lines,
-    async agent(name: string, grants: string, ttlSeconds: number | null = null): Promise<string> {
-      return (await createAgent(services, { name, grants: parseGrants(grants, services), ttlSeconds, actor: 'cli' })).token;
-    },
-    async close() {
-      await services.close();
-      cleanup();
-    },
-  };
+  const opened = await openServices({ clock, extra: 'auth_throttle: {max_failures: 100000}' });
+  return { ...opened, app: createApp(opened.services), clock, lines: opened.logLines };
 }
 
 type Broker = Awaited<ReturnType<typeof inProcessBroker>>;

@@ -1,9 +1,8 @@
-import { rmSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { throttleKey } from '../../src/http/middleware/auth-failures.js';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { THROTTLE_REPORT_MS, throttleKey } from '../../src/http/middleware/auth-failures.js';
 import { createAuthThrottle } from '../../src/http/middleware/throttle.js';
 import { openStore } from '../../src/store/open-store.js';
-import { demoYaml, startBroker, type TestBroker } from '../helpers/harness.js';
+import { eventually, startBroker, type TestBroker, useFakeTimers } from '../helpers/harness.js';
 
 /** Failed authentications are audited, but a flood from one address cannot grow the log at request rate. */
 describe('createAuthThrottle', () => {
@@ -41,14 +40,14 @@ describe('createAuthThrottle', () => {
   it('bounds the rows of a client with many addresses: the global budget, then counts only', () => {
     const throttle = createAuthThrottle({ ...config, maxAuditedPerWindow: 100 });
     const verdicts = { audit: 0, block: 0, refuse: 0 };
-    // 30 rounds over 10,001 addresses (a /50 of IPv6 /64s, or a botnet), all in one window.
-    for (let round = 0; round < 30; round++) {
+    // 3 rounds over 10,001 addresses (a /50 of IPv6 /64s, or a botnet), all in one window.
+    for (let round = 0; round < 3; round++) {
       for (let i = 0; i <= 10_000; i++) verdicts[throttle.failed(`2001:db8:${i}::/64`, round * 100 + i / 1000).kind]++;
     }
     expect(verdicts.audit + verdicts.block).toBe(100);
-    expect(verdicts.refuse).toBe(30 * 10_001 - 100);
+    expect(verdicts.refuse).toBe(3 * 10_001 - 100);
     const summary = throttle.drain()!;
-    expect(summary).toMatchObject({ refused: 30 * 10_001 - 100, globalBudgetExhausted: true });
+    expect(summary).toMatchObject({ refused: 3 * 10_001 - 100, globalBudgetExhausted: true });
     expect(summary.addresses).toBeLessThanOrEqual(10_001);
     expect(summary.top).toHaveLength(10);
     // The next window audits again.
@@ -96,27 +95,34 @@ describe('auth throttle at the wire', () => {
       headers: { authorization, 'content-type': 'application/json' },
       body: JSON.stringify({ backend: 'demo' }),
     });
+  const statuses = async (n: number): Promise<number[]> => {
+    const out: number[] = [];
+    for (let i = 0; i < n; i++) out.push((await call(BAD)).status);
+    return out;
+  };
   const rows = async (type: string) => broker.services.store.audit.query({ type, limit: 1000 });
+  const summaries = async () => (await rows('auth.throttled')).filter((row) => row.reason === 'ERR_RATE_LIMITED');
 
   beforeAll(async () => {
-    broker = await startBroker({
-      yaml: (dataDir) => demoYaml({ dataDir, extra: 'auth_throttle: {max_failures: 3, window: 1m, block: 5m}' }),
-    });
+    // The summary timer is fake (the test fires it); the block runs on the broker's movable clock.
+    await useFakeTimers(['setInterval', 'clearInterval']);
+    broker = await startBroker({ extra: 'auth_throttle: {max_failures: 3, window: 1m, block: 5m}' });
     valid = await broker.agent('throttled-neighbour', 'demo:read');
   });
-  afterAll(() => {
-    if (broker) rmSync(broker.dir, { recursive: true, force: true });
+  afterAll(async () => {
+    vi.useRealTimers();
+    await broker?.stop();
   });
 
   it('3 failures are 401s with a row each; then 429 with Retry-After, one auth.throttled row for the block', async () => {
-    const statuses: number[] = [];
+    const seen: number[] = [];
     let last: { retryAfter: string | null; body: { error: { code: string; details: Record<string, unknown> } } } | undefined;
     for (let i = 0; i < 20; i++) {
       const response = await call(BAD);
-      statuses.push(response.status);
+      seen.push(response.status);
       last = { retryAfter: response.headers.get('retry-after'), body: (await response.json()) as never };
     }
-    expect(statuses).toEqual([401, 401, 401, ...Array<number>(17).fill(429)]);
+    expect(seen).toEqual([401, 401, 401, ...Array<number>(17).fill(429)]);
     expect(last!.body.error.code).toBe('ERR_RATE_LIMITED');
     // The real reason stays visible to the caller.
     expect(last!.body.error.details).toMatchObject({ cause: 'ERR_UNAUTHENTICATED' });
@@ -137,15 +143,37 @@ describe('auth throttle at the wire', () => {
     expect((await call(`Bearer ${valid}`)).status).toBe(201);
   });
 
-  it('the refusals are summed up in one auth.throttled row (here: at shutdown)', async () => {
-    await broker.server.stop();
+  it('the refusals are summed up in one auth.throttled row every 10 s', async () => {
+    expect(await summaries()).toEqual([]);
+    await vi.advanceTimersByTimeAsync(THROTTLE_REPORT_MS);
+    await eventually(async () => (await summaries()).length === 1);
+    expect((await summaries())[0]).toMatchObject({
+      clientIp: null,
+      details: { refused: 16, addresses: 1, top: [{ address: '127.0.0.1', refused: 16 }], global_budget_exhausted: false },
+    });
+    // Nothing refused since: the next period writes no row.
+    await vi.advanceTimersByTimeAsync(THROTTLE_REPORT_MS);
+    await broker.services.audit.flush();
+    expect(await summaries()).toHaveLength(1);
+  });
+
+  it('once the block has passed, the address starts a fresh window', async () => {
+    broker.clock.advance(290);
+    expect(await statuses(1)).toEqual([429]);
+    broker.clock.advance(11);
+    expect(await statuses(6)).toEqual([401, 401, 401, 429, 429, 429]);
+    expect(await rows('auth.failed')).toHaveLength(6);
+  });
+
+  it('refusals left at shutdown are summed up in a last row', async () => {
+    await broker.stopServer();
     const store = openStore(broker.services.config.store);
     try {
       const [summary] = await store.audit.query({ type: 'auth.throttled', limit: 10 });
       expect(summary).toMatchObject({
         reason: 'ERR_RATE_LIMITED',
         clientIp: null,
-        details: { refused: 16, addresses: 1, top: [{ address: '127.0.0.1', refused: 16 }], global_budget_exhausted: false },
+        details: { refused: 3, addresses: 1, top: [{ address: '127.0.0.1', refused: 3 }], global_budget_exhausted: false },
       });
     } finally {
       await store.close();

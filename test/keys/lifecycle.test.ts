@@ -1,10 +1,8 @@
-import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createAgent } from '../../src/agents/create.js';
 import { loadAuditKeys } from '../../src/audit/key.js';
 import { verifyStore } from '../../src/audit/verify-store.js';
-import { parseConfig } from '../../src/config/load.js';
 import { issueCredential } from '../../src/credentials/issue.js';
 import { revokeKey } from '../../src/keys/revoke-key.js';
 import { rotateKeys } from '../../src/keys/rotate.js';
@@ -12,8 +10,8 @@ import { createRotationSchedule } from '../../src/keys/schedule.js';
 import { PUBLISH_LAG_S, planFor, RETIRE_GRACE_S } from '../../src/keys/timing.js';
 import { keyEvent } from '../../src/keys/transition.js';
 import type { KeyRecord } from '../../src/model/key.js';
-import { createServices, type Services } from '../../src/services.js';
-import { captureLogger, demoYaml, tempDir, testEnv } from '../helpers/harness.js';
+import type { Services } from '../../src/services.js';
+import { openServices, type TestServices } from '../helpers/harness.js';
 
 /**
  * The lifecycle rules with a clock the test moves (injected, as the server's is): when keys
@@ -25,7 +23,7 @@ const T0 = Date.UTC(2026, 0, 1) / 1000;
 describe('key lifecycle with a controlled clock', () => {
   let services: Services;
   let now = T0;
-  let cleanup: () => void;
+  let opened: TestServices;
   let env: NodeJS.ProcessEnv;
   const clock = { now: () => now * 1000 };
   const byState = async (state: KeyRecord['state']) => (await services.store.keys.list()).filter((k) => k.state === state);
@@ -37,24 +35,10 @@ describe('key lifecycle with a controlled clock', () => {
 
   beforeEach(async () => {
     now = T0;
-    const tmp = tempDir();
-    cleanup = tmp.cleanup;
-    const yaml = demoYaml({
-      dataDir: join(tmp.dir, 'data'),
-      extra: 'keys: {rotation_period: 30d, publish_ahead: 1h, jwks_max_age: 5m, clock_skew: 60s}',
-    });
-    env = testEnv();
-    services = await createServices(parseConfig(yaml, join(tmp.dir, 'creddy.yaml'), env), {
-      env,
-      logger: captureLogger().logger,
-      actor: 'server',
-      clock,
-    });
+    opened = await openServices({ clock, extra: 'keys: {rotation_period: 30d, publish_ahead: 1h, jwks_max_age: 5m, clock_skew: 60s}' });
+    ({ services, env } = opened);
   });
-  afterEach(async () => {
-    await services.close();
-    cleanup();
-  });
+  afterEach(async () => opened.close());
 
   const issueToken = async (ttl = 900): Promise<string> => {
     const agent =

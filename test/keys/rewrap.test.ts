@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/_utils/logger.js';
 import { createSealer } from '../../src/audit/chain.js';
 import { loadAuditKey } from '../../src/audit/key.js';
 import { parseConfig } from '../../src/config/load.js';
@@ -10,7 +9,8 @@ import { loadKeks, open, revocationHandleAad, seal } from '../../src/keys/kek.js
 import { auditEvent } from '../../src/model/audit.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { Store } from '../../src/store/port.js';
-import { demoYaml, runCli, tempDir, testEnv } from '../helpers/harness.js';
+import { runCli, runCrashCli } from '../helpers/cli.js';
+import { demoYaml, silentLogger, tempDir, testEnv } from '../helpers/harness.js';
 
 /** KEK rotation: `creddy keys rewrap` with CREDDY_KEK_PREVIOUS, interrupted and resumed; wrong KEKs. */
 const HANDLE_JTI = 'handle-jti-0001';
@@ -74,7 +74,7 @@ describe('keys rewrap and wrong KEKs', () => {
   });
 
   it('an interrupted rewrap leaves every row usable; a re-run finishes; then the old KEK is not needed', async () => {
-    const crashed = await op(['keys', 'rewrap'], { ...envB, NODE_ENV: 'test', CREDDY_TEST_CRASH_AT: 'rewrap:row-2' });
+    const crashed = await runCrashCli(['keys', 'rewrap', '--config', configPath], envB, { crashAt: 'rewrap:row-2' });
     expect(crashed.code).toBeNull(); // SIGKILL
     expect(crashed.stderr).toContain('rewrapped 2/5');
     const ids = (await store.keys.list()).map((k) => k.kekId);

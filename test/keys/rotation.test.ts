@@ -1,15 +1,23 @@
 import { createRemoteJWKSet, customFetch, decodeProtectedHeader } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { verifyCreddyToken } from '../../src/verify/token.js';
-import { demoYaml, issue, runCli, startBroker, type TestBroker } from '../helpers/harness.js';
+import { runCli } from '../helpers/cli.js';
+import { issue, startBroker, type TestBroker, useFakeTimers } from '../helpers/harness.js';
 
 /**
  * The zero-downtime promise, end to end: tokens are issued continuously while keys rotate by CLI
  * and by schedule, and a verifier that caches the JWKS as long as the server allows (max-age)
  * and never refetches early checks every token the moment it is issued.
+ *
+ * Time is fake and moves in steps of STEP_MS: the broker, the CLI, the jose verifier's cache and
+ * the server's timers (key refresh and schedule every second, `keys rotate` waiting for
+ * publish_ahead) all read it, so a rotation period of 5 s takes no real 5 s. Between two steps
+ * three callers each get a token and verify it at once, so the verifier's cache (1 s) is always
+ * mid-life somewhere when a key changes.
  */
 const KEYS = 'keys: {rotation_period: 5s, publish_ahead: 1s, jwks_max_age: 1s, clock_skew: 1s}';
 const JWKS_MAX_AGE_MS = 1000;
+const STEP_MS = 200;
 
 interface Issued {
   readonly token: string;
@@ -22,10 +30,15 @@ describe('signing-key rotation under load', () => {
   const op = (args: string[]) => runCli([...args, '--config', broker.configPath], broker.env);
 
   beforeAll(async () => {
-    broker = await startBroker({ yaml: (dataDir) => demoYaml({ dataDir, extra: KEYS }) });
+    // Everything that reads or waits on time, except setImmediate (the audit writer's batching).
+    await useFakeTimers(['Date', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval']);
+    broker = await startBroker({ extra: KEYS });
     agentToken = await broker.agent('loader', 'demo:read');
   });
-  afterAll(async () => broker.stop());
+  afterAll(async () => {
+    vi.useRealTimers();
+    await broker?.stop();
+  });
 
   it('JWKS carries Cache-Control within jwks_max_age and answers If-None-Match with 304', async () => {
     const first = await fetch(`${broker.url}/.well-known/jwks.json`);
@@ -46,7 +59,7 @@ describe('signing-key rotation under load', () => {
     let fetches = 0;
     const maxAges = new Set<string>();
     // A strict verifier: caches for the full jwks_max_age and refetches on an unknown kid only
-    // after a 60 s cooldown, i.e. practically never, so only publish-ahead can save it.
+    // after a 60 s cooldown, i.e. never in this test, so only publish-ahead can save it.
     const keys = createRemoteJWKSet(new URL(`${broker.url}/.well-known/jwks.json`), {
       cacheMaxAge: JWKS_MAX_AGE_MS,
       cooldownDuration: 60_000,
@@ -61,25 +74,31 @@ describe('signing-key rotation under load', () => {
 
     const issued: Issued[] = [];
     const failures: string[] = [];
-    let running = true;
-    const worker = async (): Promise<void> => {
-      while (running) {
-        const res = await issue(broker.url, agentToken, { backend: 'demo' });
-        if (res.status !== 201) {
-          failures.push(`issue ${res.status} ${JSON.stringify(res.body)}`);
-          continue;
-        }
-        const token = res.body.token as string;
-        const kid = decodeProtectedHeader(token).kid!;
-        issued.push({ token, kid });
-        await verify(token).catch((err: unknown) => failures.push(`${kid}: ${(err as Error).message}`));
-      }
+    const caller = async (): Promise<void> => {
+      const res = await issue(broker.url, agentToken, { backend: 'demo' });
+      if (res.status !== 201) return void failures.push(`issue ${res.status} ${JSON.stringify(res.body)}`);
+      const token = res.body.token as string;
+      const kid = decodeProtectedHeader(token).kid!;
+      issued.push({ token, kid });
+      await verify(token).catch((err: unknown) => failures.push(`${kid}: ${(err as Error).message}`));
     };
-    const workers = [worker(), worker(), worker()];
+    /** Time moves one step; then three callers each get a token and verify it. */
+    const step = async (): Promise<void> => {
+      await vi.advanceTimersByTimeAsync(STEP_MS);
+      await Promise.all([caller(), caller(), caller()]);
+    };
+    /** Steps until `work` (which waits on fake time) settles. */
+    const stepUntil = async <T>(work: Promise<T>): Promise<T> => {
+      let settled = false;
+      const done = work.finally(() => (settled = true));
+      while (!settled) await step();
+      return done;
+    };
 
     const manual: string[] = [];
     for (let i = 0; i < 5; i++) {
-      const rotated = await op(['keys', 'rotate', '--json']);
+      // Unforced: each run waits until the next key has been published for publish_ahead.
+      const rotated = await stepUntil(op(['keys', 'rotate', '--json']));
       expect(rotated.code, rotated.stderr).toBe(0);
       const body = JSON.parse(rotated.stdout) as { rotated: boolean; current: string; next: string };
       expect(body.current).not.toBe(body.next);
@@ -87,15 +106,9 @@ describe('signing-key rotation under load', () => {
     }
     // Then let the schedule rotate on its own.
     const activations = () => broker.services.store.audit.query({ type: 'key.activated', limit: 100 });
-    for (;;) {
-      const scheduled = (await activations()).filter((row) => row.actor === 'schedule');
-      if (scheduled.length >= 1) break;
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
+    while (!(await activations()).some((row) => row.actor === 'schedule')) await step();
     // Keep issuing briefly under the newest key too.
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    running = false;
-    await Promise.all(workers);
+    for (let i = 0; i < 8; i++) await step();
 
     const rows = await activations();
     const kidsSigning = new Set(issued.map((t) => t.kid));
@@ -108,9 +121,6 @@ describe('signing-key rotation under load', () => {
     // The verifier really cached: far fewer fetches than tokens, and never a max-age above 1 s.
     expect(fetches).toBeLessThan(issued.length / 4);
     expect([...maxAges].every((h) => /^public, max-age=[01]$/.test(h))).toBe(true);
-    console.log(
-      `rotation: ${issued.length} tokens, ${kidsSigning.size} signing keys, ${rows.length} rotations, ${fetches} JWKS fetches, 0 failures`,
-    );
 
     // The story in `keys list`: one current, one next, the rest retired with tokens and a removal plan.
     const listed = JSON.parse((await op(['keys', 'list', '--json'])).stdout) as Array<Record<string, any>>;
@@ -136,13 +146,12 @@ describe('signing-key rotation under load', () => {
     const accepted = await runCli(['verify', survivor, '--json'], env);
     expect(accepted.code, accepted.stderr).toBe(0);
 
-    // The caching verifier rejects them as soon as its cache has expired after the server dropped the key.
-    for (;;) {
-      const jwks = (await (await fetch(`${broker.url}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string }> };
-      if (!jwks.keys.some((k) => k.kid === victim.kid)) break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    await new Promise((resolve) => setTimeout(resolve, JWKS_MAX_AGE_MS + 100));
+    // The caching verifier rejects them as soon as its cache has expired after the server (at its
+    // next key refresh) dropped the key.
+    const published = async () =>
+      ((await (await fetch(`${broker.url}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string }> }).keys;
+    while ((await published()).some((k) => k.kid === victim.kid)) await vi.advanceTimersByTimeAsync(STEP_MS);
+    await vi.advanceTimersByTimeAsync(JWKS_MAX_AGE_MS + STEP_MS);
     await expect(verify(victimToken)).rejects.toMatchObject({ code: 'ERR_TOKEN_INVALID' });
     await expect(verify(survivor)).resolves.toMatchObject({ sub: 'loader' });
     // Unknown kids: exit 1 with ERR_KEY_UNKNOWN.
@@ -156,5 +165,5 @@ describe('signing-key rotation under load', () => {
     }
     const revokedRow = (await broker.services.store.audit.query({ type: 'key.revoked', limit: 10 }))[0]!;
     expect(revokedRow).toMatchObject({ actor: 'cli', kid: victim.kid });
-  }, 90_000);
+  });
 });

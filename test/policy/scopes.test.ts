@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/_utils/clock.js';
-import { silentLogger } from '../../src/_utils/logger.js';
 import { generic } from '../../src/backends/generic.js';
 import type { BackendCommon } from '../../src/backends/types.js';
 import { isCreddyError } from '../../src/errors.js';
 import { decideScopes } from '../../src/policy/grants.js';
 import { covers, scopeProblem } from '../../src/policy/scopes.js';
+import { silentLogger } from '../helpers/setup.js';
 
 describe('scope grammar', () => {
   it.each([

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/_utils/clock.js';
-import { silentLogger } from '../../src/_utils/logger.js';
 import { generic } from '../../src/backends/generic.js';
 import type { Backend, BackendCommon } from '../../src/backends/types.js';
 import { isCreddyError } from '../../src/errors.js';
 import { decideTtl } from '../../src/policy/ttl.js';
+import { silentLogger } from '../helpers/setup.js';
 
 const common: BackendCommon = {
   name: 'svc',

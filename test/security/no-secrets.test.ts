@@ -1,14 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CliResult, issue, runCli, startBroker, type TestBroker } from '../helpers/harness.js';
+import { type CliResult, runCli } from '../helpers/cli.js';
+import { issue, startBroker, type TestBroker } from '../helpers/harness.js';
 
 /**
- * ARCHITECTURE §5: no secret in logs, errors, audit rows or CLI output other than the credential
- * the caller asked for. The test drives a real broker and the real CLI through successes and
- * failures, collecting every secret it sees (agent tokens, issued JWTs, the KEK and the audit
- * key), then searches every log line, every audit row, the raw database files and the CLI's
- * error output for them.
+ * No secret in logs, errors, audit rows or CLI output other than the credential the caller asked
+ * for. The test drives a real broker and the CLI through successes and failures, collecting every
+ * secret it sees (agent tokens, issued JWTs, the KEK and the audit key), then searches every log
+ * line, every audit row, the raw database files and the CLI's error output for them.
  */
 describe('no secret leaks into logs, audit rows, the database or CLI errors', () => {
   let broker: TestBroker;

@@ -1,7 +1,8 @@
 import { createLocalJWKSet, type JWTVerifyGetKey } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { creddyJwks, type VerifyOptions, verifyCreddyToken } from '../../src/verify/token.js';
-import { issue, runCli, startBroker, type TestBroker } from '../helpers/harness.js';
+import { runCli } from '../helpers/cli.js';
+import { issue, startBroker, type TestBroker } from '../helpers/harness.js';
 import {
   attackerEd25519,
   b64url,
@@ -313,7 +314,7 @@ describe('creddy token verification', () => {
       expect(keyLookups).toBe(0);
     });
 
-    it('through the CLI, too', async () => {
+    it('through the BIN, too', async () => {
       const [header, payload, signature] = segments(issued.token);
       await expectRejected('not-a-token', 'ERR_TOKEN_INVALID');
       await expectRejected(`${header}.${'A'.repeat(40_000)}.${signature}`, 'ERR_TOKEN_INVALID');

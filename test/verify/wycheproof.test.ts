@@ -1,26 +1,26 @@
 import { createPublicKey, verify as nodeVerify, type webcrypto } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import * as noble from '@noble/ed25519';
 import { importJWK } from 'jose';
 import { describe, expect, it } from 'vitest';
 
 /**
- * Wycheproof Ed25519 verification vectors (C2SP, Apache-2.0), kept beside the clone in
- * ../shared/test-vectors/wycheproof/ (see the README there). Every vector runs through the three
- * Ed25519 verifiers creddy relies on:
+ * Wycheproof Ed25519 verification vectors (Project Wycheproof, Apache-2.0), vendored in
+ * test/vectors/wycheproof/ (see its NOTICE). Every vector runs through the three Ed25519
+ * verifiers creddy relies on:
  *
  * - node:crypto `verify(null, …)`, the primitive paired with creddy's signer (keys/sign.ts);
  * - the jose path: jose cannot wrap an arbitrary message in a JWS (the signing input always
  *   starts with `<protected header>.`), so the key is imported with jose's `importJWK` and
  *   checked with `crypto.subtle.verify('Ed25519', …)` — exactly the call jose's JWS verify makes
  *   (jose/dist/webapi/lib/jws_verify.js) after its header checks;
- * - @noble/ed25519 with `{ zip215: false }`, as ARCHITECTURE §3 requires wherever it verifies.
+ * - @noble/ed25519 with `{ zip215: false }`, as creddy requires wherever it verifies.
  *
  * `valid` must verify and `invalid` must be rejected; Wycheproof marks no Ed25519 vector
  * `acceptable`, and the test fails if one appears rather than guessing.
  */
-const VECTORS = resolve(import.meta.dirname, '../../../shared/test-vectors/wycheproof/ed25519_test.json');
+const VECTORS = resolve(import.meta.dirname, '../vectors/wycheproof/ed25519_test.json');
 
 interface Vector {
   readonly tcId: number;
@@ -35,22 +35,7 @@ interface Suite {
   readonly testGroups: ReadonlyArray<{ readonly publicKey: { readonly pk: string }; readonly tests: readonly Vector[] }>;
 }
 
-/**
- * CI checks out shared/ beside the clone, so the vectors run there. A clone without it (a new
- * user's) skips this file and says why — visible in the run's skipped count — rather than
- * failing `npm test` for a file that is not part of the repository.
- */
-const present = existsSync(VECTORS);
-function loadSuite(): Suite {
-  if (!present) {
-    const reason = `Wycheproof vectors not found at ${VECTORS}: the test needs ../shared/test-vectors/wycheproof/ beside the checkout`;
-    console.warn(`skipping: ${reason}`);
-    return { numberOfTests: 0, testGroups: [] };
-  }
-  return JSON.parse(readFileSync(VECTORS, 'utf8')) as Suite;
-}
-
-const suite = loadSuite();
+const suite = JSON.parse(readFileSync(VECTORS, 'utf8')) as Suite;
 const cases = suite.testGroups.flatMap((group) => group.tests.map((vector) => ({ pk: group.publicKey.pk, ...vector })));
 type Case = (typeof cases)[number];
 
@@ -83,7 +68,7 @@ const verifiers: Record<string, (c: Case) => Promise<boolean>> = {
   },
 };
 
-describe.skipIf(!present)('Wycheproof Ed25519 vectors', () => {
+describe('Wycheproof Ed25519 vectors', () => {
   it('holds all 151 vectors, each valid or invalid', () => {
     expect(suite.numberOfTests).toBe(151);
     expect(cases).toHaveLength(151);
@@ -102,8 +87,8 @@ describe.skipIf(!present)('Wycheproof Ed25519 vectors', () => {
   }
 
   it('why zip215: false — @noble/ed25519 defaults to ZIP-215 and accepts invalid tcId 151', async () => {
-    // If an upgrade changes this, the requirement in ARCHITECTURE §3 can be revisited; until then
-    // any code that verifies with noble must pass { zip215: false }.
+    // If an upgrade changes this, the requirement can be revisited; until then any code that
+    // verifies with noble must pass { zip215: false }.
     const c = cases.find((v) => v.tcId === 151)!;
     expect(c.result).toBe('invalid');
     expect(await noble.verifyAsync(hex(c.sig), hex(c.msg), hex(c.pk))).toBe(true);

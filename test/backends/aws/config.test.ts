@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { roleSessionName, sourceIdentity, tagValue } from '../../../src/backends/aws/identity.js';
 import { actionScopeProblem, sessionPolicy } from '../../../src/backends/aws/policy.js';
 import { parseConfig } from '../../../src/config/load.js';
+import { startBroker } from '../../helpers/harness.js';
 
 const yaml = (lines: string[]) =>
   ['backends:', '  aws:', '    type: aws', '    allowed_scopes: ["s3:Get*"]', ...lines.map((l) => `    ${l}`)].join('\n');
@@ -75,10 +76,8 @@ describe('aws scopes and session policy', () => {
 
 describe('aws TTL bounds', () => {
   it('refuses max_ttl below the 900 s STS minimum instead of granting more than max_ttl', async () => {
-    const { startBroker } = await import('../../helpers/harness.js');
     const broker = startBroker({
-      yaml: (dataDir) =>
-        `data_dir: ${dataDir}\nbackends:\n  aws:\n    type: aws\n    ${ROLE}\n    allowed_scopes: ["s3:Get*"]\n    default_ttl: 5m\n    max_ttl: 5m\n`,
+      backends: `  aws:\n    type: aws\n    ${ROLE}\n    allowed_scopes: ["s3:Get*"]\n    default_ttl: 5m\n    max_ttl: 5m\n`,
     });
     await expect(broker).rejects.toMatchObject({
       code: 'ERR_CONFIG_INVALID',

@@ -1,10 +1,12 @@
 /**
  * Fault injection at the fake STS: the SDK retries throttling, 5xx and timeouts within bounds;
  * what still fails is a clear, audited 502 and no credential.
+ *
+ * Timeouts are fake: the SDK's request timeout and retry backoff and the fake's slow answers all
+ * run on setTimeout, which each mint drives (onFakeTime), so a 4 s stall costs no real 4 s.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { issue } from '../../helpers/harness.js';
-import { lastOutcome as lastOutcomeOf } from '../broker.js';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { issue, lastOutcome as lastOutcomeOf, onFakeTime, useFakeTimers } from '../../helpers/harness.js';
 import { type AwsFixture, startAwsFixture } from './fixture.js';
 
 let f: AwsFixture;
@@ -12,13 +14,17 @@ let token: string;
 beforeAll(async () => {
   f = await startAwsFixture();
   token = await f.broker.agent('ci-bot', 'aws:s3:GetObject');
+  await useFakeTimers(['setTimeout', 'clearTimeout']);
 });
-afterAll(() => f.stop());
+afterAll(async () => {
+  vi.useRealTimers();
+  await f.stop();
+});
 beforeEach(() => {
   f.sts.faults.length = 0;
 });
 
-const mint = () => issue(f.broker.url, token, { backend: 'aws', scopes: ['s3:GetObject'] });
+const mint = () => onFakeTime(issue(f.broker.url, token, { backend: 'aws', scopes: ['s3:GetObject'] }));
 
 const lastOutcome = () => lastOutcomeOf(f.broker, 'ci-bot');
 
@@ -77,7 +83,7 @@ describe('aws backend: failures', () => {
     const g = await startAwsFixture({ externalId: 'required-but-not-configured' });
     try {
       const t = await g.broker.agent('a', 'aws:s3:GetObject');
-      const res = await issue(g.broker.url, t, { backend: 'aws', scopes: ['s3:GetObject'] });
+      const res = await onFakeTime(issue(g.broker.url, t, { backend: 'aws', scopes: ['s3:GetObject'] }));
       expect(res.status).toBe(502);
       expect(res.body.error.message).toBe('AWS STS answered 403 AccessDenied after 1 attempt');
       expect(g.sts.rejected).toHaveLength(1);

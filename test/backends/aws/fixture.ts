@@ -1,5 +1,5 @@
 import { type FakeSts, startFakeSts } from '../../fakes/sts.js';
-import { type DownstreamBroker, startDownstreamBroker } from '../broker.js';
+import { startBroker, type TestBroker } from '../../helpers/harness.js';
 
 export const BASE = { accessKeyId: 'AKIAFAKEBASE0000TEST', secretAccessKey: 'base/secret/key+0123456789abcdefghijklmn' };
 export const ROLE = 'arn:aws:iam::111122223333:role/agents';
@@ -17,7 +17,7 @@ export function useBaseCredentials(): void {
 
 export interface AwsFixture {
   readonly sts: FakeSts;
-  readonly broker: DownstreamBroker;
+  readonly broker: TestBroker;
   stop(): Promise<void>;
 }
 
@@ -28,21 +28,20 @@ export async function startAwsFixture(options: { extra?: string[]; externalId?: 
     credentials: [BASE],
     roles: [{ arn: ROLE, maxSessionDuration: 43_200, ...(options.externalId ? { externalId: options.externalId } : {}) }],
   });
-  const broker = await startDownstreamBroker({
-    backendsYaml: () =>
-      [
-        '  aws:',
-        '    type: aws',
-        `    role_arn: ${ROLE}`,
-        '    region: us-east-1',
-        `    endpoint: ${sts.url}`,
-        '    request_timeout: 1s',
-        '    default_ttl: 15m',
-        '    max_ttl: 2h',
-        '    allowed_scopes: ["s3:Get*", "s3:List*", "dynamodb:Query", "sts:GetCallerIdentity"]',
-        '    default_scopes: ["s3:GetObject"]',
-        ...(options.extra ?? []).map((line) => `    ${line}`),
-      ].join('\n'),
+  const broker = await startBroker({
+    backends: [
+      '  aws:',
+      '    type: aws',
+      `    role_arn: ${ROLE}`,
+      '    region: us-east-1',
+      `    endpoint: ${sts.url}`,
+      '    request_timeout: 1s',
+      '    default_ttl: 15m',
+      '    max_ttl: 2h',
+      '    allowed_scopes: ["s3:Get*", "s3:List*", "dynamodb:Query", "sts:GetCallerIdentity"]',
+      '    default_scopes: ["s3:GetObject"]',
+      ...(options.extra ?? []).map((line) => `    ${line}`),
+    ].join('\n'),
   });
   return {
     sts,

@@ -2,13 +2,9 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createAgent } from '../../../src/agents/create.js';
-import { parseGrants } from '../../../src/agents/grants.js';
 import { parseConfig } from '../../../src/config/load.js';
-import { startServer } from '../../../src/http/server.js';
-import { createServices } from '../../../src/services.js';
-import { captureLogger, issue, tempDir, testEnv } from '../../helpers/harness.js';
-import { appKeyPair } from '../broker.js';
+import { appKeyPair } from '../../fakes/github.js';
+import { issue, startBroker, tempDir } from '../../helpers/harness.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -62,35 +58,25 @@ describe('github backend config', () => {
 describe('github backend: static token mode', () => {
   it('warns at startup and returns the token with revocation "none"', async () => {
     const pat = `ghp_${'a1'.repeat(18)}`;
-    const dir = tempDir();
+    const broker = await startBroker({
+      env: { GH_PAT: pat },
+      backends: [
+        '  gh:',
+        '    type: github',
+        '    allowed_scopes: ["contents:read"]',
+        '    token: ${env:GH_PAT}',
+        '    default_scopes: ["contents:read"]',
+      ].join('\n'),
+    });
     try {
-      const env = testEnv({ GH_PAT: pat });
-      const text = [
-        'listen: 127.0.0.1:0',
-        `data_dir: ${dir.dir}/data`,
-        yaml(['token: ${env:GH_PAT}', 'default_scopes: ["contents:read"]']),
-      ].join('\n');
-      const config = parseConfig(text, join(dir.dir, 'creddy.yaml'), env);
-      const { logger, lines } = captureLogger();
-      const services = await createServices(config, { env, logger, actor: 'server' });
-      const server = await startServer(services, { host: '127.0.0.1', port: 0 });
-      try {
-        expect(lines.some((l) => l.includes('"level":"warn"') && l.includes('static GitHub token'))).toBe(true);
-        const { token } = await createAgent(services, {
-          name: 'a',
-          grants: parseGrants('gh:contents:read', services),
-          ttlSeconds: null,
-          actor: 'cli',
-        });
-        const res = await issue(server.url, token, { backend: 'gh' });
-        expect(res.status).toBe(201);
-        expect(res.body.credential).toEqual({ type: 'github_token', token: pat, expires_at: null, revocation: 'none' });
-        expect(lines.join('\n')).not.toContain(pat);
-      } finally {
-        await server.stop();
-      }
+      const lines = broker.logLines;
+      expect(lines.some((l) => l.includes('"level":"warn"') && l.includes('static GitHub token'))).toBe(true);
+      const res = await issue(broker.url, await broker.agent('a', 'gh:contents:read'), { backend: 'gh' });
+      expect(res.status).toBe(201);
+      expect(res.body.credential).toEqual({ type: 'github_token', token: pat, expires_at: null, revocation: 'none' });
+      expect(lines.join('\n')).not.toContain(pat);
     } finally {
-      dir.cleanup();
+      await broker.stop();
     }
   });
 });

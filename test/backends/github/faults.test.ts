@@ -1,10 +1,12 @@
 /**
  * Fault injection at the fake GitHub: transient failures are retried (bounded), the rest fail
  * with a clear 502 naming GitHub's status; nothing is half-issued and every failure is audited.
+ *
+ * Timeouts are fake: per-attempt timeouts, backoff, Retry-After and the fake's slow answers all
+ * run on setTimeout, which each mint drives (onFakeTime), so a 5 s stall costs no real 5 s.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { issue } from '../../helpers/harness.js';
-import { lastOutcome as lastOutcomeOf } from '../broker.js';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { issue, lastOutcome as lastOutcomeOf, onFakeTime, useFakeTimers } from '../../helpers/harness.js';
 import { type GitHubFixture, startGitHubFixture } from './fixture.js';
 
 let f: GitHubFixture;
@@ -14,13 +16,17 @@ beforeAll(async () => {
   token = await f.broker.agent('ci-bot', 'gh:contents:read');
   // Warm the installation lookup so each test counts only token requests.
   expect((await issue(f.broker.url, token, { backend: 'gh', scopes: ['contents:read'] })).status).toBe(201);
+  await useFakeTimers(['setTimeout', 'clearTimeout']);
 });
-afterAll(() => f.stop());
+afterAll(async () => {
+  vi.useRealTimers();
+  await f.stop();
+});
 beforeEach(() => {
   f.gh.faults.length = 0;
 });
 
-const mint = () => issue(f.broker.url, token, { backend: 'gh', scopes: ['contents:read'] });
+const mint = () => onFakeTime(issue(f.broker.url, token, { backend: 'gh', scopes: ['contents:read'] }));
 
 /** Audit rows of the last issuance attempt and whether a credential row exists for it. */
 const lastOutcome = () => lastOutcomeOf(f.broker, 'ci-bot');

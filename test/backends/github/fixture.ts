@@ -1,5 +1,5 @@
-import { type FakeGitHub, startFakeGitHub } from '../../fakes/github.js';
-import { appKeyPair, type DownstreamBroker, startDownstreamBroker } from '../broker.js';
+import { appKeyPair, type FakeGitHub, startFakeGitHub } from '../../fakes/github.js';
+import { startBroker, type TestBroker } from '../../helpers/harness.js';
 
 export const APP_ID = 4242;
 export const INSTALLATION = 7;
@@ -14,7 +14,7 @@ export const INSTALLATION_PERMISSIONS = {
 
 export interface GitHubFixture {
   readonly gh: FakeGitHub;
-  readonly broker: DownstreamBroker;
+  readonly broker: TestBroker;
   stop(): Promise<void>;
 }
 
@@ -22,9 +22,7 @@ export interface GitHubFixture {
  * The fake GitHub (installation 7 of App 4242 on account `acme`, three repos) and a broker whose
  * `gh` backend points at it. `extra` adds YAML lines to the backend (e.g. a repositories ceiling).
  */
-export async function startGitHubFixture(
-  options: { extra?: string[]; installationKey?: string; reaperIntervalMs?: number } = {},
-): Promise<GitHubFixture> {
+export async function startGitHubFixture(options: { extra?: string[]; installationKey?: string } = {}): Promise<GitHubFixture> {
   const app = appKeyPair();
   const gh = await startFakeGitHub({
     appId: APP_ID,
@@ -39,10 +37,9 @@ export async function startGitHubFixture(
       { id: 9, account: 'other', repositories: ['other/widgets'], permissions: INSTALLATION_PERMISSIONS },
     ],
   });
-  const broker = await startDownstreamBroker({
+  const broker = await startBroker({
     files: { 'app.pem': app.privateKey },
-    ...(options.reaperIntervalMs !== undefined ? { reaperIntervalMs: options.reaperIntervalMs } : {}),
-    backendsYaml: (dir) =>
+    backends: (dir) =>
       [
         '  gh:',
         '    type: github',

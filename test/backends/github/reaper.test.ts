@@ -1,17 +1,29 @@
 /**
  * GitHub installation tokens live an hour whatever creddy's TTL: the reaper revokes them when the
  * shorter creddy credential expires — also when that happens while the server is down.
+ *
+ * The broker's clock is moved instead of waited for, and the server's timers are fake: each
+ * `nextPass()` fires the reaper's interval once, so the test decides exactly when passes run.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { issue } from '../../helpers/harness.js';
-import { eventually } from '../broker.js';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { nowSeconds } from '../../../src/_utils/clock.js';
+import { REAPER_INTERVAL_MS } from '../../../src/credentials/reaper.js';
+import { eventually, issue, useFakeTimers } from '../../helpers/harness.js';
 import { type GitHubFixture, startGitHubFixture } from './fixture.js';
 
 let f: GitHubFixture | undefined;
+beforeEach(async () => {
+  // Only the intervals (reaper, key refresh, checkpoints): requests, retries and timeouts run in real time.
+  await useFakeTimers(['setInterval', 'clearInterval']);
+});
 afterEach(async () => {
+  vi.useRealTimers();
   await f?.stop();
   f = undefined;
 });
+
+/** Fires the reaper's interval once (the server's other intervals move along). */
+const nextPass = () => vi.advanceTimersByTimeAsync(REAPER_INTERVAL_MS);
 
 async function issueShort(fx: GitHubFixture): Promise<{ jti: string; ghToken: string }> {
   const t = await fx.broker.agent('short-lived', 'gh:contents:read');
@@ -22,15 +34,22 @@ async function issueShort(fx: GitHubFixture): Promise<{ jti: string; ghToken: st
 
 describe('github downstream reaper', () => {
   it('revokes the installation token when the 60 s creddy credential expires, not before', async () => {
-    f = await startGitHubFixture({ reaperIntervalMs: 50 });
+    f = await startGitHubFixture();
     const fx = f;
     const { jti, ghToken } = await issueShort(fx);
+    const revokedAt = async () => (await fx.broker.services.store.credentials.get(jti))?.downstreamRevokedAt;
     fx.broker.clock.advance(30);
-    await new Promise((r) => setTimeout(r, 200)); // several reaper passes
+    // What each pass asks the store for does not include it yet…
+    const due = await fx.broker.services.store.credentials.dueForDownstreamRevocation(nowSeconds(fx.broker.clock), 100);
+    expect(due.map((c) => c.jti)).not.toContain(jti);
+    // …and passes at that time leave it alone.
+    for (let i = 0; i < 3; i++) await nextPass();
+    expect(await revokedAt()).toBeNull();
     expect(fx.gh.tokens.get(ghToken)?.revoked).toBe(false);
 
     fx.broker.clock.advance(31);
-    await eventually(async () => (await fx.broker.services.store.credentials.get(jti))?.downstreamRevokedAt != null);
+    await nextPass();
+    await eventually(async () => (await revokedAt()) != null);
     expect(fx.gh.tokens.get(ghToken)?.revoked).toBe(true);
     const record = await fx.broker.services.store.credentials.get(jti);
     expect(record?.revocationHandle).toBeNull();
@@ -41,29 +60,33 @@ describe('github downstream reaper', () => {
   });
 
   it('revokes after a restart what expired while the server was down', async () => {
-    // A long period: only the pass at startup can do the work in this test.
-    f = await startGitHubFixture({ reaperIntervalMs: 3_600_000 });
+    f = await startGitHubFixture();
     const fx = f;
     const { jti, ghToken } = await issueShort(fx);
-    await fx.broker.server.stop();
+    await fx.broker.stopServer();
     fx.broker.clock.advance(120);
     expect(fx.gh.tokens.get(ghToken)?.revoked).toBe(false);
 
+    // No interval fires from here on: only the pass at startup can do the work.
     await fx.broker.restart();
     await eventually(async () => (await fx.broker.services.store.credentials.get(jti))?.downstreamRevokedAt != null);
     expect(fx.gh.tokens.get(ghToken)?.revoked).toBe(true);
   });
 
   it('retries a revocation GitHub failed, on a later pass', async () => {
-    f = await startGitHubFixture({ reaperIntervalMs: 50 });
+    f = await startGitHubFixture();
     const fx = f;
     const { jti, ghToken } = await issueShort(fx);
-    // Every attempt of the first pass fails (3 attempts per revocation); a later pass succeeds.
+    // Every attempt of the first pass fails (3 attempts per revocation); the next pass succeeds.
     fx.gh.revokeFaults.push({ status: 503 }, { status: 503 }, { status: 503 });
     fx.broker.clock.advance(61);
-    await eventually(async () => (await fx.broker.services.store.credentials.get(jti))?.downstreamRevokedAt != null, 10_000);
-    expect(fx.gh.tokens.get(ghToken)?.revoked).toBe(true);
+    await nextPass();
+    await eventually(() => fx.broker.logLines.some((line) => line.includes('downstream revocation failed')));
     expect(fx.gh.revokeFaults).toEqual([]);
-    expect(fx.broker.logLines.some((line) => line.includes('downstream revocation failed'))).toBe(true);
+    expect(fx.gh.tokens.get(ghToken)?.revoked).toBe(false);
+
+    await nextPass();
+    await eventually(async () => (await fx.broker.services.store.credentials.get(jti))?.downstreamRevokedAt != null);
+    expect(fx.gh.tokens.get(ghToken)?.revoked).toBe(true);
   });
 });
