@@ -11,6 +11,7 @@ import { gitCredentialCommand } from './git-credential.js';
 import { initCommand } from './init.js';
 import { keysCommand } from './keys.js';
 import { serverCommand } from './server.js';
+import { storeCommand } from './store.js';
 import { verifyCommand } from './verify.js';
 
 export const VERSION = '0.1.0';
@@ -30,6 +31,7 @@ export const rootCommand = defineCommand({
     keys: keysCommand,
     audit: auditCommand,
     backend: backendCommand,
+    store: storeCommand,
     exec: execCommand,
     'git-credential': gitCredentialCommand,
   },

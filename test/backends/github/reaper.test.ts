@@ -3,6 +3,7 @@
  * shorter creddy credential expires — also when that happens while the server is down.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { DOWNSTREAM_LEASE_S } from '../../../src/credentials/revoke.js';
 import { issue } from '../../helpers/harness.js';
 import { eventually } from '../broker.js';
 import { type GitHubFixture, startGitHubFixture } from './fixture.js';
@@ -54,13 +55,18 @@ describe('github downstream reaper', () => {
     expect(fx.gh.tokens.get(ghToken)?.revoked).toBe(true);
   });
 
-  it('retries a revocation GitHub failed, on a later pass', async () => {
+  it('retries a revocation GitHub failed, on a pass after its lease ran out', async () => {
     f = await startGitHubFixture({ reaperIntervalMs: 50 });
     const fx = f;
     const { jti, ghToken } = await issueShort(fx);
     // Every attempt of the first pass fails (3 attempts per revocation); a later pass succeeds.
     fx.gh.revokeFaults.push({ status: 503 }, { status: 503 }, { status: 503 });
     fx.broker.clock.advance(61);
+    await eventually(async () => fx.broker.logLines.some((line) => line.includes('downstream revocation failed')));
+    // The failed claim keeps its lease: no replica retries before it runs out.
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await fx.broker.services.store.credentials.get(jti))?.downstreamRevokedAt).toBeNull();
+    fx.broker.clock.advance(DOWNSTREAM_LEASE_S);
     await eventually(async () => (await fx.broker.services.store.credentials.get(jti))?.downstreamRevokedAt != null, 10_000);
     expect(fx.gh.tokens.get(ghToken)?.revoked).toBe(true);
     expect(fx.gh.revokeFaults).toEqual([]);
