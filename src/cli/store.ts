@@ -9,11 +9,20 @@ const migrate = defineCommand({
     name: 'migrate',
     description: 'Bring the store schema up to this version of creddy (PostgreSQL; SQLite migrates itself on open)',
   },
-  args: { ...operatorArgs, ...jsonArg },
+  args: {
+    ...operatorArgs,
+    'runtime-role': {
+      type: 'string',
+      description: "Then grant this PostgreSQL role the server's privileges (INSERT/SELECT only on the audit tables)",
+      valueHint: 'ROLE',
+    },
+    ...jsonArg,
+  },
   async run({ args }) {
     // No services: a server's checks (schema version, keys) would refuse the very store we fix.
     const config = loadConfig(configPath(args.config));
-    const result = await migrateStore(config.store);
+    const role = args['runtime-role'];
+    const result = await migrateStore(config.store, role === undefined ? {} : { runtimeRole: role });
     if (args.json) return printJson(result);
     const where = config.store.kind === 'postgres' ? config.store.display : config.store.path;
     process.stdout.write(
@@ -21,6 +30,7 @@ const migrate = defineCommand({
         ? `${where}: schema already at version ${result.to}\n`
         : `${where}: schema migrated from version ${result.from} to ${result.to}\n`,
     );
+    if (result.runtimeRole) process.stdout.write(`${where}: runtime role "${result.runtimeRole}" granted its privileges\n`);
   },
 });
 
