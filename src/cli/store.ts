@@ -1,5 +1,8 @@
 import { defineCommand } from 'citty';
 import { configPath, loadConfig } from '../config/load.js';
+import { postgresStore } from '../config/store.js';
+import { CreddyError } from '../errors.js';
+import { copyStore } from '../store/copy-store.js';
 import { migrateStore } from '../store/migrate-store.js';
 import { jsonArg, operatorArgs } from './context.js';
 import { printJson } from './output.js';
@@ -34,8 +37,37 @@ const migrate = defineCommand({
   },
 });
 
-/** `creddy store …`: schema migrations (and copying a deployment between stores). */
+const copy = defineCommand({
+  meta: {
+    name: 'copy',
+    description: 'Copy this SQLite deployment (keys, agents, credentials, audit log) into an empty PostgreSQL database',
+  },
+  args: {
+    ...operatorArgs,
+    to: {
+      type: 'string',
+      description: 'Target: postgres://USER@HOST:PORT/DB (password from PGPASSWORD or ~/.pgpass)',
+      required: true,
+      valueHint: 'URL',
+    },
+    ...jsonArg,
+  },
+  async run({ args }) {
+    const config = loadConfig(configPath(args.config));
+    const target = postgresStore(args.to, 1, (problem) => {
+      throw new CreddyError('ERR_USAGE', `--to: ${problem}`);
+    });
+    const copied = await copyStore(config.store, target);
+    if (args.json) return printJson({ to: target.kind === 'postgres' ? target.display : '', copied });
+    const summary = Object.entries(copied)
+      .map(([table, n]) => `${n} ${table}`)
+      .join(', ');
+    process.stdout.write(`copied into ${target.kind === 'postgres' ? target.display : ''}: ${summary}\n`);
+  },
+});
+
+/** `creddy store …`: schema migrations and copying a deployment into PostgreSQL. */
 export const storeCommand = defineCommand({
-  meta: { name: 'store', description: 'Manage the store: schema migrations' },
-  subCommands: { migrate },
+  meta: { name: 'store', description: 'Manage the store: schema migrations, copy SQLite into PostgreSQL' },
+  subCommands: { migrate, copy },
 });

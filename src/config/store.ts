@@ -21,17 +21,26 @@ export function parseStore(root: ConfigReader, dataDir: string): StoreConfig {
     return { kind: 'sqlite', path: resolve(dataDir, 'creddy.db') };
   }
   if (!/^postgres(ql)?:\/\//.test(value)) root.fail('store', 'must be "sqlite" or a postgres:// URL');
+  return postgresStore(value, poolSize ?? DEFAULT_STORE_POOL, (problem) => root.fail('store', problem));
+}
+
+/**
+ * A postgres:// URL as a store (also `creddy store copy --to`). `fail` gets the problem, which
+ * never quotes the URL.
+ */
+export function postgresStore(value: string, poolSize: number, fail: (problem: string) => never): StoreConfig {
+  if (!/^postgres(ql)?:\/\//.test(value)) fail('must be a postgres:// URL');
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    return root.fail('store', 'is not a valid URL (percent-encode special characters in the user name and password)');
+    return fail('is not a valid URL (percent-encode special characters in the user name and password)');
   }
-  if (url.pathname.length <= 1) root.fail('store', 'must name the database (postgres://USER@HOST:PORT/DB)');
+  if (url.pathname.length <= 1) fail('must name the database (postgres://USER@HOST:PORT/DB)');
   const sslmode = url.searchParams.get('sslmode');
-  if (sslmode !== null && !SSL_MODES.has(sslmode)) root.fail('store', `sslmode must be one of ${[...SSL_MODES].join(', ')}`);
-  if (url.hash) root.fail('store', 'must not have a #fragment');
+  if (sslmode !== null && !SSL_MODES.has(sslmode)) fail(`sslmode must be one of ${[...SSL_MODES].join(', ')}`);
+  if (url.hash) fail('must not have a #fragment');
   const display = new URL(value);
   if (display.password) display.password = '***';
-  return { kind: 'postgres', url: value, display: display.toString(), poolSize: poolSize ?? DEFAULT_STORE_POOL };
+  return { kind: 'postgres', url: value, display: display.toString(), poolSize };
 }
