@@ -53,6 +53,8 @@ export async function startReplicas(
       'listen: 127.0.0.1:0',
       `data_dir: ${join(dir, 'data')}`,
       `store: ${db.url}`,
+      // Few connections per replica: several test files may run replicas at once on one server.
+      'store_pool: 4',
       options.extra ?? '',
       'backends:',
       options.backendsYaml ?? DEMO,

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isCreddyError } from '../../src/errors.js';
@@ -101,6 +101,12 @@ describe('PostgreSQL schema: migrated explicitly, checked at start', () => {
       const list = await runCli(['agent', 'list', '--json', '--config', config], env);
       expect(list.code, list.stderr).toBe(0);
       for (const r of [server, migrate, list]) expect(r.stdout + r.stderr).not.toContain('hunter2');
+      // Without CREDDY_KEK / CREDDY_AUDIT_KEY the development key files go into data_dir, which
+      // PostgreSQL (unlike SQLite) never needed to create: it is made, private, on demand.
+      const devKeys = await runCli(['keys', 'list', '--config', config], {});
+      expect(devKeys.code, devKeys.stderr).toBe(1); // the keys above were sealed by testEnv's KEK…
+      expect(devKeys.stderr).toMatch(/ERR_KEK_INVALID/); // …which is the point: a dev KEK is per data_dir
+      expect(statSync(join(tmp.dir, 'data-cli')).mode & 0o777).toBe(0o700);
     } finally {
       await fresh.drop();
     }

@@ -67,6 +67,9 @@ export async function migratePostgres(
   display: string,
   target = PG_SCHEMA_VERSION,
 ): Promise<{ from: number; to: number }> {
+  // A migration of a large table, or waiting for another migrator, may take longer than the
+  // statement timeout that protects request paths.
+  await client.query('SET statement_timeout = 0');
   await client.query('SELECT pg_advisory_lock($1, $2)', [LOCK_CLASS, LOCKS.migrate]);
   try {
     await client.query(
