@@ -41,10 +41,16 @@ export interface FreshDatabase {
   drop(): Promise<void>;
 }
 
-/** CREATE DATABASE with a random name; drop() removes it (call it in afterAll). */
+/**
+ * CREATE DATABASE with a random name; drop() removes it (call it in afterAll). Its collation is
+ * ICU en-US where the server has ICU (a natural-language order, unlike the byte order of C), so
+ * tests catch any order that depends on the database's locale.
+ */
 export async function freshDatabase(): Promise<FreshDatabase> {
   const name = `creddy_test_${randomBytes(6).toString('hex')}`;
-  await adminQuery(`CREATE DATABASE ${name}`);
+  await adminQuery(`CREATE DATABASE ${name} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'`).catch(() =>
+    adminQuery(`CREATE DATABASE ${name}`),
+  );
   return {
     name,
     url: databaseUrl(name),

@@ -15,7 +15,7 @@ export function postgresAgents(db: Db): Store['agents'] {
       return rows[0] && toAgent(rows[0]);
     },
     async list() {
-      const { rows } = await db.query<AgentRow>('SELECT * FROM agents ORDER BY name');
+      const { rows } = await db.query<AgentRow>('SELECT * FROM agents ORDER BY name COLLATE "C"');
       return rows.map(toAgent);
     },
   };

@@ -39,7 +39,7 @@ const toSigningKey = (r: SigningKeyDbRow): AuditSigningKeyRecord => ({
 });
 
 const HEAD = 'SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1';
-const ALL_KEYS = 'SELECT * FROM audit_signing_keys ORDER BY created_at, kid';
+const ALL_KEYS = 'SELECT * FROM audit_signing_keys ORDER BY created_at, kid COLLATE "C"';
 
 /**
  * Checkpoints, the audit signing key and retention pruning (schema-v2.ts). Everything that must

@@ -56,7 +56,9 @@ async function applyOp(tx: Tx, op: KeyOp): Promise<void> {
 export function postgresKeys(db: Db, options: { watch: Store['keys']['watch'] }): Store['keys'] {
   return {
     async list() {
-      return (await db.query<KeyRow>({ name: 'keys-list', text: 'SELECT * FROM signing_keys ORDER BY created_at, kid' })).rows.map(toKey);
+      return (
+        await db.query<KeyRow>({ name: 'keys-list', text: 'SELECT * FROM signing_keys ORDER BY created_at, kid COLLATE "C"' })
+      ).rows.map(toKey);
     },
     async apply(ops, audit) {
       try {

@@ -3,7 +3,11 @@ import type { AuditRow } from '../../model/audit.js';
 import type { CredentialRecord } from '../../model/credential.js';
 import type { KeyRecord } from '../../model/key.js';
 
-/** Rows as node-postgres returns them (BIGINT already a number, see connect.ts; BYTEA a Buffer). */
+/**
+ * Rows as node-postgres returns them (BIGINT already a number, see connect.ts; BYTEA a Buffer).
+ * Text keys are ordered `COLLATE "C"` (byte order) wherever order shows: SQLite's order, and
+ * the same on every replica whatever the database's locale, so their JWKS bytes and ETags agree.
+ */
 export interface AgentRow {
   name: string;
   token_hash: string;
