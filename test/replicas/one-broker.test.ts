@@ -70,6 +70,16 @@ describe('replicas on PostgreSQL behave as one broker', () => {
     }
   });
 
+  it('every replica listens for key changes on a connection of its own', async () => {
+    await eventually(async () => {
+      const listeners = await adminQuery<{ n: number }>(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND query = 'LISTEN creddy_keys'",
+        [set.db.name],
+      );
+      return listeners[0]?.n === set.replicas.length;
+    });
+  });
+
   it('a rotation by the CLI reaches every replica: the new keys are published and the new current signs', async () => {
     const token = await set.agent('signer', 'demo:read');
     const rotate = await set.cli('keys', 'rotate', '--force', '--json');
