@@ -56,14 +56,3 @@ export function createPool(target: PostgresTarget): pg.Pool {
   pool.on('error', () => {});
   return pool;
 }
-
-/** The URL with any password replaced by `***`. */
-export function maskUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url.replace(/\/\/([^:/@]*):[^@]*@/, '//$1:***@');
-  }
-}
