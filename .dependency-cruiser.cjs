@@ -57,7 +57,7 @@ module.exports = {
       severity: 'error',
       comment: 'http/ and cli/ go through services and use cases, never a store implementation.',
       from: { path: '^src/(http|cli)/' },
-      to: { path: ['^src/store/sqlite/', 'better-sqlite3'] },
+      to: { path: ['^src/store/(sqlite|postgres)/', 'better-sqlite3', '^pg$', 'pg-connection-string'] },
     },
     {
       name: 'sdks-stay-client-side',

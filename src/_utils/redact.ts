@@ -11,14 +11,16 @@ const SECRET_PATTERNS: RegExp[] = [
   /\b(?:AKIA|ASIA)[A-Z0-9]{16}\b/g, // AWS access key ids
   /(aws_secret_access_key|secretaccesskey|sessiontoken|x-amz-security-token|authorization)(["'\s:=]+)[^\s"',}]+/gi,
   /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g,
+  /(postgres(?:ql)?:\/\/[^:/@\s]*:)(?!\*\*\*@)([^@\s]+)@/gi, // a database password inside a store URL (*** is already masked)
 ];
 
 export function redact(text: string): string {
   let out = text;
   for (const pattern of SECRET_PATTERNS) {
-    out = out.replace(pattern, (match, name?: string, sep?: string) =>
-      typeof name === 'string' && typeof sep === 'string' && match.startsWith(name) ? `${name}${sep}[REDACTED]` : '[REDACTED]',
-    );
+    out = out.replace(pattern, (match, name?: string, sep?: string) => {
+      if (typeof name === 'string' && name.includes('://')) return `${name}[REDACTED]@`;
+      return typeof name === 'string' && typeof sep === 'string' && match.startsWith(name) ? `${name}${sep}[REDACTED]` : '[REDACTED]';
+    });
   }
   return out;
 }

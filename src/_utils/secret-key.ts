@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { CreddyError, type ErrorCode } from '../errors.js';
-import { writePrivateFile } from './fs.js';
+import { ensurePrivateDir, writePrivateFile } from './fs.js';
 
 /** A 32-byte secret key with a non-secret id that rows record to say which key they used. */
 export interface SecretKey {
@@ -51,6 +52,8 @@ export function devKeyFile(path: string, kind: KeyKind, options: { create: boole
   if (!existsSync(path)) {
     if (!options.create) return undefined;
     try {
+      // The data dir exists already with SQLite (it holds the database), not with PostgreSQL.
+      ensurePrivateDir(dirname(path));
       writePrivateFile(path, `${randomBytes(32).toString('hex')}\n`, { exclusive: true });
     } catch (err) {
       // Another process created it first: use theirs.

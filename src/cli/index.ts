@@ -12,6 +12,7 @@ import { initCommand } from './init.js';
 import { type CliHooks, type CliIo, type CliOutput, cliContext } from './io.js';
 import { keysCommand } from './keys.js';
 import { serverCommand } from './server.js';
+import { storeCommand } from './store.js';
 import { verifyCommand } from './verify.js';
 
 export const VERSION = '0.1.0';
@@ -31,6 +32,7 @@ export const rootCommand = defineCommand({
     keys: keysCommand,
     audit: auditCommand,
     backend: backendCommand,
+    store: storeCommand,
     exec: execCommand,
     'git-credential': gitCredentialCommand,
   },

@@ -6,6 +6,7 @@ import { createReader } from '../_utils/config-reader.js';
 import { parseBackend } from '../backends/config.js';
 import { CreddyError } from '../errors.js';
 import { resolveTree } from './refs.js';
+import { parseStore } from './store.js';
 import type { AuditConfig, AuthThrottleConfig, Config, KeysConfig } from './types.js';
 
 /** Defaults of the key schedule: rotate monthly, publish an hour ahead, verifiers cache 5 min. */
@@ -51,10 +52,7 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
   }
   const listen = parseListen(root.string('listen', '127.0.0.1:8400'), root.fail);
   const dataDir = resolve(base, root.string('data_dir', './data'));
-  const storeValue = root.string('store', 'sqlite');
-  if (/^postgres(ql)?:\/\//.test(storeValue)) root.fail('store', 'postgres is not available in this build yet; use "sqlite"');
-  if (storeValue !== 'sqlite') root.fail('store', 'must be "sqlite" or a postgres:// URL');
-  const store: Config['store'] = { kind: 'sqlite', path: resolve(dataDir, 'creddy.db') };
+  const store = parseStore(root, dataDir);
 
   const keysReader = root.optionalChild('keys');
   const keys: KeysConfig = keysReader

@@ -9,15 +9,15 @@ const REF_RE = /\$\{(env|file):([^}]+)\}/g;
  * YAML; a missing variable or unreadable file is a config error naming the key path (never the
  * value). File contents lose trailing whitespace so `echo secret > file` works.
  */
-export function resolveRefs(value: string, path: string, env: NodeJS.ProcessEnv): string {
+export function resolveRefs(value: string, path: string, env: NodeJS.ProcessEnv, encode: (s: string) => string = (s) => s): string {
   return value.replace(REF_RE, (_match, kind: string, target: string) => {
     if (kind === 'env') {
       const found = env[target];
       if (found === undefined) throw new CreddyError('ERR_CONFIG_INVALID', `${path}: environment variable ${target} is not set`);
-      return found;
+      return encode(found);
     }
     try {
-      return readFileSync(target, 'utf8').trimEnd();
+      return encode(readFileSync(target, 'utf8').trimEnd());
     } catch (err) {
       const reason = (err as NodeJS.ErrnoException).code ?? 'unreadable';
       throw new CreddyError('ERR_CONFIG_INVALID', `${path}: cannot read file ${target} (${reason})`);
@@ -25,9 +25,16 @@ export function resolveRefs(value: string, path: string, env: NodeJS.ProcessEnv)
   });
 }
 
+/**
+ * A reference inside a postgres:// URL (`postgres://creddy:${file:/run/secrets/pg}@db/creddy`)
+ * is one component of it, so its value is percent-encoded: a password with `@`, `/` or `:` works
+ * as written. A reference that is the whole value is taken as a URL.
+ */
+const isUrlWithRefs = (path: string, node: string): boolean => path === 'store' && /^postgres(ql)?:\/\//.test(node);
+
 /** Walks a parsed YAML tree and resolves references in every string, keeping key paths. */
 export function resolveTree(node: unknown, path: string, env: NodeJS.ProcessEnv): unknown {
-  if (typeof node === 'string') return resolveRefs(node, path, env);
+  if (typeof node === 'string') return resolveRefs(node, path, env, isUrlWithRefs(path, node) ? encodeURIComponent : undefined);
   if (Array.isArray(node)) return node.map((item, i) => resolveTree(item, `${path}[${i}]`, env));
   if (node !== null && typeof node === 'object') {
     const out: Record<string, unknown> = {};

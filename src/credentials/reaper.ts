@@ -1,11 +1,14 @@
 import { nowSeconds } from '../_utils/clock.js';
+import type { CredentialRecord } from '../model/credential.js';
 import type { Services } from '../services.js';
-import { revokeDownstream } from './revoke.js';
+import { DOWNSTREAM_LEASE_S, revokeDownstream } from './revoke.js';
 
 /** How often the reaper looks for downstream credentials to revoke. One indexed query when idle. */
 export const REAPER_INTERVAL_MS = 5_000;
 /** Rows handled per pass, so one pass after a long outage cannot monopolise the process. */
 export const REAPER_BATCH = 100;
+/** Rows claimed at a time: few enough that their downstream calls finish well inside the lease. */
+export const REAPER_CLAIM = 5;
 
 export interface Reaper {
   /** One pass: revokes what is due; resolves with how many were revoked. Never throws. */
@@ -18,20 +21,40 @@ export interface Reaper {
  * token lives an hour whatever creddy's TTL, so when the creddy credential expires (or its
  * revocation failed earlier) the reaper kills the token. All state is in the store — the handle
  * and `downstream_revoked_at` — so a restart loses nothing: the first pass runs at start and
- * picks up whatever fell due while the server was down. Several replicas may reap the same row;
- * revoking twice is harmless (a dead token counts as revoked).
+ * picks up whatever fell due while the server was down. Replicas sharing a database claim rows
+ * with a lease (`claimDueForDownstreamRevocation`), so each due credential is revoked once, and a
+ * replica that dies mid-pass only delays its rows by the lease. A revocation that fails keeps its
+ * lease too: it is retried when the lease runs out, by whichever replica claims it first.
  */
-export function startReaper(services: Services, options: { intervalMs?: number } = {}): Reaper {
+export function startReaper(services: Services, options: { intervalMs?: number; leaseSeconds?: number } = {}): Reaper {
   const intervalMs = options.intervalMs ?? REAPER_INTERVAL_MS;
+  const leaseSeconds = options.leaseSeconds ?? DOWNSTREAM_LEASE_S;
   let running: Promise<number> | undefined;
   let stopped = false;
 
   const pass = async (): Promise<number> => {
+    let revoked = 0;
+    for (let handled = 0; handled < REAPER_BATCH && !stopped; ) {
+      const batch = await claim();
+      if (batch.length === 0) break;
+      handled += batch.length;
+      revoked += await reap(batch);
+    }
+    return revoked;
+  };
+
+  const claim = () => {
     const now = nowSeconds(services.clock);
-    const due = await services.store.credentials.dueForDownstreamRevocation(now, REAPER_BATCH);
+    return services.store.credentials.claimDueForDownstreamRevocation(now, REAPER_CLAIM, now + leaseSeconds);
+  };
+
+  const reap = async (due: readonly CredentialRecord[]): Promise<number> => {
     let revoked = 0;
     for (const record of due) {
+      // A stopping reaper leaves the rest of its claim to the lease: another replica (or this one
+      // after a restart) takes them over when it runs out.
       if (stopped) break;
+      const now = nowSeconds(services.clock);
       // Past the downstream credential's own expiry there is nothing left to kill.
       const downstreamExp = record.downstream?.expiresAt ? Date.parse(record.downstream.expiresAt) / 1000 : Number.NaN;
       if (downstreamExp <= now) {

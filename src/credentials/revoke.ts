@@ -8,6 +8,13 @@ import type { RevokeResponse } from '../wire.js';
 import type { RequestContext } from './context.js';
 
 /**
+ * How long one claim on a downstream revocation lasts (seconds): the revoking request's, and each
+ * reaper claim's. Long enough for a few downstream calls with their retries; a replica that dies
+ * holding a claim delays that revocation by at most this much.
+ */
+export const DOWNSTREAM_LEASE_S = 300;
+
+/**
  * Revokes one of the caller's credentials: the jti is deny-listed (verifiers that ask creddy see
  * it revoked) and the downstream credential is revoked where the backend can. Another agent's
  * credential answers 404 exactly like a missing one, so ids cannot be probed.
@@ -34,7 +41,8 @@ export async function revokeRecord(
   // The deny-listing and its audit row commit together; the downstream revocation follows and
   // is audited on its own (`downstream.revoked`), or left to the reaper if it fails now.
   await services.audit.write({
-    change: { kind: 'credential.revoke', jti: record.jti, at: now },
+    // The lease keeps every replica's reaper off the downstream part while this request revokes it.
+    change: { kind: 'credential.revoke', jti: record.jti, at: now, leaseUntil: now + DOWNSTREAM_LEASE_S },
     event: auditEvent({
       time: services.clock.now(),
       type: 'credential.revoked',

@@ -46,6 +46,10 @@ export async function startServer(
       .catch((err: unknown) => services.logger.error('key refresh or scheduled rotation failed', { error: String(err) }));
   }, KEY_REFRESH_MS);
   refresh.unref();
+  // Replicas on PostgreSQL hear of a key transition at its commit; the poll above is the fallback.
+  const unwatchKeys = services.store.keys.watch?.(() => {
+    services.keyring.refresh().catch((err: unknown) => services.logger.error('key refresh failed', { error: String(err) }));
+  });
   services.auditCheckpoints.start();
   const report = (): Promise<void> =>
     reportThrottled(services, throttle).catch((err: unknown) =>
@@ -63,6 +67,7 @@ export async function startServer(
       draining = true;
       clearInterval(refresh);
       clearInterval(throttleReport);
+      await unwatchKeys?.();
       await drain(server as Server);
       await reaper.stop();
       await report();

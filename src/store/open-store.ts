@@ -1,7 +1,17 @@
 import type { Store, StoreConfig } from './port.js';
-import { createSqliteStore, type SqliteStoreOptions } from './sqlite/index.js';
+import { createPostgresStore } from './postgres/index.js';
+import { createSqliteStore } from './sqlite/index.js';
 
-/** Opens the configured store. A Postgres store (multi-replica) will implement the same port. */
-export function openStore(config: StoreConfig, options: SqliteStoreOptions = {}): Store {
+/** How a process uses its store; each backend takes what applies to it. */
+export interface StoreOptions {
+  /** SQLite: commit audit batches on a worker thread (servers). */
+  readonly auditOffThread?: boolean;
+  /** fsync (SQLite) / synchronous_commit (PostgreSQL) every audit commit; false for benchmarks only. */
+  readonly durable?: boolean;
+}
+
+/** Opens the configured store: the SQLite file, or the PostgreSQL database replicas share. */
+export function openStore(config: StoreConfig, options: StoreOptions = {}): Store {
+  if (config.kind === 'postgres') return createPostgresStore(config, options.durable === undefined ? {} : { durable: options.durable });
   return createSqliteStore(config.path, options);
 }

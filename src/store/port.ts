@@ -1,7 +1,7 @@
 /**
  * The store port: what the broker needs from persistence, as interfaces only. SQLite
- * (better-sqlite3) implements it in sqlite/; a Postgres store for multi-replica deployments
- * implements the same interface. The records it carries are the domain model (src/model/).
+ * (better-sqlite3) implements it in sqlite/; PostgreSQL (node-postgres), for replicas sharing one
+ * database, in postgres/. test/store/contract.ts holds both to the same behaviour. The records it carries are the domain model (src/model/).
  * Times are epoch seconds unless a field says otherwise. Nothing here holds a plaintext secret:
  * bearer tokens are SHA-256 digests, private keys and revocation handles are sealed under the KEK
  * before they reach the store.
@@ -11,8 +11,20 @@ import type { AuditCheckpoint, AuditEvent, AuditHead, AuditOutcome, AuditRow, Au
 import type { CredentialRecord } from '../model/credential.js';
 import type { KeyRecord, KeyState } from '../model/key.js';
 
-/** Where state lives: the embedded SQLite file (the default). */
-export type StoreConfig = { readonly kind: 'sqlite'; readonly path: string };
+/**
+ * Where state lives: the embedded SQLite file (the default), or a PostgreSQL database that
+ * several replicas share. `url` may hold a password: show `display` (password masked) instead.
+ */
+export type StoreConfig =
+  | { readonly kind: 'sqlite'; readonly path: string }
+  | {
+      readonly kind: 'postgres';
+      readonly url: string;
+      /** The URL with any password replaced by `***`, for logs and messages. */
+      readonly display: string;
+      /** Connections each process keeps open at most (`store_pool`). */
+      readonly poolSize: number;
+    };
 
 /** One step of an atomic key transition; `apply` fails whole if any precondition fails. */
 export type KeyOp =
@@ -62,7 +74,17 @@ export interface AuditEntry {
 export type StateChange =
   | { readonly kind: 'agent.create'; readonly agent: AgentRecord }
   | { readonly kind: 'agent.revoke'; readonly name: string; readonly at: number }
-  | { readonly kind: 'credential.revoke'; readonly jti: string; readonly at: number };
+  | {
+      readonly kind: 'credential.revoke';
+      readonly jti: string;
+      readonly at: number;
+      /**
+       * The revoking request revokes the downstream part itself right after: no reaper (on any
+       * replica) claims the row before this time (epoch s), and after it the reaper retries if
+       * the request did not finish. See `claimDueForDownstreamRevocation`.
+       */
+      readonly leaseUntil?: number;
+    };
 
 export interface AuditFilter {
   readonly backend?: string;
@@ -98,14 +120,26 @@ export interface Store {
     apply(ops: readonly KeyOp[], audit: KeyAudit): Promise<boolean>;
     /** Tokens signed and the latest exp for each of `kids`, from the credential table. */
     usage(kids: readonly string[]): Promise<Map<string, { count: number; lastExp: number }>>;
+    /**
+     * Calls `onChange` soon after any process commits a key transition (Postgres: LISTEN/NOTIFY),
+     * so replicas serve a rotation at once rather than at their next poll. Returns the
+     * unsubscribe function. Absent where the store cannot notify (SQLite): callers poll.
+     */
+    watch?(onChange: () => void): () => Promise<void>;
   };
   readonly credentials: {
     get(jti: string): Promise<CredentialRecord | undefined>;
     listActive(agent: string, now: number): Promise<CredentialRecord[]>;
     /** Marks revoked; false if unknown or already revoked. */
     revoke(jti: string, at: number): Promise<boolean>;
-    /** Credentials with a revocation handle whose downstream part is due for revocation. */
-    dueForDownstreamRevocation(now: number, limit: number): Promise<CredentialRecord[]>;
+    /**
+     * Claims up to `limit` credentials whose downstream part is due for revocation (expired or
+     * revoked, handle still held) and that no one holds a lease on, leasing them until
+     * `leaseUntil` (epoch s). Concurrent callers (replicas) never get the same row while its lease
+     * runs; a caller that dies before `markDownstreamRevoked` loses the lease and the row comes
+     * back. Ordered by expiry.
+     */
+    claimDueForDownstreamRevocation(now: number, limit: number, leaseUntil: number): Promise<CredentialRecord[]>;
     markDownstreamRevoked(jti: string, at: number): Promise<void>;
     /** Credentials still holding a revocation handle, by jti after `afterJti` (for KEK rewrap). */
     withRevocationHandles(afterJti: string, limit: number): Promise<CredentialRecord[]>;

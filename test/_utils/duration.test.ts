@@ -33,4 +33,12 @@ describe('redact', () => {
     expect(out).not.toMatch(/ckr_a|ghs_b|ASIAABCD|eyJhbGciOi|"abc"/);
     expect(out).toContain('token [REDACTED]');
   });
+
+  it('masks the password of a store URL, keeping user, host and database', () => {
+    expect(redact('cannot use postgres://creddy:p%40ss@db:5432/creddy?sslmode=require now')).toBe(
+      'cannot use postgres://creddy:[REDACTED]@db:5432/creddy?sslmode=require now',
+    );
+    expect(redact('postgresql://creddy@db/creddy')).toBe('postgresql://creddy@db/creddy');
+    expect(redact('postgres://creddy:***@db/creddy')).toBe('postgres://creddy:***@db/creddy');
+  });
 });

@@ -42,6 +42,8 @@ export interface FakeGitHub {
   faults: FaultSpec[];
   /** Failures for `DELETE /installation/token`: each revocation with a live token shifts one off. */
   revokeFaults: Array<{ status: 500 | 502 | 503 }>;
+  /** Every `DELETE /installation/token` call, live token or not, by token (counts revocation attempts). */
+  revocations: string[];
   close(): Promise<void>;
 }
 
@@ -117,6 +119,7 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
     tokens: new Map(),
     faults: [],
     revokeFaults: [],
+    revocations: [],
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -183,6 +186,7 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
       }
     }
     if (method === 'DELETE' && path === '/installation/token') {
+      fake.revocations.push(/^(?:token|bearer)\s+(\S+)$/i.exec(auth ?? '')?.[1] ?? '');
       const t = installationToken(auth);
       if (!t) return BAD_CREDENTIALS;
       const fault = fake.revokeFaults.shift();

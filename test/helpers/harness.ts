@@ -58,7 +58,7 @@ function prepare(options: ServicesOptions, clock: Clock) {
   const { logger, lines } = captureLogger();
   const open = (): Promise<Services> => {
     const config = loadConfig(configPath, env);
-    const store = options.store?.(config.store.path);
+    const store = options.store && config.store.kind === 'sqlite' ? options.store(config.store.path) : undefined;
     return createServices(config, { env, logger, clock, actor: 'server', ...(store ? { store } : {}) });
   };
   const agent = async (services: Services, name: string, grants: string, ttlSeconds: number | null = null): Promise<string> =>

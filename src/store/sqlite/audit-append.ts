@@ -25,7 +25,7 @@ export function createAppendTransaction(
       'INSERT OR IGNORE INTO agents (name, token_hash, grants, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, NULL)',
     ),
     'agent.revoke': db.prepare('UPDATE agents SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL'),
-    'credential.revoke': db.prepare('UPDATE credentials SET revoked_at = ? WHERE jti = ? AND revoked_at IS NULL'),
+    'credential.revoke': db.prepare('UPDATE credentials SET revoked_at = ?, reap_lease_until = ? WHERE jti = ? AND revoked_at IS NULL'),
   };
   const apply = (change: StateChange): void => {
     switch (change.kind) {
@@ -38,7 +38,7 @@ export function createAppendTransaction(
         changes[change.kind].run(change.at, change.name);
         return;
       case 'credential.revoke':
-        changes[change.kind].run(change.at, change.jti);
+        changes[change.kind].run(change.at, change.leaseUntil ?? null, change.jti);
     }
   };
   return db.transaction((entries: readonly AuditEntry[], seal: AuditSealer | Seal): AuditRow[] => {

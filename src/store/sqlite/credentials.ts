@@ -60,10 +60,18 @@ export function sqliteCredentials(db: Database.Database): Store['credentials'] {
     'SELECT * FROM credentials WHERE agent = ? AND expires_at > ? AND revoked_at IS NULL ORDER BY issued_at DESC LIMIT 1000',
   );
   const revoke = db.prepare('UPDATE credentials SET revoked_at = ? WHERE jti = ? AND revoked_at IS NULL');
-  const due = db.prepare<[number, number], CredentialRow>(
+  const due = db.prepare<{ now: number; limit: number }, CredentialRow>(
     `SELECT * FROM credentials WHERE revocation_handle IS NOT NULL AND downstream_revoked_at IS NULL
-       AND (expires_at <= ? OR revoked_at IS NOT NULL) ORDER BY expires_at LIMIT ?`,
+       AND (expires_at <= @now OR revoked_at IS NOT NULL) AND (reap_lease_until IS NULL OR reap_lease_until <= @now)
+       ORDER BY expires_at LIMIT @limit`,
   );
+  const lease = db.prepare('UPDATE credentials SET reap_lease_until = ? WHERE jti = ?');
+  // One write transaction: another process claiming at once waits for the lock, then sees the leases.
+  const claim = db.transaction((now: number, limit: number, leaseUntil: number) => {
+    const rows = due.all({ now, limit });
+    for (const row of rows) lease.run(leaseUntil, row.jti);
+    return rows;
+  });
   const withHandles = db.prepare<[string, number], CredentialRow>(
     `SELECT * FROM credentials WHERE revocation_handle IS NOT NULL AND downstream_revoked_at IS NULL AND jti > ? ORDER BY jti LIMIT ?`,
   );
@@ -80,8 +88,8 @@ export function sqliteCredentials(db: Database.Database): Store['credentials'] {
     async revoke(jti, at) {
       return revoke.run(at, jti).changes > 0;
     },
-    async dueForDownstreamRevocation(now, limit) {
-      return due.all(now, limit).map(toRecord);
+    async claimDueForDownstreamRevocation(now, limit, leaseUntil) {
+      return claim.immediate(now, limit, leaseUntil).map(toRecord);
     },
     async withRevocationHandles(afterJti, limit) {
       return withHandles.all(afterJti, limit).map(toRecord);

@@ -80,4 +80,10 @@ CREATE INDEX audit_jti ON audit_events (jti) WHERE jti IS NOT NULL;
 `,
   },
   { version: 2, name: 'audit append-only, checkpoints, retention guard', sql: AUDIT_V2_SQL },
+  {
+    version: 3,
+    name: 'downstream revocation lease',
+    // Who may revoke a due downstream credential until when (store.credentials.claimDueForDownstreamRevocation).
+    sql: 'ALTER TABLE credentials ADD COLUMN reap_lease_until INTEGER;',
+  },
 ];

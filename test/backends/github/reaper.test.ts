@@ -8,6 +8,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { nowSeconds } from '../../../src/_utils/clock.js';
 import { REAPER_INTERVAL_MS } from '../../../src/credentials/reaper.js';
+import { DOWNSTREAM_LEASE_S } from '../../../src/credentials/revoke.js';
 import { eventually, issue, useFakeTimers } from '../../helpers/harness.js';
 import { type GitHubFixture, startGitHubFixture } from './fixture.js';
 
@@ -40,7 +41,8 @@ describe('github downstream reaper', () => {
     const revokedAt = async () => (await fx.broker.services.store.credentials.get(jti))?.downstreamRevokedAt;
     fx.broker.clock.advance(30);
     // What each pass asks the store for does not include it yet…
-    const due = await fx.broker.services.store.credentials.dueForDownstreamRevocation(nowSeconds(fx.broker.clock), 100);
+    const now = nowSeconds(fx.broker.clock);
+    const due = await fx.broker.services.store.credentials.claimDueForDownstreamRevocation(now, 100, now);
     expect(due.map((c) => c.jti)).not.toContain(jti);
     // …and passes at that time leave it alone.
     for (let i = 0; i < 3; i++) await nextPass();
@@ -73,15 +75,19 @@ describe('github downstream reaper', () => {
     expect(fx.gh.tokens.get(ghToken)?.revoked).toBe(true);
   });
 
-  it('retries a revocation GitHub failed, on a later pass', async () => {
+  it('retries a revocation GitHub failed, on a pass after its lease ran out', async () => {
     f = await startGitHubFixture();
     const fx = f;
     const { jti, ghToken } = await issueShort(fx);
-    // Every attempt of the first pass fails (3 attempts per revocation); the next pass succeeds.
+    // Every attempt of the first pass fails (3 attempts per revocation); a pass after the lease succeeds.
     fx.gh.revokeFaults.push({ status: 503 }, { status: 503 }, { status: 503 });
     fx.broker.clock.advance(61);
     await nextPass();
     await eventually(() => fx.broker.logLines.some((line) => line.includes('downstream revocation failed')));
+    // The failed claim keeps its lease: no pass (of any replica) retries before it runs out.
+    await nextPass();
+    expect((await fx.broker.services.store.credentials.get(jti))?.downstreamRevokedAt).toBeNull();
+    fx.broker.clock.advance(DOWNSTREAM_LEASE_S);
     expect(fx.gh.revokeFaults).toEqual([]);
     expect(fx.gh.tokens.get(ghToken)?.revoked).toBe(false);
 

@@ -1,0 +1,75 @@
+import { defineCommand } from 'citty';
+import { postgresStore } from '../config/store.js';
+import { CreddyError } from '../errors.js';
+import { copyStore } from '../store/copy-store.js';
+import { migrateStore } from '../store/migrate-store.js';
+import { cliConfig, jsonArg, operatorArgs } from './context.js';
+import { contextOf } from './io.js';
+import { printJson } from './output.js';
+
+const migrate = defineCommand({
+  meta: {
+    name: 'migrate',
+    description: 'Bring the store schema up to this version of creddy (PostgreSQL; SQLite migrates itself on open)',
+  },
+  args: {
+    ...operatorArgs,
+    'runtime-role': {
+      type: 'string',
+      description: "Then grant this PostgreSQL role the server's privileges (INSERT/SELECT only on the audit tables)",
+      valueHint: 'ROLE',
+    },
+    ...jsonArg,
+  },
+  async run({ args, data }) {
+    const ctx = contextOf(data);
+    // No services: a server's checks (schema version, keys) would refuse the very store we fix.
+    const config = cliConfig(ctx, args.config);
+    const role = args['runtime-role'];
+    const result = await migrateStore(config.store, role === undefined ? {} : { runtimeRole: role });
+    if (args.json) return printJson(ctx.stdout, result);
+    const where = config.store.kind === 'postgres' ? config.store.display : config.store.path;
+    ctx.stdout.write(
+      result.from === result.to
+        ? `${where}: schema already at version ${result.to}\n`
+        : `${where}: schema migrated from version ${result.from} to ${result.to}\n`,
+    );
+    if (result.runtimeRole) ctx.stdout.write(`${where}: runtime role "${result.runtimeRole}" granted its privileges\n`);
+  },
+});
+
+const copy = defineCommand({
+  meta: {
+    name: 'copy',
+    description: 'Copy this SQLite deployment (keys, agents, credentials, audit log) into an empty PostgreSQL database',
+  },
+  args: {
+    ...operatorArgs,
+    to: {
+      type: 'string',
+      description: 'Target: postgres://USER@HOST:PORT/DB (password from PGPASSWORD or ~/.pgpass)',
+      required: true,
+      valueHint: 'URL',
+    },
+    ...jsonArg,
+  },
+  async run({ args, data }) {
+    const ctx = contextOf(data);
+    const config = cliConfig(ctx, args.config);
+    const target = postgresStore(args.to, 1, (problem) => {
+      throw new CreddyError('ERR_USAGE', `--to: ${problem}`);
+    });
+    const copied = await copyStore(config.store, target);
+    if (args.json) return printJson(ctx.stdout, { to: target.kind === 'postgres' ? target.display : '', copied });
+    const summary = Object.entries(copied)
+      .map(([table, n]) => `${n} ${table}`)
+      .join(', ');
+    ctx.stdout.write(`copied into ${target.kind === 'postgres' ? target.display : ''}: ${summary}\n`);
+  },
+});
+
+/** `creddy store …`: schema migrations and copying a deployment into PostgreSQL. */
+export const storeCommand = defineCommand({
+  meta: { name: 'store', description: 'Manage the store: schema migrations, copy SQLite into PostgreSQL' },
+  subCommands: { migrate, copy },
+});

@@ -1,0 +1,71 @@
+import { type AuditRow, GENESIS_HASH } from '../../model/audit.js';
+import type { AuditEntry, AuditSealer, StateChange } from '../port.js';
+import { lockAuditChain, type Tx } from './db.js';
+import { AUDIT_COLUMNS, auditValues, CREDENTIAL_COLUMNS, credentialValues, insertMany } from './rows.js';
+
+/** Rows per INSERT statement: PostgreSQL takes at most 65,535 parameters (17 per audit row). */
+const CHUNK = 1000;
+
+const chunks = <T>(items: readonly T[]): T[][] =>
+  Array.from({ length: Math.ceil(items.length / CHUNK) }, (_, i) => items.slice(i * CHUNK, (i + 1) * CHUNK));
+
+async function apply(tx: Tx, change: StateChange): Promise<void> {
+  // Guarded, never throwing on a lost precondition: one failing entry would abort the whole batch.
+  switch (change.kind) {
+    case 'agent.create': {
+      const a = change.agent;
+      await tx.query(
+        'INSERT INTO agents (name, token_hash, grants, created_at, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5, NULL) ON CONFLICT DO NOTHING',
+        [a.name, a.tokenHash, JSON.stringify(a.grants), a.createdAt, a.expiresAt],
+      );
+      return;
+    }
+    case 'agent.revoke':
+      await tx.query('UPDATE agents SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL', [change.at, change.name]);
+      return;
+    case 'credential.revoke':
+      await tx.query('UPDATE credentials SET revoked_at = $1, reap_lease_until = $2 WHERE jti = $3 AND revoked_at IS NULL', [
+        change.at,
+        change.leaseUntil ?? null,
+        change.jti,
+      ]);
+  }
+}
+
+/**
+ * Appends `entries` inside the caller's transaction: takes the audit chain's advisory lock, reads
+ * the head under it, writes credential rows and state changes, then the chained rows. Every
+ * replica appends this way, so the log stays one linear chain; the lock is held until the
+ * caller's COMMIT, which makes the whole batch durable at once (group commit).
+ */
+export async function appendInTx(tx: Tx, entries: readonly AuditEntry[], seal: AuditSealer): Promise<AuditRow[]> {
+  await lockAuditChain(tx);
+  const head = (
+    await tx.query<{ seq: number; hash: string }>({
+      name: 'audit-head',
+      text: 'SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1',
+    })
+  ).rows[0];
+  const credentials = entries.flatMap((e) => (e.credential ? [credentialValues(e.credential)] : []));
+  for (const chunk of chunks(credentials)) {
+    const { text, values } = insertMany('credentials', CREDENTIAL_COLUMNS, chunk);
+    await tx.query(text, values);
+  }
+  // Changes in entry order; none depends on a credential row of a later entry.
+  for (const { change } of entries) if (change) await apply(tx, change);
+
+  let seq = head?.seq ?? 0;
+  let prevHash = head?.hash ?? GENESIS_HASH;
+  const rows = entries.map(({ event }) => {
+    seq += 1;
+    const draft = { ...event, seq, prevHash };
+    const row: AuditRow = { ...draft, ...seal(draft) };
+    prevHash = row.hash;
+    return row;
+  });
+  for (const chunk of chunks(rows)) {
+    const { text, values } = insertMany('audit_events', AUDIT_COLUMNS, chunk.map(auditValues));
+    await tx.query(text, values);
+  }
+  return rows;
+}

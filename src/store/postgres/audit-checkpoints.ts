@@ -1,0 +1,119 @@
+import type { AuditCheckpoint, AuditSigningKeyRecord } from '../../model/audit.js';
+import type { Store } from '../port.js';
+import { type Db, lockAuditChain } from './db.js';
+
+type CheckpointMethods = Pick<
+  Store['audit'],
+  'head' | 'checkpoint' | 'checkpoints' | 'ensureSigningKey' | 'signingKeys' | 'resealSigningKey' | 'firstSeqFrom' | 'pruneBelow'
+>;
+
+interface CheckpointDbRow {
+  seq: number;
+  hash: string;
+  time: number;
+  key_id: string;
+  signature: string;
+}
+
+interface SigningKeyDbRow {
+  kid: string;
+  public_x: string;
+  sealed_private: Buffer;
+  kek_id: string;
+  created_at: number;
+}
+
+const toCheckpoint = (r: CheckpointDbRow): AuditCheckpoint => ({
+  seq: r.seq,
+  hash: r.hash,
+  time: r.time,
+  keyId: r.key_id,
+  signature: r.signature,
+});
+const toSigningKey = (r: SigningKeyDbRow): AuditSigningKeyRecord => ({
+  kid: r.kid,
+  publicX: r.public_x,
+  sealedPrivate: r.sealed_private,
+  kekId: r.kek_id,
+  createdAt: r.created_at,
+});
+
+const HEAD = 'SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1';
+const ALL_KEYS = 'SELECT * FROM audit_signing_keys ORDER BY created_at, kid COLLATE "C"';
+
+/**
+ * Checkpoints, the audit signing key and retention pruning (schema-v2.ts). Everything that must
+ * see the true head runs under the audit chain's advisory lock, as appends do, so replicas never
+ * sign a head that another is extending, nor create two signing keys.
+ */
+export function postgresAuditCheckpoints(db: Db): CheckpointMethods {
+  return {
+    async head() {
+      return (await db.query<{ seq: number; hash: string }>({ name: 'audit-head', text: HEAD })).rows[0];
+    },
+    async checkpoint(sign) {
+      return db.transaction(async (tx) => {
+        await lockAuditChain(tx);
+        const current = (await tx.query<{ seq: number; hash: string }>({ name: 'audit-head', text: HEAD })).rows[0];
+        const last = (await tx.query<{ seq: number }>('SELECT seq FROM audit_checkpoints ORDER BY seq DESC LIMIT 1')).rows[0];
+        if (!current || (last?.seq ?? 0) >= current.seq) return undefined;
+        const checkpoint = sign(current);
+        await tx.query('INSERT INTO audit_checkpoints (seq, hash, time, key_id, signature) VALUES ($1, $2, $3, $4, $5)', [
+          checkpoint.seq,
+          checkpoint.hash,
+          checkpoint.time,
+          checkpoint.keyId,
+          checkpoint.signature,
+        ]);
+        return checkpoint;
+      });
+    },
+    async checkpoints(range = {}) {
+      const { rows } = await db.query<CheckpointDbRow>('SELECT * FROM audit_checkpoints WHERE seq >= $1 AND seq <= $2 ORDER BY seq', [
+        range.fromSeq ?? 0,
+        range.toSeq ?? Number.MAX_SAFE_INTEGER,
+      ]);
+      return rows.map(toCheckpoint);
+    },
+    async ensureSigningKey(create) {
+      return db.transaction(async (tx) => {
+        await lockAuditChain(tx);
+        const existing = (await tx.query<SigningKeyDbRow>(ALL_KEYS)).rows.at(-1);
+        if (existing) return toSigningKey(existing);
+        const record = create();
+        await tx.query('INSERT INTO audit_signing_keys (kid, public_x, sealed_private, kek_id, created_at) VALUES ($1, $2, $3, $4, $5)', [
+          record.kid,
+          record.publicX,
+          Buffer.from(record.sealedPrivate),
+          record.kekId,
+          record.createdAt,
+        ]);
+        return record;
+      });
+    },
+    async signingKeys() {
+      return (await db.query<SigningKeyDbRow>(ALL_KEYS)).rows.map(toSigningKey);
+    },
+    async resealSigningKey(kid, sealedPrivate, kekId) {
+      await db.query('UPDATE audit_signing_keys SET sealed_private = $1, kek_id = $2 WHERE kid = $3', [
+        Buffer.from(sealedPrivate),
+        kekId,
+        kid,
+      ]);
+    },
+    async firstSeqFrom(timeMs) {
+      const { rows } = await db.query<{ seq: number }>('SELECT seq FROM audit_events WHERE time >= $1 ORDER BY time, seq LIMIT 1', [
+        timeMs,
+      ]);
+      return rows[0]?.seq;
+    },
+    async pruneBelow(anchorSeq) {
+      // The one delete path (SECURITY DEFINER, gate-checked): the runtime role has no DELETE.
+      return db.transaction(async (tx) => {
+        await lockAuditChain(tx);
+        const { rows } = await tx.query<{ deleted: number }>('SELECT creddy_audit_prune($1) AS deleted', [anchorSeq]);
+        return Number(rows[0]?.deleted ?? 0);
+      });
+    },
+  };
+}

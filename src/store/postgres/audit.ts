@@ -1,0 +1,41 @@
+import type { AuditFilter, Store } from '../port.js';
+import { appendInTx } from './audit-append.js';
+import { postgresAuditCheckpoints } from './audit-checkpoints.js';
+import type { Db } from './db.js';
+import { type AuditDbRow, toAuditRow } from './rows.js';
+
+export function postgresAudit(db: Db, options: { durable: boolean }): Store['audit'] {
+  return {
+    ...postgresAuditCheckpoints(db),
+    async append(entries, seal) {
+      // One transaction per batch: the writer's group commit costs one WAL flush for all of it.
+      return db.transaction((tx) => appendInTx(tx, entries, seal), { durable: options.durable });
+    },
+    async query(filter) {
+      const { text, values } = buildQuery(filter);
+      return (await db.query<AuditDbRow>(text, values)).rows.map(toAuditRow);
+    },
+  };
+}
+
+/** Builds the filtered SELECT; every filter column has an index (schema-v1.ts). */
+function buildQuery(filter: AuditFilter): { text: string; values: unknown[] } {
+  const where: string[] = [];
+  const values: unknown[] = [];
+  const add = (column: string, op: string, value: unknown): void => {
+    values.push(value);
+    where.push(`${column} ${op} $${values.length}`);
+  };
+  if (filter.backend !== undefined) add('backend', '=', filter.backend);
+  if (filter.agent !== undefined) add('agent', '=', filter.agent);
+  if (filter.type !== undefined) add('type', '=', filter.type);
+  if (filter.jti !== undefined) add('jti', '=', filter.jti);
+  if (filter.outcome !== undefined) add('outcome', '=', filter.outcome);
+  if (filter.since !== undefined) add('time', '>=', filter.since);
+  if (filter.until !== undefined) add('time', '<=', filter.until);
+  if (filter.afterSeq !== undefined) add('seq', '>', filter.afterSeq);
+  const order = filter.order === 'asc' ? 'ASC' : 'DESC';
+  const clause = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+  values.push(filter.limit);
+  return { text: `SELECT * FROM audit_events ${clause} ORDER BY seq ${order} LIMIT $${values.length}`, values };
+}

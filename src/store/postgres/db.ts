@@ -1,0 +1,79 @@
+import type pg from 'pg';
+
+/** A query as node-postgres takes it; `name` makes it a per-connection prepared statement. */
+export type Query = string | { readonly name?: string; readonly text: string };
+
+/** The one client a transaction runs on. */
+export interface Tx {
+  query<R extends pg.QueryResultRow = Record<string, unknown>>(query: Query, values?: readonly unknown[]): Promise<pg.QueryResult<R>>;
+}
+
+/** The pool, behind the schema check every call waits for once. */
+export interface Db extends Tx {
+  /** Runs `fn` in one READ COMMITTED transaction on one connection; rolls back if it throws. */
+  transaction<T>(fn: (tx: Tx) => Promise<T>, options?: { durable?: boolean }): Promise<T>;
+  /** A connection of its own for the caller to hold (migrations, session advisory locks). */
+  connect(): Promise<pg.PoolClient>;
+  end(): Promise<void>;
+}
+
+/**
+ * Advisory lock ids, (class, object) pairs: the class is creddy's, the object the purpose. Locks
+ * are scoped to the database, so two deployments on one cluster never contend.
+ */
+export const LOCK_CLASS = 0x63726464; // "crdd"
+export const LOCKS = {
+  /** Held (transaction-scoped) by every audit append: one writer at a time reads the head and chains. */
+  audit: 1,
+  /** Held (session-scoped) while migrating: two `creddy store migrate` at once cannot both apply. */
+  migrate: 2,
+} as const;
+
+/** Takes the transaction-scoped lock on the audit chain (released at COMMIT/ROLLBACK). */
+export const lockAuditChain = (tx: Tx): Promise<unknown> =>
+  tx.query({ name: 'lock-audit', text: 'SELECT pg_advisory_xact_lock($1, $2)' }, [LOCK_CLASS, LOCKS.audit]);
+
+const text = (query: Query) => (typeof query === 'string' ? { text: query } : query);
+
+/**
+ * Wraps the pool so that every call first waits for `ready` (the schema check), which runs once
+ * and is retried after a failure (the database may come up later than creddy).
+ */
+export function createDb(pool: pg.Pool, check: () => Promise<void>): Db {
+  let ready: Promise<void> | undefined;
+  const whenReady = (): Promise<void> =>
+    (ready ??= check().catch((err: unknown) => {
+      ready = undefined;
+      throw err;
+    }));
+  return {
+    async query(query, values) {
+      await whenReady();
+      return pool.query({ ...text(query), values: values as unknown[] });
+    },
+    async transaction(fn, options = {}) {
+      await whenReady();
+      const client = await pool.connect();
+      let broken: Error | undefined;
+      try {
+        await client.query('BEGIN');
+        // Durability is per transaction; `false` only for benchmarks (CREDDY_AUDIT_SYNC=off).
+        if (options.durable === false) await client.query('SET LOCAL synchronous_commit = off');
+        const result = await fn({ query: (q, v) => client.query({ ...text(q), values: v as unknown[] }) });
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch((rollbackErr: unknown) => {
+          broken = rollbackErr as Error; // the connection is gone: do not return it to the pool
+        });
+        throw err;
+      } finally {
+        client.release(broken);
+      }
+    },
+    async connect() {
+      return pool.connect();
+    },
+    end: () => pool.end(),
+  };
+}

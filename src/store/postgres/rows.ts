@@ -1,0 +1,202 @@
+import type { AgentRecord } from '../../model/agent.js';
+import type { AuditRow } from '../../model/audit.js';
+import type { CredentialRecord } from '../../model/credential.js';
+import type { KeyRecord } from '../../model/key.js';
+
+/**
+ * Rows as node-postgres returns them (BIGINT already a number, see connect.ts; BYTEA a Buffer).
+ * Text keys are ordered `COLLATE "C"` (byte order) wherever order shows: SQLite's order, and
+ * the same on every replica whatever the database's locale, so their JWKS bytes and ETags agree.
+ */
+export interface AgentRow {
+  name: string;
+  token_hash: string;
+  grants: string;
+  created_at: number;
+  expires_at: number | null;
+  revoked_at: number | null;
+}
+
+export interface CredentialRow {
+  jti: string;
+  agent: string;
+  backend: string;
+  scopes: string;
+  kid: string;
+  issued_at: number;
+  expires_at: number;
+  revoked_at: number | null;
+  metadata: string | null;
+  downstream: string | null;
+  revocation_handle: Buffer | null;
+  downstream_revoked_at: number | null;
+}
+
+export interface KeyRow {
+  kid: string;
+  state: KeyRecord['state'];
+  public_x: string;
+  sealed_private: Buffer;
+  kek_id: string;
+  created_at: number;
+  published_at: number;
+  activated_at: number | null;
+  retired_at: number | null;
+  revoked_at: number | null;
+}
+
+export interface AuditDbRow {
+  seq: number;
+  time: number;
+  type: AuditRow['type'];
+  outcome: AuditRow['outcome'];
+  actor: string;
+  agent: string | null;
+  backend: string | null;
+  scopes: string | null;
+  jti: string | null;
+  kid: string | null;
+  reason: string | null;
+  client_ip: string | null;
+  request_id: string | null;
+  details: string | null;
+  prev_hash: string;
+  hash: string;
+  key_id: string;
+}
+
+const json = <T>(text: string | null): T | null => (text === null ? null : (JSON.parse(text) as T));
+
+export const toAgent = (row: AgentRow): AgentRecord => ({
+  name: row.name,
+  tokenHash: row.token_hash,
+  grants: JSON.parse(row.grants) as AgentRecord['grants'],
+  createdAt: row.created_at,
+  expiresAt: row.expires_at,
+  revokedAt: row.revoked_at,
+});
+
+export const toCredential = (row: CredentialRow): CredentialRecord => ({
+  jti: row.jti,
+  agent: row.agent,
+  backend: row.backend,
+  scopes: JSON.parse(row.scopes) as string[],
+  kid: row.kid,
+  issuedAt: row.issued_at,
+  expiresAt: row.expires_at,
+  revokedAt: row.revoked_at,
+  metadata: json<Record<string, string>>(row.metadata),
+  downstream: json<NonNullable<CredentialRecord['downstream']>>(row.downstream),
+  revocationHandle: row.revocation_handle,
+  downstreamRevokedAt: row.downstream_revoked_at,
+});
+
+export const toKey = (row: KeyRow): KeyRecord => ({
+  kid: row.kid,
+  state: row.state,
+  publicX: row.public_x,
+  sealedPrivate: row.sealed_private,
+  kekId: row.kek_id,
+  createdAt: row.created_at,
+  publishedAt: row.published_at,
+  activatedAt: row.activated_at,
+  retiredAt: row.retired_at,
+  revokedAt: row.revoked_at,
+});
+
+export const toAuditRow = (r: AuditDbRow): AuditRow => ({
+  seq: r.seq,
+  time: r.time,
+  type: r.type,
+  outcome: r.outcome,
+  actor: r.actor,
+  agent: r.agent,
+  backend: r.backend,
+  scopes: json<string[]>(r.scopes),
+  jti: r.jti,
+  kid: r.kid,
+  reason: r.reason,
+  clientIp: r.client_ip,
+  requestId: r.request_id,
+  details: json<Record<string, unknown>>(r.details),
+  prevHash: r.prev_hash,
+  hash: r.hash,
+  keyId: r.key_id,
+});
+
+/** Column values of a credential, in CREDENTIAL_COLUMNS order. */
+export const credentialValues = (c: CredentialRecord): unknown[] => [
+  c.jti,
+  c.agent,
+  c.backend,
+  JSON.stringify(c.scopes),
+  c.kid,
+  c.issuedAt,
+  c.expiresAt,
+  c.revokedAt,
+  c.metadata === null ? null : JSON.stringify(c.metadata),
+  c.downstream === null ? null : JSON.stringify(c.downstream),
+  c.revocationHandle === null ? null : Buffer.from(c.revocationHandle),
+  c.downstreamRevokedAt,
+];
+export const CREDENTIAL_COLUMNS = [
+  'jti',
+  'agent',
+  'backend',
+  'scopes',
+  'kid',
+  'issued_at',
+  'expires_at',
+  'revoked_at',
+  'metadata',
+  'downstream',
+  'revocation_handle',
+  'downstream_revoked_at',
+] as const;
+
+/** Column values of an audit row, in AUDIT_COLUMNS order. */
+export const auditValues = (row: AuditRow): unknown[] => [
+  row.seq,
+  row.time,
+  row.type,
+  row.outcome,
+  row.actor,
+  row.agent,
+  row.backend,
+  row.scopes === null ? null : JSON.stringify(row.scopes),
+  row.jti,
+  row.kid,
+  row.reason,
+  row.clientIp,
+  row.requestId,
+  row.details === null ? null : JSON.stringify(row.details),
+  row.prevHash,
+  row.hash,
+  row.keyId,
+];
+export const AUDIT_COLUMNS = [
+  'seq',
+  'time',
+  'type',
+  'outcome',
+  'actor',
+  'agent',
+  'backend',
+  'scopes',
+  'jti',
+  'kid',
+  'reason',
+  'client_ip',
+  'request_id',
+  'details',
+  'prev_hash',
+  'hash',
+  'key_id',
+] as const;
+
+/** `INSERT INTO table (cols) VALUES ($1, …), (…)` for `rows` rows of `columns`. */
+export function insertMany(table: string, columns: readonly string[], rows: readonly unknown[][]): { text: string; values: unknown[] } {
+  const width = columns.length;
+  const tuples = rows.map((_, r) => `(${columns.map((_, c) => `$${r * width + c + 1}`).join(', ')})`);
+  return { text: `INSERT INTO ${table} (${columns.join(', ')}) VALUES ${tuples.join(', ')}`, values: rows.flat() };
+}

@@ -1,0 +1,138 @@
+/**
+ * `creddy store copy --to postgres://…`: a SQLite deployment moves into an empty PostgreSQL
+ * database with its keys, agents, credentials and audit log; tokens issued before verify against
+ * a server on the copy, the audit log verifies there with the same head, and a second copy into
+ * the now non-empty database is refused.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pruneAudit } from '../../src/audit/retention.js';
+import { parseConfig } from '../../src/config/load.js';
+import { type RunningServer, startServer } from '../../src/http/server.js';
+import { createServices } from '../../src/services.js';
+import { createPostgresStore } from '../../src/store/postgres/index.js';
+import { checkpointsEvery, makeTraffic } from '../audit/helpers.js';
+import { runCli } from '../helpers/cli.js';
+import { captureLogger, demoYaml, issue, startBroker, type TestBroker } from '../helpers/harness.js';
+import { type FreshDatabase, freshDatabase } from '../helpers/pg.js';
+
+interface VerifyReport {
+  ok: boolean;
+  hmac: string;
+  first_seq: number;
+  last_seq: number;
+  checkpoints: number;
+  latest_checkpoint: unknown;
+}
+
+const verify = async (config: string, env: NodeJS.ProcessEnv) => {
+  const r = await runCli(['audit', 'verify', '--json', '--config', config], env);
+  return { code: r.code, report: JSON.parse(r.stdout) as VerifyReport, stderr: r.stderr };
+};
+
+/** A config like the broker's, on the PostgreSQL copy. */
+function targetConfig(broker: TestBroker, db: FreshDatabase): string {
+  const path = join(broker.dir, `pg-${db.name}.yaml`);
+  writeFileSync(path, demoYaml({ dataDir: join(broker.dir, 'pg-data'), extra: `store: ${db.url}` }));
+  return path;
+}
+
+describe('store copy: SQLite → PostgreSQL', () => {
+  let broker: TestBroker;
+  let db: FreshDatabase;
+  let server: RunningServer | undefined;
+  const tokens: { before: string; after: string; agent: string } = { before: '', after: '', agent: '' };
+
+  beforeAll(async () => {
+    broker = await startBroker({ extra: checkpointsEvery(5) });
+    db = await freshDatabase();
+    await makeTraffic(broker, 12);
+    tokens.agent = await broker.agent('mover', 'demo:read');
+    const first = await issue(broker.url, tokens.agent, { backend: 'demo', scopes: ['read'] });
+    tokens.before = first.body.token;
+    const rotate = await runCli(['keys', 'rotate', '--force', '--config', broker.configPath], broker.env);
+    expect(rotate.code, rotate.stderr).toBe(0);
+    await broker.services.keyring.refresh();
+    tokens.after = (await issue(broker.url, tokens.agent, { backend: 'demo', scopes: ['read'] })).body.token;
+    await broker.services.auditCheckpoints.checkpointNow();
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await broker?.stop();
+    await db?.drop();
+  });
+
+  it('copies everything; the audit log verifies on the target with the same head and checkpoints', async () => {
+    const source = await verify(broker.configPath, broker.env);
+    expect(source.code, source.stderr).toBe(0);
+    const r = await runCli(['store', 'copy', '--to', db.url, '--json', '--config', broker.configPath], broker.env);
+    expect(r.code, r.stderr).toBe(0);
+    const { copied } = JSON.parse(r.stdout) as { copied: Record<string, number> };
+    expect(copied).toMatchObject({ signing_keys: 3, audit_signing_keys: 1, audit_events: source.report.last_seq });
+    expect(copied['agents']).toBeGreaterThanOrEqual(2);
+    expect(copied['credentials']).toBeGreaterThanOrEqual(11);
+    const target = await verify(targetConfig(broker, db), broker.env);
+    expect(target.code, target.stderr).toBe(0);
+    expect(target.report).toEqual(source.report);
+    const copy = createPostgresStore({ url: db.url, display: db.name, poolSize: 1 });
+    try {
+      expect(await copy.audit.head()).toEqual(await broker.services.store.audit.head());
+      expect(await copy.audit.checkpoints()).toEqual(await broker.services.store.audit.checkpoints());
+    } finally {
+      await copy.close();
+    }
+  });
+
+  it('a server on the copy verifies tokens issued before (old and new key) and knows the agents', async () => {
+    const path = targetConfig(broker, db);
+    const config = parseConfig(readFileSync(path, 'utf8'), path, broker.env);
+    const services = await createServices(config, { env: broker.env, logger: captureLogger().logger, actor: 'server' });
+    server = await startServer(services, { host: '127.0.0.1', port: 0 });
+    for (const token of [tokens.before, tokens.after]) {
+      const r = await runCli(['verify', token], { ...broker.env, CREDDY_URL: server.url });
+      expect(r.code, r.stderr).toBe(0);
+    }
+    expect((await issue(server.url, tokens.agent, { backend: 'demo', scopes: ['read'] })).status).toBe(201);
+    const after = await verify(path, broker.env);
+    expect(after.code, after.stderr).toBe(0);
+  });
+
+  it('refuses a target that is not empty, and a target that is not PostgreSQL', async () => {
+    const again = await runCli(['store', 'copy', '--to', db.url, '--config', broker.configPath], broker.env);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/ERR_CONFLICT: .* is not empty \(.*\): store copy only fills an empty database/);
+    const wrong = await runCli(['store', 'copy', '--to', 'mysql://db/creddy', '--config', broker.configPath], broker.env);
+    expect(wrong.code).toBe(2);
+  });
+});
+
+describe('store copy of a log that retention has pruned', () => {
+  let broker: TestBroker;
+  let db: FreshDatabase;
+  beforeAll(async () => {
+    broker = await startBroker({ extra: checkpointsEvery(5) });
+    db = await freshDatabase();
+  });
+  afterAll(async () => {
+    await broker?.stop();
+    await db?.drop();
+  });
+
+  it('still verifies on the target: it starts at the signed anchor and records the prune', async () => {
+    await makeTraffic(broker, 12);
+    await broker.services.auditCheckpoints.checkpointNow();
+    const { services } = broker;
+    const later = Date.now() + 86_400_000;
+    const pruned = await pruneAudit({ store: services.store, audit: services.audit, now: () => later, actor: 'cli' }, 60);
+    expect(pruned.anchorSeq).toBeGreaterThan(1);
+    const source = await verify(broker.configPath, broker.env);
+    expect(source.code, source.stderr).toBe(0);
+    expect(source.report.first_seq).toBe(pruned.anchorSeq);
+    const r = await runCli(['store', 'copy', '--to', db.url, '--config', broker.configPath], broker.env);
+    expect(r.code, r.stderr).toBe(0);
+    const target = await verify(targetConfig(broker, db), broker.env);
+    expect(target.code, target.stderr).toBe(0);
+    expect(target.report).toEqual(source.report);
+  });
+});

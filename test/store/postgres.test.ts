@@ -1,0 +1,34 @@
+import pg from 'pg';
+import { describe } from 'vitest';
+import { migrateStore } from '../../src/store/migrate-store.js';
+import { createPostgresStore } from '../../src/store/postgres/index.js';
+import { type FreshDatabase, freshDatabase } from '../helpers/pg.js';
+import { storeContract } from './contract.js';
+
+describe('store contract: PostgreSQL', () => {
+  storeContract(async () => {
+    const db: FreshDatabase = await freshDatabase();
+    const target = { url: db.url, display: db.url, poolSize: 4 };
+    await migrateStore({ kind: 'postgres', ...target });
+    const store = createPostgresStore(target);
+    const seconds: ReturnType<typeof createPostgresStore>[] = [];
+    const raw = new pg.Client({ connectionString: db.url });
+    await raw.connect();
+    return {
+      engine: 'postgres',
+      store,
+      second: () => {
+        const s = createPostgresStore(target);
+        seconds.push(s);
+        return s;
+      },
+      exec: async (sql) => void (await raw.query(sql)),
+      async dispose() {
+        await raw.end();
+        for (const s of seconds) await s.close();
+        await store.close();
+        await db.drop();
+      },
+    };
+  });
+});
