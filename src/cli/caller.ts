@@ -3,10 +3,19 @@ import { createCreddyClient } from '../client/client.js';
 import { CreddyError } from '../errors.js';
 import { jsonArg, requireEnv } from './context.js';
 import { formatIssued, GET_FORMATS, type GetFormat } from './formats.js';
+import { callerToken } from './oidc-token.js';
 import { printJson, printTable } from './output.js';
 
-/** A client for caller commands, from CREDDY_URL and CREDDY_TOKEN. */
-export const callerClient = () => createCreddyClient({ url: requireEnv('CREDDY_URL'), token: requireEnv('CREDDY_TOKEN') });
+/** A client for caller commands, from CREDDY_URL and CREDDY_TOKEN, or an OIDC ID token (cli/oidc-token.ts). */
+export const callerClient = () => {
+  const url = requireEnv('CREDDY_URL');
+  const discoverIssuer = async (): Promise<string> => {
+    const { issuer } = await createCreddyClient({ url }).discovery();
+    if (typeof issuer !== 'string') throw new CreddyError('ERR_USAGE', 'the broker names no issuer; set CREDDY_OIDC_AUDIENCE');
+    return issuer;
+  };
+  return createCreddyClient({ url, token: callerToken(process.env, discoverIssuer) });
+};
 
 /** Parses repeated or comma-separated `--meta k=v` into a map. */
 export function parseMeta(values: string | string[] | undefined): Record<string, string> | undefined {

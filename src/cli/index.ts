@@ -7,6 +7,7 @@ import { auditCommand } from './audit.js';
 import { backendCommand } from './backend.js';
 import { getCommand, listCommand, revokeCommand } from './caller.js';
 import { execCommand } from './exec.js';
+import { federationCommand } from './federation.js';
 import { gitCredentialCommand } from './git-credential.js';
 import { initCommand } from './init.js';
 import { keysCommand } from './keys.js';
@@ -32,6 +33,7 @@ export const rootCommand = defineCommand({
     backend: backendCommand,
     exec: execCommand,
     'git-credential': gitCredentialCommand,
+    federation: federationCommand,
   },
 });
 
