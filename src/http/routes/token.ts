@@ -25,17 +25,15 @@ const TOKEN_BODY_LIMIT = 16 * 1024;
  */
 export function tokenRoutes(services: Services, federation: Federation, throttle: AuthThrottle): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  // On the path, not `use(mw)`: a path-less middleware of a mounted router would run for every route.
-  app.use(
-    TOKEN_PATH,
-    bodyLimit({
-      maxSize: TOKEN_BODY_LIMIT,
-      onError: () => {
-        throw new CreddyError('ERR_BODY_TOO_LARGE', `request body exceeds ${TOKEN_BODY_LIMIT} bytes`);
-      },
-    }),
-  );
-  app.post(TOKEN_PATH, async (c) => {
+  // On the route itself: a path-less `use()` of a mounted router would run for every route, and a
+  // path one for other methods too, turning their 404 into an OAuth error.
+  const limit = bodyLimit({
+    maxSize: TOKEN_BODY_LIMIT,
+    onError: () => {
+      throw new CreddyError('ERR_BODY_TOO_LARGE', `request body exceeds ${TOKEN_BODY_LIMIT} bytes`);
+    },
+  });
+  app.post(TOKEN_PATH, limit, async (c) => {
     const form = await readTokenExchange(c);
     const requestId = c.get('requestId');
     let caller: Awaited<ReturnType<Federation['authenticate']>>;
