@@ -121,3 +121,14 @@ describe('federation rules at load', () => {
     expect(parseConfig('issuer: https://creddy.example.com\n', '/x.yaml', {}).federation).toEqual({ rules: [], warnings: [] });
   });
 });
+
+describe('federation warnings at start', () => {
+  it('are logged loudly, naming the rule', async () => {
+    const { createFederation } = await import('../../src/agents/federation/index.js');
+    const { captureLogger } = await import('../helpers/harness.js');
+    const { logger, lines } = captureLogger();
+    const config = parseConfig(rule(good.replace('repository_owner_id: 1234567\n  ', '')), '/etc/creddy/creddy.yaml', {});
+    createFederation({ config, clock: { now: () => Date.now() }, logger });
+    expect(lines).toEqual([expect.stringMatching(/"level":"warn".*INSECURE: federation\.gha-deploy: GitHub Actions rule without/)]);
+  });
+});

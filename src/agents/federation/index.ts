@@ -5,7 +5,7 @@ import type { Logger } from '../../_utils/logger.js';
 import { redact } from '../../_utils/redact.js';
 import type { Config, FederationRule } from '../../config/types.js';
 import type { FederatedCaller } from '../../credentials/context.js';
-import { isCreddyError } from '../../errors.js';
+import { CreddyError, isCreddyError } from '../../errors.js';
 import type { Store } from '../../store/port.js';
 import { auditFacts } from './audit-facts.js';
 import { FederationDenied } from './denied.js';
@@ -67,6 +67,9 @@ export function createFederation(deps: FederationDeps): Federation {
     rules,
     issuerKeys: (issuer) => caches.get(issuer),
     async authenticate(token, { requestId, spend }) {
+      // Without rules a JWT bearer is what it was before federation: not an agent token.
+      if (rules.length === 0)
+        throw new CreddyError('ERR_UNAUTHENTICATED', 'not an agent token (ckr_…), and no federation rules are configured');
       const unverified = decode(token);
       if (!unverified) throw deny(new FederationDenied('ERR_ID_TOKEN_INVALID', 'malformed ID token', 'malformed'), requestId);
       const issuer = typeof unverified.iss === 'string' ? unverified.iss : '';
@@ -76,6 +79,7 @@ export function createFederation(deps: FederationDeps): Federation {
         throw deny(
           new FederationDenied('ERR_ID_TOKEN_INVALID', 'no federation rule trusts the issuer of this ID token', 'untrusted_issuer', {
             issuer: redact(issuer.slice(0, 256)),
+            unverified: true,
             ...describeMiss(closestRule(evaluateRules(rules, unverified))),
           }),
           requestId,
