@@ -54,6 +54,30 @@ export const ERROR_CODES = {
   ERR_TOKEN_EXPIRED: { status: 401, doc: 'A creddy token is past its exp (beyond the allowed clock skew).' },
   ERR_TOKEN_REVOKED: { status: 401, doc: 'A creddy token was revoked (its jti is deny-listed) or its signing key was revoked.' },
   ERR_USAGE: { status: 400, doc: 'CLI usage error: a missing or malformed argument (exit code 2).' },
+  ERR_GRANT_TYPE_UNSUPPORTED: {
+    status: 400,
+    doc: 'The token endpoint was asked for a grant_type it does not support (OAuth error `unsupported_grant_type`).',
+  },
+  ERR_ID_TOKEN_INVALID: {
+    status: 401,
+    doc: 'An OIDC ID token was refused: malformed, from an issuer no federation rule trusts, wrong audience, bad signature, an algorithm the rule does not allow, unknown key, or typ at+jwt. The audit row and the server log say which check failed.',
+  },
+  ERR_ID_TOKEN_EXPIRED: {
+    status: 401,
+    doc: 'An OIDC ID token is past its exp, or its nbf/iat lies in the future, beyond the configured clock skew.',
+  },
+  ERR_ID_TOKEN_REPLAYED: {
+    status: 401,
+    doc: 'A `single_use` federation rule matched, and this ID token (issuer + jti) was already exchanged, by this or another replica.',
+  },
+  ERR_FEDERATION_NO_MATCH: {
+    status: 403,
+    doc: "The ID token is valid but no federation rule's claim conditions all hold; the audit row and the server log name the closest rule and the claims that failed (`creddy federation explain` shows all).",
+  },
+  ERR_ISSUER_UNAVAILABLE: {
+    status: 503,
+    doc: "The token's issuer keys (discovery document or JWKS) could not be fetched; its tokens are refused until they can be (fail-closed). Other issuers keep working.",
+  },
 } as const satisfies Record<string, { status: number; doc: string }>;
 
 /** A stable creddy error code such as `ERR_SCOPE_DENIED`. */

@@ -91,6 +91,44 @@ export interface DiscoveryDocument {
   readonly id_token_signing_alg_values_supported: readonly string[];
   readonly token_signing_alg_values_supported: readonly string[];
   readonly token_types_supported: readonly string[];
+  /** The RFC 8693 token-exchange endpoint (`POST`, form-encoded). */
+  readonly token_endpoint: string;
+  readonly grant_types_supported: readonly string[];
+  /** The subject_token authenticates the request: no client authentication. */
+  readonly token_endpoint_auth_methods_supported: readonly string[];
+}
+
+/** `200` answer of the token endpoint (RFC 8693 §2.2.1), with creddy's own members after the standard ones. */
+export interface TokenExchangeResponse {
+  /** The signed JWT (RFC 9068 `at+jwt`), as `token` in IssueResponse. */
+  readonly access_token: string;
+  readonly issued_token_type: 'urn:ietf:params:oauth:token-type:access_token';
+  readonly token_type: 'Bearer';
+  /** Seconds until `exp`. */
+  readonly expires_in: number;
+  /** Granted scopes, space-separated. */
+  readonly scope: string;
+  /** The downstream credential, as in IssueResponse; null for generic backends. */
+  readonly credential: DownstreamCredential | null;
+  readonly id: string;
+  readonly backend: string;
+  readonly expires_at: string;
+  readonly ttl: TtlDecision;
+}
+
+/** Errors of the token endpoint: RFC 6749 §5.2, plus creddy's code and the request id. */
+export interface OAuthErrorBody {
+  readonly error:
+    | 'invalid_request'
+    | 'invalid_grant'
+    | 'invalid_scope'
+    | 'invalid_target'
+    | 'unsupported_grant_type'
+    | 'temporarily_unavailable'
+    | 'server_error';
+  readonly error_description: string;
+  readonly code: string;
+  readonly request_id: string;
 }
 
 /** Every error response: `{ "error": { … } }` with the status from the code table (docs/errors.md). */

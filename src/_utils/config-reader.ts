@@ -22,6 +22,10 @@ export interface ConfigReader {
   optionalChild(key: string): ConfigReader | undefined;
   /** Entries of a mapping whose keys are user-chosen names (e.g. `backends`). */
   entries(key: string): Array<[string, ConfigReader]>;
+  /** The keys of this mapping, in file order (for mappings whose keys are data, e.g. claim names). */
+  keys(): string[];
+  /** The raw value of `key` (marked as known), for values whose type depends on the key's meaning. */
+  value(key: string): unknown;
   done(): void;
   fail(key: string, problem: string): never;
 }
@@ -107,6 +111,8 @@ export function createReader(node: unknown, path: string): ConfigReader {
       const child = createReader(value, at(key));
       return Object.keys(value as object).map((name) => [name, child.child(name)]);
     },
+    keys: () => Object.keys(obj),
+    value: get,
     done: () => {
       const unknown = Object.keys(obj).filter((key) => !seen.has(key));
       if (unknown.length > 0) fail(unknown[0]!, 'unknown key');

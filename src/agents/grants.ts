@@ -1,13 +1,12 @@
 import { CreddyError } from '../errors.js';
 import type { Grant } from '../model/agent.js';
-import { coveredBy, scopeProblem } from '../policy/scopes.js';
+import { parseGrant } from '../policy/grants.js';
 import type { Services } from '../services.js';
 
 /**
- * Parses `--can` grants: `BACKEND:SCOPE[,BACKEND:SCOPE…]`. The backend is everything before the
- * first colon, so scopes may contain colons (`gh:contents:read`). Each grant must name a
- * configured backend and lie within its allowed_scopes: a grant the ceiling would silently cut
- * is a mistake worth reporting now.
+ * Parses `--can` grants: `BACKEND:SCOPE[,BACKEND:SCOPE…]`, each checked by `parseGrant` (a
+ * configured backend, the scope grammar, within its allowed_scopes), the same checks federation
+ * rules' `can` lists get at config load.
  */
 export function parseGrants(spec: string, services: Pick<Services, 'backends'>): Grant[] {
   const grants: Grant[] = [];
@@ -15,21 +14,12 @@ export function parseGrants(spec: string, services: Pick<Services, 'backends'>):
     .split(',')
     .map((p) => p.trim())
     .filter(Boolean)) {
-    const colon = part.indexOf(':');
-    if (colon <= 0 || colon === part.length - 1) throw new CreddyError('ERR_USAGE', `grant "${part}" must be BACKEND:SCOPE`);
-    const backend = part.slice(0, colon);
-    const scope = part.slice(colon + 1);
-    const configured = services.backends.get(backend);
-    if (!configured) throw new CreddyError('ERR_USAGE', `grant "${part}": no backend named "${backend}" (see creddy backend list)`);
-    const problem = scopeProblem(scope);
-    if (problem) throw new CreddyError('ERR_USAGE', `grant "${part}": ${problem}`);
-    if (!coveredBy(configured.common.allowedScopes, scope)) {
-      throw new CreddyError(
-        'ERR_USAGE',
-        `grant "${part}": scope is outside ${backend}'s allowed_scopes (${configured.common.allowedScopes.join(', ')})`,
-      );
+    const parsed = parseGrant(part, (name) => services.backends.get(name)?.common.allowedScopes);
+    if ('problem' in parsed) {
+      const hint = parsed.problem.includes('no backend named') ? ' (see creddy backend list)' : '';
+      throw new CreddyError('ERR_USAGE', `${parsed.problem}${hint}`);
     }
-    grants.push({ backend, scope });
+    grants.push(parsed);
   }
   if (grants.length === 0) throw new CreddyError('ERR_USAGE', '--can needs at least one BACKEND:SCOPE');
   return grants;

@@ -20,6 +20,8 @@ export const auditFilterArgs = {
   type: { type: 'string', description: 'Only this event type (credential.issued, credential.denied, …)', valueHint: 'TYPE' },
   jti: { type: 'string', description: 'Only events of this credential id', valueHint: 'ID' },
   outcome: { type: 'string', description: 'success | denied | error', valueHint: 'OUTCOME' },
+  rule: { type: 'string', description: 'Only events of this federation rule (federated issuances and refusals)', valueHint: 'NAME' },
+  'run-id': { type: 'string', description: 'Only events of this CI run (GitHub Actions run_id, GitLab pipeline_id)', valueHint: 'ID' },
   ...timeRangeArgs,
   limit: { type: 'string', description: 'At most N events (default 100, max 10000)', default: '100', valueHint: 'N' },
 } as const;
@@ -36,6 +38,8 @@ export function filterFromArgs(args: Record<string, unknown>, now: number): Audi
     ...pick('agent'),
     ...pick('type'),
     ...pick('jti'),
+    ...pick('rule'),
+    ...(typeof args['run-id'] === 'string' ? { runId: args['run-id'] } : {}),
     ...(outcome ? { outcome: outcome as AuditOutcome } : {}),
     ...timeRangeFromArgs(args, now),
     limit,

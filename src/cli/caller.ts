@@ -4,11 +4,19 @@ import { CreddyError } from '../errors.js';
 import { jsonArg, requireEnv } from './context.js';
 import { formatIssued, GET_FORMATS, type GetFormat } from './formats.js';
 import { type CliIo, contextOf } from './io.js';
+import { callerToken } from './oidc-token.js';
 import { printJson, printTable } from './output.js';
 
-/** A client for caller commands, from CREDDY_URL and CREDDY_TOKEN. */
-export const callerClient = (io: Pick<CliIo, 'env'>) =>
-  createCreddyClient({ url: requireEnv(io, 'CREDDY_URL'), token: requireEnv(io, 'CREDDY_TOKEN') });
+/** A client for caller commands, from CREDDY_URL and CREDDY_TOKEN, or an OIDC ID token (cli/oidc-token.ts). */
+export const callerClient = (io: Pick<CliIo, 'env'>) => {
+  const url = requireEnv(io, 'CREDDY_URL');
+  const discoverIssuer = async (): Promise<string> => {
+    const { issuer } = await createCreddyClient({ url }).discovery();
+    if (typeof issuer !== 'string') throw new CreddyError('ERR_USAGE', 'the broker names no issuer; set CREDDY_OIDC_AUDIENCE');
+    return issuer;
+  };
+  return createCreddyClient({ url, token: callerToken(io.env, discoverIssuer) });
+};
 
 /** Parses repeated or comma-separated `--meta k=v` into a map. */
 export function parseMeta(values: string | string[] | undefined): Record<string, string> | undefined {

@@ -7,6 +7,7 @@ import { auditCommand } from './audit.js';
 import { backendCommand } from './backend.js';
 import { getCommand, listCommand, revokeCommand } from './caller.js';
 import { type ChildExit, execCommand } from './exec.js';
+import { federationCommand } from './federation.js';
 import { gitCredentialCommand } from './git-credential.js';
 import { initCommand } from './init.js';
 import { type CliHooks, type CliIo, type CliOutput, cliContext } from './io.js';
@@ -35,6 +36,7 @@ export const rootCommand = defineCommand({
     store: storeCommand,
     exec: execCommand,
     'git-credential': gitCredentialCommand,
+    federation: federationCommand,
   },
 });
 

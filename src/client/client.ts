@@ -25,8 +25,13 @@ export type IssuedCredential = IssueResponse;
 export interface CreddyClientOptions {
   /** Base URL of the broker, e.g. `http://127.0.0.1:8400`. */
   readonly url: string;
-  /** The agent's `ckr_…` bearer token; needed by `issue`, `list` and `revoke`, not by the public calls. */
-  readonly token?: string | undefined;
+  /**
+   * The bearer: an agent's `ckr_…` token or an OIDC ID token that a federation rule accepts;
+   * needed by `issue`, `list` and `revoke`, not by the public calls. A function is called for
+   * each request (and may cache), so a token that is fetched (GitHub Actions) or rotated on disk
+   * (Kubernetes projected tokens) is read when it is needed.
+   */
+  readonly token?: string | (() => Promise<string>) | undefined;
   /** The `fetch` to use (default: the global one), e.g. one with a proxy agent or a test double. */
   readonly fetch?: typeof fetch | undefined;
   /** Per-request timeout in ms (default 30 s). */
@@ -80,8 +85,9 @@ export function createCreddyClient(options: CreddyClientOptions): CreddyClient {
   const call = async <T>(method: string, path: string, body?: unknown, auth = true): Promise<T> => {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (auth) {
-      if (!options.token) throw new CreddyError('ERR_USAGE', 'CREDDY_TOKEN is not set');
-      headers['authorization'] = `Bearer ${options.token}`;
+      const token = typeof options.token === 'function' ? await options.token() : options.token;
+      if (!token) throw new CreddyError('ERR_USAGE', 'CREDDY_TOKEN is not set');
+      headers['authorization'] = `Bearer ${token}`;
     }
     if (body !== undefined) headers['content-type'] = 'application/json';
     let response: Response;

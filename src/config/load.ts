@@ -5,6 +5,7 @@ import type { ConfigReader } from '../_utils/config-reader.js';
 import { createReader } from '../_utils/config-reader.js';
 import { parseBackend } from '../backends/config.js';
 import { CreddyError } from '../errors.js';
+import { parseFederation } from './federation.js';
 import { resolveTree } from './refs.js';
 import { parseStore } from './store.js';
 import type { AuditConfig, AuthThrottleConfig, Config, KeysConfig } from './types.js';
@@ -86,9 +87,10 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
   if (audit.retention !== null && audit.retention < 60) auditReader?.fail('retention', 'must be at least 1m (e.g. 365d)');
 
   const backends = new Map(root.entries('backends').map(([name, reader]) => [name, parseBackend(name, reader)] as const));
+  const federation = parseFederation(root.entries('federation'), { issuer, baseDir: base, backends });
   const authThrottle = parseAuthThrottle(root.optionalChild('auth_throttle'));
   root.done();
-  return Object.freeze({ source: resolve(source), issuer, listen, dataDir, store, keys, audit, authThrottle, backends });
+  return Object.freeze({ source: resolve(source), issuer, listen, dataDir, store, keys, audit, authThrottle, backends, federation });
 }
 
 function parseListen(value: string, fail: (key: string, problem: string) => never): Config['listen'] {

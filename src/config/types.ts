@@ -40,6 +40,49 @@ export interface AuthThrottleConfig {
   readonly maxAuditedPerWindow: number;
 }
 
+/** One claim condition of a federation rule: the claim (a `/` path reaches into objects) must match one of `patterns`. */
+export interface ClaimCondition {
+  /** The claim as written in config, e.g. `repository` or `kubernetes.io/namespace`. */
+  readonly claim: string;
+  /** Exact values or segment globs (policy/claim-pattern.ts); any one matching satisfies the condition. */
+  readonly patterns: readonly string[];
+}
+
+/**
+ * A federation trust rule (`federation.<name>`): which OIDC ID tokens it accepts and what their
+ * bearer may then ask for. Times are seconds.
+ */
+export interface FederationRule {
+  readonly name: string;
+  /** `iss`, compared exactly. */
+  readonly issuer: string;
+  /** Must appear in `aud`, exactly. */
+  readonly audience: string;
+  /** Where the issuer's keys are; null: from its discovery document. */
+  readonly jwksUri: string | null;
+  /** A private CA (PEM) trusted for the issuer's HTTPS endpoints, e.g. a Kubernetes API server's; null: the system's. */
+  readonly ca: string | null;
+  /** Signature algorithms accepted (asymmetric only). */
+  readonly algorithms: readonly string[];
+  /** Every condition must hold; never empty. */
+  readonly claims: readonly ClaimCondition[];
+  /** Template of the caller's name (`gha:{repository}@{ref}`); `{claim}` placeholders are filled from the token. */
+  readonly subject: string;
+  /** What a matching token may ask for: the same grants as an agent's `--can`. */
+  readonly can: readonly { readonly backend: string; readonly scope: string }[];
+  /** Longest credential a matching token gets; null: only the backends' max_ttl. */
+  readonly maxTtl: number | null;
+  /** Each ID token (issuer + jti) may be exchanged once, across replicas. */
+  readonly singleUse: boolean;
+}
+
+/** The `federation:` block: rules in file order (the first matching rule names the caller). */
+export interface FederationConfig {
+  readonly rules: readonly FederationRule[];
+  /** Accepted but risky settings, logged loudly wherever federation is used. */
+  readonly warnings: readonly string[];
+}
+
 /** The validated, frozen configuration. Paths are absolute. */
 export interface Config {
   /** Absolute path of the file it came from, for messages. */
@@ -52,4 +95,5 @@ export interface Config {
   readonly audit: AuditConfig;
   readonly authThrottle: AuthThrottleConfig;
   readonly backends: ReadonlyMap<string, BackendConfig>;
+  readonly federation: FederationConfig;
 }

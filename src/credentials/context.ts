@@ -1,8 +1,40 @@
-import type { AgentRecord } from '../model/agent.js';
+import type { AgentRecord, Grant } from '../model/agent.js';
+
+/** A registered agent (`ckr_` bearer token), as the use cases see it. */
+export interface AgentCaller {
+  readonly kind: 'agent';
+  readonly name: string;
+  readonly grants: readonly Grant[];
+}
+
+/**
+ * A workload that proved itself with an OIDC ID token matching a federation rule. It has no
+ * agent row: its name is the rule's rendered `subject`, its grants the rule's `can`.
+ */
+export interface FederatedCaller {
+  readonly kind: 'federated';
+  readonly name: string;
+  readonly grants: readonly Grant[];
+  readonly rule: string;
+  /** The rule's max_ttl (seconds); null when only the backends' bound applies. */
+  readonly maxTtl: number | null;
+  /** The ID token's exp (epoch seconds): no credential outlives it by more than the backend's max_ttl. */
+  readonly idTokenExp: number;
+  /** Non-secret facts for audit rows (`details.federation`): rule, issuer, sub, jti, the claims that identify the run. */
+  readonly audit: Readonly<Record<string, unknown>>;
+}
+
+/** Who is asking: an agent or a federated workload. */
+export type Caller = AgentCaller | FederatedCaller;
 
 /** Who is asking and from where: recorded in every audit row a use case writes for the request. */
 export interface RequestContext {
-  readonly agent: AgentRecord;
+  readonly caller: Caller;
   readonly clientIp: string | null;
   readonly requestId: string;
+}
+
+/** The caller an authenticated agent is. */
+export function agentCaller(agent: AgentRecord): AgentCaller {
+  return { kind: 'agent', name: agent.name, grants: agent.grants };
 }

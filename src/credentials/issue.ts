@@ -8,10 +8,10 @@ import { revocationHandleAad, seal } from '../keys/kek.js';
 import { auditEvent } from '../model/audit.js';
 import type { CredentialRecord } from '../model/credential.js';
 import { decideScopes } from '../policy/grants.js';
-import { decideTtl } from '../policy/ttl.js';
+import { decideTtl, type TtlBound } from '../policy/ttl.js';
 import type { Services } from '../services.js';
 import type { IssueResponse, TtlDecision } from '../wire.js';
-import type { RequestContext } from './context.js';
+import type { Caller, RequestContext } from './context.js';
 
 /** How long a backend may take to mint (including its retries) before the request fails. */
 export const MINT_DEADLINE_MS = 20_000;
@@ -34,15 +34,19 @@ export interface IssueRequest {
  */
 export async function issueCredential(services: Services, ctx: RequestContext, body: IssueRequest): Promise<IssueResponse> {
   const { clock } = services;
-  const base = { actor: ctx.agent.name, agent: ctx.agent.name, backend: body.backend, clientIp: ctx.clientIp, requestId: ctx.requestId };
+  const { caller } = ctx;
+  const base = { actor: caller.name, agent: caller.name, backend: body.backend, clientIp: ctx.clientIp, requestId: ctx.requestId };
+  // Federated issuances and denials carry the rule, issuer and run in every row (audit list --rule / --run-id).
+  const federation = caller.kind === 'federated' ? { federation: caller.audit } : {};
+  const iat = nowSeconds(clock);
   let backend: Backend;
   let scopes: string[];
   let ttl: TtlDecision;
   try {
     backend = services.backends.get(body.backend) ?? unknownBackend(body.backend);
-    const grants = ctx.agent.grants.filter((g) => g.backend === body.backend).map((g) => g.scope);
+    const grants = caller.grants.filter((g) => g.backend === body.backend).map((g) => g.scope);
     scopes = decideScopes(body.scopes, backend, grants);
-    ttl = decideTtl(body.ttl, backend);
+    ttl = decideTtl(body.ttl, backend, callerTtlCaps(caller, backend, iat));
   } catch (err) {
     if (isCreddyError(err) && err.expose) {
       await services.audit.write({
@@ -53,7 +57,8 @@ export async function issueCredential(services: Services, ctx: RequestContext, b
           outcome: 'denied',
           reason: err.code,
           scopes: requestedScopes(body.scopes),
-          details: err.details ? redactStrings(err.details) : null,
+          details:
+            err.details || caller.kind === 'federated' ? { ...(err.details ? redactStrings(err.details) : {}), ...federation } : null,
         }),
       });
     }
@@ -61,7 +66,6 @@ export async function issueCredential(services: Services, ctx: RequestContext, b
   }
 
   const jti = randomId(16);
-  const iat = nowSeconds(clock);
   const exp = iat + ttl.granted;
   // Fail before minting anything downstream if there is no signer at all.
   services.keyring.signer();
@@ -70,7 +74,7 @@ export async function issueCredential(services: Services, ctx: RequestContext, b
   try {
     minted = await backend.mint({
       jti,
-      agent: ctx.agent.name,
+      agent: caller.name,
       scopes,
       ttlSeconds: ttl.granted,
       issuedAt: iat,
@@ -95,7 +99,11 @@ export async function issueCredential(services: Services, ctx: RequestContext, b
         jti,
         // What failed and why (upstream status, the network reason), redacted: the row answers
         // "why did this agent get a 502" without the server log.
-        details: { error: describeError(err), ...(isCreddyError(err) && err.details ? redactStrings(err.details) : {}) },
+        details: {
+          error: describeError(err),
+          ...(isCreddyError(err) && err.details ? redactStrings(err.details) : {}),
+          ...(caller.kind === 'federated' ? federation : {}),
+        },
       }),
     });
     throw isCreddyError(err) ? err : new CreddyError('ERR_BACKEND_UPSTREAM', `backend "${body.backend}" failed`, { cause: err });
@@ -106,9 +114,9 @@ export async function issueCredential(services: Services, ctx: RequestContext, b
   const signer = services.keyring.signer();
   const token = signer.sign({
     iss: services.config.issuer,
-    sub: ctx.agent.name,
+    sub: caller.name,
     aud: backend.audience,
-    client_id: ctx.agent.name,
+    client_id: caller.name,
     iat,
     nbf: iat,
     exp,
@@ -120,7 +128,7 @@ export async function issueCredential(services: Services, ctx: RequestContext, b
 
   const credential: CredentialRecord = {
     jti,
-    agent: ctx.agent.name,
+    agent: caller.name,
     backend: body.backend,
     scopes,
     kid: signer.kid,
@@ -158,6 +166,7 @@ export async function issueCredential(services: Services, ctx: RequestContext, b
           // Redacted again though secret-shaped values were refused at the edge: the log never holds one.
           ...(body.metadata ? { metadata: redactStrings(body.metadata) } : {}),
           ...(credential.downstream ? { downstream: credential.downstream } : {}),
+          ...federation,
         },
       }),
     });
@@ -180,6 +189,18 @@ export async function issueCredential(services: Services, ctx: RequestContext, b
     ttl,
     credential: minted?.credential ?? null,
   };
+}
+
+/**
+ * A federated caller's own TTL bounds beyond the backend's: its rule's max_ttl, and the ID
+ * token's exp plus the backend's max_ttl (a CI job's identity does not outlast its token by more
+ * than one credential lifetime). Agents have none.
+ */
+function callerTtlCaps(caller: Caller, backend: Backend, now: number): TtlBound[] {
+  if (caller.kind !== 'federated') return [];
+  const caps: TtlBound[] = [{ seconds: caller.idTokenExp + backend.common.maxTtl - now, reason: 'id_token_exp' }];
+  if (caller.maxTtl !== null) caps.unshift({ seconds: caller.maxTtl, reason: 'rule_max_ttl' });
+  return caps;
 }
 
 function unknownBackend(name: string): never {

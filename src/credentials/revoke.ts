@@ -21,8 +21,8 @@ export const DOWNSTREAM_LEASE_S = 300;
  */
 export async function revokeCredential(services: Services, ctx: RequestContext, jti: string): Promise<RevokeResponse> {
   const record = await services.store.credentials.get(jti);
-  if (!record || record.agent !== ctx.agent.name) throw new CreddyError('ERR_NOT_FOUND', `no credential ${jti} for this agent`);
-  const result = await revokeRecord(services, record, { actor: ctx.agent.name, clientIp: ctx.clientIp, requestId: ctx.requestId });
+  if (!record || record.agent !== ctx.caller.name) throw new CreddyError('ERR_NOT_FOUND', `no credential ${jti} for this caller`);
+  const result = await revokeRecord(services, record, { actor: ctx.caller.name, clientIp: ctx.clientIp, requestId: ctx.requestId });
   if (!result) throw new CreddyError('ERR_CONFLICT', `credential ${jti} is already revoked`);
   return result;
 }

@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { createFederation, type Federation } from '../agents/federation/index.js';
 import { CreddyError } from '../errors.js';
 import type { Services } from '../services.js';
 import type { AppEnv } from './context.js';
@@ -8,6 +9,7 @@ import { requestId } from './middleware/request-id.js';
 import { type AuthThrottle, createAuthThrottle } from './middleware/throttle.js';
 import { credentialRoutes } from './routes/credentials.js';
 import { healthRoutes } from './routes/health.js';
+import { tokenRoutes } from './routes/token.js';
 import { wellKnownRoutes } from './routes/well-known.js';
 
 /** Largest request body accepted; an issue request is a few hundred bytes. */
@@ -18,12 +20,14 @@ export interface AppOptions {
   readonly isDraining?: () => boolean;
   /** Failed-authentication throttle; the server passes its own to report it at shutdown. */
   readonly throttle?: AuthThrottle;
+  /** Federation verifier (issuer key caches); by default built from the config. */
+  readonly federation?: Federation;
 }
 
 /**
  * Builds the HTTP app from its dependencies; `serve()` is separate so tests drive it with
  * `app.request()` and no open port. Middleware in order: request id, body limit on `/v1/*`, then
- * per route the bearer check (requireAgent); errors become `{error: {code, message, request_id}}`.
+ * per route the bearer check (requireCaller: agent token or OIDC ID token); errors become `{error: {code, message, request_id}}`.
  *
  * @example
  * ```ts
@@ -45,8 +49,13 @@ export function createApp(services: Services, options: AppOptions = {}): Hono<Ap
   );
 
   app.route('/', healthRoutes(services, options.isDraining ?? (() => false)));
+  const throttle = options.throttle ?? createAuthThrottle(services.config.authThrottle);
+  const federation =
+    options.federation ??
+    createFederation({ config: services.config, clock: services.clock, logger: services.logger, replay: services.store.replay });
   app.route('/', wellKnownRoutes(services));
-  app.route('/v1/credentials', credentialRoutes(services, options.throttle ?? createAuthThrottle(services.config.authThrottle)));
+  app.route('/', tokenRoutes(services, federation, throttle));
+  app.route('/v1/credentials', credentialRoutes(services, federation, throttle));
 
   app.notFound((c) => {
     throw new CreddyError('ERR_NOT_FOUND', `no route ${c.req.method} ${c.req.path}`);

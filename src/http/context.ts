@@ -1,10 +1,9 @@
 import type { Context } from 'hono';
-import type { RequestContext } from '../credentials/context.js';
-import type { AgentRecord } from '../model/agent.js';
+import type { Caller, RequestContext } from '../credentials/context.js';
 
-/** Per-request variables: `requestId` from the first middleware, `agent` from requireAgent. */
+/** Per-request variables: `requestId` from the first middleware, `caller` from requireCaller. */
 export type AppEnv = {
-  Variables: { requestId: string; agent: AgentRecord };
+  Variables: { requestId: string; caller: Caller };
   Bindings: { incoming?: { socket?: { remoteAddress?: string } } };
 };
 
@@ -16,7 +15,7 @@ export function clientIp(c: Context<AppEnv>): string | null {
   return c.env?.incoming?.socket?.remoteAddress ?? null;
 }
 
-/** The authenticated caller of a route behind requireAgent, as the use cases take it. */
+/** The authenticated caller of a route behind requireCaller, as the use cases take it. */
 export function callerOf(c: Context<AppEnv>): RequestContext {
-  return { agent: c.get('agent'), clientIp: clientIp(c), requestId: c.get('requestId') };
+  return { caller: c.get('caller'), clientIp: clientIp(c), requestId: c.get('requestId') };
 }

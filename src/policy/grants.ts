@@ -56,3 +56,28 @@ export function decideScopes(requested: readonly unknown[] | undefined, backend:
   }
   return granted;
 }
+
+/**
+ * Reads one grant `BACKEND:SCOPE` (agent `--can`, federation rule `can`). The backend is
+ * everything before the first colon, so scopes may contain colons (`gh:contents:read`). The
+ * grant must name a configured backend (`allowedScopes` answers undefined for others) and lie
+ * within its allowed_scopes: a grant the ceiling would silently cut is a mistake worth reporting
+ * where it is written. Returns the grant, or what is wrong with it.
+ */
+export function parseGrant(
+  text: string,
+  allowedScopes: (backend: string) => readonly string[] | undefined,
+): { readonly backend: string; readonly scope: string } | { readonly problem: string } {
+  const colon = text.indexOf(':');
+  if (colon <= 0 || colon === text.length - 1) return { problem: `grant "${text}" must be BACKEND:SCOPE` };
+  const backend = text.slice(0, colon);
+  const scope = text.slice(colon + 1);
+  const allowed = allowedScopes(backend);
+  if (!allowed) return { problem: `grant "${text}": no backend named "${backend}"` };
+  const problem = scopeProblem(scope);
+  if (problem) return { problem: `grant "${text}": ${problem}` };
+  if (!coveredBy(allowed, scope)) {
+    return { problem: `grant "${text}": scope is outside ${backend}'s allowed_scopes (${allowed.join(', ')})` };
+  }
+  return { backend, scope };
+}

@@ -21,8 +21,13 @@ export interface TtlPolicy {
  * Resolves a requested TTL against the backend. Accepts a duration string (`10m`) or whole
  * seconds. Bad input and anything under 60 s are 400; over `max_ttl` is clamped and reported,
  * not refused, so a caller asking for "as long as possible" still gets a credential.
+ *
+ * `caps` are the caller's own upper bounds (a federation rule's `max_ttl`, its ID token's expiry):
+ * they clamp like `max_ttl`, but unlike it they may fall below a backend's floor (an STS session
+ * lasts ≥ 900 s) or the 60 s minimum; then the request is refused rather than granted longer
+ * than the caller may hold a credential.
  */
-export function decideTtl(requested: unknown, backend: TtlPolicy): TtlDecision {
+export function decideTtl(requested: unknown, backend: TtlPolicy, caps: readonly TtlBound[] = []): TtlDecision {
   const { defaultTtl, maxTtl } = backend.common;
   let asked: number | null = null;
   if (requested !== undefined && requested !== null) {
@@ -50,9 +55,26 @@ export function decideTtl(requested: unknown, backend: TtlPolicy): TtlDecision {
     granted = max.seconds;
     clampedBy = max.reason;
   }
+  for (const cap of caps) {
+    if (granted <= cap.seconds) continue;
+    granted = cap.seconds;
+    clampedBy = cap.reason;
+  }
   if (min && granted < min.seconds) {
     granted = min.seconds;
     clampedBy = min.reason;
+  }
+  // A cap under the floor leaves nothing to grant: refused, never stretched past the cap.
+  const broken = caps.find((cap) => granted > cap.seconds || cap.seconds < MIN_TTL_SECONDS);
+  if (broken) {
+    const floor = Math.max(min?.seconds ?? 0, MIN_TTL_SECONDS);
+    throw new CreddyError(
+      'ERR_TTL_INVALID',
+      `${broken.reason} allows at most ${Math.max(0, broken.seconds)}s, below the ${floor}s minimum here`,
+      {
+        details: { field: 'ttl', max: Math.max(0, broken.seconds), reason: broken.reason },
+      },
+    );
   }
   return { requested: asked, granted, clamped_by: clampedBy };
 }

@@ -92,6 +92,10 @@ export interface AuditFilter {
   readonly type?: string;
   readonly jti?: string;
   readonly outcome?: AuditOutcome;
+  /** Federated issuances and denials of this federation rule (`details.federation.rule`). */
+  readonly rule?: string;
+  /** Rows of one CI run (`details.federation.run_id`: GitHub Actions run_id, GitLab pipeline_id). */
+  readonly runId?: string;
   /** Milliseconds since the epoch, inclusive. */
   readonly since?: number;
   readonly until?: number;
@@ -165,6 +169,16 @@ export interface Store {
     firstSeqFrom(timeMs: number): Promise<number | undefined>;
     /** Deletes rows and checkpoints below `anchorSeq`, a checkpointed row, through the retention gate. Returns rows deleted. */
     pruneBelow(anchorSeq: number): Promise<number>;
+  };
+  /** One-time use of federated ID tokens, shared by every replica on this store. */
+  readonly replay: {
+    /**
+     * Records `key` (an opaque digest of issuer + jti) until `expiresAt` (epoch seconds). True if
+     * this call recorded it, false if it was already there: concurrent claims of one key, from
+     * any process or replica, see exactly one true. Rows whose expiresAt is long past (an hour,
+     * by the store's own clock, so replica clock skew cannot reopen a key) may be purged.
+     */
+    claim(key: string, expiresAt: number): Promise<boolean>;
   };
   /** Cheap liveness probe of the database, for /readyz. */
   ping(): Promise<void>;

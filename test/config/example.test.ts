@@ -19,6 +19,8 @@ describe('config.example.yaml', () => {
       const env = Object.fromEntries([...text.matchAll(/\$\{env:([^}]+)\}/g)].map((m) => [m[1]!, 'example-value']));
       const config = parseConfig(rewritten, join(dir, 'creddy.yaml'), env);
       expect(config.backends.size).toBeGreaterThan(0);
+      expect(config.federation.rules.map((r) => r.name)).toEqual(['gha-deploy']);
+      expect(config.federation.warnings).toEqual([]);
     } finally {
       cleanup();
     }
@@ -29,7 +31,7 @@ describe('config.example.yaml', () => {
   });
 
   it('documents every top-level key with a comment', () => {
-    for (const key of ['issuer', 'listen', 'data_dir', 'store', 'keys', 'audit', 'backends']) {
+    for (const key of ['issuer', 'listen', 'data_dir', 'store', 'keys', 'audit', 'backends', 'federation']) {
       expect(text).toMatch(new RegExp(`#[^\\n]*\\n(#[^\\n]*\\n)*${key}:`, 'm'));
     }
   });

@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createAgent } from '../../src/agents/create.js';
 import { loadAuditKeys } from '../../src/audit/key.js';
 import { verifyStore } from '../../src/audit/verify-store.js';
+import { agentCaller } from '../../src/credentials/context.js';
 import { issueCredential } from '../../src/credentials/issue.js';
 import { revokeKey } from '../../src/keys/revoke-key.js';
 import { rotateKeys } from '../../src/keys/rotate.js';
@@ -46,7 +47,7 @@ describe('key lifecycle with a controlled clock', () => {
       (await createAgent(services, { name: 'a', grants: [{ backend: 'demo', scope: 'read' }], ttlSeconds: null, actor: 'cli' })).agent;
     const res = await issueCredential(
       services,
-      { agent, clientIp: null, requestId: 'r' },
+      { caller: agentCaller(agent), clientIp: null, requestId: 'r' },
       { backend: 'demo', scopes: undefined, ttl, metadata: null, params: {} },
     );
     return res.token;

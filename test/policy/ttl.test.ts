@@ -53,3 +53,30 @@ describe('decideTtl', () => {
     expect(decideTtl('20m', bounded)).toEqual({ requested: 1200, granted: 1200, clamped_by: null });
   });
 });
+
+describe('decideTtl with caller caps (federation rule max_ttl, ID token expiry)', () => {
+  const rule = { seconds: 600, reason: 'rule_max_ttl' };
+  it('clamps to the tightest cap and says which', () => {
+    expect(decideTtl('1h', plain, [rule])).toEqual({ requested: 3600, granted: 600, clamped_by: 'rule_max_ttl' });
+    expect(decideTtl('5m', plain, [rule])).toEqual({ requested: 300, granted: 300, clamped_by: null });
+    expect(decideTtl('1h', plain, [rule, { seconds: 120, reason: 'id_token_exp' }])).toMatchObject({
+      granted: 120,
+      clamped_by: 'id_token_exp',
+    });
+  });
+
+  it('refuses rather than stretch past a cap to meet a backend floor or the 60 s minimum', () => {
+    for (const [backend, caps] of [
+      [bounded, [rule]], // STS sessions last >= 900 s; the rule allows 600
+      [plain, [{ seconds: 30, reason: 'id_token_exp' }]],
+    ] as const) {
+      try {
+        decideTtl(undefined, backend, caps);
+        expect.unreachable();
+      } catch (err) {
+        expect(isCreddyError(err, 'ERR_TTL_INVALID')).toBe(true);
+      }
+    }
+    expect(decideTtl('1h', bounded, [{ seconds: 1000, reason: 'rule_max_ttl' }])).toMatchObject({ granted: 1000 });
+  });
+});

@@ -8,6 +8,7 @@ import { auditContract } from './contract/audit.js';
 import { agentAndCredentialContract } from './contract/credentials.js';
 import { guardContract } from './contract/guards.js';
 import { keyContract } from './contract/keys.js';
+import { replayContract } from './contract/replay.js';
 import type { StoreUnderTest } from './fixture.js';
 
 export function storeContract(open: () => Promise<StoreUnderTest>): void {
@@ -25,4 +26,5 @@ export function storeContract(open: () => Promise<StoreUnderTest>): void {
   keyContract(current);
   agentAndCredentialContract(current);
   guardContract(current);
+  replayContract(current);
 }

@@ -41,6 +41,8 @@ export async function recordAuthFailure(
   throttle: AuthThrottle,
   c: Context<AppEnv>,
   err: CreddyError,
+  /** More non-secret details for the row (federation's diagnosis of a refused ID token). */
+  extra?: Record<string, unknown>,
 ): Promise<CreddyError> {
   const ip = clientIp(c);
   const verdict = throttle.failed(throttleKey(ip), services.clock.now());
@@ -61,6 +63,7 @@ export async function recordAuthFailure(
         method: c.req.method,
         path: redact(c.req.path.slice(0, 256)),
         ...(verdict.kind === 'block' ? { throttled_for_s: verdict.retryAfter } : {}),
+        ...extra,
       },
     }),
   });

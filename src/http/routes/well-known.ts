@@ -2,7 +2,10 @@ import { Hono } from 'hono';
 import { revocationStatus } from '../../credentials/status.js';
 import { CreddyError } from '../../errors.js';
 import type { Services } from '../../services.js';
+import type { DiscoveryDocument } from '../../wire.js';
 import { type AppEnv, CREDENTIAL_ID_RE } from '../context.js';
+import { TOKEN_EXCHANGE_GRANT } from '../token-form.js';
+import { TOKEN_PATH } from './token.js';
 
 /** Public, unauthenticated discovery: JWKS, metadata, and revocation status of a jti. */
 export function wellKnownRoutes(services: Services): Hono<AppEnv> {
@@ -30,7 +33,10 @@ export function wellKnownRoutes(services: Services): Hono<AppEnv> {
       id_token_signing_alg_values_supported: ['EdDSA'],
       token_signing_alg_values_supported: ['EdDSA'],
       token_types_supported: ['at+jwt'],
-    });
+      token_endpoint: `${issuer}${TOKEN_PATH}`,
+      grant_types_supported: [TOKEN_EXCHANGE_GRANT],
+      token_endpoint_auth_methods_supported: ['none'],
+    } satisfies DiscoveryDocument);
   });
 
   app.get('/v1/revocations/:jti', async (c) => {

@@ -34,6 +34,9 @@ function buildQuery(filter: AuditFilter): { text: string; values: unknown[] } {
   if (filter.since !== undefined) add('time', '>=', filter.since);
   if (filter.until !== undefined) add('time', '<=', filter.until);
   if (filter.afterSeq !== undefined) add('seq', '>', filter.afterSeq);
+  // The exact expressions of schema-v3's partial indexes, so the planner uses them.
+  if (filter.rule !== undefined) add("((details::jsonb) -> 'federation' ->> 'rule')", '=', filter.rule);
+  if (filter.runId !== undefined) add("((details::jsonb) -> 'federation' ->> 'run_id')", '=', filter.runId);
   const order = filter.order === 'asc' ? 'ASC' : 'DESC';
   const clause = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
   values.push(filter.limit);

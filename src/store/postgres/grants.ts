@@ -14,11 +14,12 @@ export const RUNTIME_GRANTS: ReadonlyArray<readonly [privileges: string, objects
   ['SELECT, INSERT', 'TABLE audit_events, audit_checkpoints, audit_signing_keys'],
   ['UPDATE (sealed_private, kek_id)', 'TABLE audit_signing_keys'],
   ['SELECT', 'TABLE audit_prune_gate'],
+  ['SELECT, INSERT, DELETE', 'TABLE federation_replay'],
   ['EXECUTE', 'FUNCTION creddy_audit_prune(BIGINT)'],
 ];
 
 const TABLES =
-  'schema_migrations, agents, signing_keys, credentials, audit_events, audit_checkpoints, audit_signing_keys, audit_prune_gate';
+  'schema_migrations, agents, signing_keys, credentials, audit_events, audit_checkpoints, audit_signing_keys, audit_prune_gate, federation_replay';
 
 /** The GRANT statements for `role` (already quoted), as run by `creddy store migrate --runtime-role`. */
 export function runtimeGrantSql(role: string, schema: string): string[] {

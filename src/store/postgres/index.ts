@@ -7,6 +7,7 @@ import { createDb } from './db.js';
 import { postgresKeys } from './keys.js';
 import { createKeyListener } from './listen.js';
 import { checkSchema } from './migrations.js';
+import { postgresReplay } from './replay.js';
 
 export type { PostgresTarget } from './connect.js';
 
@@ -43,6 +44,7 @@ export function createPostgresStore(target: PostgresTarget, options: PostgresSto
       },
     }),
     credentials: postgresCredentials(db),
+    replay: postgresReplay(db),
     audit: postgresAudit(db, { durable: options.durable ?? true }),
     async ping() {
       await db.query({ name: 'ping', text: 'SELECT 1' });

@@ -81,6 +81,9 @@ function buildQuery(filter: AuditFilter): { sql: string; params: unknown[] } {
   if (filter.type !== undefined) add('type = ?', filter.type);
   if (filter.jti !== undefined) add('jti = ?', filter.jti);
   if (filter.outcome !== undefined) add('outcome = ?', filter.outcome);
+  // The exact expressions of the audit_federation_* indexes (migration 3).
+  if (filter.rule !== undefined) add("json_extract(details, '$.federation.rule') = ?", filter.rule);
+  if (filter.runId !== undefined) add("json_extract(details, '$.federation.run_id') = ?", filter.runId);
   if (filter.since !== undefined) add('time >= ?', filter.since);
   if (filter.until !== undefined) add('time <= ?', filter.until);
   if (filter.afterSeq !== undefined) add('seq > ?', filter.afterSeq);

@@ -5,6 +5,7 @@ import { sqliteAudit } from './audit.js';
 import { openSqlite } from './connect.js';
 import { sqliteCredentials } from './credentials.js';
 import { sqliteKeys } from './keys.js';
+import { sqliteReplay } from './replay.js';
 
 /** How a store is used by its process. */
 export interface SqliteStoreOptions {
@@ -34,6 +35,7 @@ export function sqliteStoreFromDb(db: Database.Database, options: SqliteStoreOpt
     keys: sqliteKeys(db),
     credentials: sqliteCredentials(db),
     audit: sqliteAudit(db, { offThread: options.auditOffThread ?? true, durable: options.durable ?? true }),
+    replay: sqliteReplay(db),
     async ping() {
       ping.get();
     },

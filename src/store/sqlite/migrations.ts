@@ -86,4 +86,23 @@ CREATE INDEX audit_jti ON audit_events (jti) WHERE jti IS NOT NULL;
     // Who may revoke a due downstream credential until when (store.credentials.claimDueForDownstreamRevocation).
     sql: 'ALTER TABLE credentials ADD COLUMN reap_lease_until INTEGER;',
   },
+  {
+    version: 4,
+    name: 'federation: one-time ID tokens, audit by rule and CI run',
+    sql: `
+CREATE TABLE federation_replay (
+  key        TEXT PRIMARY KEY,
+  expires_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX federation_replay_expiry ON federation_replay (expires_at);
+
+-- audit list --rule / --run-id: expression indexes over the row's details (the chain covers
+-- every column, so the facts stay in details rather than in new columns). Partial: only
+-- federated rows are indexed. Queries must use these exact expressions to hit them.
+CREATE INDEX audit_federation_rule ON audit_events (json_extract(details, '$.federation.rule'), seq)
+  WHERE json_extract(details, '$.federation.rule') IS NOT NULL;
+CREATE INDEX audit_federation_run ON audit_events (json_extract(details, '$.federation.run_id'), seq)
+  WHERE json_extract(details, '$.federation.run_id') IS NOT NULL;
+`,
+  },
 ];
