@@ -53,6 +53,18 @@ export const ERROR_CODES = {
   ERR_TOKEN_INVALID: { status: 401, doc: 'A creddy token failed verification (format, algorithm, signature, claims).' },
   ERR_TOKEN_EXPIRED: { status: 401, doc: 'A creddy token is past its exp (beyond the allowed clock skew).' },
   ERR_TOKEN_REVOKED: { status: 401, doc: 'A creddy token was revoked (its jti is deny-listed) or its signing key was revoked.' },
+  ERR_DPOP_INVALID: {
+    status: 401,
+    doc: 'A DPoP-bound token came without a valid proof (RFC 9449): missing, malformed, replayed, too old, or not matching the request, the token hash or the cnf.jkt key; or an unbound token was sent with the DPoP scheme.',
+  },
+  ERR_INSUFFICIENT_SCOPE: {
+    status: 403,
+    doc: 'A verified creddy token lacks a scope the resource server requires; `details.scopes` names them.',
+  },
+  ERR_ISSUER_UNAVAILABLE: {
+    status: 503,
+    doc: "A verifier could not fetch the broker's JWKS (or deny-list) and has no fresh copy; fail-closed, retry.",
+  },
   ERR_USAGE: { status: 400, doc: 'CLI usage error: a missing or malformed argument (exit code 2).' },
 } as const satisfies Record<string, { status: number; doc: string }>;
 
