@@ -1,5 +1,5 @@
 import type { IssueResponse } from '../wire.js';
-import type { CreddyClient, CredentialRequest } from './client.js';
+import type { CredentialRequest } from './request.js';
 
 /** Options of {@link createCredentialCache}: when a cached credential counts as about to expire. */
 export interface CredentialCacheOptions {
@@ -43,7 +43,10 @@ export interface CredentialCache {
  * const { token } = await cache.get({ backend: 'demo', scopes: ['read'] });
  * ```
  */
-export function createCredentialCache(client: CreddyClient, options: CredentialCacheOptions = {}): CredentialCache {
+export function createCredentialCache(
+  client: { issue(request: CredentialRequest): Promise<IssueResponse> },
+  options: CredentialCacheOptions = {},
+): CredentialCache {
   const fraction = options.refreshFraction ?? 0.2;
   const margin = options.refreshSeconds ?? 60;
   const now = options.now ?? Date.now;

@@ -130,9 +130,11 @@ export function createVerifier(options: VerifierOptions): Verifier {
         // RFC 9449 §7.1: the DPoP scheme with a bearer token is a client error, not a downgrade to accept.
         throw new CreddyError('ERR_DPOP_INVALID', 'token is not DPoP-bound: present it as a Bearer token');
       }
-      const missing = missingScopes(claims.scope, [...required, ...checkScopes(request.scopes ?? [], 'request scopes')]);
+      const needed = [...new Set([...required, ...checkScopes(request.scopes ?? [], 'request scopes')])];
+      const missing = missingScopes(claims.scope, needed);
       if (missing.length > 0) {
-        throw new CreddyError('ERR_INSUFFICIENT_SCOPE', `token lacks scope ${missing.join(', ')}`, { details: { scopes: missing } });
+        const details = { scopes: missing, required: needed };
+        throw new CreddyError('ERR_INSUFFICIENT_SCOPE', `token lacks scope ${missing.join(', ')}`, { details });
       }
       if (isActive && !(await isActive(claims, token))) throw new CreddyError('ERR_TOKEN_REVOKED', `token ${claims.jti} has been revoked`);
       return claims;
