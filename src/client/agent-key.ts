@@ -101,7 +101,11 @@ export async function createAgentSigner(privateKey: Ed25519PrivateKey): Promise<
   };
 }
 
-/** The 32-byte seed of a private key in any accepted form; throws `ERR_USAGE` for anything else. */
+/**
+ * The 32-byte seed of a private key in any accepted form; throws `ERR_USAGE` for anything else.
+ *
+ * @internal
+ */
 export function privateKeySeed(key: Ed25519PrivateKey): Uint8Array {
   const bad = (why: string) => new CreddyError('ERR_USAGE', `Ed25519 private key: ${why}`);
   if (key instanceof Uint8Array) {

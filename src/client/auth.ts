@@ -31,7 +31,11 @@ export interface OidcAuth {
 /** How the client authenticates to the broker; a plain string is a bearer token. */
 export type CreddyAuth = string | BearerAuth | KeyPairAuth | OidcAuth;
 
-/** The client's view of its credentials, checked once in the factory. */
+/**
+ * The client's view of its credentials, checked once in the factory.
+ *
+ * @internal
+ */
 export interface ResolvedAuth {
   readonly type: 'none' | 'bearer' | 'key-pair' | 'oidc';
   /** The `Authorization` header value for a broker API call. */
@@ -47,6 +51,8 @@ export interface ResolvedAuth {
  * factory), the signer and the issuer lookup only on first use. With `dpop` (the default for
  * key-pair agents) proofs are signed with the agent's own key; bearer and oidc callers that ask
  * for DPoP get a key generated for this client, which never leaves memory.
+ *
+ * @internal
  */
 export function resolveAuth(
   auth: CreddyAuth | undefined,

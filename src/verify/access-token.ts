@@ -42,7 +42,11 @@ export interface CreddyClaims extends JWTPayload {
   readonly cnf?: { readonly jkt: string };
 }
 
-/** What every creddy access token is checked against. */
+/**
+ * What every creddy access token is checked against.
+ *
+ * @internal
+ */
 export interface AccessTokenChecks {
   readonly issuer: string;
   readonly audience?: string | readonly string[] | undefined;
@@ -57,6 +61,8 @@ export interface AccessTokenChecks {
  * The checks shared by `verifyCreddyToken` and `createVerifier`: format and length before any
  * crypto, canonical base64url, EdDSA only, `typ: at+jwt`, issuer, audience, exp/nbf/iat with
  * bounded skew, a kid found in the issuer's JWKS, and the claims typed as the broker signs them.
+ *
+ * @internal
  */
 export async function verifyAccessToken(token: string, checks: AccessTokenChecks): Promise<CreddyClaims> {
   if (typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH || !TOKEN_RE.test(token)) {

@@ -56,6 +56,8 @@ const invalid = (why: string, cause?: unknown) =>
  * presented, the key's RFC 7638 thumbprint equal to the token's `cnf.jkt`, and a `jti` never
  * seen before. Every segment must be canonical base64url. The replay check runs last, so only
  * proofs that pass everything else take room in the cache.
+ *
+ * @internal
  */
 export async function verifyDpopProof(request: DpopRequest, checks: DpopChecks): Promise<VerifiedDpopProof> {
   const { proof } = request;

@@ -19,7 +19,11 @@ export interface P256PublicJwk {
 /** The public keys creddy accepts in proofs and assertions. */
 export type PublicJwk = Ed25519PublicJwk | P256PublicJwk;
 
-/** SHA-256 of UTF-8 text (or bytes), base64url: the `ath` of RFC 9449 and the RFC 7638 thumbprint digest. */
+/**
+ * SHA-256 of UTF-8 text (or bytes), base64url: the `ath` of RFC 9449 and the RFC 7638 thumbprint digest.
+ *
+ * @internal
+ */
 export async function sha256Base64url(input: string | Uint8Array): Promise<string> {
   const bytes = typeof input === 'string' ? new TextEncoder().encode(input) : input;
   return encodeBase64url(new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', bytes)));
@@ -29,6 +33,8 @@ export async function sha256Base64url(input: string | Uint8Array): Promise<strin
  * The RFC 7638 SHA-256 thumbprint of a public key: the hash of its required members only, in
  * lexicographic order, without whitespace. It is what `cnf.jkt` (RFC 9449) holds and what the
  * broker uses as a kid, so two spellings of the same key (extra members, other order) agree.
+ *
+ * @internal
  */
 export function jwkThumbprint(jwk: PublicJwk): Promise<string> {
   const canonical =
