@@ -154,18 +154,19 @@ export function createCreddyClient(options: CreddyClientOptions): CreddyClient {
   const auth = resolveAuth(options.auth ?? options.token, options.dpop, async (signer, agent) =>
     createClientAssertion(signer, { agent, audience: await issuer() }),
   );
-  const proofFor = async (method: string, url: string, accessToken?: string) => {
+  // A proof for an issuance request, so the broker can bind what it issues to the client's key.
+  const issuanceProof = async (url: string) => {
     const signer = await auth.dpopSigner();
-    return signer && createDpopProof(signer, { method, url, ...(accessToken === undefined ? {} : { accessToken }) });
+    return signer && createDpopProof(signer, { method: 'POST', url });
   };
 
   const issue = async (request: CredentialRequest): Promise<IssueResponse> => {
     if (auth.type === 'oidc') {
       const endpoint = await tokenEndpoint();
-      return exchangeIdToken(call, endpoint, await auth.idToken(), request, await proofFor('POST', endpoint));
+      return exchangeIdToken(call, endpoint, await auth.idToken(), request, await issuanceProof(endpoint));
     }
     const url = `${base}/v1/credentials`;
-    const dpop = await proofFor('POST', url);
+    const dpop = await issuanceProof(url);
     return call('POST', url, {
       headers: { authorization: await auth.authorization(), ...(dpop ? { dpop } : {}) },
       json: {
