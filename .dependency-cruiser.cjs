@@ -62,9 +62,31 @@ module.exports = {
     {
       name: 'sdks-stay-client-side',
       severity: 'error',
-      comment: 'client/ and verify/ ship to callers and resource servers: nothing server-side.',
-      from: { path: '^src/(client|verify)/' },
-      to: { path: '^src/(?!client|verify|errors|wire)' },
+      comment: 'client/, verify/ and hono/ ship to callers and resource servers: nothing server-side.',
+      from: { path: '^src/(client|verify|hono)/' },
+      to: { path: '^src/(?!client|verify|hono|errors|wire)' },
+    },
+    {
+      name: 'client-runs-in-browsers',
+      severity: 'error',
+      comment:
+        'client/ runs in browsers and edge runtimes: no Node built-in and no jose through any import (it signs with @noble/ed25519 and WebCrypto).',
+      from: { path: '^src/client/' },
+      to: { reachable: true, path: ['^node_modules/(?!@noble/)', '^src/hono/'] },
+    },
+    {
+      name: 'client-uses-no-node-builtins',
+      severity: 'error',
+      comment: 'client/ runs in browsers and edge runtimes: no Node built-in modules.',
+      from: { path: '^src/client/' },
+      to: { dependencyTypes: ['core'] },
+    },
+    {
+      name: 'hono-is-a-peer',
+      severity: 'error',
+      comment: 'hono/ uses the application\'s hono: it imports hono types only, never its code, and not the client SDK.',
+      from: { path: '^src/hono/' },
+      to: { path: ['^node_modules/hono/', '^src/client/'], dependencyTypesNot: ['type-only'] },
     },
     {
       name: 'public-api-is-client-side',

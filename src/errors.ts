@@ -53,6 +53,18 @@ export const ERROR_CODES = {
   ERR_TOKEN_INVALID: { status: 401, doc: 'A creddy token failed verification (format, algorithm, signature, claims).' },
   ERR_TOKEN_EXPIRED: { status: 401, doc: 'A creddy token is past its exp (beyond the allowed clock skew).' },
   ERR_TOKEN_REVOKED: { status: 401, doc: 'A creddy token was revoked (its jti is deny-listed) or its signing key was revoked.' },
+  ERR_DPOP_INVALID: {
+    status: 401,
+    doc: 'A DPoP-bound token came without a valid proof (RFC 9449): missing, malformed, replayed, too old, or not matching the request, the token hash or the cnf.jkt key; or an unbound token was sent with the DPoP scheme.',
+  },
+  ERR_INSUFFICIENT_SCOPE: {
+    status: 403,
+    doc: 'A verified creddy token lacks a scope the resource server requires; `details.scopes` names them.',
+  },
+  ERR_ISSUER_UNAVAILABLE: {
+    status: 503,
+    doc: "Issuer keys could not be fetched and no fresh copy is held: a federation issuer's discovery document or JWKS (the broker refuses that issuer's ID tokens; other issuers keep working), or, in a verifier (creddy/verify, creddy/hono), the broker's JWKS or deny-list. Fail-closed; retry.",
+  },
   ERR_USAGE: { status: 400, doc: 'CLI usage error: a missing or malformed argument (exit code 2).' },
   ERR_GRANT_TYPE_UNSUPPORTED: {
     status: 400,
@@ -73,10 +85,6 @@ export const ERROR_CODES = {
   ERR_FEDERATION_NO_MATCH: {
     status: 403,
     doc: "The ID token is valid but no federation rule's claim conditions all hold; the audit row and the server log name the closest rule and the claims that failed (`creddy federation explain` shows all).",
-  },
-  ERR_ISSUER_UNAVAILABLE: {
-    status: 503,
-    doc: "The token's issuer keys (discovery document or JWKS) could not be fetched; its tokens are refused until they can be (fail-closed). Other issuers keep working.",
   },
 } as const satisfies Record<string, { status: number; doc: string }>;
 

@@ -1,5 +1,5 @@
 import type { IssueResponse } from '../wire.js';
-import type { CreddyClient, CredentialRequest } from './client.js';
+import type { CredentialRequest } from './request.js';
 
 /** Options of {@link createCredentialCache}: when a cached credential counts as about to expire. */
 export interface CredentialCacheOptions {
@@ -27,9 +27,10 @@ export interface CredentialCache {
  * A caller-side cache in the spirit of octokit/auth-app: credentials are reused until a margin
  * before expiry (so a token never expires mid-request), and identical concurrent requests share
  * one in-flight promise instead of each asking the broker. The margin counts from the earlier of
- * the JWT's and the downstream credential's expiry.
+ * the JWT's and the downstream credential's expiry. `createCreddyClient` keeps one of these
+ * behind its `get` and `fetch`; use this directly to cache over any `issue` function.
  *
- * @param client - The client that issues the credentials.
+ * @param client - Anything that issues credentials, e.g. a client from `createCreddyClient`.
  * @param options - The refresh margin (default: the last 20 % of the lifetime, at least 60 s).
  * @returns A cache; keep one per client.
  *
@@ -37,13 +38,16 @@ export interface CredentialCache {
  * ```ts
  * import { createCreddyClient, createCredentialCache } from 'creddy/client';
  *
- * const client = createCreddyClient({ url: 'http://127.0.0.1:8400', token: process.env.CREDDY_TOKEN });
- * const cache = createCredentialCache(client);
+ * const client = createCreddyClient({ url: 'http://127.0.0.1:8400', auth: process.env.CREDDY_TOKEN ?? '' });
+ * const cache = createCredentialCache(client, { refreshSeconds: 120 });
  * // Call before every use: one request to the broker per credential lifetime.
  * const { token } = await cache.get({ backend: 'demo', scopes: ['read'] });
  * ```
  */
-export function createCredentialCache(client: CreddyClient, options: CredentialCacheOptions = {}): CredentialCache {
+export function createCredentialCache(
+  client: { issue(request: CredentialRequest): Promise<IssueResponse> },
+  options: CredentialCacheOptions = {},
+): CredentialCache {
   const fraction = options.refreshFraction ?? 0.2;
   const margin = options.refreshSeconds ?? 60;
   const now = options.now ?? Date.now;

@@ -1,22 +1,14 @@
-import { CreddyError, ERROR_CODES, type ErrorCode } from '../errors.js';
-import type { CredentialList, DiscoveryDocument, ErrorBody, IssueResponse, RevocationStatus, RevokeResponse } from '../wire.js';
+import { CreddyError } from '../errors.js';
+import { decodeJsonSegment } from '../verify/base64url.js';
+import type { CredentialList, DiscoveryDocument, IssueResponse, RevocationStatus, RevokeResponse } from '../wire.js';
+import { type CreddyAuth, resolveAuth } from './auth.js';
+import { type CredentialCacheOptions, createCredentialCache } from './cache.js';
+import { createBrokerCall } from './http.js';
+import { createClientAssertion, createDpopProof } from './proofs.js';
+import type { CredentialRequest } from './request.js';
+import { exchangeIdToken, findTokenEndpoint } from './token-exchange.js';
 
-/**
- * A credential request: the body of `POST /v1/credentials` (see `IssueRequestBody`), with
- * backend-specific fields gathered in `params`.
- */
-export interface CredentialRequest {
-  /** The configured backend to ask, e.g. `"my-github"`. */
-  readonly backend: string;
-  /** Scopes to request (default: the backend's `default_scopes`). Anything outside the ceiling fails the whole request. */
-  readonly scopes?: readonly string[] | undefined;
-  /** Lifetime: a duration (`"10m"`) or whole seconds; clamped to the backend's `max_ttl`. */
-  readonly ttl?: string | number | undefined;
-  /** A small string map recorded in the token and the audit log (e.g. `{ task: 'update-readme' }`). */
-  readonly metadata?: Readonly<Record<string, string>> | undefined;
-  /** Backend-specific fields, e.g. `{ repositories: ['org/repo'] }` for github. */
-  readonly params?: Readonly<Record<string, unknown>> | undefined;
-}
+export type { CredentialRequest };
 
 /** @deprecated Use `IssueResponse`: the same wire shape under the name the server uses. */
 export type IssuedCredential = IssueResponse;
@@ -26,27 +18,62 @@ export interface CreddyClientOptions {
   /** Base URL of the broker, e.g. `http://127.0.0.1:8400`. */
   readonly url: string;
   /**
-   * The bearer: an agent's `ckr_…` token or an OIDC ID token that a federation rule accepts;
-   * needed by `issue`, `list` and `revoke`, not by the public calls. A function is called for
-   * each request (and may cache), so a token that is fetched (GitHub Actions) or rotated on disk
-   * (Kubernetes projected tokens) is read when it is needed.
+   * How to authenticate: a `ckr_…` bearer token (a string), a key pair
+   * (`{ type: 'key-pair', agent, privateKey }`) or an OIDC token source
+   * (`{ type: 'oidc', idToken }`). Not needed for the public calls.
    */
-  readonly token?: string | (() => Promise<string>) | undefined;
+  readonly auth?: CreddyAuth | undefined;
+  /**
+   * @deprecated Use `auth`. A bearer: an agent's `ckr_…` token, or a function returning one (or an
+   * OIDC ID token a federation rule accepts) for each request.
+   */
+  readonly token?: string | (() => string | Promise<string>) | undefined;
+  /**
+   * Sign a DPoP proof (RFC 9449) for every issuance and every `fetch`, so credentials can be bound
+   * to a key. Default: on for key-pair agents (with the agent's key), off otherwise (`true` uses a
+   * key generated for this client). Tokens the broker did not bind are sent as bearer tokens.
+   */
+  readonly dpop?: boolean | undefined;
+  /** The broker's issuer (the `aud` of client assertions); default: read once from its discovery document. */
+  readonly issuer?: string | undefined;
+  /** When `get` renews a cached credential (default: in its last 20 %, at least 60 s before expiry). */
+  readonly cache?: CredentialCacheOptions | undefined;
   /** The `fetch` to use (default: the global one), e.g. one with a proxy agent or a test double. */
   readonly fetch?: typeof fetch | undefined;
   /** Per-request timeout in ms (default 30 s). */
   readonly timeoutMs?: number | undefined;
 }
 
+/** `get` options: what to ask for, besides the backend. */
+export type GetOptions = Omit<CredentialRequest, 'backend'>;
+
+/** `fetch` options: a `RequestInit` plus the credential to present. */
+export interface CreddyFetchInit extends RequestInit {
+  /** The credential to attach (from the same cache as `get`). */
+  readonly credential: CredentialRequest;
+}
+
 /**
- * Thin HTTP client for the creddy API, used by the CLI and by agents. Every method rejects with
- * a {@link CreddyError} carrying the server's code (`ERR_SCOPE_DENIED`, …), or `ERR_NOT_READY`
- * when the broker cannot be reached.
+ * Client for the creddy API, used by agents and the CLI. Every method rejects with a
+ * {@link CreddyError} carrying the server's code (`ERR_SCOPE_DENIED`, …), or `ERR_NOT_READY` when
+ * the broker cannot be reached.
  */
 export interface CreddyClient {
   /** The broker's base URL, without a trailing slash. */
   readonly url: string;
-  /** Issues a credential (`POST /v1/credentials`). */
+  /**
+   * A credential for `backend`, from the cache while it is fresh: requests with the same backend,
+   * scopes (in any order), TTL, metadata and params share one entry and one in-flight request,
+   * and a credential is renewed before it expires. Failures are not cached.
+   */
+  get(backend: string, options?: GetOptions): Promise<IssueResponse>;
+  /**
+   * `fetch` with a credential attached: `Authorization: Bearer <jwt>`, or, when the credential is
+   * DPoP-bound, `Authorization: DPoP <jwt>` and a fresh `DPoP` proof for this method and URL.
+   * For resource servers that verify creddy tokens (generic backends).
+   */
+  fetch(input: string | URL, init: CreddyFetchInit): Promise<Response>;
+  /** Issues a new credential, uncached (`POST /v1/credentials`, or the token endpoint for OIDC callers). */
   issue(request: CredentialRequest): Promise<IssueResponse>;
   /** The caller's active credentials, without secrets (`GET /v1/credentials`). */
   list(): Promise<CredentialList>;
@@ -59,76 +86,134 @@ export interface CreddyClient {
 }
 
 /**
- * Creates a client for one broker. The options are checked here (the URL must be http(s)); no
- * request is made until a method is called. Server errors surface as {@link CreddyError} with the
- * server's code, so callers branch on `err.code` exactly as the server's tests do.
+ * Creates a client for one broker. Options are checked here (the URL must be http(s), a private
+ * key must parse); no request is made until a method is called. Key pairs sign with
+ * @noble/ed25519 and hash with WebCrypto, so the client runs in browsers and edge runtimes too.
  *
- * @param options - The broker URL, the agent token, and optionally `fetch` and a timeout.
- * @returns A client; share one per broker and token.
- * @throws {@link CreddyError} `ERR_USAGE` when `url` is not an http(s) URL.
+ * @param options - The broker URL, how to authenticate, and optionally DPoP, `fetch`, a timeout.
+ * @returns A client; share one per broker and identity (it holds the credential cache).
+ * @throws {@link CreddyError} `ERR_USAGE` for a malformed URL or key.
  *
  * @example
  * ```ts
  * import { createCreddyClient } from 'creddy/client';
  *
- * const client = createCreddyClient({ url: 'http://127.0.0.1:8400', token: process.env.CREDDY_TOKEN });
- * const issued = await client.issue({ backend: 'demo', scopes: ['read'], ttl: '10m' });
- * console.log(issued.id, issued.expires_at, issued.ttl.clamped_by); // clamped_by: null or 'max_ttl'
+ * // A bearer agent (today's default).
+ * const client = createCreddyClient({ url: 'http://127.0.0.1:8400', auth: process.env.CREDDY_TOKEN ?? '' });
+ * const { token, expires_at } = await client.get('demo', { scopes: ['read'], ttl: '10m' });
+ * console.log(token.length, expires_at);
+ * ```
+ *
+ * @example
+ * ```ts
+ * import { createCreddyClient } from 'creddy/client';
+ *
+ * // A key-pair agent: no reusable secret on the wire, DPoP-bound credentials.
+ * const client = createCreddyClient({
+ *   url: 'https://creddy.example.com',
+ *   auth: { type: 'key-pair', agent: 'deploy-bot', privateKey: process.env.CREDDY_AGENT_KEY ?? '' },
+ * });
+ * const response = await client.fetch('https://api.internal/files', { credential: { backend: 'internal-api', scopes: ['files:read'] } });
+ * console.log(response.status);
+ * ```
+ *
+ * @example
+ * ```ts
+ * import { readFile } from 'node:fs/promises';
+ * import { createCreddyClient } from 'creddy/client';
+ *
+ * // A federated workload: the platform's OIDC ID token is exchanged for each credential.
+ * const client = createCreddyClient({
+ *   url: 'https://creddy.example.com',
+ *   auth: { type: 'oidc', idToken: () => readFile('/var/run/secrets/tokens/creddy', 'utf8') },
+ * });
+ * const { token } = await client.get('internal-api', { scopes: ['read'] });
+ * console.log(token.length);
  * ```
  */
 export function createCreddyClient(options: CreddyClientOptions): CreddyClient {
   const base = options.url.replace(/\/+$/, '');
   if (!/^https?:\/\//.test(base)) throw new CreddyError('ERR_USAGE', `CREDDY_URL must be an http(s) URL, got "${options.url}"`);
-  const doFetch = options.fetch ?? fetch;
-  const timeoutMs = options.timeoutMs ?? 30_000;
-
-  const call = async <T>(method: string, path: string, body?: unknown, auth = true): Promise<T> => {
-    const headers: Record<string, string> = { accept: 'application/json' };
-    if (auth) {
-      const token = typeof options.token === 'function' ? await options.token() : options.token;
-      if (!token) throw new CreddyError('ERR_USAGE', 'CREDDY_TOKEN is not set');
-      headers['authorization'] = `Bearer ${token}`;
-    }
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    let response: Response;
-    try {
-      response = await doFetch(`${base}${path}`, {
-        method,
-        headers,
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(timeoutMs),
+  const doFetch = options.fetch ?? ((input: string | URL | Request, init?: RequestInit) => globalThis.fetch(input, init));
+  const call = createBrokerCall(base, doFetch, options.timeoutMs ?? 30_000);
+  // Looked up once; forgotten on failure so the next call retries.
+  const once = <T>(load: () => Promise<T>) => {
+    let value: Promise<T> | undefined;
+    return () => {
+      value ??= load().catch((err: unknown) => {
+        value = undefined;
+        throw err;
       });
-    } catch (err) {
-      throw new CreddyError('ERR_NOT_READY', `cannot reach creddy at ${base}: ${(err as Error).message}`, { cause: err, expose: true });
-    }
-    const text = await response.text();
-    let parsed: unknown;
-    try {
-      parsed = text ? JSON.parse(text) : {};
-    } catch {
-      throw new CreddyError('ERR_INTERNAL', `creddy at ${base} answered ${response.status} with a non-JSON body`, { expose: true });
-    }
-    if (!response.ok) {
-      const error = (parsed as Partial<ErrorBody>).error as Partial<ErrorBody['error']> | undefined;
-      const code = error?.code && Object.hasOwn(ERROR_CODES, error.code) ? (error.code as ErrorCode) : 'ERR_INTERNAL';
-      throw new CreddyError(code, error?.message ?? `HTTP ${response.status}`, { expose: true });
-    }
-    return parsed as T;
+      return value;
+    };
+  };
+  const discovery = () => call<Partial<DiscoveryDocument>>('GET', '/.well-known/openid-configuration');
+  const issuer = once(async () => {
+    const found = options.issuer ?? (await discovery()).issuer;
+    if (typeof found !== 'string') throw new CreddyError('ERR_NOT_READY', 'the broker did not say its issuer');
+    return found;
+  });
+  const tokenEndpoint = once(() => findTokenEndpoint(call));
+  const auth = resolveAuth(options.auth ?? options.token, options.dpop, async (signer, agent) =>
+    createClientAssertion(signer, { agent, audience: await issuer() }),
+  );
+  // A proof for an issuance request, so the broker can bind what it issues to the client's key.
+  const issuanceProof = async (url: string) => {
+    const signer = await auth.dpopSigner();
+    return signer && createDpopProof(signer, { method: 'POST', url });
   };
 
-  return {
-    url: base,
-    issue: (request) =>
-      call('POST', '/v1/credentials', {
+  const issue = async (request: CredentialRequest): Promise<IssueResponse> => {
+    if (auth.type === 'oidc') {
+      const endpoint = await tokenEndpoint();
+      return exchangeIdToken(call, endpoint, await auth.idToken(), request, await issuanceProof(endpoint));
+    }
+    const url = `${base}/v1/credentials`;
+    const dpop = await issuanceProof(url);
+    return call('POST', url, {
+      headers: { authorization: await auth.authorization(), ...(dpop ? { dpop } : {}) },
+      json: {
         backend: request.backend,
         ...(request.scopes ? { scopes: request.scopes } : {}),
         ...(request.ttl !== undefined ? { ttl: request.ttl } : {}),
         ...(request.metadata ? { metadata: request.metadata } : {}),
         ...request.params,
-      }),
-    list: () => call('GET', '/v1/credentials'),
-    revoke: (id) => call('DELETE', `/v1/credentials/${encodeURIComponent(id)}`),
-    revocationStatus: (jti) => call('GET', `/v1/revocations/${encodeURIComponent(jti)}`, undefined, false),
-    discovery: () => call('GET', '/.well-known/openid-configuration', undefined, false),
+      },
+    });
   };
+  const cache = createCredentialCache({ issue }, options.cache);
+  const authed = async <T>(method: string, path: string) =>
+    call<T>(method, path, { headers: { authorization: await auth.authorization() } });
+
+  return {
+    url: base,
+    get: (backend, getOptions = {}) => cache.get({ ...getOptions, backend }),
+    async fetch(input, init) {
+      const { credential, ...requestInit } = init;
+      const { token } = await cache.get(credential);
+      const headers = new Headers(requestInit.headers);
+      const jkt = boundKeyOf(token);
+      if (jkt === undefined) {
+        headers.set('authorization', `Bearer ${token}`);
+      } else {
+        const signer = await auth.dpopSigner();
+        if (signer?.jkt !== jkt) throw new CreddyError('ERR_DPOP_INVALID', 'the credential is bound to a key this client does not hold');
+        const url = new URL(String(input), (globalThis as { location?: { href: string } }).location?.href).href;
+        headers.set('authorization', `DPoP ${token}`);
+        headers.set('dpop', await createDpopProof(signer, { method: requestInit.method ?? 'GET', url, accessToken: token }));
+      }
+      return doFetch(input, { ...requestInit, headers });
+    },
+    issue,
+    list: () => authed('GET', '/v1/credentials'),
+    revoke: (id) => authed('DELETE', `/v1/credentials/${encodeURIComponent(id)}`),
+    revocationStatus: (jti) => call('GET', `/v1/revocations/${encodeURIComponent(jti)}`),
+    discovery,
+  };
+}
+
+/** The `cnf.jkt` of a DPoP-bound token (read, not verified: the client only decides how to present it). */
+function boundKeyOf(token: string): string | undefined {
+  const jkt = (decodeJsonSegment(token.split('.')[1] ?? '')?.['cnf'] as { jkt?: unknown } | undefined)?.jkt;
+  return typeof jkt === 'string' ? jkt : undefined;
 }

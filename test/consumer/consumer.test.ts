@@ -28,15 +28,16 @@ const FIXTURE = fileURLToPath(new URL('./fixture/', import.meta.url));
 const TSC = join(ROOT, 'node_modules/typescript/bin/tsc');
 
 /** Files of the public entries: the SDKs, the error table and the wire types. */
-const PUBLIC_FILE = /^dist\/(index|errors|wire)\.(js|d\.ts)$|^dist\/(client|verify)\/[\w-]+\.(js|d\.ts)$/;
-/** The only package the public entries may import. */
-const PUBLIC_DEPENDENCIES = ['jose'];
+const PUBLIC_FILE = /^dist\/(index|errors|wire)\.(js|d\.ts)$|^dist\/(client|verify|hono)\/[\w-]+\.(js|d\.ts)$/;
+/** The only packages the public entries may import; hono only in declarations (it is the app's, a peer). */
+const PUBLIC_DEPENDENCIES = ['jose', '@noble/ed25519', 'hono'];
 
 interface Manifest {
   readonly version: string;
   readonly types: string;
   readonly exports: Record<string, string | { readonly types: string; readonly import: string }>;
   readonly dependencies: Record<string, string>;
+  readonly peerDependencies: Record<string, string>;
 }
 
 let temp: string;
@@ -58,7 +59,7 @@ beforeAll(async () => {
   await exec('tar', ['-xzf', join(temp, packed.filename), '-C', pkg, '--strip-components=1']);
   manifest = JSON.parse(await readFile(join(pkg, 'package.json'), 'utf8')) as Manifest;
 
-  for (const name of [...Object.keys(manifest.dependencies), '@types/node']) {
+  for (const name of [...Object.keys(manifest.dependencies), ...Object.keys(manifest.peerDependencies), '@types/node']) {
     await mkdir(dirname(join(project, 'node_modules', name)), { recursive: true });
     await symlink(join(ROOT, 'node_modules', name), join(project, 'node_modules', name), 'dir');
   }
@@ -113,10 +114,10 @@ describe('the packed package, installed into a fresh project', () => {
     expect(packedFiles.filter((file) => file.endsWith('.tsbuildinfo'))).toEqual([]);
   });
 
-  it('exports creddy, creddy/client and creddy/verify with types that exist in the tarball', () => {
-    expect(Object.keys(manifest.exports).sort()).toEqual(['.', './client', './package.json', './verify']);
+  it('exports creddy, creddy/client, creddy/verify and creddy/hono with types that exist in the tarball', () => {
+    expect(Object.keys(manifest.exports).sort()).toEqual(['.', './client', './hono', './package.json', './verify']);
     const entries = conditional();
-    expect(entries.map((entry) => entry.subpath).sort()).toEqual(['.', './client', './verify']);
+    expect(entries.map((entry) => entry.subpath).sort()).toEqual(['.', './client', './hono', './verify']);
     for (const entry of entries) {
       // `types` must come first: TypeScript takes the first condition that matches.
       expect(Object.keys(manifest.exports[entry.subpath]!), entry.subpath).toEqual(['types', 'import']);
@@ -134,6 +135,27 @@ describe('the packed package, installed into a fresh project', () => {
     expect(missing).toEqual([]);
     expect([...files].filter((file) => !PUBLIC_FILE.test(file))).toEqual([]);
     expect([...packages].filter((name) => !name.startsWith('node:') && !PUBLIC_DEPENDENCIES.includes(name))).toEqual([]);
+  });
+
+  it('keeps hono a peer: declared as one, imported by declarations only, never by code', async () => {
+    expect(manifest.peerDependencies['hono']).toMatch(/^\^4\./);
+    expect(Object.keys(manifest.dependencies)).not.toContain('hono');
+    const targets = conditional().flatMap((entry) => [entry.types, entry.import].map((path) => path.replace(/^\.\//, '')));
+    const code = [...(await reachable(targets)).files].filter((file) => file.endsWith('.js'));
+    const importers: string[] = [];
+    for (const file of code)
+      if (specifiersOf(await readFile(join(pkg, file), 'utf8')).some((spec) => /^hono(\/|$)/.test(spec))) importers.push(file);
+    expect(importers).toEqual([]);
+  });
+
+  it('gives creddy/client nothing Node-only to load: no node: built-ins, no jose (it runs in browsers)', async () => {
+    const { files, packages } = await reachable(['dist/client/index.js']);
+    expect([...packages].sort()).toEqual(['@noble/ed25519']);
+    expect([...files].filter((file) => file.startsWith('dist/verify/')).sort()).toEqual([
+      'dist/verify/base64url.js',
+      'dist/verify/htu.js',
+      'dist/verify/thumbprint.js',
+    ]);
   });
 
   it('documents every public declaration, with an @example on each function', async () => {
@@ -194,19 +216,33 @@ describe('the packed package, installed into a fresh project', () => {
     expect(compiled.filter((file) => file.startsWith(join(ROOT, 'dist')) || file.startsWith(join(ROOT, 'src')))).toEqual([]);
   });
 
-  it('imports the three entries with node', async () => {
+  it('imports the four entries with node', async () => {
     const { stdout } = await exec(process.execPath, ['consumer.mjs'], { cwd: project });
     const out = JSON.parse(stdout) as Record<string, unknown>;
-    const client = ['CreddyError', 'createCreddyClient', 'createCredentialCache', 'isCreddyError'];
-    const verify = ['CreddyError', 'creddyJwks', 'isCreddyError', 'verifyCreddyToken'];
+    const client = [
+      'CreddyError',
+      'createAgentSigner',
+      'createClientAssertion',
+      'createCreddyClient',
+      'createCredentialCache',
+      'createDpopProof',
+      'generateAgentKey',
+      'isCreddyError',
+    ];
+    const verify = ['CreddyError', 'createReplayCache', 'createVerifier', 'creddyJwks', 'isCreddyError', 'verifyCreddyToken'];
     expect(out).toEqual({
       root: [...new Set([...client, ...verify, 'ERROR_CODES'])].sort(),
       client,
       verify,
+      hono: ['creddyAuth'],
       oneErrorClass: true,
       version: manifest.version,
       badUrl: 'ERR_USAGE',
       badToken: 'ERR_TOKEN_INVALID',
+      verifierBadToken: 'ERR_TOKEN_INVALID',
+      honoStatus: 401,
+      honoChallenge: 'Bearer realm="creddy", DPoP realm="creddy", algs="EdDSA ES256"',
+      assertionSegments: 3,
       deepImport: 'ERR_PACKAGE_PATH_NOT_EXPORTED',
     });
   });
