@@ -1,7 +1,7 @@
 import { CreddyError } from '../errors.js';
 import type { StoreConfig } from './port.js';
 import { COPY_TABLES, loadIntoEmptyDatabase } from './postgres/load.js';
-import { AUDIT_COLUMNS } from './postgres/rows.js';
+import { AUDIT_COLUMNS } from './rows.js';
 import { type DumpTable, openSqliteSnapshot } from './sqlite/dump.js';
 
 /** Rows copied per table. */

@@ -1,6 +1,6 @@
 import type { Store } from '../port.js';
+import { type AgentRow, toAgent } from '../rows.js';
 import type { Db } from './db.js';
-import { type AgentRow, toAgent } from './rows.js';
 
 /** Agents are read here and written with their audit rows (audit-append.ts). */
 export function postgresAgents(db: Db): Store['agents'] {

@@ -1,7 +1,7 @@
 import { type AuditRow, GENESIS_HASH } from '../../model/audit.js';
 import type { AuditEntry, AuditSealer, StateChange } from '../port.js';
+import { AUDIT_COLUMNS, auditValues, CREDENTIAL_COLUMNS, credentialValues, insertMany } from '../rows.js';
 import { lockAuditChain, type Tx } from './db.js';
-import { AUDIT_COLUMNS, auditValues, CREDENTIAL_COLUMNS, credentialValues, insertMany } from './rows.js';
 
 /** Rows per INSERT statement: PostgreSQL takes at most 65,535 parameters (17 per audit row). */
 const CHUNK = 1000;

@@ -1,7 +1,7 @@
 import { CreddyError } from '../../errors.js';
+import { insertMany } from '../rows.js';
 import { createPool, type PostgresTarget } from './connect.js';
 import { migratePostgres, PG_SCHEMA_VERSION, schemaVersion, unreachable } from './migrations.js';
-import { insertMany } from './rows.js';
 
 /** Tables `creddy store copy` fills, in dependency order (rows before the checkpoints naming them). */
 export const COPY_TABLES = ['signing_keys', 'agents', 'credentials', 'audit_events', 'audit_checkpoints', 'audit_signing_keys'] as const;

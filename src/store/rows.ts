@@ -1,12 +1,14 @@
-import type { AgentRecord } from '../../model/agent.js';
-import type { AuditRow } from '../../model/audit.js';
-import type { CredentialRecord } from '../../model/credential.js';
-import type { KeyRecord } from '../../model/key.js';
+import type { AgentRecord } from '../model/agent.js';
+import type { AuditCheckpoint, AuditRow, AuditSigningKeyRecord } from '../model/audit.js';
+import type { CredentialRecord } from '../model/credential.js';
+import type { KeyRecord } from '../model/key.js';
 
 /**
- * Rows as node-postgres returns them (BIGINT already a number, see connect.ts; BYTEA a Buffer).
- * Text keys are ordered `COLLATE "C"` (byte order) wherever order shows: SQLite's order, and
- * the same on every replica whatever the database's locale, so their JWKS bytes and ETags agree.
+ * Table rows as both engines return them — better-sqlite3 (INTEGER a number, BLOB a Buffer) and
+ * node-postgres (BIGINT read as a number, see postgres/connect.ts; BYTEA a Buffer) — and their
+ * mapping to the domain records, written once so the two stores cannot drift. The schemas keep
+ * the same column names on purpose. On PostgreSQL, text keys are ordered `COLLATE "C"` (byte
+ * order) wherever order shows: SQLite's order, the same on every replica whatever the locale.
  */
 export interface AgentRow {
   name: string;
@@ -64,6 +66,38 @@ export interface AuditDbRow {
   hash: string;
   key_id: string;
 }
+
+export interface CheckpointDbRow {
+  seq: number;
+  hash: string;
+  time: number;
+  key_id: string;
+  signature: string;
+}
+
+export interface SigningKeyDbRow {
+  kid: string;
+  public_x: string;
+  sealed_private: Buffer;
+  kek_id: string;
+  created_at: number;
+}
+
+export const toCheckpoint = (r: CheckpointDbRow): AuditCheckpoint => ({
+  seq: r.seq,
+  hash: r.hash,
+  time: r.time,
+  keyId: r.key_id,
+  signature: r.signature,
+});
+
+export const toSigningKey = (r: SigningKeyDbRow): AuditSigningKeyRecord => ({
+  kid: r.kid,
+  publicX: r.public_x,
+  sealedPrivate: r.sealed_private,
+  kekId: r.kek_id,
+  createdAt: r.created_at,
+});
 
 const json = <T>(text: string | null): T | null => (text === null ? null : (JSON.parse(text) as T));
 
