@@ -40,6 +40,15 @@ export interface AuthThrottleConfig {
   readonly maxAuditedPerWindow: number;
 }
 
+/** `agents:`: defaults for `creddy agent create`, in seconds. */
+export interface AgentsConfig {
+  /** Lifetime of a new agent unless `--expires` says otherwise; null = never expires. */
+  readonly defaultTtl: number | null;
+}
+
+/** Severity threshold of the server's log lines. */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
 /** The validated, frozen configuration. Paths are absolute. */
 export interface Config {
   /** Absolute path of the file it came from, for messages. */
@@ -52,4 +61,6 @@ export interface Config {
   readonly audit: AuditConfig;
   readonly authThrottle: AuthThrottleConfig;
   readonly backends: ReadonlyMap<string, BackendConfig>;
+  readonly agents: AgentsConfig;
+  readonly logLevel: LogLevel;
 }

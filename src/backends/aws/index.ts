@@ -22,7 +22,7 @@ export const aws: BackendType<AwsSettings> = {
   parse: (reader) => {
     reader.stringList('default_scopes', []).forEach((scope, i) => {
       const problem = actionScopeProblem(scope);
-      if (problem) reader.fail(`default_scopes[${i}]`, problem);
+      if (problem) reader.report(`default_scopes[${i}]`, problem);
     });
     return parseAwsSettings(reader);
   },

@@ -14,7 +14,7 @@ export const github: BackendType<GitHubSettings> = {
     // `default_scopes` must be github scopes too; `allowed_scopes` may hold wider patterns such as `*`.
     reader.stringList('default_scopes', []).forEach((scope, i) => {
       const problem = permissionScopeProblem(scope);
-      if (problem) reader.fail(`default_scopes[${i}]`, problem);
+      if (problem) reader.report(`default_scopes[${i}]`, problem);
     });
     return parseGitHubSettings(reader);
   },
