@@ -21,7 +21,7 @@ export const auditFilterArgs = {
   jti: { type: 'string', description: 'Only events of this credential id', valueHint: 'ID' },
   outcome: { type: 'string', description: 'success | denied | error', valueHint: 'OUTCOME' },
   ...timeRangeArgs,
-  limit: { type: 'string', description: 'At most N events (default 100, max 10000)', default: '100', valueHint: 'N' },
+  limit: { type: 'string', description: 'At most N events (1-10000)', default: '100', valueHint: 'N' },
 } as const;
 
 export function filterFromArgs(args: Record<string, unknown>, now: number): AuditFilter {

@@ -6,6 +6,7 @@ import type { AppEnv } from './context.js';
 import { errorHandler } from './error-handler.js';
 import { requestId } from './middleware/request-id.js';
 import { type AuthThrottle, createAuthThrottle } from './middleware/throttle.js';
+import { backendRoutes } from './routes/backends.js';
 import { credentialRoutes } from './routes/credentials.js';
 import { healthRoutes } from './routes/health.js';
 import { wellKnownRoutes } from './routes/well-known.js';
@@ -46,7 +47,9 @@ export function createApp(services: Services, options: AppOptions = {}): Hono<Ap
 
   app.route('/', healthRoutes(services, options.isDraining ?? (() => false)));
   app.route('/', wellKnownRoutes(services));
-  app.route('/v1/credentials', credentialRoutes(services, options.throttle ?? createAuthThrottle(services.config.authThrottle)));
+  const throttle = options.throttle ?? createAuthThrottle(services.config.authThrottle);
+  app.route('/v1/credentials', credentialRoutes(services, throttle));
+  app.route('/v1/backends', backendRoutes(services, throttle));
 
   app.notFound((c) => {
     throw new CreddyError('ERR_NOT_FOUND', `no route ${c.req.method} ${c.req.path}`);
