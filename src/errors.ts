@@ -26,6 +26,10 @@ export const ERROR_CODES = {
   ERR_BACKEND_UNKNOWN: { status: 404, doc: 'No backend with that name is configured.' },
   ERR_NOT_FOUND: { status: 404, doc: 'The route, credential, agent or key does not exist.' },
   ERR_CONFLICT: { status: 409, doc: 'The resource already exists (e.g. an agent with that name).' },
+  ERR_NOT_YET: {
+    status: 409,
+    doc: 'The operation becomes possible later (e.g. `keys rotate` before the next key has been published for `publish_ahead`); `details.ready_at` says when.',
+  },
   ERR_BODY_TOO_LARGE: { status: 413, doc: 'The request body exceeds the 64 KiB limit.' },
   ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, doc: 'The request body is not application/json.' },
   ERR_RATE_LIMITED: {
