@@ -52,6 +52,10 @@ export const ERROR_CODES = {
     status: 500,
     doc: 'The configuration file is invalid; the message names the key path. The server refuses to start.',
   },
+  ERR_LISTEN_FAILED: {
+    status: 500,
+    doc: 'The server could not listen on its address (in use, not permitted, not an address of this machine); the message names it and how to pick another.',
+  },
   ERR_KEK_INVALID: { status: 500, doc: 'The key-encryption key is missing, malformed, or does not decrypt the stored keys.' },
   ERR_KEY_UNKNOWN: { status: 404, doc: 'No signing key with that kid exists.' },
   ERR_TOKEN_INVALID: { status: 401, doc: 'A creddy token failed verification (format, algorithm, signature, claims).' },

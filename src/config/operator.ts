@@ -1,6 +1,7 @@
 import type { ConfigReader } from '../_utils/config-reader.js';
 import { parseDuration } from '../_utils/duration.js';
-import type { AgentsConfig, LogLevel } from './types.js';
+import type { LogLevel } from '../_utils/logger.js';
+import type { AgentsConfig } from './types.js';
 
 /** Agents expire after 90 days unless the config or `--expires never` says otherwise. */
 export const DEFAULT_AGENT_TTL = 90 * 86_400;
@@ -22,7 +23,7 @@ export function parseAgents(reader: ConfigReader | undefined): AgentsConfig {
   return { defaultTtl: seconds };
 }
 
-export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+export const LOG_LEVELS: readonly LogLevel[] = ['info', 'warn', 'error'];
 
 /** `log_level`: the least severe server log line written (default info). */
 export function parseLogLevel(root: ConfigReader): LogLevel {

@@ -1,3 +1,4 @@
+import type { LogLevel } from '../_utils/logger.js';
 import type { BackendConfig } from '../backends/types.js';
 import type { StoreConfig } from '../store/port.js';
 
@@ -45,9 +46,6 @@ export interface AgentsConfig {
   /** Lifetime of a new agent unless `--expires` says otherwise; null = never expires. */
   readonly defaultTtl: number | null;
 }
-
-/** Severity threshold of the server's log lines. */
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 /** The validated, frozen configuration. Paths are absolute. */
 export interface Config {

@@ -85,7 +85,11 @@ describe('operator CLI against a running server', () => {
     writeFileSync(bad, 'backends:\n  demo:\n    type: generic\n    allowed_scopes: [read]\n    max_ttl: 1 hour\n');
     const result = await runCli(['server', '--config', bad], broker.env);
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain('ERR_CONFIG_INVALID: backends.demo.max_ttl: invalid duration "1 hour"');
+    // The server logs JSON, its failure to start included.
+    expect(JSON.parse(result.stderr)).toMatchObject({ level: 'error', code: 'ERR_CONFIG_INVALID' });
+    expect(JSON.parse(result.stderr).msg).toContain('ERR_CONFIG_INVALID: backends.demo.max_ttl: invalid duration "1 hour"');
+    const other = await runCli(['backend', 'list', '--config', bad], broker.env);
+    expect(other.stderr).toContain('ERR_CONFIG_INVALID: backends.demo.max_ttl: invalid duration "1 hour"');
   });
 });
 

@@ -40,7 +40,7 @@ describe('creddy verify on a token signed by a revoked key', () => {
     // token is not "revoked", it is invalid.
     const [header, payload] = segments(token);
     const forged = compact(
-      { ...decodeSegment(header), kid: 'attacker-kid' },
+      { ...decodeSegment<Record<string, unknown>>(header), kid: 'attacker-kid' },
       decodeSegment(payload),
       ed25519Signer(attackerEd25519().privateKey),
     );
