@@ -60,7 +60,17 @@ export interface AuditEntry {
  * failing entry would abort the whole group-commit batch; callers check preconditions first.
  */
 export type StateChange =
+  /** Inserts the record; skipped if its name has an unrevoked record already (or its id or token digest exists). */
   | { readonly kind: 'agent.create'; readonly agent: AgentRecord }
+  /** Sets the three mutable facts of the unrevoked record `id` (a new token, grants, expiry); skipped if it is revoked. */
+  | {
+      readonly kind: 'agent.update';
+      readonly id: string;
+      readonly tokenHash: string;
+      readonly grants: AgentRecord['grants'];
+      readonly expiresAt: number | null;
+    }
+  /** Revokes the unrevoked record of `name`, if there is one. */
   | { readonly kind: 'agent.revoke'; readonly name: string; readonly at: number }
   | { readonly kind: 'credential.revoke'; readonly jti: string; readonly at: number };
 
@@ -82,10 +92,15 @@ export interface AuditFilter {
 
 /** The persistence contract every store implements. All methods are async. */
 export interface Store {
-  /** Agents are created and revoked through `audit.append` (`StateChange`), never without their row. */
+  /**
+   * Agents are created, updated and revoked through `audit.append` (`StateChange`), never without
+   * their row. A name may have many records (one per `agent create`), at most one unrevoked.
+   */
   readonly agents: {
     byTokenHash(tokenHash: string): Promise<AgentRecord | undefined>;
+    /** The unrevoked record of `name`, else its most recently created one. */
     byName(name: string): Promise<AgentRecord | undefined>;
+    /** Every record, revoked ones included, by name then creation time. */
     list(): Promise<AgentRecord[]>;
   };
   readonly keys: {

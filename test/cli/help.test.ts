@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { CommandDef } from 'citty';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { rootCommand, runCli as runCliInProcess } from '../../src/cli/index.js';
 import { walkCommands } from '../../src/cli/tree.js';
 import { runBin, runCli } from '../helpers/cli.js';
@@ -81,6 +81,7 @@ describe('errors under --json', () => {
 
 describe('creddy completion', () => {
   const { dir, cleanup } = tempDir();
+  afterAll(cleanup);
   const script = async (shell: string): Promise<string> => {
     const result = await runCli(['completion', shell]);
     expect(result.code).toBe(0);
@@ -107,7 +108,6 @@ describe('creddy completion', () => {
     // After an option that takes a value: nothing, so bash completes file names.
     expect(complete('audit', 'export', '--out', '')).toEqual([]);
     expect(complete('completion', '')).toEqual(['bash', 'zsh', 'fish']);
-    cleanup();
   });
 
   it.skipIf(!hasShell('zsh'))('zsh: the script parses and completes from the tree', async () => {

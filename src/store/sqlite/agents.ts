@@ -3,6 +3,7 @@ import type { AgentRecord } from '../../model/agent.js';
 import type { Store } from '../port.js';
 
 interface AgentRow {
+  id: string;
   name: string;
   token_hash: string;
   grants: string;
@@ -12,6 +13,7 @@ interface AgentRow {
 }
 
 const toRecord = (row: AgentRow): AgentRecord => ({
+  id: row.id,
   name: row.name,
   tokenHash: row.token_hash,
   grants: JSON.parse(row.grants) as AgentRecord['grants'],
@@ -22,8 +24,11 @@ const toRecord = (row: AgentRow): AgentRecord => ({
 
 export function sqliteAgents(db: Database.Database): Store['agents'] {
   const byHash = db.prepare<[string], AgentRow>('SELECT * FROM agents WHERE token_hash = ?');
-  const byName = db.prepare<[string], AgentRow>('SELECT * FROM agents WHERE name = ?');
-  const all = db.prepare<[], AgentRow>('SELECT * FROM agents ORDER BY name');
+  // The unrevoked record first, else the newest: a name may have been revoked and created again.
+  const byName = db.prepare<[string], AgentRow>(
+    'SELECT * FROM agents WHERE name = ? ORDER BY revoked_at IS NOT NULL, created_at DESC, rowid DESC LIMIT 1',
+  );
+  const all = db.prepare<[], AgentRow>('SELECT * FROM agents ORDER BY name, created_at, rowid');
   return {
     async byTokenHash(tokenHash) {
       const row = byHash.get(tokenHash);
