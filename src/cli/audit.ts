@@ -106,7 +106,12 @@ const prune = defineCommand({
     const ctx = contextOf(data);
     await withServices(ctx, args, async (services) => {
       const retention = services.config.audit.retention;
-      if (retention === null) throw new CreddyError('ERR_USAGE', 'audit.retention is not set in the config; nothing to prune');
+      if (retention === null) {
+        throw new CreddyError(
+          'ERR_CONFIG_INVALID',
+          `audit.retention is not set in ${services.config.source}, so there is nothing to prune (set e.g. audit: {retention: 365d})`,
+        );
+      }
       await services.auditCheckpoints.checkpointNow();
       const result = await pruneAudit(
         { store: services.store, audit: services.audit, now: () => services.clock.now(), actor: 'cli' },

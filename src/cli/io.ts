@@ -3,7 +3,8 @@ import type { CrashHook } from '../keys/transition.js';
 
 /** Anything a command can print to; `isTTY` (a terminal) decides colour and progress display. */
 export interface CliOutput {
-  write(text: string): unknown;
+  /** Text, or bytes where a command writes binary (`audit export --out -`). */
+  write(text: string | Uint8Array): unknown;
   readonly isTTY?: boolean;
 }
 
