@@ -7,6 +7,7 @@ import { auditCommand } from './audit.js';
 import { backendCommand } from './backend.js';
 import { getCommand, listCommand, revokeCommand } from './caller.js';
 import { completionCommand } from './completion.js';
+import { configCommand, doctorCommand } from './doctor.js';
 import { type ChildExit, execCommand } from './exec.js';
 import { gitCredentialCommand } from './git-credential.js';
 import { helpCommand, versionCommand } from './help.js';
@@ -37,6 +38,8 @@ export const rootCommand = defineCommand({
     keys: keysCommand,
     audit: auditCommand,
     backend: backendCommand,
+    config: configCommand,
+    doctor: doctorCommand,
     exec: execCommand,
     'git-credential': gitCredentialCommand,
     help: helpCommand,

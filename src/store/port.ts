@@ -14,6 +14,18 @@ import type { KeyRecord, KeyState } from '../model/key.js';
 /** Where state lives: the embedded SQLite file (the default). */
 export type StoreConfig = { readonly kind: 'sqlite'; readonly path: string };
 
+/** What `creddy doctor` learns of a store without changing it (see `inspectStore`). */
+export interface StoreStatus {
+  /** False when the database does not exist yet (it is created at the first start). */
+  readonly exists: boolean;
+  /** Its schema version; null when it could not be read. */
+  readonly version: number | null;
+  /** The schema version this build migrates to. */
+  readonly latest: number;
+  /** Why it could not be read. */
+  readonly error?: string;
+}
+
 /** One step of an atomic key transition; `apply` fails whole if any precondition fails. */
 export type KeyOp =
   | { readonly op: 'insert'; readonly key: KeyRecord }
