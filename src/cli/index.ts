@@ -10,6 +10,7 @@ import { completionCommand } from './completion.js';
 import { configCommand, doctorCommand } from './doctor.js';
 import { type ChildExit, execCommand } from './exec.js';
 import { gitCredentialCommand } from './git-credential.js';
+import { healthCommand } from './health.js';
 import { helpCommand, versionCommand } from './help.js';
 import { initCommand } from './init.js';
 import { type CliContext, type CliHooks, type CliIo, cliContext } from './io.js';
@@ -30,6 +31,7 @@ export const rootCommand = defineCommand({
   subCommands: {
     init: initCommand,
     server: serverCommand,
+    health: healthCommand,
     agent: agentCommand,
     get: getCommand,
     list: listCommand,

@@ -29,8 +29,12 @@ export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): 
   return parseConfig(text, path, env);
 }
 
-/** Validates config text; `source` anchors relative paths (data_dir) and messages. Every problem is reported at once. */
-export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv = process.env): Config {
+/**
+ * Validates config text; `source` anchors relative paths (data_dir) and messages. Every problem
+ * is reported at once. Text that comes from no file (`CREDDY_CONFIG_YAML`) names itself as
+ * `source` and gives the directory relative paths start from as `base`.
+ */
+export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv = process.env, options: { base?: string } = {}): Config {
   let raw: unknown;
   try {
     const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
@@ -55,8 +59,8 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
   } catch {
     return problems.throwIfAny(source) as never;
   }
-  const base = dirname(resolve(source));
-  const config = readConfig(root, base, source);
+  const base = options.base ?? dirname(resolve(source));
+  const config = readConfig(root, base, options.base === undefined ? resolve(source) : source);
   problems.throwIfAny(source);
   return config;
 }
@@ -89,7 +93,7 @@ function readConfig(root: ConfigReader, base: string, source: string): Config {
   const logLevel = root.guard(() => parseLogLevel(root), 'info' as const);
   root.done();
   return Object.freeze<Config>({
-    source: resolve(source),
+    source,
     issuer,
     listen,
     dataDir,
