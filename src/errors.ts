@@ -26,6 +26,10 @@ export const ERROR_CODES = {
   ERR_BACKEND_UNKNOWN: { status: 404, doc: 'No backend with that name is configured.' },
   ERR_NOT_FOUND: { status: 404, doc: 'The route, credential, agent or key does not exist.' },
   ERR_CONFLICT: { status: 409, doc: 'The resource already exists (e.g. an agent with that name).' },
+  ERR_NOT_YET: {
+    status: 409,
+    doc: 'The operation becomes possible later (e.g. `keys rotate` before the next key has been published for `publish_ahead`); `details.ready_at` says when.',
+  },
   ERR_BODY_TOO_LARGE: { status: 413, doc: 'The request body exceeds the 64 KiB limit.' },
   ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, doc: 'The request body is not application/json.' },
   ERR_RATE_LIMITED: {
@@ -47,6 +51,10 @@ export const ERROR_CODES = {
   ERR_CONFIG_INVALID: {
     status: 500,
     doc: 'The configuration file is invalid; the message names the key path. The server refuses to start.',
+  },
+  ERR_LISTEN_FAILED: {
+    status: 500,
+    doc: 'The server could not listen on its address (in use, not permitted, not an address of this machine); the message names it and how to pick another.',
   },
   ERR_KEK_INVALID: { status: 500, doc: 'The key-encryption key is missing, malformed, or does not decrypt the stored keys.' },
   ERR_KEY_UNKNOWN: { status: 404, doc: 'No signing key with that kid exists.' },

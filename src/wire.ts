@@ -140,3 +140,15 @@ export interface ErrorBody {
     readonly details?: Readonly<Record<string, unknown>>;
   };
 }
+
+/** `GET /v1/backends/:name`: what a caller needs to know before asking (no secrets, no config internals). */
+export interface BackendInfo {
+  readonly name: string;
+  /** `generic` (the JWT is the credential), `github` (a GitHub token) or `aws` (an STS session). */
+  readonly type: string;
+  readonly default_ttl: number;
+  readonly max_ttl: number;
+  readonly default_scopes: readonly string[];
+  /** The caller's own grants on this backend (scope patterns). */
+  readonly grants: readonly string[];
+}

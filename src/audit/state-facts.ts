@@ -3,7 +3,7 @@ import type { AgentRecord } from '../model/agent.js';
 import type { AuditRow, AuditType } from '../model/audit.js';
 import type { KeyRecord, KeyState } from '../model/key.js';
 
-/** What the audit log says about one agent. */
+/** What the audit log says about one agent record. */
 interface AgentFacts {
   grants: string;
   expiresAt: number | null;
@@ -18,13 +18,17 @@ interface AgentFacts {
  * by `audit verify` (verify-state.ts).
  */
 export interface StateFacts {
+  /** By agent record id (rows from before ids existed name the record by its name). */
   readonly agents: Map<string, AgentFacts>;
+  /** The id of each name's latest record: what a row without an id (older rows) refers to. */
+  readonly latest: Map<string, string>;
   readonly keys: Map<string, KeyState>;
 }
 
 /** The row types that carry access-deciding state. */
 export const STATE_TYPES: readonly AuditType[] = [
   'agent.created',
+  'agent.updated',
   'agent.revoked',
   'key.created',
   'key.activated',
@@ -32,28 +36,37 @@ export const STATE_TYPES: readonly AuditType[] = [
   'key.revoked',
 ];
 
-export const emptyFacts = (): StateFacts => ({ agents: new Map(), keys: new Map() });
+export const emptyFacts = (): StateFacts => ({ agents: new Map(), latest: new Map(), keys: new Map() });
 
 /** Applies one row (in seq order). */
 export function applyFact(facts: StateFacts, row: AuditRow): void {
   const details = row.details ?? {};
+  const named = typeof details['agent_id'] === 'string' ? details['agent_id'] : undefined;
   if (row.type === 'agent.created' && row.agent) {
-    facts.agents.set(row.agent, {
-      grants: canonicalGrants((details['grants'] as string[] | undefined) ?? []),
-      expiresAt: (details['expires_at'] as number | null | undefined) ?? null,
-      tokenSha256: typeof details['token_sha256'] === 'string' ? details['token_sha256'] : null,
-      revoked: false,
-    });
+    const id = named ?? row.agent;
+    facts.agents.set(id, { ...readFacts(details), revoked: false });
+    facts.latest.set(row.agent, id);
     return;
   }
-  if (row.type === 'agent.revoked' && row.agent) {
-    const agent = facts.agents.get(row.agent);
-    if (agent) agent.revoked = true;
+  if ((row.type === 'agent.updated' || row.type === 'agent.revoked') && row.agent) {
+    const agent = facts.agents.get(named ?? facts.latest.get(row.agent) ?? row.agent);
+    // As in the store: an update of a revoked record changes nothing.
+    if (!agent || agent.revoked) return;
+    if (row.type === 'agent.revoked') agent.revoked = true;
+    else Object.assign(agent, readFacts(details));
     return;
   }
   if (!row.kid) return;
   const state = KEY_STATE_AFTER[row.type] ?? (row.type === 'key.created' ? (details['state'] as KeyState | undefined) : undefined);
   if (state) facts.keys.set(row.kid, state);
+}
+
+function readFacts(details: Readonly<Record<string, unknown>>): Omit<AgentFacts, 'revoked'> {
+  return {
+    grants: canonicalGrants((details['grants'] as string[] | undefined) ?? []),
+    expiresAt: (details['expires_at'] as number | null | undefined) ?? null,
+    tokenSha256: typeof details['token_sha256'] === 'string' ? details['token_sha256'] : null,
+  };
 }
 
 const KEY_STATE_AFTER: Partial<Record<AuditType, KeyState>> = {
@@ -67,7 +80,7 @@ const KEY_STATE_AFTER: Partial<Record<AuditType, KeyState>> = {
  * created before it may have lost their events to retention and are not judged by them.
  */
 export function agentProblem(facts: StateFacts, agent: AgentRecord, prunedBefore: number): string | null {
-  const known = facts.agents.get(agent.name);
+  const known = facts.agents.get(agent.id);
   if (!known) return agent.createdAt * 1000 < prunedBefore ? null : 'the log has no agent.created row for it';
   if (known.revoked && agent.revokedAt === null) return 'the log records its revocation but the row says active';
   if (!known.revoked && agent.revokedAt !== null) return 'the row says revoked but the log records no revocation';

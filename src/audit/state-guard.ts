@@ -68,7 +68,7 @@ export function createStateGuard(deps: { store: Store; keys: AuditKeySet; logger
       problem = agentProblem(facts, agent, prunedBefore);
       if (!problem) return;
       logger.error('agent row does not match the audit log; refused', { agent: agent.name, problem });
-      if (facts.agents.get(agent.name)?.revoked) {
+      if (facts.agents.get(agent.id)?.revoked) {
         throw new CreddyError('ERR_AGENT_REVOKED', `agent "${agent.name}" is revoked`, { details: { agent: agent.name } });
       }
       throw new CreddyError('ERR_UNAUTHENTICATED', 'agent record failed its integrity check', { details: { agent: agent.name } });

@@ -53,6 +53,21 @@ export interface Backend {
   mint(request: MintRequest): Promise<Minted | undefined>;
   /** Revokes a downstream credential made by `mint`, given its revocation handle. */
   revoke(handle: string): Promise<void>;
+  /**
+   * Checks the backend can work, without minting anything (`creddy doctor`): its credentials are
+   * accepted and the service answers. Absent when there is nothing downstream to ask.
+   */
+  probe?(signal: AbortSignal): Promise<ProbeResult>;
+}
+
+/** What a backend's self-check found. */
+export interface ProbeResult {
+  readonly status: 'ok' | 'warn' | 'fail';
+  readonly message: string;
+  /** What the operator should change, for a warn or a fail. */
+  readonly fix?: string;
+  /** The service's clock (its `Date` header, epoch ms), to measure this machine's skew against. */
+  readonly serverTime?: number;
 }
 
 /** What backends may use; passed in, never imported. */

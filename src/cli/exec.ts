@@ -3,7 +3,7 @@ import { constants } from 'node:os';
 import { Readable } from 'node:stream';
 import { defineCommand } from 'citty';
 import { CreddyError } from '../errors.js';
-import { callerClient, requestArgs, requestFromArgs } from './caller.js';
+import { callerClient, noteTtl, requestArgs, requestFromArgs } from './caller.js';
 import { credentialEnv } from './formats.js';
 import { type CliContext, contextOf } from './io.js';
 
@@ -33,6 +33,7 @@ export const execCommand = defineCommand({
     if (command.length === 0) throw new CreddyError('ERR_USAGE', 'give the command after --, e.g. creddy exec aws-prod -- aws s3 ls');
     const client = callerClient(ctx);
     const issued = await client.issue(requestFromArgs(args));
+    noteTtl(ctx.stderr, issued);
     const code = await runChild(ctx, command, childEnv(ctx.env, credentialEnv(issued)));
     // The credential was for this command only: kill it now rather than at its expiry.
     await client.revoke(issued.id).catch(() => undefined);

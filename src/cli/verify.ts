@@ -1,5 +1,6 @@
 import { defineCommand } from 'citty';
-import { createCreddyClient } from '../client/client.js';
+import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { type CreddyClient, createCreddyClient } from '../client/client.js';
 import { CreddyError, isCreddyError } from '../errors.js';
 import { creddyJwks, verifyCreddyToken } from '../verify/token.js';
 import { jsonArg, requireEnv } from './context.js';
@@ -36,8 +37,35 @@ export const verifyCommand = defineCommand({
           throw err;
         }
       },
-    });
+    }).catch((err: unknown) => explainUnknownKid(err, token, client));
     if (args.json) return printJson(ctx.stdout, { valid: true, claims });
     ctx.stdout.write(`valid token ${claims.jti}\n${JSON.stringify(claims, null, 2)}\n`);
   },
 });
+
+/**
+ * A token whose kid is not in the JWKS fails signature lookup before any claim is read. The usual
+ * reason is that its key was revoked (the key leaves the JWKS at once): the broker's revocation
+ * status says so for the token's jti, and then the answer is ERR_TOKEN_REVOKED, as the docs
+ * promise. The jti is read unverified, so the broker's answer counts only if it names the same
+ * kid; the token fails either way, this only picks the truer code.
+ */
+async function explainUnknownKid(err: unknown, token: string, client: CreddyClient): Promise<never> {
+  if (!isCreddyError(err, 'ERR_TOKEN_INVALID') || err.details?.['reason'] !== 'unknown_kid') throw err;
+  let kid: unknown;
+  let jti: unknown;
+  try {
+    kid = decodeProtectedHeader(token).kid;
+    jti = decodeJwt(token).jti;
+  } catch {
+    throw err;
+  }
+  if (typeof kid !== 'string' || typeof jti !== 'string') throw err;
+  const status = await client.revocationStatus(jti).catch(() => undefined);
+  if (status?.revoked === true && status.kid === kid) {
+    throw new CreddyError('ERR_TOKEN_REVOKED', `token ${jti} is revoked (its signing key ${kid} is no longer in the JWKS)`, {
+      details: { jti, kid },
+    });
+  }
+  throw err;
+}

@@ -173,7 +173,11 @@ export async function issueCredential(services: Services, ctx: RequestContext, b
   } catch (err) {
     if (minted?.revocationHandle) {
       await backend.revoke(minted.revocationHandle).catch((revokeErr: unknown) => {
-        services.logger.error('could not revoke downstream credential after audit failure', { jti, error: String(revokeErr) });
+        services.logger.error('could not revoke downstream credential after audit failure', {
+          jti,
+          error: String(revokeErr),
+          request_id: ctx.requestId,
+        });
       });
     }
     throw err;

@@ -78,7 +78,11 @@ export async function revokeDownstream(
     await backend.revoke(handle);
     await services.store.credentials.markDownstreamRevoked(record.jti, nowSeconds(services.clock));
   } catch (err) {
-    services.logger.warn('downstream revocation failed; the reaper will retry', { jti: record.jti, error: (err as Error).message });
+    services.logger.warn('downstream revocation failed; the reaper will retry', {
+      jti: record.jti,
+      error: (err as Error).message,
+      ...(who.requestId ? { request_id: who.requestId } : {}),
+    });
     return 'failed';
   }
   await services.audit.write({

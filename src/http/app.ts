@@ -7,6 +7,7 @@ import type { AppEnv } from './context.js';
 import { errorHandler } from './error-handler.js';
 import { requestId } from './middleware/request-id.js';
 import { type AuthThrottle, createAuthThrottle } from './middleware/throttle.js';
+import { backendRoutes } from './routes/backends.js';
 import { credentialRoutes } from './routes/credentials.js';
 import { healthRoutes } from './routes/health.js';
 import { tokenRoutes } from './routes/token.js';
@@ -56,6 +57,7 @@ export function createApp(services: Services, options: AppOptions = {}): Hono<Ap
   app.route('/', wellKnownRoutes(services));
   app.route('/', tokenRoutes(services, federation, throttle));
   app.route('/v1/credentials', credentialRoutes(services, federation, throttle));
+  app.route('/v1/backends', backendRoutes(services, federation, throttle));
 
   app.notFound((c) => {
     throw new CreddyError('ERR_NOT_FOUND', `no route ${c.req.method} ${c.req.path}`);

@@ -5,6 +5,7 @@ export type AuditType =
   | 'credential.revoked'
   | 'downstream.revoked'
   | 'agent.created'
+  | 'agent.updated'
   | 'agent.revoked'
   | 'key.created'
   | 'key.activated'

@@ -25,7 +25,7 @@ const TABLES: Record<(typeof COPY_TABLES)[number], DumpTable> = {
       'revoked_at',
     ],
   },
-  agents: { name: 'agents', key: 'name', columns: ['name', 'token_hash', 'grants', 'created_at', 'expires_at', 'revoked_at'] },
+  agents: { name: 'agents', key: 'id', columns: ['id', 'name', 'token_hash', 'grants', 'created_at', 'expires_at', 'revoked_at'] },
   credentials: {
     name: 'credentials',
     key: 'jti',

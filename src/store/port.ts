@@ -26,6 +26,18 @@ export type StoreConfig =
       readonly poolSize: number;
     };
 
+/** What `creddy doctor` learns of a store without changing it (see `inspectStore`). */
+export interface StoreStatus {
+  /** False when the database does not exist yet (it is created at the first start). */
+  readonly exists: boolean;
+  /** Its schema version; null when it could not be read. */
+  readonly version: number | null;
+  /** The schema version this build migrates to. */
+  readonly latest: number;
+  /** Why it could not be read. */
+  readonly error?: string;
+}
+
 /** One step of an atomic key transition; `apply` fails whole if any precondition fails. */
 export type KeyOp =
   | { readonly op: 'insert'; readonly key: KeyRecord }
@@ -72,7 +84,17 @@ export interface AuditEntry {
  * failing entry would abort the whole group-commit batch; callers check preconditions first.
  */
 export type StateChange =
+  /** Inserts the record; skipped if its name has an unrevoked record already (or its id or token digest exists). */
   | { readonly kind: 'agent.create'; readonly agent: AgentRecord }
+  /** Sets the three mutable facts of the unrevoked record `id` (a new token, grants, expiry); skipped if it is revoked. */
+  | {
+      readonly kind: 'agent.update';
+      readonly id: string;
+      readonly tokenHash: string;
+      readonly grants: AgentRecord['grants'];
+      readonly expiresAt: number | null;
+    }
+  /** Revokes the unrevoked record of `name`, if there is one. */
   | { readonly kind: 'agent.revoke'; readonly name: string; readonly at: number }
   | {
       readonly kind: 'credential.revoke';
@@ -108,10 +130,15 @@ export interface AuditFilter {
 
 /** The persistence contract every store implements. All methods are async. */
 export interface Store {
-  /** Agents are created and revoked through `audit.append` (`StateChange`), never without their row. */
+  /**
+   * Agents are created, updated and revoked through `audit.append` (`StateChange`), never without
+   * their row. A name may have many records (one per `agent create`), at most one unrevoked.
+   */
   readonly agents: {
     byTokenHash(tokenHash: string): Promise<AgentRecord | undefined>;
+    /** The unrevoked record of `name`, else its most recently created one. */
     byName(name: string): Promise<AgentRecord | undefined>;
+    /** Every record, revoked ones included, by name then creation time. */
     list(): Promise<AgentRecord[]>;
   };
   readonly keys: {

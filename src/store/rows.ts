@@ -11,6 +11,7 @@ import type { KeyRecord } from '../model/key.js';
  * order) wherever order shows: SQLite's order, the same on every replica whatever the locale.
  */
 export interface AgentRow {
+  id: string;
   name: string;
   token_hash: string;
   grants: string;
@@ -102,6 +103,7 @@ export const toSigningKey = (r: SigningKeyDbRow): AuditSigningKeyRecord => ({
 const json = <T>(text: string | null): T | null => (text === null ? null : (JSON.parse(text) as T));
 
 export const toAgent = (row: AgentRow): AgentRecord => ({
+  id: row.id,
   name: row.name,
   tokenHash: row.token_hash,
   grants: JSON.parse(row.grants) as AgentRecord['grants'],

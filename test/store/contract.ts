@@ -4,6 +4,7 @@
  * suites share one store per engine and run in order, each test writing its own rows.
  */
 import { afterAll, beforeAll } from 'vitest';
+import { agentContract } from './contract/agents.js';
 import { auditContract } from './contract/audit.js';
 import { agentAndCredentialContract } from './contract/credentials.js';
 import { guardContract } from './contract/guards.js';
@@ -27,4 +28,5 @@ export function storeContract(open: () => Promise<StoreUnderTest>): void {
   agentAndCredentialContract(current);
   guardContract(current);
   replayContract(current);
+  agentContract(current);
 }

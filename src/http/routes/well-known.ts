@@ -42,7 +42,7 @@ export function wellKnownRoutes(services: Services): Hono<AppEnv> {
   app.get('/v1/revocations/:jti', async (c) => {
     const jti = c.req.param('jti');
     if (!CREDENTIAL_ID_RE.test(jti)) throw new CreddyError('ERR_BAD_REQUEST', 'jti: malformed', { details: { field: 'jti' } });
-    const status = await revocationStatus(services, jti);
+    const status = await revocationStatus(services, jti, c.get('requestId'));
     c.header('Cache-Control', 'no-store');
     return c.json(status);
   });

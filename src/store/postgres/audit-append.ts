@@ -14,12 +14,22 @@ async function apply(tx: Tx, change: StateChange): Promise<void> {
   switch (change.kind) {
     case 'agent.create': {
       const a = change.agent;
+      // Skipped on any unique conflict (a live agent of that name, a token digest in use): the
+      // caller checks the row afterwards, as on SQLite.
       await tx.query(
-        'INSERT INTO agents (name, token_hash, grants, created_at, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5, NULL) ON CONFLICT DO NOTHING',
-        [a.name, a.tokenHash, JSON.stringify(a.grants), a.createdAt, a.expiresAt],
+        'INSERT INTO agents (id, name, token_hash, grants, created_at, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, NULL) ON CONFLICT DO NOTHING',
+        [a.id, a.name, a.tokenHash, JSON.stringify(a.grants), a.createdAt, a.expiresAt],
       );
       return;
     }
+    case 'agent.update':
+      await tx.query('UPDATE agents SET token_hash = $1, grants = $2, expires_at = $3 WHERE id = $4 AND revoked_at IS NULL', [
+        change.tokenHash,
+        JSON.stringify(change.grants),
+        change.expiresAt,
+        change.id,
+      ]);
+      return;
     case 'agent.revoke':
       await tx.query('UPDATE agents SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL', [change.at, change.name]);
       return;

@@ -22,8 +22,9 @@ export function createAppendTransaction(
   const insertCredential = db.prepare(INSERT_CREDENTIAL_SQL);
   const changes = {
     'agent.create': db.prepare(
-      'INSERT OR IGNORE INTO agents (name, token_hash, grants, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, NULL)',
+      'INSERT OR IGNORE INTO agents (id, name, token_hash, grants, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, NULL)',
     ),
+    'agent.update': db.prepare('UPDATE agents SET token_hash = ?, grants = ?, expires_at = ? WHERE id = ? AND revoked_at IS NULL'),
     'agent.revoke': db.prepare('UPDATE agents SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL'),
     'credential.revoke': db.prepare('UPDATE credentials SET revoked_at = ?, reap_lease_until = ? WHERE jti = ? AND revoked_at IS NULL'),
   };
@@ -31,9 +32,12 @@ export function createAppendTransaction(
     switch (change.kind) {
       case 'agent.create': {
         const a = change.agent;
-        changes[change.kind].run(a.name, a.tokenHash, JSON.stringify(a.grants), a.createdAt, a.expiresAt);
+        changes[change.kind].run(a.id, a.name, a.tokenHash, JSON.stringify(a.grants), a.createdAt, a.expiresAt);
         return;
       }
+      case 'agent.update':
+        changes[change.kind].run(change.tokenHash, JSON.stringify(change.grants), change.expiresAt, change.id);
+        return;
       case 'agent.revoke':
         changes[change.kind].run(change.at, change.name);
         return;

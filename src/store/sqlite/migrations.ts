@@ -105,4 +105,28 @@ CREATE INDEX audit_federation_run ON audit_events (json_extract(details, '$.fede
   WHERE json_extract(details, '$.federation.run_id') IS NOT NULL;
 `,
   },
+  {
+    version: 5,
+    name: 'agents: one record per agent create (id), names reusable after revocation',
+    // SQLite cannot change a primary key in place: copy into the new shape. Existing records keep
+    // their name as id (names were unique until now), which is also what their audit rows imply.
+    sql: `
+CREATE TABLE agents_v5 (
+  id          TEXT PRIMARY KEY,
+  name        TEXT NOT NULL,
+  token_hash  TEXT NOT NULL UNIQUE,
+  grants      TEXT NOT NULL,
+  created_at  INTEGER NOT NULL,
+  expires_at  INTEGER,
+  revoked_at  INTEGER
+) STRICT;
+INSERT INTO agents_v5 (id, name, token_hash, grants, created_at, expires_at, revoked_at)
+  SELECT name, name, token_hash, grants, created_at, expires_at, revoked_at FROM agents;
+DROP TABLE agents;
+ALTER TABLE agents_v5 RENAME TO agents;
+-- At most one unrevoked record per name; revoked ones stay for the audit trail.
+CREATE UNIQUE INDEX agents_live_name ON agents (name) WHERE revoked_at IS NULL;
+CREATE INDEX agents_name ON agents (name, created_at);
+`,
+  },
 ];
