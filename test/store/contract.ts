@@ -9,6 +9,7 @@ import { agentAndCredentialContract } from './contract/credentials.js';
 import { guardContract } from './contract/guards.js';
 import { keyContract } from './contract/keys.js';
 import { replayContract } from './contract/replay.js';
+import { secretContract } from './contract/secrets.js';
 import type { StoreUnderTest } from './fixture.js';
 
 export function storeContract(open: () => Promise<StoreUnderTest>): void {
@@ -27,4 +28,5 @@ export function storeContract(open: () => Promise<StoreUnderTest>): void {
   agentAndCredentialContract(current);
   guardContract(current);
   replayContract(current);
+  secretContract(current);
 }

@@ -1,4 +1,5 @@
 import { AUDIT_V2_SQL } from './audit-schema.js';
+import { SECRETS_SQL } from './secrets-schema.js';
 
 /**
  * Versioned schema migrations, applied in order; `PRAGMA user_version` records the last one.
@@ -105,4 +106,5 @@ CREATE INDEX audit_federation_run ON audit_events (json_extract(details, '$.fede
   WHERE json_extract(details, '$.federation.run_id') IS NOT NULL;
 `,
   },
+  { version: 5, name: 'secret versions', sql: SECRETS_SQL },
 ];
