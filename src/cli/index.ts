@@ -12,6 +12,7 @@ import { gitCredentialCommand } from './git-credential.js';
 import { initCommand } from './init.js';
 import { type CliHooks, type CliIo, type CliOutput, cliContext } from './io.js';
 import { keysCommand } from './keys.js';
+import { secretCommand } from './secret.js';
 import { serverCommand } from './server.js';
 import { storeCommand } from './store.js';
 import { verifyCommand } from './verify.js';
@@ -37,6 +38,7 @@ export const rootCommand = defineCommand({
     exec: execCommand,
     'git-credential': gitCredentialCommand,
     federation: federationCommand,
+    secret: secretCommand,
   },
 });
 

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import type { AuditType } from '../../../src/model/audit.js';
 import type { SecretVersionRecord } from '../../../src/model/secret.js';
 import type { KeyAudit, Store } from '../../../src/store/port.js';
 import { allRows, event, failingSealer, type StoreUnderTest, seal, unique } from '../fixture.js';
@@ -23,7 +24,7 @@ function version(path: string, n: number, fields: Partial<SecretVersionRecord> =
   };
 }
 
-const audit = (type = 'secret.created' as const): KeyAudit => ({ events: [event({ type })], seal });
+const audit = (type: AuditType = 'secret.created'): KeyAudit => ({ events: [event({ type })], seal });
 const only = (paths: string[]) => ({ paths, prefixes: [] });
 const under = (prefixes: string[]) => ({ paths: [], prefixes });
 
