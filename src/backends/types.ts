@@ -90,7 +90,7 @@ export interface BackendType<Settings> {
 }
 
 /** The backend types creddy knows; the registry is the single source of this list. */
-export type BackendTypeName = 'generic' | 'github' | 'aws' | 'secret';
+export type BackendTypeName = 'generic' | 'github' | 'aws' | 'secret' | 'postgres';
 
 /** A backend's parsed config: the common part plus its type's own settings. */
 export interface BackendConfig {
