@@ -68,6 +68,19 @@ describe('type: postgres config', () => {
     ]);
   });
 
+  it('percent-encodes a reference inside the URL, and takes a whole-value reference as the URL', () => {
+    const withRef = (url: string, env: NodeJS.ProcessEnv) =>
+      parseConfig(
+        ['backends:', '  b:', '    type: postgres', `    url: ${url}`, '    allowed_scopes: [read]', '    roles: {read: [r]}'].join('\n'),
+        '/tmp/c.yaml',
+        env,
+      ).backends.get('b')!.settings as { url: string; display: string };
+    const inside = withRef('postgres://admin:${env:PW}@db/app', { PW: 'p@ss/w:rd' });
+    expect(inside.url).toBe('postgres://admin:p%40ss%2Fw%3Ard@db/app');
+    expect(inside.display).toBe('postgres://admin:***@db/app');
+    expect(withRef('${env:URL}', { URL: 'postgres://admin:x@db/app' }).url).toBe('postgres://admin:x@db/app');
+  });
+
   it.each([
     [
       'a URL that is not postgres',
