@@ -36,7 +36,7 @@ export const secret: BackendType<SecretSettings> = {
 
 async function mintSecrets(request: MintRequest, settings: SecretSettings, source: SecretSource): Promise<Minted> {
   const now = request.issuedAt;
-  const readings = await source.read(selectorOf(request.scopes), now);
+  const readings = await source.read(selectorOf(request.scopes), now, MAX_SECRETS_PER_CREDENTIAL);
   const byPath = new Map<string, SecretReading[]>();
   for (const reading of readings) byPath.set(reading.path, [...(byPath.get(reading.path) ?? []), reading]);
   for (const scope of request.scopes) {
@@ -46,13 +46,6 @@ async function mintSecrets(request: MintRequest, settings: SecretSettings, sourc
         details: { scope },
       });
     }
-  }
-  if (byPath.size > MAX_SECRETS_PER_CREDENTIAL) {
-    throw new CreddyError(
-      'ERR_SCOPE_INVALID',
-      `the scopes cover ${byPath.size} secrets; at most ${MAX_SECRETS_PER_CREDENTIAL} per credential (ask for narrower paths)`,
-      { details: { field: 'scopes' } },
-    );
   }
   const secrets: Record<string, SecretValue> = {};
   const read: Array<{ path: string; version: number; previous_version?: number }> = [];

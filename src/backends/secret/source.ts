@@ -17,8 +17,11 @@ export interface SecretReading {
  * the composition root (backends sit below the KEK), never imported.
  */
 export interface SecretSource {
-  /** The readable versions of the paths `selector` covers at `now`, by path, newest first. */
-  read(selector: SecretSelector, now: number): Promise<SecretReading[]>;
+  /**
+   * The readable versions of the paths `selector` covers at `now`, by path, newest first. More
+   * than `maxPaths` paths is ERR_SCOPE_INVALID, found before any value is unsealed.
+   */
+  read(selector: SecretSelector, now: number, maxPaths: number): Promise<SecretReading[]>;
   /** Erases the values of versions past their grace; returns how many. */
   erase(now: number): Promise<number>;
 }

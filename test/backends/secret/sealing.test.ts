@@ -119,4 +119,15 @@ describe('sealed secret values', () => {
       await services.close();
     }
   });
+
+  it('a credential holds at most 100 secrets: a broader wildcard is refused before any value is opened', async () => {
+    for (let i = 0; i < 101; i++) {
+      await putSecret(t.services, { path: `app/many/k${String(i).padStart(3, '0')}`, value: `v${i}`, generated: false, actor: 'cli' });
+    }
+    const res = await read(t.services, ['app/many/*']);
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({ code: 'ERR_SCOPE_INVALID' });
+    expect(res.body.error.message).toMatch(/cover 101 secrets; at most 100/);
+    expect((await read(t.services, ['app/many/k00*'])).status).toBe(201);
+  });
 });
