@@ -87,6 +87,16 @@ export interface CreddyClient {
    * version and, within a rotation's grace, the previous one. Cached like `get` (one credential
    * with the scope `path`, renewed before it expires), so a rotation reaches a running process
    * within one credential lifetime. Every read the broker serves is audited with path and version.
+   *
+   * @example
+   * ```ts
+   * import { createCreddyClient } from 'creddy/client';
+   *
+   * const creddy = createCreddyClient({ url: 'http://127.0.0.1:8400', auth: process.env.CREDDY_TOKEN ?? '', secretBackend: 'stripe' });
+   * // Instead of process.env.STRIPE_API_KEY from a .env file:
+   * const { value, version } = await creddy.secret('prod/stripe/api-key');
+   * console.log(`Stripe key version ${version}`, value.length);
+   * ```
    */
   secret(path: string, options?: SecretOptions): Promise<SecretRead>;
   /**
