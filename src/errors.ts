@@ -38,6 +38,14 @@ export const ERROR_CODES = {
   },
   ERR_INTERNAL: { status: 500, doc: 'An unexpected failure; details are in the server log under the request id, never in the response.' },
   ERR_BACKEND_UPSTREAM: { status: 502, doc: 'The downstream service (GitHub, AWS STS) refused or failed; the message names its status.' },
+  ERR_BACKEND_MISCONFIGURED: {
+    status: 502,
+    doc: "The backend's own credentials lack a right creddy needs downstream (e.g. the PostgreSQL admin role cannot CREATE ROLE, or a configured role does not exist); the message names what is missing, never a password.",
+  },
+  ERR_SECRET_NOT_FOUND: {
+    status: 404,
+    doc: 'No live secret at that path (never written, or deleted), or none under a granted prefix.',
+  },
   ERR_AUDIT_UNAVAILABLE: { status: 503, doc: 'The audit event could not be written in time; fail-closed, so no credential was issued.' },
   ERR_AUDIT_INVALID: {
     status: 500,

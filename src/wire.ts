@@ -37,6 +37,30 @@ export type DownstreamCredential = Readonly<Record<string, unknown>> & {
   readonly expires_at?: string | null;
 };
 
+/**
+ * One secret in the credential of a `type: secret` backend (`credential.secrets[path]`): the
+ * current value and version, and while a rotation's grace lasts, the previous one.
+ */
+export interface SecretValue {
+  readonly value: string;
+  readonly version: number;
+  /** When this version was written (ISO 8601). */
+  readonly created_at: string;
+  /** The environment variable the backend names for this path (`creddy exec`, `--format env`), if any. */
+  readonly env: string | null;
+  /** The replaced version, readable until `readable_until` after a rotation; null otherwise. */
+  readonly previous: { readonly value: string; readonly version: number; readonly readable_until: string } | null;
+}
+
+/** `credential` of a `type: secret` backend: `revocation: "none"` (a value outlives the token that read it). */
+export interface SecretValuesCredential {
+  readonly type: 'secret_values';
+  readonly revocation: 'none';
+  readonly expires_at: null;
+  /** By path. */
+  readonly secrets: Readonly<Record<string, SecretValue>>;
+}
+
 /** `201` answer to `POST /v1/credentials`. */
 export interface IssueResponse {
   /** The credential id: the JWT's `jti`. */

@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import { defineCommand } from 'citty';
 import { CreddyError } from '../errors.js';
 import { callerClient, noteTtl, requestArgs, requestFromArgs } from './caller.js';
+import { unnamedSecretPaths } from './credential-env.js';
 import { credentialEnv } from './formats.js';
 import { type CliContext, contextOf } from './io.js';
 
@@ -34,6 +35,9 @@ export const execCommand = defineCommand({
     const client = callerClient(ctx);
     const issued = await client.issue(requestFromArgs(args));
     noteTtl(ctx.stderr, issued);
+    const unnamed = unnamedSecretPaths(issued.credential);
+    if (unnamed.length > 0)
+      ctx.stderr.write(`creddy: not in the environment (no env name in the backend's config): ${unnamed.join(', ')}\n`);
     const code = await runChild(ctx, command, childEnv(ctx.env, credentialEnv(issued)));
     // The credential was for this command only: kill it now rather than at its expiry.
     await client.revoke(issued.id).catch(() => undefined);

@@ -16,6 +16,7 @@ import { helpCommand, versionCommand } from './help.js';
 import { initCommand } from './init.js';
 import { type CliContext, type CliHooks, type CliIo, cliContext } from './io.js';
 import { keysCommand } from './keys.js';
+import { secretCommand } from './secret.js';
 import { serverCommand } from './server.js';
 import { storeCommand } from './store.js';
 import { stripAnsi, styleFor } from './style.js';
@@ -51,6 +52,7 @@ export const rootCommand = defineCommand({
     help: helpCommand,
     version: versionCommand,
     completion: completionCommand,
+    secret: secretCommand,
   },
 });
 

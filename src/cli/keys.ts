@@ -7,6 +7,7 @@ import { rewrapKeys } from '../keys/rewrap.js';
 import { rewrapRevocationHandles } from '../keys/rewrap-handles.js';
 import { type RotateResult, rotateKeys } from '../keys/rotate.js';
 import { planFor } from '../keys/timing.js';
+import { rewrapSecrets } from '../secrets/rewrap.js';
 import { jsonArg, operatorArgs, withServices } from './context.js';
 import { countdown } from './countdown.js';
 import { type CliContext, type CliOutput, contextOf } from './io.js';
@@ -142,10 +143,17 @@ const rewrap = defineCommand({
       const auditSigningKeys = await rewrapAuditSigningKeys(services);
       // …and so are the revocation handles of live GitHub tokens.
       const handles = await rewrapRevocationHandles(services);
+      // …and so are stored secret values.
+      const secrets = await rewrapSecrets(services, 'cli');
       if (args.json)
-        return printJson(ctx.stdout, { ...result, audit_signing_keys_rewrapped: auditSigningKeys, revocation_handles_rewrapped: handles });
+        return printJson(ctx.stdout, {
+          ...result,
+          audit_signing_keys_rewrapped: auditSigningKeys,
+          revocation_handles_rewrapped: handles,
+          secret_values_rewrapped: secrets,
+        });
       ctx.stdout.write(
-        `rewrapped ${result.rewrapped} of ${result.total} signing keys, ${auditSigningKeys} audit signing key(s) and ${handles} revocation handle(s); all are now sealed by KEK ${result.kekId}\n`,
+        `rewrapped ${result.rewrapped} of ${result.total} signing keys, ${auditSigningKeys} audit signing key(s), ${handles} revocation handle(s) and ${secrets} secret value(s); all are now sealed by KEK ${result.kekId}\n`,
       );
     });
   },

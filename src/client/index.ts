@@ -23,6 +23,8 @@ export type {
   RevocationMode,
   RevocationStatus,
   RevokeResponse,
+  SecretValue,
+  SecretValuesCredential,
   TtlDecision,
 } from '../wire.js';
 export {
@@ -43,5 +45,7 @@ export {
   createCreddyClient,
   type GetOptions,
   type IssuedCredential,
+  type SecretOptions,
+  type SecretRead,
 } from './client.js';
 export { type ClientAssertionInput, createClientAssertion, createDpopProof, type DpopProofInput } from './proofs.js';

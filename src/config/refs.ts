@@ -29,9 +29,11 @@ export function resolveRefs(value: string, path: string, env: NodeJS.ProcessEnv,
 /**
  * A reference inside a postgres:// URL (`postgres://creddy:${file:/run/secrets/pg}@db/creddy`)
  * is one component of it, so its value is percent-encoded: a password with `@`, `/` or `:` works
- * as written. A reference that is the whole value is taken as a URL.
+ * as written. A reference that is the whole value is taken as a URL. So for the store, and for
+ * the admin URL of a postgres backend (`backends.NAME.url`).
  */
-const isUrlWithRefs = (path: string, node: string): boolean => path === 'store' && /^postgres(ql)?:\/\//.test(node);
+const isUrlWithRefs = (path: string, node: string): boolean =>
+  (path === 'store' || /^backends\.[^.]+\.url$/.test(path)) && /^postgres(ql)?:\/\//.test(node);
 
 /**
  * Walks a parsed YAML tree and resolves references in every string, keeping key paths. With

@@ -161,6 +161,8 @@ export async function issueCredential(services: Services, ctx: RequestContext, b
         jti,
         kid: signer.kid,
         details: {
+          // What the backend read or made (secret paths and versions, a database role), never a secret.
+          ...(minted?.auditDetails ?? {}),
           ttl,
           exp,
           // Redacted again though secret-shaped values were refused at the edge: the log never holds one.

@@ -12,6 +12,10 @@ export type AuditType =
   | 'key.retired'
   | 'key.revoked'
   | 'key.rewrapped'
+  | 'secret.created'
+  | 'secret.rotated'
+  | 'secret.deleted'
+  | 'secret.rewrapped'
   | 'auth.failed'
   | 'auth.throttled'
   | 'audit.pruned';

@@ -48,13 +48,30 @@ const TABLES: Record<(typeof COPY_TABLES)[number], DumpTable> = {
   audit_events: { name: 'audit_events', key: 'seq', columns: AUDIT_COLUMNS },
   audit_checkpoints: { name: 'audit_checkpoints', key: 'seq', columns: ['seq', 'hash', 'time', 'key_id', 'signature'] },
   audit_signing_keys: { name: 'audit_signing_keys', key: 'kid', columns: ['kid', 'public_x', 'sealed_private', 'kek_id', 'created_at'] },
+  secret_versions: {
+    name: 'secret_versions',
+    key: 'id',
+    columns: [
+      'id',
+      'path',
+      'version',
+      'sealed',
+      'kek_id',
+      'created_at',
+      'created_by',
+      'generated',
+      'superseded_at',
+      'readable_until',
+      'deleted_at',
+    ],
+  },
 };
 
 const PAGE = 1000;
 
 /**
  * `creddy store copy`: copies a SQLite deployment — sealed signing keys, agents, credentials, the
- * audit log with its chain and checkpoints, the audit signing keys — verbatim into an empty
+ * audit log with its chain and checkpoints, the audit signing keys, the sealed secret versions — verbatim into an empty
  * PostgreSQL database, in one transaction on the target and from one snapshot of the source.
  * Nothing is re-sealed or re-chained: the same KEK and audit key open and verify it there.
  */

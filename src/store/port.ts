@@ -3,13 +3,14 @@
  * (better-sqlite3) implements it in sqlite/; PostgreSQL (node-postgres), for replicas sharing one
  * database, in postgres/. test/store/contract.ts holds both to the same behaviour. The records it carries are the domain model (src/model/).
  * Times are epoch seconds unless a field says otherwise. Nothing here holds a plaintext secret:
- * bearer tokens are SHA-256 digests, private keys and revocation handles are sealed under the KEK
+ * bearer tokens are SHA-256 digests, private keys, revocation handles and secret values are sealed under the KEK
  * before they reach the store.
  */
 import type { AgentRecord } from '../model/agent.js';
 import type { AuditCheckpoint, AuditEvent, AuditHead, AuditOutcome, AuditRow, AuditSigningKeyRecord } from '../model/audit.js';
 import type { CredentialRecord } from '../model/credential.js';
 import type { KeyRecord, KeyState } from '../model/key.js';
+import type { SecretVersionRecord } from '../model/secret.js';
 
 /**
  * Where state lives: the embedded SQLite file (the default), or a PostgreSQL database that
@@ -108,6 +109,36 @@ export type StateChange =
       readonly leaseUntil?: number;
     };
 
+/**
+ * One write to the secret table, committed with its audit rows (`store.secrets.write`). Each is
+ * guarded on what the writer last read, so of two racing writers one wins and the other is told
+ * (false) and nothing of its write, nor its audit row, is kept.
+ */
+export type SecretWrite =
+  /** A path's first version, or its first after a delete: the path must have no live version and `record.version` be its latest + 1. */
+  | { readonly kind: 'create'; readonly record: SecretVersionRecord }
+  /**
+   * A new version of a live path whose latest is `record.version - 1`; that previous version is
+   * marked superseded at `record.createdAt` and stays readable until `previousReadableUntil`.
+   */
+  | { readonly kind: 'rotate'; readonly record: SecretVersionRecord; readonly previousReadableUntil: number }
+  /** Tombstones a live path whose latest is `version`: every version gets `deletedAt` and its value erased. */
+  | { readonly kind: 'delete'; readonly path: string; readonly version: number; readonly at: number }
+  /** KEK rewrap: replaces one row's sealed value if it still holds `previous`. */
+  | {
+      readonly kind: 'reseal';
+      readonly id: string;
+      readonly previous: Uint8Array;
+      readonly sealed: Uint8Array;
+      readonly kekId: string;
+    };
+
+/** Which paths a read covers: exact paths, and prefixes (a granted `prod/stripe/*` is the prefix `prod/stripe/`). */
+export interface SecretSelector {
+  readonly paths: readonly string[];
+  readonly prefixes: readonly string[];
+}
+
 export interface AuditFilter {
   readonly backend?: string;
   readonly agent?: string;
@@ -196,6 +227,27 @@ export interface Store {
     firstSeqFrom(timeMs: number): Promise<number | undefined>;
     /** Deletes rows and checkpoints below `anchorSeq`, a checkpointed row, through the retention gate. Returns rows deleted. */
     pruneBelow(anchorSeq: number): Promise<number>;
+  };
+  /** Versions of stored secrets (`type: secret` backends); values sealed under the KEK. */
+  readonly secrets: {
+    /**
+     * Applies one write and appends `audit.events` in one transaction. False, with nothing
+     * changed and nothing appended, when its guard failed (another writer got there first).
+     */
+    write(write: SecretWrite, audit: KeyAudit): Promise<boolean>;
+    /** The latest version of every path starting with `prefix` (deleted paths included), by path. */
+    latest(prefix: string): Promise<SecretVersionRecord[]>;
+    /** Every version of one path, oldest first. */
+    versions(path: string): Promise<SecretVersionRecord[]>;
+    /**
+     * The versions that can be read at `now` of the paths `selector` covers: each live path's
+     * current version, and a previous version still within its `readableUntil`. By path, newest first.
+     */
+    readable(selector: SecretSelector, now: number): Promise<SecretVersionRecord[]>;
+    /** Rows still holding a sealed value, by id after `afterId` (for KEK rewrap). */
+    sealedAfter(afterId: string, limit: number): Promise<SecretVersionRecord[]>;
+    /** Erases the values of versions whose `readableUntil` is past; returns how many. */
+    erase(now: number): Promise<number>;
   };
   /** One-time use of federated ID tokens, shared by every replica on this store. */
   readonly replay: {

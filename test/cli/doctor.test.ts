@@ -171,6 +171,9 @@ describe('creddy config check', () => {
         /^fail {2}config {2}backends\.my-github\.private_key: cannot read file \/etc\/creddy\/github-app\.pem \(ENOENT\) — fix: /,
       ),
       expect.stringMatching(/^fail {2}config {2}backends\.aws-prod\.external_id: environment variable AWS_EXTERNAL_ID is not set — fix: /),
+      expect.stringMatching(
+        /^fail {2}config {2}backends\.app-db\.url: cannot read file \/run\/secrets\/pg-admin-password \(ENOENT\) — fix: /,
+      ),
     ]);
     const good = join(dir, 'good.yaml');
     writeFileSync(good, 'backends:\n  demo:\n    type: generic\n    allowed_scopes: [read]\n');

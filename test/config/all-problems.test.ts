@@ -21,8 +21,12 @@ describe('config problems are reported all at once', () => {
   it('a copied config.example.yaml names every unresolved reference in one error', () => {
     const text = readFileSync(resolve(import.meta.dirname, '../../config.example.yaml'), 'utf8');
     const err = configError(text);
-    expect(problems(err).map((p) => p.path)).toEqual(['backends.my-github.private_key', 'backends.aws-prod.external_id']);
-    expect(err.message).toContain('2 problems in /etc/creddy/creddy.yaml');
+    expect(problems(err).map((p) => p.path)).toEqual([
+      'backends.my-github.private_key',
+      'backends.aws-prod.external_id',
+      'backends.app-db.url',
+    ]);
+    expect(err.message).toContain('3 problems in /etc/creddy/creddy.yaml');
     expect(err.message).toContain('backends.aws-prod.external_id: environment variable AWS_EXTERNAL_ID is not set');
   });
 

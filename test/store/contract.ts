@@ -10,6 +10,7 @@ import { agentAndCredentialContract } from './contract/credentials.js';
 import { guardContract } from './contract/guards.js';
 import { keyContract } from './contract/keys.js';
 import { replayContract } from './contract/replay.js';
+import { secretContract } from './contract/secrets.js';
 import type { StoreUnderTest } from './fixture.js';
 
 export function storeContract(open: () => Promise<StoreUnderTest>): void {
@@ -29,4 +30,5 @@ export function storeContract(open: () => Promise<StoreUnderTest>): void {
   guardContract(current);
   replayContract(current);
   agentContract(current);
+  secretContract(current);
 }

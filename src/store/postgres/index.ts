@@ -8,6 +8,7 @@ import { postgresKeys } from './keys.js';
 import { createKeyListener } from './listen.js';
 import { checkSchema } from './migrations.js';
 import { postgresReplay } from './replay.js';
+import { postgresSecrets } from './secrets.js';
 
 export type { PostgresTarget } from './connect.js';
 
@@ -45,6 +46,7 @@ export function createPostgresStore(target: PostgresTarget, options: PostgresSto
     }),
     credentials: postgresCredentials(db),
     replay: postgresReplay(db),
+    secrets: postgresSecrets(db),
     audit: postgresAudit(db, { durable: options.durable ?? true }),
     async ping() {
       await db.query({ name: 'ping', text: 'SELECT 1' });

@@ -1,4 +1,5 @@
 import { AUDIT_V2_SQL } from './audit-schema.js';
+import { SECRETS_SQL } from './secrets-schema.js';
 
 /**
  * Versioned schema migrations, applied in order; `PRAGMA user_version` records the last one.
@@ -129,4 +130,5 @@ CREATE UNIQUE INDEX agents_live_name ON agents (name) WHERE revoked_at IS NULL;
 CREATE INDEX agents_name ON agents (name, created_at);
 `,
   },
+  { version: 6, name: 'secret versions', sql: SECRETS_SQL },
 ];
