@@ -4,6 +4,9 @@
 // shape. No authentication, no policy, no store, no audit: whatever creddy costs above this is
 // the price of those.
 //
+// It also answers `GET /hello` with a fixed text: the floor for creddy's JWKS (a GET answered
+// from memory).
+//
 //   node bench/baseline.mjs [--listen 127.0.0.1:0]   → first stdout line "baseline listening on URL"
 
 import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
@@ -60,6 +63,8 @@ app.post('/v1/credentials', async (c) => {
     201,
   );
 });
+
+app.get('/hello', (c) => c.text('hello'));
 
 const server = serve({ fetch: app.fetch, hostname, port }, (info) => {
   process.stdout.write(`baseline listening on http://${hostname}:${info.port}\n`);
