@@ -4,13 +4,14 @@ import { Worker } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
 import type { AuditRow } from '../../model/audit.js';
 import type { AuditEntry, PortableSealer } from '../port.js';
+import { type BatchResult, encodeBatch, rowsFromResult, wireSealer } from './audit-batch.js';
 
 export interface AuditAppendWorker {
   append(entries: readonly AuditEntry[], sealer: PortableSealer): Promise<AuditRow[]>;
 }
 
 interface Pending {
-  readonly resolve: (rows: AuditRow[]) => void;
+  readonly resolve: (result: BatchResult) => void;
   readonly reject: (err: Error) => void;
 }
 
@@ -38,12 +39,12 @@ export function createAuditAppendWorker(db: Database.Database, durable: boolean)
   const start = (): Worker => {
     const w = new Worker(url, { workerData: { path: db.name, durable } });
     w.unref(); // an idle worker must not keep a CLI process alive; ref'd while appends are pending
-    w.on('message', (m: { id: number; rows?: AuditRow[]; error?: string }) => {
+    w.on('message', (m: { id: number; result?: BatchResult; error?: string }) => {
       const p = pending.get(m.id);
       pending.delete(m.id);
       if (pending.size === 0) w.unref();
       if (m.error !== undefined) p?.reject(new Error(m.error));
-      else p?.resolve(m.rows!);
+      else p?.resolve(m.result!);
     });
     w.on('error', (err) => failAll(err));
     w.on('exit', (code) => {
@@ -53,14 +54,18 @@ export function createAuditAppendWorker(db: Database.Database, durable: boolean)
   };
 
   return {
-    append(entries, sealer) {
+    async append(entries, sealer) {
+      if (entries.length === 0) return [];
       const w = (worker ??= start());
       const id = nextId++;
-      return new Promise<AuditRow[]>((resolve, reject) => {
+      // One string per batch (audit-batch.ts): cloning it is a copy, not a walk over objects.
+      const batch = encodeBatch(entries);
+      const result = await new Promise<BatchResult>((resolve, reject) => {
         pending.set(id, { resolve, reject });
         w.ref();
-        w.postMessage({ id, entries, sealer });
+        w.postMessage({ id, batch, sealer: wireSealer(sealer) });
       });
+      return rowsFromResult(entries, result);
     },
   };
 }

@@ -2,16 +2,18 @@
  * Worker thread that owns a second connection and runs audit append transactions, so the fsync
  * of a durable commit (synchronous=FULL) happens off the main event loop. Started by
  * audit-worker-client.ts; one message in = one transaction = one batch of the group commit.
+ * Batches arrive as one JSON string and leave as their chain positions (audit-batch.ts).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { AuditEntry, AuditSealer, PortableSealer } from '../port.js';
+import type { AuditSealer } from '../port.js';
 import { createAppendTransaction } from './audit-append.js';
+import { batchResult, decodeBatch, type EncodedBatch, type WireSealer } from './audit-batch.js';
 import { openSqlite } from './connect.js';
 
 interface AppendMessage {
   readonly id: number;
-  readonly entries: readonly AuditEntry[];
-  readonly sealer: PortableSealer;
+  readonly batch: EncodedBatch;
+  readonly sealer: WireSealer;
 }
 
 const { path, durable } = workerData as { path: string; durable: boolean };
@@ -21,12 +23,12 @@ const appendAll = createAppendTransaction(db);
 // The sealer comes as data (the module that builds it, and its key): the store never imports
 // audit code, and the worker rebuilds the very function the main thread would have run.
 const sealers = new Map<string, AuditSealer>();
-const sealerFor = async ({ module, key }: PortableSealer): Promise<AuditSealer> => {
-  const cacheKey = `${module}#${key.id}`;
+const sealerFor = async ({ module, id, keyHex }: WireSealer): Promise<AuditSealer> => {
+  const cacheKey = `${module}#${id}`;
   let seal = sealers.get(cacheKey);
   if (!seal) {
     const { createSealer } = (await import(module)) as { createSealer(k: { id: string; key: Buffer }): AuditSealer };
-    seal = createSealer({ id: key.id, key: Buffer.from(key.key) });
+    seal = createSealer({ id, key: Buffer.from(keyHex, 'hex') });
     sealers.set(cacheKey, seal);
   }
   return seal;
@@ -34,6 +36,6 @@ const sealerFor = async ({ module, key }: PortableSealer): Promise<AuditSealer> 
 
 parentPort!.on('message', (message: AppendMessage) => {
   sealerFor(message.sealer)
-    .then((seal) => parentPort!.postMessage({ id: message.id, rows: appendAll.immediate(message.entries, seal) }))
+    .then((seal) => parentPort!.postMessage({ id: message.id, result: batchResult(appendAll.immediate(decodeBatch(message.batch), seal)) }))
     .catch((err: unknown) => parentPort!.postMessage({ id: message.id, error: err instanceof Error ? err.message : String(err) }));
 });
