@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
 import type { RequestContext } from '../credentials/context.js';
 import type { AgentRecord } from '../model/agent.js';
@@ -5,7 +6,8 @@ import type { AgentRecord } from '../model/agent.js';
 /** Per-request variables: `requestId` from the first middleware, `agent` from requireAgent. */
 export type AppEnv = {
   Variables: { requestId: string; agent: AgentRecord };
-  Bindings: { incoming?: { socket?: { remoteAddress?: string } } };
+  /** @hono/node-server passes the Node request; absent under app.request() in tests. */
+  Bindings: { incoming?: IncomingMessage };
 };
 
 /** Credential ids (jti) as they may appear in a URL: checked before any lookup. */
@@ -14,6 +16,23 @@ export const CREDENTIAL_ID_RE = /^[A-Za-z0-9_-]{8,64}$/;
 /** The peer address from the Node socket; null under app.request() in tests. */
 export function clientIp(c: Context<AppEnv>): string | null {
   return c.env?.incoming?.socket?.remoteAddress ?? null;
+}
+
+/**
+ * A request header by lower-case name, repeated values joined by ", " as web `Headers` does.
+ * Served by @hono/node-server, it is read from Node's raw header list: `c.req.header()` would
+ * first build a web `Headers` object from every header, a cost paid on each request for the
+ * two or three headers the hot path reads. Under app.request() (tests) it is the web header.
+ */
+export function requestHeader(c: Context<AppEnv>, name: string): string | undefined {
+  const raw = c.env?.incoming?.rawHeaders;
+  if (!raw) return c.req.header(name);
+  let value: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const key = raw[i]!;
+    if (key.length === name.length && key.toLowerCase() === name) value = value === undefined ? raw[i + 1] : `${value}, ${raw[i + 1]}`;
+  }
+  return value;
 }
 
 /** The authenticated caller of a route behind requireAgent, as the use cases take it. */

@@ -2,7 +2,7 @@ import type { MiddlewareHandler } from 'hono';
 import { authenticate } from '../../agents/authenticate.js';
 import { isCreddyError } from '../../errors.js';
 import type { Services } from '../../services.js';
-import type { AppEnv } from '../context.js';
+import { type AppEnv, requestHeader } from '../context.js';
 import { recordAuthFailure } from './auth-failures.js';
 import type { AuthThrottle } from './throttle.js';
 
@@ -14,7 +14,7 @@ import type { AuthThrottle } from './throttle.js';
 export function requireAgent(services: Services, throttle: AuthThrottle): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     try {
-      c.set('agent', await authenticate(services, c.req.header('authorization')));
+      c.set('agent', await authenticate(services, requestHeader(c, 'authorization')));
     } catch (err) {
       throw isCreddyError(err) ? await recordAuthFailure(services, throttle, c, err) : err;
     }

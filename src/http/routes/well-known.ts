@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { CreddyError } from '../../errors.js';
 import type { Services } from '../../services.js';
-import { type AppEnv, CREDENTIAL_ID_RE } from '../context.js';
+import { type AppEnv, CREDENTIAL_ID_RE, requestHeader } from '../context.js';
 
 /** Public, unauthenticated discovery: JWKS, metadata, and revocation status of a jti. */
 export function wellKnownRoutes(services: Services): Hono<AppEnv> {
@@ -15,7 +15,7 @@ export function wellKnownRoutes(services: Services): Hono<AppEnv> {
     const maxAge = Math.max(0, keys.jwksMaxAge - Math.floor(Math.random() * Math.ceil(keys.jwksMaxAge * 0.1)));
     c.header('Cache-Control', `public, max-age=${maxAge}`);
     c.header('ETag', jwks.etag);
-    if (c.req.header('if-none-match') === jwks.etag) return c.body(null, 304);
+    if (requestHeader(c, 'if-none-match') === jwks.etag) return c.body(null, 304);
     return c.body(jwks.body, 200, { 'Content-Type': 'application/jwk-set+json' });
   });
 
