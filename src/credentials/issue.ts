@@ -1,5 +1,5 @@
-import { isoSeconds, nowSeconds } from '../_utils/clock.js';
-import { fingerprint, randomId } from '../_utils/ids.js';
+import { isoSeconds } from '../_utils/clock.js';
+import { fingerprint, timeOrderedId } from '../_utils/ids.js';
 import { redact } from '../_utils/redact.js';
 import type { Backend, Minted } from '../backends/types.js';
 import { CreddyError, isCreddyError } from '../errors.js';
@@ -59,8 +59,9 @@ export async function issueCredential(services: Services, ctx: RequestContext, b
     throw err;
   }
 
-  const jti = randomId(16);
-  const iat = nowSeconds(clock);
+  const issuedAtMs = clock.now();
+  const jti = timeOrderedId(issuedAtMs);
+  const iat = Math.floor(issuedAtMs / 1000);
   const exp = iat + ttl.granted;
   // Fail before minting anything downstream if there is no signer at all.
   services.keyring.signer();
