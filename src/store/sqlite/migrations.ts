@@ -1,3 +1,4 @@
+import { AGENTS_V3_SQL } from './agents-schema.js';
 import { AUDIT_V2_SQL } from './audit-schema.js';
 
 /**
@@ -80,4 +81,5 @@ CREATE INDEX audit_jti ON audit_events (jti) WHERE jti IS NOT NULL;
 `,
   },
   { version: 2, name: 'audit append-only, checkpoints, retention guard', sql: AUDIT_V2_SQL },
+  { version: 3, name: 'agents version counter (agent cache invalidation)', sql: AGENTS_V3_SQL },
 ];
