@@ -2,29 +2,40 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
-import type { AuditRow } from '../../model/audit.js';
+import type { AuditCheckpoint, AuditRow } from '../../model/audit.js';
 import type { AuditEntry, PortableSealer } from '../port.js';
 import { type BatchResult, encodeBatch, rowsFromResult, wireSealer } from './audit-batch.js';
 
-export interface AuditAppendWorker {
+/** The audit log's writes, run on the worker's connection (audit-worker.ts). */
+export interface AuditWorker {
   append(entries: readonly AuditEntry[], sealer: PortableSealer): Promise<AuditRow[]>;
+  /** Stores a signed checkpoint unless one at or past its seq exists; true if stored. */
+  insertCheckpoint(checkpoint: AuditCheckpoint): Promise<boolean>;
 }
 
+/** A request to the worker; its answer comes back under the same id. */
+export type AuditWorkerRequest =
+  | { readonly op: 'append'; readonly batch: string; readonly sealer: ReturnType<typeof wireSealer> }
+  | { readonly op: 'checkpoint'; readonly checkpoint: AuditCheckpoint };
+
 interface Pending {
-  readonly resolve: (result: BatchResult) => void;
+  readonly resolve: (result: unknown) => void;
   readonly reject: (err: Error) => void;
 }
 
 /**
- * Runs audit appends on a worker thread with its own connection to the same file. better-sqlite3
- * is synchronous: inline, a durable commit blocks the event loop for its fsync and no request can
- * reach the audit queue meanwhile, so batches stay small. Off-thread, requests keep arriving
- * during the fsync and the next batch fills up — group commit that actually groups.
+ * Runs the audit log's writes on a worker thread with its own connection to the same file.
+ * better-sqlite3 is synchronous: inline, a durable commit blocks the event loop for its fsync and
+ * no request can reach the audit queue meanwhile, so batches stay small. Off-thread, requests keep
+ * arriving during the fsync and the next batch fills up — group commit that actually groups.
+ * Signed checkpoints are stored there too: on the main connection each one waited (asleep, in
+ * SQLite's busy handler) for the worker's write lock and then for its own fsync, stalling every
+ * request in flight a few times a second.
  *
- * Undefined (the caller appends inline) for in-memory databases and when the compiled worker is
+ * Undefined (the caller writes inline) for in-memory databases and when the compiled worker is
  * not next to this file (running from TypeScript sources, as the tests do).
  */
-export function createAuditAppendWorker(db: Database.Database, durable: boolean): AuditAppendWorker | undefined {
+export function createAuditWorker(db: Database.Database, durable: boolean): AuditWorker | undefined {
   const url = new URL('./audit-worker.js', import.meta.url);
   if (db.memory || !existsSync(fileURLToPath(url))) return undefined;
   const pending = new Map<number, Pending>();
@@ -39,7 +50,7 @@ export function createAuditAppendWorker(db: Database.Database, durable: boolean)
   const start = (): Worker => {
     const w = new Worker(url, { workerData: { path: db.name, durable } });
     w.unref(); // an idle worker must not keep a CLI process alive; ref'd while appends are pending
-    w.on('message', (m: { id: number; result?: BatchResult; error?: string }) => {
+    w.on('message', (m: { id: number; result?: unknown; error?: string }) => {
       const p = pending.get(m.id);
       pending.delete(m.id);
       if (pending.size === 0) w.unref();
@@ -53,19 +64,25 @@ export function createAuditAppendWorker(db: Database.Database, durable: boolean)
     return w;
   };
 
+  const call = <T>(request: AuditWorkerRequest): Promise<T> => {
+    const w = (worker ??= start());
+    const id = nextId++;
+    return new Promise<T>((resolve, reject) => {
+      pending.set(id, { resolve: resolve as (result: unknown) => void, reject });
+      w.ref();
+      w.postMessage({ id, ...request });
+    });
+  };
+
   return {
     async append(entries, sealer) {
       if (entries.length === 0) return [];
-      const w = (worker ??= start());
-      const id = nextId++;
       // One string per batch (audit-batch.ts): cloning it is a copy, not a walk over objects.
-      const batch = encodeBatch(entries);
-      const result = await new Promise<BatchResult>((resolve, reject) => {
-        pending.set(id, { resolve, reject });
-        w.ref();
-        w.postMessage({ id, batch, sealer: wireSealer(sealer) });
-      });
+      const result = await call<BatchResult>({ op: 'append', batch: encodeBatch(entries), sealer: wireSealer(sealer) });
       return rowsFromResult(entries, result);
+    },
+    insertCheckpoint(checkpoint) {
+      return call<boolean>({ op: 'checkpoint', checkpoint });
     },
   };
 }
