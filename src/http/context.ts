@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from 'hono';
 import type { RequestContext } from '../credentials/context.js';
 import type { AgentRecord } from '../model/agent.js';
@@ -6,8 +6,8 @@ import type { AgentRecord } from '../model/agent.js';
 /** Per-request variables: `requestId` from the first middleware, `agent` from requireAgent. */
 export type AppEnv = {
   Variables: { requestId: string; agent: AgentRecord };
-  /** @hono/node-server passes the Node request; absent under app.request() in tests. */
-  Bindings: { incoming?: IncomingMessage };
+  /** @hono/node-server passes the Node request and response; absent under app.request() in tests. */
+  Bindings: { incoming?: IncomingMessage; outgoing?: ServerResponse };
 };
 
 /** Credential ids (jti) as they may appear in a URL: checked before any lookup. */
@@ -33,6 +33,18 @@ export function requestHeader(c: Context<AppEnv>, name: string): string | undefi
     if (key.length === name.length && key.toLowerCase() === name) value = value === undefined ? raw[i + 1] : `${value}, ${raw[i + 1]}`;
   }
   return value;
+}
+
+/**
+ * Sets a response header. Served by @hono/node-server it goes straight onto the Node response,
+ * which merges it into the head hono's answer writes: `c.header()` would create a web `Headers`
+ * object that @hono/node-server then converts back, on every request. Under app.request()
+ * (tests) it is `c.header()`.
+ */
+export function setResponseHeader(c: Context<AppEnv>, name: string, value: string): void {
+  const outgoing = c.env?.outgoing;
+  if (outgoing) outgoing.setHeader(name, value);
+  else c.header(name, value);
 }
 
 /** The authenticated caller of a route behind requireAgent, as the use cases take it. */
