@@ -22,13 +22,35 @@ interface Pending {
 /**
  * Replaces lone UTF-16 surrogates at every depth. The HMAC is computed over the JS string while
  * SQLite stores U+FFFD for a lone surrogate: without this, one hostile string would make its row
- * fail verification for ever.
+ * fail verification for ever. Returns `value` itself when nothing needs repair (every event but
+ * a hostile one), so the common case walks the event without copying it.
  */
 export function wellFormed<T>(value: T): T {
+  return isWellFormedDeep(value) ? value : repair(value);
+}
+
+const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
+
+function isWellFormedDeep(value: unknown): boolean {
+  if (typeof value === 'string') return isWellFormed(value);
+  if (value === null || typeof value !== 'object') return true;
+  if (Array.isArray(value)) return value.every(isWellFormedDeep);
+  // Anything but a plain object (a Date, a class instance) goes through repair, which turns it
+  // into a plain object the way it always has.
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return false;
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
+    if (!isWellFormed(key) || !isWellFormedDeep((value as Record<string, unknown>)[key])) return false;
+  }
+  return true;
+}
+
+function repair<T>(value: T): T {
   if (typeof value === 'string') return (value as unknown as { toWellFormed(): string }).toWellFormed() as T;
-  if (Array.isArray(value)) return value.map(wellFormed) as T;
+  if (Array.isArray(value)) return value.map(repair) as T;
   if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [wellFormed(k), wellFormed(v)])) as T;
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [repair(k), repair(v)])) as T;
   }
   return value;
 }
@@ -100,8 +122,9 @@ export function createAuditWriter(options: {
   return {
     write(entry) {
       return new Promise<AuditRow>((resolve, reject) => {
+        const event = wellFormed(entry.event);
         const pending: Pending = {
-          entry: { ...entry, event: wellFormed(entry.event) },
+          entry: event === entry.event ? entry : { ...entry, event },
           resolve: (row) => {
             clearTimeout(timer);
             resolve(row);
