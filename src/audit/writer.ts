@@ -2,6 +2,7 @@ import type { Logger } from '../_utils/logger.js';
 import { CreddyError } from '../errors.js';
 import type { AuditRow } from '../model/audit.js';
 import type { AuditEntry, AuditSealer, Store } from '../store/port.js';
+import { createExpiryQueue, type Expirable } from './expiry-queue.js';
 
 /** Appends audit entries durably; every caller waits for its own row or a 503. */
 export interface AuditWriter {
@@ -11,7 +12,7 @@ export interface AuditWriter {
   flush(): Promise<void>;
 }
 
-interface Pending {
+interface Pending extends Expirable {
   readonly entry: AuditEntry;
   readonly resolve: (row: AuditRow) => void;
   readonly reject: (err: unknown) => void;
@@ -76,6 +77,12 @@ export function createAuditWriter(options: {
   const { store, seal, timeoutMs, logger } = options;
   let queue: Pending[] = [];
   let inFlight: Promise<void> | undefined;
+  const timeouts = createExpiryQueue<Pending>(timeoutMs, (pending) => {
+    pending.timedOut = true;
+    pending.reject(
+      new CreddyError('ERR_AUDIT_UNAVAILABLE', `audit log did not confirm the write within ${timeoutMs} ms; no credential was returned`),
+    );
+  });
 
   const commit = async (): Promise<void> => {
     while (queue.length > 0) {
@@ -92,6 +99,7 @@ export function createAuditWriter(options: {
         for (const [i, p] of batch.entries()) {
           const row = rows[i]!;
           if (!p.timedOut) {
+            p.settled = true;
             p.resolve(row);
             continue;
           }
@@ -105,7 +113,10 @@ export function createAuditWriter(options: {
       } catch (err) {
         logger.error('audit write failed; failing closed', { error: (err as Error).message, events: batch.length });
         const failure = new CreddyError('ERR_AUDIT_UNAVAILABLE', 'audit log unavailable; nothing was issued', { cause: err });
-        for (const p of batch) p.reject(failure);
+        for (const p of batch) {
+          p.settled = true;
+          p.reject(failure);
+        }
       }
     }
   };
@@ -125,26 +136,12 @@ export function createAuditWriter(options: {
         const event = wellFormed(entry.event);
         const pending: Pending = {
           entry: event === entry.event ? entry : { ...entry, event },
-          resolve: (row) => {
-            clearTimeout(timer);
-            resolve(row);
-          },
-          reject: (err) => {
-            clearTimeout(timer);
-            reject(err);
-          },
+          resolve,
+          reject,
           timedOut: false,
+          settled: false,
         };
-        const timer = setTimeout(() => {
-          pending.timedOut = true;
-          reject(
-            new CreddyError(
-              'ERR_AUDIT_UNAVAILABLE',
-              `audit log did not confirm the write within ${timeoutMs} ms; no credential was returned`,
-            ),
-          );
-        }, timeoutMs);
-        timer.unref();
+        timeouts.add(pending);
         queue.push(pending);
         schedule();
       });
