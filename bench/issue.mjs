@@ -17,8 +17,8 @@
 //   --jwks-duration  seconds for the JWKS phase (0 skips it)
 //   --cpu-prof DIR   V8 CPU profiles of the creddy server (bench/profile-summary.mjs reads them)
 //   --tmp DIR        where creddy's SQLite store lives (default: OS temp dir; /dev/shm = no fsync cost)
-//   --compare DIR    also run the creddy built in checkout DIR (its dist/) as target "creddy@before":
-//                    a before/after comparison within one run, under the same outside load
+//   --compare DIR    also run the creddy built in checkout DIR (its dist/) as target "creddy@before"
+//                    (or LABEL=DIR,… for several, "creddy@LABEL"): before/after within one run
 //   The environment reaches the servers (e.g. CREDDY_AUDIT_SYNC=off for creddy).
 //
 // For each target: req/s, p50/p99, server CPU µs per request (utime+stime of the whole server
@@ -158,9 +158,10 @@ try {
     if (!starters[name]) throw new Error(`unknown target ${name}`);
     servers.push(await starters[name]({ cpu: SERVER_CPU, dir: join(dir, name), cpuProf: values['cpu-prof'] }));
   }
-  if (values.compare) {
-    const root = resolve(values.compare);
-    servers.push(await startCreddy({ cpu: SERVER_CPU, dir: join(dir, 'before'), root, label: 'creddy@before' }));
+  // Other builds of creddy, each its own target: LABEL=CHECKOUT or CHECKOUT (label creddy@before).
+  for (const spec of values.compare?.split(',') ?? []) {
+    const [label, root] = spec.includes('=') ? spec.split('=') : ['before', spec];
+    servers.push(await startCreddy({ cpu: SERVER_CPU, dir: join(dir, `creddy@${label}`), root: resolve(root), label: `creddy@${label}` }));
   }
   // Warm every target (JIT, SQLite page cache) before anything is recorded.
   for (const s of servers)
@@ -233,7 +234,8 @@ if (values.json) {
   for (const { connections, rows } of result.issuance) {
     const by = Object.fromEntries(rows.map((r) => [r.target, r]));
     out.push('', `${connections} connections`, head, ...rows.map(line));
-    for (const cmp of [vs(by.creddy, by['baseline (hono)']), vs(by.creddy, by['oidc-provider']), vs(by.creddy, by['creddy@before'])])
+    const others = rows.filter((r) => r.target.startsWith('creddy@'));
+    for (const cmp of [vs(by.creddy, by['baseline (hono)']), vs(by.creddy, by['oidc-provider']), ...others.map((o) => vs(by.creddy, o))])
       if (cmp) out.push(cmp);
     if (rounds > 2) for (const r of rows) out.push(`${r.target} RSS MB after each round: ${r.rss_by_round_mb.join(' ')}`);
   }

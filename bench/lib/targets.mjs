@@ -120,6 +120,8 @@ export async function startCreddy({ cpu, dir, cpuProf, root = ROOT, label = 'cre
       '    max_ttl: 1h',
       '    allowed_scopes: [read, write]',
       '    default_scopes: [read]',
+      // Experiments: extra top-level config, e.g. BENCH_CREDDY_YAML=$'audit:\n  checkpoint_every: 100'.
+      ...(process.env.BENCH_CREDDY_YAML ? [process.env.BENCH_CREDDY_YAML] : []),
       '',
     ].join('\n'),
     { mode: 0o600 },
