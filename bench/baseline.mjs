@@ -33,7 +33,8 @@ app.post('/v1/credentials', async (c) => {
   const body = await c.req.json();
   const iat = Math.floor(Date.now() / 1000);
   const exp = iat + TTL_SECONDS;
-  const jti = randomBytes(16).toString('base64url');
+  // Shaped like creddy's credential ids (epoch ms in base 36, then 128 random bits): equal tokens.
+  const jti = Date.now().toString(36).padStart(9, '0') + randomBytes(16).toString('base64url');
   const scopes = Array.isArray(body.scopes) ? body.scopes : ['read'];
   const claims = {
     iss: 'http://127.0.0.1:8400',
