@@ -5,7 +5,7 @@ import type { Federation } from '../../agents/federation/index.js';
 import { agentCaller, type Caller } from '../../credentials/context.js';
 import { isCreddyError } from '../../errors.js';
 import type { Services } from '../../services.js';
-import type { AppEnv } from '../context.js';
+import { type AppEnv, requestHeader } from '../context.js';
 import { recordAuthFailure } from './auth-failures.js';
 import type { AuthThrottle } from './throttle.js';
 
@@ -36,7 +36,7 @@ export function requireCaller(
 }
 
 async function resolveCaller(services: Services, federation: Federation, c: Context<AppEnv>, spend: boolean): Promise<Caller> {
-  const authorization = c.req.header('authorization');
+  const authorization = requestHeader(c, 'authorization');
   const idToken = authorization === undefined ? undefined : ID_TOKEN_BEARER_RE.exec(authorization)?.[1];
   if (idToken === undefined) return agentCaller(await authenticate(services, authorization));
   return federation.authenticate(idToken, { requestId: c.get('requestId'), spend });

@@ -3,13 +3,16 @@ import type { AuditFilter, Store } from '../port.js';
 import { type AuditDbRow, toAuditRow } from '../rows.js';
 import { createAppendTransaction } from './audit-append.js';
 import { sqliteAuditCheckpoints } from './audit-checkpoints.js';
-import { createAuditAppendWorker } from './audit-worker-client.js';
+import { createAuditWorker } from './audit-worker-client.js';
 
 export function sqliteAudit(db: Database.Database, options: { offThread: boolean; durable: boolean }): Store['audit'] {
   const appendAll = createAppendTransaction(db);
-  const offThread = options.offThread ? createAuditAppendWorker(db, options.durable) : undefined;
+  const offThread = options.offThread ? createAuditWorker(db, options.durable) : undefined;
+  // The worker's connection commits every batch and so runs SQLite's WAL checkpoints (copying
+  // the WAL into the database, two fsyncs): this connection, on the event loop, never does.
+  if (offThread) db.pragma('wal_autocheckpoint = 0');
 
-  const checkpointMethods = sqliteAuditCheckpoints(db);
+  const checkpointMethods = sqliteAuditCheckpoints(db, offThread);
   return {
     ...checkpointMethods,
     async append(entries, seal) {

@@ -1,3 +1,4 @@
+import { AGENTS_VERSION_SQL } from './agents-schema.js';
 import { AUDIT_V2_SQL } from './audit-schema.js';
 import { SECRETS_SQL } from './secrets-schema.js';
 
@@ -131,4 +132,5 @@ CREATE INDEX agents_name ON agents (name, created_at);
 `,
   },
   { version: 6, name: 'secret versions', sql: SECRETS_SQL },
+  { version: 7, name: 'agents version counter (agent cache invalidation)', sql: AGENTS_VERSION_SQL },
 ];
