@@ -9,7 +9,7 @@ import { NO_FEDERATION, parseFederation } from './federation.js';
 import { AGENT_DEFAULTS, parseAgents, parseLogLevel } from './operator.js';
 import { resolveTree } from './refs.js';
 import { parseStore } from './store.js';
-import type { AuditConfig, AuthThrottleConfig, Config, KeysConfig } from './types.js';
+import type { AuditConfig, AuthThrottleConfig, Config, HttpLimitsConfig, KeysConfig } from './types.js';
 
 /** Defaults of the key schedule: rotate monthly, publish an hour ahead, verifiers cache 5 min. */
 export const KEY_DEFAULTS: KeysConfig = { rotationPeriod: 30 * 86_400, publishAhead: 3600, jwksMaxAge: 300, clockSkew: 60 };
@@ -86,6 +86,7 @@ function readConfig(root: ConfigReader, base: string, source: string): Config {
       .flatMap(([name, reader]) => reader.guard((): Array<[string, BackendConfig]> => [[name, parseBackend(name, reader)]], [])),
   );
   const authThrottle = root.guard(() => parseAuthThrottle(root.optionalChild('auth_throttle')), parseAuthThrottle(undefined));
+  const http = root.guard(() => parseHttp(root.optionalChild('http')), parseHttp(undefined));
   const federation = root.guard(() => parseFederation(root.entries('federation'), { issuer, baseDir: base, backends }), NO_FEDERATION);
   const agents = root.guard(() => parseAgents(root.optionalChild('agents')), AGENT_DEFAULTS);
   const logLevel = root.guard(() => parseLogLevel(root), 'info' as const);
@@ -99,6 +100,7 @@ function readConfig(root: ConfigReader, base: string, source: string): Config {
     keys,
     audit,
     authThrottle,
+    http,
     backends,
     federation,
     agents,
@@ -187,4 +189,24 @@ function parseWitness(reader: ConfigReader | undefined, base: string): AuditConf
   }
   if (file === undefined && url === undefined) reader.report('file', 'name a file, a url, or both');
   return { file: file === undefined ? null : resolve(base, file), url: url ?? null };
+}
+
+/**
+ * `http`: timeouts and connection caps of the listening server. The defaults keep a slow or
+ * greedy client from holding sockets (a request must arrive within 30 s, its headers within
+ * 10 s) and let keep-alive outlast a load balancer's usual 60 s idle timeout.
+ */
+function parseHttp(reader: ConfigReader | undefined): HttpLimitsConfig {
+  const limits: HttpLimitsConfig = {
+    headerTimeout: reader?.duration('header_timeout', 10) ?? 10,
+    requestTimeout: reader?.duration('request_timeout', 30) ?? 30,
+    idleTimeout: reader?.duration('idle_timeout', 65) ?? 65,
+    maxConnections: reader?.optionalInteger('max_connections', { min: 1, max: 1_000_000 }) ?? 10_000,
+    maxConnectionsPerAddress: reader?.optionalInteger('max_connections_per_address', { min: 1, max: 1_000_000 }) ?? 256,
+  };
+  reader?.done();
+  if (limits.headerTimeout < 1) reader?.report('header_timeout', 'must be at least 1s');
+  if (limits.requestTimeout < limits.headerTimeout) reader?.report('request_timeout', 'must be at least header_timeout');
+  if (limits.idleTimeout < 1) reader?.report('idle_timeout', 'must be at least 1s');
+  return limits;
 }

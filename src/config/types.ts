@@ -31,6 +31,19 @@ export interface WitnessConfig {
 }
 
 /** Failed-authentication limits per client address, in seconds (see broker/throttle.ts). */
+/** `http`: limits on the listening server, in seconds (see http/limits.ts). */
+export interface HttpLimitsConfig {
+  /** A client must send its request headers within this. */
+  readonly headerTimeout: number;
+  /** …and the whole request (headers and body) within this, or it gets 408 and is closed. */
+  readonly requestTimeout: number;
+  /** An idle keep-alive connection is closed after this. */
+  readonly idleTimeout: number;
+  readonly maxConnections: number;
+  /** Open connections one client address (IPv6: one /64) may hold. */
+  readonly maxConnectionsPerAddress: number;
+}
+
 export interface AuthThrottleConfig {
   /** Failures one address may have within `window` before it is throttled. */
   readonly maxFailures: number;
@@ -101,6 +114,7 @@ export interface Config {
   readonly keys: KeysConfig;
   readonly audit: AuditConfig;
   readonly authThrottle: AuthThrottleConfig;
+  readonly http: HttpLimitsConfig;
   readonly backends: ReadonlyMap<string, BackendConfig>;
   readonly federation: FederationConfig;
   readonly agents: AgentsConfig;

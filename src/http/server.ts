@@ -5,6 +5,7 @@ import { startReaper } from '../credentials/reaper.js';
 import { createRotationSchedule } from '../keys/schedule.js';
 import type { Services } from '../services.js';
 import { createApp } from './app.js';
+import { capConnections, httpServerOptions } from './limits.js';
 import { reportThrottled, THROTTLE_REPORT_MS } from './middleware/auth-failures.js';
 import { createAuthThrottle } from './middleware/throttle.js';
 
@@ -32,9 +33,13 @@ export async function startServer(
   const throttle = createAuthThrottle(services.config.authThrottle);
   const app = createApp(services, { isDraining: () => draining, throttle });
   const server: ServerType = await new Promise((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, hostname: listen.host, port: listen.port }, () => resolve(s));
+    const s = serve(
+      { fetch: app.fetch, hostname: listen.host, port: listen.port, serverOptions: httpServerOptions(services.config.http) },
+      () => resolve(s),
+    );
     s.once('error', reject);
   });
+  capConnections(server as Server, services.config.http, services.logger);
   const { port } = server.address() as AddressInfo;
   const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
 
