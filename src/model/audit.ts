@@ -6,6 +6,8 @@ export type AuditType =
   | 'downstream.revoked'
   | 'agent.created'
   | 'agent.revoked'
+  | 'agent.key_added'
+  | 'agent.key_removed'
   | 'key.created'
   | 'key.activated'
   | 'key.retired'

@@ -7,6 +7,7 @@
  * before they reach the store.
  */
 import type { AgentRecord } from '../model/agent.js';
+import type { AgentKeyRecord } from '../model/agent-key.js';
 import type { AuditCheckpoint, AuditEvent, AuditHead, AuditOutcome, AuditRow, AuditSigningKeyRecord } from '../model/audit.js';
 import type { CredentialRecord } from '../model/credential.js';
 import type { KeyRecord, KeyState } from '../model/key.js';
@@ -72,7 +73,19 @@ export interface AuditEntry {
  * failing entry would abort the whole group-commit batch; callers check preconditions first.
  */
 export type StateChange =
-  | { readonly kind: 'agent.create'; readonly agent: AgentRecord }
+  | {
+      readonly kind: 'agent.create';
+      readonly agent: AgentRecord;
+      /**
+       * A key-pair agent's public keys, inserted with it. When the agent row is inserted, keys
+       * left under its name (by an agent that once had it) are dropped first.
+       */
+      readonly keys?: readonly AgentKeyRecord[];
+    }
+  /** Registers one more key for an agent; skipped when the thumbprint is registered already. */
+  | { readonly kind: 'agent.key.add'; readonly key: AgentKeyRecord }
+  /** Drops one of an agent's keys; skipped when it is not there. */
+  | { readonly kind: 'agent.key.remove'; readonly agent: string; readonly jkt: string }
   | { readonly kind: 'agent.revoke'; readonly name: string; readonly at: number }
   | {
       readonly kind: 'credential.revoke';
@@ -85,6 +98,9 @@ export type StateChange =
        */
       readonly leaseUntil?: number;
     };
+
+/** The state changes that touch only agent keys. */
+export type AgentKeyChange = Extract<StateChange, { kind: 'agent.key.add' | 'agent.key.remove' }>;
 
 export interface AuditFilter {
   readonly backend?: string;
@@ -113,6 +129,17 @@ export interface Store {
     byTokenHash(tokenHash: string): Promise<AgentRecord | undefined>;
     byName(name: string): Promise<AgentRecord | undefined>;
     list(): Promise<AgentRecord[]>;
+  };
+  /**
+   * Key-pair agents' Ed25519 public keys. Written only through `audit.append` (`agent.create`
+   * with keys, `agent.key.add`, `agent.key.remove`), never without their row. A thumbprint
+   * belongs to one agent.
+   */
+  readonly agentKeys: {
+    /** The agent's keys, oldest first (by addedAt, then jkt). */
+    byAgent(agent: string): Promise<AgentKeyRecord[]>;
+    /** Every registered key, by agent then jkt (audit verify's cross-check, store copy). */
+    list(): Promise<AgentKeyRecord[]>;
   };
   readonly keys: {
     list(): Promise<KeyRecord[]>;
@@ -170,7 +197,10 @@ export interface Store {
     /** Deletes rows and checkpoints below `anchorSeq`, a checkpointed row, through the retention gate. Returns rows deleted. */
     pruneBelow(anchorSeq: number): Promise<number>;
   };
-  /** One-time use of federated ID tokens, shared by every replica on this store. */
+  /**
+   * One-time use of federated ID tokens, key-pair agents' client assertions and DPoP proofs,
+   * shared by every replica on this store (keys are digests prefixed by their purpose).
+   */
   readonly replay: {
     /**
      * Records `key` (an opaque digest of issuer + jti) until `expiresAt` (epoch seconds). True if

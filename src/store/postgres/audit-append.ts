@@ -1,5 +1,6 @@
 import { type AuditRow, GENESIS_HASH } from '../../model/audit.js';
 import type { AuditEntry, AuditSealer, StateChange } from '../port.js';
+import { applyAgentKeyChange, replaceAgentKeys } from './agent-keys.js';
 import { lockAuditChain, type Tx } from './db.js';
 import { AUDIT_COLUMNS, auditValues, CREDENTIAL_COLUMNS, credentialValues, insertMany } from './rows.js';
 
@@ -14,12 +15,17 @@ async function apply(tx: Tx, change: StateChange): Promise<void> {
   switch (change.kind) {
     case 'agent.create': {
       const a = change.agent;
-      await tx.query(
-        'INSERT INTO agents (name, token_hash, grants, created_at, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5, NULL) ON CONFLICT DO NOTHING',
-        [a.name, a.tokenHash, JSON.stringify(a.grants), a.createdAt, a.expiresAt],
+      const inserted = await tx.query(
+        'INSERT INTO agents (name, token_hash, grants, created_at, expires_at, revoked_at, require_dpop) VALUES ($1, $2, $3, $4, $5, NULL, $6) ON CONFLICT DO NOTHING',
+        [a.name, a.tokenHash, JSON.stringify(a.grants), a.createdAt, a.expiresAt, a.requireDpop === true],
       );
+      if (inserted.rowCount === 1) await replaceAgentKeys(tx, a.name, change.keys ?? []);
       return;
     }
+    case 'agent.key.add':
+    case 'agent.key.remove':
+      await applyAgentKeyChange(tx, change);
+      return;
     case 'agent.revoke':
       await tx.query('UPDATE agents SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL', [change.at, change.name]);
       return;

@@ -15,11 +15,13 @@ export const RUNTIME_GRANTS: ReadonlyArray<readonly [privileges: string, objects
   ['UPDATE (sealed_private, kek_id)', 'TABLE audit_signing_keys'],
   ['SELECT', 'TABLE audit_prune_gate'],
   ['SELECT, INSERT, DELETE', 'TABLE federation_replay'],
+  // Key-pair agents' public keys: added and removed (rotation), never edited in place.
+  ['SELECT, INSERT, DELETE', 'TABLE agent_keys'],
   ['EXECUTE', 'FUNCTION creddy_audit_prune(BIGINT)'],
 ];
 
 const TABLES =
-  'schema_migrations, agents, signing_keys, credentials, audit_events, audit_checkpoints, audit_signing_keys, audit_prune_gate, federation_replay';
+  'schema_migrations, agents, signing_keys, credentials, audit_events, audit_checkpoints, audit_signing_keys, audit_prune_gate, federation_replay, agent_keys';
 
 /** The GRANT statements for `role` (already quoted), as run by `creddy store migrate --runtime-role`. */
 export function runtimeGrantSql(role: string, schema: string): string[] {

@@ -4,7 +4,15 @@ import { migratePostgres, PG_SCHEMA_VERSION, schemaVersion, unreachable } from '
 import { insertMany } from './rows.js';
 
 /** Tables `creddy store copy` fills, in dependency order (rows before the checkpoints naming them). */
-export const COPY_TABLES = ['signing_keys', 'agents', 'credentials', 'audit_events', 'audit_checkpoints', 'audit_signing_keys'] as const;
+export const COPY_TABLES = [
+  'signing_keys',
+  'agents',
+  'agent_keys',
+  'credentials',
+  'audit_events',
+  'audit_checkpoints',
+  'audit_signing_keys',
+] as const;
 
 /** Inserts rows of one table; columns are named by the rows' keys. */
 export type Insert = (table: (typeof COPY_TABLES)[number], rows: readonly Record<string, unknown>[]) => Promise<void>;

@@ -4,6 +4,7 @@ import { LOCK_CLASS, LOCKS } from './db.js';
 import { SCHEMA_V1_SQL } from './schema-v1.js';
 import { SCHEMA_V2_SQL } from './schema-v2.js';
 import { SCHEMA_V3_SQL } from './schema-v3.js';
+import { SCHEMA_V4_SQL } from './schema-v4.js';
 
 /**
  * Versioned schema migrations, applied in order by `creddy store migrate` (never by a server);
@@ -13,6 +14,7 @@ export const PG_MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: 
   { version: 1, name: 'core tables', sql: SCHEMA_V1_SQL },
   { version: 2, name: 'audit append-only, checkpoints, retention guard', sql: SCHEMA_V2_SQL },
   { version: 3, name: 'federation: one-time ID tokens, audit by rule and CI run', sql: SCHEMA_V3_SQL },
+  { version: 4, name: 'key-pair agents: public keys, require_dpop', sql: SCHEMA_V4_SQL },
 ];
 
 /** The schema version this build of creddy reads and writes. */

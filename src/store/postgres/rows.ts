@@ -15,6 +15,7 @@ export interface AgentRow {
   created_at: number;
   expires_at: number | null;
   revoked_at: number | null;
+  require_dpop: boolean;
 }
 
 export interface CredentialRow {
@@ -74,6 +75,7 @@ export const toAgent = (row: AgentRow): AgentRecord => ({
   createdAt: row.created_at,
   expiresAt: row.expires_at,
   revokedAt: row.revoked_at,
+  ...(row.require_dpop ? { requireDpop: true } : {}),
 });
 
 export const toCredential = (row: CredentialRow): CredentialRecord => ({

@@ -9,6 +9,7 @@ interface AgentRow {
   created_at: number;
   expires_at: number | null;
   revoked_at: number | null;
+  require_dpop: number;
 }
 
 const toRecord = (row: AgentRow): AgentRecord => ({
@@ -18,6 +19,7 @@ const toRecord = (row: AgentRow): AgentRecord => ({
   createdAt: row.created_at,
   expiresAt: row.expires_at,
   revokedAt: row.revoked_at,
+  ...(row.require_dpop ? { requireDpop: true } : {}),
 });
 
 export function sqliteAgents(db: Database.Database): Store['agents'] {

@@ -105,4 +105,19 @@ CREATE INDEX audit_federation_run ON audit_events (json_extract(details, '$.fede
   WHERE json_extract(details, '$.federation.run_id') IS NOT NULL;
 `,
   },
+  {
+    version: 5,
+    name: 'key-pair agents: public keys, require_dpop',
+    // A thumbprint names one key of one agent (the primary key); require_dpop binds every credential the agent gets.
+    sql: `
+CREATE TABLE agent_keys (
+  jkt      TEXT PRIMARY KEY,
+  agent    TEXT NOT NULL,
+  x        TEXT NOT NULL,
+  added_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX agent_keys_agent ON agent_keys (agent, added_at);
+ALTER TABLE agents ADD COLUMN require_dpop INTEGER NOT NULL DEFAULT 0;
+`,
+  },
 ];
