@@ -1,5 +1,6 @@
 import { thumbprint } from '../keys/jwk.js';
 import type { AgentRecord } from '../model/agent.js';
+import type { AgentKeyRecord } from '../model/agent-key.js';
 import type { AuditRow, AuditType } from '../model/audit.js';
 import type { KeyRecord, KeyState } from '../model/key.js';
 
@@ -9,11 +10,14 @@ interface AgentFacts {
   expiresAt: number | null;
   tokenSha256: string | null;
   revoked: boolean;
+  requireDpop: boolean;
+  /** Thumbprints of the agent's registered public keys (key-pair agents). */
+  keys: Set<string>;
 }
 
 /**
  * The access-deciding state as the audit log records it: each agent's grants, expiry, token
- * digest and revocation, and each signing key's latest state. Built by applying the log's
+ * digest, revocation, require_dpop and public keys, and each signing key's latest state. Built by applying the log's
  * agent and key rows in seq order; compared with the tables by the server (state-guard.ts) and
  * by `audit verify` (verify-state.ts).
  */
@@ -26,6 +30,8 @@ export interface StateFacts {
 export const STATE_TYPES: readonly AuditType[] = [
   'agent.created',
   'agent.revoked',
+  'agent.key_added',
+  'agent.key_removed',
   'key.created',
   'key.activated',
   'key.retired',
@@ -43,7 +49,18 @@ export function applyFact(facts: StateFacts, row: AuditRow): void {
       expiresAt: (details['expires_at'] as number | null | undefined) ?? null,
       tokenSha256: typeof details['token_sha256'] === 'string' ? details['token_sha256'] : null,
       revoked: false,
+      requireDpop: details['require_dpop'] === true,
+      // A (re-)created agent starts with exactly the keys its row names.
+      keys: new Set(Array.isArray(details['keys']) ? details['keys'].filter((k): k is string => typeof k === 'string') : []),
     });
+    return;
+  }
+  if ((row.type === 'agent.key_added' || row.type === 'agent.key_removed') && row.agent) {
+    const agent = facts.agents.get(row.agent);
+    const jkt = details['jkt'];
+    if (!agent || typeof jkt !== 'string') return;
+    if (row.type === 'agent.key_added') agent.keys.add(jkt);
+    else agent.keys.delete(jkt);
     return;
   }
   if (row.type === 'agent.revoked' && row.agent) {
@@ -74,7 +91,25 @@ export function agentProblem(facts: StateFacts, agent: AgentRecord, prunedBefore
   if (known.grants !== canonicalGrants(agent.grants.map((g) => `${g.backend}:${g.scope}`))) return 'its grants differ from the log';
   if (known.expiresAt !== agent.expiresAt) return 'its expiry differs from the log';
   if (known.tokenSha256 !== null && known.tokenSha256 !== agent.tokenHash) return 'its token digest differs from the log';
+  if (known.requireDpop !== (agent.requireDpop === true)) return 'its require_dpop differs from the log';
   return null;
+}
+
+/**
+ * What is wrong with an agent's stored public keys against the log, or null: each key must hash
+ * to its thumbprint (a swapped `x` would let another key in), and the set must be exactly the
+ * one the log's `agent.created` / `agent.key_added` / `agent.key_removed` rows leave. An agent
+ * whose creation retention pruned is not judged (its key rows may be gone too).
+ */
+export function agentKeysProblem(facts: StateFacts, agent: string, keys: readonly AgentKeyRecord[]): string | null {
+  for (const key of keys) if (thumbprint(key.x) !== key.jkt) return `its key ${key.jkt} does not match its thumbprint`;
+  const known = facts.agents.get(agent);
+  if (!known) return null;
+  const stored = new Set(keys.map((k) => k.jkt));
+  const extra = [...stored].find((jkt) => !known.keys.has(jkt));
+  if (extra) return `its key ${extra} is not in the log`;
+  const missing = [...known.keys].find((jkt) => !stored.has(jkt));
+  return missing ? `its key ${missing}, which the log records, is missing` : null;
 }
 
 /** What is wrong with a signing-key row against the log, or null. */
