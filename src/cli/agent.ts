@@ -1,21 +1,24 @@
 import { defineCommand } from 'citty';
 import { isoSeconds, nowSeconds } from '../_utils/clock.js';
 import { parseDuration } from '../_utils/duration.js';
-import { createAgent } from '../agents/create.js';
+import { createAgent, createKeyPairAgent } from '../agents/create.js';
 import { parseGrants } from '../agents/grants.js';
 import { revokeAgent } from '../agents/revoke.js';
 import { CreddyError } from '../errors.js';
 import { agentStatus } from '../model/agent.js';
+import { agentKeyCommand, keyArgs, printKeyPairAgent, withAgentKey } from './agent-key.js';
 import { jsonArg, operatorArgs, withServices } from './context.js';
 import { contextOf } from './io.js';
 import { printJson, printTable } from './output.js';
 
 const create = defineCommand({
-  meta: { name: 'create', description: 'Create an agent and print its token once' },
+  meta: { name: 'create', description: 'Create an agent and print its token once (or register its public key)' },
   args: {
     name: { type: 'positional', description: 'Agent name', required: true },
     can: { type: 'string', description: 'Grants: BACKEND:SCOPE[,BACKEND:SCOPE…]', required: true, valueHint: 'GRANTS' },
     expires: { type: 'string', description: 'Agent lifetime, e.g. 30d (default: never)', valueHint: 'DURATION' },
+    ...keyArgs,
+    'require-dpop': { type: 'boolean', description: 'Issue this agent only DPoP-bound credentials (RFC 9449)' },
     ...operatorArgs,
     ...jsonArg,
   },
@@ -25,11 +28,26 @@ const create = defineCommand({
     if (ttl === undefined || ttl === 0) throw new CreddyError('ERR_USAGE', `--expires: invalid duration "${args.expires}"`);
     await withServices(ctx, args, async (services) => {
       const grants = parseGrants(args.can, services);
-      const { agent, token } = await createAgent(services, { name: args.name, grants, ttlSeconds: ttl, actor: 'cli' });
+      const input = { name: args.name, grants, ttlSeconds: ttl, actor: 'cli', requireDpop: args['require-dpop'] === true };
+      const { result, written } = await withAgentKey(ctx, args, async (key) =>
+        key === undefined ? createAgent(services, input) : createKeyPairAgent(services, { ...input, publicKeys: [key] }),
+      );
+      const { agent } = result;
+      const token = 'token' in result ? result.token : undefined;
       const grantList = agent.grants.map((g) => `${g.backend}:${g.scope}`);
       const expiresAt = agent.expiresAt === null ? null : isoSeconds(agent.expiresAt);
-      if (args.json) return printJson(ctx.stdout, { name: agent.name, token, grants: grantList, expires_at: expiresAt });
-      ctx.stderr.write(`created agent "${agent.name}" (grants: ${grantList.join(', ')}; expires: ${expiresAt ?? 'never'})\n`);
+      const dpop = agent.requireDpop ? '; DPoP-bound credentials only' : '';
+      if (token === undefined && 'keys' in result) return printKeyPairAgent(ctx, args.json === true, agent, result.keys, written);
+      if (args.json) {
+        return printJson(ctx.stdout, {
+          name: agent.name,
+          token,
+          grants: grantList,
+          expires_at: expiresAt,
+          ...(agent.requireDpop ? { require_dpop: true } : {}),
+        });
+      }
+      ctx.stderr.write(`created agent "${agent.name}" (grants: ${grantList.join(', ')}; expires: ${expiresAt ?? 'never'}${dpop})\n`);
       ctx.stderr.write('the token below is shown once; store it now:\n');
       ctx.stdout.write(`${token}\n`);
     });
@@ -72,5 +90,5 @@ const revoke = defineCommand({
 
 export const agentCommand = defineCommand({
   meta: { name: 'agent', description: 'Manage agents (callers) and their grants' },
-  subCommands: { create, list, revoke },
+  subCommands: { create, list, revoke, key: agentKeyCommand },
 });
