@@ -93,7 +93,7 @@ export function printKeyPairAgent(
   const expiresAt = agent.expiresAt === null ? null : isoSeconds(agent.expiresAt);
   const jkts = keys.map((k) => k.jkt);
   if (json) {
-    return printJson(ctx.stdout, {
+    printJson(ctx.stdout, {
       name: agent.name,
       keys: jkts,
       grants,
@@ -101,6 +101,7 @@ export function printKeyPairAgent(
       require_dpop: agent.requireDpop === true,
       ...(written ? { private_key_file: written.path, private_key_format: written.format } : {}),
     });
+    return;
   }
   const dpop = agent.requireDpop ? '; DPoP-bound credentials only' : '';
   ctx.stderr.write(`created key-pair agent "${agent.name}" (grants: ${grants.join(', ')}; expires: ${expiresAt ?? 'never'}${dpop})\n`);
