@@ -3,7 +3,7 @@
  * add|list|remove`, the caller commands authenticating with CREDDY_AGENT_KEY_FILE +
  * CREDDY_AGENT, and `creddy verify` reporting a DPoP-bound token as such.
  */
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeJwt } from 'jose';
@@ -172,6 +172,24 @@ describe('agent key add | list | remove', () => {
       ['agent.key_added', nextJkt],
       ['agent.key_removed', oldJkt],
     ]);
+  });
+  it('takes a thumbprint that starts with - as the key to remove (one in 64 does)', async () => {
+    const dashed = () => {
+      for (;;) {
+        const { publicKey } = generateKeyPairSync('ed25519');
+        const x = publicKey.export({ format: 'jwk' }).x!;
+        const jkt = createHash('sha256').update(`{"crv":"Ed25519","kty":"OKP","x":"${x}"}`).digest('base64url');
+        if (jkt.startsWith('-')) return { jkt, pem: publicKey.export({ format: 'pem', type: 'spki' }) as string };
+      }
+    };
+    const first = dashed();
+    writeFileSync(file('dash-1.pem'), first.pem);
+    expect((await operator('agent', 'create', 'dash', '--can', 'demo:read', '--public-key', file('dash-1.pem'))).code).toBe(0);
+    writeFileSync(file('dash-2.pem'), dashed().pem);
+    expect((await operator('agent', 'key', 'add', 'dash', '--public-key', file('dash-2.pem'))).code).toBe(0);
+    const removed = await operator('agent', 'key', 'remove', 'dash', first.jkt);
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(removed.stdout).toContain(`removed key ${first.jkt}`);
   });
 });
 
