@@ -13,16 +13,19 @@
 export { CreddyError, type ErrorCode, isCreddyError } from '../errors.js';
 export type { Ed25519PublicJwk } from '../verify/thumbprint.js';
 export type {
+  AuthorizationServerMetadata,
   CredentialList,
   CredentialSummary,
   DiscoveryDocument,
   DownstreamCredential,
   ErrorBody,
+  IntrospectionResponse,
   IssueRequestBody,
   IssueResponse,
   RevocationMode,
   RevocationStatus,
   RevokeResponse,
+  TokenType,
   TtlDecision,
 } from '../wire.js';
 export {
