@@ -1,5 +1,8 @@
+import type { BackendCommon } from '../backends/types.js';
+import { CreddyError } from '../errors.js';
 import type { Services } from '../services.js';
 import { verifyDpopProof } from '../verify/dpop.js';
+import type { Caller } from './context.js';
 import { storeReplayCache } from './store-replay.js';
 
 /** A DPoP proof (RFC 9449 §4) sent with an issuance request, and the URL it must be for. */
@@ -33,4 +36,24 @@ export async function verifyIssuanceProof(services: Pick<Services, 'config' | 'c
     },
   );
   return verified.jkt;
+}
+
+/**
+ * The key an issuance binds its credential to: the proof's, when the request carried one (checked
+ * by {@link verifyIssuanceProof}), else none — unless the backend or the agent has
+ * `require_dpop`, which refuses the request (`ERR_DPOP_INVALID`, `details.reason: proof_required`).
+ */
+export async function issuanceBinding(
+  services: Pick<Services, 'config' | 'clock' | 'store'>,
+  caller: Caller,
+  backend: BackendCommon,
+  proof: IssuanceProof | undefined,
+): Promise<string | undefined> {
+  if (proof) return verifyIssuanceProof(services, proof);
+  const agentRequires = caller.kind === 'agent' && caller.requireDpop === true;
+  if (!backend.requireDpop && !agentRequires) return undefined;
+  const who = backend.requireDpop ? `backend "${backend.name}"` : `agent "${caller.name}"`;
+  throw new CreddyError('ERR_DPOP_INVALID', `${who} requires DPoP-bound credentials: send a DPoP proof with the request`, {
+    details: { reason: 'proof_required' },
+  });
 }

@@ -12,7 +12,7 @@ import { decideTtl, type TtlBound } from '../policy/ttl.js';
 import type { Services } from '../services.js';
 import type { IssueResponse, TtlDecision } from '../wire.js';
 import type { Caller, RequestContext } from './context.js';
-import { type IssuanceProof, verifyIssuanceProof } from './dpop-binding.js';
+import { type IssuanceProof, issuanceBinding } from './dpop-binding.js';
 
 /** How long a backend may take to mint (including its retries) before the request fails. */
 export const MINT_DEADLINE_MS = 20_000;
@@ -53,13 +53,7 @@ export async function issueCredential(services: Services, ctx: RequestContext, b
     scopes = decideScopes(body.scopes, backend, grants);
     ttl = decideTtl(body.ttl, backend, callerTtlCaps(caller, backend, iat));
     // Last of the checks: a proof's jti is spent only by a request that is otherwise granted.
-    jkt = body.dpop ? await verifyIssuanceProof(services, body.dpop) : undefined;
-    if (jkt === undefined && (backend.common.requireDpop || (caller.kind === 'agent' && caller.requireDpop))) {
-      const who = backend.common.requireDpop ? `backend "${body.backend}"` : `agent "${caller.name}"`;
-      throw new CreddyError('ERR_DPOP_INVALID', `${who} requires DPoP-bound credentials: send a DPoP proof with the request`, {
-        details: { reason: 'proof_required' },
-      });
-    }
+    jkt = await issuanceBinding(services, caller, backend.common, body.dpop);
   } catch (err) {
     if (isCreddyError(err) && err.expose) {
       await services.audit.write({
