@@ -16,7 +16,6 @@ import { clientAuthFailure, oauthErrorHandler } from '../oauth-error.js';
 import { TOKEN_PATH } from '../oauth-paths.js';
 import { ACCESS_TOKEN_TYPE, readTokenRequest, type TokenRequest } from '../token-form.js';
 
-export { TOKEN_PATH };
 /** A token form carries one ID token or client assertion (GitHub's ID tokens are ~1.5 KiB). */
 export const OAUTH_BODY_LIMIT = 16 * 1024;
 
