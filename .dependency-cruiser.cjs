@@ -14,6 +14,7 @@ const LAYERS = [
   ['config'],
   ['keys'],
   ['audit'],
+  ['secrets'],
   ['services'],
   ['credentials'],
   ['agents'],

@@ -4,9 +4,13 @@
 # production dependencies, and runs as an unprivileged user.
 #
 #   docker build -t creddy .
-#   docker run … creddy            (see docs/docker.md: config mount, KEK/audit key as secrets, /data volume)
+#   docker run … creddy            (see docs/deploy.md: config by file or environment, KEK/audit key as secrets, /data volume)
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Node 24, the maintained LTS (Node 20 reached end of life), pinned to an exact release. Pin the
+# digest too once you can reach a registry, and keep it in review like any dependency:
+#   docker buildx imagetools inspect node:24.22.3-bookworm-slim --format '{{json .Manifest.Digest}}'
+#   → ARG NODE_IMAGE=node:24.22.3-bookworm-slim@sha256:<that digest>
+ARG NODE_IMAGE=node:24.22.3-bookworm-slim
 
 # ---------------------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS build
@@ -26,9 +30,8 @@ ENV npm_config_nodedir=/usr/local \
 # Dependencies first, so source edits do not invalidate the (slow) native build layer.
 COPY package.json package-lock.json ./
 # better-sqlite3 is the only dependency with an install script. Install everything with scripts
-# off, then build exactly that one: the same steps whether npm is 10 (this image: runs every
-# dependency's scripts unless told not to) or >= 11 (runs only those approved in package.json
-# "allowScripts", where better-sqlite3 is), and a failed native build stops the image build here.
+# off, then build exactly that one: the same steps whatever npm's policy on install scripts, and a
+# failed native build stops the image build here.
 RUN npm ci --ignore-scripts \
  && npm rebuild better-sqlite3 \
  && node -e "new (require('better-sqlite3'))(':memory:').prepare('select 1').get()"
@@ -49,6 +52,8 @@ RUN npm run build \
 
 # ---------------------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
+# The config: a file mounted at CREDDY_CONFIG (e.g. under /run/secrets), or the YAML itself in
+# CREDDY_CONFIG_YAML, which wins; nothing under /etc/creddy needs to be writable, or to exist.
 ENV NODE_ENV=production \
     CREDDY_CONFIG=/etc/creddy/creddy.yaml
 # A fixed, unprivileged uid/gid so volume ownership and secret file modes are predictable.
@@ -62,13 +67,17 @@ COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY config.example.yaml ./config.example.yaml
+# `creddy` and the git helper on PATH, for `docker exec creddy creddy agent list` and the HEALTHCHECK.
+RUN ln -s /app/dist/main.js /usr/local/bin/creddy \
+ && ln -s /app/dist/git-credential-main.js /usr/local/bin/git-credential-creddy \
+ && creddy version
 
 USER 10001:10001
-# The SQLite database, the WAL and (dev only) generated key files live here.
+# The SQLite database and its WAL live here (and, in development only, generated key files).
 VOLUME ["/data"]
 EXPOSE 8400
-# No curl in the slim image: Node itself probes liveness. Assumes the config listens on :8400.
-HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:8400/healthz',{signal:AbortSignal.timeout(4000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-ENTRYPOINT ["node", "/app/dist/main.js"]
-CMD ["server", "--config", "/etc/creddy/creddy.yaml"]
+# Readiness (store reachable, signing key loaded) at the address the server itself uses:
+# CREDDY_PORT, else listen: in the config; a wildcard host is asked on loopback.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 CMD ["creddy", "health"]
+ENTRYPOINT ["creddy"]
+CMD ["server"]

@@ -4,6 +4,9 @@
 // shape. No authentication, no policy, no store, no audit: whatever creddy costs above this is
 // the price of those.
 //
+// It also answers `GET /hello` with a fixed text: the floor for creddy's JWKS (a GET answered
+// from memory).
+//
 //   node bench/baseline.mjs [--listen 127.0.0.1:0]   → first stdout line "baseline listening on URL"
 
 import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
@@ -30,7 +33,8 @@ app.post('/v1/credentials', async (c) => {
   const body = await c.req.json();
   const iat = Math.floor(Date.now() / 1000);
   const exp = iat + TTL_SECONDS;
-  const jti = randomBytes(16).toString('base64url');
+  // Shaped like creddy's credential ids (epoch ms in base 36, then 128 random bits): equal tokens.
+  const jti = Date.now().toString(36).padStart(9, '0') + randomBytes(16).toString('base64url');
   const scopes = Array.isArray(body.scopes) ? body.scopes : ['read'];
   const claims = {
     iss: 'http://127.0.0.1:8400',
@@ -60,6 +64,8 @@ app.post('/v1/credentials', async (c) => {
     201,
   );
 });
+
+app.get('/hello', (c) => c.text('hello'));
 
 const server = serve({ fetch: app.fetch, hostname, port }, (info) => {
   process.stdout.write(`baseline listening on http://${hostname}:${info.port}\n`);

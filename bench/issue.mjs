@@ -1,247 +1,200 @@
-// Issuance throughput: creddy (built dist, real SQLite store, audit log, auth) against a bare
-// hono + node:crypto baseline, in the same run, on loopback. `npm run bench` builds first.
+// Issuance at the physical limit: creddy (built dist, real SQLite store, durable audit, auth)
+// against two references in the same run — a bare hono + node:crypto sign baseline, and
+// oidc-provider doing client_credentials with an EdDSA at+jwt — plus a JWKS phase (a GET served
+// from memory) against hono's hello. `npm run bench` builds first. See bench/README.md.
 //
-//   node bench/issue.mjs [--connections 8] [--duration 10] [--warmup 2] [--slices 5] [--json]
-//                        [--cpu-prof DIR] [--tmp DIR]
-//   --duration S    measured seconds per target; --warmup S: unrecorded load per target first
-//   --slices N      cut each target's measured time into N slices run alternately (1 = one block each)
-//   --cpu-prof DIR  write a V8 CPU profile of the creddy server (read it with bench/profile-summary.mjs)
-//   --tmp DIR       where the temporary SQLite store lives (default: the OS temp dir); e.g. /dev/shm
-//                   (tmpfs, fsync is free) to see what durable audit commits cost
-//   env: BENCH_CONNECTIONS, BENCH_DURATION, BENCH_WARMUP, BENCH_SLICES (flags win); the rest of the
-//   environment reaches the creddy server (e.g. CREDDY_AUDIT_SYNC=off)
+//   node bench/issue.mjs [--connections 8,32,128] [--duration 10] [--rounds 2] [--warmup 3]
+//                        [--targets creddy,baseline,oidc-provider] [--jwks-duration 6]
+//                        [--pin auto|on|off] [--generator auto|wrk|node] [--json]
+//                        [--cpu-prof DIR] [--tmp DIR] [--compare CHECKOUT]
+//   --duration S     measured seconds per target and connection level, cut into --rounds runs
+//                    that alternate between targets (A B C, C B A, …) so outside load hits all
+//   --pin            auto (default): servers on CPU 0 and the load generator on CPU 1 with
+//                    taskset when it exists and there are ≥ 2 CPUs; off: all float (the
+//                    generator then competes with the server for CPU: compare ratios only)
+//   --generator      auto (default): wrk if installed (`apt-get install -y wrk`), else
+//                    bench/load.mjs (node:http; needs a core of its own to keep up)
+//   --jwks-duration  seconds for the JWKS phase (0 skips it)
+//   --cpu-prof DIR   V8 CPU profiles of the creddy server (bench/profile-summary.mjs reads them)
+//   --tmp DIR        where creddy's SQLite store lives (default: OS temp dir; /dev/shm = no fsync cost)
+//   --compare DIR    also run the creddy built in checkout DIR (its dist/) as target "creddy@before"
+//                    (or LABEL=DIR,… for several, "creddy@LABEL"): before/after within one run
+//   The environment reaches the servers (e.g. CREDDY_AUDIT_SYNC=off for creddy).
 //
-// Both servers run for the whole bench but only one is under load at a time, so they never
-// compete with each other; alternating slices means outside load (a shared machine) hits both.
-// The load generator (bench/load.mjs) is its own process, one per slice; on a small machine it
-// still competes with the server for CPU, which is why the ratio matters more than the absolute
-// numbers. The bench stops by itself: every child has a deadline and is stopped at the end.
-import { execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// For each target: req/s, p50/p99, server CPU µs per request (utime+stime of the whole server
+// process from /proc/PID/stat over the measured window: every thread, audit worker included)
+// and RSS, and the share of CPU 0 used by other processes while it ran (a shared machine).
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-
-const ROOT = resolve(import.meta.dirname, '..');
-const CLI = join(ROOT, 'dist', 'main.js');
-const BODY = JSON.stringify({ backend: 'demo', scopes: ['read'], ttl: '5m' });
-const START_TIMEOUT_MS = 15_000;
-/** Each slice starts a fresh generator process; its first moments (JIT) are not recorded. */
-const SLICE_WARMUP_SECONDS = 0.3;
+import { generate, have } from './lib/generator.mjs';
+import { cpuMicros, memoryMb } from './lib/proc.mjs';
+import { mergedPercentile, ms } from './lib/stats.mjs';
+import { startBaseline, startCreddy, startOidcProvider } from './lib/targets.mjs';
 
 const { values } = parseArgs({
   options: {
-    connections: { type: 'string', short: 'c', default: process.env.BENCH_CONNECTIONS ?? '8' },
+    connections: { type: 'string', short: 'c', default: process.env.BENCH_CONNECTIONS ?? '8,32,128' },
     duration: { type: 'string', short: 'd', default: process.env.BENCH_DURATION ?? '10' },
-    warmup: { type: 'string', short: 'w', default: process.env.BENCH_WARMUP ?? '2' },
-    slices: { type: 'string', default: process.env.BENCH_SLICES ?? '5' },
+    rounds: { type: 'string', default: process.env.BENCH_ROUNDS ?? '2' },
+    warmup: { type: 'string', short: 'w', default: process.env.BENCH_WARMUP ?? '3' },
+    targets: { type: 'string', default: 'baseline,oidc-provider,creddy' },
+    'jwks-duration': { type: 'string', default: '6' },
+    pin: { type: 'string', default: 'auto' },
+    generator: { type: 'string', default: 'auto' },
     json: { type: 'boolean', default: false },
     'cpu-prof': { type: 'string' },
     tmp: { type: 'string', default: tmpdir() },
+    compare: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (values.help) {
+  const header = readFileSync(import.meta.filename, 'utf8').split('\n');
   process.stdout.write(
-    'usage: node bench/issue.mjs [--connections N] [--duration S] [--warmup S] [--slices N] [--json] [--cpu-prof DIR] [--tmp DIR]\n',
+    `${header
+      .slice(
+        0,
+        header.findIndex((l) => !l.startsWith('//')),
+      )
+      .map((l) => l.slice(3))
+      .join('\n')}\n`,
   );
   process.exit(0);
 }
-const settings = {
-  connections: Number(values.connections),
-  duration: Number(values.duration),
-  warmup: Number(values.warmup),
-  slices: Number(values.slices),
-};
-for (const [k, v] of Object.entries(settings)) {
-  if (!Number.isFinite(v) || v < 0 || (k !== 'warmup' && v <= 0) || v > 600)
-    throw new Error(`--${k}: expected a number in (0, 600], got ${v}`);
-  if ((k === 'connections' || k === 'slices') && !Number.isInteger(v)) throw new Error(`--${k}: expected an integer, got ${v}`);
+const levels = values.connections.split(',').map(Number);
+const rounds = Number(values.rounds);
+const perRun = Math.max(1, Math.round(Number(values.duration) / rounds));
+const warmup = Number(values.warmup);
+const jwksSeconds = Number(values['jwks-duration']);
+const wanted = values.targets.split(',');
+for (const n of [...levels, rounds]) if (!Number.isInteger(n) || n <= 0 || n > 10_000) throw new Error(`bad count: ${n}`);
+
+const generator = values.generator === 'auto' ? (have('wrk') ? 'wrk' : 'node') : values.generator;
+if (generator === 'wrk' && !have('wrk'))
+  throw new Error('wrk is not installed: apt-get update && apt-get install -y wrk (or --generator node)');
+const canPin = have('taskset') && cpus().length >= 2;
+if (values.pin === 'on' && !canPin) throw new Error('--pin on needs taskset (util-linux) and at least 2 CPUs');
+const pin = values.pin === 'on' || (values.pin === 'auto' && canPin);
+const SERVER_CPU = pin ? 0 : undefined;
+const LOAD_CPU = pin ? 1 : undefined;
+// Keep this orchestrating process off the servers' core too.
+if (pin) execFileSync('taskset', ['-cp', String(LOAD_CPU), String(process.pid)], { stdio: 'ignore' });
+
+/** Busy and total jiffies of CPU `n` from /proc/stat: who else used the server's core. */
+function coreTicks(n) {
+  const line = readFileSync('/proc/stat', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`cpu${n} `));
+  const f = line.trim().split(/\s+/).slice(1).map(Number);
+  const idle = f[3] + f[4];
+  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { busy: total - idle, total };
 }
 
-/** Spawns a server and resolves with its URL from the first stdout line matching `pattern`. */
-function startChild(name, args, env, pattern) {
-  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  // Keep only the tail: enough to explain a failure, never an unbounded buffer.
-  child.stderr.on('data', (d) => (stderr = (stderr + d.toString()).slice(-4000)));
-  const url = new Promise((resolveUrl, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`${name} did not start within ${START_TIMEOUT_MS} ms\n${stderr}`)), START_TIMEOUT_MS);
-    child.stdout.on('data', (d) => {
-      out += d.toString();
-      const m = pattern.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolveUrl(m[1]);
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${name} exited with ${code} before listening\n${stderr}`));
-    });
-  });
-  const stop = () =>
-    new Promise((done) => {
-      if (child.exitCode !== null || child.signalCode !== null) return done();
-      const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      child.once('exit', () => {
-        clearTimeout(kill);
-        done();
-      });
-      child.kill('SIGTERM');
-    });
-  return { child, url, stop, stderr: () => stderr };
-}
-
-/** One request outside the measurement: proves the target answers with a real JWT. */
-async function probe(url, token) {
-  const res = await fetch(`${url}/v1/credentials`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: BODY,
-  });
-  const body = await res.json();
-  if (res.status !== 201 || typeof body.token !== 'string' || body.token.split('.').length !== 3) {
-    throw new Error(`probe failed: ${res.status} ${JSON.stringify(body).slice(0, 300)}`);
+/** One generator run against `target` with its CPU, memory and core-0 accounting. */
+async function measure(target, request, connections, seconds) {
+  const core0 = pin ? coreTicks(SERVER_CPU) : undefined;
+  const cpu0 = cpuMicros(target.pid);
+  const t0 = performance.now();
+  const r = await generate({ generator, url: request.url, request, connections, seconds, cpu: LOAD_CPU });
+  const cpuUs = cpuMicros(target.pid) - cpu0;
+  const wall = (performance.now() - t0) / 1000;
+  const mem = memoryMb(target.pid);
+  let otherShare = null;
+  if (core0) {
+    const c = coreTicks(SERVER_CPU);
+    const busy = (c.busy - core0.busy) / Math.max(1, c.total - core0.total);
+    otherShare = Math.max(0, busy - cpuUs / 1e6 / wall);
   }
-  return { token_bytes: body.token.length, response_bytes: JSON.stringify(body).length };
+  return { ...r, cpu_us: cpuUs, wall_s: wall, rss_mb: mem.rss, hwm_mb: mem.hwm, other_share: otherShare };
 }
 
-/**
- * Runs bench/load.mjs in its own process against `url` for `seconds` (after a short unrecorded
- * warm-up of the fresh generator process); resolves with its JSON result, latencies included.
- */
-function load(url, token, seconds, warmup) {
-  const args = [
-    join(ROOT, 'bench', 'load.mjs'),
-    '--url',
-    `${url}/v1/credentials`,
-    '--body',
-    BODY,
-    '--raw',
-    '--connections',
-    String(settings.connections),
-    '--duration',
-    String(seconds),
-    '--warmup',
-    String(warmup),
-  ];
-  // The bearer token goes through the environment, not argv, so `ps` never shows it (it is a
-  // throwaway agent in a temp store, but the habit is cheap).
-  const env = { ...process.env, ...(token ? { LOAD_TOKEN: token } : {}) };
-  return new Promise((resolveLoad, reject) => {
-    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d.toString()));
-    const limit = setTimeout(() => child.kill('SIGKILL'), (warmup + seconds + 30) * 1000);
-    // 'close', not 'exit': it fires only after stdout has been fully read.
-    child.once('close', (code) => {
-      clearTimeout(limit);
-      if (code !== 0) return reject(new Error(`load generator exited with ${code}`));
-      resolveLoad(JSON.parse(out));
-    });
-  });
-}
-
-/** Merges the slices of one target into totals and percentiles over every recorded request. */
-function merge(slices, shape) {
-  const latencies = slices.flatMap((s) => s.latencies_ms).sort((a, b) => a - b);
-  const seconds = slices.reduce((a, s) => a + s.seconds, 0);
-  const statuses = {};
-  for (const s of slices) for (const [k, v] of Object.entries(s.statuses)) statuses[k] = (statuses[k] ?? 0) + v;
-  const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? null;
+/** Merges the runs of one target at one level. */
+function merge(runs) {
+  const requests = runs.reduce((a, r) => a + r.requests, 0);
+  const seconds = runs.reduce((a, r) => a + r.seconds, 0);
+  const wall = runs.reduce((a, r) => a + r.wall_s, 0);
+  const cpu = runs.reduce((a, r) => a + r.cpu_us, 0);
+  const others = runs.map((r) => r.other_share).filter((x) => x !== null);
   return {
-    rps: Math.round((latencies.length / seconds) * 10) / 10,
-    p50_ms: pct(50),
-    p90_ms: pct(90),
-    p99_ms: pct(99),
-    max_ms: latencies.at(-1) ?? null,
-    requests: latencies.length,
-    errors: slices.reduce((a, s) => a + s.errors, 0),
-    statuses,
-    seconds: Math.round(seconds * 1000) / 1000,
-    slices_rps: slices.map((s) => s.rps),
-    ...shape,
+    rps: Math.round(requests / seconds),
+    p50_ms: ms(mergedPercentile(runs, 50)),
+    p90_ms: ms(mergedPercentile(runs, 90)),
+    p99_ms: ms(mergedPercentile(runs, 99)),
+    max_ms: ms(Math.max(...runs.map((r) => r.quantiles_us.at(-1)?.[1] ?? 0))),
+    cpu_us_per_req: requests ? Math.round((cpu / requests) * 10) / 10 : null,
+    server_cpu_share: Math.round((cpu / 1e6 / wall) * 1000) / 1000,
+    rss_mb: Math.max(...runs.map((r) => r.rss_mb)),
+    rss_by_round_mb: runs.map((r) => r.rss_mb),
+    hwm_mb: Math.max(...runs.map((r) => r.hwm_mb)),
+    other_on_server_cpu: others.length ? Math.round((others.reduce((a, b) => a + b, 0) / others.length) * 1000) / 1000 : null,
+    requests,
+    errors: runs.reduce((a, r) => a + r.errors, 0),
+    rps_by_round: runs.map((r) => Math.round(r.requests / r.seconds)),
   };
 }
 
-function startBaseline() {
-  return startChild(
-    'baseline',
-    [join(ROOT, 'bench', 'baseline.mjs'), '--listen', '127.0.0.1:0'],
-    process.env,
-    /baseline listening on (\S+)/,
-  );
+/** Runs `rounds` alternating runs of each [target, request] pair; returns merged results by label. */
+async function interleaved(pairs, connections, seconds) {
+  const runs = pairs.map(() => []);
+  for (let i = 0; i < rounds; i++) {
+    const order = i % 2 === 0 ? pairs.map((_, j) => j) : pairs.map((_, j) => pairs.length - 1 - j);
+    for (const j of order) runs[j].push(await measure(pairs[j][0], pairs[j][1], connections, seconds));
+  }
+  return pairs.map(([target, , label], j) => ({ target: label ?? target.label, ...merge(runs[j]) }));
 }
 
-function startCreddy(dir) {
-  const dataDir = join(dir, 'data');
-  const configPath = join(dir, 'creddy.yaml');
-  writeFileSync(
-    configPath,
-    [
-      'issuer: http://127.0.0.1:8400',
-      'listen: 127.0.0.1:0',
-      `data_dir: ${dataDir}`,
-      'backends:',
-      '  demo:',
-      '    type: generic',
-      '    audience: demo',
-      '    default_ttl: 15m',
-      '    max_ttl: 1h',
-      '    allowed_scopes: [read, write]',
-      '    default_scopes: [read]',
-      '',
-    ].join('\n'),
-    { mode: 0o600 },
-  );
-  const env = { ...process.env, CREDDY_KEK: randomBytes(32).toString('hex'), CREDDY_AUDIT_KEY: randomBytes(32).toString('hex') };
-  // Created before the server starts; both processes share the SQLite store.
-  const created = JSON.parse(
-    execFileSync(process.execPath, [CLI, 'agent', 'create', 'bench', '--can', 'demo:read', '--config', configPath, '--json'], {
-      env,
-      cwd: ROOT,
-      encoding: 'utf8',
-    }),
-  );
-  const nodeFlags = values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${resolve(values['cpu-prof'])}`] : [];
-  const server = startChild(
-    'creddy',
-    [...nodeFlags, CLI, 'server', '--config', configPath, '--listen', '127.0.0.1:0'],
-    env,
-    /creddy listening on (\S+)/,
-  );
-  return { ...server, token: created.token };
-}
-
-// Load average before the run: on a shared machine, other work skews both targets.
+const ratio = (a, b) => (a !== null && b ? Math.round((a / b) * 100) / 100 : null);
 const loadBefore = loadavg().map((x) => Math.round(x * 100) / 100);
 const dir = mkdtempSync(join(resolve(values.tmp), 'creddy-bench-'));
 const servers = [];
 let result;
 try {
-  const baselineServer = startBaseline();
-  servers.push(baselineServer);
-  const creddyServer = startCreddy(dir);
-  servers.push(creddyServer);
-  const targets = [
-    { name: 'baseline', url: await baselineServer.url, token: undefined, slices: [] },
-    { name: 'creddy', url: await creddyServer.url, token: creddyServer.token, slices: [] },
-  ];
-  for (const t of targets) t.shape = await probe(t.url, t.token);
-  // Warm both (JIT, SQLite page cache) before anything is recorded.
-  for (const t of targets) if (settings.warmup > 0) await load(t.url, t.token, settings.warmup, 0);
-  // Interleave: the measured time of each target is cut into slices run alternately (order
-  // flipped every round), so a burst of outside load hits both targets, not one.
-  const sliceSeconds = settings.duration / settings.slices;
-  for (let i = 0; i < settings.slices; i++) {
-    const order = i % 2 === 0 ? targets : [...targets].reverse();
-    for (const t of order) t.slices.push(await load(t.url, t.token, sliceSeconds, SLICE_WARMUP_SECONDS));
+  const starters = { baseline: startBaseline, 'oidc-provider': startOidcProvider, creddy: startCreddy };
+  for (const name of wanted) {
+    if (!starters[name]) throw new Error(`unknown target ${name}`);
+    servers.push(await starters[name]({ cpu: SERVER_CPU, dir: join(dir, name), cpuProf: values['cpu-prof'] }));
   }
-  const [baseline, creddy] = targets.map((t) => merge(t.slices, t.shape));
-  const ratio = (a, b) => (b ? Math.round((a / b) * 1000) / 1000 : null);
+  // Other builds of creddy, each its own target: LABEL=CHECKOUT or CHECKOUT (label creddy@before).
+  for (const spec of values.compare?.split(',') ?? []) {
+    const [label, root] = spec.includes('=') ? spec.split('=') : ['before', spec];
+    servers.push(await startCreddy({ cpu: SERVER_CPU, dir: join(dir, `creddy@${label}`), root: resolve(root), label: `creddy@${label}` }));
+  }
+  // Warm every target (JIT, SQLite page cache) before anything is recorded.
+  for (const s of servers)
+    if (warmup > 0)
+      await generate({ generator, url: s.issue.url, request: s.issue, connections: levels[0], seconds: warmup, cpu: LOAD_CPU });
+
+  const issuance = [];
+  for (const connections of levels) {
+    const rows = await interleaved(
+      servers.map((s) => [s, s.issue]),
+      connections,
+      perRun,
+    );
+    issuance.push({ connections, rows });
+  }
+
+  let jwks = null;
+  const creddy = servers.find((s) => s.name === 'creddy');
+  const baseline = servers.find((s) => s.name === 'baseline');
+  if (jwksSeconds > 0 && creddy && baseline) {
+    const jwksUrl = `${creddy.base}/.well-known/jwks.json`;
+    const etag = (await fetch(jwksUrl)).headers.get('etag');
+    const get = (url, extra = {}) => ({ url, method: 'GET', expect: extra.ifNoneMatch ? 304 : 200, ...extra });
+    const pairs = [
+      [baseline, get(`${baseline.base}/hello`), 'hono GET /hello'],
+      [creddy, get(jwksUrl), 'creddy GET jwks 200'],
+      [creddy, get(jwksUrl, { ifNoneMatch: etag }), 'creddy GET jwks 304'],
+    ];
+    const connections = 32;
+    for (const [, r] of pairs) await generate({ generator, url: r.url, request: r, connections, seconds: 1, cpu: LOAD_CPU });
+    jwks = { connections, rows: await interleaved(pairs, connections, Math.max(1, Math.round(jwksSeconds / rounds))) };
+  }
+
   result = {
     machine: {
       nproc: cpus().length,
@@ -249,11 +202,12 @@ try {
       node: process.version,
       platform: `${process.platform}-${process.arch}`,
       loadavg_before: loadBefore,
+      loadavg_after: loadavg().map((x) => Math.round(x * 100) / 100),
     },
-    settings,
-    creddy,
-    baseline,
-    ratio: { rps: ratio(creddy.rps, baseline.rps), p50: ratio(creddy.p50_ms, baseline.p50_ms), p99: ratio(creddy.p99_ms, baseline.p99_ms) },
+    settings: { generator, pinned: pin, levels, rounds, seconds_per_run: perRun, warmup, store_dir: resolve(values.tmp) },
+    shapes: Object.fromEntries(servers.map((s) => [s.name, s.shape])),
+    issuance,
+    jwks,
   };
 } finally {
   await Promise.all(servers.map((s) => s.stop()));
@@ -263,20 +217,34 @@ try {
 if (values.json) {
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 } else {
-  const { machine, creddy, baseline, ratio } = result;
-  const row = (name, r) =>
-    `${name.padEnd(18)} ${String(r.rps).padStart(10)} ${String(r.p50_ms).padStart(9)} ${String(r.p99_ms).padStart(9)} ${String(r.requests).padStart(9)} ${String(r.errors).padStart(7)}`;
-  process.stdout.write(
-    [
-      `issuance bench: ${settings.connections} connections, ${settings.duration}s measured per target in ${settings.slices} alternating slices after ${settings.warmup}s warm-up, loopback`,
-      `machine: ${machine.nproc} CPUs (${machine.cpu}), node ${machine.node}, load average before ${machine.loadavg_before.join(' ')}; the load generator shares these CPUs`,
-      '',
-      `${'target'.padEnd(18)} ${'req/s'.padStart(10)} ${'p50 ms'.padStart(9)} ${'p99 ms'.padStart(9)} ${'requests'.padStart(9)} ${'errors'.padStart(7)}`,
-      row('creddy', creddy),
-      row('baseline (hono)', baseline),
-      `${'creddy/baseline'.padEnd(18)} ${String(ratio.rps).padStart(10)} ${String(ratio.p50).padStart(9)} ${String(ratio.p99).padStart(9)}`,
-      '',
-    ].join('\n'),
-  );
+  const { machine, settings } = result;
+  const pct = (x) => (x === null ? '-' : `${Math.round(x * 100)}%`);
+  const head = `${'target'.padEnd(24)}${'req/s'.padStart(8)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'CPU µs/req'.padStart(12)}${'server CPU'.padStart(12)}${'RSS MB'.padStart(8)}${'others on cpu0'.padStart(16)}${'errors'.padStart(8)}`;
+  const line = (r) =>
+    `${r.target.padEnd(24)}${String(r.rps).padStart(8)}${String(r.p50_ms).padStart(9)}${String(r.p99_ms).padStart(9)}${String(r.cpu_us_per_req).padStart(12)}${pct(r.server_cpu_share).padStart(12)}${String(r.rss_mb).padStart(8)}${pct(r.other_on_server_cpu).padStart(16)}${String(r.errors).padStart(8)}`;
+  const vs = (a, b) =>
+    a && b
+      ? `${`${a.target} / ${b.target}`.padEnd(40)} req/s ${ratio(a.rps, b.rps)}×   p99 ${ratio(a.p99_ms, b.p99_ms)}×   CPU/req ${ratio(a.cpu_us_per_req, b.cpu_us_per_req)}×`
+      : null;
+  const out = [
+    `issuance bench: ${settings.generator}, ${settings.pinned ? 'pinned (servers on CPU 0, generator on CPU 1)' : 'NOT pinned (generator competes with the server)'}, ${settings.rounds} rounds × ${settings.seconds_per_run} s per target per level after ${settings.warmup} s warm-up`,
+    `machine: ${machine.nproc} CPUs (${machine.cpu}), node ${machine.node}, load average before ${machine.loadavg_before.join(' ')}, after ${machine.loadavg_after.join(' ')}`,
+    `creddy: generic backend, SQLite store in ${settings.store_dir}, durable audit unless CREDDY_AUDIT_SYNC=off`,
+  ];
+  for (const { connections, rows } of result.issuance) {
+    const by = Object.fromEntries(rows.map((r) => [r.target, r]));
+    out.push('', `${connections} connections`, head, ...rows.map(line));
+    const others = rows.filter((r) => r.target.startsWith('creddy@'));
+    for (const cmp of [vs(by.creddy, by['baseline (hono)']), vs(by.creddy, by['oidc-provider']), ...others.map((o) => vs(by.creddy, o))])
+      if (cmp) out.push(cmp);
+    if (rounds > 2) for (const r of rows) out.push(`${r.target} RSS MB after each round: ${r.rss_by_round_mb.join(' ')}`);
+  }
+  if (result.jwks) {
+    const [hello, ok, notModified] = result.jwks.rows;
+    out.push('', `JWKS: GET answered from memory, ${result.jwks.connections} connections`, head, ...result.jwks.rows.map(line));
+    out.push(`creddy jwks 200 / hono hello: req/s ${ratio(ok.rps, hello.rps)}×; 304: ${ratio(notModified.rps, hello.rps)}×`);
+  }
+  process.stdout.write(`${out.join('\n')}\n`);
 }
-if (result.creddy.errors > 0 || result.baseline.errors > 0) process.exitCode = 1;
+const errors = [...result.issuance.flatMap((l) => l.rows), ...(result.jwks?.rows ?? [])].reduce((a, r) => a + r.errors, 0);
+if (errors > 0) process.exitCode = 1;

@@ -5,7 +5,10 @@
 // and send the next, until the deadline. Requests during the warm-up are sent but not recorded.
 //
 //   node bench/load.mjs --url http://127.0.0.1:PORT/v1/credentials --body '{"a":1}' \
-//     [--connections 8] [--duration 10] [--warmup 2] [--expect 201] [--raw]
+//     [--method POST] [--content-type application/json] [--connections 8] [--duration 10]
+//     [--warmup 2] [--expect 201] [--raw]
+//   env: LOAD_TOKEN (sent as `Authorization: Bearer …`) or LOAD_AUTHORIZATION (the whole header),
+//        LOAD_IF_NONE_MATCH; from the environment so a secret never shows in `ps`
 //
 // Prints one JSON line on stdout: {requests, errors, statuses, seconds, rps, p50_ms, p90_ms, p99_ms,
 // max_ms}, plus every latency (`latencies_ms`) with --raw so slices of a run can be merged.
@@ -15,6 +18,8 @@ import { parseArgs } from 'node:util';
 const { values } = parseArgs({
   options: {
     url: { type: 'string' },
+    method: { type: 'string', default: 'POST' },
+    'content-type': { type: 'string', default: 'application/json' },
     body: { type: 'string', default: '{}' },
     connections: { type: 'string', default: '8' },
     duration: { type: 'string', default: '10' },
@@ -33,16 +38,17 @@ const durationMs = Number(values.duration) * 1000;
 const warmupMs = Number(values.warmup) * 1000;
 const expect = Number(values.expect);
 
-const body = Buffer.from(values.body);
+const method = values.method.toUpperCase();
+const body = method === 'GET' ? Buffer.alloc(0) : Buffer.from(values.body);
+const authorization = process.env.LOAD_AUTHORIZATION ?? (process.env.LOAD_TOKEN ? `Bearer ${process.env.LOAD_TOKEN}` : undefined);
 const headers = {
-  'content-type': 'application/json',
-  'content-length': String(body.length),
-  // The bearer token comes from the environment (LOAD_TOKEN) so it never shows in `ps`.
-  ...(process.env.LOAD_TOKEN ? { authorization: `Bearer ${process.env.LOAD_TOKEN}` } : {}),
+  ...(method === 'GET' ? {} : { 'content-type': values['content-type'], 'content-length': String(body.length) }),
+  ...(authorization ? { authorization } : {}),
+  ...(process.env.LOAD_IF_NONE_MATCH ? { 'if-none-match': process.env.LOAD_IF_NONE_MATCH } : {}),
 };
 // maxSockets = connections: every loop owns one socket for the whole run (keep-alive, no churn).
 const agent = new Agent({ keepAlive: true, maxSockets: connections, maxFreeSockets: connections });
-const options = { agent, host: url.hostname.replace(/^\[|\]$/g, ''), port: url.port, path: url.pathname, method: 'POST', headers };
+const options = { agent, host: url.hostname.replace(/^\[|\]$/g, ''), port: url.port, path: url.pathname, method, headers };
 
 /** Sends one request; resolves with the status once the full body has arrived. */
 function once() {
@@ -53,7 +59,7 @@ function once() {
       res.on('error', reject);
     });
     req.on('error', reject);
-    req.end(body);
+    req.end(body.length > 0 ? body : undefined);
   });
 }
 

@@ -32,6 +32,10 @@ export const ERROR_CODES = {
     status: 409,
     doc: "The resource already exists (e.g. an agent with that name, a public key registered to an agent), or a limit stands in the way (an agent's third key, its last key).",
   },
+  ERR_NOT_YET: {
+    status: 409,
+    doc: 'The operation becomes possible later (e.g. `keys rotate` before the next key has been published for `publish_ahead`); `details.ready_at` says when.',
+  },
   ERR_BODY_TOO_LARGE: { status: 413, doc: 'The request body exceeds the 64 KiB limit.' },
   ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, doc: 'The request body is not application/json.' },
   ERR_RATE_LIMITED: {
@@ -40,6 +44,14 @@ export const ERROR_CODES = {
   },
   ERR_INTERNAL: { status: 500, doc: 'An unexpected failure; details are in the server log under the request id, never in the response.' },
   ERR_BACKEND_UPSTREAM: { status: 502, doc: 'The downstream service (GitHub, AWS STS) refused or failed; the message names its status.' },
+  ERR_BACKEND_MISCONFIGURED: {
+    status: 502,
+    doc: "The backend's own credentials lack a right creddy needs downstream (e.g. the PostgreSQL admin role cannot CREATE ROLE, or a configured role does not exist); the message names what is missing, never a password.",
+  },
+  ERR_SECRET_NOT_FOUND: {
+    status: 404,
+    doc: 'No live secret at that path (never written, or deleted), or none under a granted prefix.',
+  },
   ERR_AUDIT_UNAVAILABLE: { status: 503, doc: 'The audit event could not be written in time; fail-closed, so no credential was issued.' },
   ERR_AUDIT_INVALID: {
     status: 500,
@@ -53,6 +65,10 @@ export const ERROR_CODES = {
   ERR_CONFIG_INVALID: {
     status: 500,
     doc: 'The configuration file is invalid; the message names the key path. The server refuses to start.',
+  },
+  ERR_LISTEN_FAILED: {
+    status: 500,
+    doc: 'The server could not listen on its address (in use, not permitted, not an address of this machine); the message names it and how to pick another.',
   },
   ERR_KEK_INVALID: { status: 500, doc: 'The key-encryption key is missing, malformed, or does not decrypt the stored keys.' },
   ERR_KEY_UNKNOWN: { status: 404, doc: 'No signing key with that kid exists.' },

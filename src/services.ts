@@ -12,6 +12,7 @@ import type { Config } from './config/types.js';
 import { CreddyError } from './errors.js';
 import { type KekSet, loadKeks } from './keys/kek.js';
 import { createKeyring, type Keyring } from './keys/keyring.js';
+import { createSecretSource } from './secrets/read.js';
 import { openStore } from './store/open-store.js';
 import type { AuditSealer, Store } from './store/port.js';
 
@@ -73,8 +74,9 @@ export async function createServices(config: Config, options: ServiceOptions): P
       actor: options.actor,
     });
     const backends = new Map<string, Backend>();
+    const secrets = createSecretSource({ store, keks });
     for (const [name, { common, settings }] of config.backends) {
-      const backend = backendTypes[common.type].create(settings as never, common, { clock, logger });
+      const backend = backendTypes[common.type].create(settings as never, common, { clock, logger, secrets });
       // A backend floor above max_ttl (STS sessions last ≥ 900 s) would silently outlive the
       // operator's bound: refuse the config instead of ever granting more than max_ttl.
       const floor = backend.ttlLimits.min;
@@ -117,6 +119,8 @@ export async function createServices(config: Config, options: ServiceOptions): P
       backends,
       async close() {
         await audit.flush();
+        // Backends holding connections (postgres admin pools) let go before the store does.
+        await Promise.all([...backends.values()].map((b) => b.close?.().catch(() => {})));
         await store.close();
       },
     };

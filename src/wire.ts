@@ -39,6 +39,29 @@ export type DownstreamCredential = Readonly<Record<string, unknown>> & {
 
 /** How an issued token is presented: as a bearer token, or DPoP-bound (RFC 9449). */
 export type TokenType = 'Bearer' | 'DPoP';
+/**
+ * One secret in the credential of a `type: secret` backend (`credential.secrets[path]`): the
+ * current value and version, and while a rotation's grace lasts, the previous one.
+ */
+export interface SecretValue {
+  readonly value: string;
+  readonly version: number;
+  /** When this version was written (ISO 8601). */
+  readonly created_at: string;
+  /** The environment variable the backend names for this path (`creddy exec`, `--format env`), if any. */
+  readonly env: string | null;
+  /** The replaced version, readable until `readable_until` after a rotation; null otherwise. */
+  readonly previous: { readonly value: string; readonly version: number; readonly readable_until: string } | null;
+}
+
+/** `credential` of a `type: secret` backend: `revocation: "none"` (a value outlives the token that read it). */
+export interface SecretValuesCredential {
+  readonly type: 'secret_values';
+  readonly revocation: 'none';
+  readonly expires_at: null;
+  /** By path. */
+  readonly secrets: Readonly<Record<string, SecretValue>>;
+}
 
 /** `201` answer to `POST /v1/credentials`. */
 export interface IssueResponse {
@@ -196,4 +219,16 @@ export interface ErrorBody {
     readonly request_id: string;
     readonly details?: Readonly<Record<string, unknown>>;
   };
+}
+
+/** `GET /v1/backends/:name`: what a caller needs to know before asking (no secrets, no config internals). */
+export interface BackendInfo {
+  readonly name: string;
+  /** `generic` (the JWT is the credential), `github` (a GitHub token) or `aws` (an STS session). */
+  readonly type: string;
+  readonly default_ttl: number;
+  readonly max_ttl: number;
+  readonly default_scopes: readonly string[];
+  /** The caller's own grants on this backend (scope patterns). */
+  readonly grants: readonly string[];
 }

@@ -29,3 +29,19 @@ export function formatDuration(seconds: number): string {
   }
   return `${seconds}s`;
 }
+
+/** Seconds as a person reads a wait: `1h 3s`, `59m 58s`, `5s`. */
+export function describeDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  const parts = [
+    [Math.floor(s / 3600), 'h'],
+    [Math.floor((s % 3600) / 60), 'm'],
+    [s % 60, 's'],
+  ] as const;
+  return (
+    parts
+      .filter(([n]) => n > 0)
+      .map(([n, unit]) => `${n}${unit}`)
+      .join(' ') || '0s'
+  );
+}

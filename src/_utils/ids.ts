@@ -1,8 +1,40 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, randomFillSync, timingSafeEqual } from 'node:crypto';
 
-/** Random URL-safe identifier with `bytes` bytes of entropy. */
+/**
+ * Random bytes for identifiers are drawn from the CSPRNG 4 KiB at a time and handed out once
+ * each: one `randomBytes()` per id (two per issued credential) cost ~3 µs apiece on this VM, more
+ * under load — 2 % of the issuance profile. Ids only (request ids, jti): secrets such as agent
+ * tokens and IVs keep calling randomBytes, so no secret ever sits in this buffer.
+ */
+const POOL_BYTES = 4096;
+const pool = Buffer.allocUnsafeSlow(POOL_BYTES);
+let poolOffset = POOL_BYTES;
+
+/** Random URL-safe identifier with `bytes` bytes of entropy. Not for secrets (see above). */
 export function randomId(bytes = 16): string {
-  return randomBytes(bytes).toString('base64url');
+  if (bytes > POOL_BYTES) return randomBytes(bytes).toString('base64url');
+  if (poolOffset + bytes > POOL_BYTES) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  const id = pool.toString('base64url', poolOffset, poolOffset + bytes);
+  poolOffset += bytes;
+  return id;
+}
+
+/** Characters of the time prefix: epoch ms in base 36 fill 8 now and 9 until the year 100,000. */
+const TIME_PREFIX_CHARS = 9;
+
+/**
+ * An id that sorts by creation time as text: epoch milliseconds in base 36, fixed width, then
+ * 128 random bits (randomId). Used for credential ids (jti): they key the credentials table and
+ * an audit index, and random keys put every insert on a different B-tree page — a batch of 16
+ * issuances dirtied ~32 scattered pages that the commit then wrote to the WAL. Ordered keys
+ * share the rightmost page: measured on the append transaction, −8 to −10 µs CPU per issued
+ * credential, half of it kernel time. Ids start with a digit, never with `-`.
+ */
+export function timeOrderedId(epochMs: number): string {
+  return Math.floor(epochMs).toString(36).padStart(TIME_PREFIX_CHARS, '0') + randomId(16);
 }
 
 /** SHA-256 of a UTF-8 string, hex. Used to store bearer tokens and fingerprint secrets. */

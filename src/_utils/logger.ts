@@ -7,9 +7,23 @@ export interface Logger {
   error(msg: string, fields?: Record<string, unknown>): void;
 }
 
-/** JSON-lines logger; every line passes through redact() so a stray secret never lands in logs. */
-export function createLogger(write: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): Logger {
-  const emit = (level: string, msg: string, fields?: Record<string, unknown>): void => {
+/** The least severe line a logger writes (config `log_level`). */
+export type LogLevel = 'info' | 'warn' | 'error';
+
+const SEVERITY: Record<LogLevel, number> = { info: 0, warn: 1, error: 2 };
+
+/**
+ * JSON-lines logger: one object per line (`time`, `level`, `msg`, then the fields, e.g.
+ * `request_id`); every line passes through redact() so a stray secret never lands in logs.
+ * Lines below `level` are dropped.
+ */
+export function createLogger(
+  write: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+  options: { level?: LogLevel } = {},
+): Logger {
+  const threshold = SEVERITY[options.level ?? 'info'];
+  const emit = (level: LogLevel, msg: string, fields?: Record<string, unknown>): void => {
+    if (SEVERITY[level] < threshold) return;
     write(redact(JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields })));
   };
   return {

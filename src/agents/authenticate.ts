@@ -11,8 +11,8 @@ const MAX_AUTHORIZATION_LENGTH = 256;
 /**
  * Resolves the bearer token to an active agent. Format and length are checked before any
  * lookup; the store is queried by SHA-256 digest and the digest compared in constant time. The
- * store is read on every request so that `creddy agent revoke` in another process takes effect
- * at once.
+ * store is asked on every request (the SQLite store answers from a cache it re-validates on each
+ * lookup) so that `creddy agent revoke` in another process takes effect at once.
  */
 export async function authenticate(services: Services, authorization: string | undefined): Promise<AgentRecord> {
   if (!authorization) throw new CreddyError('ERR_UNAUTHENTICATED', 'missing bearer token (Authorization: Bearer ckr_…)');

@@ -1,10 +1,11 @@
-import { nowSeconds } from '../_utils/clock.js';
-import { sha256Hex } from '../_utils/ids.js';
+import { isoSeconds, nowSeconds } from '../_utils/clock.js';
+import { randomId, sha256Hex } from '../_utils/ids.js';
 import { CreddyError } from '../errors.js';
-import type { AgentRecord, Grant } from '../model/agent.js';
+import { type AgentRecord, agentStatus, type Grant } from '../model/agent.js';
 import { type AgentKeyRecord, MAX_AGENT_KEYS } from '../model/agent-key.js';
 import { auditEvent } from '../model/audit.js';
 import type { Services } from '../services.js';
+import { agentFacts } from './facts.js';
 import { assertKeysFree } from './keys.js';
 import type { AgentPublicKey } from './public-key.js';
 import { newAgentToken } from './token.js';
@@ -20,7 +21,11 @@ export interface AgentInput {
   readonly requireDpop?: boolean;
 }
 
-/** Creates a bearer agent and returns its token — the only time the token exists outside the caller. */
+/**
+ * Creates a bearer agent and returns its token — the only time the token exists outside the caller.
+ * A name whose agent was revoked may be used again: the new agent is a new record (its own id),
+ * and the revoked one stays for the audit trail.
+ */
 export async function createAgent(services: Services, input: AgentInput): Promise<{ agent: AgentRecord; token: string }> {
   const { agent, token } = await writeAgent(services, input, []);
   return { agent, token };
@@ -50,6 +55,7 @@ async function writeAgent(
   const token = newAgentToken();
   const now = nowSeconds(services.clock);
   const agent: AgentRecord = {
+    id: `agt_${randomId(12)}`,
     name: input.name,
     tokenHash: sha256Hex(token),
     grants: input.grants,
@@ -59,9 +65,16 @@ async function writeAgent(
     ...(input.requireDpop ? { requireDpop: true } : {}),
   };
   const keys = publicKeys.map((key): AgentKeyRecord => ({ agent: agent.name, jkt: key.jkt, x: key.x, addedAt: now }));
-  const conflict = (): CreddyError => new CreddyError('ERR_CONFLICT', `agent "${agent.name}" already exists`);
-  if (await services.store.agents.byName(agent.name)) throw conflict();
-  await assertKeysFree(services, publicKeys);
+  const existing = await services.store.agents.byName(agent.name);
+  if (existing && existing.revokedAt === null) {
+    const expired = agentStatus(existing, now) === 'expired' ? ` (expired ${isoSeconds(existing.expiresAt!)})` : '';
+    throw new CreddyError(
+      'ERR_CONFLICT',
+      `agent "${agent.name}" already exists${expired}; renew it with creddy agent rotate-token, or revoke it first to use the name again`,
+    );
+  }
+  // Keys a revoked agent of this name left are dropped when the new record is inserted.
+  await assertKeysFree(services, publicKeys, agent.name);
   // The agent row, its keys and its audit row commit together: no agent exists unaudited.
   await services.audit.write({
     change: { kind: 'agent.create', agent, ...(keys.length > 0 ? { keys } : {}) },
@@ -72,10 +85,7 @@ async function writeAgent(
       actor: input.actor,
       agent: agent.name,
       details: {
-        grants: agent.grants.map((g) => `${g.backend}:${g.scope}`),
-        expires_at: agent.expiresAt,
-        // The digest the agents table holds: the log can then tell if that column was swapped.
-        token_sha256: agent.tokenHash,
+        ...agentFacts(agent),
         // A key-pair agent's thumbprints, and the DPoP requirement: both decide access, so both are in the log.
         ...(keys.length > 0 ? { keys: keys.map((k) => k.jkt) } : {}),
         ...(agent.requireDpop ? { require_dpop: true } : {}),
@@ -84,6 +94,8 @@ async function writeAgent(
   });
   // The insert skips a name taken meanwhile (a racing `agent create`): then this token is not
   // the one stored, and must not be shown as if it worked.
-  if ((await services.store.agents.byName(agent.name))?.tokenHash !== agent.tokenHash) throw conflict();
+  if ((await services.store.agents.byName(agent.name))?.tokenHash !== agent.tokenHash) {
+    throw new CreddyError('ERR_CONFLICT', `agent "${agent.name}" already exists`);
+  }
   return { agent, token, keys };
 }

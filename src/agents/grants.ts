@@ -24,3 +24,31 @@ export function parseGrants(spec: string, services: Pick<Services, 'backends'>):
   if (grants.length === 0) throw new CreddyError('ERR_USAGE', '--can needs at least one BACKEND:SCOPE');
   return grants;
 }
+
+const key = (g: Grant): string => `${g.backend}:${g.scope}`;
+
+/** `existing` plus `added`, without duplicates; the grants that were new. */
+export function addGrants(existing: readonly Grant[], added: readonly Grant[]): { grants: Grant[]; added: Grant[] } {
+  const have = new Set(existing.map(key));
+  const fresh = added.filter((g) => !have.has(key(g)) && have.add(key(g)));
+  return { grants: [...existing, ...fresh], added: fresh };
+}
+
+/**
+ * `existing` without `removed`. Each removed grant must be held exactly as written (a grant is a
+ * pattern: removing `demo:read` does not narrow `demo:*`), and at least one must remain.
+ */
+export function removeGrants(existing: readonly Grant[], removed: readonly Grant[]): Grant[] {
+  const have = new Set(existing.map(key));
+  const missing = removed.filter((g) => !have.has(key(g)));
+  if (missing.length > 0) {
+    throw new CreddyError(
+      'ERR_USAGE',
+      `not held: ${missing.map(key).join(', ')} (the agent holds ${existing.map(key).join(', ')}; grants are removed exactly as written)`,
+    );
+  }
+  const drop = new Set(removed.map(key));
+  const grants = existing.filter((g) => !drop.has(key(g)));
+  if (grants.length === 0) throw new CreddyError('ERR_USAGE', 'that would leave the agent no grants; revoke the agent instead');
+  return grants;
+}

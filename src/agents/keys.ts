@@ -7,14 +7,20 @@ import type { AgentPublicKey } from './public-key.js';
 
 /**
  * Refuses a key that is registered already, to this agent or another: a thumbprint names one key
- * of one agent, so a leaked key is revoked in one place.
+ * of one agent, so a leaked key is revoked in one place. `replacing` names a revoked agent whose
+ * name is being created again: the keys it left are dropped with that insert, so they are free.
  */
-export async function assertKeysFree(services: Pick<Services, 'store'>, keys: readonly AgentPublicKey[]): Promise<void> {
+export async function assertKeysFree(
+  services: Pick<Services, 'store'>,
+  keys: readonly AgentPublicKey[],
+  replacing?: string,
+): Promise<void> {
   if (new Set(keys.map((k) => k.jkt)).size !== keys.length) throw new CreddyError('ERR_USAGE', 'the same public key was given twice');
   const taken = new Map((await services.store.agentKeys.list()).map((k) => [k.jkt, k.agent]));
   for (const key of keys) {
     const owner = taken.get(key.jkt);
-    if (owner !== undefined) throw new CreddyError('ERR_CONFLICT', `key ${key.jkt} is already registered for agent "${owner}"`);
+    if (owner !== undefined && owner !== replacing)
+      throw new CreddyError('ERR_CONFLICT', `key ${key.jkt} is already registered for agent "${owner}"`);
   }
 }
 
@@ -34,7 +40,7 @@ export async function addAgentKey(
   services: Services,
   input: { name: string; key: AgentPublicKey; actor: string },
 ): Promise<{ key: AgentKeyRecord; keys: AgentKeyRecord[] }> {
-  await activeAgent(services, input.name);
+  const agent = await activeAgent(services, input.name);
   const held = await services.store.agentKeys.byAgent(input.name);
   if (held.length >= MAX_AGENT_KEYS) {
     throw new CreddyError(
@@ -52,7 +58,8 @@ export async function addAgentKey(
       outcome: 'success',
       actor: input.actor,
       agent: input.name,
-      details: { jkt: key.jkt },
+      // The record's id, as on `agent.revoked`: the log's facts follow records, not names.
+      details: { agent_id: agent.id, jkt: key.jkt },
     }),
   });
   const keys = await services.store.agentKeys.byAgent(input.name);
@@ -90,7 +97,7 @@ export async function removeAgentKey(
       outcome: 'success',
       actor: input.actor,
       agent: input.name,
-      details: { jkt: input.jkt },
+      details: { agent_id: agent.id, jkt: input.jkt },
     }),
   });
   return { keys: await services.store.agentKeys.byAgent(input.name) };

@@ -14,7 +14,15 @@ export async function revokeAgent(services: Services, name: string, actor: strin
   if (!existing || existing.revokedAt !== null) throw new CreddyError('ERR_NOT_FOUND', `no active agent named "${name}"`);
   await services.audit.write({
     change: { kind: 'agent.revoke', name, at: nowSeconds(services.clock) },
-    event: auditEvent({ time: services.clock.now(), type: 'agent.revoked', outcome: 'success', actor, agent: name }),
+    event: auditEvent({
+      time: services.clock.now(),
+      type: 'agent.revoked',
+      outcome: 'success',
+      actor,
+      agent: name,
+      // Which record: a name may have been revoked before and created again.
+      details: { agent_id: existing.id },
+    }),
   });
   let credentialsRevoked = 0;
   for (const record of await services.store.credentials.listActive(name, nowSeconds(services.clock))) {

@@ -19,7 +19,8 @@ const iso = (ms: number | undefined): string | null => (ms === undefined ? null 
  */
 export async function exportBundle(
   deps: { store: Store; keys: AuditKeySet; signer: AuditSigner; issuer: string; now: () => number },
-  options: { since?: number; until?: number; out: string },
+  /** `out`: a file (created 0600), or where to hand the bundle's bytes (a pipe). */
+  options: { since?: number; until?: number; out: string | ((tar: Buffer) => void) },
 ): Promise<BundleManifest> {
   const { store } = deps;
   const first = (await store.audit.query({ ...(options.since !== undefined ? { since: options.since } : {}), order: 'asc', limit: 1 }))[0];
@@ -75,6 +76,7 @@ export async function exportBundle(
     { name: 'manifest.sig', data: deps.signer.sign(manifestBytes) },
     ...Object.entries(files).map(([name, data]) => ({ name, data })),
   ]);
-  writePrivateFile(options.out, tar);
+  if (typeof options.out === 'string') writePrivateFile(options.out, tar);
+  else options.out(tar);
   return manifest;
 }

@@ -65,7 +65,7 @@ export function createStateGuard(deps: { store: Store; keys: AuditKeySet; logger
   return {
     refresh,
     async checkAgent(agent, keys) {
-      const judge = () => agentProblem(facts, agent, prunedBefore) ?? (keys ? agentKeysProblem(facts, agent.name, keys) : null);
+      const judge = () => agentProblem(facts, agent, prunedBefore) ?? (keys ? agentKeysProblem(facts, agent, keys) : null);
       let problem = judge();
       if (!problem) return;
       // Another process may have created, revoked or re-keyed it since the last refresh: judge on a fresh read.
@@ -73,7 +73,7 @@ export function createStateGuard(deps: { store: Store; keys: AuditKeySet; logger
       problem = judge();
       if (!problem) return;
       logger.error('agent row does not match the audit log; refused', { agent: agent.name, problem });
-      if (facts.agents.get(agent.name)?.revoked) {
+      if (facts.agents.get(agent.id)?.revoked) {
         throw new CreddyError('ERR_AGENT_REVOKED', `agent "${agent.name}" is revoked`, { details: { agent: agent.name } });
       }
       throw new CreddyError('ERR_UNAUTHENTICATED', 'agent record failed its integrity check', { details: { agent: agent.name } });

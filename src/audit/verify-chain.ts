@@ -30,8 +30,13 @@ export interface ChainReport {
   readonly lastHash: string | null;
   readonly checkpoints: number;
   readonly latestCheckpoint: AuditCheckpoint | null;
-  /** `not-checked`: no audit key, so row content was checked only through checkpoints and linkage. */
-  readonly hmac: 'verified' | 'not-checked';
+  /**
+   * `verified`: every row's HMAC was checked and matched. `mismatch`: a row's HMAC did not match
+   * (the problem says which). `incomplete`: another problem stopped the walk before every row was
+   * checked. `not-checked`: no audit key, so row content was checked only through checkpoints and
+   * linkage.
+   */
+  readonly hmac: 'verified' | 'mismatch' | 'incomplete' | 'not-checked';
   readonly problem: ChainProblem | null;
 }
 
@@ -93,6 +98,7 @@ export async function verifyChain(source: ChainSource): Promise<ChainReport> {
   let after = 0;
   let pruneRecorded = false;
 
+  let hmacMismatch = false;
   const diagnose = async (row: AuditRow): Promise<ChainProblem | undefined> => {
     const expectedSeq = prev ? prev.seq + 1 : 1;
     const expectedPrev = prev?.hash ?? GENESIS_HASH;
@@ -135,6 +141,7 @@ export async function verifyChain(source: ChainSource): Promise<ChainReport> {
       }
     }
     if (key && chainHash(key, row) !== row.hash) {
+      hmacMismatch = true;
       if (plainSha(row) === row.hash)
         return { seq: row.seq, kind: 'inserted', detail: `row at seq ${row.seq} carries a plain SHA-256, not the audit HMAC: forged` };
       const next = (await ahead())[0];
@@ -191,7 +198,7 @@ export async function verifyChain(source: ChainSource): Promise<ChainReport> {
     lastHash: prev?.hash ?? null,
     checkpoints: checkpoints.length,
     latestCheckpoint: latest,
-    hmac: canHmac ? 'verified' : 'not-checked',
+    hmac: !canHmac ? 'not-checked' : hmacMismatch ? 'mismatch' : problem ? 'incomplete' : 'verified',
     problem,
   };
 }

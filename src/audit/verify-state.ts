@@ -49,7 +49,7 @@ export async function verifyStateAgainstLog(store: Store): Promise<ChainProblem 
       agentProblem(facts, agent, prunedBefore) ??
       agentKeysProblem(
         facts,
-        agent.name,
+        agent,
         agentKeys.filter((k) => k.agent === agent.name),
       );
     if (wrong)

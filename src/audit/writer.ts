@@ -2,6 +2,7 @@ import type { Logger } from '../_utils/logger.js';
 import { CreddyError } from '../errors.js';
 import type { AuditRow } from '../model/audit.js';
 import type { AuditEntry, AuditSealer, Store } from '../store/port.js';
+import { createExpiryQueue, type Expirable } from './expiry-queue.js';
 
 /** Appends audit entries durably; every caller waits for its own row or a 503. */
 export interface AuditWriter {
@@ -11,7 +12,7 @@ export interface AuditWriter {
   flush(): Promise<void>;
 }
 
-interface Pending {
+interface Pending extends Expirable {
   readonly entry: AuditEntry;
   readonly resolve: (row: AuditRow) => void;
   readonly reject: (err: unknown) => void;
@@ -22,13 +23,35 @@ interface Pending {
 /**
  * Replaces lone UTF-16 surrogates at every depth. The HMAC is computed over the JS string while
  * SQLite stores U+FFFD for a lone surrogate: without this, one hostile string would make its row
- * fail verification for ever.
+ * fail verification for ever. Returns `value` itself when nothing needs repair (every event but
+ * a hostile one), so the common case walks the event without copying it.
  */
 export function wellFormed<T>(value: T): T {
+  return isWellFormedDeep(value) ? value : repair(value);
+}
+
+const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
+
+function isWellFormedDeep(value: unknown): boolean {
+  if (typeof value === 'string') return isWellFormed(value);
+  if (value === null || typeof value !== 'object') return true;
+  if (Array.isArray(value)) return value.every(isWellFormedDeep);
+  // Anything but a plain object (a Date, a class instance) goes through repair, which turns it
+  // into a plain object the way it always has.
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return false;
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
+    if (!isWellFormed(key) || !isWellFormedDeep((value as Record<string, unknown>)[key])) return false;
+  }
+  return true;
+}
+
+function repair<T>(value: T): T {
   if (typeof value === 'string') return (value as unknown as { toWellFormed(): string }).toWellFormed() as T;
-  if (Array.isArray(value)) return value.map(wellFormed) as T;
+  if (Array.isArray(value)) return value.map(repair) as T;
   if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [wellFormed(k), wellFormed(v)])) as T;
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [repair(k), repair(v)])) as T;
   }
   return value;
 }
@@ -54,6 +77,12 @@ export function createAuditWriter(options: {
   const { store, seal, timeoutMs, logger } = options;
   let queue: Pending[] = [];
   let inFlight: Promise<void> | undefined;
+  const timeouts = createExpiryQueue<Pending>(timeoutMs, (pending) => {
+    pending.timedOut = true;
+    pending.reject(
+      new CreddyError('ERR_AUDIT_UNAVAILABLE', `audit log did not confirm the write within ${timeoutMs} ms; no credential was returned`),
+    );
+  });
 
   const commit = async (): Promise<void> => {
     while (queue.length > 0) {
@@ -70,6 +99,7 @@ export function createAuditWriter(options: {
         for (const [i, p] of batch.entries()) {
           const row = rows[i]!;
           if (!p.timedOut) {
+            p.settled = true;
             p.resolve(row);
             continue;
           }
@@ -83,7 +113,10 @@ export function createAuditWriter(options: {
       } catch (err) {
         logger.error('audit write failed; failing closed', { error: (err as Error).message, events: batch.length });
         const failure = new CreddyError('ERR_AUDIT_UNAVAILABLE', 'audit log unavailable; nothing was issued', { cause: err });
-        for (const p of batch) p.reject(failure);
+        for (const p of batch) {
+          p.settled = true;
+          p.reject(failure);
+        }
       }
     }
   };
@@ -100,28 +133,15 @@ export function createAuditWriter(options: {
   return {
     write(entry) {
       return new Promise<AuditRow>((resolve, reject) => {
+        const event = wellFormed(entry.event);
         const pending: Pending = {
-          entry: { ...entry, event: wellFormed(entry.event) },
-          resolve: (row) => {
-            clearTimeout(timer);
-            resolve(row);
-          },
-          reject: (err) => {
-            clearTimeout(timer);
-            reject(err);
-          },
+          entry: event === entry.event ? entry : { ...entry, event },
+          resolve,
+          reject,
           timedOut: false,
+          settled: false,
         };
-        const timer = setTimeout(() => {
-          pending.timedOut = true;
-          reject(
-            new CreddyError(
-              'ERR_AUDIT_UNAVAILABLE',
-              `audit log did not confirm the write within ${timeoutMs} ms; no credential was returned`,
-            ),
-          );
-        }, timeoutMs);
-        timer.unref();
+        timeouts.add(pending);
         queue.push(pending);
         schedule();
       });

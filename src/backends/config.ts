@@ -15,18 +15,18 @@ export function parseBackend(name: string, reader: ConfigReader): BackendConfig 
   }
   const maxTtl = reader.duration('max_ttl', 3600);
   const defaultTtl = reader.duration('default_ttl', Math.min(900, maxTtl));
-  if (maxTtl < 60) reader.fail('max_ttl', 'must be at least 60s');
-  if (defaultTtl < 60) reader.fail('default_ttl', 'must be at least 60s');
-  if (defaultTtl > maxTtl) reader.fail('default_ttl', `must not exceed max_ttl (${maxTtl}s)`);
-  const allowedScopes = reader.stringList('allowed_scopes');
+  if (maxTtl < 60) reader.report('max_ttl', 'must be at least 60s');
+  if (defaultTtl < 60) reader.report('default_ttl', 'must be at least 60s');
+  if (defaultTtl > maxTtl) reader.report('default_ttl', `must not exceed max_ttl (${maxTtl}s)`);
+  const allowedScopes = reader.guard(() => reader.stringList('allowed_scopes'), []);
   allowedScopes.forEach((scope, i) => {
     const problem = scopeProblem(scope);
-    if (problem) reader.fail(`allowed_scopes[${i}]`, problem);
+    if (problem) reader.report(`allowed_scopes[${i}]`, problem);
   });
   const defaultScopes = reader.stringList('default_scopes', []);
   defaultScopes.forEach((scope, i) => {
     const problem = scopeProblem(scope) ?? (coveredBy(allowedScopes, scope) ? undefined : 'is not covered by allowed_scopes');
-    if (problem) reader.fail(`default_scopes[${i}]`, problem);
+    if (problem) reader.report(`default_scopes[${i}]`, problem);
   });
   const common = {
     name,

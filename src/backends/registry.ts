@@ -1,6 +1,8 @@
 import { aws } from './aws/index.js';
 import { generic } from './generic.js';
 import { github } from './github/index.js';
+import { postgres } from './postgres/index.js';
+import { secret } from './secret/index.js';
 import type { BackendType, BackendTypeName } from './types.js';
 
 /**
@@ -11,6 +13,8 @@ export const backendTypes = {
   generic,
   github,
   aws,
+  secret,
+  postgres,
 } satisfies Record<BackendTypeName, BackendType<unknown>>;
 
 /** True when `type` names a known backend type. */

@@ -3,6 +3,7 @@ import type { ConfigReader } from '../_utils/config-reader.js';
 import type { Logger } from '../_utils/logger.js';
 import type { TtlBound } from '../policy/ttl.js';
 import type { DownstreamCredential } from '../wire.js';
+import type { SecretSource } from './secret/source.js';
 
 /** Settings every backend has, whatever its type. TTLs are in seconds. */
 export interface BackendCommon {
@@ -39,6 +40,8 @@ export interface Minted {
   readonly secret?: string;
   /** Opaque data needed to revoke later; the broker stores it encrypted under the KEK. */
   readonly revocationHandle?: string;
+  /** Non-secret facts for the `credential.issued` row (which secret versions were read, which role was made). */
+  readonly auditDetails?: Readonly<Record<string, unknown>>;
 }
 
 /** A configured, ready backend. Created once at startup; SDKs load lazily on first mint. */
@@ -55,12 +58,45 @@ export interface Backend {
   mint(request: MintRequest): Promise<Minted | undefined>;
   /** Revokes a downstream credential made by `mint`, given its revocation handle. */
   revoke(handle: string): Promise<void>;
+  /**
+   * True when the downstream credential does not end by itself at its `expires_at` (a database
+   * role: VALID UNTIL stops new logins, not open sessions), so the reaper revokes it after expiry
+   * too; otherwise an expired downstream credential is only marked done.
+   */
+  readonly revokeAfterExpiry?: boolean;
+  /**
+   * Housekeeping the reaper runs at start and then every minute or so: removes downstream
+   * leftovers no credential row points at (a role made just before a crash) and values past
+   * their grace. Idempotent and safe on every replica at once; resolves with how many it removed.
+   */
+  sweep?(now: number): Promise<number>;
+  /** Checks the backend's own credentials and rights downstream (for `creddy doctor`); problems, or none. */
+  check?(): Promise<string[]>;
+  /** Releases connections the backend holds (database pools); called when services close. */
+  close?(): Promise<void>;
+  /**
+   * Checks the backend can work, without minting anything (`creddy doctor`): its credentials are
+   * accepted and the service answers. Absent when there is nothing downstream to ask.
+   */
+  probe?(signal: AbortSignal): Promise<ProbeResult>;
+}
+
+/** What a backend's self-check found. */
+export interface ProbeResult {
+  readonly status: 'ok' | 'warn' | 'fail';
+  readonly message: string;
+  /** What the operator should change, for a warn or a fail. */
+  readonly fix?: string;
+  /** The service's clock (its `Date` header, epoch ms), to measure this machine's skew against. */
+  readonly serverTime?: number;
 }
 
 /** What backends may use; passed in, never imported. */
 export interface BackendDeps {
   readonly clock: Clock;
   readonly logger: Logger;
+  /** Stored secret values, for `type: secret` backends (the composition root always passes it). */
+  readonly secrets?: SecretSource;
 }
 
 /** A backend type: reads its own config keys, then builds the backend. */
@@ -71,7 +107,7 @@ export interface BackendType<Settings> {
 }
 
 /** The backend types creddy knows; the registry is the single source of this list. */
-export type BackendTypeName = 'generic' | 'github' | 'aws';
+export type BackendTypeName = 'generic' | 'github' | 'aws' | 'secret' | 'postgres';
 
 /** A backend's parsed config: the common part plus its type's own settings. */
 export interface BackendConfig {

@@ -95,6 +95,7 @@ export function printKeyPairAgent(
   if (json) {
     printJson(ctx.stdout, {
       name: agent.name,
+      id: agent.id,
       keys: jkts,
       grants,
       expires_at: expiresAt,

@@ -2,21 +2,53 @@ import { defineCommand } from 'citty';
 import { isoSeconds, nowSeconds } from '../_utils/clock.js';
 import { parseDuration } from '../_utils/duration.js';
 import { createAgent, createKeyPairAgent } from '../agents/create.js';
-import { parseGrants } from '../agents/grants.js';
+import { addGrants, parseGrants, removeGrants } from '../agents/grants.js';
 import { revokeAgent } from '../agents/revoke.js';
+import { updateAgent } from '../agents/update.js';
 import { CreddyError } from '../errors.js';
-import { agentStatus } from '../model/agent.js';
+import { type AgentRecord, agentStatus } from '../model/agent.js';
+import type { Services } from '../services.js';
 import { agentKeyCommand, keyArgs, printKeyPairAgent, withAgentKey } from './agent-key.js';
 import { jsonArg, operatorArgs, withServices } from './context.js';
-import { contextOf } from './io.js';
+import { type CliContext, contextOf } from './io.js';
 import { printJson, printTable } from './output.js';
 
+const nameArg = { name: { type: 'positional', description: 'Agent name', required: true } } as const;
+const grantsArg = {
+  can: { type: 'string', description: 'Grants: BACKEND:SCOPE[,BACKEND:SCOPE…]', required: true, valueHint: 'GRANTS' },
+} as const;
+
+/**
+ * `--expires`: a duration from now, or `never`; absent, the config's `agents.default_ttl`
+ * (90d unless set). Returns the lifetime in seconds, null for never.
+ */
+function lifetime(flag: string | undefined, services: Services): number | null {
+  if (flag === undefined) return services.config.agents.defaultTtl;
+  if (flag === 'never') return null;
+  const seconds = parseDuration(flag);
+  if (seconds === undefined || seconds === 0)
+    throw new CreddyError('ERR_USAGE', `--expires: invalid duration "${flag}" (e.g. 30d, or never)`);
+  return seconds;
+}
+
+const grantStrings = (agent: AgentRecord): string[] => agent.grants.map((g) => `${g.backend}:${g.scope}`);
+const expiry = (agent: AgentRecord): string | null => (agent.expiresAt === null ? null : isoSeconds(agent.expiresAt));
+
+/** Prints a token that exists only now: on stdout alone, so `$(creddy agent …)` captures just it. */
+function showToken(ctx: CliContext, token: string, what: string): void {
+  ctx.stderr.write(`${what}\nthe token below is shown once; store it now:\n`);
+  ctx.stdout.write(`${token}\n`);
+}
+
 const create = defineCommand({
-  meta: { name: 'create', description: 'Create an agent and print its token once (or register its public key)' },
+  meta: {
+    name: 'create',
+    description: "Create an agent and print its token once, or register its public key (a revoked agent's name may be used again)",
+  },
   args: {
-    name: { type: 'positional', description: 'Agent name', required: true },
-    can: { type: 'string', description: 'Grants: BACKEND:SCOPE[,BACKEND:SCOPE…]', required: true, valueHint: 'GRANTS' },
-    expires: { type: 'string', description: 'Agent lifetime, e.g. 30d (default: never)', valueHint: 'DURATION' },
+    ...nameArg,
+    ...grantsArg,
+    expires: { type: 'string', description: 'Lifetime, e.g. 30d, or never (default: agents.default_ttl, 90d)', valueHint: 'DURATION' },
     ...keyArgs,
     'require-dpop': { type: 'boolean', description: 'Issue this agent only DPoP-bound credentials (RFC 9449)' },
     ...operatorArgs,
@@ -24,38 +56,38 @@ const create = defineCommand({
   },
   async run({ args, data }) {
     const ctx = contextOf(data);
-    const ttl = args.expires === undefined ? null : parseDuration(args.expires);
-    if (ttl === undefined || ttl === 0) throw new CreddyError('ERR_USAGE', `--expires: invalid duration "${args.expires}"`);
     await withServices(ctx, args, async (services) => {
       const grants = parseGrants(args.can, services);
-      const input = { name: args.name, grants, ttlSeconds: ttl, actor: 'cli', requireDpop: args['require-dpop'] === true };
+      const ttlSeconds = lifetime(args.expires, services);
+      const input = { name: args.name, grants, ttlSeconds, actor: 'cli', requireDpop: args['require-dpop'] === true };
       const { result, written } = await withAgentKey(ctx, args, async (key) =>
         key === undefined ? createAgent(services, input) : createKeyPairAgent(services, { ...input, publicKeys: [key] }),
       );
       const { agent } = result;
-      const token = 'token' in result ? result.token : undefined;
-      const grantList = agent.grants.map((g) => `${g.backend}:${g.scope}`);
-      const expiresAt = agent.expiresAt === null ? null : isoSeconds(agent.expiresAt);
-      const dpop = agent.requireDpop ? '; DPoP-bound credentials only' : '';
-      if (token === undefined && 'keys' in result) return printKeyPairAgent(ctx, args.json === true, agent, result.keys, written);
+      if (!('token' in result)) return printKeyPairAgent(ctx, args.json === true, agent, result.keys, written);
+      const { token } = result;
       if (args.json) {
         return printJson(ctx.stdout, {
           name: agent.name,
+          id: agent.id,
           token,
-          grants: grantList,
-          expires_at: expiresAt,
+          grants: grantStrings(agent),
+          expires_at: expiry(agent),
           ...(agent.requireDpop ? { require_dpop: true } : {}),
         });
       }
-      ctx.stderr.write(`created agent "${agent.name}" (grants: ${grantList.join(', ')}; expires: ${expiresAt ?? 'never'}${dpop})\n`);
-      ctx.stderr.write('the token below is shown once; store it now:\n');
-      ctx.stdout.write(`${token}\n`);
+      const dpop = agent.requireDpop ? '; DPoP-bound credentials only' : '';
+      showToken(
+        ctx,
+        token,
+        `created agent "${agent.name}" (grants: ${grantStrings(agent).join(', ')}; expires: ${expiry(agent) ?? 'never'}${dpop})`,
+      );
     });
   },
 });
 
 const list = defineCommand({
-  meta: { name: 'list', description: 'List agents (never their tokens)' },
+  meta: { name: 'list', description: 'List agents, revoked ones included (never their tokens)' },
   args: { ...operatorArgs, ...jsonArg },
   async run({ args, data }) {
     const ctx = contextOf(data);
@@ -63,10 +95,11 @@ const list = defineCommand({
       const now = nowSeconds(services.clock);
       const rows = (await services.store.agents.list()).map((a) => ({
         name: a.name,
+        id: a.id,
         status: agentStatus(a, now),
-        grants: a.grants.map((g) => `${g.backend}:${g.scope}`),
+        grants: grantStrings(a),
         created_at: isoSeconds(a.createdAt),
-        expires_at: a.expiresAt === null ? null : isoSeconds(a.expiresAt),
+        expires_at: expiry(a),
         revoked_at: a.revokedAt === null ? null : isoSeconds(a.revokedAt),
       }));
       if (args.json) return printJson(ctx.stdout, rows);
@@ -77,7 +110,7 @@ const list = defineCommand({
 
 const revoke = defineCommand({
   meta: { name: 'revoke', description: 'Revoke an agent and every credential it holds; a running server refuses its token at once' },
-  args: { name: { type: 'positional', description: 'Agent name', required: true }, ...operatorArgs, ...jsonArg },
+  args: { ...nameArg, ...operatorArgs, ...jsonArg },
   async run({ args, data }) {
     const ctx = contextOf(data);
     await withServices(ctx, args, async (services) => {
@@ -88,7 +121,104 @@ const revoke = defineCommand({
   },
 });
 
+const rotateToken = defineCommand({
+  meta: {
+    name: 'rotate-token',
+    description: 'Give an agent a new token (shown once); the old one stops working at once. --expires renews its lifetime',
+  },
+  args: {
+    ...nameArg,
+    expires: {
+      type: 'string',
+      description: 'New lifetime from now, e.g. 90d, or never (default: the expiry stays)',
+      valueHint: 'DURATION',
+    },
+    ...operatorArgs,
+    ...jsonArg,
+  },
+  async run({ args, data }) {
+    const ctx = contextOf(data);
+    await withServices(ctx, args, async (services) => {
+      const ttl = args.expires === undefined ? undefined : lifetime(args.expires, services);
+      const expiresAt = ttl === undefined ? undefined : ttl === null ? null : nowSeconds(services.clock) + ttl;
+      const { agent, token } = await updateAgent(
+        services,
+        args.name,
+        { newToken: true, ...(expiresAt !== undefined ? { expiresAt } : {}) },
+        'cli',
+      );
+      if (args.json) return printJson(ctx.stdout, { name: agent.name, id: agent.id, token, expires_at: expiry(agent) });
+      showToken(ctx, token!, `new token for agent "${agent.name}"; the old one no longer works (expires: ${expiry(agent) ?? 'never'})`);
+    });
+  },
+});
+
+const grant = defineCommand({
+  meta: { name: 'grant', description: 'Add grants to an agent (its token stays the same)' },
+  args: { ...nameArg, ...grantsArg, ...operatorArgs, ...jsonArg },
+  async run({ args, data }) {
+    const ctx = contextOf(data);
+    await withServices(ctx, args, async (services) => {
+      const existing = await activeAgent(services, args.name);
+      const { grants, added } = addGrants(existing.grants, parseGrants(args.can, services));
+      const agent = added.length === 0 ? existing : (await updateAgent(services, args.name, { grants }, 'cli')).agent;
+      const addedList = added.map((g) => `${g.backend}:${g.scope}`);
+      if (args.json) return printJson(ctx.stdout, { name: agent.name, grants: grantStrings(agent), added: addedList });
+      ctx.stdout.write(
+        addedList.length === 0
+          ? `agent "${agent.name}" already holds ${args.can}; nothing changed\n`
+          : `agent "${agent.name}" now holds ${grantStrings(agent).join(', ')}\n`,
+      );
+    });
+  },
+});
+
+const revokeGrant = defineCommand({
+  meta: {
+    name: 'revoke-grant',
+    description: 'Remove grants from an agent; credentials it holds that the rest no longer cover are revoked at once',
+  },
+  args: { ...nameArg, ...grantsArg, ...operatorArgs, ...jsonArg },
+  async run({ args, data }) {
+    const ctx = contextOf(data);
+    await withServices(ctx, args, async (services) => {
+      const existing = await activeAgent(services, args.name);
+      // Removal names grants as held, whether or not the backend is still configured.
+      const removed = args.can
+        .split(',')
+        .map((p) => p.trim())
+        .filter(Boolean)
+        .map((part) => {
+          const colon = part.indexOf(':');
+          if (colon <= 0 || colon === part.length - 1) throw new CreddyError('ERR_USAGE', `grant "${part}" must be BACKEND:SCOPE`);
+          return { backend: part.slice(0, colon), scope: part.slice(colon + 1) };
+        });
+      const grants = removeGrants(existing.grants, removed);
+      const { agent, credentialsRevoked } = await updateAgent(services, args.name, { grants }, 'cli');
+      if (args.json)
+        return printJson(ctx.stdout, { name: agent.name, grants: grantStrings(agent), credentials_revoked: credentialsRevoked });
+      ctx.stdout.write(
+        `agent "${agent.name}" now holds ${grantStrings(agent).join(', ')}; ${credentialsRevoked} credential(s) it held were revoked\n`,
+      );
+    });
+  },
+});
+
+async function activeAgent(services: Services, name: string): Promise<AgentRecord> {
+  const agent = await services.store.agents.byName(name);
+  if (!agent || agent.revokedAt !== null) throw new CreddyError('ERR_NOT_FOUND', `no active agent named "${name}"`);
+  return agent;
+}
+
 export const agentCommand = defineCommand({
-  meta: { name: 'agent', description: 'Manage agents (callers) and their grants' },
-  subCommands: { create, list, revoke, key: agentKeyCommand },
+  meta: { name: 'agent', description: 'Manage agents (callers): create, rotate their tokens or keys, change grants, revoke' },
+  subCommands: {
+    create,
+    list,
+    revoke,
+    'rotate-token': rotateToken,
+    grant,
+    'revoke-grant': revokeGrant,
+    key: agentKeyCommand,
+  },
 });

@@ -132,7 +132,7 @@ const verify = defineCommand({
 const exportCmd = defineCommand({
   meta: { name: 'export', description: 'Write a signed, offline-verifiable bundle of audit events (tar, mode 0600)' },
   args: {
-    out: { type: 'string', description: 'Bundle file to write', required: true, valueHint: 'FILE' },
+    out: { type: 'string', description: 'Bundle file to write, or - for standard output', required: true, valueHint: 'FILE' },
     ...timeRangeArgs,
     ...operatorArgs,
     ...jsonArg,
@@ -144,14 +144,17 @@ const exportCmd = defineCommand({
       const range = timeRangeFromArgs(args, now);
       const keys = loadAuditKeys({ env: ctx.env, dataDir: services.config.dataDir });
       const signer = await loadAuditSigner({ store: services.store, keks: services.keks, now: () => services.clock.now() });
+      // `--out -`: the tar goes to stdout, so what is said about it goes to stderr.
+      const toStdout = args.out === '-';
       const manifest = await exportBundle(
         { store: services.store, keys, signer, issuer: services.config.issuer, now: () => services.clock.now() },
-        { out: cliPath(ctx, args.out), ...range },
+        { out: toStdout ? (tar) => void ctx.stdout.write(tar) : cliPath(ctx, args.out), ...range },
       );
-      if (args.json) return printJson(ctx.stdout, { out: args.out, manifest });
+      const report = toStdout ? ctx.stderr : ctx.stdout;
+      if (args.json) return printJson(report, { out: args.out, manifest });
       const { count, first_seq: first, last_seq: last } = manifest.events;
-      ctx.stdout.write(
-        `wrote ${args.out}: ${count} events${count ? ` (seq ${first}-${last})` : ''}, ${manifest.checkpoints} checkpoints, signed by audit key ${manifest.signing_key.kid}\n`,
+      report.write(
+        `wrote ${toStdout ? 'the bundle to standard output' : args.out}: ${count} events${count ? ` (seq ${first}-${last})` : ''}, ${manifest.checkpoints} checkpoints, signed by audit key ${manifest.signing_key.kid}\n`,
       );
     });
   },

@@ -23,7 +23,7 @@ export const auditFilterArgs = {
   rule: { type: 'string', description: 'Only events of this federation rule (federated issuances and refusals)', valueHint: 'NAME' },
   'run-id': { type: 'string', description: 'Only events of this CI run (GitHub Actions run_id, GitLab pipeline_id)', valueHint: 'ID' },
   ...timeRangeArgs,
-  limit: { type: 'string', description: 'At most N events (default 100, max 10000)', default: '100', valueHint: 'N' },
+  limit: { type: 'string', description: 'At most N events (1-10000)', default: '100', valueHint: 'N' },
 } as const;
 
 export function filterFromArgs(args: Record<string, unknown>, now: number): AuditFilter {
@@ -110,7 +110,12 @@ const prune = defineCommand({
     const ctx = contextOf(data);
     await withServices(ctx, args, async (services) => {
       const retention = services.config.audit.retention;
-      if (retention === null) throw new CreddyError('ERR_USAGE', 'audit.retention is not set in the config; nothing to prune');
+      if (retention === null) {
+        throw new CreddyError(
+          'ERR_CONFIG_INVALID',
+          `audit.retention is not set in ${services.config.source}, so there is nothing to prune (set e.g. audit: {retention: 365d})`,
+        );
+      }
       await services.auditCheckpoints.checkpointNow();
       const result = await pruneAudit(
         { store: services.store, audit: services.audit, now: () => services.clock.now(), actor: 'cli' },

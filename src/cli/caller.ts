@@ -1,11 +1,14 @@
 import { defineCommand } from 'citty';
+import { formatDuration } from '../_utils/duration.js';
 import { createCreddyClient } from '../client/client.js';
 import { CreddyError } from '../errors.js';
+import type { IssueResponse } from '../wire.js';
 import { callerAuth } from './caller-auth.js';
 import { jsonArg, requireEnv } from './context.js';
 import { formatIssued, GET_FORMATS, type GetFormat } from './formats.js';
-import { type CliIo, contextOf } from './io.js';
+import { type CliIo, type CliOutput, contextOf } from './io.js';
 import { printJson, printTable } from './output.js';
+import { handOver, requireBackendType } from './preflight.js';
 
 /**
  * A client for caller commands, from CREDDY_URL and CREDDY_TOKEN, a key pair
@@ -70,19 +73,41 @@ export function requestFromArgs(args: {
   };
 }
 
+/** `--format`, with `--json` as its short form for `--format json`. */
+function getFormat(args: { format?: string | undefined; json?: boolean | undefined }): GetFormat {
+  const format = args.format ?? (args.json ? 'json' : 'token');
+  if (!(GET_FORMATS as readonly string[]).includes(format))
+    throw new CreddyError('ERR_USAGE', `--format must be one of ${GET_FORMATS.join(', ')}`);
+  if (args.json && format !== 'json')
+    throw new CreddyError('ERR_USAGE', `--json is --format json; it cannot be combined with --format ${format}`);
+  return format as GetFormat;
+}
+
+/** A TTL shorter (or longer) than asked is said on stderr; `--format json` carries it in `ttl`. */
+export function noteTtl(stderr: CliOutput, issued: IssueResponse): void {
+  const { requested, granted, clamped_by: by } = issued.ttl;
+  if (by === null || by === undefined) return;
+  const asked = requested === null ? 'the default TTL' : formatDuration(requested);
+  stderr.write(`creddy: note: asked for ${asked}, granted ${formatDuration(granted)} (${by})\n`);
+}
+
 export const getCommand = defineCommand({
   meta: { name: 'get', description: 'Get a credential for BACKEND (needs CREDDY_URL, CREDDY_TOKEN)' },
   args: {
     ...requestArgs,
-    format: { type: 'string', description: `Output: ${GET_FORMATS.join('|')} (default token)`, default: 'token', valueHint: 'FORMAT' },
+    format: { type: 'string', description: `Output: ${GET_FORMATS.join('|')} (default: token)`, valueHint: 'FORMAT' },
+    ...jsonArg,
   },
   async run({ args, data }) {
     const ctx = contextOf(data);
-    if (!(GET_FORMATS as readonly string[]).includes(args.format)) {
-      throw new CreddyError('ERR_USAGE', `--format must be one of ${GET_FORMATS.join(', ')}`);
-    }
-    const issued = await callerClient(ctx).issue(requestFromArgs(args));
-    ctx.stdout.write(`${formatIssued(issued, args.format as GetFormat)}\n`);
+    const format = getFormat(args);
+    const client = callerClient(ctx);
+    // credential_process needs an AWS session: ask what the backend is before anything is issued.
+    if (format === 'credential-process')
+      await requireBackendType(client, requireEnv(ctx, 'CREDDY_TOKEN'), args.backend, 'aws', '--format credential-process');
+    const issued = await client.issue(requestFromArgs(args));
+    if (format !== 'json') noteTtl(ctx.stderr, issued);
+    ctx.stdout.write(`${await handOver(issued, client, (i) => formatIssued(i, format))}\n`);
   },
 });
 

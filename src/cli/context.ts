@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import type { Logger } from '../_utils/logger.js';
-import { configPath, loadConfig } from '../config/load.js';
+import { configPath, loadConfig, parseConfig } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import { CreddyError } from '../errors.js';
 import { createServices, type Services } from '../services.js';
@@ -8,7 +8,11 @@ import type { CliContext, CliIo, CliOutput } from './io.js';
 
 /** Flags shared by operator commands. */
 export const operatorArgs = {
-  config: { type: 'string', description: 'Config file (default: $CREDDY_CONFIG or ./creddy.yaml)', valueHint: 'PATH' },
+  config: {
+    type: 'string',
+    description: 'Config file (default: $CREDDY_CONFIG_YAML, else $CREDDY_CONFIG, else ./creddy.yaml)',
+    valueHint: 'PATH',
+  },
 } as const;
 
 /** `--json` for read commands. */
@@ -33,8 +37,15 @@ export function cliPath(ctx: Pick<CliIo, 'cwd'>, path: string): string {
   return resolve(ctx.cwd, path);
 }
 
-/** Loads the operator's config: `--config`, else `CREDDY_CONFIG`, else `./creddy.yaml`. */
-export function cliConfig(ctx: CliContext, flag: string | undefined): Config {
+/**
+ * Loads the operator's config: `--config PATH`, else the YAML in `CREDDY_CONFIG_YAML` itself (a
+ * container configured by environment alone; relative paths start at the working directory),
+ * else `CREDDY_CONFIG`, else `./creddy.yaml`.
+ */
+export function cliConfig(ctx: Pick<CliIo, 'env' | 'cwd'>, flag: string | undefined): Config {
+  const inline = ctx.env['CREDDY_CONFIG_YAML'];
+  if (flag === undefined && inline !== undefined && inline !== '')
+    return parseConfig(inline, 'CREDDY_CONFIG_YAML', ctx.env, { base: ctx.cwd });
   return loadConfig(configPath(flag, ctx.env, ctx.cwd), ctx.env);
 }
 

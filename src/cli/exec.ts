@@ -3,7 +3,8 @@ import { constants } from 'node:os';
 import { Readable } from 'node:stream';
 import { defineCommand } from 'citty';
 import { CreddyError } from '../errors.js';
-import { callerClient, requestArgs, requestFromArgs } from './caller.js';
+import { callerClient, noteTtl, requestArgs, requestFromArgs } from './caller.js';
+import { unnamedSecretPaths } from './credential-env.js';
 import { credentialEnv } from './formats.js';
 import { type CliContext, contextOf } from './io.js';
 
@@ -33,6 +34,10 @@ export const execCommand = defineCommand({
     if (command.length === 0) throw new CreddyError('ERR_USAGE', 'give the command after --, e.g. creddy exec aws-prod -- aws s3 ls');
     const client = callerClient(ctx);
     const issued = await client.issue(requestFromArgs(args));
+    noteTtl(ctx.stderr, issued);
+    const unnamed = unnamedSecretPaths(issued.credential);
+    if (unnamed.length > 0)
+      ctx.stderr.write(`creddy: not in the environment (no env name in the backend's config): ${unnamed.join(', ')}\n`);
     const code = await runChild(ctx, command, childEnv(ctx.env, credentialEnv(issued)));
     // The credential was for this command only: kill it now rather than at its expiry.
     await client.revoke(issued.id).catch(() => undefined);

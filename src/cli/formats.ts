@@ -1,5 +1,6 @@
 import { CreddyError } from '../errors.js';
 import type { IssueResponse } from '../wire.js';
+import { postgresEnv, secretEnv, secretsOf } from './credential-env.js';
 
 /** Output formats of `creddy get`. */
 export const GET_FORMATS = ['token', 'json', 'env', 'credential-process'] as const;
@@ -13,17 +14,27 @@ export function shellQuote(value: string): string {
 const str = (value: unknown): string | undefined => (typeof value === 'string' && value.length > 0 ? value : undefined);
 
 /**
- * The secret a caller actually uses: the downstream token when there is one (GitHub), else the
- * JWT. An AWS session is three values, so it has no single "token": use env or credential-process.
+ * The secret a caller actually uses: the downstream token when there is one (GitHub), a database
+ * URL, the value of the one secret asked for; else the JWT. An AWS session is three values, and
+ * several secrets are several: use env (or json, credential-process).
  */
 export function primarySecret(issued: IssueResponse): string {
-  return str(issued.credential?.['token']) ?? issued.token;
+  const c = issued.credential;
+  if (c?.type === 'secret_values') {
+    const secrets = secretsOf(c);
+    if (secrets.length !== 1) {
+      throw new CreddyError('ERR_USAGE', `the credential holds ${secrets.length} secrets: use --format env or --format json`);
+    }
+    return secrets[0]![1].value;
+  }
+  return str(c?.['token']) ?? (c?.type === 'postgres_role' ? str(c['url']) : undefined) ?? issued.token;
 }
 
 /**
  * Environment variables that carry the credential, by credential type: the AWS trio for an STS
  * session (every AWS SDK and CLI reads them), `GITHUB_TOKEN` for GitHub (gh, actions tooling),
- * and always `CREDDY_TOKEN_JWT` for services that verify creddy tokens themselves.
+ * each secret under its backend's `env` name, libpq's `PG*` and `DATABASE_URL` for a database
+ * role, and always `CREDDY_TOKEN_JWT` for services that verify creddy tokens themselves.
  */
 export function credentialEnv(issued: IssueResponse): Record<string, string> {
   const env: Record<string, string> = { CREDDY_TOKEN_JWT: issued.token, CREDDY_CREDENTIAL_ID: issued.id };
@@ -36,6 +47,10 @@ export function credentialEnv(issued: IssueResponse): Record<string, string> {
     if (aws.Expiration) env['AWS_CREDENTIAL_EXPIRATION'] = aws.Expiration;
   } else if (c && str(c['token']) && c.type.startsWith('github')) {
     env['GITHUB_TOKEN'] = c['token'] as string;
+  } else if (c?.type === 'secret_values') {
+    Object.assign(env, secretEnv(c));
+  } else if (c?.type === 'postgres_role') {
+    Object.assign(env, postgresEnv(c));
   }
   return env;
 }

@@ -1,7 +1,9 @@
 import { defineCommand } from 'citty';
 import { CreddyError } from '../errors.js';
 import { callerClient, requestArgs } from './caller.js';
+import { requireEnv } from './context.js';
 import { contextOf, readStdin } from './io.js';
+import { handOver, requireBackendType } from './preflight.js';
 
 /** Hosts served when neither `--hosts` nor CREDDY_GIT_HOSTS says otherwise. */
 const DEFAULT_HOSTS = ['github.com'];
@@ -56,16 +58,22 @@ export const gitCredentialCommand = defineCommand({
       ?.split(',')
       .map((s) => s.trim())
       .filter(Boolean);
-    const issued = await callerClient(ctx).issue({
+    const client = callerClient(ctx);
+    // Only a github backend gives git a password: ask before anything is issued.
+    await requireBackendType(client, requireEnv(ctx, 'CREDDY_TOKEN'), backend, 'github', 'the git credential helper');
+    const issued = await client.issue({
       backend,
       ...(scopes && scopes.length > 0 ? { scopes } : {}),
       ...(args.ttl !== undefined ? { ttl: /^\d+$/.test(args.ttl) ? Number(args.ttl) : args.ttl } : {}),
       ...(repository ? { params: { repositories: [repository] } } : {}),
     });
-    const token = issued.credential?.['token'];
-    if (typeof token !== 'string' || !issued.credential?.type.startsWith('github')) {
-      throw new CreddyError('ERR_USAGE', `backend "${backend}" is not a github backend`);
-    }
+    const token = await handOver(issued, client, ({ credential }) => {
+      const value = credential?.['token'];
+      if (typeof value !== 'string' || !credential?.type.startsWith('github')) {
+        throw new CreddyError('ERR_USAGE', `backend "${backend}" is not a github backend`);
+      }
+      return value;
+    });
     const expiry = Date.parse(issued.expires_at) / 1000;
     const lines = [`protocol=${protocol ?? 'https'}`, `host=${input.get('host')}`, 'username=x-access-token', `password=${token}`];
     // git ≥ 2.41 stops reusing the password after this; older versions ignore the attribute.

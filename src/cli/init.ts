@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { defineCommand } from 'citty';
-import { ensurePrivateDir, writePrivateFile } from '../_utils/fs.js';
+import { createPrivateDirIfMissing, writePrivateFile } from '../_utils/fs.js';
 import { CreddyError } from '../errors.js';
 import { cliPath } from './context.js';
 import { contextOf } from './io.js';
@@ -43,8 +43,9 @@ export const initCommand = defineCommand({
       if (args['if-missing']) return;
       throw new CreddyError('ERR_USAGE', `${path} exists; use --force to overwrite`);
     }
-    ensurePrivateDir(dir);
-    ensurePrivateDir(join(dir, 'data'));
+    // Only what init creates gets its modes: the directory it runs in (often a repository) is left alone.
+    createPrivateDirIfMissing(dir);
+    createPrivateDirIfMissing(join(dir, 'data'));
     writePrivateFile(path, demoConfig(port));
     ctx.stdout.write(`wrote ${path}\nnext: creddy server --config ${path}\n`);
   },

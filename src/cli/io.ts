@@ -1,8 +1,11 @@
+import type { CommandDef } from 'citty';
 import type { CrashHook } from '../keys/transition.js';
 
-/** Anything a command can print to. */
+/** Anything a command can print to; `isTTY` (a terminal) decides colour and progress display. */
 export interface CliOutput {
-  write(text: string): unknown;
+  /** Text, or bytes where a command writes binary (`audit export --out -`). */
+  write(text: string | Uint8Array): unknown;
+  readonly isTTY?: boolean;
 }
 
 /**
@@ -33,12 +36,14 @@ export type StdioName = 'stdin' | 'stdout' | 'stderr';
 /** What every command runs with: its IO and the hooks. */
 export interface CliContext extends CliIo {
   readonly hooks: CliHooks;
+  /** The whole command tree, for `help` and `completion` (they are part of it, so it is passed in). */
+  readonly tree: CommandDef;
   /** The streams that are the process's own, which a child process (`creddy exec`) can inherit. */
   readonly processStdio: ReadonlySet<StdioName>;
 }
 
 /** The process's own IO, filled in wherever `io` leaves a part out. */
-export function cliContext(io: Partial<CliIo> = {}, hooks: CliHooks = {}): CliContext {
+export function cliContext(tree: CommandDef, io: Partial<CliIo> = {}, hooks: CliHooks = {}): CliContext {
   const processStdio = new Set((['stdin', 'stdout', 'stderr'] as const).filter((name) => io[name] === undefined));
   // The process's streams are touched only when used: creating one changes its file descriptor
   // (a pipe becomes non-blocking), which a child that inherits it would see.
@@ -55,6 +60,7 @@ export function cliContext(io: Partial<CliIo> = {}, hooks: CliHooks = {}): CliCo
     env: io.env ?? process.env,
     cwd: io.cwd ?? process.cwd(),
     hooks,
+    tree,
     processStdio,
   };
 }

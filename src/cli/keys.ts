@@ -1,13 +1,15 @@
 import { defineCommand } from 'citty';
 import { isoSeconds } from '../_utils/clock.js';
-import { formatDuration } from '../_utils/duration.js';
 import { rewrapAuditSigningKeys } from '../audit/signing-key.js';
+import { isCreddyError } from '../errors.js';
 import { revokeKey } from '../keys/revoke-key.js';
 import { rewrapKeys } from '../keys/rewrap.js';
 import { rewrapRevocationHandles } from '../keys/rewrap-handles.js';
-import { rotateKeys } from '../keys/rotate.js';
+import { type RotateResult, rotateKeys } from '../keys/rotate.js';
 import { planFor } from '../keys/timing.js';
+import { rewrapSecrets } from '../secrets/rewrap.js';
 import { jsonArg, operatorArgs, withServices } from './context.js';
+import { countdown } from './countdown.js';
 import { type CliContext, type CliOutput, contextOf } from './io.js';
 import { printJson, printTable } from './output.js';
 
@@ -65,27 +67,37 @@ const list = defineCommand({
 const rotate = defineCommand({
   meta: {
     name: 'rotate',
-    description: 'Promote the next key to current and publish a new next (waits until next has been published for publish_ahead)',
+    description:
+      'Promote the next key to current and publish a new next; fails at once (ERR_NOT_YET, with the time) until next has been published for publish_ahead',
   },
   args: {
     ...operatorArgs,
     ...jsonArg,
+    wait: { type: 'boolean', description: 'Wait until rotation is possible (a countdown on a terminal, a line a minute otherwise)' },
     force: { type: 'boolean', description: 'Promote next at once even if verifiers may not have cached it yet (emergency)' },
   },
   async run({ args, data }) {
     const ctx = contextOf(data);
     await withServices(ctx, args, async (services) => {
-      const result = await rotateKeys(services, {
-        actor: 'cli',
-        force: args.force === true,
-        wait: true,
-        onWait: (seconds, next) =>
-          say(
+      const options = { actor: 'cli', force: args.force === true, ...optionalCrash(ctx) } as const;
+      let result: RotateResult;
+      for (;;) {
+        try {
+          result = await rotateKeys(services, options);
+          break;
+        } catch (err) {
+          if (!args.wait || !isCreddyError(err, 'ERR_NOT_YET')) throw err;
+          const readyAt = Date.parse(String(err.details?.['ready_at']));
+          const kid = String(err.details?.['next_kid']);
+          await countdown(
             ctx.stderr,
-            `waiting ${formatDuration(seconds)} until next key ${next.kid} has been published for publish_ahead (--force skips this)`,
-          ),
-        ...optionalCrash(ctx),
-      });
+            readyAt,
+            () => services.clock.now(),
+            (left) =>
+              `creddy: rotation possible in ${left} (next key ${kid} signs from ${isoSeconds(readyAt / 1000)}); --force skips the wait`,
+          );
+        }
+      }
       if (args.json) return printJson(ctx.stdout, result);
       const how = result.rotated ? `rotated: retired ${result.retired}` : 'another process rotated the keys just now';
       ctx.stdout.write(`${how}\ncurrent ${result.current}\nnext    ${result.next}\n`);
@@ -131,10 +143,17 @@ const rewrap = defineCommand({
       const auditSigningKeys = await rewrapAuditSigningKeys(services);
       // …and so are the revocation handles of live GitHub tokens.
       const handles = await rewrapRevocationHandles(services);
+      // …and so are stored secret values.
+      const secrets = await rewrapSecrets(services, 'cli');
       if (args.json)
-        return printJson(ctx.stdout, { ...result, audit_signing_keys_rewrapped: auditSigningKeys, revocation_handles_rewrapped: handles });
+        return printJson(ctx.stdout, {
+          ...result,
+          audit_signing_keys_rewrapped: auditSigningKeys,
+          revocation_handles_rewrapped: handles,
+          secret_values_rewrapped: secrets,
+        });
       ctx.stdout.write(
-        `rewrapped ${result.rewrapped} of ${result.total} signing keys, ${auditSigningKeys} audit signing key(s) and ${handles} revocation handle(s); all are now sealed by KEK ${result.kekId}\n`,
+        `rewrapped ${result.rewrapped} of ${result.total} signing keys, ${auditSigningKeys} audit signing key(s), ${handles} revocation handle(s) and ${secrets} secret value(s); all are now sealed by KEK ${result.kekId}\n`,
       );
     });
   },

@@ -1,5 +1,6 @@
 import { defineCommand } from 'citty';
-import { createCreddyClient } from '../client/client.js';
+import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { type CreddyClient, createCreddyClient } from '../client/client.js';
 import { CreddyError, isCreddyError } from '../errors.js';
 import { decodeJsonSegment } from '../verify/base64url.js';
 import { createVerifier } from '../verify/verifier.js';
@@ -43,7 +44,7 @@ export const verifyCommand = defineCommand({
     let claims: Record<string, unknown>;
     let jkt: string | undefined;
     try {
-      claims = await verifier.verify(token);
+      claims = await verifier.verify(token).catch((err: unknown) => explainUnknownKid(err, token, client));
     } catch (err) {
       // A DPoP-bound token: everything else verified, but a resource server admits it only with a
       // proof from its key, which this command does not hold. Report it as such, after the revocation check.
@@ -65,4 +66,31 @@ function unverifiedAudience(token: string): string | string[] {
   if (typeof aud === 'string' && aud.length > 0) return aud;
   if (Array.isArray(aud) && aud.length > 0 && aud.every((a) => typeof a === 'string' && a.length > 0)) return aud as string[];
   return '(no audience)';
+}
+
+/**
+ * A token whose kid is not in the JWKS fails signature lookup before any claim is read. The usual
+ * reason is that its key was revoked (the key leaves the JWKS at once): the broker's revocation
+ * status says so for the token's jti, and then the answer is ERR_TOKEN_REVOKED, as the docs
+ * promise. The jti is read unverified, so the broker's answer counts only if it names the same
+ * kid; the token fails either way, this only picks the truer code.
+ */
+async function explainUnknownKid(err: unknown, token: string, client: CreddyClient): Promise<never> {
+  if (!isCreddyError(err, 'ERR_TOKEN_INVALID') || err.details?.['reason'] !== 'unknown_kid') throw err;
+  let kid: unknown;
+  let jti: unknown;
+  try {
+    kid = decodeProtectedHeader(token).kid;
+    jti = decodeJwt(token).jti;
+  } catch {
+    throw err;
+  }
+  if (typeof kid !== 'string' || typeof jti !== 'string') throw err;
+  const status = await client.revocationStatus(jti).catch(() => undefined);
+  if (status?.revoked === true && status.kid === kid) {
+    throw new CreddyError('ERR_TOKEN_REVOKED', `token ${jti} is revoked (its signing key ${kid} is no longer in the JWKS)`, {
+      details: { jti, kid },
+    });
+  }
+  throw err;
 }

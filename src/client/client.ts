@@ -1,6 +1,6 @@
 import { CreddyError } from '../errors.js';
 import { decodeJsonSegment } from '../verify/base64url.js';
-import type { CredentialList, DiscoveryDocument, IssueResponse, RevocationStatus, RevokeResponse } from '../wire.js';
+import type { CredentialList, DiscoveryDocument, IssueResponse, RevocationStatus, RevokeResponse, SecretValue } from '../wire.js';
 import { type CreddyAuth, resolveAuth } from './auth.js';
 import { type CredentialCacheOptions, createCredentialCache } from './cache.js';
 import { createBrokerCall } from './http.js';
@@ -36,6 +36,8 @@ export interface CreddyClientOptions {
   readonly dpop?: boolean | undefined;
   /** The broker's issuer (the `aud` of client assertions); default: read once from its discovery document. */
   readonly issuer?: string | undefined;
+  /** The `type: secret` backend `secret(path)` asks when the call names none. */
+  readonly secretBackend?: string | undefined;
   /** When `get` renews a cached credential (default: in its last 20 %, at least 60 s before expiry). */
   readonly cache?: CredentialCacheOptions | undefined;
   /** The `fetch` to use (default: the global one), e.g. one with a proxy agent or a test double. */
@@ -46,6 +48,19 @@ export interface CreddyClientOptions {
 
 /** `get` options: what to ask for, besides the backend. */
 export type GetOptions = Omit<CredentialRequest, 'backend'>;
+
+/** `secret` options. */
+export interface SecretOptions {
+  /** The `type: secret` backend to ask (default: the client's `secretBackend`). */
+  readonly backend?: string | undefined;
+  /** Lifetime of the credential that reads it, which is how long the value is cached. */
+  readonly ttl?: string | number | undefined;
+}
+
+/** A secret as `secret(path)` returns it. */
+export interface SecretRead extends SecretValue {
+  readonly path: string;
+}
 
 /** `fetch` options: a `RequestInit` plus the credential to present. */
 export interface CreddyFetchInit extends RequestInit {
@@ -67,6 +82,23 @@ export interface CreddyClient {
    * and a credential is renewed before it expires. Failures are not cached.
    */
   get(backend: string, options?: GetOptions): Promise<IssueResponse>;
+  /**
+   * The value of one stored secret (`type: secret` backend), in place of a `.env` read: its
+   * version and, within a rotation's grace, the previous one. Cached like `get` (one credential
+   * with the scope `path`, renewed before it expires), so a rotation reaches a running process
+   * within one credential lifetime. Every read the broker serves is audited with path and version.
+   *
+   * @example
+   * ```ts
+   * import { createCreddyClient } from 'creddy/client';
+   *
+   * const creddy = createCreddyClient({ url: 'http://127.0.0.1:8400', auth: process.env.CREDDY_TOKEN ?? '', secretBackend: 'stripe' });
+   * // Instead of process.env.STRIPE_API_KEY from a .env file:
+   * const { value, version } = await creddy.secret('prod/stripe/api-key');
+   * console.log(`Stripe key version ${version}`, value.length);
+   * ```
+   */
+  secret(path: string, options?: SecretOptions): Promise<SecretRead>;
   /**
    * `fetch` with a credential attached: `Authorization: Bearer <jwt>`, or, when the credential is
    * DPoP-bound, `Authorization: DPoP <jwt>` and a fresh `DPoP` proof for this method and URL.
@@ -188,6 +220,20 @@ export function createCreddyClient(options: CreddyClientOptions): CreddyClient {
   return {
     url: base,
     get: (backend, getOptions = {}) => cache.get({ ...getOptions, backend }),
+    async secret(path, secretOptions = {}) {
+      const backend = secretOptions.backend ?? options.secretBackend;
+      if (!backend) throw new CreddyError('ERR_USAGE', 'secret(path) needs a backend: pass { backend } or set secretBackend on the client');
+      const issued = await cache.get({
+        backend,
+        scopes: [path],
+        ...(secretOptions.ttl !== undefined ? { ttl: secretOptions.ttl } : {}),
+      });
+      const secrets =
+        issued.credential?.type === 'secret_values' ? (issued.credential['secrets'] as Record<string, SecretValue>) : undefined;
+      const found = secrets && Object.hasOwn(secrets, path) ? secrets[path] : undefined;
+      if (!found) throw new CreddyError('ERR_SECRET_NOT_FOUND', `backend "${backend}" returned no secret at ${path}`);
+      return { path, ...found };
+    },
     async fetch(input, init) {
       const { credential, ...requestInit } = init;
       const { token } = await cache.get(credential);

@@ -25,6 +25,8 @@ export type {
   RevocationMode,
   RevocationStatus,
   RevokeResponse,
+  SecretValue,
+  SecretValuesCredential,
   TokenType,
   TtlDecision,
 } from '../wire.js';
@@ -46,5 +48,7 @@ export {
   createCreddyClient,
   type GetOptions,
   type IssuedCredential,
+  type SecretOptions,
+  type SecretRead,
 } from './client.js';
 export { type ClientAssertionInput, createClientAssertion, createDpopProof, type DpopProofInput } from './proofs.js';

@@ -27,6 +27,9 @@ const MAX_PATTERNS = 32;
  * of one issuer that disagree on where its keys are. Accepted with a warning: a GitHub Actions
  * rule that does not pin `repository_owner_id` or `repository_id`.
  */
+/** No `federation:` block (or one whose problems were reported): no rule trusts any issuer. */
+export const NO_FEDERATION: FederationConfig = { rules: [], warnings: [] };
+
 export function parseFederation(
   entries: Array<[string, ConfigReader]>,
   context: { issuer: string; baseDir: string; backends: ReadonlyMap<string, BackendConfig> },

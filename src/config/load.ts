@@ -1,11 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseDocument, YAMLError } from 'yaml';
-import type { ConfigReader } from '../_utils/config-reader.js';
-import { createReader } from '../_utils/config-reader.js';
+import { type ConfigReader, createProblems, createReader } from '../_utils/config-reader.js';
 import { parseBackend } from '../backends/config.js';
+import type { BackendConfig } from '../backends/types.js';
 import { CreddyError } from '../errors.js';
-import { parseFederation } from './federation.js';
+import { NO_FEDERATION, parseFederation } from './federation.js';
+import { AGENT_DEFAULTS, parseAgents, parseLogLevel } from './operator.js';
 import { resolveTree } from './refs.js';
 import { parseStore } from './store.js';
 import type { AuditConfig, AuthThrottleConfig, Config, KeysConfig } from './types.js';
@@ -30,31 +31,82 @@ export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): 
   return parseConfig(text, path, env);
 }
 
-/** Validates config text; `source` anchors relative paths (data_dir) and messages. */
-export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv = process.env): Config {
+/**
+ * Validates config text; `source` anchors relative paths (data_dir) and messages. Every problem
+ * is reported at once. Text that comes from no file (`CREDDY_CONFIG_YAML`) names itself as
+ * `source` and gives the directory relative paths start from as `base`.
+ */
+export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv = process.env, options: { base?: string } = {}): Config {
   let raw: unknown;
   try {
     const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
     // A warning (an unknown tag such as `!secret`) is refused too: the value would load as
     // something the operator did not write.
-    const problem = doc.errors[0] ?? doc.warnings[0];
-    if (problem) throw problem;
+    const found = [...doc.errors, ...doc.warnings];
+    if (found.length > 0) {
+      const where = found.map((e) => e.message.split('\n')[0]!.replace(/:$/, ''));
+      throw new CreddyError('ERR_CONFIG_INVALID', `${source}: ${where.join('; ')}`);
+    }
     raw = doc.toJS();
   } catch (err) {
+    if (err instanceof CreddyError) throw err;
     const where = err instanceof YAMLError ? err.message.split('\n')[0]!.replace(/:$/, '') : 'unparsable YAML';
     throw new CreddyError('ERR_CONFIG_INVALID', `${source}: ${where}`);
   }
-  const root = createReader(resolveTree(raw ?? {}, '', env), '');
-  const base = dirname(resolve(source));
+  const problems = createProblems();
+  const tree = resolveTree(raw ?? {}, '', env, problems);
+  let root: ConfigReader;
+  try {
+    root = createReader(tree, '', problems);
+  } catch {
+    return problems.throwIfAny(source) as never;
+  }
+  const base = options.base ?? dirname(resolve(source));
+  const config = readConfig(root, base, options.base === undefined ? resolve(source) : source);
+  problems.throwIfAny(source);
+  return config;
+}
 
+/** Reads every top-level key; each section records its problems and the next one still runs. */
+function readConfig(root: ConfigReader, base: string, source: string): Config {
   const issuer = root.string('issuer', 'http://127.0.0.1:8400');
   if (!/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(issuer) || issuer.endsWith('/')) {
-    root.fail('issuer', 'must be an http(s) URL without a trailing slash');
+    root.report('issuer', 'must be an http(s) URL without a trailing slash');
   }
-  const listen = parseListen(root.string('listen', '127.0.0.1:8400'), root.fail);
+  const listen = root.guard(() => parseListen(root.string('listen', '127.0.0.1:8400'), root.fail), { host: '127.0.0.1', port: 8400 });
   const dataDir = resolve(base, root.string('data_dir', './data'));
-  const store = parseStore(root, dataDir);
+  const sqlite: Config['store'] = { kind: 'sqlite', path: resolve(dataDir, 'creddy.db') };
+  const store = root.guard((): Config['store'] => parseStore(root, dataDir), sqlite);
 
+  const keys = root.guard(() => parseKeys(root), KEY_DEFAULTS);
+  const audit = root.guard(() => parseAudit(root.optionalChild('audit'), base), AUDIT_DEFAULTS);
+  const backends = new Map(
+    root
+      .entries('backends')
+      .flatMap(([name, reader]) => reader.guard((): Array<[string, BackendConfig]> => [[name, parseBackend(name, reader)]], [])),
+  );
+  const authThrottle = root.guard(() => parseAuthThrottle(root.optionalChild('auth_throttle')), parseAuthThrottle(undefined));
+  const federation = root.guard(() => parseFederation(root.entries('federation'), { issuer, baseDir: base, backends }), NO_FEDERATION);
+  const agents = root.guard(() => parseAgents(root.optionalChild('agents')), AGENT_DEFAULTS);
+  const logLevel = root.guard(() => parseLogLevel(root), 'info' as const);
+  root.done();
+  return Object.freeze<Config>({
+    source,
+    issuer,
+    listen,
+    dataDir,
+    store,
+    keys,
+    audit,
+    authThrottle,
+    backends,
+    federation,
+    agents,
+    logLevel,
+  });
+}
+
+function parseKeys(root: ConfigReader): KeysConfig {
   const keysReader = root.optionalChild('keys');
   const keys: KeysConfig = keysReader
     ? {
@@ -66,31 +118,37 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
     : KEY_DEFAULTS;
   keysReader?.done();
   if (keys.jwksMaxAge > keys.publishAhead) {
-    (keysReader ?? root).fail('jwks_max_age', 'must not exceed publish_ahead (verifiers would miss the next key)');
+    (keysReader ?? root).report('jwks_max_age', 'must not exceed publish_ahead (verifiers would miss the next key)');
   }
-  if (keys.rotationPeriod <= keys.publishAhead && keysReader) keysReader.fail('rotation_period', 'must exceed publish_ahead');
+  if (keys.rotationPeriod <= keys.publishAhead && keysReader) keysReader.report('rotation_period', 'must exceed publish_ahead');
+  return keys;
+}
 
-  const auditReader = root.optionalChild('audit');
+const AUDIT_DEFAULTS: AuditConfig = {
+  writeTimeout: 2,
+  checkpointEvery: 1000,
+  checkpointInterval: 60,
+  retention: null,
+  witness: { file: null, url: null },
+};
+
+function parseAudit(auditReader: ConfigReader | undefined, base: string): AuditConfig {
   const audit: AuditConfig = {
     writeTimeout: auditReader?.duration('write_timeout', 2) ?? 2,
     checkpointEvery: auditReader?.optionalInteger('checkpoint_every', { min: 1, max: 10_000_000 }) ?? 1000,
     checkpointInterval: auditReader?.duration('checkpoint_interval', 60) ?? 60,
-    retention: auditReader?.optionalDuration('retention') ?? null,
-    witness: parseWitness(auditReader?.optionalChild('witness'), base),
+    retention: auditReader?.guard(() => auditReader.optionalDuration('retention'), undefined) ?? null,
+    witness:
+      auditReader?.guard(() => parseWitness(auditReader.optionalChild('witness'), base), AUDIT_DEFAULTS.witness) ?? AUDIT_DEFAULTS.witness,
   };
   auditReader?.done();
-  if (audit.writeTimeout < 1) auditReader?.fail('write_timeout', 'must be at least 1s');
+  if (audit.writeTimeout < 1) auditReader?.report('write_timeout', 'must be at least 1s');
   // A retired key stays published ≥ 30 s past retirement (keys/timing.ts); a token signed just
   // before retiring is recorded within write_timeout, which must therefore stay well inside that.
-  if (audit.writeTimeout > 10) auditReader?.fail('write_timeout', 'must be at most 10s');
-  if (audit.checkpointInterval < 1) auditReader?.fail('checkpoint_interval', 'must be at least 1s');
-  if (audit.retention !== null && audit.retention < 60) auditReader?.fail('retention', 'must be at least 1m (e.g. 365d)');
-
-  const backends = new Map(root.entries('backends').map(([name, reader]) => [name, parseBackend(name, reader)] as const));
-  const federation = parseFederation(root.entries('federation'), { issuer, baseDir: base, backends });
-  const authThrottle = parseAuthThrottle(root.optionalChild('auth_throttle'));
-  root.done();
-  return Object.freeze({ source: resolve(source), issuer, listen, dataDir, store, keys, audit, authThrottle, backends, federation });
+  if (audit.writeTimeout > 10) auditReader?.report('write_timeout', 'must be at most 10s');
+  if (audit.checkpointInterval < 1) auditReader?.report('checkpoint_interval', 'must be at least 1s');
+  if (audit.retention !== null && audit.retention < 60) auditReader?.report('retention', 'must be at least 1m (e.g. 365d)');
+  return audit;
 }
 
 function parseListen(value: string, fail: (key: string, problem: string) => never): Config['listen'] {
@@ -109,9 +167,9 @@ function parseAuthThrottle(reader: ConfigReader | undefined): AuthThrottleConfig
     maxAuditedPerWindow: reader?.optionalInteger('max_audited_per_window', { min: 1, max: 10_000_000 }) ?? 600,
   };
   reader?.done();
-  if (config.window < 1) reader?.fail('window', 'must be at least 1s');
-  if (config.block < 1) reader?.fail('block', 'must be at least 1s');
-  if (config.block > 86_400) reader?.fail('block', 'must be at most 1d');
+  if (config.window < 1) reader?.report('window', 'must be at least 1s');
+  if (config.block < 1) reader?.report('block', 'must be at least 1s');
+  if (config.block > 86_400) reader?.report('block', 'must be at most 1d');
   return config;
 }
 
@@ -125,8 +183,8 @@ function parseWitness(reader: ConfigReader | undefined, base: string): AuditConf
   const url = reader.optionalString('url');
   reader.done();
   if (url !== undefined && !/^https:\/\/[^\s/]+/.test(url) && !/^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/.test(url)) {
-    reader.fail('url', 'must be an https URL (plain http only on a loopback address)');
+    reader.report('url', 'must be an https URL (plain http only on a loopback address)');
   }
-  if (file === undefined && url === undefined) reader.fail('file', 'name a file, a url, or both');
+  if (file === undefined && url === undefined) reader.report('file', 'name a file, a url, or both');
   return { file: file === undefined ? null : resolve(base, file), url: url ?? null };
 }

@@ -1,3 +1,4 @@
+import type { LogLevel } from '../_utils/logger.js';
 import type { BackendConfig } from '../backends/types.js';
 import type { StoreConfig } from '../store/port.js';
 
@@ -83,6 +84,12 @@ export interface FederationConfig {
   readonly warnings: readonly string[];
 }
 
+/** `agents:`: defaults for `creddy agent create`, in seconds. */
+export interface AgentsConfig {
+  /** Lifetime of a new agent unless `--expires` says otherwise; null = never expires. */
+  readonly defaultTtl: number | null;
+}
+
 /** The validated, frozen configuration. Paths are absolute. */
 export interface Config {
   /** Absolute path of the file it came from, for messages. */
@@ -96,4 +103,6 @@ export interface Config {
   readonly authThrottle: AuthThrottleConfig;
   readonly backends: ReadonlyMap<string, BackendConfig>;
   readonly federation: FederationConfig;
+  readonly agents: AgentsConfig;
+  readonly logLevel: LogLevel;
 }

@@ -1,6 +1,6 @@
-import { isoSeconds, nowSeconds } from '../_utils/clock.js';
+import { isoSeconds } from '../_utils/clock.js';
 import { describeError } from '../_utils/error-chain.js';
-import { fingerprint, randomId } from '../_utils/ids.js';
+import { fingerprint, timeOrderedId } from '../_utils/ids.js';
 import { redact } from '../_utils/redact.js';
 import type { Backend, Minted } from '../backends/types.js';
 import { CreddyError, isCreddyError } from '../errors.js';
@@ -42,7 +42,9 @@ export async function issueCredential(services: Services, ctx: RequestContext, b
   const base = { actor: caller.name, agent: caller.name, backend: body.backend, clientIp: ctx.clientIp, requestId: ctx.requestId };
   // Federated issuances and denials carry the rule, issuer and run in every row (audit list --rule / --run-id).
   const federation = caller.kind === 'federated' ? { federation: caller.audit } : {};
-  const iat = nowSeconds(clock);
+  // One clock reading: iat, and the time order of the jti (batched inserts share index pages).
+  const issuedAtMs = clock.now();
+  const iat = Math.floor(issuedAtMs / 1000);
   let backend: Backend;
   let scopes: string[];
   let ttl: TtlDecision;
@@ -72,7 +74,7 @@ export async function issueCredential(services: Services, ctx: RequestContext, b
     throw err;
   }
 
-  const jti = randomId(16);
+  const jti = timeOrderedId(issuedAtMs);
   const exp = iat + ttl.granted;
   // Fail before minting anything downstream if there is no signer at all.
   services.keyring.signer();
@@ -169,6 +171,8 @@ export async function issueCredential(services: Services, ctx: RequestContext, b
         jti,
         kid: signer.kid,
         details: {
+          // What the backend read or made (secret paths and versions, a database role), never a secret.
+          ...(minted?.auditDetails ?? {}),
           ttl,
           exp,
           // Redacted again though secret-shaped values were refused at the edge: the log never holds one.
@@ -184,7 +188,11 @@ export async function issueCredential(services: Services, ctx: RequestContext, b
   } catch (err) {
     if (minted?.revocationHandle) {
       await backend.revoke(minted.revocationHandle).catch((revokeErr: unknown) => {
-        services.logger.error('could not revoke downstream credential after audit failure', { jti, error: String(revokeErr) });
+        services.logger.error('could not revoke downstream credential after audit failure', {
+          jti,
+          error: String(revokeErr),
+          request_id: ctx.requestId,
+        });
       });
     }
     throw err;

@@ -9,6 +9,8 @@ export const REAPER_INTERVAL_MS = 5_000;
 export const REAPER_BATCH = 100;
 /** Rows claimed at a time: few enough that their downstream calls finish well inside the lease. */
 export const REAPER_CLAIM = 5;
+/** How often backends' own housekeeping (`Backend.sweep`: leftover roles, values past their grace) runs; also at start. */
+export const SWEEP_INTERVAL_MS = 60_000;
 
 export interface Reaper {
   /** One pass: revokes what is due; resolves with how many were revoked. Never throws. */
@@ -31,6 +33,7 @@ export function startReaper(services: Services, options: { intervalMs?: number; 
   const leaseSeconds = options.leaseSeconds ?? DOWNSTREAM_LEASE_S;
   let running: Promise<number> | undefined;
   let stopped = false;
+  let nextSweepAt = Number.NEGATIVE_INFINITY;
 
   const pass = async (): Promise<number> => {
     let revoked = 0;
@@ -40,7 +43,21 @@ export function startReaper(services: Services, options: { intervalMs?: number; 
       handled += batch.length;
       revoked += await reap(batch);
     }
+    await sweep();
     return revoked;
+  };
+
+  // After the revocations, so a sweep never races the reaper for a row it is about to revoke.
+  const sweep = async (): Promise<void> => {
+    const nowMs = services.clock.now();
+    if (nowMs < nextSweepAt) return;
+    nextSweepAt = nowMs + SWEEP_INTERVAL_MS;
+    for (const [name, backend] of services.backends) {
+      if (!backend.sweep || stopped) continue;
+      await backend.sweep(Math.floor(nowMs / 1000)).catch((err: unknown) => {
+        services.logger.warn('backend sweep failed; it runs again in a minute', { backend: name, error: (err as Error).message });
+      });
+    }
   };
 
   const claim = () => {
@@ -55,9 +72,10 @@ export function startReaper(services: Services, options: { intervalMs?: number; 
       // after a restart) takes them over when it runs out.
       if (stopped) break;
       const now = nowSeconds(services.clock);
-      // Past the downstream credential's own expiry there is nothing left to kill.
+      // Past the downstream credential's own expiry there is nothing left to kill, unless the
+      // backend says it outlives it (a database role's open sessions outlive VALID UNTIL).
       const downstreamExp = record.downstream?.expiresAt ? Date.parse(record.downstream.expiresAt) / 1000 : Number.NaN;
-      if (downstreamExp <= now) {
+      if (downstreamExp <= now && services.backends.get(record.backend)?.revokeAfterExpiry !== true) {
         await services.store.credentials.markDownstreamRevoked(record.jti, now);
         continue;
       }

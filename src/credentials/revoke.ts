@@ -2,7 +2,7 @@ import { isoSeconds, nowSeconds } from '../_utils/clock.js';
 import { CreddyError } from '../errors.js';
 import { openWithAny, revocationHandleAad } from '../keys/kek.js';
 import { auditEvent } from '../model/audit.js';
-import type { CredentialRecord } from '../model/credential.js';
+import { type CredentialRecord, credentialAuditFields } from '../model/credential.js';
 import type { Services } from '../services.js';
 import type { RevokeResponse } from '../wire.js';
 import type { RequestContext } from './context.js';
@@ -48,11 +48,7 @@ export async function revokeRecord(
       type: 'credential.revoked',
       outcome: 'success',
       actor: who.actor,
-      agent: record.agent,
-      backend: record.backend,
-      scopes: record.scopes,
-      jti: record.jti,
-      kid: record.kid,
+      ...credentialAuditFields(record),
       clientIp: who.clientIp,
       requestId: who.requestId,
       reason: who.reason ?? null,
@@ -82,7 +78,11 @@ export async function revokeDownstream(
     await backend.revoke(handle);
     await services.store.credentials.markDownstreamRevoked(record.jti, nowSeconds(services.clock));
   } catch (err) {
-    services.logger.warn('downstream revocation failed; the reaper will retry', { jti: record.jti, error: (err as Error).message });
+    services.logger.warn('downstream revocation failed; the reaper will retry', {
+      jti: record.jti,
+      error: (err as Error).message,
+      ...(who.requestId ? { request_id: who.requestId } : {}),
+    });
     return 'failed';
   }
   await services.audit.write({
@@ -91,11 +91,7 @@ export async function revokeDownstream(
       type: 'downstream.revoked',
       outcome: 'success',
       actor: who.actor,
-      agent: record.agent,
-      backend: record.backend,
-      scopes: record.scopes,
-      jti: record.jti,
-      kid: record.kid,
+      ...credentialAuditFields(record),
       requestId: who.requestId,
       details: { reason: who.reason },
     }),

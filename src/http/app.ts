@@ -1,5 +1,4 @@
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { createFederation, type Federation } from '../agents/federation/index.js';
 import { CreddyError } from '../errors.js';
 import type { Services } from '../services.js';
@@ -7,14 +6,15 @@ import type { AppEnv } from './context.js';
 import { errorHandler } from './error-handler.js';
 import { requestId } from './middleware/request-id.js';
 import { type AuthThrottle, createAuthThrottle } from './middleware/throttle.js';
+import { BODY_LIMIT_BYTES, declaredLengthWithinLimit } from './read-json.js';
+import { backendRoutes } from './routes/backends.js';
 import { credentialRoutes } from './routes/credentials.js';
 import { healthRoutes } from './routes/health.js';
 import { oauthRoutes } from './routes/oauth.js';
 import { tokenRoutes } from './routes/token.js';
 import { wellKnownRoutes } from './routes/well-known.js';
 
-/** Largest request body accepted; an issue request is a few hundred bytes. */
-export const BODY_LIMIT_BYTES = 64 * 1024;
+export { BODY_LIMIT_BYTES };
 
 export interface AppOptions {
   /** True once SIGTERM was received: /readyz fails so the load balancer stops routing here. */
@@ -27,7 +27,7 @@ export interface AppOptions {
 
 /**
  * Builds the HTTP app from its dependencies; `serve()` is separate so tests drive it with
- * `app.request()` and no open port. Middleware in order: request id, body limit on `/v1/*`, then
+ * `app.request()` and no open port. Middleware in order: request id, declared body size on `/v1/*`, then
  * per route the bearer check (requireCaller: agent token, client assertion or OIDC ID token); errors become `{error: {code, message, request_id}}`.
  *
  * @example
@@ -39,15 +39,10 @@ export interface AppOptions {
 export function createApp(services: Services, options: AppOptions = {}): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use(requestId());
-  app.use(
-    '/v1/*',
-    bodyLimit({
-      maxSize: BODY_LIMIT_BYTES,
-      onError: () => {
-        throw new CreddyError('ERR_BODY_TOO_LARGE', `request body exceeds ${BODY_LIMIT_BYTES} bytes`);
-      },
-    }),
-  );
+  app.use('/v1/*', async (c, next) => {
+    declaredLengthWithinLimit(c);
+    await next();
+  });
 
   app.route('/', healthRoutes(services, options.isDraining ?? (() => false)));
   const throttle = options.throttle ?? createAuthThrottle(services.config.authThrottle);
@@ -58,6 +53,7 @@ export function createApp(services: Services, options: AppOptions = {}): Hono<Ap
   app.route('/', tokenRoutes(services, federation, throttle));
   app.route('/', oauthRoutes(services, federation, throttle));
   app.route('/v1/credentials', credentialRoutes(services, federation, throttle));
+  app.route('/v1/backends', backendRoutes(services, federation, throttle));
 
   app.notFound((c) => {
     throw new CreddyError('ERR_NOT_FOUND', `no route ${c.req.method} ${c.req.path}`);

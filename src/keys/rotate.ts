@@ -1,6 +1,6 @@
-import { nowSeconds } from '../_utils/clock.js';
+import { isoSeconds, nowSeconds } from '../_utils/clock.js';
+import { describeDuration, formatDuration } from '../_utils/duration.js';
 import { CreddyError } from '../errors.js';
-import type { KeyRecord } from '../model/key.js';
 import type { KeyOp } from '../store/port.js';
 import { newKeyRecord } from './new-key.js';
 import { nextReadyAt } from './timing.js';
@@ -14,10 +14,6 @@ export interface RotateOptions {
    * that cached the JWKS before it appeared reject its tokens until their cache expires.
    */
   readonly force?: boolean;
-  /** When `next` is not ready yet: wait for it (CLI) instead of failing (schedule). */
-  readonly wait?: boolean;
-  /** Called once before waiting, with the seconds left (the CLI prints a progress line). */
-  readonly onWait?: (seconds: number, next: KeyRecord) => void;
   /**
    * The `current` kid the caller saw. If another process has rotated since, the request is
    * already satisfied and nothing more happens (so a timer and a CLI racing rotate once).
@@ -43,12 +39,13 @@ export interface RotateResult {
  * after re-reading; if the race was lost to another rotation, that rotation counts.
  *
  * Unless `force`, `next` is promoted only once it has been published for `publish_ahead` plus
- * PUBLISH_LAG_S, so every verifier that honours the JWKS max-age already knows it.
+ * PUBLISH_LAG_S, so every verifier that honours the JWKS max-age already knows it; before that it
+ * fails at once with ERR_NOT_YET, `details.ready_at` saying when it can (callers that want to
+ * wait, like `creddy keys rotate --wait`, wait for that and call again).
  */
 export async function rotateKeys(services: KeyServices, options: RotateOptions): Promise<RotateResult> {
   const { store, clock, config } = services;
   let expect = options.expectCurrent;
-  let waited = false;
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const { current, next } = activeKeys(await store.keys.list());
     if (!current)
@@ -63,17 +60,12 @@ export async function rotateKeys(services: KeyServices, options: RotateOptions):
     }
     const readyAt = nextReadyAt(next, config.keys);
     if (!options.force && now < readyAt) {
-      if (!options.wait) {
-        throw new CreddyError(
-          'ERR_CONFLICT',
-          `next key ${next.kid} is published for less than publish_ahead; it may sign from ${new Date(readyAt * 1000).toISOString()}`,
-        );
-      }
-      if (!waited) options.onWait?.(readyAt - now, next);
-      waited = true;
-      await new Promise((resolve) => setTimeout(resolve, Math.max(200, readyAt * 1000 - clock.now())));
-      attempt--; // waiting is not a lost race
-      continue;
+      const at = isoSeconds(readyAt);
+      throw new CreddyError(
+        'ERR_NOT_YET',
+        `next key ${next.kid} has been published for less than publish_ahead (${formatDuration(config.keys.publishAhead)}); rotation is possible from ${at} (in ${describeDuration(readyAt - now)}); --wait waits for it, --force rotates now`,
+        { details: { ready_at: at, seconds_left: readyAt - now, next_kid: next.kid } },
+      );
     }
     // Never promote a key this process cannot decrypt (wrong KEK): fail before changing anything.
     unsealSigningKey(services.keks, next);

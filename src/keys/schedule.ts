@@ -26,7 +26,7 @@ export function createRotationSchedule(services: KeyServices & { readonly keyrin
       if (due === undefined || nowSeconds(services.clock) < due) return undefined;
       running = true;
       try {
-        const result = await rotateKeys(services, { actor: 'schedule', expectCurrent: current.kid, wait: false });
+        const result = await rotateKeys(services, { actor: 'schedule', expectCurrent: current.kid });
         // Sign with the new key in this process now, not at the next refresh.
         await services.keyring.refresh();
         return result;

@@ -4,8 +4,14 @@ export interface Grant {
   readonly scope: string;
 }
 
-/** A caller registered with `creddy agent create`. Times are epoch seconds. */
+/**
+ * A caller registered with `creddy agent create`. Times are epoch seconds. A name may be used
+ * again once its agent was revoked: each `agent create` makes a new record with its own `id`, and
+ * revoked records stay for the audit trail. At most one record per name is unrevoked.
+ */
 export interface AgentRecord {
+  /** This record's own id (`agt_…`); records made before ids existed have their name as id. */
+  readonly id: string;
   readonly name: string;
   /** Hex SHA-256 of the bearer token; the token itself is shown once and never stored. */
   readonly tokenHash: string;

@@ -5,6 +5,7 @@ export type AuditType =
   | 'credential.revoked'
   | 'downstream.revoked'
   | 'agent.created'
+  | 'agent.updated'
   | 'agent.revoked'
   | 'agent.key_added'
   | 'agent.key_removed'
@@ -13,6 +14,10 @@ export type AuditType =
   | 'key.retired'
   | 'key.revoked'
   | 'key.rewrapped'
+  | 'secret.created'
+  | 'secret.rotated'
+  | 'secret.deleted'
+  | 'secret.rewrapped'
   | 'auth.failed'
   | 'auth.throttled'
   | 'audit.pruned';

@@ -27,3 +27,14 @@ export interface CredentialRecord {
   /** When the downstream credential was revoked (by request or by the expiry reaper). */
   readonly downstreamRevokedAt: number | null;
 }
+
+/** The columns every audit row about one credential repeats: whose it is, for what, signed by which key. */
+export function credentialAuditFields(record: CredentialRecord): {
+  agent: string;
+  backend: string;
+  scopes: readonly string[];
+  jti: string;
+  kid: string;
+} {
+  return { agent: record.agent, backend: record.backend, scopes: record.scopes, jti: record.jti, kid: record.kid };
+}

@@ -1,7 +1,7 @@
 import { CreddyError } from '../errors.js';
 import type { StoreConfig } from './port.js';
 import { COPY_TABLES, loadIntoEmptyDatabase } from './postgres/load.js';
-import { AUDIT_COLUMNS } from './postgres/rows.js';
+import { AUDIT_COLUMNS } from './rows.js';
 import { type DumpTable, openSqliteSnapshot } from './sqlite/dump.js';
 
 /** Rows copied per table. */
@@ -27,8 +27,8 @@ const TABLES: Record<(typeof COPY_TABLES)[number], DumpTable> = {
   },
   agents: {
     name: 'agents',
-    key: 'name',
-    columns: ['name', 'token_hash', 'grants', 'created_at', 'expires_at', 'revoked_at', 'require_dpop'],
+    key: 'id',
+    columns: ['id', 'name', 'token_hash', 'grants', 'created_at', 'expires_at', 'revoked_at', 'require_dpop'],
   },
   agent_keys: { name: 'agent_keys', key: 'jkt', columns: ['jkt', 'agent', 'x', 'added_at'] },
   credentials: {
@@ -53,13 +53,30 @@ const TABLES: Record<(typeof COPY_TABLES)[number], DumpTable> = {
   audit_events: { name: 'audit_events', key: 'seq', columns: AUDIT_COLUMNS },
   audit_checkpoints: { name: 'audit_checkpoints', key: 'seq', columns: ['seq', 'hash', 'time', 'key_id', 'signature'] },
   audit_signing_keys: { name: 'audit_signing_keys', key: 'kid', columns: ['kid', 'public_x', 'sealed_private', 'kek_id', 'created_at'] },
+  secret_versions: {
+    name: 'secret_versions',
+    key: 'id',
+    columns: [
+      'id',
+      'path',
+      'version',
+      'sealed',
+      'kek_id',
+      'created_at',
+      'created_by',
+      'generated',
+      'superseded_at',
+      'readable_until',
+      'deleted_at',
+    ],
+  },
 };
 
 const PAGE = 1000;
 
 /**
  * `creddy store copy`: copies a SQLite deployment — sealed signing keys, agents and their public keys, credentials, the
- * audit log with its chain and checkpoints, the audit signing keys — verbatim into an empty
+ * audit log with its chain and checkpoints, the audit signing keys, the sealed secret versions — verbatim into an empty
  * PostgreSQL database, in one transaction on the target and from one snapshot of the source.
  * Nothing is re-sealed or re-chained: the same KEK and audit key open and verify it there.
  */

@@ -3,7 +3,7 @@
  * (better-sqlite3) implements it in sqlite/; PostgreSQL (node-postgres), for replicas sharing one
  * database, in postgres/. test/store/contract.ts holds both to the same behaviour. The records it carries are the domain model (src/model/).
  * Times are epoch seconds unless a field says otherwise. Nothing here holds a plaintext secret:
- * bearer tokens are SHA-256 digests, private keys and revocation handles are sealed under the KEK
+ * bearer tokens are SHA-256 digests, private keys, revocation handles and secret values are sealed under the KEK
  * before they reach the store.
  */
 import type { AgentRecord } from '../model/agent.js';
@@ -11,6 +11,7 @@ import type { AgentKeyRecord } from '../model/agent-key.js';
 import type { AuditCheckpoint, AuditEvent, AuditHead, AuditOutcome, AuditRow, AuditSigningKeyRecord } from '../model/audit.js';
 import type { CredentialRecord } from '../model/credential.js';
 import type { KeyRecord, KeyState } from '../model/key.js';
+import type { SecretVersionRecord } from '../model/secret.js';
 
 /**
  * Where state lives: the embedded SQLite file (the default), or a PostgreSQL database that
@@ -26,6 +27,18 @@ export type StoreConfig =
       /** Connections each process keeps open at most (`store_pool`). */
       readonly poolSize: number;
     };
+
+/** What `creddy doctor` learns of a store without changing it (see `inspectStore`). */
+export interface StoreStatus {
+  /** False when the database does not exist yet (it is created at the first start). */
+  readonly exists: boolean;
+  /** Its schema version; null when it could not be read. */
+  readonly version: number | null;
+  /** The schema version this build migrates to. */
+  readonly latest: number;
+  /** Why it could not be read. */
+  readonly error?: string;
+}
 
 /** One step of an atomic key transition; `apply` fails whole if any precondition fails. */
 export type KeyOp =
@@ -73,6 +86,7 @@ export interface AuditEntry {
  * failing entry would abort the whole group-commit batch; callers check preconditions first.
  */
 export type StateChange =
+  /** Inserts the record; skipped if its name has an unrevoked record already (or its id or token digest exists). */
   | {
       readonly kind: 'agent.create';
       readonly agent: AgentRecord;
@@ -82,10 +96,19 @@ export type StateChange =
        */
       readonly keys?: readonly AgentKeyRecord[];
     }
+  /** Sets the three mutable facts of the unrevoked record `id` (a new token, grants, expiry); skipped if it is revoked. Keys and require_dpop stay. */
+  | {
+      readonly kind: 'agent.update';
+      readonly id: string;
+      readonly tokenHash: string;
+      readonly grants: AgentRecord['grants'];
+      readonly expiresAt: number | null;
+    }
   /** Registers one more key for an agent; skipped when the thumbprint is registered already. */
   | { readonly kind: 'agent.key.add'; readonly key: AgentKeyRecord }
   /** Drops one of an agent's keys; skipped when it is not there. */
   | { readonly kind: 'agent.key.remove'; readonly agent: string; readonly jkt: string }
+  /** Revokes the unrevoked record of `name`, if there is one. */
   | { readonly kind: 'agent.revoke'; readonly name: string; readonly at: number }
   | {
       readonly kind: 'credential.revoke';
@@ -101,6 +124,35 @@ export type StateChange =
 
 /** The state changes that touch only agent keys. */
 export type AgentKeyChange = Extract<StateChange, { kind: 'agent.key.add' | 'agent.key.remove' }>;
+/**
+ * One write to the secret table, committed with its audit rows (`store.secrets.write`). Each is
+ * guarded on what the writer last read, so of two racing writers one wins and the other is told
+ * (false) and nothing of its write, nor its audit row, is kept.
+ */
+export type SecretWrite =
+  /** A path's first version, or its first after a delete: the path must have no live version and `record.version` be its latest + 1. */
+  | { readonly kind: 'create'; readonly record: SecretVersionRecord }
+  /**
+   * A new version of a live path whose latest is `record.version - 1`; that previous version is
+   * marked superseded at `record.createdAt` and stays readable until `previousReadableUntil`.
+   */
+  | { readonly kind: 'rotate'; readonly record: SecretVersionRecord; readonly previousReadableUntil: number }
+  /** Tombstones a live path whose latest is `version`: every version gets `deletedAt` and its value erased. */
+  | { readonly kind: 'delete'; readonly path: string; readonly version: number; readonly at: number }
+  /** KEK rewrap: replaces one row's sealed value if it still holds `previous`. */
+  | {
+      readonly kind: 'reseal';
+      readonly id: string;
+      readonly previous: Uint8Array;
+      readonly sealed: Uint8Array;
+      readonly kekId: string;
+    };
+
+/** Which paths a read covers: exact paths, and prefixes (a granted `prod/stripe/*` is the prefix `prod/stripe/`). */
+export interface SecretSelector {
+  readonly paths: readonly string[];
+  readonly prefixes: readonly string[];
+}
 
 export interface AuditFilter {
   readonly backend?: string;
@@ -124,10 +176,15 @@ export interface AuditFilter {
 
 /** The persistence contract every store implements. All methods are async. */
 export interface Store {
-  /** Agents are created and revoked through `audit.append` (`StateChange`), never without their row. */
+  /**
+   * Agents are created, updated and revoked through `audit.append` (`StateChange`), never without
+   * their row. A name may have many records (one per `agent create`), at most one unrevoked.
+   */
   readonly agents: {
     byTokenHash(tokenHash: string): Promise<AgentRecord | undefined>;
+    /** The unrevoked record of `name`, else its most recently created one. */
     byName(name: string): Promise<AgentRecord | undefined>;
+    /** Every record, revoked ones included, by name then creation time. */
     list(): Promise<AgentRecord[]>;
   };
   /**
@@ -197,6 +254,28 @@ export interface Store {
     /** Deletes rows and checkpoints below `anchorSeq`, a checkpointed row, through the retention gate. Returns rows deleted. */
     pruneBelow(anchorSeq: number): Promise<number>;
   };
+  /** Versions of stored secrets (`type: secret` backends); values sealed under the KEK. */
+  readonly secrets: {
+    /**
+     * Applies one write and appends `audit.events` in one transaction. False, with nothing
+     * changed and nothing appended, when its guard failed (another writer got there first).
+     */
+    write(write: SecretWrite, audit: KeyAudit): Promise<boolean>;
+    /** The latest version of every path starting with `prefix` (deleted paths included), by path. */
+    latest(prefix: string): Promise<SecretVersionRecord[]>;
+    /** Every version of one path, oldest first. */
+    versions(path: string): Promise<SecretVersionRecord[]>;
+    /**
+     * The versions that can be read at `now` of the paths `selector` covers: each live path's
+     * current version, and a previous version still within its `readableUntil`. By path, newest first.
+     */
+    readable(selector: SecretSelector, now: number): Promise<SecretVersionRecord[]>;
+    /** Rows still holding a sealed value, by id after `afterId` (for KEK rewrap). */
+    sealedAfter(afterId: string, limit: number): Promise<SecretVersionRecord[]>;
+    /** Erases the values of versions whose `readableUntil` is past; returns how many. */
+    erase(now: number): Promise<number>;
+  };
+  /** One-time use of federated ID tokens, shared by every replica on this store. */
   /**
    * One-time use of federated ID tokens, key-pair agents' client assertions and DPoP proofs,
    * shared by every replica on this store (keys are digests prefixed by their purpose).

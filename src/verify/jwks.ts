@@ -130,7 +130,12 @@ export function createJwksCache(options: JwksCacheOptions): JWTVerifyGetKey {
       await refresh();
       x = fetched!.keys.get(kid);
     }
-    if (x === undefined) throw new CreddyError('ERR_TOKEN_INVALID', `token rejected (no key with kid ${kid} in the issuer's JWKS)`);
+    if (x === undefined) {
+      // `reason` lets a caller holding the deny-list tell a revoked key from a forged kid.
+      throw new CreddyError('ERR_TOKEN_INVALID', `token rejected (no key with kid ${kid} in the issuer's JWKS)`, {
+        details: { reason: 'unknown_kid', kid },
+      });
+    }
     return importKey(kid, x);
   };
 }

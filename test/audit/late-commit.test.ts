@@ -99,7 +99,7 @@ describe('audit writer: a write that times out', () => {
       }
       return append(...args);
     };
-    await useFakeTimers(['setTimeout', 'clearTimeout']);
+    await useFakeTimers(['setTimeout', 'clearTimeout', 'performance']);
     try {
       const res = await onFakeTime(issue(broker.url, token, { backend: 'demo' }));
       expect(res.status).toBe(503);

@@ -55,6 +55,8 @@ describe('audit verify catches tampering on a copy of a real database', () => {
     expect(code).toBe(1);
     expect(report.problem).toMatchObject({ seq: 10, kind: 'modified' });
     expect(report.events_verified).toBe(9);
+    // The report does not call the HMACs verified next to a row whose HMAC does not match.
+    expect(report).toMatchObject({ ok: false, hmac: 'mismatch' });
   });
 
   it('a deleted middle row → missing at that seq', async () => {
@@ -63,6 +65,7 @@ describe('audit verify catches tampering on a copy of a real database', () => {
     const { code, report } = await verifyCopy(broker, config);
     expect(code).toBe(1);
     expect(report.problem).toMatchObject({ seq: 11, kind: 'missing' });
+    expect(report.hmac).toBe('incomplete');
   });
 
   it('two swapped rows → reordered at the first', async () => {

@@ -3,7 +3,7 @@
  * add|list|remove`, the caller commands authenticating with CREDDY_AGENT_KEY_FILE +
  * CREDDY_AGENT, and `creddy verify` reporting a DPoP-bound token as such.
  */
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeJwt } from 'jose';
@@ -36,9 +36,11 @@ describe('agent create with a key pair', () => {
     const out = JSON.parse(r.stdout) as Record<string, unknown>;
     expect(out).toEqual({
       name: 'gen',
+      id: expect.stringMatching(/^agt_/),
       keys: [expect.stringMatching(/^[A-Za-z0-9_-]{43}$/)],
       grants: ['demo:read'],
-      expires_at: null,
+      // agents.default_ttl (90d): key-pair agents expire like bearer ones.
+      expires_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
       require_dpop: false,
       private_key_file: path,
       private_key_format: 'pem',
@@ -190,6 +192,42 @@ describe('agent key add | list | remove', () => {
     const removed = await operator('agent', 'key', 'remove', 'dash', first.jkt);
     expect(removed.code, removed.stderr).toBe(0);
     expect(removed.stdout).toContain(`removed key ${first.jkt}`);
+  });
+});
+
+describe('key-pair agents and agent records (ids, updates, names used again)', () => {
+  it('grant keeps the keys, rotate-token is refused, and a revoked name is created again with its old key', async () => {
+    const key = file('reuse.pem');
+    const created = await operator('agent', 'create', 'reuse', '--can', 'demo:read', '--generate-key', key, '--json');
+    expect(created.code, created.stderr).toBe(0);
+    const first = JSON.parse(created.stdout) as { id: string; keys: string[] };
+
+    // agent.update leaves the keys (and the log's facts about them) as they are.
+    expect((await operator('agent', 'grant', 'reuse', '--can', 'demo:write')).code).toBe(0);
+    expect((await runCli(['get', 'demo', '--scopes', 'write'], caller('reuse', key))).code).toBe(0);
+    const rotated = await operator('agent', 'rotate-token', 'reuse');
+    expect(rotated.code).toBe(2);
+    expect(rotated.stderr).toContain('ERR_USAGE');
+    expect(rotated.stdout).not.toMatch(/ckr_/);
+
+    // The revoked record keeps its audit trail; the new one (its own id) takes the key again.
+    expect((await operator('agent', 'revoke', 'reuse')).code).toBe(0);
+    writeFileSync(file('reuse.pub.pem'), createPublicKey(readFileSync(key, 'utf8')).export({ format: 'pem', type: 'spki' }) as string);
+    const again = await operator('agent', 'create', 'reuse', '--can', 'demo:read', '--public-key', file('reuse.pub.pem'), '--json');
+    expect(again.code, again.stderr).toBe(0);
+    const second = JSON.parse(again.stdout) as { id: string; keys: string[] };
+    expect(second.id).not.toBe(first.id);
+    expect(second.keys).toEqual(first.keys);
+    expect((await runCli(['get', 'demo'], caller('reuse', key))).code).toBe(0);
+
+    const next = await operator('agent', 'key', 'add', 'reuse', '--generate-key', file('reuse-next.pem'), '--json');
+    expect(next.code, next.stderr).toBe(0);
+    const audit = await operator('audit', 'list', '--agent', 'reuse', '--type', 'agent.key_added', '--json');
+    const [row] = JSON.parse(audit.stdout) as Array<{ details: { agent_id?: string } }>;
+    expect(row?.details.agent_id).toBe(second.id);
+    for (const k of [key, file('reuse-next.pem')]) expect((await runCli(['get', 'demo'], caller('reuse', k))).code).toBe(0);
+    const verified = await operator('audit', 'verify');
+    expect(verified.code, verified.stderr + verified.stdout).toBe(0);
   });
 });
 

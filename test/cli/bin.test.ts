@@ -43,7 +43,7 @@ describe('installed bins', () => {
         () => undefined,
         (err: { stderr?: string }) => err,
       );
-      expect(String(failure?.stderr)).toContain('backend "demo" is not a github backend');
+      expect(String(failure?.stderr)).toContain('the git credential helper needs a github backend; "demo" is generic (nothing was issued)');
     });
   });
 });

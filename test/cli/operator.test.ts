@@ -57,7 +57,7 @@ describe('operator CLI against a running server', () => {
     [['audit', 'list', '--since', 'yesterday'], '--since'],
     [['audit', 'list', '--limit', '0'], '--limit'],
     [['agent', 'create'], 'Missing required'],
-    [['frobnicate'], 'Unknown command'],
+    [['frobnicate'], 'unknown command "frobnicate"'],
   ])('usage error %j exits 2 with one clear line', async (args, message) => {
     const result = await op(args);
     expect(result.code).toBe(2);
@@ -85,7 +85,11 @@ describe('operator CLI against a running server', () => {
     writeFileSync(bad, 'backends:\n  demo:\n    type: generic\n    allowed_scopes: [read]\n    max_ttl: 1 hour\n');
     const result = await runCli(['server', '--config', bad], broker.env);
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain('ERR_CONFIG_INVALID: backends.demo.max_ttl: invalid duration "1 hour"');
+    // The server logs JSON, its failure to start included.
+    expect(JSON.parse(result.stderr)).toMatchObject({ level: 'error', code: 'ERR_CONFIG_INVALID' });
+    expect(JSON.parse(result.stderr).msg).toContain('ERR_CONFIG_INVALID: backends.demo.max_ttl: invalid duration "1 hour"');
+    const other = await runCli(['backend', 'list', '--config', bad], broker.env);
+    expect(other.stderr).toContain('ERR_CONFIG_INVALID: backends.demo.max_ttl: invalid duration "1 hour"');
   });
 });
 
@@ -142,6 +146,6 @@ describe('CLI usage', () => {
   it('a command group without a subcommand shows its usage and exits 2', async () => {
     const result = await runCli(['audit']);
     expect(result.code).toBe(2);
-    expect(result.stdout + result.stderr).toMatch(/list\|verify\|export\|pubkey\|prune/);
+    expect(result.stdout).toMatch(/^COMMANDS\n {2}list .*\n {2}verify .*\n {2}export .*\n {2}pubkey .*\n {2}prune /m);
   });
 });

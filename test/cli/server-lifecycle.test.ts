@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli, spawnServer } from '../helpers/cli.js';
 import { demoYaml, tempDir, testEnv } from '../helpers/harness.js';
@@ -46,5 +47,40 @@ describe('creddy server process', () => {
       (await runCli(['audit', 'list', '--type', 'credential.issued', '--json', '--limit', '1000', '--config', configPath], env)).stdout,
     ) as Array<{ jti: string }>;
     expect(audit.map((row) => row.jti).sort()).toEqual([...issued].sort());
+  });
+
+  it('stores signed checkpoints on its audit worker: every `checkpoint_every` rows and at shutdown, all verified', async () => {
+    const configPath = join(dir, 'checkpoints.yaml');
+    const dataDir = join(dir, 'checkpoints');
+    writeFileSync(configPath, demoYaml({ dataDir, extra: 'audit:\n  checkpoint_every: 5\n  checkpoint_interval: 1h' }));
+    const env = testEnv();
+    const { token } = JSON.parse(
+      (await runCli(['agent', 'create', 'bot', '--can', 'demo:read', '--json', '--config', configPath], env)).stdout,
+    );
+    const { url, child: server, exited } = await spawnServer(configPath, env);
+    for (let round = 0; round < 5; round++) {
+      const statuses = await Promise.all(
+        Array.from({ length: 8 }, () =>
+          fetch(`${url}/v1/credentials`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ backend: 'demo' }),
+          }).then((r) => r.status),
+        ),
+      );
+      expect(statuses.every((s) => s === 201)).toBe(true);
+    }
+    server.kill('SIGTERM');
+    expect(await exited).toBe(0);
+
+    const db = new Database(join(dataDir, 'creddy.db'), { readonly: true });
+    const checkpoints = db.prepare('SELECT seq FROM audit_checkpoints ORDER BY seq').pluck().all() as number[];
+    const last = db.prepare('SELECT max(seq) FROM audit_events').pluck().get() as number;
+    db.close();
+    expect(checkpoints.length).toBeGreaterThanOrEqual(3);
+    expect(checkpoints.at(-1)).toBe(last);
+    const verify = await runCli(['audit', 'verify', '--config', configPath], env);
+    expect(verify.code, verify.stderr).toBe(0);
+    expect(verify.stdout).toMatch(/audit log verified/);
   });
 });

@@ -1,5 +1,5 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { copyFileSync, readFileSync, statSync, symlinkSync } from 'node:fs';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
@@ -9,16 +9,20 @@ import { tempDir } from '../helpers/harness.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
-/** The README's quick-start block: the first command sets up and runs the broker. */
-function quickStartCommands(): string[] {
+/** The README's quick-start blocks: the first sets up and runs the broker, the second uses it. */
+function quickStartBlocks(): string[][] {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-  const block = /## Quick start[\s\S]*?```(?:sh|bash)\n([\s\S]*?)```/.exec(readme)?.[1];
-  if (!block) throw new Error('README.md has no ## Quick start code block');
-  return block
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l && !l.startsWith('#'));
+  const section = /## Quick start\n([\s\S]*?)\n## /.exec(readme)?.[1] ?? '';
+  const blocks = [...section.matchAll(/```(?:sh|bash)\n([\s\S]*?)```/g)].map((m) =>
+    m[1]!
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#')),
+  );
+  if (blocks.length < 2) throw new Error('README.md ## Quick start needs its two code blocks');
+  return blocks;
 }
+const quickStartCommands = (): string[] => quickStartBlocks()[0]!;
 
 async function freePort(): Promise<number> {
   return new Promise((res) => {
@@ -91,6 +95,32 @@ describe('README quick start, as a new user runs it', () => {
     expect(statSync(join(dir, 'data', 'creddy.db')).mode & 0o777).toBe(0o600);
     expect(statSync(join(dir, 'data', 'kek')).mode & 0o777).toBe(0o600);
     expect((await fetch(`${url}/readyz`)).status).toBe(200);
+  });
+
+  it('puts creddy on PATH as the README says: npm link into ~/.local, offline, no root', async () => {
+    const [link, path] = quickStartBlocks()[1]!;
+    expect(link).toMatch(/^npm_config_prefix="\$HOME\/\.local" npm link\b/);
+    expect(path).toMatch(/^export PATH="\$HOME\/\.local\/bin:\$PATH"/);
+    const home = join(dir, 'home');
+    mkdirSync(home);
+    const linked = spawnSync('sh', ['-c', link!], {
+      cwd: dir,
+      env: { ...process.env, HOME: home, npm_config_offline: 'true' },
+      encoding: 'utf8',
+    });
+    expect(linked.status, linked.stderr).toBe(0);
+    const onPath = { PATH: `${home}/.local/bin:${process.env['PATH']}`, HOME: home };
+    expect(spawnSync('creddy', ['version'], { env: onPath, encoding: 'utf8' }).stdout).toBe('0.1.0\n');
+    // git finds the helper bin the same way.
+    expect(spawnSync('sh', ['-c', 'command -v git-credential-creddy'], { env: onPath, encoding: 'utf8' }).stdout.trim()).toBe(
+      join(home, '.local/bin/git-credential-creddy'),
+    );
+    const created = spawnSync('creddy', ['agent', 'create', 'path-bot', '--can', 'demo:read'], {
+      env: { ...onPath, ...env() },
+      encoding: 'utf8',
+    });
+    expect(created.status, created.stderr).toBe(0);
+    expect(created.stdout).toMatch(/^ckr_[\w-]{43}\n$/);
   });
 
   it('issues, verifies, denies and audits exactly as the README says', async () => {

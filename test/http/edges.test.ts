@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { revokeAgent } from '../../src/agents/revoke.js';
 import { BODY_LIMIT_BYTES, createApp } from '../../src/http/app.js';
@@ -313,6 +314,61 @@ describe('broker edges over a real socket', () => {
     });
     expect(response.status).toBe(413);
     expect(((await response.json()) as ErrorBody).error.code).toBe('ERR_BODY_TOO_LARGE');
+  });
+
+  /** A raw HTTP/1.1 exchange, so the test controls framing and repeated headers. */
+  const rawRequest = (head: string[], body: string[]): Promise<{ status: number; body: string }> =>
+    new Promise((resolve, reject) => {
+      const { port } = new URL(broker.url);
+      const socket = connect(Number(port), '127.0.0.1', () => {
+        socket.write(`${head.join('\r\n')}\r\n\r\n`);
+        for (const chunk of body) socket.write(chunk);
+      });
+      let text = '';
+      socket.on('data', (d) => {
+        text += d.toString();
+        const [headers = '', rest = ''] = text.split('\r\n\r\n');
+        const length = Number(/content-length: (\d+)/i.exec(headers)?.[1] ?? Number.NaN);
+        if (Buffer.byteLength(rest) >= length) {
+          socket.destroy();
+          resolve({ status: Number(headers.split(' ')[1]), body: rest });
+        }
+      });
+      socket.on('error', reject);
+    });
+
+  it('a chunked body with no Content-Length is cut off at the limit → 413', async () => {
+    const chunk = (text: string) => `${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`;
+    const pieces = Array.from({ length: 5 }, () => chunk('x'.repeat(20_000)));
+    const response = await rawRequest(
+      [
+        'POST /v1/credentials HTTP/1.1',
+        'Host: 127.0.0.1',
+        'Content-Type: application/json',
+        'Transfer-Encoding: chunked',
+        `Authorization: Bearer ${token}`,
+      ],
+      [chunk('{"backend":"demo","pad":"'), ...pieces],
+    );
+    expect(response.status).toBe(413);
+    expect((JSON.parse(response.body) as ErrorBody).error.code).toBe('ERR_BODY_TOO_LARGE');
+  });
+
+  it('a repeated Authorization header is one malformed value, as web Headers join it → 401', async () => {
+    const body = JSON.stringify({ backend: 'demo' });
+    const response = await rawRequest(
+      [
+        'POST /v1/credentials HTTP/1.1',
+        'Host: 127.0.0.1',
+        'Content-Type: application/json',
+        `Content-Length: ${Buffer.byteLength(body)}`,
+        `Authorization: Bearer ${token}`,
+        `Authorization: Bearer ${token}`,
+      ],
+      [body],
+    );
+    expect(response.status).toBe(401);
+    expect((JSON.parse(response.body) as ErrorBody).error.code).toBe('ERR_UNAUTHENTICATED');
   });
 
   it('`creddy agent revoke` in another process is honoured by the running server at once', async () => {

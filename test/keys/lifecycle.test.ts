@@ -75,9 +75,9 @@ describe('key lifecycle with a controlled clock', () => {
   it('an unforced rotation refuses a next published less than publish_ahead + lag ago', async () => {
     await rotateKeys(services, { actor: 'cli', force: true });
     now += 3600 + PUBLISH_LAG_S - 1;
-    await expect(rotateKeys(services, { actor: 'cli', wait: false })).rejects.toMatchObject({ code: 'ERR_CONFLICT' });
+    await expect(rotateKeys(services, { actor: 'cli' })).rejects.toMatchObject({ code: 'ERR_NOT_YET', details: { seconds_left: 1 } });
     now += 1;
-    await expect(rotateKeys(services, { actor: 'cli', wait: false })).resolves.toMatchObject({ rotated: true });
+    await expect(rotateKeys(services, { actor: 'cli' })).resolves.toMatchObject({ rotated: true });
   });
 
   it('a rotation that lost to another one counts as done', async () => {

@@ -96,6 +96,7 @@ describe('keys rewrap and wrong KEKs', () => {
       kekId: idOf(kekB),
       audit_signing_keys_rewrapped: summary.audit_signing_keys_rewrapped,
       revocation_handles_rewrapped: 1,
+      secret_values_rewrapped: 0,
     });
     // The live token's revocation handle now opens with the new KEK alone.
     const handle = (await store.credentials.get(HANDLE_JTI))!.revocationHandle!;

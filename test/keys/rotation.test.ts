@@ -97,8 +97,8 @@ describe('signing-key rotation under load', () => {
 
     const manual: string[] = [];
     for (let i = 0; i < 5; i++) {
-      // Unforced: each run waits until the next key has been published for publish_ahead.
-      const rotated = await stepUntil(op(['keys', 'rotate', '--json']));
+      // Unforced: --wait waits until the next key has been published for publish_ahead.
+      const rotated = await stepUntil(op(['keys', 'rotate', '--wait', '--json']));
       expect(rotated.code, rotated.stderr).toBe(0);
       const body = JSON.parse(rotated.stdout) as { rotated: boolean; current: string; next: string };
       expect(body.current).not.toBe(body.next);

@@ -5,11 +5,13 @@
  */
 import { afterAll, beforeAll } from 'vitest';
 import { agentKeyContract } from './contract/agent-keys.js';
+import { agentContract } from './contract/agents.js';
 import { auditContract } from './contract/audit.js';
 import { agentAndCredentialContract } from './contract/credentials.js';
 import { guardContract } from './contract/guards.js';
 import { keyContract } from './contract/keys.js';
 import { replayContract } from './contract/replay.js';
+import { secretContract } from './contract/secrets.js';
 import type { StoreUnderTest } from './fixture.js';
 
 export function storeContract(open: () => Promise<StoreUnderTest>): void {
@@ -29,4 +31,6 @@ export function storeContract(open: () => Promise<StoreUnderTest>): void {
   agentKeyContract(current);
   guardContract(current);
   replayContract(current);
+  agentContract(current);
+  secretContract(current);
 }

@@ -59,6 +59,8 @@ describe('store copy: SQLite → PostgreSQL', () => {
     expect(rotate.code, rotate.stderr).toBe(0);
     await broker.services.keyring.refresh();
     tokens.after = (await issue(broker.url, tokens.agent, { backend: 'demo', scopes: ['read'] })).body.token;
+    const secret = await runCli(['secret', 'put', 'prod/moved', '--generate', '24', '--config', broker.configPath], broker.env);
+    expect(secret.code, secret.stderr).toBe(0);
     await broker.services.auditCheckpoints.checkpointNow();
   });
   afterAll(async () => {
@@ -73,7 +75,7 @@ describe('store copy: SQLite → PostgreSQL', () => {
     const r = await runCli(['store', 'copy', '--to', db.url, '--json', '--config', broker.configPath], broker.env);
     expect(r.code, r.stderr).toBe(0);
     const { copied } = JSON.parse(r.stdout) as { copied: Record<string, number> };
-    expect(copied).toMatchObject({ signing_keys: 3, audit_signing_keys: 1, audit_events: source.report.last_seq });
+    expect(copied).toMatchObject({ signing_keys: 3, audit_signing_keys: 1, audit_events: source.report.last_seq, secret_versions: 1 });
     expect(copied['agents']).toBeGreaterThanOrEqual(3);
     expect(copied['agent_keys']).toBe(1);
     expect(copied['credentials']).toBeGreaterThanOrEqual(11);
@@ -83,6 +85,7 @@ describe('store copy: SQLite → PostgreSQL', () => {
     const copy = createPostgresStore({ url: db.url, display: db.name, poolSize: 1 });
     try {
       expect(await copy.audit.head()).toEqual(await broker.services.store.audit.head());
+      expect(await copy.secrets.versions('prod/moved')).toEqual(await broker.services.store.secrets.versions('prod/moved'));
       expect(await copy.audit.checkpoints()).toEqual(await broker.services.store.audit.checkpoints());
       expect(await copy.agentKeys.list()).toEqual(await broker.services.store.agentKeys.list());
       expect(await copy.agents.byName('mover-kp')).toEqual(await broker.services.store.agents.byName('mover-kp'));

@@ -37,6 +37,7 @@ export function event(fields: Partial<AuditEvent> = {}): AuditEvent {
 
 export function agent(name = unique('agent')): AgentRecord {
   return {
+    id: unique('agt'),
     name,
     tokenHash: randomBytes(32).toString('hex'),
     grants: [{ backend: 'demo', scope: 'read' }],

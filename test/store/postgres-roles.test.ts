@@ -116,6 +116,21 @@ describe('PostgreSQL roles: a migration owner and a least-privilege runtime role
     }
   });
 
+  it('the runtime role stores, rotates, deletes and rewraps secrets, and cannot DELETE their rows', async () => {
+    const op = (args: string[], input = '') => runCli([...args, '--config', appConfig], env, input);
+    for (const [args, input] of [
+      [['secret', 'put', 'prod/app/key'], 'v1'],
+      [['secret', 'rotate', 'prod/app/key', '--grace', '0s'], 'v2'],
+      [['secret', 'delete', 'prod/app/key'], ''],
+      [['keys', 'rewrap'], ''],
+    ] as const) {
+      const r = await op([...args], input);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
+    }
+    const err = (await app.query('DELETE FROM secret_versions').catch((e: unknown) => e)) as { code?: string };
+    expect(err.code).toBe('42501');
+  });
+
   it('the runtime role cannot UPDATE, DELETE or TRUNCATE audit rows, nor disable their triggers', async () => {
     const denied = async (sql: string) => {
       const err = (await app.query(sql).catch((e: unknown) => e)) as { code?: string };

@@ -82,7 +82,7 @@ describe('verifiers through key rotations (jwks_max_age 2s, publish_ahead 3s)', 
     const workers = [worker(), worker(), worker()];
     for (let i = 0; i < ROTATIONS; i++) {
       // Waits until `next` has been published for publish_ahead + 3 s, then promotes it.
-      const rotated = await runCli(['keys', 'rotate', '--json', '--config', broker.configPath], broker.env);
+      const rotated = await runCli(['keys', 'rotate', '--wait', '--json', '--config', broker.configPath], broker.env);
       expect(rotated.code, rotated.stderr).toBe(0);
       expect(JSON.parse(rotated.stdout)).toMatchObject({ rotated: true });
     }

@@ -25,20 +25,20 @@ const RESOURCE_RE = /^(?:\*|arn:[^\s]{3,2040})$/;
 /** Reads the aws-specific keys; every error names its key path. */
 export function parseAwsSettings(reader: ConfigReader): AwsSettings {
   const roleArn = reader.string('role_arn');
-  if (!ROLE_ARN_RE.test(roleArn)) reader.fail('role_arn', 'must be an IAM role ARN (arn:aws:iam::123456789012:role/NAME)');
+  if (!ROLE_ARN_RE.test(roleArn)) reader.report('role_arn', 'must be an IAM role ARN (arn:aws:iam::123456789012:role/NAME)');
   const region = reader.string('region', 'us-east-1');
-  if (!REGION_RE.test(region)) reader.fail('region', 'must be an AWS region such as us-east-1');
+  if (!REGION_RE.test(region)) reader.report('region', 'must be an AWS region such as us-east-1');
   const endpoint = reader.optionalString('endpoint')?.replace(/\/+$/, '');
-  if (endpoint !== undefined && !/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(endpoint)) reader.fail('endpoint', 'must be an http(s) URL');
+  if (endpoint !== undefined && !/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(endpoint)) reader.report('endpoint', 'must be an http(s) URL');
   const externalId = reader.optionalString('external_id');
   if (externalId !== undefined && !EXTERNAL_ID_RE.test(externalId))
-    reader.fail('external_id', 'must be 2-1224 characters of [\\w+=,.@:/-]');
+    reader.report('external_id', 'must be 2-1224 characters of [\\w+=,.@:/-]');
   const resources = reader.stringList('resources', ['*']);
   resources.forEach((resource, i) => {
-    if (!RESOURCE_RE.test(resource)) reader.fail(`resources[${i}]`, 'must be "*" or an ARN');
+    if (!RESOURCE_RE.test(resource)) reader.report(`resources[${i}]`, 'must be "*" or an ARN');
   });
   const timeout = reader.duration('request_timeout', 5);
-  if (timeout < 1 || timeout > 60) reader.fail('request_timeout', 'must be between 1s and 60s');
+  if (timeout < 1 || timeout > 60) reader.report('request_timeout', 'must be between 1s and 60s');
   const maxAttempts = reader.optionalInteger('max_attempts', { min: 1, max: 10 }) ?? 3;
   return {
     roleArn,

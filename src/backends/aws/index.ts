@@ -1,10 +1,11 @@
 import { isoUtc } from '../../_utils/clock.js';
 import type { TtlBound } from '../../policy/ttl.js';
+import { probeFailure, serverTime } from '../probe.js';
 import type { Backend, BackendType, Minted, MintRequest } from '../types.js';
 import { type AwsSettings, parseAwsSettings } from './config.js';
 import { roleSessionName, sourceIdentity, tagValue } from './identity.js';
 import { actionScopeProblem, sessionPolicy } from './policy.js';
-import { createAssumer } from './sts.js';
+import { callerIdentity, createAssumer } from './sts.js';
 
 /** STS sessions last at least 15 minutes: a shorter creddy TTL is raised and the response says why. */
 export const STS_MIN_SESSION: TtlBound = { seconds: 900, reason: 'sts_minimum_session' };
@@ -22,7 +23,7 @@ export const aws: BackendType<AwsSettings> = {
   parse: (reader) => {
     reader.stringList('default_scopes', []).forEach((scope, i) => {
       const problem = actionScopeProblem(scope);
-      if (problem) reader.fail(`default_scopes[${i}]`, problem);
+      if (problem) reader.report(`default_scopes[${i}]`, problem);
     });
     return parseAwsSettings(reader);
   },
@@ -57,6 +58,28 @@ export const aws: BackendType<AwsSettings> = {
       },
       // Nothing to revoke one by one; mint returns no handle, so the broker never calls this.
       revoke: async () => {},
+      async probe(signal) {
+        const clock = await serverTime(`${settings.endpoint ?? `https://sts.${settings.region}.amazonaws.com`}/`, signal);
+        try {
+          const { arn } = await callerIdentity(settings, signal);
+          return {
+            status: 'ok',
+            message: `base credentials resolve to ${arn}; STS answers GetCallerIdentity`,
+            ...(clock === undefined ? {} : { serverTime: clock }),
+          };
+        } catch (err) {
+          return probeFailure(
+            err,
+            (status) =>
+              status === null && /base credentials/.test((err as Error).message)
+                ? 'give creddy AWS credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or a container/instance role'
+                : status === 403
+                  ? "STS refused the base credentials: check that they are current (and this machine's clock)"
+                  : `check region/endpoint (${settings.endpoint ?? settings.region}) and that this machine can reach STS`,
+            clock,
+          );
+        }
+      },
     };
   },
 };

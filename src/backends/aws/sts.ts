@@ -81,6 +81,32 @@ export function createAssumer(settings: AwsSettings): (input: AssumeRoleInput) =
 }
 
 /**
+ * The identity of the base credentials (`sts:GetCallerIdentity`): proves they resolve and STS
+ * accepts them, without assuming the role. One attempt, the configured timeout.
+ */
+export async function callerIdentity(settings: AwsSettings, signal: AbortSignal): Promise<{ arn: string; account: string }> {
+  const sdk = await import('@aws-sdk/client-sts');
+  const client = new sdk.STSClient({
+    region: settings.region,
+    ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
+    maxAttempts: 1,
+    requestHandler: {
+      requestTimeout: settings.requestTimeoutMs,
+      connectionTimeout: settings.requestTimeoutMs,
+      throwOnRequestTimeout: true,
+    },
+  });
+  try {
+    const out = await client.send(new sdk.GetCallerIdentityCommand({}), { abortSignal: signal });
+    return { arn: out.Arn ?? '(unknown)', account: out.Account ?? '(unknown)' };
+  } catch (err) {
+    throw upstreamError(err, signal);
+  } finally {
+    client.destroy();
+  }
+}
+
+/**
  * A clear 502 from an SDK error: STS's status and error code and how many attempts the SDK made.
  * STS's message text is left out: it may quote ARNs and policy fragments the caller need not see.
  */

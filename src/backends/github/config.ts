@@ -43,27 +43,28 @@ const OWNER_RE = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/;
  */
 export function parseGitHubSettings(reader: ConfigReader): GitHubSettings {
   const baseUrl = reader.string('base_url', DEFAULT_BASE_URL).replace(/\/+$/, '');
-  if (!/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(baseUrl)) reader.fail('base_url', 'must be an http(s) URL');
+  if (!/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(baseUrl)) reader.report('base_url', 'must be an http(s) URL');
   const timeout = reader.duration('request_timeout', DEFAULT_REQUEST_TIMEOUT_S);
-  if (timeout < 1 || timeout > 60) reader.fail('request_timeout', 'must be between 1s and 60s');
+  if (timeout < 1 || timeout > 60) reader.report('request_timeout', 'must be between 1s and 60s');
   const common = { baseUrl, requestTimeoutMs: timeout * 1000 };
 
   const token = reader.optionalString('token');
   if (token !== undefined) {
     for (const key of ['app_id', 'private_key', 'installation_id', 'owner', 'repositories']) {
-      if (reader.has(key)) reader.fail(key, 'cannot be combined with token (a static token cannot be narrowed)');
+      if (reader.has(key)) reader.report(key, 'cannot be combined with token (a static token cannot be narrowed)');
     }
-    if (/\s/.test(token)) reader.fail('token', 'must not contain whitespace');
+    if (/\s/.test(token)) reader.report('token', 'must not contain whitespace');
     return { mode: 'token', token, ...common };
   }
 
   const appId = reader.optionalString('app_id') ?? reader.fail('app_id', 'is required (or set token for a static token)');
   const privateKey = reader.optionalString('private_key') ?? reader.fail('private_key', 'is required (use ${file:/path/app.pem})');
-  checkPrivateKey(privateKey, (problem) => reader.fail('private_key', problem));
+  // An unresolved ${file:} reference is already reported; its placeholder is no key to check.
+  if (!reader.broken('private_key')) checkPrivateKey(privateKey, (problem) => reader.fail('private_key', problem));
   const installationId = reader.optionalInteger('installation_id', { min: 1 });
   const owner = reader.optionalString('owner');
-  if (installationId !== undefined && owner !== undefined) reader.fail('owner', 'set either installation_id or owner, not both');
-  if (owner !== undefined && !OWNER_RE.test(owner)) reader.fail('owner', 'must be a GitHub user or organization login');
+  if (installationId !== undefined && owner !== undefined) reader.report('owner', 'set either installation_id or owner, not both');
+  if (owner !== undefined && !OWNER_RE.test(owner)) reader.report('owner', 'must be a GitHub user or organization login');
   const installation: InstallationRef =
     installationId !== undefined
       ? { id: installationId }

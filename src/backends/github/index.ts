@@ -1,3 +1,4 @@
+import { probeFailure, serverTime } from '../probe.js';
 import type { Backend, BackendCommon, BackendDeps, BackendType, Minted, MintRequest } from '../types.js';
 import { createGitHubApp, revokeInstallationToken } from './app.js';
 import { type GitHubAppSettings, type GitHubSettings, type GitHubTokenSettings, parseGitHubSettings } from './config.js';
@@ -14,7 +15,7 @@ export const github: BackendType<GitHubSettings> = {
     // `default_scopes` must be github scopes too; `allowed_scopes` may hold wider patterns such as `*`.
     reader.stringList('default_scopes', []).forEach((scope, i) => {
       const problem = permissionScopeProblem(scope);
-      if (problem) reader.fail(`default_scopes[${i}]`, problem);
+      if (problem) reader.report(`default_scopes[${i}]`, problem);
     });
     return parseGitHubSettings(reader);
   },
@@ -50,7 +51,29 @@ function createAppBackend(settings: GitHubAppSettings, common: BackendCommon, de
       };
     },
     revoke: (handle) => revokeInstallationToken(settings.baseUrl, handle, settings.requestTimeoutMs),
+    // The App JWT is accepted and the installation found: exactly what every mint needs first.
+    async probe(signal) {
+      const clock = await serverTime(`${settings.baseUrl}/`, signal);
+      try {
+        const installation = await app.installation(signal);
+        return {
+          status: 'ok',
+          message: `App ${settings.appId}: JWT accepted, installation ${installation.id} (${installation.account}) reachable at ${settings.baseUrl}`,
+          ...(clock === undefined ? {} : { serverTime: clock }),
+        };
+      } catch (err) {
+        return probeFailure(err, (status) => appFix(status, settings), clock);
+      }
+    },
   };
+}
+
+function appFix(status: number | null, settings: GitHubAppSettings): string {
+  const which = 'id' in settings.installation ? `installation_id ${settings.installation.id}` : `owner ${settings.installation.owner}`;
+  if (status === 401) return "GitHub refused the App JWT: check app_id and private_key (the App's own key), and this machine's clock";
+  if (status === 404) return `no installation for ${which}: check it, and that the App is installed on that account`;
+  if (status === 403) return 'GitHub refused the App: check that it is not suspended and that its permissions were accepted';
+  return `check base_url (${settings.baseUrl}) and that this machine can reach it`;
 }
 
 function createTokenBackend(settings: GitHubTokenSettings, common: BackendCommon, deps: BackendDeps): Backend {
@@ -71,5 +94,33 @@ function createTokenBackend(settings: GitHubTokenSettings, common: BackendCommon
       };
     },
     revoke: async () => {},
+    async probe(signal) {
+      const clock = await serverTime(`${settings.baseUrl}/`, signal);
+      const time = clock === undefined ? {} : { serverTime: clock };
+      try {
+        const response = await fetch(`${settings.baseUrl}/rate_limit`, { headers: { authorization: `token ${settings.token}` }, signal });
+        await response.arrayBuffer();
+        if (response.ok)
+          return {
+            status: 'warn',
+            message: 'the static token is accepted',
+            fix: 'use a GitHub App: a static token cannot be narrowed, expired or revoked',
+            ...time,
+          };
+        return {
+          status: 'fail',
+          message: `GitHub answered ${response.status} to the static token`,
+          fix: 'replace the token (token:), or better, use a GitHub App',
+          ...time,
+        };
+      } catch (err) {
+        return {
+          status: 'fail',
+          message: `GitHub could not be reached at ${settings.baseUrl}: ${(err as Error).message}`,
+          fix: 'check base_url and the network',
+          ...time,
+        };
+      }
+    },
   };
 }

@@ -6,7 +6,7 @@ import { decode, type Federation } from '../../agents/federation/index.js';
 import { agentCaller, type Caller } from '../../credentials/context.js';
 import { CreddyError, isCreddyError } from '../../errors.js';
 import type { Services } from '../../services.js';
-import type { AppEnv } from '../context.js';
+import { type AppEnv, requestHeader } from '../context.js';
 import { assertionAudiences } from '../oauth-paths.js';
 import { recordAuthFailure } from './auth-failures.js';
 import type { AuthThrottle } from './throttle.js';
@@ -62,7 +62,7 @@ export async function authenticateRequest(
 }
 
 async function resolveCaller(services: Services, federation: Federation, c: Context<AppEnv>, options: CallerOptions): Promise<Caller> {
-  const authorization = c.req.header('authorization');
+  const authorization = requestHeader(c, 'authorization');
   if (options.assertion !== undefined) {
     // RFC 6749 §2.3: one client authentication method per request.
     if (authorization !== undefined)

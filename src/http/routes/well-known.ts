@@ -1,10 +1,11 @@
 import { Hono } from 'hono';
 import { revocationStatus } from '../../credentials/status.js';
 import { CreddyError } from '../../errors.js';
+import type { JwksDocument } from '../../keys/keyring.js';
 import type { Services } from '../../services.js';
 import { DPOP_ALGORITHMS } from '../../verify/dpop.js';
 import type { AuthorizationServerMetadata, DiscoveryDocument } from '../../wire.js';
-import { type AppEnv, CREDENTIAL_ID_RE } from '../context.js';
+import { type AppEnv, CREDENTIAL_ID_RE, requestHeader, setResponseHeader } from '../context.js';
 import { INTROSPECTION_PATH, REVOCATION_PATH, TOKEN_PATH } from '../oauth-paths.js';
 import { CLIENT_CREDENTIALS_GRANT, TOKEN_EXCHANGE_GRANT } from '../token-form.js';
 
@@ -43,15 +44,19 @@ export function wellKnownRoutes(services: Services): Hono<AppEnv> {
     token_types_supported: ['at+jwt'],
   };
 
+  // Up to 10% jitter below jwks_max_age so a fleet of verifiers does not refetch in lock-step;
+  // never above it, so a newly published key reaches every cache before it signs. Every value is
+  // made once here, and the body is encoded once per JWKS (the keyring rebuilds it on change).
+  const jitter = Math.ceil(keys.jwksMaxAge * 0.1);
+  const cacheControl = Array.from({ length: Math.max(1, jitter) }, (_, i) => `public, max-age=${Math.max(0, keys.jwksMaxAge - i)}`);
+  let encoded: { source: JwksDocument; body: Uint8Array<ArrayBuffer> } | undefined;
   app.get('/.well-known/jwks.json', (c) => {
     const jwks = services.keyring.jwks();
-    // Up to 10% jitter below jwks_max_age so a fleet of verifiers does not refetch in lock-step;
-    // never above it, so a newly published key reaches every cache before it signs.
-    const maxAge = Math.max(0, keys.jwksMaxAge - Math.floor(Math.random() * Math.ceil(keys.jwksMaxAge * 0.1)));
-    c.header('Cache-Control', `public, max-age=${maxAge}`);
-    c.header('ETag', jwks.etag);
-    if (c.req.header('if-none-match') === jwks.etag) return c.body(null, 304);
-    return c.body(jwks.body, 200, { 'Content-Type': 'application/jwk-set+json' });
+    if (encoded?.source !== jwks) encoded = { source: jwks, body: new TextEncoder().encode(jwks.body) };
+    setResponseHeader(c, 'Cache-Control', cacheControl[Math.floor(Math.random() * jitter)] ?? cacheControl[0]!);
+    setResponseHeader(c, 'ETag', jwks.etag);
+    if (requestHeader(c, 'if-none-match') === jwks.etag) return c.body(null, 304);
+    return c.body(encoded.body, 200, { 'Content-Type': 'application/jwk-set+json' });
   });
 
   app.get('/.well-known/oauth-authorization-server', (c) => {
@@ -67,7 +72,7 @@ export function wellKnownRoutes(services: Services): Hono<AppEnv> {
   app.get('/v1/revocations/:jti', async (c) => {
     const jti = c.req.param('jti');
     if (!CREDENTIAL_ID_RE.test(jti)) throw new CreddyError('ERR_BAD_REQUEST', 'jti: malformed', { details: { field: 'jti' } });
-    const status = await revocationStatus(services, jti);
+    const status = await revocationStatus(services, jti, c.get('requestId'));
     c.header('Cache-Control', 'no-store');
     return c.json(status);
   });

@@ -1,6 +1,6 @@
 import type { Store } from '../port.js';
+import { type AgentRow, toAgent } from '../rows.js';
 import type { Db } from './db.js';
-import { type AgentRow, toAgent } from './rows.js';
 
 /** Agents are read here and written with their audit rows (audit-append.ts). */
 export function postgresAgents(db: Db): Store['agents'] {
@@ -11,11 +11,18 @@ export function postgresAgents(db: Db): Store['agents'] {
       return rows[0] && toAgent(rows[0]);
     },
     async byName(name) {
-      const { rows } = await db.query<AgentRow>({ name: 'agent-by-name', text: 'SELECT * FROM agents WHERE name = $1' }, [name]);
+      // The unrevoked record first, else the newest: a name may have been revoked and created again.
+      const { rows } = await db.query<AgentRow>(
+        {
+          name: 'agent-by-name',
+          text: 'SELECT * FROM agents WHERE name = $1 ORDER BY revoked_at IS NOT NULL, created_at DESC, id COLLATE "C" DESC LIMIT 1',
+        },
+        [name],
+      );
       return rows[0] && toAgent(rows[0]);
     },
     async list() {
-      const { rows } = await db.query<AgentRow>('SELECT * FROM agents ORDER BY name COLLATE "C"');
+      const { rows } = await db.query<AgentRow>('SELECT * FROM agents ORDER BY name COLLATE "C", created_at, id COLLATE "C"');
       return rows.map(toAgent);
     },
   };

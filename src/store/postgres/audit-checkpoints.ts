@@ -1,42 +1,11 @@
-import type { AuditCheckpoint, AuditSigningKeyRecord } from '../../model/audit.js';
 import type { Store } from '../port.js';
+import { type CheckpointDbRow, type SigningKeyDbRow, toCheckpoint, toSigningKey } from '../rows.js';
 import { type Db, lockAuditChain } from './db.js';
 
 type CheckpointMethods = Pick<
   Store['audit'],
   'head' | 'checkpoint' | 'checkpoints' | 'ensureSigningKey' | 'signingKeys' | 'resealSigningKey' | 'firstSeqFrom' | 'pruneBelow'
 >;
-
-interface CheckpointDbRow {
-  seq: number;
-  hash: string;
-  time: number;
-  key_id: string;
-  signature: string;
-}
-
-interface SigningKeyDbRow {
-  kid: string;
-  public_x: string;
-  sealed_private: Buffer;
-  kek_id: string;
-  created_at: number;
-}
-
-const toCheckpoint = (r: CheckpointDbRow): AuditCheckpoint => ({
-  seq: r.seq,
-  hash: r.hash,
-  time: r.time,
-  keyId: r.key_id,
-  signature: r.signature,
-});
-const toSigningKey = (r: SigningKeyDbRow): AuditSigningKeyRecord => ({
-  kid: r.kid,
-  publicX: r.public_x,
-  sealedPrivate: r.sealed_private,
-  kekId: r.kek_id,
-  createdAt: r.created_at,
-});
 
 const HEAD = 'SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1';
 const ALL_KEYS = 'SELECT * FROM audit_signing_keys ORDER BY created_at, kid COLLATE "C"';

@@ -1,8 +1,8 @@
 import type { AuditFilter, Store } from '../port.js';
+import { type AuditDbRow, toAuditRow } from '../rows.js';
 import { appendInTx } from './audit-append.js';
 import { postgresAuditCheckpoints } from './audit-checkpoints.js';
 import type { Db } from './db.js';
-import { type AuditDbRow, toAuditRow } from './rows.js';
 
 export function postgresAudit(db: Db, options: { durable: boolean }): Store['audit'] {
   return {

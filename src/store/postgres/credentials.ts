@@ -1,6 +1,6 @@
 import type { Store } from '../port.js';
+import { type CredentialRow, toCredential } from '../rows.js';
 import type { Db } from './db.js';
-import { type CredentialRow, toCredential } from './rows.js';
 
 export function postgresCredentials(db: Db): Store['credentials'] {
   return {

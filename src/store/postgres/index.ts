@@ -9,6 +9,7 @@ import { postgresKeys } from './keys.js';
 import { createKeyListener } from './listen.js';
 import { checkSchema } from './migrations.js';
 import { postgresReplay } from './replay.js';
+import { postgresSecrets } from './secrets.js';
 
 export type { PostgresTarget } from './connect.js';
 
@@ -47,6 +48,7 @@ export function createPostgresStore(target: PostgresTarget, options: PostgresSto
     }),
     credentials: postgresCredentials(db),
     replay: postgresReplay(db),
+    secrets: postgresSecrets(db),
     audit: postgresAudit(db, { durable: options.durable ?? true }),
     async ping() {
       await db.query({ name: 'ping', text: 'SELECT 1' });

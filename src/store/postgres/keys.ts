@@ -1,9 +1,9 @@
 import { CreddyError } from '../../errors.js';
 import type { KeyOp, Store } from '../port.js';
+import { type KeyRow, toKey } from '../rows.js';
 import { appendInTx } from './audit-append.js';
 import { type Db, lockAuditChain, type Tx } from './db.js';
 import { KEYS_CHANNEL } from './listen.js';
-import { type KeyRow, toKey } from './rows.js';
 
 const COLUMNS = {
   state: 'state',

@@ -1,7 +1,7 @@
 import { CreddyError } from '../../errors.js';
+import { insertMany } from '../rows.js';
 import { createPool, type PostgresTarget } from './connect.js';
 import { migratePostgres, PG_SCHEMA_VERSION, schemaVersion, unreachable } from './migrations.js';
-import { insertMany } from './rows.js';
 
 /** Tables `creddy store copy` fills, in dependency order (rows before the checkpoints naming them). */
 export const COPY_TABLES = [
@@ -12,6 +12,7 @@ export const COPY_TABLES = [
   'audit_events',
   'audit_checkpoints',
   'audit_signing_keys',
+  'secret_versions',
 ] as const;
 
 /** Inserts rows of one table; columns are named by the rows' keys. */

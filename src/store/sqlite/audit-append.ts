@@ -23,8 +23,9 @@ export function createAppendTransaction(
   const insertCredential = db.prepare(INSERT_CREDENTIAL_SQL);
   const changes = {
     'agent.create': db.prepare(
-      'INSERT OR IGNORE INTO agents (name, token_hash, grants, created_at, expires_at, revoked_at, require_dpop) VALUES (?, ?, ?, ?, ?, NULL, ?)',
+      'INSERT OR IGNORE INTO agents (id, name, token_hash, grants, created_at, expires_at, revoked_at, require_dpop) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)',
     ),
+    'agent.update': db.prepare('UPDATE agents SET token_hash = ?, grants = ?, expires_at = ? WHERE id = ? AND revoked_at IS NULL'),
     'agent.revoke': db.prepare('UPDATE agents SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL'),
     'credential.revoke': db.prepare('UPDATE credentials SET revoked_at = ?, reap_lease_until = ? WHERE jti = ? AND revoked_at IS NULL'),
   };
@@ -34,6 +35,7 @@ export function createAppendTransaction(
       case 'agent.create': {
         const a = change.agent;
         const inserted = changes[change.kind].run(
+          a.id,
           a.name,
           a.tokenHash,
           JSON.stringify(a.grants),
@@ -44,6 +46,9 @@ export function createAppendTransaction(
         if (inserted.changes === 1) agentKeys.replace(a.name, change.keys ?? []);
         return;
       }
+      case 'agent.update':
+        changes[change.kind].run(change.tokenHash, JSON.stringify(change.grants), change.expiresAt, change.id);
+        return;
       case 'agent.key.add':
       case 'agent.key.remove':
         agentKeys.apply(change);

@@ -1,45 +1,39 @@
 import type Database from 'better-sqlite3';
 import type { AuditCheckpoint, AuditSigningKeyRecord } from '../../model/audit.js';
 import type { Store } from '../port.js';
+import { type CheckpointDbRow, type SigningKeyDbRow, toCheckpoint, toSigningKey } from '../rows.js';
+import type { AuditWorker } from './audit-worker-client.js';
 
 type CheckpointMethods = Pick<
   Store['audit'],
   'head' | 'checkpoint' | 'checkpoints' | 'ensureSigningKey' | 'signingKeys' | 'resealSigningKey' | 'firstSeqFrom' | 'pruneBelow'
 >;
 
-interface CheckpointDbRow {
-  seq: number;
-  hash: string;
-  time: number;
-  key_id: string;
-  signature: string;
+/**
+ * The transaction that stores an already signed checkpoint unless one at or past its seq exists
+ * (another process got there first); true if stored. The triggers still require that it names an
+ * existing row with that hash. Run with `.immediate()`.
+ */
+export function createCheckpointInsert(db: Database.Database): Database.Transaction<(checkpoint: AuditCheckpoint) => boolean> {
+  const lastCheckpoint = db.prepare<[], number>('SELECT seq FROM audit_checkpoints ORDER BY seq DESC LIMIT 1').pluck();
+  const insertCheckpoint = db.prepare(
+    'INSERT INTO audit_checkpoints (seq, hash, time, key_id, signature) VALUES (@seq, @hash, @time, @keyId, @signature)',
+  );
+  return db.transaction((checkpoint: AuditCheckpoint): boolean => {
+    if ((lastCheckpoint.get() ?? 0) >= checkpoint.seq) return false;
+    insertCheckpoint.run(checkpoint);
+    return true;
+  });
 }
 
-interface SigningKeyDbRow {
-  kid: string;
-  public_x: string;
-  sealed_private: Buffer;
-  kek_id: string;
-  created_at: number;
-}
-
-const toCheckpoint = (r: CheckpointDbRow): AuditCheckpoint => ({
-  seq: r.seq,
-  hash: r.hash,
-  time: r.time,
-  keyId: r.key_id,
-  signature: r.signature,
-});
-const toSigningKey = (r: SigningKeyDbRow): AuditSigningKeyRecord => ({
-  kid: r.kid,
-  publicX: r.public_x,
-  sealedPrivate: r.sealed_private,
-  kekId: r.kek_id,
-  createdAt: r.created_at,
-});
-
-/** Checkpoints, the audit signing key and retention pruning (schema: audit-schema.ts). */
-export function sqliteAuditCheckpoints(db: Database.Database): CheckpointMethods {
+/**
+ * Checkpoints, the audit signing key and retention pruning (schema: audit-schema.ts). With an
+ * audit worker (a server), checkpoints are stored on the worker's connection: the head is read
+ * and signed here, without the write lock, and stored there unless a newer checkpoint exists. A
+ * row appended meanwhile is covered by the next checkpoint; the one stored still names a real
+ * row with its real hash (enforced by trigger), which is all a checkpoint states.
+ */
+export function sqliteAuditCheckpoints(db: Database.Database, worker?: AuditWorker): CheckpointMethods {
   const head = db.prepare<[], { seq: number; hash: string }>('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1');
   const lastCheckpoint = db.prepare<[], { seq: number }>('SELECT seq FROM audit_checkpoints ORDER BY seq DESC LIMIT 1');
   const insertCheckpoint = db.prepare(
@@ -87,7 +81,11 @@ export function sqliteAuditCheckpoints(db: Database.Database): CheckpointMethods
       return head.get();
     },
     async checkpoint(sign) {
-      return checkpointTx.immediate(sign);
+      if (!worker) return checkpointTx.immediate(sign);
+      const current = head.get();
+      if (!current || (lastCheckpoint.get()?.seq ?? 0) >= current.seq) return undefined;
+      const checkpoint = sign(current);
+      return (await worker.insertCheckpoint(checkpoint)) ? checkpoint : undefined;
     },
     async checkpoints(range = {}) {
       return rangeCheckpoints.all(range.fromSeq ?? 0, range.toSeq ?? Number.MAX_SAFE_INTEGER).map(toCheckpoint);

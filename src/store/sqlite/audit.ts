@@ -1,55 +1,18 @@
 import type Database from 'better-sqlite3';
-import type { AuditRow } from '../../model/audit.js';
 import type { AuditFilter, Store } from '../port.js';
+import { type AuditDbRow, toAuditRow } from '../rows.js';
 import { createAppendTransaction } from './audit-append.js';
 import { sqliteAuditCheckpoints } from './audit-checkpoints.js';
-import { createAuditAppendWorker } from './audit-worker-client.js';
-
-interface AuditDbRow {
-  seq: number;
-  time: number;
-  type: AuditRow['type'];
-  outcome: AuditRow['outcome'];
-  actor: string;
-  agent: string | null;
-  backend: string | null;
-  scopes: string | null;
-  jti: string | null;
-  kid: string | null;
-  reason: string | null;
-  client_ip: string | null;
-  request_id: string | null;
-  details: string | null;
-  prev_hash: string;
-  hash: string;
-  key_id: string;
-}
-
-const toRow = (r: AuditDbRow): AuditRow => ({
-  seq: r.seq,
-  time: r.time,
-  type: r.type,
-  outcome: r.outcome,
-  actor: r.actor,
-  agent: r.agent,
-  backend: r.backend,
-  scopes: r.scopes === null ? null : (JSON.parse(r.scopes) as string[]),
-  jti: r.jti,
-  kid: r.kid,
-  reason: r.reason,
-  clientIp: r.client_ip,
-  requestId: r.request_id,
-  details: r.details === null ? null : (JSON.parse(r.details) as Record<string, unknown>),
-  prevHash: r.prev_hash,
-  hash: r.hash,
-  keyId: r.key_id,
-});
+import { createAuditWorker } from './audit-worker-client.js';
 
 export function sqliteAudit(db: Database.Database, options: { offThread: boolean; durable: boolean }): Store['audit'] {
   const appendAll = createAppendTransaction(db);
-  const offThread = options.offThread ? createAuditAppendWorker(db, options.durable) : undefined;
+  const offThread = options.offThread ? createAuditWorker(db, options.durable) : undefined;
+  // The worker's connection commits every batch and so runs SQLite's WAL checkpoints (copying
+  // the WAL into the database, two fsyncs): this connection, on the event loop, never does.
+  if (offThread) db.pragma('wal_autocheckpoint = 0');
 
-  const checkpointMethods = sqliteAuditCheckpoints(db);
+  const checkpointMethods = sqliteAuditCheckpoints(db, offThread);
   return {
     ...checkpointMethods,
     async append(entries, seal) {
@@ -63,7 +26,7 @@ export function sqliteAudit(db: Database.Database, options: { offThread: boolean
       return db
         .prepare<unknown[], AuditDbRow>(sql)
         .all(...params)
-        .map(toRow);
+        .map(toAuditRow);
     },
   };
 }

@@ -1,36 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { CredentialRecord } from '../../model/credential.js';
 import type { Store } from '../port.js';
-
-export interface CredentialRow {
-  jti: string;
-  agent: string;
-  backend: string;
-  scopes: string;
-  kid: string;
-  issued_at: number;
-  expires_at: number;
-  revoked_at: number | null;
-  metadata: string | null;
-  downstream: string | null;
-  revocation_handle: Buffer | null;
-  downstream_revoked_at: number | null;
-}
-
-const toRecord = (row: CredentialRow): CredentialRecord => ({
-  jti: row.jti,
-  agent: row.agent,
-  backend: row.backend,
-  scopes: JSON.parse(row.scopes) as string[],
-  kid: row.kid,
-  issuedAt: row.issued_at,
-  expiresAt: row.expires_at,
-  revokedAt: row.revoked_at,
-  metadata: row.metadata === null ? null : (JSON.parse(row.metadata) as Record<string, string>),
-  downstream: row.downstream === null ? null : (JSON.parse(row.downstream) as CredentialRecord['downstream']),
-  revocationHandle: row.revocation_handle,
-  downstreamRevokedAt: row.downstream_revoked_at,
-});
+import { type CredentialRow, toCredential } from '../rows.js';
 
 /** Parameters for the INSERT used by the audit append (credential rows commit with their event). */
 export function credentialParams(c: CredentialRecord): Record<string, unknown> {
@@ -80,19 +51,19 @@ export function sqliteCredentials(db: Database.Database): Store['credentials'] {
   return {
     async get(jti) {
       const row = get.get(jti);
-      return row && toRecord(row);
+      return row && toCredential(row);
     },
     async listActive(agent, now) {
-      return active.all(agent, now).map(toRecord);
+      return active.all(agent, now).map(toCredential);
     },
     async revoke(jti, at) {
       return revoke.run(at, jti).changes > 0;
     },
     async claimDueForDownstreamRevocation(now, limit, leaseUntil) {
-      return claim.immediate(now, limit, leaseUntil).map(toRecord);
+      return claim.immediate(now, limit, leaseUntil).map(toCredential);
     },
     async withRevocationHandles(afterJti, limit) {
-      return withHandles.all(afterJti, limit).map(toRecord);
+      return withHandles.all(afterJti, limit).map(toCredential);
     },
     async replaceRevocationHandle(jti, previous, next) {
       return replaceHandle.run(Buffer.from(next), jti, Buffer.from(previous)).changes === 1;

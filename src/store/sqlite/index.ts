@@ -7,6 +7,7 @@ import { openSqlite } from './connect.js';
 import { sqliteCredentials } from './credentials.js';
 import { sqliteKeys } from './keys.js';
 import { sqliteReplay } from './replay.js';
+import { sqliteSecrets } from './secrets.js';
 
 /** How a store is used by its process. */
 export interface SqliteStoreOptions {
@@ -38,6 +39,7 @@ export function sqliteStoreFromDb(db: Database.Database, options: SqliteStoreOpt
     credentials: sqliteCredentials(db),
     audit: sqliteAudit(db, { offThread: options.auditOffThread ?? true, durable: options.durable ?? true }),
     replay: sqliteReplay(db),
+    secrets: sqliteSecrets(db),
     async ping() {
       ping.get();
     },

@@ -1,35 +1,9 @@
 import type Database from 'better-sqlite3';
 import { CreddyError } from '../../errors.js';
-import type { KeyRecord } from '../../model/key.js';
 import type { KeyAudit, KeyOp, Store } from '../port.js';
+import { type KeyRow, toKey } from '../rows.js';
 import { createAppendTransaction } from './audit-append.js';
 import { storeError } from './errors.js';
-
-interface KeyRow {
-  kid: string;
-  state: KeyRecord['state'];
-  public_x: string;
-  sealed_private: Buffer;
-  kek_id: string;
-  created_at: number;
-  published_at: number;
-  activated_at: number | null;
-  retired_at: number | null;
-  revoked_at: number | null;
-}
-
-const toRecord = (row: KeyRow): KeyRecord => ({
-  kid: row.kid,
-  state: row.state,
-  publicX: row.public_x,
-  sealedPrivate: row.sealed_private,
-  kekId: row.kek_id,
-  createdAt: row.created_at,
-  publishedAt: row.published_at,
-  activatedAt: row.activated_at,
-  retiredAt: row.retired_at,
-  revokedAt: row.revoked_at,
-});
 
 const COLUMNS = {
   state: 'state',
@@ -85,7 +59,7 @@ export function sqliteKeys(db: Database.Database): Store['keys'] {
 
   return {
     async list() {
-      return list.all().map(toRecord);
+      return list.all().map(toKey);
     },
     async apply(ops, audit) {
       try {

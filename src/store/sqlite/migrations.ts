@@ -1,4 +1,6 @@
+import { AGENTS_VERSION_SQL } from './agents-schema.js';
 import { AUDIT_V2_SQL } from './audit-schema.js';
+import { SECRETS_SQL } from './secrets-schema.js';
 
 /**
  * Versioned schema migrations, applied in order; `PRAGMA user_version` records the last one.
@@ -107,6 +109,32 @@ CREATE INDEX audit_federation_run ON audit_events (json_extract(details, '$.fede
   },
   {
     version: 5,
+    name: 'agents: one record per agent create (id), names reusable after revocation',
+    // SQLite cannot change a primary key in place: copy into the new shape. Existing records keep
+    // their name as id (names were unique until now), which is also what their audit rows imply.
+    sql: `
+CREATE TABLE agents_v5 (
+  id          TEXT PRIMARY KEY,
+  name        TEXT NOT NULL,
+  token_hash  TEXT NOT NULL UNIQUE,
+  grants      TEXT NOT NULL,
+  created_at  INTEGER NOT NULL,
+  expires_at  INTEGER,
+  revoked_at  INTEGER
+) STRICT;
+INSERT INTO agents_v5 (id, name, token_hash, grants, created_at, expires_at, revoked_at)
+  SELECT name, name, token_hash, grants, created_at, expires_at, revoked_at FROM agents;
+DROP TABLE agents;
+ALTER TABLE agents_v5 RENAME TO agents;
+-- At most one unrevoked record per name; revoked ones stay for the audit trail.
+CREATE UNIQUE INDEX agents_live_name ON agents (name) WHERE revoked_at IS NULL;
+CREATE INDEX agents_name ON agents (name, created_at);
+`,
+  },
+  { version: 6, name: 'secret versions', sql: SECRETS_SQL },
+  { version: 7, name: 'agents version counter (agent cache invalidation)', sql: AGENTS_VERSION_SQL },
+  {
+    version: 8,
     name: 'key-pair agents: public keys, require_dpop',
     // A thumbprint names one key of one agent (the primary key); require_dpop binds every credential the agent gets.
     sql: `

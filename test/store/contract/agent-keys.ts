@@ -83,5 +83,29 @@ export function agentKeyContract(sut: () => StoreUnderTest): void {
       await store.audit.append([{ event: event(), change: { kind: 'agent.create', agent: bearer } }], seal);
       expect(await store.agentKeys.byAgent(a.name)).toEqual([]);
     });
+
+    it('agent.update keeps keys and require_dpop; a revoked name created again starts with its new keys only', async () => {
+      const { store } = sut();
+      const a = { ...agent(), requireDpop: true };
+      const original = key(a.name);
+      await store.audit.append([{ event: event(), change: { kind: 'agent.create', agent: a, keys: [original] } }], seal);
+      const change = {
+        kind: 'agent.update',
+        id: a.id,
+        tokenHash: unique('hash'),
+        grants: [{ backend: 'x', scope: 'y' }],
+        expiresAt: null,
+      } as const;
+      await store.audit.append([{ event: event({ type: 'agent.updated' }), change }], seal);
+      expect(await store.agents.byName(a.name)).toEqual({ ...a, tokenHash: change.tokenHash, grants: change.grants, expiresAt: null });
+      expect(await store.agentKeys.byAgent(a.name)).toEqual([original]);
+
+      await store.audit.append([{ event: event({ type: 'agent.revoked' }), change: { kind: 'agent.revoke', name: a.name, at: 5 } }], seal);
+      const successor = agent(a.name);
+      const fresh = key(a.name);
+      await store.audit.append([{ event: event(), change: { kind: 'agent.create', agent: successor, keys: [fresh] } }], seal);
+      expect(await store.agents.byName(a.name)).toEqual(successor);
+      expect(await store.agentKeys.byAgent(a.name)).toEqual([fresh]);
+    });
   });
 }

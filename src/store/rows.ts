@@ -1,21 +1,25 @@
-import type { AgentRecord } from '../../model/agent.js';
-import type { AuditRow } from '../../model/audit.js';
-import type { CredentialRecord } from '../../model/credential.js';
-import type { KeyRecord } from '../../model/key.js';
+import type { AgentRecord } from '../model/agent.js';
+import type { AuditCheckpoint, AuditRow, AuditSigningKeyRecord } from '../model/audit.js';
+import type { CredentialRecord } from '../model/credential.js';
+import type { KeyRecord } from '../model/key.js';
 
 /**
- * Rows as node-postgres returns them (BIGINT already a number, see connect.ts; BYTEA a Buffer).
- * Text keys are ordered `COLLATE "C"` (byte order) wherever order shows: SQLite's order, and
- * the same on every replica whatever the database's locale, so their JWKS bytes and ETags agree.
+ * Table rows as both engines return them — better-sqlite3 (INTEGER a number, BLOB a Buffer) and
+ * node-postgres (BIGINT read as a number, see postgres/connect.ts; BYTEA a Buffer) — and their
+ * mapping to the domain records, written once so the two stores cannot drift. The schemas keep
+ * the same column names on purpose. On PostgreSQL, text keys are ordered `COLLATE "C"` (byte
+ * order) wherever order shows: SQLite's order, the same on every replica whatever the locale.
  */
 export interface AgentRow {
+  id: string;
   name: string;
   token_hash: string;
   grants: string;
   created_at: number;
   expires_at: number | null;
   revoked_at: number | null;
-  require_dpop: boolean;
+  /** SQLite INTEGER 0/1, PostgreSQL BOOLEAN. */
+  require_dpop: number | boolean;
 }
 
 export interface CredentialRow {
@@ -66,9 +70,42 @@ export interface AuditDbRow {
   key_id: string;
 }
 
+export interface CheckpointDbRow {
+  seq: number;
+  hash: string;
+  time: number;
+  key_id: string;
+  signature: string;
+}
+
+export interface SigningKeyDbRow {
+  kid: string;
+  public_x: string;
+  sealed_private: Buffer;
+  kek_id: string;
+  created_at: number;
+}
+
+export const toCheckpoint = (r: CheckpointDbRow): AuditCheckpoint => ({
+  seq: r.seq,
+  hash: r.hash,
+  time: r.time,
+  keyId: r.key_id,
+  signature: r.signature,
+});
+
+export const toSigningKey = (r: SigningKeyDbRow): AuditSigningKeyRecord => ({
+  kid: r.kid,
+  publicX: r.public_x,
+  sealedPrivate: r.sealed_private,
+  kekId: r.kek_id,
+  createdAt: r.created_at,
+});
+
 const json = <T>(text: string | null): T | null => (text === null ? null : (JSON.parse(text) as T));
 
 export const toAgent = (row: AgentRow): AgentRecord => ({
+  id: row.id,
   name: row.name,
   tokenHash: row.token_hash,
   grants: JSON.parse(row.grants) as AgentRecord['grants'],

@@ -1,0 +1,54 @@
+import type { ArgDef, ArgsDef, CommandDef, CommandMeta } from 'citty';
+
+/**
+ * Reading the command tree (help, completion, argv dispatch). creddy's commands are plain
+ * objects (no lazy or async parts), so they are read synchronously.
+ */
+
+/** A command's meta. */
+export const metaOf = (cmd: CommandDef): CommandMeta => (cmd.meta ?? {}) as CommandMeta;
+
+/** A command's declared args. */
+export const argsOf = (cmd: CommandDef): ArgsDef => (cmd.args ?? {}) as ArgsDef;
+
+/** A command's subcommands, hidden ones left out unless asked for. */
+export function subCommandsOf(cmd: CommandDef, options: { hidden?: boolean } = {}): Array<[string, CommandDef]> {
+  const subs = (cmd.subCommands ?? {}) as Record<string, CommandDef>;
+  return Object.entries(subs).filter(([, sub]) => options.hidden === true || metaOf(sub).hidden !== true);
+}
+
+/** The deepest command the leading words name: the command, its path of names, and how many words it took. */
+export function resolveCommand(tree: CommandDef, words: readonly string[]): { cmd: CommandDef; path: string[]; depth: number } {
+  let cmd = tree;
+  const path: string[] = [];
+  for (const word of words) {
+    if (word.startsWith('-')) break;
+    const next = (cmd.subCommands as Record<string, CommandDef> | undefined)?.[word];
+    if (!next) break;
+    cmd = next;
+    path.push(word);
+  }
+  return { cmd, path, depth: path.length };
+}
+
+/** Every command of the tree with its path, the root first, depth-first. */
+export function walkCommands(tree: CommandDef, path: string[] = []): Array<{ path: string[]; cmd: CommandDef }> {
+  return [{ path, cmd: tree }, ...subCommandsOf(tree).flatMap(([name, sub]) => walkCommands(sub, [...path, name]))];
+}
+
+/** Options of a command, as `--name` (and `-x` aliases), with whether each takes a value. */
+export function optionsOf(cmd: CommandDef): Array<{ flags: string[]; takesValue: boolean; def: ArgDef; name: string }> {
+  return Object.entries(argsOf(cmd))
+    .filter(([, def]) => def.type !== 'positional')
+    .map(([name, def]) => {
+      const aliases = 'alias' in def && def.alias !== undefined ? (Array.isArray(def.alias) ? def.alias : [def.alias]) : [];
+      const flags = [...aliases.map((a: string) => (a.length === 1 ? `-${a}` : `--${a}`)), `--${name}`];
+      return { name, def, flags, takesValue: def.type !== 'boolean' };
+    });
+}
+
+/** Flags every command accepts (handled by runCli itself). */
+export const GLOBAL_FLAGS = [
+  { flag: '--debug', description: 'Print a stack trace with an error' },
+  { flag: '--help', alias: '-h', description: 'Show help for the command' },
+] as const;

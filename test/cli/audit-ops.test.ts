@@ -1,0 +1,46 @@
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli as runCliInProcess } from '../../src/cli/index.js';
+import { makeTraffic } from '../audit/helpers.js';
+import { runCli } from '../helpers/cli.js';
+import { startBroker, type TestBroker } from '../helpers/harness.js';
+
+describe('audit commands an operator scripts', () => {
+  let broker: TestBroker;
+  beforeAll(async () => {
+    broker = await startBroker();
+    await makeTraffic(broker, 4);
+    await broker.services.auditCheckpoints.checkpointNow();
+  });
+  afterAll(async () => broker.stop());
+
+  it('audit export --out - writes the bundle to stdout (no file named "-"); the summary goes to stderr', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'creddy-export-'));
+    const chunks: Buffer[] = [];
+    let stderr = '';
+    const code = await runCliInProcess(['audit', 'export', '--out', '-', '--config', broker.configPath], {
+      stdout: { write: (c: string | Uint8Array) => chunks.push(Buffer.from(c)) },
+      stderr: { write: (t: string | Uint8Array) => (stderr += String(t)) },
+      env: broker.env,
+      cwd,
+    });
+    expect(code, stderr).toBe(0);
+    expect(existsSync(join(cwd, '-'))).toBe(false);
+    expect(stderr).toMatch(/^wrote the bundle to standard output: \d+ events/);
+    const bundle = join(cwd, 'piped.tar');
+    writeFileSync(bundle, Buffer.concat(chunks));
+    const verified = await runCli(['audit', 'verify', '--bundle', bundle, '--json'], { CREDDY_AUDIT_KEY: broker.env['CREDDY_AUDIT_KEY'] });
+    expect(verified.code, verified.stderr).toBe(0);
+    expect(JSON.parse(verified.stdout)).toMatchObject({ ok: true, chain: { hmac: 'verified' } });
+  });
+
+  it('audit prune without audit.retention is a config error (exit 1, ERR_CONFIG_INVALID), not a usage error', async () => {
+    const result = await runCli(['audit', 'prune', '--config', broker.configPath], broker.env);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`ERR_CONFIG_INVALID: audit.retention is not set in ${broker.configPath}`);
+    const json = await runCli(['audit', 'prune', '--json', '--config', broker.configPath], broker.env);
+    expect(JSON.parse(json.stderr).error.code).toBe('ERR_CONFIG_INVALID');
+  });
+});

@@ -1,0 +1,51 @@
+import { decodeProtectedHeader } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+import { issue, startBroker, type TestBroker } from '../helpers/harness.js';
+import { attackerEd25519, compact, decodeSegment, ed25519Signer, segments } from '../verify/forge.js';
+
+/**
+ * docs/errors.md: ERR_TOKEN_REVOKED for a token "whose signing key was revoked". Such a key leaves
+ * the JWKS at once, so signature lookup fails first; `creddy verify` then asks the broker's
+ * revocation status and answers with the code the docs promise.
+ */
+describe('creddy verify on a token signed by a revoked key', () => {
+  let broker: TestBroker;
+  let token: string;
+  beforeAll(async () => {
+    broker = await startBroker();
+    const agent = await broker.agent('bot', 'demo:read');
+    token = (await issue(broker.url, agent, { backend: 'demo' })).body.token as string;
+  });
+  afterAll(async () => broker.stop());
+
+  it('is ERR_TOKEN_REVOKED (exit 1), not an unknown-key ERR_TOKEN_INVALID', async () => {
+    const kid = decodeProtectedHeader(token).kid!;
+    const revoked = await runCli(['keys', 'revoke', kid, '--force', '--config', broker.configPath], broker.env);
+    expect(revoked.code, revoked.stderr).toBe(0);
+    await broker.services.keyring.refresh(); // what the server's 1 s refresh does
+    const jwks = (await (await fetch(`${broker.url}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string }> };
+    expect(jwks.keys.map((k) => k.kid)).not.toContain(kid);
+
+    const result = await runCli(['verify', token], { CREDDY_URL: broker.url });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^creddy: ERR_TOKEN_REVOKED: token \S+ is revoked \(its signing key \S+ is no longer in the JWKS\)\n$/);
+    const json = await runCli(['verify', token, '--json'], { CREDDY_URL: broker.url });
+    expect(JSON.parse(json.stderr).error).toMatchObject({ code: 'ERR_TOKEN_REVOKED', details: { kid } });
+  });
+
+  it('a token under an unknown kid that merely names a revoked jti stays ERR_TOKEN_INVALID', async () => {
+    // The attacker copies the claims (jti included) and signs with a key of their own under
+    // another kid: the broker's status names the real (revoked) kid, not this one, so the forged
+    // token is not "revoked", it is invalid.
+    const [header, payload] = segments(token);
+    const forged = compact(
+      { ...decodeSegment<Record<string, unknown>>(header), kid: 'attacker-kid' },
+      decodeSegment(payload),
+      ed25519Signer(attackerEd25519().privateKey),
+    );
+    const result = await runCli(['verify', forged], { CREDDY_URL: broker.url });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('ERR_TOKEN_INVALID');
+  });
+});
