@@ -18,14 +18,20 @@ export const ERROR_CODES = {
   ERR_BAD_REQUEST: { status: 400, doc: 'The request body or a parameter is malformed; the message names the field.' },
   ERR_SCOPE_INVALID: { status: 400, doc: 'A requested scope does not match the scope grammar for the backend.' },
   ERR_TTL_INVALID: { status: 400, doc: 'The requested TTL is not a duration or whole number of seconds, or is below the minimum.' },
-  ERR_UNAUTHENTICATED: { status: 401, doc: 'No bearer token, a malformed one, or one that matches no active agent.' },
+  ERR_UNAUTHENTICATED: {
+    status: 401,
+    doc: "No bearer token, a malformed one, or one that matches no active agent; or a key-pair agent's client assertion that was refused (signature, `aud`, lifetime, replayed `jti`, unknown agent).",
+  },
   ERR_AGENT_REVOKED: { status: 401, doc: 'The agent token belonged to an agent that was revoked or has expired.' },
   ERR_SCOPE_DENIED: { status: 403, doc: 'A requested scope is outside the ceiling (backend allowed_scopes ∩ agent grants).' },
   ERR_BACKEND_FORBIDDEN: { status: 403, doc: 'The agent has no grant at all for this backend.' },
   ERR_FORBIDDEN: { status: 403, doc: "The caller may not act on this resource (e.g. revoke another agent's credential)." },
   ERR_BACKEND_UNKNOWN: { status: 404, doc: 'No backend with that name is configured.' },
   ERR_NOT_FOUND: { status: 404, doc: 'The route, credential, agent or key does not exist.' },
-  ERR_CONFLICT: { status: 409, doc: 'The resource already exists (e.g. an agent with that name).' },
+  ERR_CONFLICT: {
+    status: 409,
+    doc: "The resource already exists (e.g. an agent with that name, a public key registered to an agent), or a limit stands in the way (an agent's third key, its last key).",
+  },
   ERR_NOT_YET: {
     status: 409,
     doc: 'The operation becomes possible later (e.g. `keys rotate` before the next key has been published for `publish_ahead`); `details.ready_at` says when.',
@@ -71,7 +77,7 @@ export const ERROR_CODES = {
   ERR_TOKEN_REVOKED: { status: 401, doc: 'A creddy token was revoked (its jti is deny-listed) or its signing key was revoked.' },
   ERR_DPOP_INVALID: {
     status: 401,
-    doc: 'A DPoP-bound token came without a valid proof (RFC 9449): missing, malformed, replayed, too old, or not matching the request, the token hash or the cnf.jkt key; or an unbound token was sent with the DPoP scheme.',
+    doc: "A DPoP-bound token came without a valid proof (RFC 9449): missing, malformed, replayed, too old, or not matching the request, the token hash or the cnf.jkt key; or an unbound token was sent with the DPoP scheme. At the broker: an issuance request's DPoP proof is invalid (wrong htu/htm, ath present, stale, replayed), or the backend or agent has require_dpop and the request carried none (details.reason: proof_required).",
   },
   ERR_INSUFFICIENT_SCOPE: {
     status: 403,

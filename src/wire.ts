@@ -37,6 +37,8 @@ export type DownstreamCredential = Readonly<Record<string, unknown>> & {
   readonly expires_at?: string | null;
 };
 
+/** How an issued token is presented: as a bearer token, or DPoP-bound (RFC 9449). */
+export type TokenType = 'Bearer' | 'DPoP';
 /**
  * One secret in the credential of a `type: secret` backend (`credential.secrets[path]`): the
  * current value and version, and while a rotation's grace lasts, the previous one.
@@ -67,6 +69,11 @@ export interface IssueResponse {
   readonly id: string;
   /** The signed JWT (RFC 9068 `at+jwt`, EdDSA). */
   readonly token: string;
+  /**
+   * `DPoP` when the token is bound to the key of the request's DPoP proof (its `cnf.jkt`): present
+   * it with `Authorization: DPoP` and a fresh proof from that key. `Bearer` otherwise.
+   */
+  readonly token_type: TokenType;
   readonly expires_at: string;
   readonly backend: string;
   readonly scopes: readonly string[];
@@ -106,20 +113,42 @@ export interface RevocationStatus {
   readonly kid: string;
 }
 
-/** `GET /.well-known/openid-configuration`. */
-export interface DiscoveryDocument {
+/**
+ * `GET /.well-known/oauth-authorization-server` (RFC 8414): the broker's endpoints and what they
+ * accept. There is no authorization endpoint: credentials are issued to agents and workloads, not
+ * through a browser, so `response_types_supported` is empty.
+ */
+export interface AuthorizationServerMetadata {
   readonly issuer: string;
   readonly jwks_uri: string;
+  /** `POST`, form-encoded: `client_credentials` with a client assertion, or the RFC 8693 token exchange. */
+  readonly token_endpoint: string;
+  /** RFC 7662, for agents about their own tokens. */
+  readonly introspection_endpoint: string;
+  /** RFC 7009, for agents about their own tokens. */
+  readonly revocation_endpoint: string;
+  readonly grant_types_supported: readonly string[];
+  /** `private_key_jwt` (a key-pair agent's RFC 7523 assertion) for client_credentials; `none` for the token exchange, whose subject token is the proof. */
+  readonly token_endpoint_auth_methods_supported: readonly string[];
+  readonly token_endpoint_auth_signing_alg_values_supported: readonly string[];
+  readonly introspection_endpoint_auth_methods_supported: readonly string[];
+  readonly introspection_endpoint_auth_signing_alg_values_supported: readonly string[];
+  readonly revocation_endpoint_auth_methods_supported: readonly string[];
+  readonly revocation_endpoint_auth_signing_alg_values_supported: readonly string[];
+  /** Algorithms of the DPoP proofs the broker accepts (RFC 9449 §5.1). */
+  readonly dpop_signing_alg_values_supported: readonly string[];
+  readonly response_types_supported: readonly string[];
+  /** creddy's JSON issuance endpoint (`POST /v1/credentials`). */
   readonly credentials_endpoint: string;
+  /** creddy's public deny-list (`GET /v1/revocations/{jti}`). */
   readonly revocation_status_endpoint: string;
+}
+
+/** `GET /.well-known/openid-configuration`: the RFC 8414 metadata plus the signing algorithms of the tokens. */
+export interface DiscoveryDocument extends AuthorizationServerMetadata {
   readonly id_token_signing_alg_values_supported: readonly string[];
   readonly token_signing_alg_values_supported: readonly string[];
   readonly token_types_supported: readonly string[];
-  /** The RFC 8693 token-exchange endpoint (`POST`, form-encoded). */
-  readonly token_endpoint: string;
-  readonly grant_types_supported: readonly string[];
-  /** The subject_token authenticates the request: no client authentication. */
-  readonly token_endpoint_auth_methods_supported: readonly string[];
 }
 
 /** `200` answer of the token endpoint (RFC 8693 §2.2.1), with creddy's own members after the standard ones. */
@@ -127,7 +156,8 @@ export interface TokenExchangeResponse {
   /** The signed JWT (RFC 9068 `at+jwt`), as `token` in IssueResponse. */
   readonly access_token: string;
   readonly issued_token_type: 'urn:ietf:params:oauth:token-type:access_token';
-  readonly token_type: 'Bearer';
+  /** `DPoP` when the request carried a valid DPoP proof and the token is bound to its key (RFC 9449 §5). */
+  readonly token_type: TokenType;
   /** Seconds until `exp`. */
   readonly expires_in: number;
   /** Granted scopes, space-separated. */
@@ -140,10 +170,36 @@ export interface TokenExchangeResponse {
   readonly ttl: TtlDecision;
 }
 
-/** Errors of the token endpoint: RFC 6749 §5.2, plus creddy's code and the request id. */
+/**
+ * RFC 7662 introspection answer. An inactive token (invalid, expired, revoked, unknown, or
+ * another agent's) is `{"active": false}` and nothing more.
+ */
+export interface IntrospectionResponse {
+  readonly active: boolean;
+  readonly scope?: string;
+  readonly client_id?: string;
+  readonly sub?: string;
+  readonly aud?: string | readonly string[];
+  readonly iss?: string;
+  /** Seconds since the epoch. */
+  readonly exp?: number;
+  readonly iat?: number;
+  readonly nbf?: number;
+  readonly jti?: string;
+  /** `DPoP` for a token bound to a key (RFC 9449 §6.2), with that key's thumbprint in `cnf.jkt`. */
+  readonly token_type?: TokenType;
+  readonly cnf?: { readonly jkt: string };
+  readonly backend?: string;
+  readonly metadata?: Readonly<Record<string, string>>;
+}
+
+/** Errors of the OAuth endpoints (token, introspection, revocation): RFC 6749 §5.2, plus creddy's code and the request id. */
 export interface OAuthErrorBody {
   readonly error:
     | 'invalid_request'
+    | 'invalid_client'
+    | 'invalid_dpop_proof'
+    | 'unauthorized_client'
     | 'invalid_grant'
     | 'invalid_scope'
     | 'invalid_target'

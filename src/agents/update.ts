@@ -19,7 +19,8 @@ export interface AgentChange {
 }
 
 /**
- * Changes an unrevoked agent: a new token, grants, expiry. The record and its `agent.updated` row
+ * Changes an unrevoked agent: a new token (bearer agents only), grants, expiry; its public keys
+ * and require_dpop stay as they are. The record and its `agent.updated` row
  * (which carries the new facts, so the server's check against the log follows) commit together.
  * Credentials the agent holds that its new grants no longer cover are revoked: removing a grant
  * takes effect now, not when those credentials expire.
@@ -32,6 +33,13 @@ export async function updateAgent(
 ): Promise<{ agent: AgentRecord; token: string | undefined; credentialsRevoked: number }> {
   const existing = await services.store.agents.byName(name);
   if (!existing || existing.revokedAt !== null) throw new CreddyError('ERR_NOT_FOUND', `no active agent named "${name}"`);
+  // A key-pair agent holds no bearer secret: a token would give it one. Its keys rotate instead.
+  if (change.newToken && (await services.store.agentKeys.byAgent(name)).length > 0) {
+    throw new CreddyError(
+      'ERR_USAGE',
+      `agent "${name}" authenticates with its key pair, not a token; rotate its key with creddy agent key add / remove`,
+    );
+  }
   const token = change.newToken ? newAgentToken() : undefined;
   const agent: AgentRecord = {
     ...existing,

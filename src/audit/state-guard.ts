@@ -1,24 +1,28 @@
 import type { Logger } from '../_utils/logger.js';
 import { CreddyError } from '../errors.js';
 import type { AgentRecord } from '../model/agent.js';
+import type { AgentKeyRecord } from '../model/agent-key.js';
 import type { AuditRow, AuditType } from '../model/audit.js';
 import type { KeyRecord } from '../model/key.js';
 import type { Store } from '../store/port.js';
 import { chainHash } from './chain.js';
 import type { AuditKeySet } from './key.js';
-import { agentProblem, applyFact, emptyFacts, keyProblem, STATE_TYPES } from './state-facts.js';
+import { agentKeysProblem, agentProblem, applyFact, emptyFacts, keyProblem, STATE_TYPES } from './state-facts.js';
 
 /**
  * Ties the rows that decide access to the audit log, which an attacker with the database file
- * cannot edit without the audit key: an agent's grants, expiry, token digest and revocation, and
- * each signing key's state, are re-derived from their HMAC-checked audit rows and compared with
+ * cannot edit without the audit key: an agent's grants, expiry, token digest, revocation,
+ * require_dpop and public keys, and each signing key's state, are re-derived from their HMAC-checked audit rows and compared with
  * the tables where they are used. An edited or rolled-back row is refused (fail closed, logged).
  */
 export interface StateGuard {
   /** Reads the state rows appended since the last call (the server does it every second). */
   refresh(): Promise<void>;
-  /** Throws unless the agent row matches the log; re-reads the log once for an agent it has not seen. */
-  checkAgent(agent: AgentRecord): Promise<void>;
+  /**
+   * Throws unless the agent row (and, for a key-pair agent, the public keys it was checked
+   * against) matches the log; re-reads the log once for an agent it has not seen.
+   */
+  checkAgent(agent: AgentRecord, keys?: readonly AgentKeyRecord[]): Promise<void>;
   /** The key rows that match the log; the others are logged and left out. */
   vetKeys(records: readonly KeyRecord[]): Promise<KeyRecord[]>;
 }
@@ -60,12 +64,13 @@ export function createStateGuard(deps: { store: Store; keys: AuditKeySet; logger
 
   return {
     refresh,
-    async checkAgent(agent) {
-      let problem = agentProblem(facts, agent, prunedBefore);
+    async checkAgent(agent, keys) {
+      const judge = () => agentProblem(facts, agent, prunedBefore) ?? (keys ? agentKeysProblem(facts, agent, keys) : null);
+      let problem = judge();
       if (!problem) return;
-      // Another process may have created or revoked it since the last refresh: judge on a fresh read.
+      // Another process may have created, revoked or re-keyed it since the last refresh: judge on a fresh read.
       await refresh();
-      problem = agentProblem(facts, agent, prunedBefore);
+      problem = judge();
       if (!problem) return;
       logger.error('agent row does not match the audit log; refused', { agent: agent.name, problem });
       if (facts.agents.get(agent.id)?.revoked) {

@@ -1,6 +1,6 @@
 import type { AuditRow } from '../model/audit.js';
 import type { Store } from '../store/port.js';
-import { agentProblem, applyFact, emptyFacts, keyProblem, STATE_TYPES } from './state-facts.js';
+import { agentKeysProblem, agentProblem, applyFact, emptyFacts, keyProblem, STATE_TYPES } from './state-facts.js';
 import type { ChainProblem } from './verify-chain.js';
 
 /** Most rows of one type read for a cross-check; far above any real count of keys, agents or revocations. */
@@ -9,13 +9,18 @@ const MAX_ROWS = 1_000_000;
 /**
  * Cross-checks the state that decides access against the (already verified) log: every signing
  * key and agent the database holds must match what its rows record — created, grants, expiry,
- * token digest, revoked, key state — and every revocation the log records must still be in the
+ * token digest, revoked, require_dpop, public keys, key state — and every revocation the log records must still be in the
  * credentials table. Rows older than retention's cut are judged only where their events remain.
  * An emptied or shortened log beside intact tables, an edited agent or key row, or a credential
  * row un-revoked or restored from an older copy, is reported with the row named.
  */
 export async function verifyStateAgainstLog(store: Store): Promise<ChainProblem | null> {
-  const [keys, agents, head] = await Promise.all([store.keys.list(), store.agents.list(), store.audit.head()]);
+  const [keys, agents, agentKeys, head] = await Promise.all([
+    store.keys.list(),
+    store.agents.list(),
+    store.agentKeys.list(),
+    store.audit.head(),
+  ]);
   if (!head) {
     if (keys.length === 0 && agents.length === 0) return null;
     return {
@@ -40,7 +45,13 @@ export async function verifyStateAgainstLog(store: Store): Promise<ChainProblem 
         : problem(`signing key ${key.kid}: ${wrong}`);
   }
   for (const agent of agents) {
-    const wrong = agentProblem(facts, agent, prunedBefore);
+    const wrong =
+      agentProblem(facts, agent, prunedBefore) ??
+      agentKeysProblem(
+        facts,
+        agent,
+        agentKeys.filter((k) => k.agent === agent.name),
+      );
     if (wrong)
       return wrong.startsWith('the log has no')
         ? missing(head.seq, `agent "${agent.name}" exists but ${wrong}`)

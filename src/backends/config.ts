@@ -36,6 +36,7 @@ export function parseBackend(name: string, reader: ConfigReader): BackendConfig 
     maxTtl,
     allowedScopes,
     defaultScopes,
+    requireDpop: reader.boolean('require_dpop', false),
   };
   const settings = backendTypes[type].parse(reader, name);
   reader.done();

@@ -16,6 +16,8 @@ export interface BackendCommon {
   readonly allowedScopes: readonly string[];
   /** Granted when a request names no scopes. */
   readonly defaultScopes: readonly string[];
+  /** Issue only DPoP-bound credentials (RFC 9449 `cnf.jkt`): a request without a valid proof is refused. */
+  readonly requireDpop: boolean;
 }
 
 /** One issuance as the broker decided it: scopes and TTL are final, within the ceiling. */

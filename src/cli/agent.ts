@@ -1,13 +1,14 @@
 import { defineCommand } from 'citty';
 import { isoSeconds, nowSeconds } from '../_utils/clock.js';
 import { parseDuration } from '../_utils/duration.js';
-import { createAgent } from '../agents/create.js';
+import { createAgent, createKeyPairAgent } from '../agents/create.js';
 import { addGrants, parseGrants, removeGrants } from '../agents/grants.js';
 import { revokeAgent } from '../agents/revoke.js';
 import { updateAgent } from '../agents/update.js';
 import { CreddyError } from '../errors.js';
 import { type AgentRecord, agentStatus } from '../model/agent.js';
 import type { Services } from '../services.js';
+import { agentKeyCommand, keyArgs, printKeyPairAgent, withAgentKey } from './agent-key.js';
 import { jsonArg, operatorArgs, withServices } from './context.js';
 import { type CliContext, contextOf } from './io.js';
 import { printJson, printTable } from './output.js';
@@ -40,11 +41,16 @@ function showToken(ctx: CliContext, token: string, what: string): void {
 }
 
 const create = defineCommand({
-  meta: { name: 'create', description: "Create an agent and print its token once (a revoked agent's name may be used again)" },
+  meta: {
+    name: 'create',
+    description: "Create an agent and print its token once, or register its public key (a revoked agent's name may be used again)",
+  },
   args: {
     ...nameArg,
     ...grantsArg,
     expires: { type: 'string', description: 'Lifetime, e.g. 30d, or never (default: agents.default_ttl, 90d)', valueHint: 'DURATION' },
+    ...keyArgs,
+    'require-dpop': { type: 'boolean', description: 'Issue this agent only DPoP-bound credentials (RFC 9449)' },
     ...operatorArgs,
     ...jsonArg,
   },
@@ -53,13 +59,28 @@ const create = defineCommand({
     await withServices(ctx, args, async (services) => {
       const grants = parseGrants(args.can, services);
       const ttlSeconds = lifetime(args.expires, services);
-      const { agent, token } = await createAgent(services, { name: args.name, grants, ttlSeconds, actor: 'cli' });
-      if (args.json)
-        return printJson(ctx.stdout, { name: agent.name, id: agent.id, token, grants: grantStrings(agent), expires_at: expiry(agent) });
+      const input = { name: args.name, grants, ttlSeconds, actor: 'cli', requireDpop: args['require-dpop'] === true };
+      const { result, written } = await withAgentKey(ctx, args, async (key) =>
+        key === undefined ? createAgent(services, input) : createKeyPairAgent(services, { ...input, publicKeys: [key] }),
+      );
+      const { agent } = result;
+      if (!('token' in result)) return printKeyPairAgent(ctx, args.json === true, agent, result.keys, written);
+      const { token } = result;
+      if (args.json) {
+        return printJson(ctx.stdout, {
+          name: agent.name,
+          id: agent.id,
+          token,
+          grants: grantStrings(agent),
+          expires_at: expiry(agent),
+          ...(agent.requireDpop ? { require_dpop: true } : {}),
+        });
+      }
+      const dpop = agent.requireDpop ? '; DPoP-bound credentials only' : '';
       showToken(
         ctx,
         token,
-        `created agent "${agent.name}" (grants: ${grantStrings(agent).join(', ')}; expires: ${expiry(agent) ?? 'never'})`,
+        `created agent "${agent.name}" (grants: ${grantStrings(agent).join(', ')}; expires: ${expiry(agent) ?? 'never'}${dpop})`,
       );
     });
   },
@@ -190,6 +211,14 @@ async function activeAgent(services: Services, name: string): Promise<AgentRecor
 }
 
 export const agentCommand = defineCommand({
-  meta: { name: 'agent', description: 'Manage agents (callers): create, rotate their tokens, change grants, revoke' },
-  subCommands: { create, list, revoke, 'rotate-token': rotateToken, grant, 'revoke-grant': revokeGrant },
+  meta: { name: 'agent', description: 'Manage agents (callers): create, rotate their tokens or keys, change grants, revoke' },
+  subCommands: {
+    create,
+    list,
+    revoke,
+    'rotate-token': rotateToken,
+    grant,
+    'revoke-grant': revokeGrant,
+    key: agentKeyCommand,
+  },
 });

@@ -7,8 +7,8 @@ import { CreddyError } from '../errors.js';
  */
 const GENERATED_ID = /^(?:[A-Za-z0-9_-]{22}|[A-Za-z0-9_-]{43})$/;
 
-/** Positionals that take a generated id (`keys revoke KID`, `revoke ID`). */
-const ID_POSITIONALS = new Set(['kid', 'id']);
+/** Positionals that take a generated id (`keys revoke KID`, `revoke ID`, `agent key remove NAME JKT`). */
+const ID_POSITIONALS = new Set(['kid', 'id', 'jkt']);
 
 /** Comma-separated list options: repeating one appends (`--meta a=1 --meta b=2`). */
 const LIST_OPTIONS = new Set(['can', 'scopes', 'meta', 'repos', 'hosts']);
@@ -21,7 +21,7 @@ const LIST_OPTIONS = new Set(['can', 'scopes', 'meta', 'repos', 'hosts']);
  *
  * - a declared string option takes the next word as its value whatever it starts with, unless
  *   that word is itself one of the command's options (then the value is missing: a usage error);
- * - a word with the exact shape of a generated id fills an id positional (`kid`, `id`) even if it
+ * - a word with the exact shape of a generated id fills an id positional (`kid`, `id`, `jkt`) even if it
  *   starts with `-`; everything else starting with `-` must be a declared option;
  * - an unknown option or a surplus positional is a usage error naming it, never a guess; so is
  *   an option given twice, except a list option, whose values are joined.

@@ -3,22 +3,27 @@ import { formatDuration } from '../_utils/duration.js';
 import { createCreddyClient } from '../client/client.js';
 import { CreddyError } from '../errors.js';
 import type { IssueResponse } from '../wire.js';
+import { callerAuth } from './caller-auth.js';
 import { jsonArg, requireEnv } from './context.js';
 import { formatIssued, GET_FORMATS, type GetFormat } from './formats.js';
 import { type CliIo, type CliOutput, contextOf } from './io.js';
-import { callerToken } from './oidc-token.js';
 import { printJson, printTable } from './output.js';
 import { handOver, requireBackendType } from './preflight.js';
 
-/** A client for caller commands, from CREDDY_URL and CREDDY_TOKEN, or an OIDC ID token (cli/oidc-token.ts). */
-export const callerClient = (io: Pick<CliIo, 'env'>) => {
+/**
+ * A client for caller commands, from CREDDY_URL and CREDDY_TOKEN, a key pair
+ * (CREDDY_AGENT_KEY_FILE + CREDDY_AGENT) or an OIDC ID token; precedence in cli/caller-auth.ts.
+ * Its credentials are bearer credentials, never DPoP-bound: the CLI hands them to other programs
+ * (`exec`'s child, git, `--format env`), which hold no key to make proofs with.
+ */
+export const callerClient = (io: Pick<CliIo, 'env' | 'cwd'>) => {
   const url = requireEnv(io, 'CREDDY_URL');
   const discoverIssuer = async (): Promise<string> => {
     const { issuer } = await createCreddyClient({ url }).discovery();
     if (typeof issuer !== 'string') throw new CreddyError('ERR_USAGE', 'the broker names no issuer; set CREDDY_OIDC_AUDIENCE');
     return issuer;
   };
-  return createCreddyClient({ url, token: callerToken(io.env, discoverIssuer) });
+  return createCreddyClient({ url, auth: callerAuth(io, discoverIssuer), dpop: false });
 };
 
 /** Parses repeated or comma-separated `--meta k=v` into a map. */

@@ -7,7 +7,8 @@ const JWT_RE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const REQUEST_TIMEOUT_MS = 10_000;
 
 /**
- * The bearer a caller command sends, found in this order:
+ * The bearer a caller command sends, found in this order (a key pair, `CREDDY_AGENT_KEY_FILE` +
+ * `CREDDY_AGENT`, comes between 1 and 2: cli/caller-auth.ts):
  * 1. `CREDDY_TOKEN` (an agent token) — when set, it wins;
  * 2. `CREDDY_OIDC_TOKEN` (an ID token's text);
  * 3. `CREDDY_OIDC_TOKEN_FILE` (read at each use: Kubernetes rotates projected tokens in place);
@@ -40,7 +41,7 @@ export function callerToken(
   }
   throw new CreddyError(
     'ERR_USAGE',
-    'CREDDY_TOKEN is not set (export CREDDY_TOKEN=ckr_…, or give an OIDC ID token: CREDDY_OIDC_TOKEN, CREDDY_OIDC_TOKEN_FILE, or GitHub Actions with `permissions: id-token: write`)',
+    'CREDDY_TOKEN is not set (export CREDDY_TOKEN=ckr_…, or a key pair: CREDDY_AGENT_KEY_FILE with CREDDY_AGENT, or give an OIDC ID token: CREDDY_OIDC_TOKEN, CREDDY_OIDC_TOKEN_FILE, or GitHub Actions with `permissions: id-token: write`)',
   );
 }
 

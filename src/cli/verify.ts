@@ -2,7 +2,8 @@ import { defineCommand } from 'citty';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { type CreddyClient, createCreddyClient } from '../client/client.js';
 import { CreddyError, isCreddyError } from '../errors.js';
-import { creddyJwks, verifyCreddyToken } from '../verify/token.js';
+import { decodeJsonSegment } from '../verify/base64url.js';
+import { createVerifier } from '../verify/verifier.js';
 import { jsonArg, requireEnv } from './context.js';
 import { contextOf, readStdin } from './io.js';
 import { printJson } from './output.js';
@@ -23,25 +24,49 @@ export const verifyCommand = defineCommand({
     // the server says it is, not against the URL the operator happened to type.
     const discovery = await client.discovery();
     if (typeof discovery.issuer !== 'string') throw new CreddyError('ERR_NOT_READY', 'server did not return an issuer');
-    const claims = await verifyCreddyToken(token, {
+    const isActive = async (jti: string): Promise<boolean> => {
+      try {
+        return !(await client.revocationStatus(jti)).revoked;
+      } catch (err) {
+        // Signed by a published key yet unknown to the broker: never issued here, or the
+        // store was lost. Either way it must not pass.
+        if (isCreddyError(err, 'ERR_NOT_FOUND')) throw new CreddyError('ERR_TOKEN_INVALID', `token id ${jti} is unknown to this broker`);
+        throw err;
+      }
+    };
+    const verifier = createVerifier({
       issuer: discovery.issuer,
-      keys: creddyJwks(client.url),
-      ...(args.audience ? { audience: args.audience } : {}),
-      isRevoked: async (jti) => {
-        try {
-          return (await client.revocationStatus(jti)).revoked;
-        } catch (err) {
-          // Signed by a published key yet unknown to the broker: never issued here, or the
-          // store was lost. Either way it must not pass.
-          if (isCreddyError(err, 'ERR_NOT_FOUND')) throw new CreddyError('ERR_TOKEN_INVALID', `token id ${jti} is unknown to this broker`);
-          throw err;
-        }
-      },
-    }).catch((err: unknown) => explainUnknownKid(err, token, client));
-    if (args.json) return printJson(ctx.stdout, { valid: true, claims });
-    ctx.stdout.write(`valid token ${claims.jti}\n${JSON.stringify(claims, null, 2)}\n`);
+      url: client.url,
+      // Without --audience any audience passes, as it always has: the operator inspects a token, no service admits it.
+      audience: args.audience ?? unverifiedAudience(token),
+      introspect: (claims) => isActive(claims.jti),
+    });
+    let claims: Record<string, unknown>;
+    let jkt: string | undefined;
+    try {
+      claims = await verifier.verify(token).catch((err: unknown) => explainUnknownKid(err, token, client));
+    } catch (err) {
+      // A DPoP-bound token: everything else verified, but a resource server admits it only with a
+      // proof from its key, which this command does not hold. Report it as such, after the revocation check.
+      if (!isCreddyError(err, 'ERR_DPOP_INVALID') || err.details?.['reason'] !== 'proof_required') throw err;
+      claims = decodeJsonSegment(token.split('.')[1] ?? '') ?? {};
+      jkt = String(err.details['jkt']);
+      if (!(await isActive(String(claims['jti']))))
+        throw new CreddyError('ERR_TOKEN_REVOKED', `token ${String(claims['jti'])} has been revoked`);
+    }
+    if (args.json) return printJson(ctx.stdout, { valid: true, ...(jkt === undefined ? {} : { dpop_bound: true, jkt }), claims });
+    const binding = jkt === undefined ? '' : ` (DPoP-bound to key ${jkt}: valid only with a DPoP proof signed by that key)`;
+    ctx.stdout.write(`valid token ${String(claims['jti'])}${binding}\n${JSON.stringify(claims, null, 2)}\n`);
   },
 });
+
+/** The token's own `aud` (unverified; only so that no --audience means "any"), or a value no token carries. */
+function unverifiedAudience(token: string): string | string[] {
+  const aud = decodeJsonSegment(token.split('.')[1] ?? '')?.['aud'];
+  if (typeof aud === 'string' && aud.length > 0) return aud;
+  if (Array.isArray(aud) && aud.length > 0 && aud.every((a) => typeof a === 'string' && a.length > 0)) return aud as string[];
+  return '(no audience)';
+}
 
 /**
  * A token whose kid is not in the JWKS fails signature lookup before any claim is read. The usual

@@ -185,24 +185,24 @@ export function createCreddyClient(options: CreddyClientOptions): CreddyClient {
     if (typeof found !== 'string') throw new CreddyError('ERR_NOT_READY', 'the broker did not say its issuer');
     return found;
   });
-  const tokenEndpoint = once(() => findTokenEndpoint(call));
+  const tokenEndpoint = once(() => findTokenEndpoint(call, base));
   const auth = resolveAuth(options.auth ?? options.token, options.dpop, async (signer, agent) =>
     createClientAssertion(signer, { agent, audience: await issuer() }),
   );
-  // A proof for an issuance request, so the broker can bind what it issues to the client's key.
-  const issuanceProof = async (url: string) => {
+  // A proof for an issuance request, so the broker binds what it issues to the client's key. Its
+  // htu is the URL the broker knows itself by (issuer + path), whatever address the client uses.
+  const issuanceProof = async (htu: () => Promise<string>) => {
     const signer = await auth.dpopSigner();
-    return signer && createDpopProof(signer, { method: 'POST', url });
+    return signer && createDpopProof(signer, { method: 'POST', url: await htu() });
   };
 
   const issue = async (request: CredentialRequest): Promise<IssueResponse> => {
     if (auth.type === 'oidc') {
       const endpoint = await tokenEndpoint();
-      return exchangeIdToken(call, endpoint, await auth.idToken(), request, await issuanceProof(endpoint));
+      return exchangeIdToken(call, endpoint, await auth.idToken(), request, await issuanceProof(async () => endpoint.advertised));
     }
-    const url = `${base}/v1/credentials`;
-    const dpop = await issuanceProof(url);
-    return call('POST', url, {
+    const dpop = await issuanceProof(async () => `${await issuer()}/v1/credentials`);
+    return call('POST', `${base}/v1/credentials`, {
       headers: { authorization: await auth.authorization(), ...(dpop ? { dpop } : {}) },
       json: {
         backend: request.backend,

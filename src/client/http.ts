@@ -63,9 +63,9 @@ export function createBrokerCall(base: string, doFetch: typeof fetch, timeoutMs:
 function errorOf(parsed: unknown, status: number): CreddyError {
   const error = (parsed as { error?: unknown } | null)?.error;
   if (typeof error === 'string') {
-    // An OAuth endpoint: { error, error_description }.
-    const description = (parsed as { error_description?: unknown }).error_description;
-    const code = OAUTH_ERRORS[error] ?? 'ERR_INTERNAL';
+    // An OAuth endpoint: { error, error_description }, and creddy's own code beside them.
+    const { error_description: description, code: own } = parsed as { error_description?: unknown; code?: unknown };
+    const code = typeof own === 'string' && Object.hasOwn(ERROR_CODES, own) ? (own as ErrorCode) : (OAUTH_ERRORS[error] ?? 'ERR_INTERNAL');
     return new CreddyError(code, `${error}${typeof description === 'string' ? `: ${description}` : ''}`, { expose: true });
   }
   const body = error as Partial<ErrorBody['error']> | undefined;

@@ -13,11 +13,13 @@
 export { CreddyError, type ErrorCode, isCreddyError } from '../errors.js';
 export type { Ed25519PublicJwk } from '../verify/thumbprint.js';
 export type {
+  AuthorizationServerMetadata,
   CredentialList,
   CredentialSummary,
   DiscoveryDocument,
   DownstreamCredential,
   ErrorBody,
+  IntrospectionResponse,
   IssueRequestBody,
   IssueResponse,
   RevocationMode,
@@ -25,6 +27,7 @@ export type {
   RevokeResponse,
   SecretValue,
   SecretValuesCredential,
+  TokenType,
   TtlDecision,
 } from '../wire.js';
 export {

@@ -1,29 +1,42 @@
 import { CreddyError } from '../errors.js';
 import { decodeJsonSegment } from '../verify/base64url.js';
-import type { DownstreamCredential, IssueResponse } from '../wire.js';
+import type { IssueResponse, TokenExchangeResponse } from '../wire.js';
 import type { BrokerCall } from './http.js';
 import type { CredentialRequest } from './request.js';
 
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const ID_TOKEN = 'urn:ietf:params:oauth:token-type:id_token';
 
-/** RFC 8693 §2.2.1 answer, plus creddy's downstream credential when the backend has one. */
-interface TokenResponse {
-  readonly access_token?: unknown;
-  readonly token_type?: unknown;
-  readonly expires_in?: unknown;
-  readonly scope?: unknown;
-  readonly credential?: DownstreamCredential | null;
+/** The broker's token endpoint: where the client sends requests, and the URL the broker names it by. */
+export interface TokenEndpoint {
+  /** The URL requests go to: the advertised one, moved onto the client's own broker URL. */
+  readonly url: string;
+  /** The URL in the broker's metadata (issuer + path): the `htu` of DPoP proofs sent there. */
+  readonly advertised: string;
 }
 
-/** Where the broker takes token requests: RFC 8414 metadata first, then its OpenID discovery document. */
-export async function findTokenEndpoint(call: BrokerCall): Promise<string> {
+interface Metadata {
+  readonly issuer?: unknown;
+  readonly token_endpoint?: unknown;
+}
+
+/**
+ * Where the broker takes token requests: RFC 8414 metadata first, then its OpenID discovery
+ * document. The advertised URL starts with the broker's issuer; a client that reaches the broker
+ * at another address (an internal name, a test port) sends requests to that address with the
+ * same path, and signs its DPoP proofs for the advertised URL, which is what the broker checks.
+ */
+export async function findTokenEndpoint(call: BrokerCall, base: string): Promise<TokenEndpoint> {
   for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration']) {
-    const metadata = await call<{ token_endpoint?: unknown }>('GET', path).catch((err: unknown): { token_endpoint?: unknown } => {
+    const metadata = await call<Metadata>('GET', path).catch((err: unknown): Metadata => {
       if (err instanceof CreddyError && err.code === 'ERR_NOT_FOUND') return {};
       throw err;
     });
-    if (typeof metadata.token_endpoint === 'string' && /^https?:\/\//.test(metadata.token_endpoint)) return metadata.token_endpoint;
+    const advertised = metadata.token_endpoint;
+    if (typeof advertised !== 'string' || !/^https?:\/\//.test(advertised)) continue;
+    const issuer = typeof metadata.issuer === 'string' ? metadata.issuer : undefined;
+    const url = issuer !== undefined && advertised.startsWith(`${issuer}/`) ? `${base}${advertised.slice(issuer.length)}` : advertised;
+    return { url, advertised };
   }
   throw new CreddyError(
     'ERR_NOT_READY',
@@ -32,14 +45,15 @@ export async function findTokenEndpoint(call: BrokerCall): Promise<string> {
 }
 
 /**
- * Exchanges an OIDC ID token for a credential (RFC 8693): `subject_token` is the ID token, the
- * backend is the `audience`, the scopes go in `scope` (space-separated), and `ttl` is sent as an
- * extension parameter (servers ignore parameters they do not know, RFC 6749 §3.2). The answer is
- * returned in the shape of `POST /v1/credentials`, its fields read from the token's claims.
+ * Exchanges an OIDC ID token for a credential at the broker's token endpoint (RFC 8693):
+ * `subject_token` is the ID token, the backend is the `audience`, the scopes go in `scope`
+ * (space-separated), and `ttl` is creddy's extension parameter. With a DPoP proof the broker binds
+ * the token to its key and answers `token_type: DPoP`. The answer is returned in the shape of
+ * `POST /v1/credentials`; the broker sends those members alongside the standard ones.
  */
 export async function exchangeIdToken(
   call: BrokerCall,
-  endpoint: string,
+  endpoint: TokenEndpoint,
   idToken: string,
   request: CredentialRequest,
   dpopProof: string | undefined,
@@ -55,25 +69,26 @@ export async function exchangeIdToken(
     ...(request.scopes?.length ? { scope: request.scopes.join(' ') } : {}),
     ...(request.ttl === undefined ? {} : { ttl: String(request.ttl) }),
   };
-  const answer = await call<TokenResponse>('POST', endpoint, { form, headers: dpopProof ? { dpop: dpopProof } : {} });
+  const answer = await call<Partial<TokenExchangeResponse>>('POST', endpoint.url, { form, headers: dpopProof ? { dpop: dpopProof } : {} });
   const token = answer.access_token;
   const claims = typeof token === 'string' ? decodeJsonSegment(token.split('.')[1] ?? '') : undefined;
   if (typeof token !== 'string' || !claims || typeof claims['exp'] !== 'number' || typeof claims['jti'] !== 'string') {
     throw new CreddyError('ERR_INTERNAL', 'the token endpoint answered without a creddy access token', { expose: true });
   }
-  const exp = claims['exp'];
-  const scope = typeof answer.scope === 'string' ? answer.scope : typeof claims['scope'] === 'string' ? claims['scope'] : '';
   const metadata = claims['metadata'];
   return {
-    id: claims['jti'],
+    id: answer.id ?? claims['jti'],
     token,
-    expires_at: new Date(exp * 1000).toISOString(),
-    backend: typeof claims['backend'] === 'string' ? claims['backend'] : request.backend,
-    scopes: scope.split(' ').filter(Boolean),
+    token_type: answer.token_type === 'DPoP' || claims['cnf'] !== undefined ? 'DPoP' : 'Bearer',
+    expires_at: answer.expires_at ?? new Date(claims['exp'] * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    backend: answer.backend ?? (typeof claims['backend'] === 'string' ? claims['backend'] : request.backend),
+    scopes: (typeof answer.scope === 'string' ? answer.scope : typeof claims['scope'] === 'string' ? claims['scope'] : '')
+      .split(' ')
+      .filter(Boolean),
     metadata: metadata && typeof metadata === 'object' ? (metadata as Record<string, string>) : null,
-    ttl: {
+    ttl: answer.ttl ?? {
       requested: typeof request.ttl === 'number' ? request.ttl : null,
-      granted: typeof answer.expires_in === 'number' ? answer.expires_in : exp - Math.floor(Date.now() / 1000),
+      granted: typeof answer.expires_in === 'number' ? answer.expires_in : claims['exp'] - Math.floor(Date.now() / 1000),
       clamped_by: null,
     },
     credential: answer.credential ?? null,

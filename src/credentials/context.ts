@@ -1,10 +1,14 @@
 import type { AgentRecord, Grant } from '../model/agent.js';
 
-/** A registered agent (`ckr_` bearer token), as the use cases see it. */
+/** A registered agent (a `ckr_` bearer token, or a key pair), as the use cases see it. */
 export interface AgentCaller {
   readonly kind: 'agent';
   readonly name: string;
   readonly grants: readonly Grant[];
+  /** Every credential must be DPoP-bound (the agent's `require_dpop`). */
+  readonly requireDpop?: boolean;
+  /** Thumbprint of the key whose client assertion authenticated this request (key-pair agents). */
+  readonly keyJkt?: string;
 }
 
 /**
@@ -34,7 +38,13 @@ export interface RequestContext {
   readonly requestId: string;
 }
 
-/** The caller an authenticated agent is. */
-export function agentCaller(agent: AgentRecord): AgentCaller {
-  return { kind: 'agent', name: agent.name, grants: agent.grants };
+/** The caller an authenticated agent is; `keyJkt` names the key it proved itself with, if any. */
+export function agentCaller(agent: AgentRecord, keyJkt?: string): AgentCaller {
+  return {
+    kind: 'agent',
+    name: agent.name,
+    grants: agent.grants,
+    ...(agent.requireDpop ? { requireDpop: true } : {}),
+    ...(keyJkt === undefined ? {} : { keyJkt }),
+  };
 }

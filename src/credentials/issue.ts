@@ -12,6 +12,7 @@ import { decideTtl, type TtlBound } from '../policy/ttl.js';
 import type { Services } from '../services.js';
 import type { IssueResponse, TtlDecision } from '../wire.js';
 import type { Caller, RequestContext } from './context.js';
+import { type IssuanceProof, issuanceBinding } from './dpop-binding.js';
 
 /** How long a backend may take to mint (including its retries) before the request fails. */
 export const MINT_DEADLINE_MS = 20_000;
@@ -24,11 +25,14 @@ export interface IssueRequest {
   readonly metadata: Readonly<Record<string, string>> | null;
   /** Backend-specific fields (e.g. `repositories`), checked against what the backend accepts. */
   readonly params: Readonly<Record<string, unknown>>;
+  /** The request's DPoP proof, if it sent one: the credential is then bound to its key. */
+  readonly dpop?: IssuanceProof | undefined;
 }
 
 /**
- * Issues one credential: policy (scopes ⊆ ceiling, TTL in bounds) → downstream mint → sign →
- * audit (fail-closed) → response. Every denial is audited with its code before it is thrown. If
+ * Issues one credential: policy (scopes ⊆ ceiling, TTL in bounds, a valid DPoP proof where the
+ * backend or the agent requires one) → downstream mint → sign (with `cnf.jkt` when the request
+ * carried a proof) → audit (fail-closed) → response. Every denial is audited with its code before it is thrown. If
  * the audit write fails after a downstream credential was minted, that credential is revoked
  * where the backend can, so nothing leaves or lingers unrecorded.
  */
@@ -44,11 +48,14 @@ export async function issueCredential(services: Services, ctx: RequestContext, b
   let backend: Backend;
   let scopes: string[];
   let ttl: TtlDecision;
+  let jkt: string | undefined;
   try {
     backend = services.backends.get(body.backend) ?? unknownBackend(body.backend);
     const grants = caller.grants.filter((g) => g.backend === body.backend).map((g) => g.scope);
     scopes = decideScopes(body.scopes, backend, grants);
     ttl = decideTtl(body.ttl, backend, callerTtlCaps(caller, backend, iat));
+    // Last of the checks: a proof's jti is spent only by a request that is otherwise granted.
+    jkt = await issuanceBinding(services, caller, backend.common, body.dpop);
   } catch (err) {
     if (isCreddyError(err) && err.expose) {
       await services.audit.write({
@@ -126,6 +133,7 @@ export async function issueCredential(services: Services, ctx: RequestContext, b
     scope: scopes.join(' '),
     backend: body.backend,
     ...(body.metadata ? { metadata: body.metadata } : {}),
+    ...(jkt === undefined ? {} : { cnf: { jkt } }),
   });
 
   const credential: CredentialRecord = {
@@ -170,6 +178,9 @@ export async function issueCredential(services: Services, ctx: RequestContext, b
           // Redacted again though secret-shaped values were refused at the edge: the log never holds one.
           ...(body.metadata ? { metadata: redactStrings(body.metadata) } : {}),
           ...(credential.downstream ? { downstream: credential.downstream } : {}),
+          // The key the token is bound to (cnf.jkt), and the agent key whose assertion asked for it.
+          ...(jkt === undefined ? {} : { dpop_jkt: jkt }),
+          ...(caller.kind === 'agent' && caller.keyJkt !== undefined ? { agent_key: caller.keyJkt } : {}),
           ...federation,
         },
       }),
@@ -190,6 +201,7 @@ export async function issueCredential(services: Services, ctx: RequestContext, b
   return {
     id: jti,
     token,
+    token_type: jkt === undefined ? 'Bearer' : 'DPoP',
     expires_at: isoSeconds(exp),
     backend: body.backend,
     scopes,

@@ -10,6 +10,7 @@ import { BODY_LIMIT_BYTES, declaredLengthWithinLimit } from './read-json.js';
 import { backendRoutes } from './routes/backends.js';
 import { credentialRoutes } from './routes/credentials.js';
 import { healthRoutes } from './routes/health.js';
+import { oauthRoutes } from './routes/oauth.js';
 import { tokenRoutes } from './routes/token.js';
 import { wellKnownRoutes } from './routes/well-known.js';
 
@@ -27,7 +28,7 @@ export interface AppOptions {
 /**
  * Builds the HTTP app from its dependencies; `serve()` is separate so tests drive it with
  * `app.request()` and no open port. Middleware in order: request id, declared body size on `/v1/*`, then
- * per route the bearer check (requireCaller: agent token or OIDC ID token); errors become `{error: {code, message, request_id}}`.
+ * per route the bearer check (requireCaller: agent token, client assertion or OIDC ID token); errors become `{error: {code, message, request_id}}`.
  *
  * @example
  * ```ts
@@ -50,6 +51,7 @@ export function createApp(services: Services, options: AppOptions = {}): Hono<Ap
     createFederation({ config: services.config, clock: services.clock, logger: services.logger, replay: services.store.replay });
   app.route('/', wellKnownRoutes(services));
   app.route('/', tokenRoutes(services, federation, throttle));
+  app.route('/', oauthRoutes(services, federation, throttle));
   app.route('/v1/credentials', credentialRoutes(services, federation, throttle));
   app.route('/v1/backends', backendRoutes(services, federation, throttle));
 

@@ -1,7 +1,7 @@
 import type { ErrorHandler } from 'hono';
 import type { Logger } from '../_utils/logger.js';
 import { redact } from '../_utils/redact.js';
-import { type ErrorCode, isCreddyError } from '../errors.js';
+import { type CreddyError, type ErrorCode, isCreddyError } from '../errors.js';
 import type { OAuthErrorBody } from '../wire.js';
 import type { AppEnv } from './context.js';
 
@@ -17,13 +17,30 @@ const OAUTH_ERRORS: Partial<Record<ErrorCode, OAuthErrorBody['error']>> = {
   ERR_SCOPE_DENIED: 'invalid_scope',
   ERR_BACKEND_UNKNOWN: 'invalid_target',
   ERR_BACKEND_FORBIDDEN: 'invalid_target',
+  ERR_AGENT_REVOKED: 'invalid_client',
+  ERR_DPOP_INVALID: 'invalid_dpop_proof',
+  ERR_FORBIDDEN: 'unauthorized_client',
 };
 
+/** Errors of client authentication (RFC 6749 §2.3), answered `invalid_client` with 401 (§5.2). */
+const clientAuthFailures = new WeakSet<CreddyError>();
+
 /**
- * The token endpoint's error handler: `{error, error_description, code, request_id}` with
- * `Cache-Control: no-store`. Client errors are 400 as RFC 6749 §5.2 asks (401/403 would suggest
- * client authentication); the throttle's 429 keeps `Retry-After`; 5xx bodies are generic and the
- * cause is logged under the request id, as everywhere else.
+ * Marks a refused client authentication — a key-pair agent's assertion at the token endpoint, the
+ * agent calling introspection or revocation — so the handler answers `401 invalid_client` rather
+ * than the `400 invalid_grant` of a refused grant. A 429 from the throttle stays a 429.
+ */
+export function clientAuthFailure(err: CreddyError): CreddyError {
+  clientAuthFailures.add(err);
+  return err;
+}
+
+/**
+ * The OAuth endpoints' error handler: `{error, error_description, code, request_id}` with
+ * `Cache-Control: no-store`. Client errors are 400 as RFC 6749 §5.2 asks, but for a failed client
+ * authentication: `401 invalid_client` with a `WWW-Authenticate` challenge; the throttle's 429
+ * keeps `Retry-After`; 5xx bodies are generic and the cause is logged under the request id, as
+ * everywhere else.
  */
 export function oauthErrorHandler(logger: Logger): ErrorHandler<AppEnv> {
   return (err, c) => {
@@ -39,6 +56,9 @@ export function oauthErrorHandler(logger: Logger): ErrorHandler<AppEnv> {
     if (status === 429) {
       [error, httpStatus] = ['temporarily_unavailable', 429];
       c.header('Retry-After', String(known?.details?.['retry_after'] ?? 60));
+    } else if (status === 401 && known && clientAuthFailures.has(known)) {
+      [error, httpStatus] = ['invalid_client', 401];
+      c.header('WWW-Authenticate', 'Bearer realm="creddy"');
     } else if (status < 500) {
       [error, httpStatus] = [OAUTH_ERRORS[code] ?? 'invalid_request', 400];
     } else {

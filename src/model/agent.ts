@@ -19,6 +19,11 @@ export interface AgentRecord {
   readonly createdAt: number;
   readonly expiresAt: number | null;
   readonly revokedAt: number | null;
+  /**
+   * Credentials are issued only bound to a DPoP key (RFC 9449 `cnf.jkt`) when true. Absent means
+   * false (agents created before the setting existed).
+   */
+  readonly requireDpop?: boolean;
 }
 
 /** Lifecycle status of an agent at `now` (epoch seconds). */

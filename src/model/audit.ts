@@ -7,6 +7,8 @@ export type AuditType =
   | 'agent.created'
   | 'agent.updated'
   | 'agent.revoked'
+  | 'agent.key_added'
+  | 'agent.key_removed'
   | 'key.created'
   | 'key.activated'
   | 'key.retired'

@@ -25,7 +25,12 @@ const TABLES: Record<(typeof COPY_TABLES)[number], DumpTable> = {
       'revoked_at',
     ],
   },
-  agents: { name: 'agents', key: 'id', columns: ['id', 'name', 'token_hash', 'grants', 'created_at', 'expires_at', 'revoked_at'] },
+  agents: {
+    name: 'agents',
+    key: 'id',
+    columns: ['id', 'name', 'token_hash', 'grants', 'created_at', 'expires_at', 'revoked_at', 'require_dpop'],
+  },
+  agent_keys: { name: 'agent_keys', key: 'jkt', columns: ['jkt', 'agent', 'x', 'added_at'] },
   credentials: {
     name: 'credentials',
     key: 'jti',
@@ -70,7 +75,7 @@ const TABLES: Record<(typeof COPY_TABLES)[number], DumpTable> = {
 const PAGE = 1000;
 
 /**
- * `creddy store copy`: copies a SQLite deployment — sealed signing keys, agents, credentials, the
+ * `creddy store copy`: copies a SQLite deployment — sealed signing keys, agents and their public keys, credentials, the
  * audit log with its chain and checkpoints, the audit signing keys, the sealed secret versions — verbatim into an empty
  * PostgreSQL database, in one transaction on the target and from one snapshot of the source.
  * Nothing is re-sealed or re-chained: the same KEK and audit key open and verify it there.

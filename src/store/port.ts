@@ -7,6 +7,7 @@
  * before they reach the store.
  */
 import type { AgentRecord } from '../model/agent.js';
+import type { AgentKeyRecord } from '../model/agent-key.js';
 import type { AuditCheckpoint, AuditEvent, AuditHead, AuditOutcome, AuditRow, AuditSigningKeyRecord } from '../model/audit.js';
 import type { CredentialRecord } from '../model/credential.js';
 import type { KeyRecord, KeyState } from '../model/key.js';
@@ -86,8 +87,16 @@ export interface AuditEntry {
  */
 export type StateChange =
   /** Inserts the record; skipped if its name has an unrevoked record already (or its id or token digest exists). */
-  | { readonly kind: 'agent.create'; readonly agent: AgentRecord }
-  /** Sets the three mutable facts of the unrevoked record `id` (a new token, grants, expiry); skipped if it is revoked. */
+  | {
+      readonly kind: 'agent.create';
+      readonly agent: AgentRecord;
+      /**
+       * A key-pair agent's public keys, inserted with it. When the agent row is inserted, keys
+       * left under its name (by an agent that once had it) are dropped first.
+       */
+      readonly keys?: readonly AgentKeyRecord[];
+    }
+  /** Sets the three mutable facts of the unrevoked record `id` (a new token, grants, expiry); skipped if it is revoked. Keys and require_dpop stay. */
   | {
       readonly kind: 'agent.update';
       readonly id: string;
@@ -95,6 +104,10 @@ export type StateChange =
       readonly grants: AgentRecord['grants'];
       readonly expiresAt: number | null;
     }
+  /** Registers one more key for an agent; skipped when the thumbprint is registered already. */
+  | { readonly kind: 'agent.key.add'; readonly key: AgentKeyRecord }
+  /** Drops one of an agent's keys; skipped when it is not there. */
+  | { readonly kind: 'agent.key.remove'; readonly agent: string; readonly jkt: string }
   /** Revokes the unrevoked record of `name`, if there is one. */
   | { readonly kind: 'agent.revoke'; readonly name: string; readonly at: number }
   | {
@@ -109,6 +122,8 @@ export type StateChange =
       readonly leaseUntil?: number;
     };
 
+/** The state changes that touch only agent keys. */
+export type AgentKeyChange = Extract<StateChange, { kind: 'agent.key.add' | 'agent.key.remove' }>;
 /**
  * One write to the secret table, committed with its audit rows (`store.secrets.write`). Each is
  * guarded on what the writer last read, so of two racing writers one wins and the other is told
@@ -171,6 +186,17 @@ export interface Store {
     byName(name: string): Promise<AgentRecord | undefined>;
     /** Every record, revoked ones included, by name then creation time. */
     list(): Promise<AgentRecord[]>;
+  };
+  /**
+   * Key-pair agents' Ed25519 public keys. Written only through `audit.append` (`agent.create`
+   * with keys, `agent.key.add`, `agent.key.remove`), never without their row. A thumbprint
+   * belongs to one agent.
+   */
+  readonly agentKeys: {
+    /** The agent's keys, oldest first (by addedAt, then jkt). */
+    byAgent(agent: string): Promise<AgentKeyRecord[]>;
+    /** Every registered key, by agent then jkt (audit verify's cross-check, store copy). */
+    list(): Promise<AgentKeyRecord[]>;
   };
   readonly keys: {
     list(): Promise<KeyRecord[]>;
@@ -250,6 +276,10 @@ export interface Store {
     erase(now: number): Promise<number>;
   };
   /** One-time use of federated ID tokens, shared by every replica on this store. */
+  /**
+   * One-time use of federated ID tokens, key-pair agents' client assertions and DPoP proofs,
+   * shared by every replica on this store (keys are digests prefixed by their purpose).
+   */
   readonly replay: {
     /**
      * Records `key` (an opaque digest of issuer + jti) until `expiresAt` (epoch seconds). True if

@@ -18,6 +18,8 @@ export interface AgentRow {
   created_at: number;
   expires_at: number | null;
   revoked_at: number | null;
+  /** SQLite INTEGER 0/1, PostgreSQL BOOLEAN. */
+  require_dpop: number | boolean;
 }
 
 export interface CredentialRow {
@@ -110,6 +112,7 @@ export const toAgent = (row: AgentRow): AgentRecord => ({
   createdAt: row.created_at,
   expiresAt: row.expires_at,
   revokedAt: row.revoked_at,
+  ...(row.require_dpop ? { requireDpop: true } : {}),
 });
 
 export const toCredential = (row: CredentialRow): CredentialRecord => ({

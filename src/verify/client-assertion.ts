@@ -2,7 +2,7 @@ import { compactVerify, importJWK } from 'jose';
 import { CreddyError } from '../errors.js';
 import { decodeJsonSegment, isCanonicalBase64url } from './base64url.js';
 import type { ReplayCache } from './replay-cache.js';
-import type { Ed25519PublicJwk } from './thumbprint.js';
+import { type Ed25519PublicJwk, jwkThumbprint } from './thumbprint.js';
 
 const MAX_ASSERTION_LENGTH = 4096;
 const ASSERTION_RE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{86}$/;
@@ -13,8 +13,11 @@ const ASSERTION_TYPES = new Set([undefined, 'JWT', 'client-authentication+jwt'])
 export interface ClientAssertionChecks {
   /** Accepted `aud` values: the broker's issuer (and its token endpoint, where it is presented there). */
   readonly audience: readonly string[];
-  /** The agent's registered Ed25519 public key, by agent name; undefined when there is none. */
-  readonly publicKey: (agent: string) => Promise<Ed25519PublicJwk | undefined> | Ed25519PublicJwk | undefined;
+  /**
+   * The agent's registered Ed25519 public key(s), by agent name (and the header's `kid`, when it
+   * has one); undefined or empty when there is none. An agent rotating its key holds two.
+   */
+  readonly publicKey: (agent: string, kid: string | undefined) => Promise<PublicKeys> | PublicKeys;
   /** Remembers jtis until the assertion expires, so each assertion authenticates once. */
   readonly replay: ReplayCache;
   /** The longest lifetime accepted, `exp − now`, in seconds (default 60). */
@@ -25,11 +28,16 @@ export interface ClientAssertionChecks {
   readonly now?: (() => number) | undefined;
 }
 
-/** A verified assertion: who it authenticates, and until when. */
+/** What {@link ClientAssertionChecks.publicKey} returns. */
+type PublicKeys = Ed25519PublicJwk | readonly Ed25519PublicJwk[] | undefined;
+
+/** A verified assertion: who it authenticates, with which key, and until when. */
 export interface VerifiedClientAssertion {
   readonly agent: string;
   readonly jti: string;
   readonly exp: number;
+  /** RFC 7638 thumbprint of the registered key that verified the signature. */
+  readonly jkt: string;
 }
 
 const refused = (why: string, cause?: unknown) =>
@@ -38,8 +46,9 @@ const refused = (why: string, cause?: unknown) =>
 /**
  * Verifies an RFC 7523 client assertion signed by a key-pair agent: EdDSA only, `iss` = `sub` =
  * the agent, `aud` one of the accepted audiences, `exp` in the future but at most `maxLifetime`
- * away, `jti` never seen before, and a signature by the public key registered for that agent.
- * Every segment must be canonical base64url; the replay check runs last.
+ * away, `jti` never seen before, and a signature by a public key registered for that agent (the
+ * one whose thumbprint is the header's `kid`, when it names one). Every segment must be canonical
+ * base64url; the replay check runs last. An unknown agent and a wrong key are refused alike.
  */
 export async function verifyClientAssertion(assertion: string, checks: ClientAssertionChecks): Promise<VerifiedClientAssertion> {
   if (typeof assertion !== 'string' || assertion.length > MAX_ASSERTION_LENGTH || !ASSERTION_RE.test(assertion)) {
@@ -72,13 +81,24 @@ export async function verifyClientAssertion(assertion: string, checks: ClientAss
     }
   }
 
-  const jwk = await checks.publicKey(iss);
-  if (!jwk) throw refused(`no key is registered for agent ${iss}`);
-  try {
-    await compactVerify(assertion, await importJWK({ kty: 'OKP', crv: 'Ed25519', x: jwk.x }, 'EdDSA'), { algorithms: ['EdDSA'] });
-  } catch (err) {
-    throw refused('bad signature', err);
+  const kid = typeof header['kid'] === 'string' ? header['kid'] : undefined;
+  const found = await checks.publicKey(iss, kid);
+  const registered: readonly Ed25519PublicJwk[] = found === undefined ? [] : 'x' in found ? [found] : found;
+  let jkt: string | undefined;
+  let failure: unknown;
+  for (const jwk of registered) {
+    const thumbprint = await jwkThumbprint({ kty: 'OKP', crv: 'Ed25519', x: jwk.x });
+    if (kid !== undefined && kid !== thumbprint) continue;
+    try {
+      await compactVerify(assertion, await importJWK({ kty: 'OKP', crv: 'Ed25519', x: jwk.x }, 'EdDSA'), { algorithms: ['EdDSA'] });
+      jkt = thumbprint;
+      break;
+    } catch (err) {
+      failure = err;
+    }
   }
+  // One answer for an unknown agent, a kid it does not hold and a bad signature: no probing for names.
+  if (jkt === undefined) throw refused('bad signature: no key registered for this agent verifies it', failure);
   if (!(await checks.replay.use(`${iss}:${jti}`, ((exp as number) + tolerance) * 1000))) throw refused('jti was already used (replay)');
-  return { agent: iss, jti, exp: exp as number };
+  return { agent: iss, jti, exp: exp as number, jkt };
 }

@@ -25,8 +25,11 @@ export interface DpopRequest {
 
 /** What a proof is checked against besides the request. */
 export interface DpopChecks {
-  /** The access token presented with the proof: its hash must be the proof's `ath`. */
-  readonly accessToken?: string | undefined;
+  /**
+   * The access token presented with the proof: its hash must be the proof's `ath`. `null`: the
+   * request carries no token (issuance, RFC 9449 §5), so the proof must not carry `ath`.
+   */
+  readonly accessToken?: string | null | undefined;
   /** The token's `cnf.jkt`: the proof's key must have this thumbprint. */
   readonly jkt?: string | undefined;
   /** How old a proof may be, in seconds (default 60). */
@@ -87,7 +90,8 @@ export async function verifyDpopProof(request: DpopRequest, checks: DpopChecks):
   const nowS = Math.floor(checks.now() / 1000);
   if (iat > nowS + checks.clockTolerance) throw invalid('iat is in the future');
   if (iat < nowS - checks.maxAge - checks.clockTolerance) throw invalid('proof is too old');
-  if (checks.accessToken !== undefined && ath !== (await sha256Base64url(checks.accessToken))) {
+  if (checks.accessToken === null && ath !== undefined) throw invalid('ath is for requests that present a token; this one does not');
+  if (typeof checks.accessToken === 'string' && ath !== (await sha256Base64url(checks.accessToken))) {
     throw invalid('ath does not match the access token');
   }
   const jkt = await jwkThumbprint(jwk);

@@ -122,8 +122,13 @@ export function createVerifier(options: VerifierOptions): Verifier {
     async verify(token, request = {}) {
       const claims = await verifyAccessToken(token, { issuer, audience: audiences, clockTolerance, keys, now });
       if (claims.cnf) {
-        if (!request.dpop)
-          throw new CreddyError('ERR_DPOP_INVALID', 'token is DPoP-bound: present it with a DPoP proof (Authorization: DPoP)');
+        if (!request.dpop) {
+          // Thrown only once everything else about the token checked out: `proof_required` tells a
+          // caller (creddy verify) that the token is sound and bound to this key.
+          throw new CreddyError('ERR_DPOP_INVALID', 'token is DPoP-bound: present it with a DPoP proof (Authorization: DPoP)', {
+            details: { reason: 'proof_required', jkt: claims.cnf.jkt },
+          });
+        }
         const checks = { accessToken: token, jkt: claims.cnf.jkt, maxAge: dpopMaxAge, clockTolerance: dpopTolerance, replay, now };
         await verifyDpopProof(request.dpop, checks);
       } else if (request.dpop) {

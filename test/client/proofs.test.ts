@@ -130,6 +130,36 @@ describe('client assertion (RFC 7523)', () => {
     const future = await createClientAssertion(signer, { agent: 'bot', audience: issuer, now: () => Date.now() + 120_000 });
     await expect(verifyClientAssertion(future, checks)).rejects.toMatchObject({ code: 'ERR_UNAUTHENTICATED' });
   });
+
+  it('picks the registered key the header kid names among several (rotation), and says which verified', async () => {
+    const [current, next] = [await generateAgentKey(), await generateAgentKey()];
+    const checks = {
+      audience: [issuer],
+      publicKey: (agent: string) => (agent === 'bot' ? [current.publicJwk, next.publicJwk] : []),
+      replay: createReplayCache(),
+    };
+    for (const key of [current, next]) {
+      const signer = await createAgentSigner(key.privateJwk);
+      await expect(
+        verifyClientAssertion(await createClientAssertion(signer, { agent: 'bot', audience: issuer }), checks),
+      ).resolves.toMatchObject({
+        agent: 'bot',
+        jkt: key.jkt,
+      });
+      // Without a kid every registered key is tried.
+      const bare = await signer.sign(
+        { typ: 'JWT' },
+        { iss: 'bot', sub: 'bot', aud: issuer, exp: Math.floor(Date.now() / 1000) + 60, jti: key.jkt },
+      );
+      await expect(verifyClientAssertion(bare, checks)).resolves.toMatchObject({ jkt: key.jkt });
+    }
+    // A kid that names the other registered key: that key alone is tried, and fails.
+    const lying = await (await createAgentSigner(current.privateJwk)).sign(
+      { typ: 'JWT', kid: next.jkt },
+      { iss: 'bot', sub: 'bot', aud: issuer, exp: Math.floor(Date.now() / 1000) + 60, jti: 'lying' },
+    );
+    await expect(verifyClientAssertion(lying, checks)).rejects.toMatchObject({ code: 'ERR_UNAUTHENTICATED' });
+  });
 });
 
 describe('DPoP proof (RFC 9449)', () => {
@@ -166,5 +196,18 @@ describe('DPoP proof (RFC 9449)', () => {
       code: 'ERR_DPOP_INVALID',
       message: expect.stringContaining('replay'),
     });
+  });
+
+  it('refuses a proof with ath where the request presents no token (issuance), and takes one without', async () => {
+    const signer = await createAgentSigner((await generateAgentKey()).privateJwk);
+    const url = 'https://creddy.example.com/v1/credentials';
+    const checks = { accessToken: null, maxAge: 60, clockTolerance: 5, replay: createReplayCache(), now: Date.now };
+    const withAth = await createDpopProof(signer, { method: 'POST', url, accessToken: 'a.b.c' });
+    await expect(verifyDpopProof({ proof: withAth, method: 'POST', url }, checks)).rejects.toMatchObject({
+      code: 'ERR_DPOP_INVALID',
+      message: expect.stringContaining('ath'),
+    });
+    const plain = await createDpopProof(signer, { method: 'POST', url });
+    await expect(verifyDpopProof({ proof: plain, method: 'POST', url }, checks)).resolves.toMatchObject({ jkt: signer.jkt });
   });
 });

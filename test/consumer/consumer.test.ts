@@ -1,74 +1,35 @@
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join, posix } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, posix } from 'node:path';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exec, FIXTURE, type Manifest, type PackedProject, packIntoProject, ROOT, TSC } from './packed-project.js';
 
 /**
- * The package as a user receives it: `npm pack` of the built repo, unpacked into a fresh project
- * outside the repo, type-checked with tsc (strict, NodeNext) and imported with node.
- *
- * Why not `npm install <tarball>`: it resolves every dependency against the registry (measured:
- * `npm install --offline --ignore-scripts` fails with ENOTCACHED because the npm cache holds no
- * packuments) and would rebuild better-sqlite3. Instead the tarball is unpacked into
- * node_modules/creddy — the same files npm would place there — and each of its runtime
- * dependencies, plus the consumer's own @types/node, is a symlink to the repo's installed copy.
- * Node and tsc resolve symlinks to their real path, so those packages find their own dependencies
- * in the repo, while creddy itself resolves only through the temp project. The project lives in
- * the OS temp dir so nothing can climb into the repo's node_modules by accident.
+ * The package as a user receives it (packed-project.ts): `npm pack` of the built repo, unpacked
+ * into a fresh project outside the repo, type-checked with tsc (strict, NodeNext) and imported
+ * with node.
  */
-
-const exec = promisify(execFile);
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const FIXTURE = fileURLToPath(new URL('./fixture/', import.meta.url));
-const TSC = join(ROOT, 'node_modules/typescript/bin/tsc');
 
 /** Files of the public entries: the SDKs, the error table and the wire types. */
 const PUBLIC_FILE = /^dist\/(index|errors|wire)\.(js|d\.ts)$|^dist\/(client|verify|hono)\/[\w-]+\.(js|d\.ts)$/;
 /** The only packages the public entries may import; hono only in declarations (it is the app's, a peer). */
 const PUBLIC_DEPENDENCIES = ['jose', '@noble/ed25519', 'hono'];
 
-interface Manifest {
-  readonly version: string;
-  readonly types: string;
-  readonly exports: Record<string, string | { readonly types: string; readonly import: string }>;
-  readonly dependencies: Record<string, string>;
-  readonly peerDependencies: Record<string, string>;
-}
-
-let temp: string;
+let packed: PackedProject;
 let project: string;
 let pkg: string;
 let packedFiles: string[];
 let manifest: Manifest;
 
 beforeAll(async () => {
-  if (!existsSync(join(ROOT, 'dist/index.js'))) throw new Error('dist/ is missing: run `npm run build` first (`npm test` does)');
-  temp = await mkdtemp(join(tmpdir(), 'creddy-consumer-'));
-  project = join(temp, 'project');
-  pkg = join(project, 'node_modules/creddy');
-  await mkdir(pkg, { recursive: true });
-
-  const { stdout } = await exec('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', temp], { cwd: ROOT });
-  const [packed] = JSON.parse(stdout) as [{ filename: string; files: { path: string }[] }];
-  packedFiles = packed.files.map((file) => file.path);
-  await exec('tar', ['-xzf', join(temp, packed.filename), '-C', pkg, '--strip-components=1']);
-  manifest = JSON.parse(await readFile(join(pkg, 'package.json'), 'utf8')) as Manifest;
-
-  for (const name of [...Object.keys(manifest.dependencies), ...Object.keys(manifest.peerDependencies), '@types/node']) {
-    await mkdir(dirname(join(project, 'node_modules', name)), { recursive: true });
-    await symlink(join(ROOT, 'node_modules', name), join(project, 'node_modules', name), 'dir');
-  }
-  await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
-  for (const file of ['tsconfig.json', 'consumer.ts', 'consumer.mjs']) await copyFile(join(FIXTURE, file), join(project, file));
+  packed = await packIntoProject();
+  ({ project, pkg, packedFiles, manifest } = packed);
+  for (const file of ['consumer.ts', 'consumer.mjs']) await copyFile(join(FIXTURE, file), join(project, file));
 }, 60_000);
 
 afterAll(async () => {
-  if (temp) await rm(temp, { recursive: true, force: true });
+  await packed?.remove();
 });
 
 /** What a module or declaration file imports: static, dynamic and `import("…")` types, and references; comments skipped. */

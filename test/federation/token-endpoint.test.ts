@@ -32,7 +32,8 @@ const token = () => gha.sign(gha.githubClaims(AUDIENCE, {}, broker.clock.now()))
 
 describe('POST /oauth/token', () => {
   it.each<[string, Array<[string, string]>, string, string]>([
-    ['an unsupported grant', [['grant_type', 'client_credentials']], 'unsupported_grant_type', 'ERR_GRANT_TYPE_UNSUPPORTED'],
+    ['an unsupported grant', [['grant_type', 'authorization_code']], 'unsupported_grant_type', 'ERR_GRANT_TYPE_UNSUPPORTED'],
+    ['client_credentials without a client assertion', [['grant_type', 'client_credentials']], 'invalid_request', 'ERR_BAD_REQUEST'],
     ['no grant_type', [['subject_token', 'x']], 'invalid_request', 'ERR_BAD_REQUEST'],
     [
       'no subject_token',
@@ -117,13 +118,15 @@ describe('POST /oauth/token', () => {
     expect(res.body).toMatchObject({ expires_in: 120, scope: 'read' });
   });
 
-  it('is announced in the discovery document', async () => {
-    const doc = await (await fetch(`${broker.url}/.well-known/openid-configuration`)).json();
-    expect(doc).toMatchObject({
-      token_endpoint: 'http://127.0.0.1:8400/oauth/token',
-      grant_types_supported: [TOKEN_EXCHANGE],
-      token_endpoint_auth_methods_supported: ['none'],
-    });
+  it('is announced in the discovery document and the RFC 8414 metadata', async () => {
+    for (const path of ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server']) {
+      const doc = await (await fetch(`${broker.url}${path}`)).json();
+      expect(doc).toMatchObject({
+        token_endpoint: 'http://127.0.0.1:8400/oauth/token',
+        grant_types_supported: ['client_credentials', TOKEN_EXCHANGE],
+        token_endpoint_auth_methods_supported: ['private_key_jwt', 'none'],
+      });
+    }
   });
 
   it('is POST only; other methods are 404 as anywhere else', async () => {

@@ -4,8 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { vi } from 'vitest';
 import type { Clock } from '../../src/_utils/clock.js';
-import { createAgent } from '../../src/agents/create.js';
+import { createAgent, createKeyPairAgent } from '../../src/agents/create.js';
 import { parseGrants } from '../../src/agents/grants.js';
+import { generateAgentKey } from '../../src/client/agent-key.js';
 import { loadConfig } from '../../src/config/load.js';
 import { type RunningServer, startServer } from '../../src/http/server.js';
 import { createServices, type Services } from '../../src/services.js';
@@ -63,7 +64,27 @@ function prepare(options: ServicesOptions, clock: Clock) {
   };
   const agent = async (services: Services, name: string, grants: string, ttlSeconds: number | null = null): Promise<string> =>
     (await createAgent(services, { name, grants: parseGrants(grants, services), ttlSeconds, actor: 'cli' })).token;
-  return { dir, cleanup, configPath, env, lines, open, agent };
+  const keyPairAgent = async (services: Services, name: string, grants: string, options: KeyPairOptions = {}): Promise<TestAgentKey> => {
+    const key = await generateAgentKey();
+    await createKeyPairAgent(services, {
+      name,
+      grants: parseGrants(grants, services),
+      ttlSeconds: null,
+      actor: 'cli',
+      publicKeys: [{ x: key.publicJwk.x, jkt: key.jkt }],
+      ...(options.requireDpop ? { requireDpop: true } : {}),
+    });
+    return key;
+  };
+  return { dir, cleanup, configPath, env, lines, open, agent, keyPairAgent };
+}
+
+/** A key-pair agent's key, as generateAgentKey returns it (the private JWK is what the agent holds). */
+export type TestAgentKey = Awaited<ReturnType<typeof generateAgentKey>>;
+
+export interface KeyPairOptions {
+  /** The agent is issued only DPoP-bound credentials. */
+  readonly requireDpop?: boolean;
 }
 
 export interface TestServices {
@@ -74,6 +95,8 @@ export interface TestServices {
   readonly logLines: string[];
   /** Creates an agent in-process and returns its bearer token. */
   agent(name: string, grants: string, ttlSeconds?: number | null): Promise<string>;
+  /** Creates a key-pair agent in-process with a fresh key and returns the key. */
+  keyPairAgent(name: string, grants: string, options?: KeyPairOptions): Promise<TestAgentKey>;
   close(): Promise<void>;
 }
 
@@ -97,6 +120,7 @@ export async function openServices(options: ServicesOptions & { readonly clock?:
     services,
     logLines: broker.lines,
     agent: (name, grants, ttlSeconds) => broker.agent(services, name, grants, ttlSeconds ?? null),
+    keyPairAgent: (name, grants, options) => broker.keyPairAgent(services, name, grants, options),
     async close() {
       await services.close();
       broker.cleanup();
@@ -119,6 +143,8 @@ export interface TestBroker {
   readonly logLines: string[];
   /** Creates an agent in-process and returns its bearer token. */
   agent(name: string, grants: string): Promise<string>;
+  /** Creates a key-pair agent in-process with a fresh key and returns the key. */
+  keyPairAgent(name: string, grants: string, options?: KeyPairOptions): Promise<TestAgentKey>;
   /** Stops the server (drain, reaper, last checkpoint) and keeps the data dir. */
   stopServer(): Promise<void>;
   /** Stops the server and starts a new one on the same data dir, keys and clock. */
@@ -174,6 +200,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<TestBrok
       return current.server.url;
     },
     agent: (name, grants) => broker.agent(current.services, name, grants),
+    keyPairAgent: (name, grants, options) => broker.keyPairAgent(current.services, name, grants, options),
     stopServer,
     async restart() {
       await stopServer();

@@ -77,6 +77,7 @@ describe('decideScopes (ceiling = allowed_scopes ∩ grants)', () => {
     maxTtl: 3600,
     allowedScopes: ['read', 'write', 'files:*', 'admin:*'],
     defaultScopes: ['read', 'write'],
+    requireDpop: false,
   };
   const backend = generic.create({ audience: undefined }, common, { clock: systemClock, logger: silentLogger });
   const code = (fn: () => unknown): string => {

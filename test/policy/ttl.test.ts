@@ -14,6 +14,7 @@ const common: BackendCommon = {
   maxTtl: 3600,
   allowedScopes: ['read'],
   defaultScopes: [],
+  requireDpop: false,
 };
 const plain = generic.create({ audience: undefined }, common, { clock: systemClock, logger: silentLogger });
 const bounded: Backend = {

@@ -4,6 +4,7 @@
  * suites share one store per engine and run in order, each test writing its own rows.
  */
 import { afterAll, beforeAll } from 'vitest';
+import { agentKeyContract } from './contract/agent-keys.js';
 import { agentContract } from './contract/agents.js';
 import { auditContract } from './contract/audit.js';
 import { agentAndCredentialContract } from './contract/credentials.js';
@@ -27,6 +28,7 @@ export function storeContract(open: () => Promise<StoreUnderTest>): void {
   auditContract(current);
   keyContract(current);
   agentAndCredentialContract(current);
+  agentKeyContract(current);
   guardContract(current);
   replayContract(current);
   agentContract(current);

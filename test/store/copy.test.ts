@@ -8,13 +8,15 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pruneAudit } from '../../src/audit/retention.js';
+import { createAgentSigner } from '../../src/client/agent-key.js';
+import { createClientAssertion } from '../../src/client/proofs.js';
 import { parseConfig } from '../../src/config/load.js';
 import { type RunningServer, startServer } from '../../src/http/server.js';
 import { createServices } from '../../src/services.js';
 import { createPostgresStore } from '../../src/store/postgres/index.js';
 import { checkpointsEvery, makeTraffic } from '../audit/helpers.js';
 import { runCli } from '../helpers/cli.js';
-import { captureLogger, demoYaml, issue, startBroker, type TestBroker } from '../helpers/harness.js';
+import { captureLogger, demoYaml, issue, startBroker, type TestAgentKey, type TestBroker } from '../helpers/harness.js';
 import { type FreshDatabase, freshDatabase } from '../helpers/pg.js';
 
 interface VerifyReport {
@@ -43,12 +45,14 @@ describe('store copy: SQLite → PostgreSQL', () => {
   let db: FreshDatabase;
   let server: RunningServer | undefined;
   const tokens: { before: string; after: string; agent: string } = { before: '', after: '', agent: '' };
+  let keyPair: TestAgentKey;
 
   beforeAll(async () => {
     broker = await startBroker({ extra: checkpointsEvery(5) });
     db = await freshDatabase();
     await makeTraffic(broker, 12);
     tokens.agent = await broker.agent('mover', 'demo:read');
+    keyPair = await broker.keyPairAgent('mover-kp', 'demo:read', { requireDpop: true });
     const first = await issue(broker.url, tokens.agent, { backend: 'demo', scopes: ['read'] });
     tokens.before = first.body.token;
     const rotate = await runCli(['keys', 'rotate', '--force', '--config', broker.configPath], broker.env);
@@ -72,7 +76,8 @@ describe('store copy: SQLite → PostgreSQL', () => {
     expect(r.code, r.stderr).toBe(0);
     const { copied } = JSON.parse(r.stdout) as { copied: Record<string, number> };
     expect(copied).toMatchObject({ signing_keys: 3, audit_signing_keys: 1, audit_events: source.report.last_seq, secret_versions: 1 });
-    expect(copied['agents']).toBeGreaterThanOrEqual(2);
+    expect(copied['agents']).toBeGreaterThanOrEqual(3);
+    expect(copied['agent_keys']).toBe(1);
     expect(copied['credentials']).toBeGreaterThanOrEqual(11);
     const target = await verify(targetConfig(broker, db), broker.env);
     expect(target.code, target.stderr).toBe(0);
@@ -82,6 +87,8 @@ describe('store copy: SQLite → PostgreSQL', () => {
       expect(await copy.audit.head()).toEqual(await broker.services.store.audit.head());
       expect(await copy.secrets.versions('prod/moved')).toEqual(await broker.services.store.secrets.versions('prod/moved'));
       expect(await copy.audit.checkpoints()).toEqual(await broker.services.store.audit.checkpoints());
+      expect(await copy.agentKeys.list()).toEqual(await broker.services.store.agentKeys.list());
+      expect(await copy.agents.byName('mover-kp')).toEqual(await broker.services.store.agents.byName('mover-kp'));
     } finally {
       await copy.close();
     }
@@ -97,6 +104,10 @@ describe('store copy: SQLite → PostgreSQL', () => {
       expect(r.code, r.stderr).toBe(0);
     }
     expect((await issue(server.url, tokens.agent, { backend: 'demo', scopes: ['read'] })).status).toBe(201);
+    // The key-pair agent authenticates there, and still gets only DPoP-bound credentials.
+    const signer = await createAgentSigner(keyPair.privateJwk);
+    const assertion = await createClientAssertion(signer, { agent: 'mover-kp', audience: 'http://127.0.0.1:8400' });
+    expect((await issue(server.url, assertion, { backend: 'demo' })).body.error.code).toBe('ERR_DPOP_INVALID');
     const after = await verify(path, broker.env);
     expect(after.code, after.stderr).toBe(0);
   });

@@ -80,6 +80,18 @@ describe('PostgreSQL roles: a migration owner and a least-privilege runtime role
       headers: { authorization: `Bearer ${token}` },
     });
     expect(revoked.status).toBe(200);
+    // Key-pair agents: created, keyed and re-keyed by the runtime role.
+    const keyFile = (name: string) => `${appConfig}.${name}.pem`;
+    const keyPair = await runCli(
+      ['agent', 'create', 'kp', '--can', 'demo:read', '--generate-key', keyFile('a'), '--config', appConfig],
+      env,
+    );
+    expect(keyPair.code, keyPair.stderr).toBe(0);
+    const added = await runCli(['agent', 'key', 'add', 'kp', '--generate-key', keyFile('b'), '--json', '--config', appConfig], env);
+    expect(added.code, added.stderr).toBe(0);
+    const oldJkt = keyPair.stdout.trim();
+    const removed = await runCli(['agent', 'key', 'remove', 'kp', oldJkt, '--config', appConfig], env);
+    expect(removed.code, removed.stderr).toBe(0);
     const rotate = await runCli(['keys', 'rotate', '--force', '--config', appConfig], env);
     expect(rotate.code, rotate.stderr).toBe(0);
     expect(await services.auditCheckpoints.checkpointNow()).toBeDefined();
@@ -135,6 +147,8 @@ describe('PostgreSQL roles: a migration owner and a least-privilege runtime role
     await denied('UPDATE audit_prune_gate SET below_seq = 0');
     await denied('DROP TABLE audit_events');
     await denied("INSERT INTO schema_migrations (version, name) VALUES (99, 'x')");
+    // A registered key is added or removed, never edited in place.
+    await denied("UPDATE agent_keys SET x = 'evil'");
     // What it needs it has: reading the log, and the sealed columns of the audit signing key (KEK rewrap).
     expect((await app.query('SELECT count(*) FROM audit_events')).rows[0].count).not.toBe('0');
     await app.query('UPDATE audit_signing_keys SET kek_id = kek_id');

@@ -6,12 +6,16 @@ import { revokeCredential } from '../../credentials/revoke.js';
 import { CreddyError } from '../../errors.js';
 import type { Services } from '../../services.js';
 import { type AppEnv, CREDENTIAL_ID_RE, callerOf } from '../context.js';
+import { issuanceProof } from '../issuance-proof.js';
 import { parseIssueBody } from '../issue-body.js';
 import { requireCaller } from '../middleware/require-caller.js';
 import type { AuthThrottle } from '../middleware/throttle.js';
 import { readJson } from '../read-json.js';
 
-/** `/v1/credentials`: issue, list own, revoke own. Every route needs a caller: an agent token or an OIDC ID token. */
+/**
+ * `/v1/credentials`: issue, list own, revoke own. Every route needs a caller: an agent token, a
+ * key-pair agent's client assertion or an OIDC ID token.
+ */
 export function credentialRoutes(services: Services, federation: Federation, throttle: AuthThrottle): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const caller = requireCaller(services, federation, throttle, { spend: false });
@@ -19,7 +23,8 @@ export function credentialRoutes(services: Services, federation: Federation, thr
 
   const issue = async (c: Context<AppEnv>, backendParam: string | undefined) => {
     const body = parseIssueBody(await readJson(c), backendParam, (name) => services.backends.get(name)?.requestParams ?? []);
-    return c.json(await issueCredential(services, callerOf(c), body), 201);
+    // A DPoP proof binds the credential to the proof's key (cnf.jkt).
+    return c.json(await issueCredential(services, callerOf(c), { ...body, dpop: issuanceProof(c, services.config.issuer) }), 201);
   };
 
   app.post('/', issuer, (c) => issue(c, undefined));

@@ -3,15 +3,46 @@ import { revocationStatus } from '../../credentials/status.js';
 import { CreddyError } from '../../errors.js';
 import type { JwksDocument } from '../../keys/keyring.js';
 import type { Services } from '../../services.js';
-import type { DiscoveryDocument } from '../../wire.js';
+import { DPOP_ALGORITHMS } from '../../verify/dpop.js';
+import type { AuthorizationServerMetadata, DiscoveryDocument } from '../../wire.js';
 import { type AppEnv, CREDENTIAL_ID_RE, requestHeader, setResponseHeader } from '../context.js';
-import { TOKEN_EXCHANGE_GRANT } from '../token-form.js';
-import { TOKEN_PATH } from './token.js';
+import { INTROSPECTION_PATH, REVOCATION_PATH, TOKEN_PATH } from '../oauth-paths.js';
+import { CLIENT_CREDENTIALS_GRANT, TOKEN_EXCHANGE_GRANT } from '../token-form.js';
+
+/** RFC 8414 metadata: every endpoint, how callers authenticate at each, and the DPoP algorithms. */
+export function authorizationServerMetadata(issuer: string): AuthorizationServerMetadata {
+  const agentAuth = ['private_key_jwt'];
+  return {
+    issuer,
+    jwks_uri: `${issuer}/.well-known/jwks.json`,
+    token_endpoint: `${issuer}${TOKEN_PATH}`,
+    introspection_endpoint: `${issuer}${INTROSPECTION_PATH}`,
+    revocation_endpoint: `${issuer}${REVOCATION_PATH}`,
+    grant_types_supported: [CLIENT_CREDENTIALS_GRANT, TOKEN_EXCHANGE_GRANT],
+    token_endpoint_auth_methods_supported: ['private_key_jwt', 'none'],
+    token_endpoint_auth_signing_alg_values_supported: ['EdDSA'],
+    introspection_endpoint_auth_methods_supported: agentAuth,
+    introspection_endpoint_auth_signing_alg_values_supported: ['EdDSA'],
+    revocation_endpoint_auth_methods_supported: agentAuth,
+    revocation_endpoint_auth_signing_alg_values_supported: ['EdDSA'],
+    dpop_signing_alg_values_supported: [...DPOP_ALGORITHMS],
+    response_types_supported: [],
+    credentials_endpoint: `${issuer}/v1/credentials`,
+    revocation_status_endpoint: `${issuer}/v1/revocations/{jti}`,
+  };
+}
 
 /** Public, unauthenticated discovery: JWKS, metadata, and revocation status of a jti. */
 export function wellKnownRoutes(services: Services): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const { issuer, keys } = services.config;
+  const metadata = authorizationServerMetadata(issuer);
+  const discovery: DiscoveryDocument = {
+    ...metadata,
+    id_token_signing_alg_values_supported: ['EdDSA'],
+    token_signing_alg_values_supported: ['EdDSA'],
+    token_types_supported: ['at+jwt'],
+  };
 
   // Up to 10% jitter below jwks_max_age so a fleet of verifiers does not refetch in lock-step;
   // never above it, so a newly published key reaches every cache before it signs. Every value is
@@ -28,20 +59,14 @@ export function wellKnownRoutes(services: Services): Hono<AppEnv> {
     return c.body(encoded.body, 200, { 'Content-Type': 'application/jwk-set+json' });
   });
 
+  app.get('/.well-known/oauth-authorization-server', (c) => {
+    c.header('Cache-Control', 'public, max-age=3600');
+    return c.json(metadata);
+  });
+
   app.get('/.well-known/openid-configuration', (c) => {
     c.header('Cache-Control', 'public, max-age=3600');
-    return c.json({
-      issuer,
-      jwks_uri: `${issuer}/.well-known/jwks.json`,
-      credentials_endpoint: `${issuer}/v1/credentials`,
-      revocation_status_endpoint: `${issuer}/v1/revocations/{jti}`,
-      id_token_signing_alg_values_supported: ['EdDSA'],
-      token_signing_alg_values_supported: ['EdDSA'],
-      token_types_supported: ['at+jwt'],
-      token_endpoint: `${issuer}${TOKEN_PATH}`,
-      grant_types_supported: [TOKEN_EXCHANGE_GRANT],
-      token_endpoint_auth_methods_supported: ['none'],
-    } satisfies DiscoveryDocument);
+    return c.json(discovery);
   });
 
   app.get('/v1/revocations/:jti', async (c) => {

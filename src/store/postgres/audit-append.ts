@@ -1,6 +1,7 @@
 import { type AuditRow, GENESIS_HASH } from '../../model/audit.js';
 import type { AuditEntry, AuditSealer, StateChange } from '../port.js';
 import { AUDIT_COLUMNS, auditValues, CREDENTIAL_COLUMNS, credentialValues, insertMany } from '../rows.js';
+import { applyAgentKeyChange, replaceAgentKeys } from './agent-keys.js';
 import { lockAuditChain, type Tx } from './db.js';
 
 /** Rows per INSERT statement: PostgreSQL takes at most 65,535 parameters (17 per audit row). */
@@ -16,10 +17,11 @@ async function apply(tx: Tx, change: StateChange): Promise<void> {
       const a = change.agent;
       // Skipped on any unique conflict (a live agent of that name, a token digest in use): the
       // caller checks the row afterwards, as on SQLite.
-      await tx.query(
-        'INSERT INTO agents (id, name, token_hash, grants, created_at, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, NULL) ON CONFLICT DO NOTHING',
-        [a.id, a.name, a.tokenHash, JSON.stringify(a.grants), a.createdAt, a.expiresAt],
+      const inserted = await tx.query(
+        'INSERT INTO agents (id, name, token_hash, grants, created_at, expires_at, revoked_at, require_dpop) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7) ON CONFLICT DO NOTHING',
+        [a.id, a.name, a.tokenHash, JSON.stringify(a.grants), a.createdAt, a.expiresAt, a.requireDpop === true],
       );
+      if (inserted.rowCount === 1) await replaceAgentKeys(tx, a.name, change.keys ?? []);
       return;
     }
     case 'agent.update':
@@ -29,6 +31,10 @@ async function apply(tx: Tx, change: StateChange): Promise<void> {
         change.expiresAt,
         change.id,
       ]);
+      return;
+    case 'agent.key.add':
+    case 'agent.key.remove':
+      await applyAgentKeyChange(tx, change);
       return;
     case 'agent.revoke':
       await tx.query('UPDATE agents SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL', [change.at, change.name]);

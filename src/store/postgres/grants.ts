@@ -15,13 +15,15 @@ export const RUNTIME_GRANTS: ReadonlyArray<readonly [privileges: string, objects
   ['UPDATE (sealed_private, kek_id)', 'TABLE audit_signing_keys'],
   ['SELECT', 'TABLE audit_prune_gate'],
   ['SELECT, INSERT, DELETE', 'TABLE federation_replay'],
+  // Key-pair agents' public keys: added and removed (rotation), never edited in place.
+  ['SELECT, INSERT, DELETE', 'TABLE agent_keys'],
   // No DELETE: a deleted secret is a tombstone, and an erased value an UPDATE to NULL.
   ['SELECT, INSERT, UPDATE', 'TABLE secret_versions'],
   ['EXECUTE', 'FUNCTION creddy_audit_prune(BIGINT)'],
 ];
 
 const TABLES =
-  'schema_migrations, agents, signing_keys, credentials, audit_events, audit_checkpoints, audit_signing_keys, audit_prune_gate, federation_replay, secret_versions';
+  'schema_migrations, agents, signing_keys, credentials, audit_events, audit_checkpoints, audit_signing_keys, audit_prune_gate, federation_replay, secret_versions, agent_keys';
 
 /** The GRANT statements for `role` (already quoted), as run by `creddy store migrate --runtime-role`. */
 export function runtimeGrantSql(role: string, schema: string): string[] {

@@ -1,4 +1,5 @@
 import type { Store } from '../port.js';
+import { postgresAgentKeys } from './agent-keys.js';
 import { postgresAgents } from './agents.js';
 import { postgresAudit } from './audit.js';
 import { createPool, type PostgresTarget } from './connect.js';
@@ -34,6 +35,7 @@ export function createPostgresStore(target: PostgresTarget, options: PostgresSto
   const unsubscribers = new Set<() => Promise<void>>();
   return {
     agents: postgresAgents(db),
+    agentKeys: postgresAgentKeys(db),
     keys: postgresKeys(db, {
       watch(onChange) {
         const unsubscribe = listen(onChange);

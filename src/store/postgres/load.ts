@@ -7,6 +7,7 @@ import { migratePostgres, PG_SCHEMA_VERSION, schemaVersion, unreachable } from '
 export const COPY_TABLES = [
   'signing_keys',
   'agents',
+  'agent_keys',
   'credentials',
   'audit_events',
   'audit_checkpoints',

@@ -6,6 +6,7 @@ import { SCHEMA_V2_SQL } from './schema-v2.js';
 import { SCHEMA_V3_SQL } from './schema-v3.js';
 import { SCHEMA_V4_SQL } from './schema-v4.js';
 import { SCHEMA_V5_SQL } from './schema-v5.js';
+import { SCHEMA_V6_SQL } from './schema-v6.js';
 
 /**
  * Versioned schema migrations, applied in order by `creddy store migrate` (never by a server);
@@ -17,6 +18,7 @@ export const PG_MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: 
   { version: 3, name: 'federation: one-time ID tokens, audit by rule and CI run', sql: SCHEMA_V3_SQL },
   { version: 4, name: 'agents: one record per agent create (id), names reusable after revocation', sql: SCHEMA_V4_SQL },
   { version: 5, name: 'secret versions', sql: SCHEMA_V5_SQL },
+  { version: 6, name: 'key-pair agents: public keys, require_dpop', sql: SCHEMA_V6_SQL },
 ];
 
 /** The schema version this build of creddy reads and writes. */

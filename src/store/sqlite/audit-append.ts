@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { type AuditRow, GENESIS_HASH } from '../../model/audit.js';
 import type { AuditEntry, AuditSealer, StateChange } from '../port.js';
+import { agentKeyWrites } from './agent-keys.js';
 import { credentialParams, INSERT_CREDENTIAL_SQL } from './credentials.js';
 
 type Seal = (row: Omit<AuditRow, 'hash' | 'keyId'>) => { hash: string; keyId: string };
@@ -22,21 +23,35 @@ export function createAppendTransaction(
   const insertCredential = db.prepare(INSERT_CREDENTIAL_SQL);
   const changes = {
     'agent.create': db.prepare(
-      'INSERT OR IGNORE INTO agents (id, name, token_hash, grants, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, NULL)',
+      'INSERT OR IGNORE INTO agents (id, name, token_hash, grants, created_at, expires_at, revoked_at, require_dpop) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)',
     ),
     'agent.update': db.prepare('UPDATE agents SET token_hash = ?, grants = ?, expires_at = ? WHERE id = ? AND revoked_at IS NULL'),
     'agent.revoke': db.prepare('UPDATE agents SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL'),
     'credential.revoke': db.prepare('UPDATE credentials SET revoked_at = ?, reap_lease_until = ? WHERE jti = ? AND revoked_at IS NULL'),
   };
+  const agentKeys = agentKeyWrites(db);
   const apply = (change: StateChange): void => {
     switch (change.kind) {
       case 'agent.create': {
         const a = change.agent;
-        changes[change.kind].run(a.id, a.name, a.tokenHash, JSON.stringify(a.grants), a.createdAt, a.expiresAt);
+        const inserted = changes[change.kind].run(
+          a.id,
+          a.name,
+          a.tokenHash,
+          JSON.stringify(a.grants),
+          a.createdAt,
+          a.expiresAt,
+          a.requireDpop ? 1 : 0,
+        );
+        if (inserted.changes === 1) agentKeys.replace(a.name, change.keys ?? []);
         return;
       }
       case 'agent.update':
         changes[change.kind].run(change.tokenHash, JSON.stringify(change.grants), change.expiresAt, change.id);
+        return;
+      case 'agent.key.add':
+      case 'agent.key.remove':
+        agentKeys.apply(change);
         return;
       case 'agent.revoke':
         changes[change.kind].run(change.at, change.name);

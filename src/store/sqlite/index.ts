@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { Store } from '../port.js';
+import { sqliteAgentKeys } from './agent-keys.js';
 import { sqliteAgents } from './agents.js';
 import { sqliteAudit } from './audit.js';
 import { openSqlite } from './connect.js';
@@ -33,6 +34,7 @@ export function sqliteStoreFromDb(db: Database.Database, options: SqliteStoreOpt
   const ping = db.prepare('SELECT 1');
   return {
     agents: sqliteAgents(db),
+    agentKeys: sqliteAgentKeys(db),
     keys: sqliteKeys(db),
     credentials: sqliteCredentials(db),
     audit: sqliteAudit(db, { offThread: options.auditOffThread ?? true, durable: options.durable ?? true }),

@@ -133,4 +133,19 @@ CREATE INDEX agents_name ON agents (name, created_at);
   },
   { version: 6, name: 'secret versions', sql: SECRETS_SQL },
   { version: 7, name: 'agents version counter (agent cache invalidation)', sql: AGENTS_VERSION_SQL },
+  {
+    version: 8,
+    name: 'key-pair agents: public keys, require_dpop',
+    // A thumbprint names one key of one agent (the primary key); require_dpop binds every credential the agent gets.
+    sql: `
+CREATE TABLE agent_keys (
+  jkt      TEXT PRIMARY KEY,
+  agent    TEXT NOT NULL,
+  x        TEXT NOT NULL,
+  added_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX agent_keys_agent ON agent_keys (agent, added_at);
+ALTER TABLE agents ADD COLUMN require_dpop INTEGER NOT NULL DEFAULT 0;
+`,
+  },
 ];

@@ -1,0 +1,47 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { CreddyAuth } from '../client/auth.js';
+import { CreddyError } from '../errors.js';
+import type { CliIo } from './io.js';
+import { callerToken } from './oidc-token.js';
+
+/** A private key file holds one Ed25519 key: a PEM or JWK of a few hundred bytes. */
+const MAX_KEY_FILE = 16 * 1024;
+
+/**
+ * How a caller command (`get`, `exec`, `list`, `revoke`, `git-credential`) authenticates, from the
+ * environment, first match wins:
+ * 1. `CREDDY_TOKEN`: an agent's `ckr_…` token;
+ * 2. `CREDDY_AGENT_KEY_FILE` with `CREDDY_AGENT`: a key-pair agent — the file holds its Ed25519
+ *    private key (PKCS#8 PEM or private JWK, as `creddy agent create --generate-key` writes it),
+ *    read once per command; each request carries a fresh 60-second client assertion;
+ * 3. an OIDC ID token: `CREDDY_OIDC_TOKEN`, `CREDDY_OIDC_TOKEN_FILE`, GitHub Actions (oidc-token.ts).
+ * Throws ERR_USAGE naming the variables when none is there, or when the key file is unusable.
+ */
+export function callerAuth(io: Pick<CliIo, 'env' | 'cwd'>, discoverIssuer: () => Promise<string>): CreddyAuth {
+  const { env } = io;
+  const keyFile = env['CREDDY_AGENT_KEY_FILE'];
+  if (!env['CREDDY_TOKEN'] && keyFile) {
+    const agent = env['CREDDY_AGENT'];
+    if (!agent) throw new CreddyError('ERR_USAGE', 'CREDDY_AGENT_KEY_FILE is set but CREDDY_AGENT is not: name the key-pair agent');
+    return { type: 'key-pair', agent, privateKey: readPrivateKey(resolve(io.cwd, keyFile)) };
+  }
+  return callerToken(env, discoverIssuer);
+}
+
+/** The key file's text (a PEM) or parsed JSON (a JWK); the key is checked by the client factory. */
+function readPrivateKey(path: string): string | { kty: 'OKP'; crv: 'Ed25519'; d: string } {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new CreddyError('ERR_USAGE', `CREDDY_AGENT_KEY_FILE: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  if (text.length > MAX_KEY_FILE) throw new CreddyError('ERR_USAGE', 'CREDDY_AGENT_KEY_FILE: too long to be one Ed25519 key');
+  if (!text.trim().startsWith('{')) return text;
+  try {
+    return JSON.parse(text) as { kty: 'OKP'; crv: 'Ed25519'; d: string };
+  } catch {
+    throw new CreddyError('ERR_USAGE', 'CREDDY_AGENT_KEY_FILE: the file is neither a PEM nor JSON');
+  }
+}
