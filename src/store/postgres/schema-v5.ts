@@ -1,5 +1,5 @@
 /**
- * Schema v5: versions of stored secrets (`type: secret` backends), as SQLite's migration 5. Rows
+ * Schema v5: versions of stored secrets (`type: secret` backends), as SQLite's migration 6. Rows
  * are keyed by an opaque id (`store copy` and rewrap page by one key) and unique by (path,
  * version), which settles two replicas racing for a path's next version. Values arrive sealed
  * under the KEK; `sealed` becomes NULL when a value is erased (past its grace, or deleted).
