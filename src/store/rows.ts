@@ -2,6 +2,7 @@ import type { AgentRecord } from '../model/agent.js';
 import type { AuditCheckpoint, AuditRow, AuditSigningKeyRecord } from '../model/audit.js';
 import type { CredentialRecord } from '../model/credential.js';
 import type { KeyRecord } from '../model/key.js';
+import type { SecretVersionRecord } from '../model/secret.js';
 
 /**
  * Table rows as both engines return them — better-sqlite3 (INTEGER a number, BLOB a Buffer) and
@@ -239,3 +240,32 @@ export function insertMany(table: string, columns: readonly string[], rows: read
   const tuples = rows.map((_, r) => `(${columns.map((_, c) => `$${r * width + c + 1}`).join(', ')})`);
   return { text: `INSERT INTO ${table} (${columns.join(', ')}) VALUES ${tuples.join(', ')}`, values: rows.flat() };
 }
+
+export interface SecretRow {
+  id: string;
+  path: string;
+  version: number;
+  sealed: Buffer | null;
+  kek_id: string | null;
+  created_at: number;
+  created_by: string;
+  /** 0/1 on SQLite; PostgreSQL stores the same (see postgres/schema-v5.ts). */
+  generated: number;
+  superseded_at: number | null;
+  readable_until: number | null;
+  deleted_at: number | null;
+}
+
+export const toSecretVersion = (row: SecretRow): SecretVersionRecord => ({
+  id: row.id,
+  path: row.path,
+  version: row.version,
+  sealed: row.sealed,
+  kekId: row.kek_id,
+  createdAt: row.created_at,
+  createdBy: row.created_by,
+  generated: row.generated === 1,
+  supersededAt: row.superseded_at,
+  readableUntil: row.readable_until,
+  deletedAt: row.deleted_at,
+});

@@ -1,36 +1,9 @@
 import { CreddyError } from '../../errors.js';
 import type { SecretVersionRecord } from '../../model/secret.js';
 import type { SecretSelector, SecretWrite, Store } from '../port.js';
+import { type SecretRow, toSecretVersion } from '../rows.js';
 import { appendInTx } from './audit-append.js';
 import { type Db, lockAuditChain, type Tx } from './db.js';
-
-interface SecretRow {
-  id: string;
-  path: string;
-  version: number;
-  sealed: Buffer | null;
-  kek_id: string | null;
-  created_at: number;
-  created_by: string;
-  generated: number;
-  superseded_at: number | null;
-  readable_until: number | null;
-  deleted_at: number | null;
-}
-
-const toRecord = (row: SecretRow): SecretVersionRecord => ({
-  id: row.id,
-  path: row.path,
-  version: row.version,
-  sealed: row.sealed,
-  kekId: row.kek_id,
-  createdAt: row.created_at,
-  createdBy: row.created_by,
-  generated: row.generated === 1,
-  supersededAt: row.superseded_at,
-  readableUntil: row.readable_until,
-  deletedAt: row.deleted_at,
-});
 
 /** Thrown inside the transaction to roll it back when a guard fails. */
 class GuardFailed extends Error {}
@@ -156,14 +129,14 @@ export function postgresSecrets(db: Db): Store['secrets'] {
         },
         [prefix],
       );
-      return rows.map(toRecord);
+      return rows.map(toSecretVersion);
     },
     async versions(path) {
       const { rows } = await db.query<SecretRow>(
         { name: 'secret-versions', text: 'SELECT * FROM secret_versions WHERE path = $1 ORDER BY version' },
         [path],
       );
-      return rows.map(toRecord);
+      return rows.map(toSecretVersion);
     },
     async readable(selector, now) {
       const { where, values } = selectorSql(selector, 2);
@@ -173,7 +146,7 @@ export function postgresSecrets(db: Db): Store['secrets'] {
            AND (superseded_at IS NULL OR readable_until > $1) ORDER BY path COLLATE "C", version DESC`,
         [now, ...values],
       );
-      return rows.map(toRecord);
+      return rows.map(toSecretVersion);
     },
     async sealedAfter(afterId, limit) {
       const { rows } = await db.query<SecretRow>(
@@ -183,7 +156,7 @@ export function postgresSecrets(db: Db): Store['secrets'] {
         },
         [afterId, limit],
       );
-      return rows.map(toRecord);
+      return rows.map(toSecretVersion);
     },
     async erase(now) {
       const result = await db.query(

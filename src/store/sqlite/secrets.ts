@@ -2,36 +2,9 @@ import type Database from 'better-sqlite3';
 import { CreddyError } from '../../errors.js';
 import type { SecretVersionRecord } from '../../model/secret.js';
 import type { KeyAudit, SecretSelector, SecretWrite, Store } from '../port.js';
+import { type SecretRow, toSecretVersion } from '../rows.js';
 import { createAppendTransaction } from './audit-append.js';
 import { storeError } from './errors.js';
-
-interface SecretRow {
-  id: string;
-  path: string;
-  version: number;
-  sealed: Buffer | null;
-  kek_id: string | null;
-  created_at: number;
-  created_by: string;
-  generated: number;
-  superseded_at: number | null;
-  readable_until: number | null;
-  deleted_at: number | null;
-}
-
-const toRecord = (row: SecretRow): SecretVersionRecord => ({
-  id: row.id,
-  path: row.path,
-  version: row.version,
-  sealed: row.sealed,
-  kekId: row.kek_id,
-  createdAt: row.created_at,
-  createdBy: row.created_by,
-  generated: row.generated === 1,
-  supersededAt: row.superseded_at,
-  readableUntil: row.readable_until,
-  deletedAt: row.deleted_at,
-});
 
 /** Thrown inside the transaction to roll it back when a guard fails. */
 class GuardFailed extends Error {}
@@ -145,10 +118,10 @@ export function sqliteSecrets(db: Database.Database): Store['secrets'] {
       }
     },
     async latest(prefix) {
-      return latest.all(prefix, prefix).map(toRecord);
+      return latest.all(prefix, prefix).map(toSecretVersion);
     },
     async versions(path) {
-      return versions.all(path).map(toRecord);
+      return versions.all(path).map(toSecretVersion);
     },
     async readable(selector, now) {
       const { where, params: values } = selectorSql(selector);
@@ -159,10 +132,10 @@ export function sqliteSecrets(db: Database.Database): Store['secrets'] {
              AND (superseded_at IS NULL OR readable_until > ?) ORDER BY path, version DESC`,
         )
         .all(...values, now);
-      return rows.map(toRecord);
+      return rows.map(toSecretVersion);
     },
     async sealedAfter(afterId, limit) {
-      return sealedAfter.all(afterId, limit).map(toRecord);
+      return sealedAfter.all(afterId, limit).map(toSecretVersion);
     },
     async erase(now) {
       return erase.run(now).changes;
