@@ -1,3 +1,4 @@
+import * as nodeCrypto from 'node:crypto';
 import { createHash, randomBytes, randomFillSync, timingSafeEqual } from 'node:crypto';
 
 /**
@@ -37,9 +38,12 @@ export function timeOrderedId(epochMs: number): string {
   return Math.floor(epochMs).toString(36).padStart(TIME_PREFIX_CHARS, '0') + randomId(16);
 }
 
+/** One-shot `crypto.hash` (Node ≥ 20.12): a third of createHash()'s cost for a short input. */
+const oneShotHash = (nodeCrypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
+
 /** SHA-256 of a UTF-8 string, hex. Used to store bearer tokens and fingerprint secrets. */
 export function sha256Hex(value: string): string {
-  return createHash('sha256').update(value, 'utf8').digest('hex');
+  return oneShotHash ? oneShotHash('sha256', value, 'hex') : createHash('sha256').update(value, 'utf8').digest('hex');
 }
 
 /** Fingerprint of a secret fit for audit rows and logs: `sha256:` + first 16 hex chars. */

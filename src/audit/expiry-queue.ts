@@ -9,24 +9,28 @@ export interface ExpiryQueue<T extends Expirable> {
   add(item: T): void;
 }
 
-/** Entries past this many settled ones at the front are dropped from the array in one go. */
-const COMPACT_AFTER = 1024;
+/** The array is shortened once this many slots at its front are spent. */
+const COMPACT_AFTER = 256;
+
+/** What a spent slot holds: the item itself must not stay reachable (it holds a whole audit entry). */
+const SPENT = { item: { settled: true }, deadline: 0 } as const;
 
 /**
  * One timer for every pending audit write instead of a setTimeout/clearTimeout pair per request.
  * All items share one time-to-live, so they expire in the order they were added: the timer only
- * ever waits for the oldest unsettled item. Settled items are dropped as the front moves past
- * them, so a settled item is not kept alive for the whole time-to-live.
+ * ever waits for the oldest unsettled item. Settled items are let go as the front moves past
+ * them (at the next add), so an answered write is not kept alive for the time-to-live: kept even
+ * for a few hundred ms, its objects outlived two scavenges and V8 promoted them to the old space.
  */
 export function createExpiryQueue<T extends Expirable>(ttlMs: number, expire: (item: T) => void): ExpiryQueue<T> {
-  let items: Array<{ readonly item: T; readonly deadline: number }> = [];
+  let items: Array<{ readonly item: T | Expirable; readonly deadline: number }> = [];
   let head = 0;
   let timer: NodeJS.Timeout | undefined;
   /** The deadline the armed timer waits for. */
   let armedFor = Number.POSITIVE_INFINITY;
 
   const dropSettled = (): void => {
-    while (head < items.length && items[head]!.item.settled) head++;
+    while (head < items.length && items[head]!.item.settled) items[head++] = SPENT;
     if (head === items.length) {
       items = [];
       head = 0;
@@ -55,7 +59,8 @@ export function createExpiryQueue<T extends Expirable>(ttlMs: number, expire: (i
     armedFor = Number.POSITIVE_INFINITY;
     const now = performance.now();
     for (dropSettled(); head < items.length && items[head]!.deadline <= now; dropSettled()) {
-      const { item } = items[head++]!;
+      const item = items[head]!.item as T;
+      items[head++] = SPENT;
       item.settled = true;
       expire(item);
     }

@@ -96,7 +96,8 @@ export function createAuditWriter(options: {
           batch.map((p) => p.entry),
           seal,
         );
-        for (const [i, p] of batch.entries()) {
+        for (let i = 0; i < batch.length; i++) {
+          const p = batch[i]!;
           const row = rows[i]!;
           if (!p.timedOut) {
             p.settled = true;

@@ -39,9 +39,9 @@ export interface AppOptions {
 export function createApp(services: Services, options: AppOptions = {}): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use(requestId());
-  app.use('/v1/*', async (c, next) => {
+  app.use('/v1/*', (c, next) => {
     declaredLengthWithinLimit(c);
-    await next();
+    return next();
   });
 
   app.route('/', healthRoutes(services, options.isDraining ?? (() => false)));

@@ -81,18 +81,25 @@ export interface AuditSigningKeyRecord {
   readonly createdAt: number;
 }
 
-/** Builds an event from what the caller knows; every other column is null. */
+/**
+ * Builds an event from what the caller knows; every other column is null. Written out field by
+ * field (not `{...defaults, ...fields}`) so every event has one shape: one per request is made
+ * on the issue path.
+ */
 export function auditEvent(fields: Pick<AuditEvent, 'time' | 'type' | 'outcome' | 'actor'> & Partial<AuditEvent>): AuditEvent {
   return {
-    agent: null,
-    backend: null,
-    scopes: null,
-    jti: null,
-    kid: null,
-    reason: null,
-    clientIp: null,
-    requestId: null,
-    details: null,
-    ...fields,
+    time: fields.time,
+    type: fields.type,
+    outcome: fields.outcome,
+    actor: fields.actor,
+    agent: fields.agent ?? null,
+    backend: fields.backend ?? null,
+    scopes: fields.scopes ?? null,
+    jti: fields.jti ?? null,
+    kid: fields.kid ?? null,
+    reason: fields.reason ?? null,
+    clientIp: fields.clientIp ?? null,
+    requestId: fields.requestId ?? null,
+    details: fields.details ?? null,
   };
 }

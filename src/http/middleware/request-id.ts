@@ -6,10 +6,10 @@ import { type AppEnv, setResponseHeader } from '../context.js';
 export const newRequestId = (): string => randomId(9);
 
 /** First middleware: a request id on the context and in `X-Request-Id`, and `nosniff` on every answer. */
-export const requestId = (): MiddlewareHandler<AppEnv> => async (c, next) => {
+export const requestId = (): MiddlewareHandler<AppEnv> => (c, next) => {
   const id = newRequestId();
   c.set('requestId', id);
   setResponseHeader(c, 'X-Request-Id', id);
   setResponseHeader(c, 'X-Content-Type-Options', 'nosniff');
-  await next();
+  return next();
 };

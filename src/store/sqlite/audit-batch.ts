@@ -76,11 +76,30 @@ export function batchResult(rows: readonly AuditRow[]): BatchResult {
 /** The rows on the main thread, from the entries it sent and the worker's answer. */
 export function rowsFromResult(entries: readonly AuditEntry[], result: BatchResult): AuditRow[] {
   const hashes = result.hashes.split(',');
-  return entries.map((entry, i) => ({
-    ...entry.event,
-    seq: result.seq + i,
-    prevHash: i === 0 ? result.prevHash : hashes[i - 1]!,
-    hash: hashes[i]!,
-    keyId: result.keyId,
-  }));
+  const rows: AuditRow[] = [];
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!.event;
+    // Field by field: one object of one shape per row (a spread here was the third largest
+    // allocation of the issue path).
+    rows.push({
+      time: e.time,
+      type: e.type,
+      outcome: e.outcome,
+      actor: e.actor,
+      agent: e.agent,
+      backend: e.backend,
+      scopes: e.scopes,
+      jti: e.jti,
+      kid: e.kid,
+      reason: e.reason,
+      clientIp: e.clientIp,
+      requestId: e.requestId,
+      details: e.details,
+      seq: result.seq + i,
+      prevHash: i === 0 ? result.prevHash : hashes[i - 1]!,
+      hash: hashes[i]!,
+      keyId: result.keyId,
+    });
+  }
+  return rows;
 }
