@@ -6,6 +6,7 @@ import { openSqlite } from './connect.js';
 import { sqliteCredentials } from './credentials.js';
 import { sqliteKeys } from './keys.js';
 import { sqliteReplay } from './replay.js';
+import { yieldingWrites } from './write-lock.js';
 
 /** How a store is used by its process. */
 export interface SqliteStoreOptions {
@@ -30,12 +31,32 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
 /** A store over an already opened database (tests that set connection pragmas, e.g. max_page_count). */
 export function sqliteStoreFromDb(db: Database.Database, options: SqliteStoreOptions = {}): Store {
   const ping = db.prepare('SELECT 1');
+  // Writes on this connection wait for the lock without blocking the event loop (write-lock.ts).
+  const yielding = yieldingWrites(db);
+  const keys = sqliteKeys(db);
+  const credentials = sqliteCredentials(db);
+  const audit = sqliteAudit(db, { offThread: options.auditOffThread ?? true, durable: options.durable ?? true });
+  const replay = sqliteReplay(db);
   return {
     agents: sqliteAgents(db),
-    keys: sqliteKeys(db),
-    credentials: sqliteCredentials(db),
-    audit: sqliteAudit(db, { offThread: options.auditOffThread ?? true, durable: options.durable ?? true }),
-    replay: sqliteReplay(db),
+    keys: { ...keys, apply: yielding(keys.apply) },
+    credentials: {
+      ...credentials,
+      revoke: yielding(credentials.revoke),
+      claimDueForDownstreamRevocation: yielding(credentials.claimDueForDownstreamRevocation),
+      replaceRevocationHandle: yielding(credentials.replaceRevocationHandle),
+      markDownstreamRevoked: yielding(credentials.markDownstreamRevoked),
+    },
+    audit: {
+      ...audit,
+      // Off-thread appends wait in the audit worker (audit-worker.ts); inline ones (CLI) here.
+      append: yielding(audit.append),
+      checkpoint: yielding(audit.checkpoint),
+      ensureSigningKey: yielding(audit.ensureSigningKey),
+      resealSigningKey: yielding(audit.resealSigningKey),
+      pruneBelow: yielding(audit.pruneBelow),
+    },
+    replay: { ...replay, claim: yielding(replay.claim) },
     async ping() {
       ping.get();
     },
