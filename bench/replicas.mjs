@@ -217,7 +217,9 @@ async function propagation(target) {
         'agent_revocation',
         () => revokeAgent(services, `revokee-${i}`, 'cli'),
         asAgent,
-        () => (r) => r.status === 401,
+        // 401, or the throttle's 429 once earlier samples' refusals add up: it too follows a
+        // failed authentication (its cause names the revocation), so the change was seen.
+        () => (r) => r.status === 401 || (r.status === 429 && r.body?.error?.details?.cause === 'ERR_AGENT_REVOKED'),
       );
       // Credential revocation over HTTP on one process, seen in every process's listing.
       const issued = await issue(target.urls[0]);
@@ -271,7 +273,13 @@ try {
   }
   const throughput = Object.fromEntries(targets.map((t) => [t.name, merge(t.slices)]));
   const propagated = {};
-  if (settings.samples > 0) for (const t of targets) if (t.processes > 1) propagated[t.name] = await propagation(t);
+  if (settings.samples > 0) {
+    for (const t of targets) {
+      if (t.processes === 1) continue;
+      // A failed propagation run is reported, not allowed to throw away the throughput figures.
+      propagated[t.name] = await propagation(t).catch((err) => ({ error: err.message }));
+    }
+  }
   result = { settings, throughput, propagation: propagated };
 } finally {
   for (const t of targets) {
@@ -319,6 +327,10 @@ else {
   if (Object.keys(prop).length > 0) {
     lines.push('', 'propagation: start of the change → last process reflecting it, median / max ms (the change call itself, median / max)');
     for (const [name, p] of Object.entries(prop)) {
+      if (p.error) {
+        lines.push(`${name.padEnd(22)} FAILED: ${p.error}`);
+        continue;
+      }
       const f = (s) => `${s.median_ms} / ${s.max_ms} (${s.change.median_ms} / ${s.change.max_ms})`;
       lines.push(
         `${name.padEnd(22)} key rotation ${f(p.key_rotation)}; agent revocation ${f(p.agent_revocation)}; credential revocation ${f(p.credential_revocation)}`,
@@ -327,4 +339,6 @@ else {
   }
   process.stdout.write(`${lines.join('\n')}\n`);
 }
-if (Object.values(result.throughput).some((r) => r.errors > 0)) process.exitCode = 1;
+if (Object.values(result.throughput).some((r) => r.errors > 0) || Object.values(result.propagation).some((p) => p.error)) {
+  process.exitCode = 1;
+}
