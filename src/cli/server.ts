@@ -8,6 +8,7 @@ import type { ChildExit } from './exec.js';
 import { contextOf } from './io.js';
 import { listenAddress, listenError } from './listen.js';
 import { routeProcessWarnings } from './process-warnings.js';
+import { runPrimary, workerIdentity, workerLogger } from './workers.js';
 
 export const serverCommand = defineCommand({
   meta: { name: 'server', description: 'Run the broker (SIGTERM/SIGINT drain in-flight requests, then exit)' },
@@ -18,27 +19,42 @@ export const serverCommand = defineCommand({
       description: 'Listen on HOST:PORT (port 0 = any free port); overrides CREDDY_PORT, which overrides listen: in the config',
       valueHint: 'HOST:PORT',
     },
+    workers: {
+      type: 'string',
+      description: 'Processes serving the port, each a full replica of the store (auto = one per CPU; default 1)',
+      valueHint: 'N|auto',
+    },
   },
-  async run({ args, data }): Promise<ChildExit | undefined> {
+  async run({ args, data, rawArgs }): Promise<ChildExit | undefined> {
     const ctx = contextOf(data);
+    // --workers N: this process only supervises N workers, which run this command again (workers.ts).
+    if (await runPrimary(ctx, args, rawArgs)) return undefined;
+    const worker = workerIdentity();
     const write = (line: string): void => void ctx.stderr.write(`${line}\n`);
     // Every line on the server's stderr is JSON, a failure to start included.
-    let logger: Logger = createLogger(write);
+    let logger: Logger = workerLogger(createLogger(write));
     let services: Services | undefined;
     let restoreWarnings = (): void => {};
     try {
       const config = cliConfig(ctx, args.config);
-      logger = createLogger(write, { level: config.logLevel });
+      logger = workerLogger(createLogger(write, { level: config.logLevel }));
       restoreWarnings = routeProcessWarnings(logger);
       const listen = listenAddress(args.listen, ctx.env, config);
       services = await createServices(config, { env: ctx.env, logger, actor: 'server' });
-      const server = await startServer(services, listen).catch((err: unknown) => {
-        throw listenError(err, listen, config.source);
-      });
-      // Machine-readable first line on stdout, so scripts and tests can find an ephemeral port.
-      ctx.stdout.write(`creddy listening on ${server.url}\n`);
+      const server = await startServer(services, listen, worker ? { responseHeaders: { 'creddy-worker': String(worker.pid) } } : {}).catch(
+        (err: unknown) => {
+          throw listenError(err, listen, config.source);
+        },
+      );
+      // Machine-readable first line on stdout, so scripts and tests can find an ephemeral port
+      // (with --workers, the primary prints it once every worker listens).
+      if (!worker) ctx.stdout.write(`creddy listening on ${server.url}\n`);
       await new Promise<void>((resolve) => {
+        let stopping = false;
         const stop = (signal: string): void => {
+          // A terminal's Ctrl-C reaches a worker directly, and again as the primary's SIGTERM.
+          if (stopping) return;
+          stopping = true;
           logger.info('draining', { signal });
           server.stop().then(resolve, (err: unknown) => {
             logger.error('shutdown failed', { error: String(err) });

@@ -26,8 +26,11 @@ export interface RunningServer {
 export async function startServer(
   services: Services,
   listen: { host: string; port: number },
-  /** Tests shorten the downstream reaper's period. */
-  options: { reaperIntervalMs?: number } = {},
+  /**
+   * `reaperIntervalMs`: tests shorten the downstream reaper's period. `responseHeaders`: set on
+   * every response (a worker of `--workers` names its pid).
+   */
+  options: { reaperIntervalMs?: number; responseHeaders?: Readonly<Record<string, string>> } = {},
 ): Promise<RunningServer> {
   let draining = false;
   const throttle = createAuthThrottle(services.config.authThrottle);
@@ -41,6 +44,13 @@ export async function startServer(
   });
   capConnections(server as Server, services.config.http, services.logger);
   const { port } = server.address() as AddressInfo;
+  const extraHeaders = Object.entries(options.responseHeaders ?? {});
+  if (extraHeaders.length > 0) {
+    // Before the app's listener, so the headers merge into whatever the app writes.
+    (server as Server).prependListener('request', (_req, res) => {
+      for (const [name, value] of extraHeaders) res.setHeader(name, value);
+    });
+  }
   const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
 
   const schedule = createRotationSchedule(services);

@@ -7,9 +7,9 @@ import pg from 'pg';
  */
 export const PG_ADMIN_URL = process.env['CREDDY_TEST_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
-/** URL of database `name` on the test server. */
-export function databaseUrl(name: string, user?: string): string {
-  const url = new URL(PG_ADMIN_URL);
+/** URL of database `name` on the test server (or on the server of `adminUrl`). */
+export function databaseUrl(name: string, user?: string, adminUrl = PG_ADMIN_URL): string {
+  const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   if (user !== undefined) {
     url.username = user;
@@ -23,8 +23,9 @@ export async function adminQuery<R extends pg.QueryResultRow = Record<string, un
   sql: string,
   values: unknown[] = [],
   database?: string,
+  adminUrl = PG_ADMIN_URL,
 ): Promise<R[]> {
-  const client = new pg.Client({ connectionString: database ? databaseUrl(database) : PG_ADMIN_URL });
+  const client = new pg.Client({ connectionString: database ? databaseUrl(database, undefined, adminUrl) : adminUrl });
   await client.connect();
   try {
     return (await client.query<R>(sql, values)).rows;
@@ -42,18 +43,20 @@ export interface FreshDatabase {
 }
 
 /**
- * CREATE DATABASE with a random name; drop() removes it (call it in afterAll). Its collation is
+ * CREATE DATABASE with a random name, on the test server or the one of `adminUrl`; drop()
+ * removes it (call it in afterAll). Its collation is
  * ICU en-US where the server has ICU (a natural-language order, unlike the byte order of C), so
  * tests catch any order that depends on the database's locale.
  */
-export async function freshDatabase(): Promise<FreshDatabase> {
+export async function freshDatabase(adminUrl = PG_ADMIN_URL): Promise<FreshDatabase> {
   const name = `creddy_test_${randomBytes(6).toString('hex')}`;
-  await adminQuery(`CREATE DATABASE ${name} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'`).catch(() =>
-    adminQuery(`CREATE DATABASE ${name}`),
+  const admin = (sql: string) => adminQuery(sql, [], undefined, adminUrl);
+  await admin(`CREATE DATABASE ${name} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'`).catch(() =>
+    admin(`CREATE DATABASE ${name}`),
   );
   return {
     name,
-    url: databaseUrl(name),
-    drop: async () => void (await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)),
+    url: databaseUrl(name, undefined, adminUrl),
+    drop: async () => void (await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)),
   };
 }

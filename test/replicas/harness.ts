@@ -39,12 +39,15 @@ const DEMO = `  demo:
     allowed_scopes: [read, write]
     default_scopes: [read]`;
 
-/** Starts `count` replicas on a fresh, migrated database. `extra` is YAML before `backends:`. */
+/**
+ * Starts `count` replicas on a fresh, migrated database (on the test server, or the server of
+ * `adminUrl`). `extra` is YAML before `backends:`.
+ */
 export async function startReplicas(
   count: number,
-  options: { extra?: string; backendsYaml?: string; env?: NodeJS.ProcessEnv } = {},
+  options: { extra?: string; backendsYaml?: string; env?: NodeJS.ProcessEnv; adminUrl?: string } = {},
 ): Promise<ReplicaSet> {
-  const db = await freshDatabase();
+  const db = await freshDatabase(options.adminUrl);
   const { dir, cleanup } = tempDir('creddy-replicas-');
   const configPath = join(dir, 'creddy.yaml');
   writeFileSync(

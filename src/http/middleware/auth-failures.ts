@@ -44,6 +44,9 @@ export async function recordAuthFailure(
   /** More non-secret details for the row (federation's diagnosis of a refused ID token). */
   extra?: Record<string, unknown>,
 ): Promise<CreddyError> {
+  // An unreachable store says nothing about the caller: counting it would throttle valid agents
+  // for as long as the database is down, and there is no log to write it to anyway.
+  if (err.code === 'ERR_NOT_READY') return err;
   const ip = clientIp(c);
   const verdict = throttle.failed(throttleKey(ip), services.clock.now());
   if (verdict.kind === 'refuse') return rateLimited(verdict.retryAfter, err);

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { storeError } from './errors.js';
 
 /** A query as node-postgres takes it; `name` makes it a per-connection prepared statement. */
 export type Query = string | { readonly name?: string; readonly text: string };
@@ -37,7 +38,8 @@ const text = (query: Query) => (typeof query === 'string' ? { text: query } : qu
 
 /**
  * Wraps the pool so that every call first waits for `ready` (the schema check), which runs once
- * and is retried after a failure (the database may come up later than creddy).
+ * and is retried after a failure (the database may come up later than creddy). A lost or refused
+ * connection comes out as ERR_NOT_READY (see errors.ts).
  */
 export function createDb(pool: pg.Pool, check: () => Promise<void>): Db {
   let ready: Promise<void> | undefined;
@@ -48,13 +50,28 @@ export function createDb(pool: pg.Pool, check: () => Promise<void>): Db {
     }));
   return {
     async query(query, values) {
-      await whenReady();
-      return pool.query({ ...text(query), values: values as unknown[] });
+      try {
+        await whenReady();
+        return await pool.query({ ...text(query), values: values as unknown[] });
+      } catch (err) {
+        throw storeError(err);
+      }
     },
     async transaction(fn, options = {}) {
-      await whenReady();
-      const client = await pool.connect();
+      let client: pg.PoolClient;
+      try {
+        await whenReady();
+        client = await pool.connect();
+      } catch (err) {
+        throw storeError(err);
+      }
       let broken: Error | undefined;
+      // A checked-out client has no error listener of the pool's: a connection lost between two
+      // statements (the server shutting down) would be an unhandled 'error' that ends the process.
+      const lost = (err: Error): void => {
+        broken = err;
+      };
+      client.on('error', lost);
       try {
         await client.query('BEGIN');
         // Durability is per transaction; `false` only for benchmarks (CREDDY_AUDIT_SYNC=off).
@@ -66,8 +83,9 @@ export function createDb(pool: pg.Pool, check: () => Promise<void>): Db {
         await client.query('ROLLBACK').catch((rollbackErr: unknown) => {
           broken = rollbackErr as Error; // the connection is gone: do not return it to the pool
         });
-        throw err;
+        throw storeError(err);
       } finally {
+        client.off('error', lost);
         client.release(broken);
       }
     },

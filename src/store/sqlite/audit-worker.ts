@@ -17,6 +17,34 @@ const db = openSqlite(path, { durable });
 const appendAll = createAppendTransaction(db);
 const insertCheckpoint = createCheckpointInsert(db);
 
+/**
+ * How long a write waits for the write lock (the longest `audit.write_timeout`). This thread is
+ * not the event loop, so it may wait longer than the main connection's busy_timeout; the writer's
+ * own timeout answers the request meanwhile.
+ */
+const LOCK_WAIT_MS = 10_000;
+/** Pause between attempts to take the write lock. */
+const LOCK_POLL_MS = 0.25;
+// SQLite's own busy handler sleeps 1, 2, 5 … 100 ms between attempts: with other processes
+// appending back to back (`--workers`), it wakes after the lock was already taken again, and
+// waits on. Polling every LOCK_POLL_MS finds the short gaps between their commits.
+db.pragma('busy_timeout = 0');
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/** Runs one write transaction, retrying while another process holds the write lock. */
+function withWriteLock<T>(write: () => T): T {
+  const deadline = performance.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      return write();
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? '';
+      if (!code.startsWith('SQLITE_BUSY') || performance.now() > deadline) throw err;
+      Atomics.wait(pause, 0, 0, LOCK_POLL_MS);
+    }
+  }
+}
+
 // The sealer comes as data (the module that builds it, and its key): the store never imports
 // audit code, and the worker rebuilds the very function the main thread would have run.
 const sealers = new Map<string, AuditSealer>();
@@ -32,9 +60,13 @@ const sealerFor = async ({ module, id, keyHex }: WireSealer): Promise<AuditSeale
 };
 
 const handle = async (message: AuditWorkerRequest): Promise<unknown> => {
-  if (message.op === 'checkpoint') return insertCheckpoint.immediate(message.checkpoint);
+  if (message.op === 'checkpoint') {
+    const { checkpoint } = message;
+    return withWriteLock(() => insertCheckpoint.immediate(checkpoint));
+  }
   const seal = await sealerFor(message.sealer);
-  return batchResult(appendAll.immediate(decodeBatch(message.batch), seal));
+  const entries = decodeBatch(message.batch);
+  return batchResult(withWriteLock(() => appendAll.immediate(entries, seal)));
 };
 
 parentPort!.on('message', (message: AuditWorkerRequest & { id: number }) => {

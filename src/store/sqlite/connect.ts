@@ -8,7 +8,7 @@ import { MIGRATIONS } from './migrations.js';
  * How long a statement waits for another process's write lock. better-sqlite3 blocks the event
  * loop while it waits, so this stays short: a stuck lock turns into a fast 503, not a hung server.
  */
-const BUSY_TIMEOUT_MS = 1000;
+export const BUSY_TIMEOUT_MS = 1000;
 
 /**
  * Opens (creating if needed) the SQLite database: data dir 0700, files 0600 regardless of umask,

@@ -8,6 +8,7 @@ import { sqliteCredentials } from './credentials.js';
 import { sqliteKeys } from './keys.js';
 import { sqliteReplay } from './replay.js';
 import { sqliteSecrets } from './secrets.js';
+import { yieldingWrites } from './write-lock.js';
 
 /** How a store is used by its process. */
 export interface SqliteStoreOptions {
@@ -32,14 +33,35 @@ export function createSqliteStore(path: string, options: SqliteStoreOptions = {}
 /** A store over an already opened database (tests that set connection pragmas, e.g. max_page_count). */
 export function sqliteStoreFromDb(db: Database.Database, options: SqliteStoreOptions = {}): Store {
   const ping = db.prepare('SELECT 1');
+  // Writes on this connection wait for the lock without blocking the event loop (write-lock.ts).
+  const yielding = yieldingWrites(db);
+  const keys = sqliteKeys(db);
+  const credentials = sqliteCredentials(db);
+  const audit = sqliteAudit(db, { offThread: options.auditOffThread ?? true, durable: options.durable ?? true });
+  const replay = sqliteReplay(db);
+  const secrets = sqliteSecrets(db);
   return {
     agents: sqliteAgents(db),
     agentKeys: sqliteAgentKeys(db),
-    keys: sqliteKeys(db),
-    credentials: sqliteCredentials(db),
-    audit: sqliteAudit(db, { offThread: options.auditOffThread ?? true, durable: options.durable ?? true }),
-    replay: sqliteReplay(db),
-    secrets: sqliteSecrets(db),
+    keys: { ...keys, apply: yielding(keys.apply) },
+    credentials: {
+      ...credentials,
+      revoke: yielding(credentials.revoke),
+      claimDueForDownstreamRevocation: yielding(credentials.claimDueForDownstreamRevocation),
+      replaceRevocationHandle: yielding(credentials.replaceRevocationHandle),
+      markDownstreamRevoked: yielding(credentials.markDownstreamRevoked),
+    },
+    audit: {
+      ...audit,
+      // Off-thread appends wait in the audit worker (audit-worker.ts); inline ones (CLI) here.
+      append: yielding(audit.append),
+      checkpoint: yielding(audit.checkpoint),
+      ensureSigningKey: yielding(audit.ensureSigningKey),
+      resealSigningKey: yielding(audit.resealSigningKey),
+      pruneBelow: yielding(audit.pruneBelow),
+    },
+    replay: { ...replay, claim: yielding(replay.claim) },
+    secrets: { ...secrets, write: yielding(secrets.write), erase: yielding(secrets.erase) },
     async ping() {
       ping.get();
     },

@@ -1,0 +1,59 @@
+/**
+ * Writes on a SQLite store's main connection while another process holds the write lock: the
+ * event loop keeps running while they wait, they complete once the lock is free, and they give
+ * up with ERR_STORE_BUSY (not a raw driver error) if it never is.
+ */
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isCreddyError } from '../../src/errors.js';
+import type { Store } from '../../src/store/port.js';
+import { createSqliteStore } from '../../src/store/sqlite/index.js';
+import { tempDir } from '../helpers/harness.js';
+
+describe('SQLite writes waiting for another process', () => {
+  const { dir, cleanup } = tempDir();
+  let store: Store;
+  let other: Database.Database;
+  beforeAll(() => {
+    store = createSqliteStore(join(dir, 'creddy.db'), { auditOffThread: false });
+    other = new Database(join(dir, 'creddy.db'));
+  });
+  afterAll(async () => {
+    other.close();
+    await store.close();
+    cleanup();
+  });
+
+  it('wait without blocking the event loop, then complete', async () => {
+    other.exec('BEGIN IMMEDIATE');
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 10);
+    try {
+      let settled = false;
+      const write = store.credentials.markDownstreamRevoked('no-such-jti', 1).finally(() => {
+        settled = true;
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      // Still waiting, and timers ran meanwhile: a write sleeping inside SQLite (busy_timeout)
+      // would have held the event loop for the whole timeout, then failed.
+      expect(settled).toBe(false);
+      expect(ticks).toBeGreaterThanOrEqual(3);
+      other.exec('COMMIT');
+      await write;
+    } finally {
+      clearInterval(ticker);
+      if (other.inTransaction) other.exec('ROLLBACK');
+    }
+  });
+
+  it('give up with ERR_STORE_BUSY when the lock is never released', async () => {
+    other.exec('BEGIN IMMEDIATE');
+    try {
+      const err = await store.credentials.markDownstreamRevoked('no-such-jti', 1).catch((e: unknown) => e);
+      expect(isCreddyError(err, 'ERR_STORE_BUSY')).toBe(true);
+    } finally {
+      other.exec('ROLLBACK');
+    }
+  }, 20_000);
+});
