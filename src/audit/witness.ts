@@ -41,7 +41,7 @@ export function createWitness(config: WitnessConfig, logger: Logger, doFetch: ty
             body: line,
             signal: AbortSignal.timeout(WITNESS_TIMEOUT_MS),
           });
-          if (!response.ok) throw new Error(`answered ${response.status}`);
+          if (!response.ok) throw new CreddyError('ERR_INTERNAL', `answered ${response.status}`);
         } catch (err) {
           logger.error('audit witness endpoint did not take the checkpoint', {
             url: config.url,

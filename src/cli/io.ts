@@ -1,4 +1,5 @@
 import type { CommandDef } from 'citty';
+import { CreddyError } from '../errors.js';
 import type { CrashHook } from '../keys/transition.js';
 
 /** Anything a command can print to; `isTTY` (a terminal) decides colour and progress display. */
@@ -76,6 +77,7 @@ export async function readStdin(io: Pick<CliIo, 'stdin'>): Promise<string> {
 /** The context runCli hands to the command it runs, as citty's `data`. */
 export function contextOf(data: unknown): CliContext {
   const ctx = data as Partial<CliContext> | undefined;
-  if (ctx?.hooks === undefined || ctx.processStdio === undefined) throw new Error('a command ran without its CLI context');
+  if (ctx?.hooks === undefined || ctx.processStdio === undefined)
+    throw new CreddyError('ERR_INTERNAL', 'a command ran without its CLI context');
   return ctx as CliContext;
 }

@@ -63,7 +63,7 @@ function readNodeBody(incoming: IncomingMessage): Promise<Buffer> {
     // A client that goes away mid-body: 'error' (aborted), or at least 'close' before 'end'.
     const onError = (err?: Error): void => {
       cleanup();
-      reject(err ?? new Error('request closed before its body ended'));
+      reject(err ?? new CreddyError('ERR_BAD_REQUEST', 'request closed before its body ended'));
     };
     const cleanup = (): void => {
       incoming.off('data', onData);

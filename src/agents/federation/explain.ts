@@ -1,6 +1,6 @@
 import { decodeProtectedHeader } from 'jose';
 import { isoSeconds } from '../../_utils/clock.js';
-import { isCreddyError } from '../../errors.js';
+import { CreddyError, isCreddyError } from '../../errors.js';
 import type { ConditionVerdict } from './evaluate.js';
 import { evaluateRules, selectRule } from './evaluate.js';
 import { decode, type Federation, type FederationDeps } from './index.js';
@@ -50,7 +50,7 @@ export interface RuleExplanation {
  */
 export async function explainToken(federation: Federation, deps: FederationDeps, token: string): Promise<Explanation> {
   const payload = decode(token.trim());
-  if (!payload) throw new Error('not a JWT (expected three base64url parts)');
+  if (!payload) throw new CreddyError('ERR_USAGE', 'not a JWT (expected three base64url parts)');
   const header = decodeProtectedHeader(token.trim());
   const verdicts = evaluateRules(federation.rules, payload);
   const selected = selectRule(verdicts);

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { isSecureOrLoopbackUrl } from '../../_utils/url.js';
+import { CreddyError } from '../../errors.js';
 
 /** Limits of one fetch of an issuer document. */
 export interface FetchLimits {
@@ -25,11 +26,11 @@ export interface FetchedJson {
  * fit for logs (issuer URLs are not secret).
  */
 export function fetchJson(url: string, limits: FetchLimits): Promise<FetchedJson> {
-  if (!isSecureOrLoopbackUrl(url)) return Promise.reject(new Error(`${url}: not an https URL`));
+  if (!isSecureOrLoopbackUrl(url)) return Promise.reject(new CreddyError('ERR_ISSUER_UNAVAILABLE', `${url}: not an https URL`));
   const target = new URL(url);
   const secure = target.protocol === 'https:';
   return new Promise((resolve, reject) => {
-    const fail = (problem: string): void => reject(new Error(`${url}: ${problem}`));
+    const fail = (problem: string): void => reject(new CreddyError('ERR_ISSUER_UNAVAILABLE', `${url}: ${problem}`));
     const request = (secure ? https : http).request(
       target,
       {

@@ -147,7 +147,7 @@ async function spendOnce(
       }),
     );
   }
-  if (!deps.replay) throw new Error('single_use needs the store replay record');
+  if (!deps.replay) throw new CreddyError('ERR_INTERNAL', 'single_use needs the store replay record');
   const key = sha256Hex(`${rule.issuer}\n${jti}`);
   if (!(await deps.replay.claim(key, payload.exp! + deps.config.keys.clockSkew))) {
     throw deny(

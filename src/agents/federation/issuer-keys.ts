@@ -73,9 +73,10 @@ export function createIssuerKeys(options: {
     const { body } = await fetchDoc(`${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`, limits(DISCOVERY_LIMIT));
     const doc = (body ?? {}) as { issuer?: unknown; jwks_uri?: unknown };
     // OpenID Connect Discovery §4.3: the document must name exactly the issuer it was fetched for.
-    if (doc.issuer !== issuer) throw new Error(`discovery document names issuer ${JSON.stringify(doc.issuer)?.slice(0, 200)}`);
+    if (doc.issuer !== issuer)
+      throw new CreddyError('ERR_ISSUER_UNAVAILABLE', `discovery document names issuer ${JSON.stringify(doc.issuer)?.slice(0, 200)}`);
     if (typeof doc.jwks_uri !== 'string' || !isSecureOrLoopbackUrl(doc.jwks_uri))
-      throw new Error('discovery document has no https jwks_uri');
+      throw new CreddyError('ERR_ISSUER_UNAVAILABLE', 'discovery document has no https jwks_uri');
     return doc.jwks_uri;
   };
 
@@ -141,12 +142,12 @@ export function createIssuerKeys(options: {
  */
 function publicSigningKeys(body: unknown): JSONWebKeySet {
   const keys = (body as { keys?: unknown } | null)?.keys;
-  if (!Array.isArray(keys)) throw new Error('JWKS has no keys array');
+  if (!Array.isArray(keys)) throw new CreddyError('ERR_ISSUER_UNAVAILABLE', 'JWKS has no keys array');
   const usable = keys
     .filter((k): k is JWK => k !== null && typeof k === 'object' && !Array.isArray(k))
     .filter((k) => ['RSA', 'EC', 'OKP'].includes(String(k.kty)) && (k.use === undefined || k.use === 'sig'))
     .filter((k) => PRIVATE_MEMBERS.every((member) => !Object.hasOwn(k, member)))
     .slice(0, MAX_KEYS);
-  if (usable.length === 0) throw new Error('JWKS has no public signing keys');
+  if (usable.length === 0) throw new CreddyError('ERR_ISSUER_UNAVAILABLE', 'JWKS has no public signing keys');
   return { keys: usable };
 }

@@ -1,6 +1,7 @@
 import { decodeProtectedHeader, errors, type JWTPayload, jwtVerify } from 'jose';
 import type { FederationRule } from '../../config/types.js';
 import type { ErrorCode } from '../../errors.js';
+import { CreddyError } from '../../errors.js';
 import type { IssuerKeys } from './issuer-keys.js';
 
 /** Why verification failed, in the terms the client, the audit row and `explain` use. */
@@ -32,7 +33,7 @@ export async function verifyIdToken(
   options: { readonly now: number; readonly clockSkew: number },
 ): Promise<JWTPayload> {
   const [first] = rules;
-  if (!first) throw new Error('verifyIdToken needs the rules of the token issuer');
+  if (!first) throw new CreddyError('ERR_INTERNAL', 'verifyIdToken needs the rules of the token issuer');
   const verifyOptions = {
     issuer: first.issuer,
     audience: [...new Set(rules.map((r) => r.audience))],

@@ -19,7 +19,7 @@ export const secret: BackendType<SecretSettings> = {
   parse: parseSecretSettings,
   create: (settings, common, deps): Backend => {
     const source = deps.secrets;
-    if (!source) throw new Error(`backend "${common.name}" of type secret needs the secret source`);
+    if (!source) throw new CreddyError('ERR_INTERNAL', `backend "${common.name}" of type secret needs the secret source`);
     return {
       common,
       audience: common.name,
