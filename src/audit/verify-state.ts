@@ -57,6 +57,12 @@ export async function verifyStateAgainstLog(store: Store): Promise<ChainProblem 
         ? missing(head.seq, `agent "${agent.name}" exists but ${wrong}`)
         : problem(`agent "${agent.name}": ${wrong}`);
   }
+  // Every issuance the log records still has its credential row (deleting one would hide what was issued).
+  for (const issued of await store.audit.query({ type: 'credential.issued', order: 'asc', limit: MAX_ROWS })) {
+    if (issued.jti && !(await store.credentials.get(issued.jti))) {
+      return problem(`credential ${issued.jti}: its row is gone, though the log records its issuance at seq ${issued.seq}`);
+    }
+  }
   for (const revoked of await store.audit.query({ type: 'credential.revoked', order: 'asc', limit: MAX_ROWS })) {
     if (!revoked.jti) continue;
     const credential = await store.credentials.get(revoked.jti);

@@ -51,6 +51,18 @@ describe('rows that decide access are tied to the audit log', () => {
     expect(problem?.detail).toMatch(/credential .*(row says unrevoked|row is gone)/);
   });
 
+  it('a deleted credential row that was never revoked is named by verify', async () => {
+    const token = await broker.agent('deleted-row', 'demo:read');
+    const r = await issue(broker.url, token, { backend: 'demo', scopes: ['read'] });
+    expect(r.status).toBe(201);
+    const { code, problem } = await verifyCopy('deleted-issued', (db) =>
+      db.prepare('DELETE FROM credentials WHERE jti = ?').run(r.body.id),
+    );
+    expect(code).toBe(1);
+    // The first problem is named (an earlier test deleted another row the same way).
+    expect(problem?.detail).toMatch(/^credential \S+: its row is gone, though the log records its issuance at seq \d+$/);
+  });
+
   it('a revoked agent whose row is restored (revoked_at cleared, grants widened) stays refused', async () => {
     const token = await broker.agent('fired', 'demo:read');
     expect((await issue(broker.url, token, { backend: 'demo', scopes: ['read'] })).status).toBe(201);
