@@ -63,7 +63,10 @@ export function createStateGuard(deps: { store: Store; keys: AuditKeySet; logger
     async checkAgent(agent) {
       let problem = agentProblem(facts, agent, prunedBefore);
       if (!problem) return;
-      // Another process may have created or revoked it since the last refresh: judge on a fresh read.
+      // Another process may have created or revoked it since the last refresh: judge on a fresh
+      // read. A refresh already under way (the keyring's, every second) may have read the log
+      // before this agent's row was committed: let it finish, then read again.
+      await refreshing?.catch(() => {});
       await refresh();
       problem = agentProblem(facts, agent, prunedBefore);
       if (!problem) return;
