@@ -5,6 +5,7 @@
 //   node bench/replicas.mjs [--stores sqlite,postgres] [--workers 2] [--replicas 2] [--connections 8]
 //                           [--duration 10] [--warmup 2] [--slices 5] [--samples 10]
 //                           [--pg-url postgres://postgres@127.0.0.1:5432/postgres] [--tmp DIR] [--json]
+//   --duration S  measured seconds of load per target (0 = no throughput run, propagation only)
 //   --samples N   propagation samples per change kind and multi-process target (0 = none)
 //   --pg-url      a superuser URL on loopback: the bench creates one throw-away database per
 //                 PostgreSQL target and drops it at the end
@@ -221,13 +222,15 @@ async function propagation(target) {
         // failed authentication (its cause names the revocation), so the change was seen.
         () => (r) => r.status === 401 || (r.status === 429 && r.body?.error?.details?.cause === 'ERR_AGENT_REVOKED'),
       );
-      // Credential revocation over HTTP on one process, seen in every process's listing.
-      const issued = await issue(target.urls[0]);
-      const list = (url) => call(`${url}/v1/credentials`, { token: target.token });
+      // Credential revocation over HTTP on one process, seen in every process's listing (of an
+      // agent holding just this one credential, so the listing stays a small request).
+      const holder = target.createAgent(`holder-${i}`);
+      const issued = await call(`${target.urls[0]}/v1/credentials`, { method: 'POST', token: holder, body: ISSUE });
+      const list = (url) => call(`${url}/v1/credentials`, { token: holder });
       await timed(
         'credential_revocation',
         async () => {
-          const del = await call(`${target.urls[0]}/v1/credentials/${issued.body.id}`, { method: 'DELETE', token: target.token });
+          const del = await call(`${target.urls[0]}/v1/credentials/${issued.body.id}`, { method: 'DELETE', token: holder });
           if (del.status !== 200) throw new Error(`revoke failed: ${del.status}`);
         },
         list,
@@ -265,13 +268,17 @@ try {
     }
   }
   for (const t of targets) t.slices = [];
-  for (const t of targets) if (settings.warmup > 0) await load(t, settings.connections, settings.warmup, 0);
-  const sliceSeconds = settings.duration / settings.slices;
-  for (let i = 0; i < settings.slices; i++) {
-    const order = i % 2 === 0 ? targets : [...targets].reverse();
-    for (const t of order) t.slices.push(await load(t, settings.connections, sliceSeconds, 0.3));
+  let throughput = {};
+  // --duration 0: propagation only.
+  if (settings.duration > 0) {
+    for (const t of targets) if (settings.warmup > 0) await load(t, settings.connections, settings.warmup, 0);
+    const sliceSeconds = settings.duration / settings.slices;
+    for (let i = 0; i < settings.slices; i++) {
+      const order = i % 2 === 0 ? targets : [...targets].reverse();
+      for (const t of order) t.slices.push(await load(t, settings.connections, sliceSeconds, 0.3));
+    }
+    throughput = Object.fromEntries(targets.map((t) => [t.name, merge(t.slices)]));
   }
-  const throughput = Object.fromEntries(targets.map((t) => [t.name, merge(t.slices)]));
   const propagated = {};
   if (settings.samples > 0) {
     for (const t of targets) {
@@ -337,6 +344,8 @@ else {
       );
     }
   }
+  // Without a throughput run (--duration 0) the table has a header only.
+  if (Object.keys(throughput).length === 0) lines.splice(3, 2);
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 if (Object.values(result.throughput).some((r) => r.errors > 0) || Object.values(result.propagation).some((p) => p.error)) {

@@ -57,7 +57,10 @@ export const ERROR_CODES = {
     status: 500,
     doc: 'The audit log or an export bundle failed verification (tampered, truncated, or signed by another key); `creddy audit verify` names the first bad seq.',
   },
-  ERR_NOT_READY: { status: 503, doc: 'The server has no usable store or signing key yet, or is shutting down.' },
+  ERR_NOT_READY: {
+    status: 503,
+    doc: 'The server has no usable store (the database cannot be reached right now, or its schema is not this version) or signing key yet, or is shutting down. Retry; another replica may serve.',
+  },
   ERR_STORE_BUSY: {
     status: 503,
     doc: 'The store was locked by another writer (a racing key transition, a long transaction); nothing was changed, retry.',

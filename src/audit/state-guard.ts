@@ -68,7 +68,10 @@ export function createStateGuard(deps: { store: Store; keys: AuditKeySet; logger
       const judge = () => agentProblem(facts, agent, prunedBefore) ?? (keys ? agentKeysProblem(facts, agent, keys) : null);
       let problem = judge();
       if (!problem) return;
-      // Another process may have created, revoked or re-keyed it since the last refresh: judge on a fresh read.
+      // Another process may have created, revoked or re-keyed it since the last refresh: judge on a
+      // fresh read. A refresh already under way (the keyring's, every second) may have read the
+      // log before this agent's row was committed: let it finish, then read again.
+      await refreshing?.catch(() => {});
       await refresh();
       problem = judge();
       if (!problem) return;

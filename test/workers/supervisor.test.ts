@@ -55,7 +55,7 @@ describe('the primary supervises its workers', () => {
     expect(messages(set, 'workers keep crashing; stopping')).toHaveLength(1);
     expect(messages(set, 'worker stopped')).toEqual([expect.objectContaining({ worker_pid: set.workerPids()[1], code: 0 })]);
     expect(set.log.some((l) => /creddy: ERR_INTERNAL: workers keep crashing/.test(String(l['text'])))).toBe(true);
-  });
+  }, 90_000);
 
   it('fails at once, without restarts, when a worker cannot start (the port is taken)', async () => {
     const taken: Server = createServer();
