@@ -4,43 +4,16 @@ import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ISSUE_BODY, startChild } from './lib/targets.mjs';
 
 const START_TIMEOUT_MS = 30_000;
-const BODY = JSON.stringify({ backend: 'demo', scopes: ['read'], ttl: '5m' });
 
-function spawnServer(cli, args, env, name) {
-  const child = spawn(process.execPath, [cli, 'server', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  // Only the tail: enough to explain a failure.
-  child.stderr.on('data', (d) => (stderr = (stderr + d.toString()).slice(-4000)));
-  const url = new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`${name} did not start\n${stderr}`)), START_TIMEOUT_MS);
-    child.stdout.on('data', (d) => {
-      out += d.toString();
-      const m = /creddy listening on (\S+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${name} exited with ${code} before listening\n${stderr}`));
-    });
+/** A `creddy server` process; the same plumbing as bench/issue.mjs's targets. */
+const spawnServer = (cli, args, env, name) =>
+  startChild(name, [process.execPath, cli, 'server', ...args], env, /creddy listening on (\S+)/, {
+    startTimeoutMs: START_TIMEOUT_MS,
+    killAfterMs: 30_000,
   });
-  const stop = () =>
-    new Promise((done) => {
-      if (child.exitCode !== null || child.signalCode !== null) return done();
-      const kill = setTimeout(() => child.kill('SIGKILL'), 30_000);
-      child.once('exit', () => {
-        clearTimeout(kill);
-        done();
-      });
-      child.kill('SIGTERM');
-    });
-  return { child, url, stop };
-}
 
 /**
  * Starts one target in `dir`: `mode` is `single` (one process), `workers` (`server --workers
@@ -109,7 +82,7 @@ export async function startCreddy({ name, dir, storeUrl, mode, count, cli, root 
 }
 
 function loadOne(root, url, token, connections, seconds, warmup) {
-  const args = [join(root, 'load.mjs'), '--url', `${url}/v1/credentials`, '--body', BODY, '--raw'];
+  const args = [join(root, 'load.mjs'), '--url', `${url}/v1/credentials`, '--body', ISSUE_BODY, '--raw'];
   args.push('--connections', String(connections), '--duration', String(seconds), '--warmup', String(warmup));
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { env: { ...process.env, LOAD_TOKEN: token }, stdio: ['ignore', 'pipe', 'inherit'] });

@@ -12,15 +12,18 @@ const START_TIMEOUT_MS = 20_000;
 /** The issue request of creddy and the baseline: the same JSON body. */
 export const ISSUE_BODY = JSON.stringify({ backend: 'demo', scopes: ['read'], ttl: '5m' });
 
-/** Spawns a server; resolves its URL from the first stdout line matching `pattern`. */
-function startChild(name, argv, env, pattern) {
+/**
+ * Spawns a server; resolves its URL from the first stdout line matching `pattern`. `stop()`
+ * sends SIGTERM and SIGKILLs after `killAfterMs` (a draining creddy may take a while).
+ */
+export function startChild(name, argv, env, pattern, { startTimeoutMs = START_TIMEOUT_MS, killAfterMs = 15_000 } = {}) {
   const child = spawn(argv[0], argv.slice(1), { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   // Keep only the tail: enough to explain a failure, never an unbounded buffer.
   child.stderr.on('data', (d) => (stderr = (stderr + d.toString()).slice(-4000)));
   const url = new Promise((resolveUrl, reject) => {
     let out = '';
-    const timer = setTimeout(() => reject(new Error(`${name} did not start within ${START_TIMEOUT_MS} ms\n${stderr}`)), START_TIMEOUT_MS);
+    const timer = setTimeout(() => reject(new Error(`${name} did not start within ${startTimeoutMs} ms\n${stderr}`)), startTimeoutMs);
     child.stdout.on('data', (d) => {
       out += d.toString();
       const m = pattern.exec(out);
@@ -37,7 +40,7 @@ function startChild(name, argv, env, pattern) {
   const stop = () =>
     new Promise((done) => {
       if (child.exitCode !== null || child.signalCode !== null) return done();
-      const kill = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      const kill = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
       child.once('exit', () => {
         clearTimeout(kill);
         done();

@@ -106,7 +106,7 @@ export function agentProblem(facts: StateFacts, agent: AgentRecord, prunedBefore
   if (!known) return agent.createdAt * 1000 < prunedBefore ? null : 'the log has no agent.created row for it';
   if (known.revoked && agent.revokedAt === null) return 'the log records its revocation but the row says active';
   if (!known.revoked && agent.revokedAt !== null) return 'the row says revoked but the log records no revocation';
-  if (known.grants !== canonicalGrants(agent.grants.map((g) => `${g.backend}:${g.scope}`))) return 'its grants differ from the log';
+  if (known.grants !== rowGrants(agent)) return 'its grants differ from the log';
   if (known.expiresAt !== agent.expiresAt) return 'its expiry differs from the log';
   if (known.tokenSha256 !== null && known.tokenSha256 !== agent.tokenHash) return 'its token digest differs from the log';
   if (known.requireDpop !== (agent.requireDpop === true)) return 'its require_dpop differs from the log';
@@ -140,6 +140,20 @@ export function keyProblem(facts: StateFacts, key: KeyRecord, prunedBefore: numb
   const logged = facts.keys.get(key.kid);
   if (logged === undefined) return key.createdAt * 1000 < prunedBefore ? null : 'the log has no key.created row for it';
   return logged === key.state ? null : `its state ${key.state} differs from the log's ${logged}`;
+}
+
+/**
+ * A row's grants as canonicalGrants renders them, once per record: the server checks the agent
+ * on every request, and the SQLite store hands out the same frozen record until it changes.
+ */
+const rowGrantsCache = new WeakMap<AgentRecord, string>();
+function rowGrants(agent: AgentRecord): string {
+  let grants = rowGrantsCache.get(agent);
+  if (grants === undefined) {
+    grants = canonicalGrants(agent.grants.map((g) => `${g.backend}:${g.scope}`));
+    rowGrantsCache.set(agent, grants);
+  }
+  return grants;
 }
 
 /** Grants as one comparable string: sorted, deduplicated `backend:scope`. */

@@ -1,7 +1,7 @@
 import { CreddyError } from '../errors.js';
 import type { StoreConfig } from './port.js';
 import { COPY_TABLES, loadIntoEmptyDatabase } from './postgres/load.js';
-import { AUDIT_COLUMNS } from './rows.js';
+import { AUDIT_COLUMNS, CREDENTIAL_COLUMNS } from './rows.js';
 import { type DumpTable, openSqliteSnapshot } from './sqlite/dump.js';
 
 /** Rows copied per table. */
@@ -34,21 +34,8 @@ const TABLES: Record<(typeof COPY_TABLES)[number], DumpTable> = {
   credentials: {
     name: 'credentials',
     key: 'jti',
-    columns: [
-      'jti',
-      'agent',
-      'backend',
-      'scopes',
-      'kid',
-      'issued_at',
-      'expires_at',
-      'revoked_at',
-      'metadata',
-      'downstream',
-      'revocation_handle',
-      'downstream_revoked_at',
-      'reap_lease_until',
-    ],
+    // The issued columns, plus the reaper's lease (kept: a claim in flight survives the copy).
+    columns: [...CREDENTIAL_COLUMNS, 'reap_lease_until'],
   },
   audit_events: { name: 'audit_events', key: 'seq', columns: AUDIT_COLUMNS },
   audit_checkpoints: { name: 'audit_checkpoints', key: 'seq', columns: ['seq', 'hash', 'time', 'key_id', 'signature'] },
