@@ -240,7 +240,12 @@ export interface Store {
     query(filter: AuditFilter): Promise<AuditRow[]>;
     /** The last row's seq and hash; undefined for an empty log. */
     head(): Promise<AuditHead | undefined>;
-    /** Under the write lock: if rows exist past the last checkpoint, signs the head with `sign` and stores it. */
+    /**
+     * If rows exist past the last checkpoint, signs the head with `sign` and stores it, unless a
+     * checkpoint at or past that row exists by then (another process got there first). The stored
+     * checkpoint always names a real row with its real hash; it need not be the very last row
+     * (SQLite servers sign without the write lock and store on the audit worker).
+     */
     checkpoint(sign: (head: AuditHead) => AuditCheckpoint): Promise<AuditCheckpoint | undefined>;
     /** Checkpoints with fromSeq <= seq <= toSeq, ascending. */
     checkpoints(range?: { fromSeq?: number; toSeq?: number }): Promise<AuditCheckpoint[]>;
