@@ -1,7 +1,9 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { Logger } from '../_utils/logger.js';
 import { ERROR_CODES } from '../errors.js';
+import { HotHistogram, type HotSeries } from './hot-histogram.js';
 import type { BackendInstruments, IssuanceOutcome, MetricSources, Metrics, MetricsExposition, UpstreamStatus } from './port.js';
+import { registerScrapeGauges } from './scrape-gauges.js';
 
 /** The `backend` label of an issuance that named no configured backend. */
 export const UNKNOWN_BACKEND = '(unknown)';
@@ -13,6 +15,14 @@ const SIGN_BUCKETS = [0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.
 /** One audit transaction: an fsync (sub-millisecond to tens of ms), or a wait for a lock. */
 const COMMIT_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
+
+/** A count kept on the request path as a plain number, read by its Counter when scraped. */
+interface Tally {
+  readonly labels: { readonly backend: string; readonly outcome: IssuanceOutcome; readonly code: string };
+  count: number;
+  /** Shown at 0 too. */
+  readonly always: boolean;
+}
 
 /** The Prometheus implementation of {@link Metrics}, with its registry and its text. */
 export interface PrometheusMetrics extends Metrics {
@@ -29,10 +39,10 @@ export interface PrometheusOptions {
 
 /**
  * Builds the broker's instruments in a registry of their own (never prom-client's global one),
- * with prom-client's process metrics. Each backend's label children are bound once, here, so a
- * request costs no label lookup; a gauge that needs a computation (key age, queue depth, due
- * secrets) is computed when scraped. Gauges say how the workers of `--workers` are combined
- * (`aggregator`): counts are summed, facts every worker sees alike are taken once.
+ * with prom-client's process metrics. What an issuance records is bound per backend once, here,
+ * and costs plain additions: counts are tallies a Counter reads when scraped, latencies go to
+ * {@link HotHistogram}s. Whatever needs a computation (key age, queue depth, due secrets) is
+ * computed when scraped (scrape-gauges.ts).
  */
 export function createPrometheusMetrics(options: PrometheusOptions): PrometheusMetrics {
   const registry = new Registry();
@@ -40,50 +50,59 @@ export function createPrometheusMetrics(options: PrometheusOptions): PrometheusM
   collectDefaultMetrics({ register: registry });
   let sources: MetricSources | undefined;
 
-  const issuances = new Counter({
+  // Counted in plain numbers on the request path (tallies, below); the counter reads them when scraped.
+  const tallies: Tally[] = [];
+  const issuances: Counter<'backend' | 'outcome' | 'code'> = new Counter({
     name: 'creddy_issuances_total',
     help: 'Issuance requests that reached policy, by backend, outcome (issued, denied, error) and error code',
     labelNames: ['backend', 'outcome', 'code'] as const,
     registers,
+    collect() {
+      issuances.reset();
+      for (const t of tallies) if (t.count > 0 || t.always) issuances.inc(t.labels, t.count);
+    },
   });
-  const issuanceDuration = new Histogram({
-    name: 'creddy_issuance_duration_seconds',
-    help: 'Time from the issuance use case starting (caller authenticated, body parsed) to its answer, audit commit included',
-    labelNames: ['backend', 'outcome'] as const,
-    buckets: REQUEST_BUCKETS,
-    registers,
-  });
-  const mintDuration = new Histogram({
-    name: 'creddy_mint_duration_seconds',
-    help: 'Time a backend took to make the downstream credential (retries included), whether it succeeded or not',
-    labelNames: ['backend'] as const,
-    buckets: REQUEST_BUCKETS,
-    registers,
-  });
+  const tally = (labels: Tally['labels'], always = false): Tally => {
+    const created: Tally = { labels, count: 0, always };
+    tallies.push(created);
+    return created;
+  };
+  const issuanceDuration = new HotHistogram(
+    'creddy_issuance_duration_seconds',
+    'Time from the issuance use case starting (caller authenticated, body parsed) to its answer, audit commit included',
+    REQUEST_BUCKETS,
+    registry,
+  );
+  const mintDuration = new HotHistogram(
+    'creddy_mint_duration_seconds',
+    'Time a backend took to make the downstream credential (retries included), whether it succeeded or not',
+    REQUEST_BUCKETS,
+    registry,
+  );
   const upstreamCalls = new Counter({
     name: 'creddy_upstream_calls_total',
     help: "Calls to a backend's downstream service (GitHub, AWS STS: each HTTP attempt by status class; PostgreSQL: each unit of work, ok or error)",
     labelNames: ['backend', 'status'] as const,
     registers,
   });
-  const signDuration = new Histogram({
-    name: 'creddy_sign_duration_seconds',
-    help: 'Time to sign one token (Ed25519)',
-    buckets: SIGN_BUCKETS,
-    registers,
-  });
-  const commitDuration = new Histogram({
-    name: 'creddy_audit_commit_duration_seconds',
-    help: 'Time of one group-commit audit transaction that committed',
-    buckets: COMMIT_BUCKETS,
-    registers,
-  });
-  const batchSize = new Histogram({
-    name: 'creddy_audit_batch_size',
-    help: 'Audit entries committed together in one transaction (group commit)',
-    buckets: BATCH_BUCKETS,
-    registers,
-  });
+  const signDuration = new HotHistogram(
+    'creddy_sign_duration_seconds',
+    'Time to sign one token (Ed25519)',
+    SIGN_BUCKETS,
+    registry,
+  ).series();
+  const commitDuration = new HotHistogram(
+    'creddy_audit_commit_duration_seconds',
+    'Time of one group-commit audit transaction that committed',
+    COMMIT_BUCKETS,
+    registry,
+  ).series();
+  const batchSize = new HotHistogram(
+    'creddy_audit_batch_size',
+    'Audit entries committed together in one transaction (group commit)',
+    BATCH_BUCKETS,
+    registry,
+  ).series();
   const commitFailures = new Counter({
     name: 'creddy_audit_commit_failures_total',
     help: 'Audit transactions that failed (each failed its requests closed, 503)',
@@ -114,97 +133,33 @@ export function createPrometheusMetrics(options: PrometheusOptions): PrometheusM
     registers,
   });
 
-  new Gauge({
-    name: 'creddy_audit_queue_depth',
-    help: 'Audit entries waiting for their commit (queued, or in the transaction in flight)',
-    aggregator: 'sum',
-    registers,
-    collect() {
-      if (sources) this.set(sources.auditQueueDepth());
-    },
-  });
-  new Gauge({
-    name: 'creddy_signing_key_age_seconds',
-    help: 'Seconds since the current signing key started signing',
-    aggregator: 'max',
-    registers,
-    collect() {
-      const age = sources?.signingKeys().currentAgeSeconds;
-      if (age === undefined) this.reset();
-      else this.set(age);
-    },
-  });
-  new Gauge({
-    name: 'creddy_signing_key_rotation_in_seconds',
-    help: 'Seconds until the schedule rotates the signing key (negative: overdue); absent when no next key exists',
-    aggregator: 'min',
-    registers,
-    collect() {
-      const due = sources?.signingKeys().nextRotationInSeconds;
-      if (due === undefined) this.reset();
-      else this.set(due);
-    },
-  });
-  new Gauge({
-    name: 'creddy_signing_keys',
-    help: 'Signing key rows by state',
-    labelNames: ['state'] as const,
-    aggregator: 'max',
-    registers,
-    collect() {
-      if (!sources) return;
-      for (const [state, n] of Object.entries(sources.signingKeys().byState)) this.set({ state }, n);
-    },
-  });
-  let dueFailing = false;
-  const dueSecrets: Gauge<'backend'> = new Gauge({
-    name: 'creddy_secrets_due',
-    help: "Live stored secrets older than their backend's max_age (due for rotation), by serving backend",
-    labelNames: ['backend'] as const,
-    aggregator: 'max',
-    registers,
-    async collect() {
-      const read = sources?.dueSecrets;
-      if (!read) return;
-      try {
-        const counts = await read();
-        // Every backend that sets max_age has a series, 0 included: absent would read as "unknown".
-        dueSecrets.reset();
-        for (const [backend, n] of counts) dueSecrets.set({ backend }, n);
-        if (dueFailing) options.logger.info('metrics: due secrets readable again');
-        dueFailing = false;
-      } catch (err) {
-        // A scrape must not fail because the store does: leave the series out and say so once.
-        dueSecrets.reset();
-        if (!dueFailing) options.logger.warn('metrics: could not count due secrets', { error: (err as Error).message });
-        dueFailing = true;
-      }
-    },
-  });
+  registerScrapeGauges(registry, () => sources, options.logger);
 
   const instruments = new Map<string, BackendInstruments>();
   const bind = (name: string): BackendInstruments => {
-    const issued = issuances.labels(name, 'issued', '');
-    // A configured backend's series exist from the start, at 0: "nothing issued" is not "no data".
-    if (name !== UNKNOWN_BACKEND) issued.inc(0);
-    const durations: Record<IssuanceOutcome, { observe(v: number): void }> = {
-      issued: issuanceDuration.labels(name, 'issued'),
-      denied: issuanceDuration.labels(name, 'denied'),
-      error: issuanceDuration.labels(name, 'error'),
+    // A configured backend's `issued` series exists from the start, at 0: "nothing issued" is not "no data".
+    const issued = tally({ backend: name, outcome: 'issued', code: '' }, name !== UNKNOWN_BACKEND);
+    const durations: Record<IssuanceOutcome, HotSeries> = {
+      issued: issuanceDuration.series({ backend: name, outcome: 'issued' }),
+      denied: issuanceDuration.series({ backend: name, outcome: 'denied' }),
+      error: issuanceDuration.series({ backend: name, outcome: 'error' }),
     };
-    const mint = mintDuration.labels(name);
+    const mint = mintDuration.series({ backend: name });
     // Bounded: error codes come from one table, statuses from one union.
-    const refusals = new Map<string, { inc(): void }>();
+    const refusals = new Map<string, Tally>();
     const upstream = new Map<UpstreamStatus, { inc(): void }>();
     return {
       issuance(outcome, code, seconds) {
         durations[outcome].observe(seconds);
-        if (outcome === 'issued') return issued.inc();
+        if (outcome === 'issued') {
+          issued.count++;
+          return;
+        }
         const known = Object.hasOwn(ERROR_CODES, code) ? code : 'ERR_INTERNAL';
         const key = `${outcome}:${known}`;
-        let child = refusals.get(key);
-        if (!child) refusals.set(key, (child = issuances.labels(name, outcome, known)));
-        child.inc();
+        let refused = refusals.get(key);
+        if (!refused) refusals.set(key, (refused = tally({ backend: name, outcome, code: known })));
+        refused.count++;
       },
       mint: (seconds) => mint.observe(seconds),
       upstream(status) {
