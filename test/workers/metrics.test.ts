@@ -24,16 +24,20 @@ function scrapeFresh(url: string): Promise<Answer> {
   });
 }
 
-/** Issues `n` credentials on fresh connections and checks both workers took a share. */
-async function issueOnEveryWorker(set: WorkerSet, token: string, n: number): Promise<void> {
+/** Issues `n` credentials on fresh connections, checks both workers took a share; how many each issued, by pid. */
+async function issueOnEveryWorker(set: WorkerSet, token: string, n: number): Promise<Map<number, number>> {
   const answers = [];
   for (let i = 0; i < n; i++) answers.push(await issue(set.url, token));
   expect(answers.every((a) => a.status === 201)).toBe(true);
   expect(new Set(answers.map((a) => a.worker))).toEqual(new Set(set.workerPids()));
+  const byWorker = new Map<number, number>();
+  for (const a of answers) byWorker.set(a.worker, (byWorker.get(a.worker) ?? 0) + 1);
+  return byWorker;
 }
 
 describe('creddy server --workers 2: /metrics on the shared port', () => {
   let set: WorkerSet;
+  let issuedBy: Map<number, number>;
   beforeAll(async () => {
     set = await startWorkers('sqlite');
   });
@@ -43,7 +47,7 @@ describe('creddy server --workers 2: /metrics on the shared port', () => {
 
   it('whichever worker is scraped, the text counts every worker’s issuances', async () => {
     const token = await set.agent('caller', 'demo:read');
-    await issueOnEveryWorker(set, token, 6);
+    issuedBy = await issueOnEveryWorker(set, token, 6);
     const scrapes = await fromEveryWorker(set.workerPids(), () => scrapeFresh(set.url));
     for (const scrape of scrapes) {
       expect(scrape.status).toBe(200);
@@ -56,6 +60,24 @@ describe('creddy server --workers 2: /metrics on the shared port', () => {
       expect(sampleValue(text, 'creddy_backend_info', { backend: 'demo', type: 'generic' })).toBe(1);
       expect(sampleValue(text, 'creddy_signing_keys', { state: 'current' })).toBe(1);
       expect(sampleValue(text, 'process_cpu_user_seconds_total')).toBeGreaterThan(0);
+    }
+  });
+
+  it('a worker killed and restarted leaves the sum with its counts, and the new one joins it', async () => {
+    const [victim, survivor] = set.workerPids() as [number, number];
+    process.kill(victim, 'SIGKILL');
+    await eventually(() => set.log.some((l) => l['msg'] === 'worker restarted'), 15_000);
+    const replacement = set.workerPids().find((pid) => pid !== victim && pid !== survivor)!;
+    const after = await fromEveryWorker(
+      [survivor, replacement],
+      () => scrapeFresh(set.url),
+      (a) => a.status === 200,
+    );
+    for (const scrape of after) {
+      const text = scrape.body as string;
+      expect(sampleValue(text, 'creddy_workers')).toBe(2);
+      // What the killed worker had counted is gone with it; the survivor's own counts remain.
+      expect(sampleValue(text, 'creddy_issuances_total', { backend: 'demo', outcome: 'issued' })).toBe(issuedBy.get(survivor));
     }
   });
 
