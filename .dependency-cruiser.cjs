@@ -8,6 +8,7 @@
 const LAYERS = [
   ['errors', 'wire'],
   ['model', '_utils'],
+  ['metrics'],
   ['policy'],
   ['store'],
   ['backends'],
@@ -95,6 +96,22 @@ module.exports = {
       comment: 'The package entry (creddy) exports the SDKs, not the broker.',
       from: { path: '^src/index\\.ts$' },
       to: { path: '^src/(?!client|verify|errors|wire)' },
+    },
+    {
+      name: 'prom-client-stays-in-metrics',
+      severity: 'error',
+      comment:
+        'Only metrics/ imports prom-client; everything else reports through the Metrics interface of metrics/port.ts, so the CLI and tests run without it.',
+      from: { path: '^src/(?!metrics/)' },
+      to: { path: '^node_modules/prom-client/' },
+    },
+    {
+      name: 'metrics-load-lazily',
+      severity: 'error',
+      comment:
+        "Outside metrics/, only cli/metrics.ts imports more than metrics/port.ts (dynamically, when the server's metrics are on): no other command loads prom-client.",
+      from: { path: '^src/(?!metrics/|cli/metrics\\.ts$)' },
+      to: { path: '^src/metrics/(?!port\\.ts$)' },
     },
     {
       name: 'no-test-code-in-src',

@@ -1,4 +1,4 @@
-import { type Clock, systemClock } from './_utils/clock.js';
+import { type Clock, nowSeconds, systemClock } from './_utils/clock.js';
 import type { Logger } from './_utils/logger.js';
 import type { Checkpointer } from './audit/checkpoint.js';
 import { loadAuditKey, loadAuditKeys } from './audit/key.js';
@@ -12,6 +12,9 @@ import type { Config } from './config/types.js';
 import { CreddyError } from './errors.js';
 import { type KekSet, loadKeks } from './keys/kek.js';
 import { createKeyring, type Keyring } from './keys/keyring.js';
+import { signingKeyFacts } from './keys/timing.js';
+import { type Metrics, noMetrics, type UpstreamStatus } from './metrics/port.js';
+import { dueSecretCounter } from './secrets/list.js';
 import { createSecretSource } from './secrets/read.js';
 import { openStore } from './store/open-store.js';
 import type { AuditSealer, Store } from './store/port.js';
@@ -32,6 +35,8 @@ export interface Services {
   /** Signed audit checkpoints; the server starts its timer, stop() writes the last one. */
   readonly auditCheckpoints: Checkpointer;
   readonly backends: ReadonlyMap<string, Backend>;
+  /** What the broker counts and times; `noMetrics` unless the server passed its own. */
+  readonly metrics: Metrics;
   close(): Promise<void>;
 }
 
@@ -43,6 +48,8 @@ export interface ServiceOptions {
   readonly actor: 'server' | 'cli';
   /** Provide a store (tests); by default the configured one is opened. */
   readonly store?: Store;
+  /** The server's metrics (metrics/prometheus.ts); none by default. */
+  readonly metrics?: Metrics;
 }
 
 /**
@@ -53,6 +60,7 @@ export async function createServices(config: Config, options: ServiceOptions): P
   const env = options.env ?? process.env;
   const clock = options.clock ?? systemClock;
   const { logger } = options;
+  const metrics = options.metrics ?? noMetrics;
   const store =
     options.store ?? openStore(config.store, { auditOffThread: options.actor === 'server', durable: durableAudit(env, logger) });
   try {
@@ -72,11 +80,14 @@ export async function createServices(config: Config, options: ServiceOptions): P
       now: () => clock.now(),
       logger,
       actor: options.actor,
+      metrics,
     });
     const backends = new Map<string, Backend>();
     const secrets = createSecretSource({ store, keks });
     for (const [name, { common, settings }] of config.backends) {
-      const backend = backendTypes[common.type].create(settings as never, common, { clock, logger, secrets });
+      const instruments = metrics.backend(name);
+      const upstream = (status: UpstreamStatus): void => instruments.upstream(status);
+      const backend = backendTypes[common.type].create(settings as never, common, { clock, logger, secrets, upstream });
       // A backend floor above max_ttl (STS sessions last ≥ 900 s) would silently outlive the
       // operator's bound: refuse the config instead of ever granting more than max_ttl.
       const floor = backend.ttlLimits.min;
@@ -105,6 +116,12 @@ export async function createServices(config: Config, options: ServiceOptions): P
     // A server refuses a log that no longer holds the latest witnessed checkpoint (rollback).
     if (options.actor === 'server') await assertExtendsWitness(store, config.audit.witness, logger);
     await keyring.init();
+    const dueSecrets = dueSecretCounter({ store, keks, clock, auditSeal, config });
+    metrics.collectFrom({
+      auditQueueDepth: () => audit.depth(),
+      signingKeys: () => signingKeyFacts(keyring.records(), config.keys, nowSeconds(clock)),
+      ...(dueSecrets ? { dueSecrets } : {}),
+    });
     return {
       config,
       clock,
@@ -117,6 +134,7 @@ export async function createServices(config: Config, options: ServiceOptions): P
       auditSeal,
       auditCheckpoints,
       backends,
+      metrics,
       async close() {
         await audit.flush();
         // Backends holding connections (postgres admin pools) let go before the store does.

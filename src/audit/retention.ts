@@ -13,7 +13,7 @@ const STEP_ROWS = 10_000;
  * and the pruning itself is recorded as an `audit.pruned` event.
  */
 export async function pruneAudit(
-  deps: { store: Store; audit: AuditWriter; now: () => number; actor: string },
+  deps: { store: Store; audit: Pick<AuditWriter, 'write' | 'flush'>; now: () => number; actor: string },
   retentionSeconds: number,
 ): Promise<{ deleted: number; anchorSeq: number | undefined }> {
   const { store } = deps;

@@ -1,6 +1,7 @@
 import type { Logger } from '../_utils/logger.js';
 import type { AuditConfig } from '../config/types.js';
 import type { KekSet } from '../keys/kek.js';
+import type { Metrics } from '../metrics/port.js';
 import { auditEvent } from '../model/audit.js';
 import type { AuditSealer, Store } from '../store/port.js';
 import { createSealer } from './chain.js';
@@ -23,6 +24,7 @@ export function createAuditLog(deps: {
   now: () => number;
   logger: Logger;
   actor: string;
+  metrics?: Metrics;
 }): { writer: AuditWriter; checkpoints: Checkpointer; seal: AuditSealer } {
   const { store, keks, config, now, logger } = deps;
   let signer: Promise<AuditSigner> | undefined;
@@ -56,6 +58,7 @@ export function createAuditLog(deps: {
     seal,
     timeoutMs: config.writeTimeout * 1000,
     logger,
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
     onCommit: (seq) => checkpoints.noteCommitted(seq),
     // A credential whose row committed after its request failed closed was never delivered:
     // deny-list it and record why, so the log and the credential table tell the truth.

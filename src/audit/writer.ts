@@ -1,5 +1,6 @@
 import type { Logger } from '../_utils/logger.js';
 import { CreddyError } from '../errors.js';
+import type { Metrics } from '../metrics/port.js';
 import type { AuditRow } from '../model/audit.js';
 import type { AuditEntry, AuditSealer, Store } from '../store/port.js';
 import { createExpiryQueue, type Expirable } from './expiry-queue.js';
@@ -10,6 +11,8 @@ export interface AuditWriter {
   write(entry: AuditEntry): Promise<AuditRow>;
   /** Waits for queued entries to commit (shutdown). */
   flush(): Promise<void>;
+  /** Entries waiting for their commit: queued, or in the transaction in flight (a metric). */
+  depth(): number;
 }
 
 interface Pending extends Expirable {
@@ -73,9 +76,12 @@ export function createAuditWriter(options: {
    * in flight when the timeout fired), so the broker can undo what the row records.
    */
   onLateCommit?: (row: AuditRow, entry: AuditEntry) => Promise<void>;
+  /** Told each transaction's size and duration. */
+  metrics?: Pick<Metrics, 'auditCommit'>;
 }): AuditWriter {
   const { store, seal, timeoutMs, logger } = options;
   let queue: Pending[] = [];
+  let committing = 0;
   let inFlight: Promise<void> | undefined;
   const timeouts = createExpiryQueue<Pending>(timeoutMs, (pending) => {
     pending.timedOut = true;
@@ -91,11 +97,14 @@ export function createAuditWriter(options: {
       const batch = queue.filter((p) => !p.timedOut);
       queue = [];
       if (batch.length === 0) continue;
+      committing = batch.length;
+      const started = performance.now();
       try {
         const rows = await store.audit.append(
           batch.map((p) => p.entry),
           seal,
         );
+        options.metrics?.auditCommit(batch.length, (performance.now() - started) / 1000, true);
         for (let i = 0; i < batch.length; i++) {
           const p = batch[i]!;
           const row = rows[i]!;
@@ -112,12 +121,15 @@ export function createAuditWriter(options: {
         const last = rows.at(-1);
         if (last) options.onCommit?.(last.seq);
       } catch (err) {
+        options.metrics?.auditCommit(batch.length, (performance.now() - started) / 1000, false);
         logger.error('audit write failed; failing closed', { error: (err as Error).message, events: batch.length });
         const failure = new CreddyError('ERR_AUDIT_UNAVAILABLE', 'audit log unavailable; nothing was issued', { cause: err });
         for (const p of batch) {
           p.settled = true;
           p.reject(failure);
         }
+      } finally {
+        committing = 0;
       }
     }
   };
@@ -150,5 +162,6 @@ export function createAuditWriter(options: {
     async flush() {
       while (inFlight) await inFlight;
     },
+    depth: () => queue.length + committing,
   };
 }

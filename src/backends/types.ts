@@ -1,6 +1,7 @@
 import type { Clock } from '../_utils/clock.js';
 import type { ConfigReader } from '../_utils/config-reader.js';
 import type { Logger } from '../_utils/logger.js';
+import type { UpstreamStatus } from '../metrics/port.js';
 import type { TtlBound } from '../policy/ttl.js';
 import type { DownstreamCredential } from '../wire.js';
 import type { SecretSource } from './secret/source.js';
@@ -97,6 +98,8 @@ export interface BackendDeps {
   readonly logger: Logger;
   /** Stored secret values, for `type: secret` backends (the composition root always passes it). */
   readonly secrets?: SecretSource;
+  /** Told of each call to the downstream service (a metric; the composition root binds it to the backend's name). */
+  readonly upstream?: (status: UpstreamStatus) => void;
 }
 
 /** A backend type: reads its own config keys, then builds the backend. */

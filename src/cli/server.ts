@@ -7,6 +7,7 @@ import { cliConfig, operatorArgs } from './context.js';
 import type { ChildExit } from './exec.js';
 import { contextOf } from './io.js';
 import { listenAddress, listenError } from './listen.js';
+import { serverMetrics } from './metrics.js';
 import { routeProcessWarnings } from './process-warnings.js';
 import { runPrimary, workerIdentity, workerLogger } from './workers.js';
 
@@ -40,15 +41,19 @@ export const serverCommand = defineCommand({
       logger = workerLogger(createLogger(write, { level: config.logLevel }));
       restoreWarnings = routeProcessWarnings(logger);
       const listen = listenAddress(args.listen, ctx.env, config);
-      services = await createServices(config, { env: ctx.env, logger, actor: 'server' });
-      const server = await startServer(services, listen, worker ? { responseHeaders: { 'creddy-worker': String(worker.pid) } } : {}).catch(
-        (err: unknown) => {
-          throw listenError(err, listen, config.source);
-        },
-      );
+      const metrics = await serverMetrics(config, logger, worker !== undefined);
+      services = await createServices(config, { env: ctx.env, logger, actor: 'server', ...(metrics ? { metrics: metrics.metrics } : {}) });
+      const server = await startServer(services, listen, {
+        ...(worker ? { responseHeaders: { 'creddy-worker': String(worker.pid) } } : {}),
+        // A worker's primary serves metrics_listen (the sum over all workers).
+        ...(metrics ? { metrics: { exposition: metrics.exposition, ownListener: !worker } } : {}),
+      }).catch((err: unknown) => {
+        throw listenError(err, listen, config.source);
+      });
       // Machine-readable first line on stdout, so scripts and tests can find an ephemeral port
       // (with --workers, the primary prints it once every worker listens).
       if (!worker) ctx.stdout.write(`creddy listening on ${server.url}\n`);
+      if (server.metricsUrl) ctx.stdout.write(`creddy metrics on ${server.metricsUrl}/metrics\n`);
       await new Promise<void>((resolve) => {
         let stopping = false;
         const stop = (signal: string): void => {

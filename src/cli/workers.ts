@@ -5,6 +5,7 @@ import { CreddyError } from '../errors.js';
 import { createServices } from '../services.js';
 import { cliConfig } from './context.js';
 import type { CliContext } from './io.js';
+import { primaryMetrics } from './metrics.js';
 import { superviseWorkers } from './supervise-workers.js';
 
 /**
@@ -54,14 +55,24 @@ export async function runPrimary(
   const logger = createLogger((line) => ctx.stderr.write(`${line}\n`));
   const config = cliConfig(ctx, args.config);
   await (await createServices(config, { env: ctx.env, logger, actor: 'server' })).close();
-  await superviseWorkers({
-    count,
-    argv: ['server', ...rawArgs],
-    cwd: ctx.cwd,
-    env: ctx.env,
-    logger: withFields(logger, { role: 'primary', pid: process.pid }),
-    onListening: (url) => ctx.stdout.write(`creddy listening on ${url}\n`),
-  });
+  const primaryLogger = withFields(logger, { role: 'primary', pid: process.pid });
+  // Each worker counts its own; the primary answers scrapes with the sum (metrics/cluster.ts).
+  const metrics = await primaryMetrics(config, primaryLogger);
+  try {
+    await superviseWorkers({
+      count,
+      argv: ['server', ...rawArgs],
+      cwd: ctx.cwd,
+      env: ctx.env,
+      logger: primaryLogger,
+      onListening: (url) => {
+        ctx.stdout.write(`creddy listening on ${url}\n`);
+        if (metrics?.url) ctx.stdout.write(`creddy metrics on ${metrics.url}/metrics\n`);
+      },
+    });
+  } finally {
+    await metrics?.close();
+  }
   return true;
 }
 

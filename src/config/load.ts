@@ -9,7 +9,7 @@ import { NO_FEDERATION, parseFederation } from './federation.js';
 import { AGENT_DEFAULTS, parseAgents, parseLogLevel } from './operator.js';
 import { resolveTree } from './refs.js';
 import { parseStore } from './store.js';
-import type { AuditConfig, AuthThrottleConfig, Config, HttpLimitsConfig, KeysConfig } from './types.js';
+import type { AuditConfig, AuthThrottleConfig, Config, HttpLimitsConfig, KeysConfig, MetricsListen } from './types.js';
 
 /** Defaults of the key schedule: rotate monthly, publish an hour ahead, verifiers cache 5 min. */
 export const KEY_DEFAULTS: KeysConfig = { rotationPeriod: 30 * 86_400, publishAhead: 3600, jwksMaxAge: 300, clockSkew: 60 };
@@ -74,6 +74,7 @@ function readConfig(root: ConfigReader, base: string, source: string): Config {
     root.report('issuer', 'must be an http(s) URL without a trailing slash');
   }
   const listen = root.guard(() => parseListen(root.string('listen', '127.0.0.1:8400'), root.fail), { host: '127.0.0.1', port: 8400 });
+  const metricsListen = root.guard(() => parseMetricsListen(root, listen), { kind: 'main' } as const);
   const dataDir = resolve(base, root.string('data_dir', './data'));
   const sqlite: Config['store'] = { kind: 'sqlite', path: resolve(dataDir, 'creddy.db') };
   const store = root.guard((): Config['store'] => parseStore(root, dataDir), sqlite);
@@ -95,6 +96,7 @@ function readConfig(root: ConfigReader, base: string, source: string): Config {
     source,
     issuer,
     listen,
+    metricsListen,
     dataDir,
     store,
     keys,
@@ -154,10 +156,26 @@ function parseAudit(auditReader: ConfigReader | undefined, base: string): AuditC
 }
 
 function parseListen(value: string, fail: (key: string, problem: string) => never): Config['listen'] {
+  return hostPort(value) ?? fail('listen', 'must be HOST:PORT, e.g. 127.0.0.1:8400');
+}
+
+function hostPort(value: string): Config['listen'] | undefined {
   const match = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value);
   const port = Number(match?.[2]);
-  if (!match || port > 65_535) fail('listen', 'must be HOST:PORT, e.g. 127.0.0.1:8400');
-  return { host: match[1]!.replace(/^\[|\]$/g, ''), port };
+  return match && port <= 65_535 ? { host: match[1]!.replace(/^\[|\]$/g, ''), port } : undefined;
+}
+
+/** `metrics_listen`: absent (on the main port), `off` (or false), or a HOST:PORT other than `listen`'s. */
+function parseMetricsListen(root: ConfigReader, listen: Config['listen']): MetricsListen {
+  if (root.value('metrics_listen') === false) return { kind: 'off' };
+  const value = root.optionalString('metrics_listen');
+  if (value === undefined) return { kind: 'main' };
+  if (value === 'off') return { kind: 'off' };
+  const own = hostPort(value) ?? root.fail('metrics_listen', 'must be HOST:PORT (e.g. 127.0.0.1:9464) or off');
+  if (own.port !== 0 && own.port === listen.port && own.host === listen.host) {
+    root.fail('metrics_listen', `must differ from listen (${value}); leave it out to serve /metrics on the main port`);
+  }
+  return { kind: 'own', ...own };
 }
 
 /** `auth_throttle`: failed authentications per client address before 429s (see broker/throttle.ts). */

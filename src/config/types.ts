@@ -103,12 +103,22 @@ export interface AgentsConfig {
   readonly defaultTtl: number | null;
 }
 
+/**
+ * `metrics_listen`: where `GET /metrics` is served — on the main port (the key is absent), on an
+ * address of its own (`HOST:PORT`; then not on the main port), or nowhere (`off`).
+ */
+export type MetricsListen =
+  | { readonly kind: 'main' }
+  | { readonly kind: 'off' }
+  | { readonly kind: 'own'; readonly host: string; readonly port: number };
+
 /** The validated, frozen configuration. Paths are absolute. */
 export interface Config {
   /** Absolute path of the file it came from, for messages. */
   readonly source: string;
   readonly issuer: string;
   readonly listen: { readonly host: string; readonly port: number };
+  readonly metricsListen: MetricsListen;
   readonly dataDir: string;
   readonly store: StoreConfig;
   readonly keys: KeysConfig;

@@ -5,6 +5,7 @@ import { redact } from '../_utils/redact.js';
 import type { Backend, Minted } from '../backends/types.js';
 import { CreddyError, isCreddyError } from '../errors.js';
 import { revocationHandleAad, seal } from '../keys/kek.js';
+import type { BackendInstruments } from '../metrics/port.js';
 import { auditEvent } from '../model/audit.js';
 import type { CredentialRecord } from '../model/credential.js';
 import { decideScopes } from '../policy/grants.js';
@@ -30,13 +31,33 @@ export interface IssueRequest {
 }
 
 /**
+ * Issues one credential (see {@link issue}) and counts it: outcome `issued`, `denied` (a 4xx:
+ * the request was refused) or `error` (a 5xx: the broker or the backend failed), with its code
+ * and duration, under the backend's name when it is configured.
+ */
+export async function issueCredential(services: Services, ctx: RequestContext, body: IssueRequest): Promise<IssueResponse> {
+  const started = performance.now();
+  const instruments = services.metrics.backend(body.backend);
+  try {
+    const response = await issue(services, ctx, body, instruments);
+    instruments.issuance('issued', '', (performance.now() - started) / 1000);
+    return response;
+  } catch (err) {
+    const code = isCreddyError(err) ? err.code : 'ERR_INTERNAL';
+    const outcome = isCreddyError(err) && err.status < 500 ? 'denied' : 'error';
+    instruments.issuance(outcome, code, (performance.now() - started) / 1000);
+    throw err;
+  }
+}
+
+/**
  * Issues one credential: policy (scopes ⊆ ceiling, TTL in bounds, a valid DPoP proof where the
  * backend or the agent requires one) → downstream mint → sign (with `cnf.jkt` when the request
  * carried a proof) → audit (fail-closed) → response. Every denial is audited with its code before it is thrown. If
  * the audit write fails after a downstream credential was minted, that credential is revoked
  * where the backend can, so nothing leaves or lingers unrecorded.
  */
-export async function issueCredential(services: Services, ctx: RequestContext, body: IssueRequest): Promise<IssueResponse> {
+async function issue(services: Services, ctx: RequestContext, body: IssueRequest, instruments: BackendInstruments): Promise<IssueResponse> {
   const { clock } = services;
   const { caller } = ctx;
   const base = { actor: caller.name, agent: caller.name, backend: body.backend, clientIp: ctx.clientIp, requestId: ctx.requestId };
@@ -80,6 +101,8 @@ export async function issueCredential(services: Services, ctx: RequestContext, b
   services.keyring.signer();
   let minted: Minted | undefined;
   let deadline: AbortSignal | undefined;
+  const mintStarted = performance.now();
+  let mintEnded = 0;
   try {
     minted = await backend.mint({
       jti,
@@ -95,7 +118,10 @@ export async function issueCredential(services: Services, ctx: RequestContext, b
         return (deadline ??= AbortSignal.timeout(MINT_DEADLINE_MS));
       },
     });
+    mintEnded = performance.now();
+    instruments.mint((mintEnded - mintStarted) / 1000);
   } catch (err) {
+    instruments.mint((performance.now() - mintStarted) / 1000);
     const code = isCreddyError(err) ? err.code : 'ERR_BACKEND_UPSTREAM';
     await services.audit.write({
       event: auditEvent({
@@ -135,6 +161,8 @@ export async function issueCredential(services: Services, ctx: RequestContext, b
     ...(body.metadata ? { metadata: body.metadata } : {}),
     ...(jkt === undefined ? {} : { cnf: { jkt } }),
   });
+  // From the mint's end (one clock read fewer): the signer lookup and the claims are part of signing.
+  services.metrics.sign((performance.now() - mintEnded) / 1000);
 
   const credential: CredentialRecord = {
     jti,

@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { createFederation, type Federation } from '../agents/federation/index.js';
 import { CreddyError } from '../errors.js';
+import type { MetricsExposition } from '../metrics/port.js';
 import type { Services } from '../services.js';
 import type { AppEnv } from './context.js';
 import { errorHandler } from './error-handler.js';
@@ -10,6 +11,7 @@ import { BODY_LIMIT_BYTES, declaredLengthWithinLimit } from './read-json.js';
 import { backendRoutes } from './routes/backends.js';
 import { credentialRoutes } from './routes/credentials.js';
 import { healthRoutes } from './routes/health.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { oauthRoutes } from './routes/oauth.js';
 import { tokenRoutes } from './routes/token.js';
 import { wellKnownRoutes } from './routes/well-known.js';
@@ -23,6 +25,8 @@ export interface AppOptions {
   readonly throttle?: AuthThrottle;
   /** Federation verifier (issuer key caches); by default built from the config. */
   readonly federation?: Federation;
+  /** Serve `GET /metrics` from this (metrics on the main port); absent: no such route. */
+  readonly metrics?: MetricsExposition;
 }
 
 /**
@@ -45,6 +49,7 @@ export function createApp(services: Services, options: AppOptions = {}): Hono<Ap
   });
 
   app.route('/', healthRoutes(services, options.isDraining ?? (() => false)));
+  if (options.metrics) app.route('/', metricsRoutes(options.metrics, services.logger));
   const throttle = options.throttle ?? createAuthThrottle(services.config.authThrottle);
   const federation =
     options.federation ??

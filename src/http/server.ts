@@ -3,9 +3,11 @@ import type { AddressInfo } from 'node:net';
 import { type ServerType, serve } from '@hono/node-server';
 import { startReaper } from '../credentials/reaper.js';
 import { createRotationSchedule } from '../keys/schedule.js';
+import type { MetricsExposition } from '../metrics/port.js';
 import type { Services } from '../services.js';
 import { createApp } from './app.js';
 import { capConnections, httpServerOptions } from './limits.js';
+import { type MetricsServer, metricsListenError, startMetricsServer } from './metrics-server.js';
 import { reportThrottled, THROTTLE_REPORT_MS } from './middleware/auth-failures.js';
 import { createAuthThrottle } from './middleware/throttle.js';
 
@@ -15,6 +17,8 @@ export const KEY_REFRESH_MS = 1000;
 export interface RunningServer {
   readonly url: string;
   readonly port: number;
+  /** Where `metrics_listen` serves /metrics, when this process serves it there. */
+  readonly metricsUrl: string | undefined;
   /** Stops accepting, drains in-flight requests, flushes the audit log, closes the store. */
   stop(): Promise<void>;
 }
@@ -28,13 +32,21 @@ export async function startServer(
   listen: { host: string; port: number },
   /**
    * `reaperIntervalMs`: tests shorten the downstream reaper's period. `responseHeaders`: set on
-   * every response (a worker of `--workers` names its pid).
+   * every response (a worker of `--workers` names its pid). `metrics`: the text of `GET /metrics`,
+   * served where `metrics_listen` says (on the main port by default); `ownListener: false` in a
+   * worker of `--workers`, whose primary serves `metrics_listen`.
    */
-  options: { reaperIntervalMs?: number; responseHeaders?: Readonly<Record<string, string>> } = {},
+  options: {
+    reaperIntervalMs?: number;
+    responseHeaders?: Readonly<Record<string, string>>;
+    metrics?: { readonly exposition: MetricsExposition; readonly ownListener?: boolean };
+  } = {},
 ): Promise<RunningServer> {
   let draining = false;
   const throttle = createAuthThrottle(services.config.authThrottle);
-  const app = createApp(services, { isDraining: () => draining, throttle });
+  const where = services.config.metricsListen;
+  const onMainPort = options.metrics && where.kind === 'main' ? { metrics: options.metrics.exposition } : {};
+  const app = createApp(services, { isDraining: () => draining, throttle, ...onMainPort });
   const server: ServerType = await new Promise((resolve, reject) => {
     const s = serve(
       { fetch: app.fetch, hostname: listen.host, port: listen.port, serverOptions: httpServerOptions(services.config.http) },
@@ -52,6 +64,18 @@ export async function startServer(
     });
   }
   const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
+  let metricsServer: MetricsServer | undefined;
+  if (options.metrics && where.kind === 'own' && options.metrics.ownListener !== false) {
+    try {
+      metricsServer = await startMetricsServer(where, options.metrics.exposition, {
+        logger: services.logger,
+        limits: services.config.http,
+      });
+    } catch (err) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      throw metricsListenError(err, where);
+    }
+  }
 
   const schedule = createRotationSchedule(services);
   const refresh = setInterval(() => {
@@ -78,12 +102,13 @@ export async function startServer(
   return {
     url: `http://${host}:${port}`,
     port,
+    metricsUrl: metricsServer?.url,
     async stop() {
       draining = true;
       clearInterval(refresh);
       clearInterval(throttleReport);
       await unwatchKeys?.();
-      await drain(server as Server);
+      await Promise.all([drain(server as Server), metricsServer?.close()]);
       await reaper.stop();
       await report();
       await services.auditCheckpoints.stop();

@@ -1,4 +1,5 @@
 import type { KeysConfig } from '../config/types.js';
+import type { SigningKeyFacts } from '../metrics/port.js';
 import type { KeyRecord } from '../model/key.js';
 
 /**
@@ -67,4 +68,18 @@ export function planFor(record: KeyRecord, all: readonly KeyRecord[], lastExp: n
     case 'revoked':
       return { plannedActivation: null, plannedRetirement: null, plannedRemoval: record.revokedAt };
   }
+}
+
+/** The key schedule as of `now` (epoch s), for the metrics: the current key's age, the next rotation, keys per state. */
+export function signingKeyFacts(records: readonly KeyRecord[], config: KeysConfig, now: number): SigningKeyFacts {
+  const current = records.find((k) => k.state === 'current');
+  const next = records.find((k) => k.state === 'next');
+  const byState = { next: 0, current: 0, retired: 0, revoked: 0 };
+  for (const k of records) byState[k.state]++;
+  const rotation = current ? plannedRotationAt(current, next, config) : undefined;
+  return {
+    currentAgeSeconds: current ? now - (current.activatedAt ?? current.createdAt) : undefined,
+    nextRotationInSeconds: rotation === undefined ? undefined : rotation - now,
+    byState,
+  };
 }

@@ -1,4 +1,5 @@
 import { nowSeconds } from '../_utils/clock.js';
+import type { SecretSettings } from '../backends/secret/config.js';
 import { secretPathProblem } from '../backends/secret/path.js';
 import { CreddyError } from '../errors.js';
 import { servingBackends, shortestMaxAge } from './serving.js';
@@ -67,6 +68,23 @@ export async function listSecrets(
  */
 export async function dueSecrets(services: SecretServices, prefix = ''): Promise<SecretSummary[]> {
   return (await listSecrets(services, { prefix })).filter((s) => s.due);
+}
+
+/**
+ * The `creddy_secrets_due` gauge: due paths counted under each backend that serves them, every
+ * secret backend that sets `max_age` present (at 0 when nothing is due). Undefined when no
+ * backend sets `max_age`, so a scrape reads nothing from the store.
+ */
+export function dueSecretCounter(services: SecretServices): (() => Promise<Map<string, number>>) | undefined {
+  const watched = [...services.config.backends]
+    .filter(([, { common, settings }]) => common.type === 'secret' && (settings as SecretSettings).maxAge !== undefined)
+    .map(([name]) => name);
+  if (watched.length === 0) return undefined;
+  return async () => {
+    const counts = new Map(watched.map((name) => [name, 0]));
+    for (const secret of await dueSecrets(services)) for (const name of secret.servedBy) counts.set(name, (counts.get(name) ?? 0) + 1);
+    return counts;
+  };
 }
 
 /** Every version of a path, oldest first; ERR_SECRET_NOT_FOUND when it was never written. */

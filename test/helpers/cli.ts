@@ -88,6 +88,8 @@ export interface ServerProcess {
   readonly child: ChildProcessWithoutNullStreams;
   /** Resolves with the exit code once the process has exited. */
   readonly exited: Promise<number | null>;
+  /** Everything it printed on stdout so far. */
+  stdout(): string;
 }
 
 /** Starts `creddy server --config CONFIG` from the built bin; resolves once it prints where it listens. */
@@ -106,5 +108,5 @@ export async function spawnServer(configPath: string, env: NodeJS.ProcessEnv): P
     });
     void exited.then((code) => reject(new Error(`server exited ${code}: ${err}`)));
   });
-  return { url, child, exited };
+  return { url, child, exited, stdout: () => out };
 }

@@ -6,6 +6,7 @@ import { vi } from 'vitest';
 import type { Clock } from '../../src/_utils/clock.js';
 import { createAgent, createKeyPairAgent } from '../../src/agents/create.js';
 import { parseGrants } from '../../src/agents/grants.js';
+import { type ServerMetrics, serverMetrics } from '../../src/cli/metrics.js';
 import { generateAgentKey } from '../../src/client/agent-key.js';
 import { loadConfig } from '../../src/config/load.js';
 import { type RunningServer, startServer } from '../../src/http/server.js';
@@ -39,6 +40,8 @@ export interface BrokerOptions extends ServicesOptions {
   readonly clock?: TestClock;
   /** The downstream reaper's period (default the server's own, 5 s). */
   readonly reaperIntervalMs?: number;
+  /** Prometheus metrics as `creddy server` builds them, served where `metrics_listen` says (default: none). */
+  readonly metrics?: boolean;
 }
 
 /** A broker's data dir, config and keys, and how to open its services, before anything runs. */
@@ -57,11 +60,20 @@ function prepare(options: ServicesOptions, clock: Clock) {
   );
   const env = testEnv(options.env);
   const { logger, lines } = captureLogger();
-  const open = (): Promise<Services> => {
+  const open = (metrics?: ServerMetrics): Promise<Services> => {
     const config = loadConfig(configPath, env);
     const store = options.store && config.store.kind === 'sqlite' ? options.store(config.store.path) : undefined;
-    return createServices(config, { env, logger, clock, actor: 'server', ...(store ? { store } : {}) });
+    return createServices(config, {
+      env,
+      logger,
+      clock,
+      actor: 'server',
+      ...(store ? { store } : {}),
+      ...(metrics ? { metrics: metrics.metrics } : {}),
+    });
   };
+  /** The server's metrics, built from the config as `creddy server` does. */
+  const metrics = (): Promise<ServerMetrics | undefined> => serverMetrics(loadConfig(configPath, env), logger, false);
   const agent = async (services: Services, name: string, grants: string, ttlSeconds: number | null = null): Promise<string> =>
     (await createAgent(services, { name, grants: parseGrants(grants, services), ttlSeconds, actor: 'cli' })).token;
   const keyPairAgent = async (services: Services, name: string, grants: string, options: KeyPairOptions = {}): Promise<TestAgentKey> => {
@@ -76,7 +88,7 @@ function prepare(options: ServicesOptions, clock: Clock) {
     });
     return key;
   };
-  return { dir, cleanup, configPath, env, lines, open, agent, keyPairAgent };
+  return { dir, cleanup, configPath, env, lines, open, metrics, agent, keyPairAgent };
 }
 
 /** A key-pair agent's key, as generateAgentKey returns it (the private JWK is what the agent holds). */
@@ -162,9 +174,11 @@ export async function startBroker(options: BrokerOptions = {}): Promise<TestBrok
   const broker = prepare(options, clock);
   const reaper = options.reaperIntervalMs === undefined ? {} : { reaperIntervalMs: options.reaperIntervalMs };
   const boot = async (): Promise<{ services: Services; server: RunningServer }> => {
-    const services = await broker.open();
+    const metrics = options.metrics ? await broker.metrics() : undefined;
+    const services = await broker.open(metrics);
     try {
-      return { services, server: await startServer(services, { host: '127.0.0.1', port: 0 }, reaper) };
+      const served = metrics ? { metrics: { exposition: metrics.exposition } } : {};
+      return { services, server: await startServer(services, { host: '127.0.0.1', port: 0 }, { ...reaper, ...served }) };
     } catch (err) {
       await services.close();
       throw err;

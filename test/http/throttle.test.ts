@@ -13,7 +13,7 @@ describe('createAuthThrottle', () => {
     const t0 = 1_000_000;
     for (let i = 0; i < 3; i++) expect(throttle.failed('10.0.0.1', t0 + i)).toEqual({ kind: 'audit' });
     expect(throttle.failed('10.0.0.1', t0 + 3)).toEqual({ kind: 'block', retryAfter: 10 });
-    expect(throttle.failed('10.0.0.1', t0 + 4_000)).toEqual({ kind: 'refuse', retryAfter: 7 });
+    expect(throttle.failed('10.0.0.1', t0 + 4_000)).toEqual({ kind: 'refuse', retryAfter: 7, global: false });
     expect(throttle.failed('10.0.0.1', t0 + 5_000)).toMatchObject({ kind: 'refuse' });
     // Another address is not affected.
     expect(throttle.failed('10.0.0.2', t0 + 5_000)).toEqual({ kind: 'audit' });

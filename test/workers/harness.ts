@@ -27,6 +27,8 @@ export interface WorkerSet {
   readonly env: NodeJS.ProcessEnv;
   /** The pids of the workers the primary started, in order. */
   workerPids(): number[];
+  /** Everything the primary printed on stdout so far. */
+  stdout(): string;
   cli(...args: string[]): Promise<CliResult>;
   agent(name: string, grants: string): Promise<string>;
   /** SIGTERM to the primary; resolves with its exit code. */
@@ -57,6 +59,8 @@ export async function startWorkers(
   );
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const log: Array<Record<string, unknown>> = [];
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   let partial = '';
   child.stderr!.on('data', (d: Buffer) => {
     const lines = (partial + d.toString()).split('\n');
@@ -79,6 +83,7 @@ export async function startWorkers(
     db,
     env,
     workerPids: () => log.filter((l) => l['msg'] === 'worker started').map((l) => l['worker_pid'] as number),
+    stdout: () => out,
     cli: (...args) => runCli([...args, '--config', configPath], env),
     async agent(name, grants) {
       const r = await set.cli('agent', 'create', name, '--can', grants, '--json');
@@ -98,10 +103,8 @@ export async function startWorkers(
   };
   try {
     const url = await new Promise<string>((resolve, reject) => {
-      let out = '';
       const timer = setTimeout(() => reject(new Error(`workers did not start:\n${JSON.stringify(log)}`)), 30_000);
-      child.stdout!.on('data', (d: Buffer) => {
-        out += d.toString();
+      child.stdout!.on('data', () => {
         const m = /creddy listening on (\S+)/.exec(out);
         if (m) {
           clearTimeout(timer);

@@ -27,8 +27,8 @@ export const aws: BackendType<AwsSettings> = {
     });
     return parseAwsSettings(reader);
   },
-  create: (settings, common): Backend => {
-    const assume = createAssumer(settings);
+  create: (settings, common, deps): Backend => {
+    const assume = createAssumer(settings, deps.upstream);
     return {
       common,
       audience: common.name,

@@ -1,5 +1,6 @@
 import type { AssumeRoleCommandOutput, STSClient } from '@aws-sdk/client-sts';
 import { CreddyError } from '../../errors.js';
+import { statusClass, type UpstreamStatus } from '../../metrics/port.js';
 import type { AwsSettings } from './config.js';
 
 /** The AssumeRole input creddy sends; every field is decided by the broker, none by the caller. */
@@ -27,12 +28,14 @@ type StsModule = typeof import('@aws-sdk/client-sts');
  * base credentials come from the SDK's standard chain (env vars, shared config, SSO, IMDS). The
  * SDK retries throttling, 5xx and timeouts with backoff; the broker's deadline aborts the rest.
  */
-export function createAssumer(settings: AwsSettings): (input: AssumeRoleInput) => Promise<StsSession> {
+export function createAssumer(
+  settings: AwsSettings,
+  observe?: (status: UpstreamStatus) => void,
+): (input: AssumeRoleInput) => Promise<StsSession> {
   let loaded: Promise<{ sdk: StsModule; client: STSClient }> | undefined;
   const load = (): Promise<{ sdk: StsModule; client: STSClient }> => {
-    loaded ??= import('@aws-sdk/client-sts').then((sdk) => ({
-      sdk,
-      client: new sdk.STSClient({
+    loaded ??= import('@aws-sdk/client-sts').then((sdk) => {
+      const client = new sdk.STSClient({
         region: settings.region,
         ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
         maxAttempts: settings.maxAttempts,
@@ -41,8 +44,10 @@ export function createAssumer(settings: AwsSettings): (input: AssumeRoleInput) =
           connectionTimeout: settings.requestTimeoutMs,
           throwOnRequestTimeout: true,
         },
-      }),
-    }));
+      });
+      if (observe) observeAttempts(client, observe);
+      return { sdk, client };
+    });
     loaded.catch(() => (loaded = undefined));
     return loaded;
   };
@@ -78,6 +83,29 @@ export function createAssumer(settings: AwsSettings): (input: AssumeRoleInput) =
     }
     return { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken, expiration: c.Expiration };
   };
+}
+
+/**
+ * Tells `observe` how each HTTP attempt ended. The SDK retries inside its own middleware; this
+ * one sits innermost (after the retries and the signature, before the response is parsed), so it
+ * sees every attempt's raw status, or the network error of an attempt that got none.
+ */
+function observeAttempts(client: STSClient, observe: (status: UpstreamStatus) => void): void {
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      try {
+        const out = await next(args);
+        const status = (out.response as { statusCode?: unknown } | undefined)?.statusCode;
+        observe(typeof status === 'number' ? statusClass(status) : 'error');
+        return out;
+      } catch (err) {
+        const name = (err as { name?: unknown }).name;
+        observe(name === 'TimeoutError' || name === 'AbortError' ? 'timeout' : 'unreachable');
+        throw err;
+      }
+    },
+    { step: 'deserialize', priority: 'low', name: 'creddyUpstreamMetric' },
+  );
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Clock } from '../../_utils/clock.js';
 import { isCreddyError } from '../../errors.js';
+import type { UpstreamStatus } from '../../metrics/port.js';
 import type { GitHubAppSettings } from './config.js';
 import { callGitHub } from './http.js';
 
@@ -42,7 +43,7 @@ type AppAuth = (options: { type: 'app' }) => Promise<{ token: string; expiresAt:
  * requests with equal options into one token and its cache key does not tell `write` from
  * `admin`, so two callers could share — or escalate into — one token.
  */
-export function createGitHubApp(settings: GitHubAppSettings, clock: Clock): GitHubApp {
+export function createGitHubApp(settings: GitHubAppSettings, clock: Clock, observe?: (status: UpstreamStatus) => void): GitHubApp {
   let appAuth: Promise<AppAuth> | undefined;
   let appJwt: { value: string; renewAt: number } | undefined;
   const jwt = async (): Promise<string> => {
@@ -73,6 +74,7 @@ export function createGitHubApp(settings: GitHubAppSettings, clock: Clock): GitH
           signal,
           timeoutMs: settings.requestTimeoutMs,
           parse: parseInstallation,
+          observe,
         });
       } catch (err) {
         lastError = err;
@@ -106,13 +108,19 @@ export function createGitHubApp(settings: GitHubAppSettings, clock: Clock): GitH
         signal,
         timeoutMs: settings.requestTimeoutMs,
         parse: parseToken,
+        observe,
       });
     },
   };
 }
 
 /** Revokes an installation token; an already dead one (401) counts as revoked. */
-export async function revokeInstallationToken(baseUrl: string, token: string, timeoutMs: number): Promise<void> {
+export async function revokeInstallationToken(
+  baseUrl: string,
+  token: string,
+  timeoutMs: number,
+  observe?: (status: UpstreamStatus) => void,
+): Promise<void> {
   try {
     await callGitHub(baseUrl, {
       method: 'DELETE',
@@ -122,6 +130,7 @@ export async function revokeInstallationToken(baseUrl: string, token: string, ti
       signal: AbortSignal.timeout(Math.max(timeoutMs * 3, 15_000)),
       timeoutMs,
       parse: () => true,
+      observe,
     });
   } catch (err) {
     if (isCreddyError(err) && err.details?.['upstream_status'] === 401) return;

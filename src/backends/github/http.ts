@@ -1,6 +1,7 @@
 import { timeoutSignal } from '../../_utils/abort.js';
 import { redact } from '../../_utils/redact.js';
 import { CreddyError } from '../../errors.js';
+import { statusClass, type UpstreamStatus } from '../../metrics/port.js';
 
 /** Attempts per GitHub call (the first try plus retries), all inside the caller's deadline. */
 export const MAX_ATTEMPTS = 4;
@@ -19,6 +20,8 @@ export interface GitHubCall<T> {
   readonly timeoutMs: number;
   readonly parse: (status: number, json: unknown) => T | undefined;
   readonly maxAttempts?: number;
+  /** Told how each attempt ended (a metric). */
+  readonly observe?: ((status: UpstreamStatus) => void) | undefined;
 }
 
 /** Why an attempt failed and whether another one may help. */
@@ -75,11 +78,13 @@ async function attemptOnce<T>(baseUrl: string, call: GitHubCall<T>): Promise<{ o
     text = await response.text();
   } catch (err) {
     const timedOut = (err as Error).name === 'TimeoutError' || (err as Error).name === 'AbortError';
+    call.observe?.(timedOut ? 'timeout' : 'unreachable');
     return { ok: false, failure: { status: null, problem: timedOut ? 'timed out' : 'unreachable', retry: true, cause: err } };
   } finally {
     attempt.clear();
   }
   const { status } = response;
+  call.observe?.(statusClass(status));
   let json: unknown;
   try {
     json = text === '' ? undefined : JSON.parse(text);

@@ -24,7 +24,7 @@ export const github: BackendType<GitHubSettings> = {
 };
 
 function createAppBackend(settings: GitHubAppSettings, common: BackendCommon, deps: BackendDeps): Backend {
-  const app = createGitHubApp(settings, deps.clock);
+  const app = createGitHubApp(settings, deps.clock, deps.upstream);
   return {
     common,
     audience: common.name,
@@ -50,7 +50,7 @@ function createAppBackend(settings: GitHubAppSettings, common: BackendCommon, de
         revocationHandle: issued.token,
       };
     },
-    revoke: (handle) => revokeInstallationToken(settings.baseUrl, handle, settings.requestTimeoutMs),
+    revoke: (handle) => revokeInstallationToken(settings.baseUrl, handle, settings.requestTimeoutMs, deps.upstream),
     // The App JWT is accepted and the installation found: exactly what every mint needs first.
     async probe(signal) {
       const clock = await serverTime(`${settings.baseUrl}/`, signal);

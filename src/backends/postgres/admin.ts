@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { redact } from '../../_utils/redact.js';
 import { CreddyError } from '../../errors.js';
+import type { UpstreamStatus } from '../../metrics/port.js';
 import type { PostgresSettings } from './config.js';
 
 /** The admin connection of one postgres backend: a small pool, opened on first use. */
@@ -16,9 +17,11 @@ export interface AdminPool {
  * node-postgres and pg-connection-string are imported when the backend is first used, so a
  * deployment without a postgres backend never loads them. The pool is small (issuance holds a
  * connection for a few statements), lets the process exit when idle (a CLI revoking a credential),
- * and bounds every statement so a stuck lock cannot hold a request past the mint deadline.
+ * and bounds every statement so a stuck lock cannot hold a request past the mint deadline. Each
+ * unit of work (one `withClient`) is told to `observe`: `ok`, `error` (PostgreSQL refused a
+ * statement), or `unreachable` (no connection, or it broke).
  */
-export function createAdminPool(settings: PostgresSettings): AdminPool {
+export function createAdminPool(settings: PostgresSettings, observe?: (status: UpstreamStatus) => void): AdminPool {
   let pool: Promise<pg.Pool> | undefined;
   const open = (): Promise<pg.Pool> => {
     pool ??= (async () => {
@@ -45,13 +48,17 @@ export function createAdminPool(settings: PostgresSettings): AdminPool {
     try {
       client = await (await open()).connect();
     } catch (err) {
+      observe?.('unreachable');
       throw adminError(err, settings);
     }
     let broken: Error | undefined;
     try {
-      return await fn(client);
+      const result = await fn(client);
+      observe?.('ok');
+      return result;
     } catch (err) {
       if (!(err as { code?: unknown }).code) broken = err as Error; // not a server error: the connection may be gone
+      observe?.(broken ? 'unreachable' : 'error');
       throw adminError(err, settings);
     } finally {
       client.release(broken);

@@ -23,7 +23,7 @@ export const SWEEP_AFTER_EXPIRY_S = 900;
 export const postgres: BackendType<PostgresSettings> = {
   parse: parsePostgresSettings,
   create: (settings, common, deps): Backend => {
-    const admin = createAdminPool(settings);
+    const admin = createAdminPool(settings, deps.upstream);
     const scopeProblem = (scope: string): string | undefined =>
       [...settings.roles.keys()].some((key) => covers(scope, key)) ? undefined : `scope "${scope}" names no role set of this backend`;
     return {

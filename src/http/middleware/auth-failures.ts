@@ -49,7 +49,15 @@ export async function recordAuthFailure(
   if (err.code === 'ERR_NOT_READY') return err;
   const ip = clientIp(c);
   const verdict = throttle.failed(throttleKey(ip), services.clock.now());
-  if (verdict.kind === 'refuse') return rateLimited(verdict.retryAfter, err);
+  services.metrics.authFailed(err.code);
+  if (verdict.kind === 'refuse') {
+    services.metrics.throttled(verdict.global ? 'global' : 'address');
+    return rateLimited(verdict.retryAfter, err);
+  }
+  if (verdict.kind === 'block') {
+    services.metrics.throttleBlock();
+    services.metrics.throttled('address');
+  }
   await services.audit.write({
     event: auditEvent({
       time: services.clock.now(),

@@ -6,8 +6,11 @@ export type ThrottleVerdict =
   | { readonly kind: 'audit' }
   /** Answer 429 and audit this one failure as the start of the address's block (`auth.throttled`). */
   | { readonly kind: 'block'; readonly retryAfter: number }
-  /** Answer 429 without a row of its own: counted, and reported in the next summary row. */
-  | { readonly kind: 'refuse'; readonly retryAfter: number };
+  /**
+   * Answer 429 without a row of its own: counted, and reported in the next summary row. `global`:
+   * refused because the global audit budget is spent, not because this address is blocked.
+   */
+  | { readonly kind: 'refuse'; readonly retryAfter: number; readonly global: boolean };
 
 /** Refusals since the last summary: the total, and the addresses that drew the most. */
 export interface RefusalSummary {
@@ -68,7 +71,7 @@ export function createAuthThrottle(config: AuthThrottleConfig): AuthThrottle {
     const key = refused.has(address) || refused.size < MAX_TRACKED ? address : OTHERS;
     refused.set(key, (refused.get(key) ?? 0) + 1);
     if (global) globalRefusals = true;
-    return { kind: 'refuse', retryAfter: Math.max(1, Math.ceil(retryAfterMs / 1000)) };
+    return { kind: 'refuse', retryAfter: Math.max(1, Math.ceil(retryAfterMs / 1000)), global };
   };
 
   const entryFor = (address: string, nowMs: number): Entry => {
