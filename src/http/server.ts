@@ -5,6 +5,7 @@ import { startReaper } from '../credentials/reaper.js';
 import { createRotationSchedule } from '../keys/schedule.js';
 import type { Services } from '../services.js';
 import { createApp } from './app.js';
+import { drainable } from './drain.js';
 import { capConnections, httpServerOptions } from './limits.js';
 import { reportThrottled, THROTTLE_REPORT_MS } from './middleware/auth-failures.js';
 import { createAuthThrottle } from './middleware/throttle.js';
@@ -43,6 +44,7 @@ export async function startServer(
     s.once('error', reject);
   });
   capConnections(server as Server, services.config.http, services.logger);
+  const connections = drainable(server as Server, () => draining);
   const { port } = server.address() as AddressInfo;
   const extraHeaders = Object.entries(options.responseHeaders ?? {});
   if (extraHeaders.length > 0) {
@@ -83,29 +85,11 @@ export async function startServer(
       clearInterval(refresh);
       clearInterval(throttleReport);
       await unwatchKeys?.();
-      await drain(server as Server);
+      await connections.drain();
       await reaper.stop();
       await report();
       await services.auditCheckpoints.stop();
       await services.close();
     },
   };
-}
-
-/** Longest a shutdown waits for in-flight requests before cutting connections. */
-export const DRAIN_DEADLINE_MS = 10_000;
-
-/**
- * Stops accepting connections and waits for in-flight requests. Keep-alive sockets become idle
- * as their requests finish; closing them as they do keeps shutdown fast without cutting a
- * response in half. After the deadline, whatever is left is closed.
- */
-async function drain(server: Server): Promise<void> {
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  const sweep = setInterval(() => server.closeIdleConnections(), 50);
-  const deadline = setTimeout(() => server.closeAllConnections(), DRAIN_DEADLINE_MS);
-  server.closeIdleConnections();
-  await closed;
-  clearInterval(sweep);
-  clearTimeout(deadline);
 }
