@@ -73,8 +73,11 @@ export async function createServices(config: Config, options: ServiceOptions): P
       logger,
       actor: options.actor,
     });
+    // The server refuses agent, key and secret rows that disagree with the audit log (edited or rolled back).
+    const stateGuard =
+      options.actor === 'server' ? createStateGuard({ store, keys: loadAuditKeys({ env, dataDir: config.dataDir }), logger }) : undefined;
     const backends = new Map<string, Backend>();
-    const secrets = createSecretSource({ store, keks });
+    const secrets = createSecretSource({ store, keks, guard: stateGuard, logger });
     for (const [name, { common, settings }] of config.backends) {
       const backend = backendTypes[common.type].create(settings as never, common, { clock, logger, secrets });
       // A backend floor above max_ttl (STS sessions last ≥ 900 s) would silently outlive the
@@ -89,9 +92,6 @@ export async function createServices(config: Config, options: ServiceOptions): P
       backends.set(name, backend);
     }
     warnSharedAudiences(backends, logger);
-    // The server refuses agent and key rows that disagree with the audit log (edited or rolled back).
-    const stateGuard =
-      options.actor === 'server' ? createStateGuard({ store, keys: loadAuditKeys({ env, dataDir: config.dataDir }), logger }) : undefined;
     const keyring = createKeyring({
       store,
       keks,
