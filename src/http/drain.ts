@@ -42,8 +42,10 @@ export interface DrainableServer {
  * "socket hang up" although it was sent on an open connection. Here a connection that served a
  * response within DRAIN_IDLE_MS stays open for the request that follows, and that request is
  * answered in full. What a client may see at shutdown is in docs/deploy.md ("Shutdown").
+ * `idleMs` 0 closes every idle connection at once (in-process tests, which stop a broker after
+ * each file and have no client racing them).
  */
-export function drainable(server: Server, isDraining: () => boolean): DrainableServer {
+export function drainable(server: Server, isDraining: () => boolean, idleMs = DRAIN_IDLE_MS): DrainableServer {
   const connections = new Map<Socket, Connection>();
   const responses = new Set<ServerResponse>();
   server.on('connection', (socket: Socket) => {
@@ -72,7 +74,7 @@ export function drainable(server: Server, isDraining: () => boolean): DrainableS
         // Part of a request has arrived: it will be answered, so it is not idle.
         connection.bytesRead = socket.bytesRead;
         connection.idleSince = now;
-      } else if (now - connection.idleSince >= DRAIN_IDLE_MS) {
+      } else if (now - connection.idleSince >= idleMs) {
         socket.destroy();
       }
     }

@@ -29,9 +29,10 @@ export async function startServer(
   listen: { host: string; port: number },
   /**
    * `reaperIntervalMs`: tests shorten the downstream reaper's period. `responseHeaders`: set on
-   * every response (a worker of `--workers` names its pid).
+   * every response (a worker of `--workers` names its pid). `drainIdleMs`: how long a connection
+   * must have been idle before a drain closes it (DRAIN_IDLE_MS; tests with no racing client pass 0).
    */
-  options: { reaperIntervalMs?: number; responseHeaders?: Readonly<Record<string, string>> } = {},
+  options: { reaperIntervalMs?: number; responseHeaders?: Readonly<Record<string, string>>; drainIdleMs?: number } = {},
 ): Promise<RunningServer> {
   let draining = false;
   const throttle = createAuthThrottle(services.config.authThrottle);
@@ -44,7 +45,7 @@ export async function startServer(
     s.once('error', reject);
   });
   capConnections(server as Server, services.config.http, services.logger);
-  const connections = drainable(server as Server, () => draining);
+  const connections = drainable(server as Server, () => draining, options.drainIdleMs);
   const { port } = server.address() as AddressInfo;
   const extraHeaders = Object.entries(options.responseHeaders ?? {});
   if (extraHeaders.length > 0) {
