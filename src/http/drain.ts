@@ -6,9 +6,9 @@ export const DRAIN_DEADLINE_MS = 10_000;
 
 /**
  * During a drain, a keep-alive connection is closed once it has carried no request and read no
- * byte for this long. A client issuing one request after another writes its next request well
- * within it, so that request is answered (with `Connection: close`) instead of meeting a socket
- * the server closed under it.
+ * byte for this long (counted from the drain's start at the earliest). A client issuing one
+ * request after another writes its next request well within it, so that request is answered
+ * (with `Connection: close`) instead of meeting a socket the server closed under it.
  */
 export const DRAIN_IDLE_MS = 1000;
 
@@ -38,10 +38,10 @@ export interface DrainableServer {
  *
  * Why not `server.close()` + `closeIdleConnections()`: they destroy every keep-alive connection
  * that is between requests at that instant, and under load that is a connection whose client has
- * just read a response and is writing its next request — which then fails with a reset or
- * "socket hang up" although it was sent on an open connection. Here a connection that served a
- * response within DRAIN_IDLE_MS stays open for the request that follows, and that request is
- * answered in full. What a client may see at shutdown is in docs/deploy.md ("Shutdown").
+ * just read a response and is writing its next request, or whose pool has just picked it for
+ * one — which then fails with a reset or "socket hang up" although it was sent on an open
+ * connection. Here every connection stays open for DRAIN_IDLE_MS after the signal and after its
+ * last response, and a request that arrives meanwhile is answered in full. What a client may see at shutdown is in docs/deploy.md ("Shutdown").
  * `idleMs` 0 closes every idle connection at once (in-process tests, which stop a broker after
  * each file and have no client racing them).
  */
@@ -66,6 +66,10 @@ export function drainable(server: Server, isDraining: () => boolean, idleMs = DR
     });
   });
 
+  // Idle time counts from the drain's start at the earliest: a pooling client (undici) hands its
+  // next request to whichever connection is free, one idle for minutes included, so closing those
+  // at the signal would cut requests written at that very moment.
+  let drainStart = 0;
   const closeIdle = (): void => {
     const now = Date.now();
     for (const [socket, connection] of connections) {
@@ -74,7 +78,7 @@ export function drainable(server: Server, isDraining: () => boolean, idleMs = DR
         // Part of a request has arrived: it will be answered, so it is not idle.
         connection.bytesRead = socket.bytesRead;
         connection.idleSince = now;
-      } else if (now - connection.idleSince >= idleMs) {
+      } else if (now - Math.max(connection.idleSince, drainStart) >= idleMs) {
         socket.destroy();
       }
     }
@@ -82,6 +86,7 @@ export function drainable(server: Server, isDraining: () => boolean, idleMs = DR
 
   return {
     async drain() {
+      drainStart = Date.now();
       // Responses not started yet tell their client to open no further request on this connection.
       for (const res of responses) if (!res.headersSent) res.setHeader('connection', 'close');
       // net.Server's close only stops listening; http.Server's would destroy idle connections now.
