@@ -58,15 +58,21 @@ export function createStateGuard(deps: { store: Store; keys: AuditKeySet; logger
   };
 
   const readNew = async (): Promise<void> => {
+    // Up to the head as it is now: the types are read one after another, and a row committed
+    // meanwhile (a rotation after the creation it follows) must not be applied before an earlier
+    // row of a type already read — the next refresh would apply them out of order. Every row up
+    // to a visible head is committed: appends take the chain's lock until they commit.
+    const upTo = (await store.audit.head())?.seq ?? 0;
     const [first] = await store.audit.query({ order: 'asc', limit: 1 });
     prunedBefore = first && first.seq > 1 ? first.time : Number.NEGATIVE_INFINITY;
     const rows: AuditRow[] = [];
     for (const type of STATE_TYPES) {
       for (;;) {
         const page = await store.audit.query({ type, afterSeq: lastSeq.get(type) ?? 0, order: 'asc', limit: PAGE });
-        rows.push(...page);
-        if (page.length > 0) lastSeq.set(type, page.at(-1)!.seq);
-        if (page.length < PAGE) break;
+        const within = page.filter((row) => row.seq <= upTo);
+        rows.push(...within);
+        if (within.length > 0) lastSeq.set(type, within.at(-1)!.seq);
+        if (page.length < PAGE || within.length < page.length) break;
       }
     }
     for (const row of rows.sort((a, b) => a.seq - b.seq)) if (trusted(row)) applyFact(facts, row);
