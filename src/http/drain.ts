@@ -41,8 +41,8 @@ export interface DrainableServer {
  * just read a response and is writing its next request, or whose pool has just picked it for
  * one — which then fails with a reset or "socket hang up" although it was sent on an open
  * connection. Here every connection stays open for DRAIN_IDLE_MS after the signal and after its
- * last response, and a request that arrives meanwhile is answered in full. What a client may see at shutdown is in docs/deploy.md ("Shutdown").
- * `idleMs` 0 closes every idle connection at once (in-process tests, which stop a broker after
+ * last response, and a request that arrives meanwhile is answered in full. What a client may see
+ * at shutdown is in docs/deploy.md ("Shutdown"). `idleMs` 0 closes every idle connection at once (in-process tests, which stop a broker after
  * each file and have no client racing them).
  */
 export function drainable(server: Server, isDraining: () => boolean, idleMs = DRAIN_IDLE_MS): DrainableServer {
