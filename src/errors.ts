@@ -52,6 +52,10 @@ export const ERROR_CODES = {
     status: 404,
     doc: 'No live secret at that path (never written, or deleted), or none under a granted prefix.',
   },
+  ERR_SECRET_INTEGRITY: {
+    status: 500,
+    doc: "A stored secret's version row or sealed value disagrees with the audit log (rolled back, un-deleted, given a longer grace, or its ciphertext swapped or edited in the database): it is not served, and the refusal is audited. `creddy audit verify` names the row.",
+  },
   ERR_AUDIT_UNAVAILABLE: { status: 503, doc: 'The audit event could not be written in time; fail-closed, so no credential was issued.' },
   ERR_AUDIT_INVALID: {
     status: 500,

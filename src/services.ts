@@ -82,8 +82,11 @@ export async function createServices(config: Config, options: ServiceOptions): P
       actor: options.actor,
       metrics,
     });
+    // The server refuses agent, key and secret rows that disagree with the audit log (edited or rolled back).
+    const stateGuard =
+      options.actor === 'server' ? createStateGuard({ store, keys: loadAuditKeys({ env, dataDir: config.dataDir }), logger }) : undefined;
     const backends = new Map<string, Backend>();
-    const secrets = createSecretSource({ store, keks });
+    const secrets = createSecretSource({ store, keks, guard: stateGuard, logger });
     for (const [name, { common, settings }] of config.backends) {
       const instruments = metrics.backend(name);
       const upstream = (status: UpstreamStatus): void => instruments.upstream(status);
@@ -100,9 +103,6 @@ export async function createServices(config: Config, options: ServiceOptions): P
       backends.set(name, backend);
     }
     warnSharedAudiences(backends, logger);
-    // The server refuses agent and key rows that disagree with the audit log (edited or rolled back).
-    const stateGuard =
-      options.actor === 'server' ? createStateGuard({ store, keys: loadAuditKeys({ env, dataDir: config.dataDir }), logger }) : undefined;
     const keyring = createKeyring({
       store,
       keks,

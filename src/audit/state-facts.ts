@@ -3,6 +3,7 @@ import type { AgentRecord } from '../model/agent.js';
 import type { AgentKeyRecord } from '../model/agent-key.js';
 import type { AuditRow, AuditType } from '../model/audit.js';
 import type { KeyRecord, KeyState } from '../model/key.js';
+import { applySecretFact, SECRET_STATE_TYPES, type SecretPathFacts } from './secret-facts.js';
 
 /** What the audit log says about one agent record. */
 interface AgentFacts {
@@ -17,9 +18,10 @@ interface AgentFacts {
 
 /**
  * The access-deciding state as the audit log records it: each agent's grants, expiry, token
- * digest, revocation, require_dpop and public keys, and each signing key's latest state. Built by applying the log's
- * agent and key rows in seq order; compared with the tables by the server (state-guard.ts) and
- * by `audit verify` (verify-state.ts).
+ * digest, revocation, require_dpop and public keys, each signing key's latest state, and each
+ * stored secret's versions (secret-facts.ts). Built by applying the log's agent, key and secret
+ * rows in seq order; compared with the tables by the server (state-guard.ts) and by `audit
+ * verify` (verify-state.ts).
  */
 export interface StateFacts {
   /** By agent record id (rows from before ids existed name the record by its name). */
@@ -27,6 +29,8 @@ export interface StateFacts {
   /** The id of each name's latest record: what a row without an id (older rows) refers to. */
   readonly latest: Map<string, string>;
   readonly keys: Map<string, KeyState>;
+  /** By secret path. */
+  readonly secrets: Map<string, SecretPathFacts>;
 }
 
 /** The row types that carry access-deciding state. */
@@ -40,12 +44,17 @@ export const STATE_TYPES: readonly AuditType[] = [
   'key.activated',
   'key.retired',
   'key.revoked',
+  ...SECRET_STATE_TYPES,
 ];
 
-export const emptyFacts = (): StateFacts => ({ agents: new Map(), latest: new Map(), keys: new Map() });
+export const emptyFacts = (): StateFacts => ({ agents: new Map(), latest: new Map(), keys: new Map(), secrets: new Map() });
 
 /** Applies one row (in seq order). */
 export function applyFact(facts: StateFacts, row: AuditRow): void {
+  if (row.type.startsWith('secret.')) {
+    applySecretFact(facts.secrets, row);
+    return;
+  }
   const details = row.details ?? {};
   const named = typeof details['agent_id'] === 'string' ? details['agent_id'] : undefined;
   if (row.type === 'agent.created' && row.agent) {

@@ -4,16 +4,19 @@ import type { AgentRecord } from '../model/agent.js';
 import type { AgentKeyRecord } from '../model/agent-key.js';
 import type { AuditRow, AuditType } from '../model/audit.js';
 import type { KeyRecord } from '../model/key.js';
-import type { Store } from '../store/port.js';
+import type { SecretVersionRecord } from '../model/secret.js';
+import type { SecretSelector, Store } from '../store/port.js';
 import { chainHash } from './chain.js';
 import type { AuditKeySet } from './key.js';
+import { secretReadProblem } from './secret-facts.js';
 import { agentKeysProblem, agentProblem, applyFact, emptyFacts, keyProblem, STATE_TYPES } from './state-facts.js';
 
 /**
  * Ties the rows that decide access to the audit log, which an attacker with the database file
  * cannot edit without the audit key: an agent's grants, expiry, token digest, revocation,
- * require_dpop and public keys, and each signing key's state, are re-derived from their HMAC-checked audit rows and compared with
- * the tables where they are used. An edited or rolled-back row is refused (fail closed, logged).
+ * require_dpop and public keys, each signing key's state, and which version of each stored secret
+ * is readable, are re-derived from their HMAC-checked audit rows and compared with the tables
+ * where they are used. An edited or rolled-back row is refused (fail closed, logged).
  */
 export interface StateGuard {
   /** Reads the state rows appended since the last call (the server does it every second). */
@@ -25,7 +28,16 @@ export interface StateGuard {
   checkAgent(agent: AgentRecord, keys?: readonly AgentKeyRecord[]): Promise<void>;
   /** The key rows that match the log; the others are logged and left out. */
   vetKeys(records: readonly KeyRecord[]): Promise<KeyRecord[]>;
+  /**
+   * Reads the secret versions readable for `selector` (`read`) and returns them if they are what
+   * the log says is readable; on a mismatch, reads the log and the store again (a write by
+   * another process since the last refresh), then throws ERR_SECRET_INTEGRITY.
+   */
+  readSecrets(selector: SecretSelector, read: () => Promise<SecretVersionRecord[]>): Promise<SecretVersionRecord[]>;
 }
+
+/** Reads of the log and the store after a secret mismatch before it is refused: racing writes settle. */
+const SECRET_REREADS = 2;
 
 const PAGE = 1000;
 
@@ -46,15 +58,21 @@ export function createStateGuard(deps: { store: Store; keys: AuditKeySet; logger
   };
 
   const readNew = async (): Promise<void> => {
+    // Up to the head as it is now: the types are read one after another, and a row committed
+    // meanwhile (a rotation after the creation it follows) must not be applied before an earlier
+    // row of a type already read — the next refresh would apply them out of order. Every row up
+    // to a visible head is committed: appends take the chain's lock until they commit.
+    const upTo = (await store.audit.head())?.seq ?? 0;
     const [first] = await store.audit.query({ order: 'asc', limit: 1 });
     prunedBefore = first && first.seq > 1 ? first.time : Number.NEGATIVE_INFINITY;
     const rows: AuditRow[] = [];
     for (const type of STATE_TYPES) {
       for (;;) {
         const page = await store.audit.query({ type, afterSeq: lastSeq.get(type) ?? 0, order: 'asc', limit: PAGE });
-        rows.push(...page);
-        if (page.length > 0) lastSeq.set(type, page.at(-1)!.seq);
-        if (page.length < PAGE) break;
+        const within = page.filter((row) => row.seq <= upTo);
+        rows.push(...within);
+        if (within.length > 0) lastSeq.set(type, within.at(-1)!.seq);
+        if (page.length < PAGE || within.length < page.length) break;
       }
     }
     for (const row of rows.sort((a, b) => a.seq - b.seq)) if (trusted(row)) applyFact(facts, row);
@@ -88,6 +106,20 @@ export function createStateGuard(deps: { store: Store; keys: AuditKeySet; logger
         if (problem) logger.error('signing key row does not match the audit log; not used', { kid: key.kid, problem });
         return problem === null;
       });
+    },
+    async readSecrets(selector, read) {
+      let records = await read();
+      let problem = secretReadProblem(facts.secrets, selector, records, prunedBefore);
+      for (let n = 0; problem && n < SECRET_REREADS; n++) {
+        // A secret written since the last refresh (the CLI, another replica): read the log, then the store.
+        await refreshing?.catch(() => {});
+        await refresh();
+        records = await read();
+        problem = secretReadProblem(facts.secrets, selector, records, prunedBefore);
+      }
+      if (!problem) return records;
+      logger.error('secret version does not match the audit log; refused', { ...problem });
+      throw new CreddyError('ERR_SECRET_INTEGRITY', `secret ${problem.path} failed its integrity check`, { details: { ...problem } });
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { AuditRow } from '../model/audit.js';
 import type { Store } from '../store/port.js';
+import { secretRowsProblem } from './secret-facts.js';
 import { agentKeysProblem, agentProblem, applyFact, emptyFacts, keyProblem, STATE_TYPES } from './state-facts.js';
 import type { ChainProblem } from './verify-chain.js';
 
@@ -9,10 +10,12 @@ const MAX_ROWS = 1_000_000;
 /**
  * Cross-checks the state that decides access against the (already verified) log: every signing
  * key and agent the database holds must match what its rows record — created, grants, expiry,
- * token digest, revoked, require_dpop, public keys, key state — and every revocation the log records must still be in the
- * credentials table. Rows older than retention's cut are judged only where their events remain.
- * An emptied or shortened log beside intact tables, an edited agent or key row, or a credential
- * row un-revoked or restored from an older copy, is reported with the row named.
+ * token digest, revoked, require_dpop, public keys, key state — every stored secret version must be
+ * the one its `secret.*` rows record (secret-facts.ts: current or replaced, grace, deletion, sealed
+ * value) — and every revocation the log records must still be in the credentials table. Rows
+ * older than retention's cut are judged only where their events remain. An emptied or shortened
+ * log beside intact tables, an edited agent, key or secret row, or a credential row un-revoked or
+ * restored from an older copy, is reported with the row named.
  */
 export async function verifyStateAgainstLog(store: Store): Promise<ChainProblem | null> {
   const [keys, agents, agentKeys, head] = await Promise.all([
@@ -22,11 +25,12 @@ export async function verifyStateAgainstLog(store: Store): Promise<ChainProblem 
     store.audit.head(),
   ]);
   if (!head) {
-    if (keys.length === 0 && agents.length === 0) return null;
+    const secrets = (await store.secrets.latest('')).length;
+    if (keys.length === 0 && agents.length === 0 && secrets === 0) return null;
     return {
       seq: 1,
       kind: 'missing',
-      detail: `the log is empty but the database holds ${keys.length} signing key(s) and ${agents.length} agent(s): rows were deleted`,
+      detail: `the log is empty but the database holds ${keys.length} signing key(s), ${agents.length} agent(s) and ${secrets} secret(s): rows were deleted`,
     };
   }
   const [first] = await store.audit.query({ order: 'asc', limit: 1 });
@@ -56,6 +60,14 @@ export async function verifyStateAgainstLog(store: Store): Promise<ChainProblem 
       return wrong.startsWith('the log has no')
         ? missing(head.seq, `agent "${agent.name}" exists but ${wrong}`)
         : problem(`agent "${agent.name}": ${wrong}`);
+  }
+  const secretPaths = new Set([...facts.secrets.keys(), ...(await store.secrets.latest('')).map((row) => row.path)]);
+  for (const path of [...secretPaths].sort()) {
+    const wrong = secretRowsProblem(facts.secrets.get(path), path, await store.secrets.versions(path), prunedBefore);
+    if (wrong) {
+      const what = `secret ${wrong.path} version ${wrong.version}: ${wrong.problem}`;
+      return wrong.problem.startsWith('the log has no') ? missing(head.seq, what) : problem(what);
+    }
   }
   // Every issuance the log records still has its credential row (deleting one would hide what was issued).
   for (const issued of await store.audit.query({ type: 'credential.issued', order: 'asc', limit: MAX_ROWS })) {

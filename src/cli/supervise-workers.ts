@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../_utils/logger.js';
 import { CreddyError } from '../errors.js';
-import { DRAIN_DEADLINE_MS } from '../http/server.js';
+import { DRAIN_DEADLINE_MS } from '../http/drain.js';
 
 /*
  * The primary of `creddy server --workers N` (see workers.ts): forks the workers, restarts those

@@ -6,6 +6,7 @@ import { createRotationSchedule } from '../keys/schedule.js';
 import type { MetricsExposition } from '../metrics/port.js';
 import type { Services } from '../services.js';
 import { createApp } from './app.js';
+import { drainable } from './drain.js';
 import { capConnections, httpServerOptions } from './limits.js';
 import { type MetricsServer, metricsListenError, startMetricsServer } from './metrics-server.js';
 import { reportThrottled, THROTTLE_REPORT_MS } from './middleware/auth-failures.js';
@@ -34,12 +35,15 @@ export async function startServer(
    * `reaperIntervalMs`: tests shorten the downstream reaper's period. `responseHeaders`: set on
    * every response (a worker of `--workers` names its pid). `metrics`: the text of `GET /metrics`,
    * served where `metrics_listen` says (on the main port by default); `ownListener: false` in a
-   * worker of `--workers`, whose primary serves `metrics_listen`.
+   * worker of `--workers`, whose primary serves `metrics_listen`. `drainIdleMs`: how long a
+   * connection must have been idle before a drain closes it (DRAIN_IDLE_MS; tests with no racing
+   * client pass 0).
    */
   options: {
     reaperIntervalMs?: number;
     responseHeaders?: Readonly<Record<string, string>>;
     metrics?: { readonly exposition: MetricsExposition; readonly ownListener?: boolean };
+    drainIdleMs?: number;
   } = {},
 ): Promise<RunningServer> {
   let draining = false;
@@ -55,6 +59,7 @@ export async function startServer(
     s.once('error', reject);
   });
   capConnections(server as Server, services.config.http, services.logger);
+  const connections = drainable(server as Server, () => draining, options.drainIdleMs);
   const { port } = server.address() as AddressInfo;
   const extraHeaders = Object.entries(options.responseHeaders ?? {});
   if (extraHeaders.length > 0) {
@@ -108,29 +113,11 @@ export async function startServer(
       clearInterval(refresh);
       clearInterval(throttleReport);
       await unwatchKeys?.();
-      await Promise.all([drain(server as Server), metricsServer?.close()]);
+      await Promise.all([connections.drain(), metricsServer?.close()]);
       await reaper.stop();
       await report();
       await services.auditCheckpoints.stop();
       await services.close();
     },
   };
-}
-
-/** Longest a shutdown waits for in-flight requests before cutting connections. */
-export const DRAIN_DEADLINE_MS = 10_000;
-
-/**
- * Stops accepting connections and waits for in-flight requests. Keep-alive sockets become idle
- * as their requests finish; closing them as they do keeps shutdown fast without cutting a
- * response in half. After the deadline, whatever is left is closed.
- */
-async function drain(server: Server): Promise<void> {
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  const sweep = setInterval(() => server.closeIdleConnections(), 50);
-  const deadline = setTimeout(() => server.closeAllConnections(), DRAIN_DEADLINE_MS);
-  server.closeIdleConnections();
-  await closed;
-  clearInterval(sweep);
-  clearTimeout(deadline);
 }

@@ -1,3 +1,4 @@
+import { sealedDigest } from '../audit/secret-facts.js';
 import { seal } from '../keys/kek.js';
 import { openSecretValue, secretValueAad } from './seal.js';
 import { type SecretServices, secretEvent } from './write.js';
@@ -27,6 +28,7 @@ export async function rewrapSecrets(services: SecretServices, actor: string): Pr
         version: record.version,
         from_kek: record.kekId,
         to_kek: keks.current.id,
+        sealed_sha256: sealedDigest(sealed),
       });
       const done = await store.secrets.write(
         { kind: 'reseal', id: record.id, previous: record.sealed, sealed, kekId: keks.current.id },

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../_utils/clock.js';
 import { nowSeconds } from '../_utils/clock.js';
+import { sealedDigest } from '../audit/secret-facts.js';
 import { secretPathProblem } from '../backends/secret/path.js';
 import type { BackendConfig } from '../backends/types.js';
 import { CreddyError } from '../errors.js';
@@ -61,6 +62,7 @@ export async function putSecret(services: SecretServices, input: SecretInput): P
       path: input.path,
       version: record.version,
       generated: input.generated,
+      sealed_sha256: sealedDigest(record.sealed),
     });
     if (!(await write(services, { kind: 'create', record }, event))) return undefined;
     return { path: input.path, version: record.version, servedBy: servedBy(services, input.path) };
@@ -83,6 +85,7 @@ export async function rotateSecret(services: SecretServices, input: SecretInput 
       path: input.path,
       version: record.version,
       generated: input.generated,
+      sealed_sha256: sealedDigest(record.sealed),
       previous_version: latest.version,
       previous_readable_until: previousReadableUntil,
     });
@@ -130,7 +133,7 @@ async function latestOf(services: SecretServices, path: string): Promise<SecretV
   return (await services.store.secrets.versions(path)).at(-1);
 }
 
-function newVersion(services: SecretServices, input: SecretInput, version: number, now: number): SecretVersionRecord {
+function newVersion(services: SecretServices, input: SecretInput, version: number, now: number): SecretVersionRecord & { sealed: Buffer } {
   return {
     id: randomBytes(12).toString('base64url'),
     path: input.path,
@@ -146,7 +149,11 @@ function newVersion(services: SecretServices, input: SecretInput, version: numbe
   };
 }
 
-/** An audit row of a secret write: path and version in details, never the value nor a digest of it. */
+/**
+ * An audit row of a secret write: path and version in details, never the value nor a digest of
+ * it (`sealed_sha256` digests the ciphertext, which says nothing about the value: it lets `audit
+ * verify` tell a swapped or restored ciphertext).
+ */
 export function secretEvent(type: AuditType, actor: string, timeMs: number, details: Record<string, unknown>) {
   return auditEvent({ time: timeMs, type, outcome: 'success', actor, details });
 }

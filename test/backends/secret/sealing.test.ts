@@ -78,7 +78,10 @@ describe('sealed secret values', () => {
       expect(swapped.status).toBe(500);
       expect(JSON.stringify(swapped.body)).not.toContain(VALUE_B);
       const [denied] = await t.services.store.audit.query({ agent: 'reader', type: 'credential.denied', limit: 1 });
-      expect(denied?.reason).toBe('ERR_KEK_INVALID');
+      // Not ERR_KEK_INVALID: the KEK that sealed it is loaded; the row is what fails (issue 15).
+      expect(swapped.body.error.code).toBe('ERR_SECRET_INTEGRITY');
+      expect(denied?.reason).toBe('ERR_SECRET_INTEGRITY');
+      expect(denied?.details).toMatchObject({ path: 'app/a', version: 1 });
       raw.prepare('UPDATE secret_versions SET sealed = ? WHERE id = ?').run(a!.sealed, a!.id);
       expect((await read(t.services, ['app/a'])).body.credential.secrets['app/a'].value).toBe(VALUE_A);
     } finally {
