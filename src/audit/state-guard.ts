@@ -23,9 +23,30 @@ export interface StateGuard {
    * against) matches the log; re-reads the log once for an agent it has not seen.
    */
   checkAgent(agent: AgentRecord, keys?: readonly AgentKeyRecord[]): Promise<void>;
-  /** The key rows that match the log; the others are logged and left out. */
-  vetKeys(records: readonly KeyRecord[]): Promise<KeyRecord[]>;
+  /**
+   * Reads the key rows with `load`, then the log, and returns the rows with those that match it;
+   * the others are logged and left out. A disagreement is judged again on fresh reads of both
+   * before any row is refused (see VET_ATTEMPTS).
+   */
+  vetKeys(load: () => Promise<KeyRecord[]>): Promise<VettedKeys>;
 }
+
+/** The key rows as read, and those of them that match the audit log. */
+export interface VettedKeys {
+  readonly loaded: KeyRecord[];
+  readonly usable: KeyRecord[];
+}
+
+/**
+ * Rows and log are two reads, not one snapshot: a key transition (which commits its rows and its
+ * audit rows together) that commits between them, or between the log's per-type queries, makes
+ * them disagree for a moment although neither was touched. Found under load on three replicas:
+ * the rotation committed after a replica read the rows and before it read the log, the replica
+ * refused its current and next keys as tampered, served a JWKS without them and answered 503
+ * until its next refresh. A tampered row disagrees on every read; a race does not, unless a
+ * transition commits inside each of these windows in a row.
+ */
+const VET_ATTEMPTS = 3;
 
 const PAGE = 1000;
 
@@ -81,13 +102,23 @@ export function createStateGuard(deps: { store: Store; keys: AuditKeySet; logger
       }
       throw new CreddyError('ERR_UNAUTHENTICATED', 'agent record failed its integrity check', { details: { agent: agent.name } });
     },
-    async vetKeys(records) {
-      await refresh();
-      return records.filter((key) => {
-        const problem = keyProblem(facts, key, prunedBefore);
-        if (problem) logger.error('signing key row does not match the audit log; not used', { kid: key.kid, problem });
-        return problem === null;
-      });
+    async vetKeys(load) {
+      for (let attempt = 1; ; attempt++) {
+        const loaded = await load();
+        // The log must be read after the rows, so it holds every transition they show: a read
+        // already under way may have started before them; let it finish, then read again.
+        await refreshing?.catch(() => {});
+        await refresh();
+        const problems = new Map<string, string>();
+        for (const key of loaded) {
+          const problem = keyProblem(facts, key, prunedBefore);
+          if (problem) problems.set(key.kid, problem);
+        }
+        if (problems.size === 0) return { loaded, usable: loaded };
+        if (attempt < VET_ATTEMPTS) continue;
+        for (const [kid, problem] of problems) logger.error('signing key row does not match the audit log; not used', { kid, problem });
+        return { loaded, usable: loaded.filter((key) => !problems.has(key.kid)) };
+      }
     },
   };
 }
