@@ -20,6 +20,8 @@ export interface JwksWatch {
   readonly served: Served[][];
   /** Failed polls (any status but 200/304, or a network error), as `replica: what`. */
   readonly errors: string[];
+  /** Resolves once every replica has answered a poll. */
+  readonly ready: Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -28,19 +30,32 @@ type Message = { replica: number; at: number; kids: string[] } | { replica: numb
 export function watchJwks(urls: readonly string[], intervalMs = 10): JwksWatch {
   const served: Served[][] = urls.map(() => []);
   const errors: string[] = [];
+  let markReady = (): void => {};
+  let failed = (_err: Error): void => {};
+  const ready = new Promise<void>((resolveReady, rejectReady) => {
+    markReady = resolveReady;
+    failed = rejectReady;
+  });
   const worker = new Worker(resolve(import.meta.dirname, 'jwks-watch-worker.mjs'), { workerData: { urls, intervalMs } });
   const done = new Promise<void>((resolveDone, reject) => {
     worker.on('message', (message: Message) => {
       if (message === 'done') resolveDone();
       else if ('error' in message) errors.push(`${message.replica}: ${message.error}`);
-      else served[message.replica]!.push({ at: message.at, kids: message.kids });
+      else {
+        served[message.replica]!.push({ at: message.at, kids: message.kids });
+        if (served.every((list) => list.length > 0)) markReady();
+      }
     });
-    worker.once('error', reject);
+    worker.once('error', (err) => {
+      failed(err);
+      reject(err);
+    });
     worker.once('exit', () => resolveDone());
   });
   return {
     served,
     errors,
+    ready,
     stop: async () => {
       worker.postMessage('stop');
       await done;

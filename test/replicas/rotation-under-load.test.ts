@@ -93,14 +93,15 @@ describe(`${ROTATIONS} scheduled rotations under load over 3 replicas`, () => {
   afterAll(async () => set?.stop());
 
   it('no verifier fails, each rotation happens once, every replica serves each key change within 1 s, every jti is audited', async () => {
-    const agent = await set.agent('load', 'demo:read');
     const urls = set.replicas.map((r) => r.url);
+    const watch = watchJwks(urls);
+    const agent = await set.agent('load', 'demo:read');
+    await watch.ready;
     const pinned = urls.flatMap((url, replica) => verifiersOver(`replica ${replica}`, replica, url, fetch));
     let turn = 0;
     const balanced: typeof fetch = (input, init) => fetch(String(input).replace(urls[0]!, urls[turn++ % urls.length]!), init);
     const verifiers = [...pinned, ...verifiersOver('load balancer', undefined, urls[0]!, balanced)];
 
-    const watch = watchJwks(urls);
     const failures: string[] = [];
     const issueFailures: string[] = [];
     const issued: Array<{ jti: string; kid: string; replica: number }> = [];
@@ -137,8 +138,9 @@ describe(`${ROTATIONS} scheduled rotations under load over 3 replicas`, () => {
     const started = Date.now();
     const clients = Array.from({ length: CLIENTS }, (_, i) => client(i % urls.length));
     const signingKids = () => new Set(issued.map((t) => t.kid)).size;
+    let newest = '';
     try {
-      // Until the first key and the one each rotation activated have all signed tokens.
+      // Until eleven keys have signed tokens: ten rotations under load.
       const deadline = Date.now() + (ROTATIONS + 3) * 5_000;
       while (signingKids() < ROTATIONS + 1 && failures.length === 0 && issueFailures.length === 0) {
         if (Date.now() > deadline) throw new Error(`only ${signingKids()} signing keys in time`);
@@ -147,6 +149,14 @@ describe(`${ROTATIONS} scheduled rotations under load over 3 replicas`, () => {
     } finally {
       stopped = true;
       await Promise.all(clients);
+      // The watch goes on until every replica serves the newest key (the last rotation may have
+      // come just now), for at most 2 s: a slower replica is reported below.
+      const current = await adminQuery<{ kid: string }>("SELECT kid FROM signing_keys WHERE state = 'current'", [], set.db.name);
+      newest = current[0]?.kid ?? '';
+      const settle = Date.now() + 2000;
+      while (Date.now() < settle && !watch.served.every((served) => served.at(-1)?.kids[0] === newest)) {
+        await new Promise((r) => setTimeout(r, 25));
+      }
       await watch.stop();
     }
     const loadSeconds = (Date.now() - started) / 1000;
@@ -179,9 +189,13 @@ describe(`${ROTATIONS} scheduled rotations under load over 3 replicas`, () => {
       set.db.name,
     );
     expect(Object.fromEntries(states.map((s) => [s.state, Number(s.n)]))).toEqual({ current: 1, next: 1, retired: rotations.length });
-    // The keys that signed are exactly the line's: the first current and each one a rotation activated.
+    // The keys that signed are consecutive keys of the line, none skipped: the load saw ten
+    // rotations at least (the first may have come before it started, the last as it stopped).
     const line = [rotations[0]!.retired, ...rotations.map((r) => r.current)];
-    expect(new Set(issued.map((t) => t.kid))).toEqual(new Set(line));
+    const signing = [...new Set(issued.map((t) => t.kid))].map((kid) => line.indexOf(kid)).sort((a, b) => a - b);
+    expect(signing[0]).toBeGreaterThanOrEqual(0);
+    expect(signing.length).toBeGreaterThanOrEqual(ROTATIONS + 1);
+    expect(signing.at(-1)! - signing[0]! + 1).toBe(signing.length);
 
     // Each replica only moved forward: its current key (listed first) followed the line and never
     // went back, and every JWKS it served listed a current and a next key.
@@ -199,7 +213,12 @@ describe(`${ROTATIONS} scheduled rotations under load over 3 replicas`, () => {
     // before it waits for the audit chain's lock) and the first sign of it in any replica's log.
     const fromCommit: number[] = [];
     const fromStart: number[] = [];
-    for (const r of rotations) {
+    const slow: string[] = [];
+    // Rotations the watch saw whole: begun once it saw every replica, up to the newest key.
+    const watching = Math.max(...watch.served.map((served) => served[0]!.at));
+    const measured = rotations.slice(0, line.indexOf(newest)).filter((r) => r.at > watching);
+    expect(measured.length).toBeGreaterThanOrEqual(ROTATIONS - 1);
+    for (const r of measured) {
       const signs = set.replicas.flatMap((replica) => [
         loggedAt(replica, 'signing keys rotated', { current: r.current }),
         loggedAt(replica, 'signing keys loaded', { current: r.current }),
@@ -210,6 +229,12 @@ describe(`${ROTATIONS} scheduled rotations under load over 3 replicas`, () => {
         const at = firstServing(watch, replica, r.current, r.next) ?? Number.POSITIVE_INFINITY;
         fromCommit.push(at - committed);
         fromStart.push(at - r.at);
+        // If it was slow: whether the replica was late to load the key, or to answer the poll.
+        const loaded = loggedAt(set.replicas[replica]!, 'signing keys loaded', { current: r.current });
+        if (at - committed >= 1000) {
+          const when = loaded === undefined ? 'never' : `+${loaded - committed} ms`;
+          slow.push(`replica ${replica}, ${r.current}: loaded ${when}, served +${at - committed} ms`);
+        }
       }
     }
     const propagation = Math.max(...fromCommit);
@@ -218,11 +243,11 @@ describe(`${ROTATIONS} scheduled rotations under load over 3 replicas`, () => {
     console.log(
       `rotation under load: ${rotations.length} rotations, ${signingKids()} signing keys, ${issued.length} tokens issued ` +
         `(${urls.map((_, i) => issued.filter((t) => t.replica === i).length).join('/')} by replica), ${verifications} verifications ` +
-        `by ${verifiers.length} verifiers, ${failures.length} failed; every replica served each key change ≤ ${propagation} ms after ` +
+        `by ${verifiers.length} verifiers, ${failures.length} failed; every replica served each of ${measured.length} key changes ≤ ${propagation} ms after ` +
         `its commit (≤ ${Math.max(...fromStart)} ms after the rotation began; JWKS polled every 10 ms from a worker thread); load ${loadSeconds.toFixed(1)} s; ` +
         `JWKS fetches per verifier ${Math.min(...fetches)}–${Math.max(...fetches)}`,
     );
-    expect(propagation).toBeLessThan(1000);
+    expect(slow).toEqual([]);
     // The caches cached: a few fetches per rotation, not one per token.
     for (const v of verifiers) expect(v.fetches(), v.name).toBeLessThan(issued.length / 5);
 
