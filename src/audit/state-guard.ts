@@ -66,19 +66,27 @@ export function createStateGuard(deps: { store: Store; keys: AuditKeySet; logger
     return false;
   };
 
-  const readNew = async (): Promise<void> => {
-    const [first] = await store.audit.query({ order: 'asc', limit: 1 });
-    prunedBefore = first && first.seq > 1 ? first.time : Number.NEGATIVE_INFINITY;
+  /** The rows of `type` after the last one read; `lastSeq` moves only once all are applied. */
+  const readType = async (type: AuditType): Promise<AuditRow[]> => {
     const rows: AuditRow[] = [];
-    for (const type of STATE_TYPES) {
-      for (;;) {
-        const page = await store.audit.query({ type, afterSeq: lastSeq.get(type) ?? 0, order: 'asc', limit: PAGE });
-        rows.push(...page);
-        if (page.length > 0) lastSeq.set(type, page.at(-1)!.seq);
-        if (page.length < PAGE) break;
-      }
+    for (let after = lastSeq.get(type) ?? 0; ; after = rows.at(-1)!.seq) {
+      const page = await store.audit.query({ type, afterSeq: after, order: 'asc', limit: PAGE });
+      rows.push(...page);
+      if (page.length < PAGE) return rows;
     }
-    for (const row of rows.sort((a, b) => a.seq - b.seq)) if (trusted(row)) applyFact(facts, row);
+  };
+
+  // The types are read side by side: one after another cost a round trip each on PostgreSQL, and
+  // the keyring waits for this read before it serves a new key (issue 9: within 1 s everywhere).
+  // A read that fails applies nothing and moves no `lastSeq`, so the next one reads it all again.
+  const readNew = async (): Promise<void> => {
+    const [[first], ...byType] = await Promise.all([store.audit.query({ order: 'asc', limit: 1 }), ...STATE_TYPES.map(readType)]);
+    prunedBefore = first && first.seq > 1 ? first.time : Number.NEGATIVE_INFINITY;
+    for (const row of byType.flat().sort((a, b) => a.seq - b.seq)) if (trusted(row)) applyFact(facts, row);
+    STATE_TYPES.forEach((type, i) => {
+      const last = byType[i]!.at(-1);
+      if (last) lastSeq.set(type, last.seq);
+    });
   };
 
   const refresh = (): Promise<void> => (refreshing ??= readNew().finally(() => (refreshing = undefined)));
