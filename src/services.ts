@@ -111,7 +111,7 @@ export async function createServices(config: Config, options: ServiceOptions): P
       config: config.keys,
       actor: options.actor,
       auditSeal,
-      ...(stateGuard ? { vet: (records) => stateGuard.vetKeys(records) } : {}),
+      ...(stateGuard ? { vet: (load) => stateGuard.vetKeys(load) } : {}),
     });
     // A server refuses a log that no longer holds the latest witnessed checkpoint (rollback).
     if (options.actor === 'server') await assertExtendsWitness(store, config.audit.witness, logger);

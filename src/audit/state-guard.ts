@@ -26,8 +26,12 @@ export interface StateGuard {
    * against) matches the log; re-reads the log once for an agent it has not seen.
    */
   checkAgent(agent: AgentRecord, keys?: readonly AgentKeyRecord[]): Promise<void>;
-  /** The key rows that match the log; the others are logged and left out. */
-  vetKeys(records: readonly KeyRecord[]): Promise<KeyRecord[]>;
+  /**
+   * Reads the key rows with `load`, then the log, and returns the rows with those that match it;
+   * the others are logged and left out. A disagreement is judged again on fresh reads of both
+   * before any row is refused (see VET_ATTEMPTS).
+   */
+  vetKeys(load: () => Promise<KeyRecord[]>): Promise<VettedKeys>;
   /**
    * Reads the secret versions readable for `selector` (`read`) and returns them if they are what
    * the log says is readable; on a mismatch, reads the log and the store again (a write by
@@ -36,8 +40,25 @@ export interface StateGuard {
   readSecrets(selector: SecretSelector, read: () => Promise<SecretVersionRecord[]>): Promise<SecretVersionRecord[]>;
 }
 
+/** The key rows as read, and those of them that match the audit log. */
+export interface VettedKeys {
+  readonly loaded: KeyRecord[];
+  readonly usable: KeyRecord[];
+}
+
 /** Reads of the log and the store after a secret mismatch before it is refused: racing writes settle. */
 const SECRET_REREADS = 2;
+
+/**
+ * Rows and log are two reads, not one snapshot: a key transition (which commits its rows and its
+ * audit rows together) that commits between them, or between the log's per-type queries, makes
+ * them disagree for a moment although neither was touched. Found under load on three replicas:
+ * the rotation committed after a replica read the rows and before it read the log, the replica
+ * refused its current and next keys as tampered, served a JWKS without them and answered 503
+ * until its next refresh. A tampered row disagrees on every read; a race does not, unless a
+ * transition commits inside each of these windows in a row.
+ */
+const VET_ATTEMPTS = 3;
 
 const PAGE = 1000;
 
@@ -57,25 +78,41 @@ export function createStateGuard(deps: { store: Store; keys: AuditKeySet; logger
     return false;
   };
 
-  const readNew = async (): Promise<void> => {
-    // Up to the head as it is now: the types are read one after another, and a row committed
-    // meanwhile (a rotation after the creation it follows) must not be applied before an earlier
-    // row of a type already read — the next refresh would apply them out of order. Every row up
-    // to a visible head is committed: appends take the chain's lock until they commit.
-    const upTo = (await store.audit.head())?.seq ?? 0;
-    const [first] = await store.audit.query({ order: 'asc', limit: 1 });
-    prunedBefore = first && first.seq > 1 ? first.time : Number.NEGATIVE_INFINITY;
+  /**
+   * The rows of `type` after the last one read, up to `upTo`; `lastSeq` moves only once all are
+   * applied.
+   */
+  const readType = async (type: AuditType, upTo: number): Promise<AuditRow[]> => {
     const rows: AuditRow[] = [];
-    for (const type of STATE_TYPES) {
-      for (;;) {
-        const page = await store.audit.query({ type, afterSeq: lastSeq.get(type) ?? 0, order: 'asc', limit: PAGE });
-        const within = page.filter((row) => row.seq <= upTo);
-        rows.push(...within);
-        if (within.length > 0) lastSeq.set(type, within.at(-1)!.seq);
-        if (page.length < PAGE || within.length < page.length) break;
-      }
+    for (let after = lastSeq.get(type) ?? 0; ; after = rows.at(-1)!.seq) {
+      const page = await store.audit.query({ type, afterSeq: after, order: 'asc', limit: PAGE });
+      const within = page.filter((row) => row.seq <= upTo);
+      rows.push(...within);
+      if (page.length < PAGE || within.length < page.length) return rows;
     }
-    for (const row of rows.sort((a, b) => a.seq - b.seq)) if (trusted(row)) applyFact(facts, row);
+  };
+
+  // The types are read side by side: one after another cost a round trip each on PostgreSQL, and
+  // the keyring waits for this read before it serves a new key (issue 9: within 1 s everywhere).
+  // A read that fails applies nothing and moves no `lastSeq`, so the next one reads it all again.
+  //
+  // Every type is read up to the head as it was before any of them: the types' queries are not
+  // one snapshot, and a row committed meanwhile (a rotation after the creation it follows) must
+  // not be applied before an earlier row of a type whose query ran first — the next refresh would
+  // apply them out of order. Every row up to a visible head is committed: appends take the
+  // chain's lock until they commit.
+  const readNew = async (): Promise<void> => {
+    const upTo = (await store.audit.head())?.seq ?? 0;
+    const [[first], ...byType] = await Promise.all([
+      store.audit.query({ order: 'asc', limit: 1 }),
+      ...STATE_TYPES.map((type) => readType(type, upTo)),
+    ]);
+    prunedBefore = first && first.seq > 1 ? first.time : Number.NEGATIVE_INFINITY;
+    for (const row of byType.flat().sort((a, b) => a.seq - b.seq)) if (trusted(row)) applyFact(facts, row);
+    STATE_TYPES.forEach((type, i) => {
+      const last = byType[i]!.at(-1);
+      if (last) lastSeq.set(type, last.seq);
+    });
   };
 
   const refresh = (): Promise<void> => (refreshing ??= readNew().finally(() => (refreshing = undefined)));
@@ -99,13 +136,23 @@ export function createStateGuard(deps: { store: Store; keys: AuditKeySet; logger
       }
       throw new CreddyError('ERR_UNAUTHENTICATED', 'agent record failed its integrity check', { details: { agent: agent.name } });
     },
-    async vetKeys(records) {
-      await refresh();
-      return records.filter((key) => {
-        const problem = keyProblem(facts, key, prunedBefore);
-        if (problem) logger.error('signing key row does not match the audit log; not used', { kid: key.kid, problem });
-        return problem === null;
-      });
+    async vetKeys(load) {
+      for (let attempt = 1; ; attempt++) {
+        const loaded = await load();
+        // The log must be read after the rows, so it holds every transition they show: a read
+        // already under way may have started before them; let it finish, then read again.
+        await refreshing?.catch(() => {});
+        await refresh();
+        const problems = new Map<string, string>();
+        for (const key of loaded) {
+          const problem = keyProblem(facts, key, prunedBefore);
+          if (problem) problems.set(key.kid, problem);
+        }
+        if (problems.size === 0) return { loaded, usable: loaded };
+        if (attempt < VET_ATTEMPTS) continue;
+        for (const [kid, problem] of problems) logger.error('signing key row does not match the audit log; not used', { kid, problem });
+        return { loaded, usable: loaded.filter((key) => !problems.has(key.kid)) };
+      }
     },
     async readSecrets(selector, read) {
       let records = await read();

@@ -31,10 +31,10 @@ export interface KeyringDeps {
   /** Seals the `key.created` rows committed with the keys the keyring creates. */
   readonly auditSeal: AuditSealer;
   /**
-   * Filters the key rows that may be published or sign (the server passes the audit state guard:
-   * a row that disagrees with the log is left out). All rows by default.
+   * Reads the key rows with `load` and says which may be published or sign (the server passes the
+   * audit state guard: a row that disagrees with the log is left out). All rows by default.
    */
-  readonly vet?: (records: readonly KeyRecord[]) => Promise<KeyRecord[]>;
+  readonly vet?: (load: () => Promise<KeyRecord[]>) => Promise<{ loaded: KeyRecord[]; usable: KeyRecord[] }>;
 }
 
 /** Runtime view of the signing keys: the current signer and the published JWKS. */
@@ -81,10 +81,10 @@ export function createKeyring(deps: KeyringDeps): Keyring {
 
   const refresh = async (): Promise<void> => {
     const now = nowSeconds(clock);
-    const loaded = await store.keys.list();
-    // Rows first, then the vetting (which reads the log): a transition commits both together,
-    // so the log read afterwards is never older than the rows.
-    const usable = deps.vet ? await deps.vet(loaded) : loaded;
+    const load = () => store.keys.list();
+    // The vetting reads the rows first, then the log (a transition commits both together, so the
+    // log read afterwards is never older than the rows), and reads both again if they disagree.
+    const { loaded, usable } = deps.vet ? await deps.vet(load) : await load().then((rows) => ({ loaded: rows, usable: rows }));
     const retired = usable.filter((k) => k.state === 'retired' && !gone.has(k.kid));
     const usage = retired.length > 0 ? await store.keys.usage(retired.map((k) => k.kid)) : new Map<string, { lastExp: number }>();
     const stillPublished = (k: KeyRecord): boolean => {
