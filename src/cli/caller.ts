@@ -4,9 +4,11 @@ import { createCreddyClient } from '../client/client.js';
 import { CreddyError } from '../errors.js';
 import type { IssueResponse } from '../wire.js';
 import { callerAuth } from './caller-auth.js';
-import { jsonArg, requireEnv } from './context.js';
+import { type CredentialCache, cacheDir, cacheEnabled, cacheKey, callerIdentity, openCredentialCache } from './credential-cache.js';
+import { jsonArg, requireEnv } from './flags.js';
 import { formatIssued, GET_FORMATS, type GetFormat } from './formats.js';
-import { type CliIo, type CliOutput, contextOf } from './io.js';
+import { type CliContext, type CliIo, type CliOutput, contextOf } from './io.js';
+import { nodeFetch } from './node-fetch.js';
 import { printJson, printTable } from './output.js';
 import { handOver, requireBackendType } from './preflight.js';
 
@@ -19,11 +21,11 @@ import { handOver, requireBackendType } from './preflight.js';
 export const callerClient = (io: Pick<CliIo, 'env' | 'cwd'>) => {
   const url = requireEnv(io, 'CREDDY_URL');
   const discoverIssuer = async (): Promise<string> => {
-    const { issuer } = await createCreddyClient({ url }).discovery();
+    const { issuer } = await createCreddyClient({ url, fetch: nodeFetch }).discovery();
     if (typeof issuer !== 'string') throw new CreddyError('ERR_USAGE', 'the broker names no issuer; set CREDDY_OIDC_AUDIENCE');
     return issuer;
   };
-  return createCreddyClient({ url, auth: callerAuth(io, discoverIssuer), dpop: false });
+  return createCreddyClient({ url, auth: callerAuth(io, discoverIssuer), dpop: false, fetch: nodeFetch });
 };
 
 /** Parses repeated or comma-separated `--meta k=v` into a map. */
@@ -91,23 +93,51 @@ export function noteTtl(stderr: CliOutput, issued: IssueResponse): void {
   stderr.write(`creddy: note: asked for ${asked}, granted ${formatDuration(granted)} (${by})\n`);
 }
 
+/** The cache in the user's cache directory, on the run's clock. */
+function userCache(ctx: CliContext): CredentialCache {
+  const clock = ctx.hooks.clock;
+  return openCredentialCache({ dir: cacheDir(ctx.env), now: clock ? () => clock.now() : Date.now, stderr: ctx.stderr });
+}
+
 export const getCommand = defineCommand({
   meta: { name: 'get', description: 'Get a credential for BACKEND (needs CREDDY_URL, CREDDY_TOKEN)' },
   args: {
     ...requestArgs,
     format: { type: 'string', description: `Output: ${GET_FORMATS.join('|')} (default: token)`, valueHint: 'FORMAT' },
+    cache: {
+      type: 'boolean',
+      description:
+        'Reuse a credential with over a minute left from ~/.cache/creddy (0600 files) instead of asking, else cache the new one; or CREDDY_CACHE=1',
+    },
     ...jsonArg,
   },
   async run({ args, data }) {
     const ctx = contextOf(data);
     const format = getFormat(args);
+    const request = requestFromArgs(args);
+    const url = requireEnv(ctx, 'CREDDY_URL');
+    // A helper run before every command (AWS credential_process) can opt into the disk cache.
+    const caller = cacheEnabled(args.cache, ctx.env) ? callerIdentity(ctx) : undefined;
+    if (cacheEnabled(args.cache, ctx.env) && caller === undefined)
+      ctx.stderr.write(
+        'creddy: note: not cached: the cache needs CREDDY_TOKEN, a key pair or CREDDY_OIDC_TOKEN[_FILE] to tell callers apart\n',
+      );
+    const cache = caller === undefined ? undefined : userCache(ctx);
+    const key = caller === undefined ? '' : cacheKey({ url, caller, format, request });
+    const cached = cache?.read(key);
+    if (cached) {
+      ctx.stdout.write(`${formatIssued(cached, format)}\n`);
+      return;
+    }
     const client = callerClient(ctx);
     // credential_process needs an AWS session: ask what the backend is before anything is issued.
     if (format === 'credential-process')
       await requireBackendType(client, requireEnv(ctx, 'CREDDY_TOKEN'), args.backend, 'aws', '--format credential-process');
-    const issued = await client.issue(requestFromArgs(args));
+    const issued = await client.issue(request);
     if (format !== 'json') noteTtl(ctx.stderr, issued);
-    ctx.stdout.write(`${await handOver(issued, client, (i) => formatIssued(i, format))}\n`);
+    const output = await handOver(issued, client, (i) => formatIssued(i, format));
+    cache?.write(key, issued);
+    ctx.stdout.write(`${output}\n`);
   },
 });
 
@@ -128,6 +158,8 @@ export const revokeCommand = defineCommand({
   async run({ args, data }) {
     const ctx = contextOf(data);
     const result = await callerClient(ctx).revoke(args.id);
+    // A revoked credential must not be handed out from this user's cache (`get --cache`) either.
+    userCache(ctx).forget(args.id);
     if (args.json) return printJson(ctx.stdout, result);
     ctx.stdout.write(`revoked ${args.id} (downstream: ${result.downstream ?? 'none'})\n`);
   },

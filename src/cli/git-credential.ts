@@ -1,7 +1,7 @@
 import { defineCommand } from 'citty';
 import { CreddyError } from '../errors.js';
 import { callerClient, requestArgs } from './caller.js';
-import { requireEnv } from './context.js';
+import { requireEnv } from './flags.js';
 import { contextOf, readStdin } from './io.js';
 import { handOver, requireBackendType } from './preflight.js';
 
