@@ -3,10 +3,11 @@
 // of `node -e 0` under the same load. Every command runs once per round, in an order that turns
 // each round, so a burst of outside load lands on all of them.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { CLK_TCK } from './lib/proc.mjs';
 import { startCreddy } from './lib/targets.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -77,7 +78,7 @@ const env = {
 /** One series per node × (baseline | build × command). */
 const series = [];
 for (const node of nodes) {
-  series.push({ node, build: null, command: 'node -e 0', argv: [node.path, '-e', '0'], ms: [] });
+  series.push({ node, build: null, command: 'node -e 0', argv: [node.path, '-e', '0'], ms: [], cpu: [] });
   for (const build of builds) {
     for (const name of flags.commands.split(',')) {
       if (!COMMANDS[name]) throw new Error(`unknown command ${name} (${Object.keys(COMMANDS).join(', ')})`);
@@ -87,19 +88,37 @@ for (const node of nodes) {
         command: name,
         argv: [node.path, join(build.root, 'dist', 'main.js'), ...COMMANDS[name]],
         ms: [],
+        cpu: [],
       });
     }
   }
 }
 
-/** Runs one series once; ms from spawn to exit, or an error when the command failed. */
+/**
+ * CPU time (user + system) of this process's reaped children, in ms: fields 16 and 17 of
+ * /proc/self/stat, in clock ticks (10 ms), so one run's figure is coarse but the mean over many
+ * runs is not. It is far less disturbed by other work on the machine than wall time.
+ */
+function childCpuMs() {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[13]) + Number(fields[14])) * 1000) / CLK_TCK;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Runs one series once: ms from spawn to exit and the child's CPU ms, or an error when the command failed. */
 function runOnce(s) {
+  const cpuBefore = childCpuMs();
   const start = process.hrtime.bigint();
   const r = spawnSync(s.argv[0], s.argv.slice(1), { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  const cpu = childCpuMs() - cpuBefore;
   if (r.status !== 0) return { error: `exit ${r.status}: ${(r.stderr || '').trim().slice(0, 200)}` };
   if (s.command.startsWith('get') && r.stdout.trim().split('.').length !== 3) return { error: `not a JWT: ${r.stdout.slice(0, 80)}` };
-  return { ms };
+  return { ms, cpu };
 }
 
 try {
@@ -121,6 +140,7 @@ try {
       const r = runOnce(s);
       if (r.error) throw new Error(`${s.argv.join(' ')}: ${r.error}`);
       s.ms.push(r.ms);
+      s.cpu.push(r.cpu);
     }
   }
 } finally {
@@ -139,12 +159,15 @@ const rows = series.map((s) => {
     runs: sorted.length,
     median_ms: sorted.length ? round1(quantile(sorted, 0.5)) : null,
     p90_ms: sorted.length ? round1(quantile(sorted, 0.9)) : null,
+    cpu_mean_ms: s.cpu.length ? round1(s.cpu.reduce((a, b) => a + b, 0) / s.cpu.length) : null,
     error: s.error ?? null,
   };
 });
 for (const row of rows) {
   const floor = rows.find((r) => r.node === row.node && r.build === null);
-  row.ratio = row.median_ms !== null && floor?.median_ms ? Math.round((row.median_ms / floor.median_ms) * 100) / 100 : null;
+  const ratio = (a, b) => (a !== null && b ? Math.round((a / b) * 100) / 100 : null);
+  row.ratio = ratio(row.median_ms, floor?.median_ms);
+  row.cpu_ratio = ratio(row.cpu_mean_ms, floor?.cpu_mean_ms);
 }
 
 const loadavg = (await import('node:os')).loadavg().map((x) => x.toFixed(2));
@@ -152,12 +175,18 @@ if (flags.json) {
   console.log(JSON.stringify({ runs: RUNS, warmup: WARMUP, loadavg_after: loadavg, rows }, null, 2));
 } else {
   console.log(`${RUNS} runs per command after ${WARMUP} warm-up, interleaved; load average after: ${loadavg.join(' ')}`);
-  console.log('node      build                command      median ms   p90 ms   × node -e 0');
+  console.log('node      build                command      median ms   p90 ms   × node -e 0   CPU ms (mean)   × node -e 0');
   for (const r of rows) {
     const cmd = r.build === null ? 'node -e 0' : r.command;
     const cells = r.error
       ? [`skipped (${r.error})`]
-      : [String(r.median_ms).padStart(9), String(r.p90_ms).padStart(8), `${r.ratio.toFixed(2)}×`.padStart(11)];
+      : [
+          String(r.median_ms).padStart(9),
+          String(r.p90_ms).padStart(8),
+          `${r.ratio.toFixed(2)}×`.padStart(13),
+          String(r.cpu_mean_ms).padStart(15),
+          `${r.cpu_ratio?.toFixed(2) ?? '-'}×`.padStart(13),
+        ];
     console.log([r.node.padEnd(9), (r.build ?? '').padEnd(20), cmd.padEnd(12), ...cells].join(' '));
   }
 }

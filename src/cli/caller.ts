@@ -4,7 +4,7 @@ import { createCreddyClient } from '../client/client.js';
 import { CreddyError } from '../errors.js';
 import type { IssueResponse } from '../wire.js';
 import { callerAuth } from './caller-auth.js';
-import { type CredentialCache, cacheDir, cacheEnabled, cacheKey, callerIdentity, openCredentialCache } from './credential-cache.js';
+import type { CacheEntry, CacheKeyParts } from './credential-cache.js';
 import { jsonArg, requireEnv } from './flags.js';
 import { formatIssued, GET_FORMATS, type GetFormat } from './formats.js';
 import { type CliContext, type CliIo, type CliOutput, contextOf } from './io.js';
@@ -93,10 +93,22 @@ export function noteTtl(stderr: CliOutput, issued: IssueResponse): void {
   stderr.write(`creddy: note: asked for ${asked}, granted ${formatDuration(granted)} (${by})\n`);
 }
 
-/** The cache in the user's cache directory, on the run's clock. */
-function userCache(ctx: CliContext): CredentialCache {
+/** `--cache` wins; else `CREDDY_CACHE` (1, true, yes, on). */
+export function cacheEnabled(flag: boolean | undefined, env: NodeJS.ProcessEnv): boolean {
+  if (flag !== undefined) return flag;
+  return /^(1|true|yes|on)$/i.test(env['CREDDY_CACHE'] ?? '');
+}
+
+/** The run's clock for cache expiry: a test's, else the system's. */
+const nowOf = (ctx: CliContext): (() => number) => {
   const clock = ctx.hooks.clock;
-  return openCredentialCache({ dir: cacheDir(ctx.env), now: clock ? () => clock.now() : Date.now, stderr: ctx.stderr });
+  return clock ? () => clock.now() : Date.now;
+};
+
+/** The cache is loaded only when used (it brings node:crypto and the file handling). */
+async function cacheEntry(ctx: CliContext, parts: Omit<CacheKeyParts, 'caller'>): Promise<CacheEntry | undefined> {
+  const { cacheEntryFor } = await import('./credential-cache.js');
+  return cacheEntryFor({ env: ctx.env, cwd: ctx.cwd, stderr: ctx.stderr, now: nowOf(ctx) }, parts);
 }
 
 export const getCommand = defineCommand({
@@ -117,14 +129,8 @@ export const getCommand = defineCommand({
     const request = requestFromArgs(args);
     const url = requireEnv(ctx, 'CREDDY_URL');
     // A helper run before every command (AWS credential_process) can opt into the disk cache.
-    const caller = cacheEnabled(args.cache, ctx.env) ? callerIdentity(ctx) : undefined;
-    if (cacheEnabled(args.cache, ctx.env) && caller === undefined)
-      ctx.stderr.write(
-        'creddy: note: not cached: the cache needs CREDDY_TOKEN, a key pair or CREDDY_OIDC_TOKEN[_FILE] to tell callers apart\n',
-      );
-    const cache = caller === undefined ? undefined : userCache(ctx);
-    const key = caller === undefined ? '' : cacheKey({ url, caller, format, request });
-    const cached = cache?.read(key);
+    const cache = cacheEnabled(args.cache, ctx.env) ? await cacheEntry(ctx, { url, format, request }) : undefined;
+    const cached = cache?.read();
     if (cached) {
       ctx.stdout.write(`${formatIssued(cached, format)}\n`);
       return;
@@ -136,7 +142,7 @@ export const getCommand = defineCommand({
     const issued = await client.issue(request);
     if (format !== 'json') noteTtl(ctx.stderr, issued);
     const output = await handOver(issued, client, (i) => formatIssued(i, format));
-    cache?.write(key, issued);
+    cache?.write(issued);
     ctx.stdout.write(`${output}\n`);
   },
 });
@@ -159,7 +165,8 @@ export const revokeCommand = defineCommand({
     const ctx = contextOf(data);
     const result = await callerClient(ctx).revoke(args.id);
     // A revoked credential must not be handed out from this user's cache (`get --cache`) either.
-    userCache(ctx).forget(args.id);
+    const { cacheDir, openCredentialCache } = await import('./credential-cache.js');
+    openCredentialCache({ dir: cacheDir(ctx.env), now: nowOf(ctx), stderr: ctx.stderr }).forget(args.id);
     if (args.json) return printJson(ctx.stdout, result);
     ctx.stdout.write(`revoked ${args.id} (downstream: ${result.downstream ?? 'none'})\n`);
   },

@@ -48,12 +48,6 @@ export function cacheDir(env: NodeJS.ProcessEnv): string {
   return join(env['HOME'] || homedir(), '.cache', 'creddy');
 }
 
-/** `--cache` wins; else `CREDDY_CACHE` (1, true, yes, on). */
-export function cacheEnabled(flag: boolean | undefined, env: NodeJS.ProcessEnv): boolean {
-  if (flag !== undefined) return flag;
-  return /^(1|true|yes|on)$/i.test(env['CREDDY_CACHE'] ?? '');
-}
-
 /**
  * Who is asking, as the cache key sees it, with the precedence of cli/caller-auth.ts: the agent
  * token, the key-pair agent's name and key file, or the OIDC ID token. Undefined when the
@@ -250,6 +244,32 @@ export function openCredentialCache({ dir, now, stderr }: CredentialCacheOptions
       return removed;
     },
   };
+}
+
+/** One request's entry in the user's cache. */
+export interface CacheEntry {
+  read(): IssueResponse | undefined;
+  write(issued: IssueResponse): void;
+}
+
+/**
+ * The entry for a `get` in the user's cache (cacheDir), or undefined with a note on stderr when
+ * the caller cannot be told apart before asking (callerIdentity).
+ */
+export function cacheEntryFor(
+  io: Pick<CliIo, 'env' | 'cwd' | 'stderr'> & { readonly now: () => number },
+  parts: Omit<CacheKeyParts, 'caller'>,
+): CacheEntry | undefined {
+  const caller = callerIdentity(io);
+  if (caller === undefined) {
+    io.stderr.write(
+      'creddy: note: not cached: the cache needs CREDDY_TOKEN, a key pair or CREDDY_OIDC_TOKEN[_FILE] to tell callers apart\n',
+    );
+    return undefined;
+  }
+  const cache = openCredentialCache({ dir: cacheDir(io.env), now: io.now, stderr: io.stderr });
+  const key = cacheKey({ ...parts, caller });
+  return { read: () => cache.read(key), write: (issued) => cache.write(key, issued) };
 }
 
 /** An entry's JSON, if it is one and it names itself `key` (a file renamed or copied in is not). */

@@ -1,4 +1,6 @@
+import type * as Http from 'node:http';
 import type { IncomingMessage, RequestOptions } from 'node:http';
+import { createRequire } from 'node:module';
 
 /**
  * The CLI's transport to the broker: a `fetch` over node:http(s), for the client SDK
@@ -17,7 +19,7 @@ export async function nodeFetch(input: string | URL | Request, init: RequestInit
   const url = new URL(typeof input === 'string' || input instanceof URL ? input : input.url);
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`unsupported protocol ${url.protocol}`);
   // TLS is loaded only for an https broker.
-  const { request } = url.protocol === 'https:' ? await import('node:https') : await import('node:http');
+  const { request } = builtin(url.protocol === 'https:' ? 'node:https' : 'node:http');
   const body = bodyOf(init.body);
   const headers = headersOf(init.headers);
   if (body !== undefined) headers['content-length'] = String(body.byteLength);
@@ -54,6 +56,15 @@ export async function nodeFetch(input: string | URL | Request, init: RequestInit
     arrayBuffer: async (): Promise<ArrayBuffer> => new Uint8Array(bytes).buffer,
   };
   return response as unknown as Response;
+}
+
+/**
+ * node:http or node:https, without an ESM import of it: on Node 24 importing node:http copies
+ * every export, and its lazy `WebSocket` export alone loads undici, ~50 ms again.
+ */
+function builtin(id: 'node:http' | 'node:https'): Pick<typeof Http, 'request'> {
+  if (typeof process.getBuiltinModule === 'function') return process.getBuiltinModule(id);
+  return createRequire(import.meta.url)(id) as typeof Http;
 }
 
 function bodyOf(body: RequestInit['body']): Buffer | undefined {

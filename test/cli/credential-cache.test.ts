@@ -17,9 +17,10 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { cacheEnabled } from '../../src/cli/caller.js';
 import {
   cacheDir,
-  cacheEnabled,
+  cacheEntryFor,
   cacheKey,
   callerIdentity,
   MIN_REMAINING_MS,
@@ -221,6 +222,23 @@ describe('keys', () => {
     expect(callerIdentity({ cwd, env: { CREDDY_OIDC_TOKEN: 'x.y.z' } })).toBe('oidc:x.y.z');
     expect(callerIdentity({ cwd, env: { CREDDY_OIDC_TOKEN_FILE: 'id-token' } })).toBe('oidc:a.b.c');
     expect(callerIdentity({ cwd, env: { ACTIONS_ID_TOKEN_REQUEST_URL: 'http://x', ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'y' } })).toBeUndefined();
+  });
+});
+
+describe('one request', () => {
+  it('is an entry of the user cache, or a note when the caller cannot be told apart', () => {
+    const io = { cwd: root.dir, now: () => now, stderr: { write: (t: string) => (warnings += t) } };
+    const parts = { url: 'http://127.0.0.1:8400', format: 'token', request: { backend: 'demo' } };
+    const entry = cacheEntryFor({ ...io, env: { CREDDY_TOKEN: AGENT_TOKEN, XDG_CACHE_HOME: join(root.dir, 'cache') } }, parts);
+    entry?.write(issued());
+    expect(entry?.read()?.id).toBe('cred-1');
+    expect(readdirSync(dir)).toHaveLength(1);
+    expect(
+      cacheEntryFor({ ...io, env: { ACTIONS_ID_TOKEN_REQUEST_URL: 'http://x', ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'y' } }, parts),
+    ).toBeUndefined();
+    expect(warnings).toBe(
+      'creddy: note: not cached: the cache needs CREDDY_TOKEN, a key pair or CREDDY_OIDC_TOKEN[_FILE] to tell callers apart\n',
+    );
   });
 });
 
