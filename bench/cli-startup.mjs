@@ -79,6 +79,7 @@ const env = {
 const series = [];
 for (const node of nodes) {
   series.push({ node, build: null, command: 'node -e 0', argv: [node.path, '-e', '0'], ms: [], cpu: [] });
+  series.push({ node, build: null, command: 'floor', argv: [node.path, join(ROOT, 'bench', 'cli-floor.mjs')], ms: [], cpu: [] });
   for (const build of builds) {
     for (const name of flags.commands.split(',')) {
       if (!COMMANDS[name]) throw new Error(`unknown command ${name} (${Object.keys(COMMANDS).join(', ')})`);
@@ -117,7 +118,8 @@ function runOnce(s) {
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
   const cpu = childCpuMs() - cpuBefore;
   if (r.status !== 0) return { error: `exit ${r.status}: ${(r.stderr || '').trim().slice(0, 200)}` };
-  if (s.command.startsWith('get') && r.stdout.trim().split('.').length !== 3) return { error: `not a JWT: ${r.stdout.slice(0, 80)}` };
+  if ((s.command.startsWith('get') || s.command === 'floor') && r.stdout.trim().split('.').length !== 3)
+    return { error: `not a JWT: ${r.stdout.slice(0, 80)}` };
   return { ms, cpu };
 }
 
@@ -164,7 +166,7 @@ const rows = series.map((s) => {
   };
 });
 for (const row of rows) {
-  const floor = rows.find((r) => r.node === row.node && r.build === null);
+  const floor = rows.find((r) => r.node === row.node && r.command === 'node -e 0');
   const ratio = (a, b) => (a !== null && b ? Math.round((a / b) * 100) / 100 : null);
   row.ratio = ratio(row.median_ms, floor?.median_ms);
   row.cpu_ratio = ratio(row.cpu_mean_ms, floor?.cpu_mean_ms);
@@ -177,7 +179,7 @@ if (flags.json) {
   console.log(`${RUNS} runs per command after ${WARMUP} warm-up, interleaved; load average after: ${loadavg.join(' ')}`);
   console.log('node      build                command      median ms   p90 ms   × node -e 0   CPU ms (mean)   × node -e 0');
   for (const r of rows) {
-    const cmd = r.build === null ? 'node -e 0' : r.command;
+    const cmd = r.command;
     const cells = r.error
       ? [`skipped (${r.error})`]
       : [

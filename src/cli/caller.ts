@@ -1,9 +1,8 @@
 import { defineCommand } from 'citty';
 import { formatDuration } from '../_utils/duration.js';
-import { createCreddyClient } from '../client/client.js';
+import type { CreddyClient } from '../client/client.js';
 import { CreddyError } from '../errors.js';
 import type { IssueResponse } from '../wire.js';
-import { callerAuth } from './caller-auth.js';
 import type { CacheEntry, CacheKeyParts } from './credential-cache.js';
 import { jsonArg, requireEnv } from './flags.js';
 import { formatIssued, GET_FORMATS, type GetFormat } from './formats.js';
@@ -16,10 +15,12 @@ import { handOver, requireBackendType } from './preflight.js';
  * A client for caller commands, from CREDDY_URL and CREDDY_TOKEN, a key pair
  * (CREDDY_AGENT_KEY_FILE + CREDDY_AGENT) or an OIDC ID token; precedence in cli/caller-auth.ts.
  * Its credentials are bearer credentials, never DPoP-bound: the CLI hands them to other programs
- * (`exec`'s child, git, `--format env`), which hold no key to make proofs with.
+ * (`exec`'s child, git, `--format env`), which hold no key to make proofs with. The client's
+ * modules load here, not with the command: `get --cache` answers from the cache without them.
  */
-export const callerClient = (io: Pick<CliIo, 'env' | 'cwd'>) => {
+export const callerClient = async (io: Pick<CliIo, 'env' | 'cwd'>): Promise<CreddyClient> => {
   const url = requireEnv(io, 'CREDDY_URL');
+  const [{ createCreddyClient }, { callerAuth }] = await Promise.all([import('../client/client.js'), import('./caller-auth.js')]);
   const discoverIssuer = async (): Promise<string> => {
     const { issuer } = await createCreddyClient({ url, fetch: nodeFetch }).discovery();
     if (typeof issuer !== 'string') throw new CreddyError('ERR_USAGE', 'the broker names no issuer; set CREDDY_OIDC_AUDIENCE');
@@ -135,7 +136,7 @@ export const getCommand = defineCommand({
       ctx.stdout.write(`${formatIssued(cached, format)}\n`);
       return;
     }
-    const client = callerClient(ctx);
+    const client = await callerClient(ctx);
     // credential_process needs an AWS session: ask what the backend is before anything is issued.
     if (format === 'credential-process')
       await requireBackendType(client, requireEnv(ctx, 'CREDDY_TOKEN'), args.backend, 'aws', '--format credential-process');
@@ -152,7 +153,7 @@ export const listCommand = defineCommand({
   args: { ...jsonArg },
   async run({ args, data }) {
     const ctx = contextOf(data);
-    const { credentials } = await callerClient(ctx).list();
+    const { credentials } = await (await callerClient(ctx)).list();
     if (args.json) return printJson(ctx.stdout, credentials);
     printTable(ctx.stdout, credentials, ['id', 'backend', 'scopes', 'expires_at'], '(no active credentials)');
   },
@@ -163,7 +164,7 @@ export const revokeCommand = defineCommand({
   args: { id: { type: 'positional', description: 'Credential id', required: true }, ...jsonArg },
   async run({ args, data }) {
     const ctx = contextOf(data);
-    const result = await callerClient(ctx).revoke(args.id);
+    const result = await (await callerClient(ctx)).revoke(args.id);
     // A revoked credential must not be handed out from this user's cache (`get --cache`) either.
     const { cacheDir, openCredentialCache } = await import('./credential-cache.js');
     openCredentialCache({ dir: cacheDir(ctx.env), now: nowOf(ctx), stderr: ctx.stderr }).forget(args.id);

@@ -58,7 +58,7 @@ export const gitCredentialCommand = defineCommand({
       ?.split(',')
       .map((s) => s.trim())
       .filter(Boolean);
-    const client = callerClient(ctx);
+    const client = await callerClient(ctx);
     // Only a github backend gives git a password: ask before anything is issued.
     await requireBackendType(client, requireEnv(ctx, 'CREDDY_TOKEN'), backend, 'github', 'the git credential helper');
     const issued = await client.issue({

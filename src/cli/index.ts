@@ -7,7 +7,6 @@ import type { ChildExit } from './exec.js';
 import { type CliContext, type CliHooks, type CliIo, cliContext } from './io.js';
 import { stripAnsi, styleFor } from './style.js';
 import { type LazyCommand, loadTree, resolveCommand, subCommandsOf } from './tree.js';
-import { renderUsage } from './usage.js';
 import { VERSION } from './version.js';
 
 export { VERSION };
@@ -188,6 +187,7 @@ function reportError(ctx: CliContext, err: unknown, options: { debug: boolean; j
 /** The usage of the command the leading words name. */
 async function printUsage(ctx: CliContext, words: string[]): Promise<void> {
   const { cmd, path } = resolveCommand(await commandTree(words.slice(0, 1)), words);
+  const { renderUsage } = await import('./usage.js');
   ctx.stdout.write(renderUsage(cmd, path, styleFor(ctx.stdout, ctx.env)));
 }
 
