@@ -1,5 +1,4 @@
 import type { ArgsDef, CommandDef } from 'citty';
-import { runCommand } from 'citty';
 import { redact } from '../_utils/redact.js';
 import { CreddyError, isCreddyError } from '../errors.js';
 import { normalizeArgv } from './argv.js';
@@ -159,6 +158,8 @@ export async function runCli(argv: string[], io: Partial<CliIo> = {}, hooks: Cli
       leaf === 'help'
         ? words.slice(depth)
         : normalizeArgv((cmd.args ?? {}) as ArgsDef, words.slice(depth), rest, { passthrough: leaf === 'exec' });
+    // citty parses a leaf's flags; `--version` and help never need it.
+    const { runCommand } = await import('citty');
     const { result } = await runCommand(cmd, { rawArgs: leafArgv, data: ctx });
     if (isChildExit(result)) return result.exitCode;
     return 0;

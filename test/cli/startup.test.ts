@@ -65,18 +65,25 @@ afterAll(async () => {
 });
 
 describe('start-up', () => {
-  it('--version and --help load no command module', async () => {
+  it('--version and --help load no command module (and the flag forms not citty)', async () => {
     for (const args of [['--version'], ['--help'], ['version']]) {
       const modules = await modulesOf(args);
       expect(heavy(modules)).toEqual([]);
       expect(modules.filter((m) => m.startsWith('dist/cli/caller'))).toEqual([]);
+      // The flag forms run no command, so not even the argument parser loads.
+      if (args[0]!.startsWith('--')) expect(modules.filter((m) => m.includes('citty'))).toEqual([]);
     }
   });
 
   it('creddy get loads the client and nothing of the server, the store or the config', async () => {
     const env = { CREDDY_URL: broker.url, CREDDY_TOKEN: token };
     expect(heavy(await modulesOf(['get', 'demo'], env))).toEqual([]);
-    expect(heavy(await modulesOf(['get', 'demo', '--cache', '--format', 'json'], { ...env, XDG_CACHE_HOME: tmp.dir }))).toEqual([]);
+    const cached = { ...env, XDG_CACHE_HOME: tmp.dir };
+    expect(heavy(await modulesOf(['get', 'demo', '--cache', '--format', 'json'], cached))).toEqual([]);
+    // Answered from the cache: not even the client loads.
+    const hit = await modulesOf(['get', 'demo', '--cache', '--format', 'json'], cached);
+    expect(hit).toContain('dist/cli/credential-cache.js');
+    expect(hit.filter((m) => m.startsWith('dist/client/') || m.includes('@noble'))).toEqual([]);
     expect(heavy(await modulesOf(['get', '--help']))).toEqual([]);
   });
 
