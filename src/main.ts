@@ -1,9 +1,8 @@
 #!/usr/bin/env node
 import { runCli } from './cli/index.js';
-import { leaveCluster } from './cli/workers.js';
 
 // The `creddy` bin: hand argv to the CLI, exit with its code once output is flushed.
 process.exitCode = await runCli(process.argv.slice(2));
 // A worker of `server --workers` is done too (drained, or failed to start): its IPC channel to
-// the primary would keep the process alive.
-leaveCluster();
+// the primary would keep the process alive. Only a process with that channel loads the cluster code.
+if (process.connected) (await import('./cli/workers.js')).leaveCluster();

@@ -1,12 +1,13 @@
 import { defineCommand } from 'citty';
 import { formatDuration } from '../_utils/duration.js';
-import { createCreddyClient } from '../client/client.js';
+import type { CreddyClient } from '../client/client.js';
 import { CreddyError } from '../errors.js';
 import type { IssueResponse } from '../wire.js';
-import { callerAuth } from './caller-auth.js';
-import { jsonArg, requireEnv } from './context.js';
+import type { CacheEntry, CacheKeyParts } from './credential-cache.js';
+import { jsonArg, requireEnv } from './flags.js';
 import { formatIssued, GET_FORMATS, type GetFormat } from './formats.js';
-import { type CliIo, type CliOutput, contextOf } from './io.js';
+import { type CliContext, type CliIo, type CliOutput, contextOf } from './io.js';
+import { nodeFetch } from './node-fetch.js';
 import { printJson, printTable } from './output.js';
 import { handOver, requireBackendType } from './preflight.js';
 
@@ -14,16 +15,18 @@ import { handOver, requireBackendType } from './preflight.js';
  * A client for caller commands, from CREDDY_URL and CREDDY_TOKEN, a key pair
  * (CREDDY_AGENT_KEY_FILE + CREDDY_AGENT) or an OIDC ID token; precedence in cli/caller-auth.ts.
  * Its credentials are bearer credentials, never DPoP-bound: the CLI hands them to other programs
- * (`exec`'s child, git, `--format env`), which hold no key to make proofs with.
+ * (`exec`'s child, git, `--format env`), which hold no key to make proofs with. The client's
+ * modules load here, not with the command: `get --cache` answers from the cache without them.
  */
-export const callerClient = (io: Pick<CliIo, 'env' | 'cwd'>) => {
+export const callerClient = async (io: Pick<CliIo, 'env' | 'cwd'>): Promise<CreddyClient> => {
   const url = requireEnv(io, 'CREDDY_URL');
+  const [{ createCreddyClient }, { callerAuth }] = await Promise.all([import('../client/client.js'), import('./caller-auth.js')]);
   const discoverIssuer = async (): Promise<string> => {
-    const { issuer } = await createCreddyClient({ url }).discovery();
+    const { issuer } = await createCreddyClient({ url, fetch: nodeFetch }).discovery();
     if (typeof issuer !== 'string') throw new CreddyError('ERR_USAGE', 'the broker names no issuer; set CREDDY_OIDC_AUDIENCE');
     return issuer;
   };
-  return createCreddyClient({ url, auth: callerAuth(io, discoverIssuer), dpop: false });
+  return createCreddyClient({ url, auth: callerAuth(io, discoverIssuer), dpop: false, fetch: nodeFetch });
 };
 
 /** Parses repeated or comma-separated `--meta k=v` into a map. */
@@ -91,23 +94,57 @@ export function noteTtl(stderr: CliOutput, issued: IssueResponse): void {
   stderr.write(`creddy: note: asked for ${asked}, granted ${formatDuration(granted)} (${by})\n`);
 }
 
+/** `--cache` wins; else `CREDDY_CACHE` (1, true, yes, on). */
+export function cacheEnabled(flag: boolean | undefined, env: NodeJS.ProcessEnv): boolean {
+  if (flag !== undefined) return flag;
+  return /^(1|true|yes|on)$/i.test(env['CREDDY_CACHE'] ?? '');
+}
+
+/** The run's clock for cache expiry: a test's, else the system's. */
+const nowOf = (ctx: CliContext): (() => number) => {
+  const clock = ctx.hooks.clock;
+  return clock ? () => clock.now() : Date.now;
+};
+
+/** The cache is loaded only when used (it brings node:crypto and the file handling). */
+async function cacheEntry(ctx: CliContext, parts: Omit<CacheKeyParts, 'caller'>): Promise<CacheEntry | undefined> {
+  const { cacheEntryFor } = await import('./credential-cache.js');
+  return cacheEntryFor({ env: ctx.env, cwd: ctx.cwd, stderr: ctx.stderr, now: nowOf(ctx) }, parts);
+}
+
 export const getCommand = defineCommand({
   meta: { name: 'get', description: 'Get a credential for BACKEND (needs CREDDY_URL, CREDDY_TOKEN)' },
   args: {
     ...requestArgs,
     format: { type: 'string', description: `Output: ${GET_FORMATS.join('|')} (default: token)`, valueHint: 'FORMAT' },
+    cache: {
+      type: 'boolean',
+      description:
+        'Reuse a credential with over a minute left from ~/.cache/creddy (0600 files) instead of asking, else cache the new one; or CREDDY_CACHE=1',
+    },
     ...jsonArg,
   },
   async run({ args, data }) {
     const ctx = contextOf(data);
     const format = getFormat(args);
-    const client = callerClient(ctx);
+    const request = requestFromArgs(args);
+    const url = requireEnv(ctx, 'CREDDY_URL');
+    // A helper run before every command (AWS credential_process) can opt into the disk cache.
+    const cache = cacheEnabled(args.cache, ctx.env) ? await cacheEntry(ctx, { url, format, request }) : undefined;
+    const cached = cache?.read();
+    if (cached) {
+      ctx.stdout.write(`${formatIssued(cached, format)}\n`);
+      return;
+    }
+    const client = await callerClient(ctx);
     // credential_process needs an AWS session: ask what the backend is before anything is issued.
     if (format === 'credential-process')
       await requireBackendType(client, requireEnv(ctx, 'CREDDY_TOKEN'), args.backend, 'aws', '--format credential-process');
-    const issued = await client.issue(requestFromArgs(args));
+    const issued = await client.issue(request);
     if (format !== 'json') noteTtl(ctx.stderr, issued);
-    ctx.stdout.write(`${await handOver(issued, client, (i) => formatIssued(i, format))}\n`);
+    const output = await handOver(issued, client, (i) => formatIssued(i, format));
+    cache?.write(issued);
+    ctx.stdout.write(`${output}\n`);
   },
 });
 
@@ -116,7 +153,7 @@ export const listCommand = defineCommand({
   args: { ...jsonArg },
   async run({ args, data }) {
     const ctx = contextOf(data);
-    const { credentials } = await callerClient(ctx).list();
+    const { credentials } = await (await callerClient(ctx)).list();
     if (args.json) return printJson(ctx.stdout, credentials);
     printTable(ctx.stdout, credentials, ['id', 'backend', 'scopes', 'expires_at'], '(no active credentials)');
   },
@@ -127,7 +164,10 @@ export const revokeCommand = defineCommand({
   args: { id: { type: 'positional', description: 'Credential id', required: true }, ...jsonArg },
   async run({ args, data }) {
     const ctx = contextOf(data);
-    const result = await callerClient(ctx).revoke(args.id);
+    const result = await (await callerClient(ctx)).revoke(args.id);
+    // A revoked credential must not be handed out from this user's cache (`get --cache`) either.
+    const { cacheDir, openCredentialCache } = await import('./credential-cache.js');
+    openCredentialCache({ dir: cacheDir(ctx.env), now: nowOf(ctx), stderr: ctx.stderr }).forget(args.id);
     if (args.json) return printJson(ctx.stdout, result);
     ctx.stdout.write(`revoked ${args.id} (downstream: ${result.downstream ?? 'none'})\n`);
   },

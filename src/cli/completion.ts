@@ -195,11 +195,11 @@ const GENERATORS: Record<Shell, (specs: Spec[]) => string> = { bash, zsh, fish }
 export const completionCommand = defineCommand({
   meta: { name: 'completion', description: 'Print a shell completion script: creddy completion bash|zsh|fish' },
   args: { shell: { type: 'positional', description: `The shell: ${SHELLS.join(', ')}`, required: true } },
-  run({ args, data }) {
+  async run({ args, data }) {
     const ctx = contextOf(data);
     if (!(SHELLS as readonly string[]).includes(args.shell)) {
       throw new CreddyError('ERR_USAGE', `unknown shell "${args.shell}" (one of ${SHELLS.join(', ')})`);
     }
-    ctx.stdout.write(GENERATORS[args.shell as Shell](completionSpecs(ctx.tree)));
+    ctx.stdout.write(GENERATORS[args.shell as Shell](completionSpecs(await ctx.loadTree('all'))));
   },
 });

@@ -2,21 +2,11 @@ import { resolve } from 'node:path';
 import type { Logger } from '../_utils/logger.js';
 import { configPath, loadConfig, parseConfig } from '../config/load.js';
 import type { Config } from '../config/types.js';
-import { CreddyError } from '../errors.js';
 import { createServices, type Services } from '../services.js';
 import type { CliContext, CliIo, CliOutput } from './io.js';
 
-/** Flags shared by operator commands. */
-export const operatorArgs = {
-  config: {
-    type: 'string',
-    description: 'Config file (default: $CREDDY_CONFIG_YAML, else $CREDDY_CONFIG, else ./creddy.yaml)',
-    valueHint: 'PATH',
-  },
-} as const;
-
-/** `--json` for read commands. */
-export const jsonArg = { json: { type: 'boolean', description: 'Print JSON for scripts' } } as const;
+// Light definitions live in flags.ts, so caller commands load without the config parser and services.
+export { jsonArg, operatorArgs, requireEnv } from './flags.js';
 
 /**
  * Logger for CLI processes: warnings (like the dev-KEK warning) go to stderr once, as a plain
@@ -62,11 +52,4 @@ export async function withServices<T>(
   } finally {
     await services.close();
   }
-}
-
-/** Reads a required environment variable for caller commands. */
-export function requireEnv(ctx: Pick<CliIo, 'env'>, name: 'CREDDY_URL' | 'CREDDY_TOKEN'): string {
-  const value = ctx.env[name];
-  if (!value) throw new CreddyError('ERR_USAGE', `${name} is not set (export ${name}=…)`);
-  return value;
 }

@@ -32,7 +32,7 @@ export const execCommand = defineCommand({
     const dashes = rawArgs.indexOf('--');
     const command = dashes === -1 ? [] : rawArgs.slice(dashes + 1);
     if (command.length === 0) throw new CreddyError('ERR_USAGE', 'give the command after --, e.g. creddy exec aws-prod -- aws s3 ls');
-    const client = callerClient(ctx);
+    const client = await callerClient(ctx);
     const issued = await client.issue(requestFromArgs(args));
     noteTtl(ctx.stderr, issued);
     const unnamed = unnamedSecretPaths(issued.credential);

@@ -1,7 +1,7 @@
 import { defineCommand } from 'citty';
 import { CreddyError } from '../errors.js';
 import { callerClient, requestArgs } from './caller.js';
-import { requireEnv } from './context.js';
+import { requireEnv } from './flags.js';
 import { contextOf, readStdin } from './io.js';
 import { handOver, requireBackendType } from './preflight.js';
 
@@ -58,7 +58,7 @@ export const gitCredentialCommand = defineCommand({
       ?.split(',')
       .map((s) => s.trim())
       .filter(Boolean);
-    const client = callerClient(ctx);
+    const client = await callerClient(ctx);
     // Only a github backend gives git a password: ask before anything is issued.
     await requireBackendType(client, requireEnv(ctx, 'CREDDY_TOKEN'), backend, 'github', 'the git credential helper');
     const issued = await client.issue({

@@ -1,6 +1,6 @@
 import { defineCommand } from 'citty';
 import { CreddyError } from '../errors.js';
-import { jsonArg } from './context.js';
+import { jsonArg } from './flags.js';
 import { contextOf } from './io.js';
 import { printJson } from './output.js';
 import { styleFor } from './style.js';
@@ -11,10 +11,10 @@ import { VERSION } from './version.js';
 export const helpCommand = defineCommand({
   meta: { name: 'help', description: 'Show help for creddy or for a command: creddy help agent create' },
   args: { command: { type: 'positional', description: 'The command (several words for a subcommand)', required: false } },
-  run({ rawArgs, data }) {
+  async run({ rawArgs, data }) {
     const ctx = contextOf(data);
     const words = rawArgs.filter((w) => w !== '--');
-    const { cmd, path } = resolveCommand(ctx.tree, words);
+    const { cmd, path } = resolveCommand(await ctx.loadTree(words.slice(0, 1)), words);
     if (path.length < words.length) throw new CreddyError('ERR_USAGE', `unknown command "${[...path, words[path.length]].join(' ')}"`);
     ctx.stdout.write(renderUsage(cmd, path, styleFor(ctx.stdout, ctx.env)));
   },

@@ -1,4 +1,5 @@
 import type { CommandDef } from 'citty';
+import type { Clock } from '../_utils/clock.js';
 import { CreddyError } from '../errors.js';
 import type { CrashHook } from '../keys/transition.js';
 
@@ -25,10 +26,12 @@ export interface CliIo {
 
 /**
  * Seams for tests, never set by the bins: `crash` is called at named steps of key transitions
- * (`rotate:generated`, `rotate:committed`, `rewrap:row-N`) so a test can kill the process there.
+ * (`rotate:generated`, `rotate:committed`, `rewrap:row-N`) so a test can kill the process there;
+ * `clock` is what the credential cache of `get --cache` judges expiry by (default: the system's).
  */
 export interface CliHooks {
   readonly crash?: CrashHook;
+  readonly clock?: Clock;
 }
 
 /** The standard streams a run may take from the process. */
@@ -37,14 +40,17 @@ export type StdioName = 'stdin' | 'stdout' | 'stderr';
 /** What every command runs with: its IO and the hooks. */
 export interface CliContext extends CliIo {
   readonly hooks: CliHooks;
-  /** The whole command tree, for `help` and `completion` (they are part of it, so it is passed in). */
-  readonly tree: CommandDef;
+  /**
+   * The command tree with the top-level commands `names` loaded (all of them for 'all'), for
+   * `help` and `completion` (they are part of it, so it is passed in).
+   */
+  readonly loadTree: (names: readonly string[] | 'all') => Promise<CommandDef>;
   /** The streams that are the process's own, which a child process (`creddy exec`) can inherit. */
   readonly processStdio: ReadonlySet<StdioName>;
 }
 
 /** The process's own IO, filled in wherever `io` leaves a part out. */
-export function cliContext(tree: CommandDef, io: Partial<CliIo> = {}, hooks: CliHooks = {}): CliContext {
+export function cliContext(loadTree: CliContext['loadTree'], io: Partial<CliIo> = {}, hooks: CliHooks = {}): CliContext {
   const processStdio = new Set((['stdin', 'stdout', 'stderr'] as const).filter((name) => io[name] === undefined));
   // The process's streams are touched only when used: creating one changes its file descriptor
   // (a pipe becomes non-blocking), which a child that inherits it would see.
@@ -61,7 +67,7 @@ export function cliContext(tree: CommandDef, io: Partial<CliIo> = {}, hooks: Cli
     env: io.env ?? process.env,
     cwd: io.cwd ?? process.cwd(),
     hooks,
-    tree,
+    loadTree,
     processStdio,
   };
 }

@@ -1,5 +1,6 @@
 import { CreddyError, ERROR_CODES, type ErrorCode, isCreddyError } from '../errors.js';
 import type { BackendInfo, IssueResponse } from '../wire.js';
+import { nodeFetch } from './node-fetch.js';
 
 /**
  * No CLI path issues a credential it will not hand over: an output that needs one kind of
@@ -12,7 +13,7 @@ export async function backendInfo(url: string, token: string, name: string): Pro
   const base = url.replace(/\/+$/, '');
   let response: Response;
   try {
-    response = await fetch(`${base}/v1/backends/${encodeURIComponent(name)}`, {
+    response = await nodeFetch(`${base}/v1/backends/${encodeURIComponent(name)}`, {
       headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
       signal: AbortSignal.timeout(30_000),
     });

@@ -1,9 +1,38 @@
 import type { ArgDef, ArgsDef, CommandDef, CommandMeta } from 'citty';
 
 /**
- * Reading the command tree (help, completion, argv dispatch). creddy's commands are plain
- * objects (no lazy or async parts), so they are read synchronously.
+ * Reading the command tree (help, completion, argv dispatch). Top-level commands load on first
+ * use (`loadTree`); below that, commands are plain objects, so a loaded tree is read synchronously.
  */
+
+/**
+ * A top-level command imported on first use: `summary` is what the root help lists without
+ * loading it (the command's own description), `load` imports its module.
+ */
+export interface LazyCommand {
+  readonly summary: string;
+  /** Resolves to the command's `defineCommand` definition (typed by its own args, hence unknown here). */
+  readonly load: () => Promise<unknown>;
+}
+
+/**
+ * `root` with the top-level commands `names` loaded (all of them for 'all'; names that are not
+ * commands are ignored) and every other one as a stub with its name and summary: enough to list
+ * it in the root help, and nothing is imported for it.
+ */
+export async function loadTree(
+  root: CommandDef,
+  commands: Readonly<Record<string, LazyCommand>>,
+  names: readonly string[] | 'all',
+): Promise<CommandDef> {
+  const entries = await Promise.all(
+    Object.entries(commands).map(async ([name, lazy]): Promise<[string, CommandDef]> => {
+      const wanted = names === 'all' || names.includes(name);
+      return [name, wanted ? ((await lazy.load()) as CommandDef) : { meta: { name, description: lazy.summary } }];
+    }),
+  );
+  return { ...root, subCommands: Object.fromEntries(entries) };
+}
 
 /** A command's meta. */
 export const metaOf = (cmd: CommandDef): CommandMeta => (cmd.meta ?? {}) as CommandMeta;

@@ -4,7 +4,7 @@ import { type CreddyClient, createCreddyClient } from '../client/client.js';
 import { CreddyError, isCreddyError } from '../errors.js';
 import { decodeJsonSegment } from '../verify/base64url.js';
 import { createVerifier } from '../verify/verifier.js';
-import { jsonArg, requireEnv } from './context.js';
+import { jsonArg, requireEnv } from './flags.js';
 import { contextOf, readStdin } from './io.js';
 import { printJson } from './output.js';
 

@@ -1,9 +1,8 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { CommandDef } from 'citty';
 import { afterAll, describe, expect, it } from 'vitest';
-import { rootCommand, runCli as runCliInProcess } from '../../src/cli/index.js';
+import { commandTree, runCli as runCliInProcess } from '../../src/cli/index.js';
 import { walkCommands } from '../../src/cli/tree.js';
 import { runBin, runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/setup.js';
@@ -53,7 +52,7 @@ describe('help and colour', () => {
   });
 
   it('every option states its default once', async () => {
-    for (const { path, cmd } of walkCommands(rootCommand as unknown as CommandDef)) {
+    for (const { path, cmd } of walkCommands(await commandTree())) {
       for (const [name, def] of Object.entries(cmd.args ?? {})) {
         // A declared default is rendered by the help; the description must not repeat it.
         if ('default' in def && def.default !== undefined) expect(def.description, `${path.join(' ')} --${name}`).not.toMatch(/default/i);

@@ -1,0 +1,98 @@
+/**
+ * What the short commands load. `creddy --version`, `--help` and `get` run on every shell prompt
+ * or before every AWS CLI command, so they import only the CLI's light modules and the client:
+ * never the server, the store, the config parser or their packages (bench/cli-startup.mjs
+ * measures the time). The built bin runs with a resolve hook that records every module loaded.
+ */
+import { readFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { COMMANDS, commandTree } from '../../src/cli/index.js';
+import { metaOf } from '../../src/cli/tree.js';
+import { BIN, runProcess } from '../helpers/cli.js';
+import { startBroker, type TestBroker, tempDir } from '../helpers/harness.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+
+/** Records each resolved module URL into $MODULE_LOG (the hook runs on the loader's thread). */
+const HOOKS = `
+import { appendFileSync } from 'node:fs';
+export async function resolve(specifier, context, next) {
+  const result = await next(specifier, context);
+  appendFileSync(process.env.MODULE_LOG, result.url + '\\n');
+  return result;
+}`;
+const REGISTER = `import { register } from 'node:module'; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(HOOKS)}`)});`;
+
+/** The modules (dist/ and node_modules/ paths, node: built-ins left out) that `creddy ARGS` loads. */
+async function modulesOf(args: string[], env: NodeJS.ProcessEnv = {}): Promise<string[]> {
+  const log = join(tmp.dir, `modules-${Math.random().toString(36).slice(2)}.log`);
+  const r = await runProcess(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(REGISTER)}`, BIN, ...args], {
+    PATH: process.env['PATH'],
+    HOME: tmp.dir,
+    MODULE_LOG: log,
+    ...env,
+  });
+  expect(r.code, r.stderr).toBe(0);
+  const urls = readFileSync(log, 'utf8').trim().split('\n');
+  return [...new Set(urls.filter((u) => u.startsWith('file:')).map((u) => relative(ROOT, fileURLToPath(u))))].sort();
+}
+
+/** What a short command may load: the CLI's light modules, the client, and two small packages. */
+const LIGHT = [
+  /^dist\/(main|errors|wire)\.js$/,
+  /^dist\/cli\/(index|argv|io|style|tree|usage|version|help|flags|caller|caller-auth|oidc-token|credential-cache|credential-env|formats|node-fetch|output|preflight)\.js$/,
+  /^dist\/client\/[a-z-]+\.js$/,
+  /^dist\/verify\/(base64url|thumbprint|htu)\.js$/,
+  /^dist\/_utils\/(redact|clock|duration|fs)\.js$/,
+  /^node_modules\/citty\//,
+  /^node_modules\/@noble\/ed25519\//,
+];
+const heavy = (modules: string[]) => modules.filter((m) => !LIGHT.some((re) => re.test(m)));
+
+let tmp: { dir: string; cleanup: () => void };
+let broker: TestBroker;
+let token: string;
+beforeAll(async () => {
+  tmp = tempDir('creddy-startup-');
+  broker = await startBroker();
+  token = await broker.agent('laptop', 'demo:read');
+});
+afterAll(async () => {
+  await broker.stop();
+  tmp.cleanup();
+});
+
+describe('start-up', () => {
+  it('--version and --help load no command module (and the flag forms not citty)', async () => {
+    for (const args of [['--version'], ['--help'], ['version']]) {
+      const modules = await modulesOf(args);
+      expect(heavy(modules)).toEqual([]);
+      expect(modules.filter((m) => m.startsWith('dist/cli/caller'))).toEqual([]);
+      // The flag forms run no command, so not even the argument parser loads.
+      if (args[0]!.startsWith('--')) expect(modules.filter((m) => m.includes('citty'))).toEqual([]);
+    }
+  });
+
+  it('creddy get loads the client and nothing of the server, the store or the config', async () => {
+    const env = { CREDDY_URL: broker.url, CREDDY_TOKEN: token };
+    expect(heavy(await modulesOf(['get', 'demo'], env))).toEqual([]);
+    const cached = { ...env, XDG_CACHE_HOME: tmp.dir };
+    expect(heavy(await modulesOf(['get', 'demo', '--cache', '--format', 'json'], cached))).toEqual([]);
+    // Answered from the cache: not even the client loads.
+    const hit = await modulesOf(['get', 'demo', '--cache', '--format', 'json'], cached);
+    expect(hit).toContain('dist/cli/credential-cache.js');
+    expect(hit.filter((m) => m.startsWith('dist/client/') || m.includes('@noble'))).toEqual([]);
+    expect(heavy(await modulesOf(['get', '--help']))).toEqual([]);
+  });
+
+  it('the root help lists each command by its own description, without loading it', async () => {
+    const tree = await commandTree();
+    for (const [name, lazy] of Object.entries(COMMANDS)) {
+      const sub = (tree.subCommands as Record<string, Parameters<typeof metaOf>[0]>)[name]!;
+      expect(lazy.summary, `COMMANDS.${name}.summary in src/cli/index.ts`).toBe(metaOf(sub).description);
+      expect(metaOf(sub).name).toBe(name);
+    }
+  });
+});
