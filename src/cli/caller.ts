@@ -138,8 +138,7 @@ export const getCommand = defineCommand({
     }
     const client = await callerClient(ctx);
     // credential_process needs an AWS session: ask what the backend is before anything is issued.
-    if (format === 'credential-process')
-      await requireBackendType(client, requireEnv(ctx, 'CREDDY_TOKEN'), args.backend, 'aws', '--format credential-process');
+    if (format === 'credential-process') await requireBackendType(client, args.backend, 'aws', '--format credential-process');
     const issued = await client.issue(request);
     if (format !== 'json') noteTtl(ctx.stderr, issued);
     const output = await handOver(issued, client, (i) => formatIssued(i, format));

@@ -1,7 +1,6 @@
 import { defineCommand } from 'citty';
 import { CreddyError } from '../errors.js';
 import { callerClient, requestArgs } from './caller.js';
-import { requireEnv } from './flags.js';
 import { contextOf, readStdin } from './io.js';
 import { handOver, requireBackendType } from './preflight.js';
 
@@ -60,7 +59,7 @@ export const gitCredentialCommand = defineCommand({
       .filter(Boolean);
     const client = await callerClient(ctx);
     // Only a github backend gives git a password: ask before anything is issued.
-    await requireBackendType(client, requireEnv(ctx, 'CREDDY_TOKEN'), backend, 'github', 'the git credential helper');
+    await requireBackendType(client, backend, 'github', 'the git credential helper');
     const issued = await client.issue({
       backend,
       ...(scopes && scopes.length > 0 ? { scopes } : {}),

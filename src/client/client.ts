@@ -1,6 +1,14 @@
 import { CreddyError } from '../errors.js';
 import { decodeJsonSegment } from '../verify/base64url.js';
-import type { CredentialList, DiscoveryDocument, IssueResponse, RevocationStatus, RevokeResponse, SecretValue } from '../wire.js';
+import type {
+  BackendInfo,
+  CredentialList,
+  DiscoveryDocument,
+  IssueResponse,
+  RevocationStatus,
+  RevokeResponse,
+  SecretValue,
+} from '../wire.js';
 import { type CreddyAuth, resolveAuth } from './auth.js';
 import { type CredentialCacheOptions, createCredentialCache } from './cache.js';
 import { createBrokerCall } from './http.js';
@@ -115,6 +123,12 @@ export interface CreddyClient {
   revocationStatus(jti: string): Promise<RevocationStatus>;
   /** The broker's discovery document (issuer, jwks_uri, …); no token needed. */
   discovery(): Promise<Partial<DiscoveryDocument>>;
+  /**
+   * What the broker tells this caller about backend `name` (`GET /v1/backends/:name`): its type,
+   * TTLs and the caller's grants on it; `ERR_BACKEND_UNKNOWN` or `ERR_BACKEND_FORBIDDEN` otherwise.
+   * Nothing is issued, and a single-use ID token is not spent.
+   */
+  backend(name: string): Promise<BackendInfo>;
 }
 
 /**
@@ -255,6 +269,7 @@ export function createCreddyClient(options: CreddyClientOptions): CreddyClient {
     revoke: (id) => authed('DELETE', `/v1/credentials/${encodeURIComponent(id)}`),
     revocationStatus: (jti) => call('GET', `/v1/revocations/${encodeURIComponent(jti)}`),
     discovery,
+    backend: (name) => authed('GET', `/v1/backends/${encodeURIComponent(name)}`),
   };
 }
 

@@ -247,6 +247,20 @@ describe('caller commands with a key pair', () => {
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('cannot read');
   });
+
+  it('the type check before credential-process and the git helper authenticates with the key pair too', async () => {
+    const path = file('gen.pem');
+    const before = JSON.parse((await runCli(['list', '--json'], caller('gen', path))).stdout) as unknown[];
+    // It used to demand CREDDY_TOKEN; now the lookup signs its own assertion and the broker
+    // answers with the backend's type, so the refusal names the real mismatch.
+    const aws = await runCli(['get', 'demo', '--format', 'credential-process'], caller('gen', path));
+    expect(aws.code).toBe(2);
+    expect(aws.stderr).toContain('needs an aws backend; "demo" is generic (nothing was issued)');
+    const git = await runCli(['git-credential', 'get', '--backend', 'demo'], caller('gen', path), 'protocol=https\nhost=github.com\n\n');
+    expect(git.stderr).toContain('needs a github backend; "demo" is generic (nothing was issued)');
+    const after = JSON.parse((await runCli(['list', '--json'], caller('gen', path))).stdout) as unknown[];
+    expect(after).toHaveLength(before.length);
+  });
 });
 
 describe('creddy verify', () => {
