@@ -1,7 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
 import pg from 'pg';
+import { inject } from 'vitest';
 import { migrateStore } from '../../src/store/migrate-store.js';
 import { PG_MIGRATIONS } from '../../src/store/postgres/migrations.js';
+import { dropDatabase, RUN_DATABASES } from './global-setup.js';
 
 /**
  * The PostgreSQL server the tests use: the machine's own (trust auth on loopback), or
@@ -40,7 +44,12 @@ export interface FreshDatabase {
   readonly name: string;
   /** URL as the superuser. */
   readonly url: string;
-  /** Drops the database, closing whatever connections are left. */
+  /**
+   * Drops the database, closing whatever connections are left: in the background, since DROP
+   * DATABASE waits for a checkpoint (about half a second, longer on a busy machine) that no test
+   * needs; whatever is left is dropped at the end of the run (./global-setup.ts). Call it in
+   * afterAll all the same. Resolves at once.
+   */
   drop(): Promise<void>;
 }
 
@@ -49,7 +58,7 @@ export interface FreshDatabase {
  * removes it (call it in afterAll). For a creddy store, use `migratedDatabase()`.
  */
 export async function freshDatabase(adminUrl = PG_ADMIN_URL): Promise<FreshDatabase> {
-  const name = `creddy_test_${randomBytes(6).toString('hex')}`;
+  const name = newDatabaseName(adminUrl);
   await createDatabase(name, adminUrl);
   return database(name, adminUrl);
 }
@@ -68,7 +77,7 @@ export async function freshDatabase(adminUrl = PG_ADMIN_URL): Promise<FreshDatab
  */
 export async function migratedDatabase(adminUrl = PG_ADMIN_URL): Promise<FreshDatabase> {
   const template = await migratedTemplate(adminUrl);
-  const name = `creddy_test_${randomBytes(6).toString('hex')}`;
+  const name = newDatabaseName(adminUrl);
   await adminQuery(`CREATE DATABASE ${name} TEMPLATE ${template}`, [], undefined, adminUrl);
   return database(name, adminUrl);
 }
@@ -138,10 +147,21 @@ async function createDatabase(name: string, adminUrl: string): Promise<void> {
   );
 }
 
+/** A random name, listed for the end of the run before the database exists. */
+function newDatabaseName(adminUrl: string): string {
+  const name = `creddy_test_${randomBytes(6).toString('hex')}`;
+  appendFileSync(join(inject('creddyRunDir'), RUN_DATABASES), `${adminUrl}\t${name}\n`);
+  return name;
+}
+
 function database(name: string, adminUrl: string): FreshDatabase {
   return {
     name,
     url: databaseUrl(name, undefined, adminUrl),
-    drop: async () => void (await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`, [], undefined, adminUrl)),
+    // Not awaited: see FreshDatabase.drop. A failure (a server already stopped) leaves it to the end of the run.
+    drop: () => {
+      dropDatabase(adminUrl, name).catch(() => undefined);
+      return Promise.resolve();
+    },
   };
 }
