@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { commandTree, runCli as runCliInProcess } from '../../src/cli/index.js';
 import { walkCommands } from '../../src/cli/tree.js';
-import { runBin, runCli } from '../helpers/cli.js';
+import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/setup.js';
 
 const ANSI = new RegExp(`${String.fromCharCode(27)}\\[`);
@@ -22,7 +22,7 @@ const canRun = (name: string): boolean => hasShell(name) || process.env.CI === '
 
 describe('help and colour', () => {
   it('help into a pipe has no colour; on a terminal it does, unless NO_COLOR', async () => {
-    const piped = await runBin(['get', '--help']);
+    const piped = await runCli(['get', '--help']);
     expect(piped.code).toBe(0);
     expect(piped.stdout).not.toMatch(ANSI);
     expect(piped.stdout).toContain('--format FORMAT');
@@ -30,7 +30,7 @@ describe('help and colour', () => {
     expect(await onTerminal(['get', '--help'], { NO_COLOR: '1' })).not.toMatch(ANSI);
     expect(await onTerminal(['help'], { TERM: 'dumb' })).not.toMatch(ANSI);
     // An error about a command is plain text too.
-    const unknown = await runBin(['frobnicate']);
+    const unknown = await runCli(['frobnicate']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).not.toMatch(ANSI);
   });

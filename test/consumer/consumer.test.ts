@@ -1,14 +1,18 @@
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+import { startBroker, type TestBroker } from '../helpers/harness.js';
 import { exec, FIXTURE, type Manifest, type PackedProject, packIntoProject, ROOT, TSC } from './packed-project.js';
 
 /**
  * The package as a user receives it (packed-project.ts): `npm pack` of the built repo, unpacked
  * into a fresh project outside the repo, type-checked with tsc (strict, NodeNext) and imported
- * with node.
+ * with node. The same project (one pack) also runs examples/ as a user would (the second
+ * describe, below).
  */
 
 /** Files of the public entries: the SDKs, the error table and the wire types. */
@@ -21,14 +25,25 @@ let project: string;
 let pkg: string;
 let packedFiles: string[];
 let manifest: Manifest;
+let broker: TestBroker;
+let resourceServer: ChildProcess | undefined;
+
+/** The repo's example programs, copied as they are into the project's example-programs/. */
+const EXAMPLES = ['agent.ts', 'resource-server.ts'];
 
 beforeAll(async () => {
   packed = await packIntoProject();
   ({ project, pkg, packedFiles, manifest } = packed);
   for (const file of ['consumer.ts', 'consumer.mjs']) await copyFile(join(FIXTURE, file), join(project, file));
+  // Not examples/: the consumer's own tsconfig compiles that folder (the TSDoc and README examples).
+  await mkdir(join(project, 'example-programs'));
+  for (const file of EXAMPLES) await copyFile(join(ROOT, 'examples', file), join(project, 'example-programs', file));
+  broker = await startBroker();
 }, 60_000);
 
 afterAll(async () => {
+  resourceServer?.kill('SIGTERM');
+  await broker?.stop();
   await packed?.remove();
 });
 
@@ -175,7 +190,7 @@ describe('the packed package, installed into a fresh project', () => {
     const compiled = stdout.split('\n');
     expect(compiled).toContain(join(pkg, 'dist/index.d.ts'));
     expect(compiled.filter((file) => file.startsWith(join(ROOT, 'dist')) || file.startsWith(join(ROOT, 'src')))).toEqual([]);
-  });
+  }, 120_000); // tsc over our declarations, @types/node and hono: long on a busy machine
 
   it('imports the four entries with node', async () => {
     const { stdout } = await exec(process.execPath, ['consumer.mjs'], { cwd: project });
@@ -206,5 +221,95 @@ describe('the packed package, installed into a fresh project', () => {
       assertionSegments: 3,
       deepImport: 'ERR_PACKAGE_PATH_NOT_EXPORTED',
     });
+  });
+});
+
+/*
+ * examples/ as a user runs them, in the same fresh project: the two example programs copied in as
+ * they are, type-checked by tsc (strict, NodeNext) and run with node against a live loopback
+ * broker — the resource server built with `creddy/hono`, the key-pair agent with `creddy/client`
+ * calling it with DPoP-bound credentials. The agent's key is made the way the example's header
+ * says, by the CLI.
+ */
+
+/** Starts `node file` with `env`; resolves with the URL it prints once listening. */
+function startListening(file: string, env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [file], { cwd: project, env: { PATH: process.env['PATH'], ...env } });
+  let out = '';
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  return new Promise((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const match = /listening on (\S+)/.exec(out);
+      if (match) resolve({ child, url: match[1]! });
+    });
+    child.once('exit', (code) => reject(new Error(`${file} exited ${code}: ${err}`)));
+  });
+}
+
+describe('examples/', () => {
+  it('type-check as a strict NodeNext project against the packed package', async () => {
+    await writeFile(
+      join(project, 'tsconfig.examples.json'),
+      JSON.stringify({
+        extends: './tsconfig.json',
+        // The package's declarations are checked strictly by consumer.test.ts; here the examples are.
+        compilerOptions: { noEmit: false, outDir: 'build', rootDir: 'example-programs', skipLibCheck: true },
+        include: ['example-programs/*.ts'],
+      }),
+    );
+    const compiled = await exec(process.execPath, [TSC, '-p', 'tsconfig.examples.json'], { cwd: project }).catch(
+      (err: { stdout?: string }) => {
+        throw new Error(`tsc failed on examples/:\n${err.stdout ?? String(err)}`);
+      },
+    );
+    expect(compiled.stdout).toBe('');
+  }, 120_000);
+
+  it('the agent (key pair, DPoP) reads from the resource server; its copied token is refused', async () => {
+    const keyFile = join(project, 'report-bot.pem');
+    const created = await runCli(
+      ['agent', 'create', 'report-bot', '--can', 'demo:files:read', '--generate-key', keyFile, '--config', broker.configPath],
+      broker.env,
+    );
+    expect(created.code, created.stderr).toBe(0);
+
+    const api = await startListening('build/resource-server.js', {
+      CREDDY_ISSUER: broker.services.config.issuer,
+      CREDDY_URL: broker.url,
+      API_AUDIENCE: 'demo',
+      PORT: '0',
+    });
+    resourceServer = api.child;
+
+    const { stdout } = await exec(process.execPath, ['build/agent.js'], {
+      cwd: project,
+      env: {
+        PATH: process.env['PATH'],
+        CREDDY_URL: broker.url,
+        CREDDY_AGENT: 'report-bot',
+        CREDDY_AGENT_KEY_FILE: keyFile,
+        CREDDY_BACKEND: 'demo',
+        API_URL: api.url,
+      },
+    });
+    const [read, stolen] = stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(read).toEqual({
+      status: 200,
+      body: { name: 'report.txt', agent: 'report-bot', scopes: 'files:read', dpop_bound: true },
+    });
+    expect(stolen).toEqual({ token_type: 'DPoP', stolen: { as_bearer: 401, with_another_key: 401 } });
+    // Without a proof at all, the resource server refuses it too.
+    const bare = await fetch(`${api.url}/files/report.txt`);
+    expect(bare.status).toBe(401);
+
+    // The broker saw a key-pair agent: its issuances name the key, and the tokens are bound.
+    const issued = await broker.services.store.audit.query({ agent: 'report-bot', type: 'credential.issued', limit: 10 });
+    expect(issued.length).toBeGreaterThan(0);
+    for (const row of issued) expect(row.details).toMatchObject({ agent_key: expect.any(String), dpop_jkt: expect.any(String) });
   });
 });

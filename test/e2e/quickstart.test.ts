@@ -58,7 +58,7 @@ describe('README quick start, as a new user runs it', () => {
     });
     let out = '';
     await new Promise<void>((res, rej) => {
-      const timer = setTimeout(() => rej(new Error(`server did not start:\n${out}`)), 60_000);
+      const timer = setTimeout(() => rej(new Error(`server did not start:\n${out}`)), 150_000);
       server.stdout!.on('data', (d: Buffer) => {
         out += d.toString();
         if (out.includes('creddy listening on')) {
@@ -68,7 +68,7 @@ describe('README quick start, as a new user runs it', () => {
       });
       server.on('exit', (code) => rej(new Error(`npm start exited ${code}:\n${out}`)));
     });
-  }, 90_000);
+  }, 180_000); // `npm start` compiles the whole project first
 
   afterAll(async () => {
     if (server && server.exitCode === null) {

@@ -1,21 +1,32 @@
 /**
- * Several real `creddy server` processes (the built CLI) on one fresh PostgreSQL database, as
- * replicas behind a load balancer would run: one config, one KEK and audit key, nothing else
- * shared but the database.
+ * Several creddy servers on one fresh PostgreSQL database, as replicas behind a load balancer
+ * would run: one config, one KEK and audit key, nothing else shared but the database.
+ *
+ * By default each replica runs in this process with services of its own (`createServices` +
+ * `startServer`, exactly what `creddy server` runs): its own pool, LISTEN connection, keyring,
+ * audit writer, schedule and reaper, so they coordinate only through the database, as processes
+ * would, without a Node start and a module load per replica. `processes: true` spawns the built
+ * bin instead, for what only a process can show (kill -9 of a replica, kill-replica.test.ts).
+ * The CLI runs in process either way, against the same database.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { migrateStore } from '../../src/store/migrate-store.js';
-import { BIN as CLI, type CliResult, runBin as runCli } from '../helpers/cli.js';
-import { tempDir, testEnv } from '../helpers/harness.js';
-import { type FreshDatabase, freshDatabase } from '../helpers/pg.js';
+import { createLogger } from '../../src/_utils/logger.js';
+import { loadConfig } from '../../src/config/load.js';
+import { startServer } from '../../src/http/server.js';
+import { createServices } from '../../src/services.js';
+import { BIN as CLI, type CliResult, runCli } from '../helpers/cli.js';
+import { type TestClock, tempDir, testClock, testEnv } from '../helpers/harness.js';
+import { type FreshDatabase, migratedDatabase } from '../helpers/pg.js';
 
 export interface Replica {
   readonly url: string;
-  readonly process: ChildProcess;
+  /** The replica's process (`processes: true` only). */
+  readonly process: ChildProcess | undefined;
   /** The replica's JSON log lines so far. */
   readonly log: string[];
+  /** Stops it as SIGTERM would: drains, then closes its store. */
   stop(): Promise<void>;
 }
 
@@ -23,12 +34,29 @@ export interface ReplicaSet {
   readonly db: FreshDatabase;
   readonly configPath: string;
   readonly env: NodeJS.ProcessEnv;
+  /** The in-process replicas' clock (the wall clock until a test moves it); unused with `processes`. */
+  readonly clock: TestClock;
   readonly replicas: Replica[];
-  /** Runs the real CLI against the shared database. */
+  /** Runs the CLI (in process) against the shared database. */
   cli(...args: string[]): Promise<CliResult>;
   /** Creates an agent with the CLI; returns its bearer token. */
   agent(name: string, grants: string): Promise<string>;
   stop(): Promise<void>;
+}
+
+export interface ReplicaOptions {
+  /** YAML before `backends:`. */
+  readonly extra?: string;
+  /** The YAML under `backends:`; default a generic `demo`. */
+  readonly backendsYaml?: string;
+  /** Environment on top of a fresh KEK and audit key. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Another PostgreSQL server (a private one, ../helpers/private-pg.ts); default the machine's. */
+  readonly adminUrl?: string;
+  /** Each replica a `creddy server` process of the built bin. */
+  readonly processes?: boolean;
+  /** In-process replicas: the downstream reaper's period (default the server's 5 s). */
+  readonly reaperIntervalMs?: number;
 }
 
 const DEMO = `  demo:
@@ -39,15 +67,9 @@ const DEMO = `  demo:
     allowed_scopes: [read, write]
     default_scopes: [read]`;
 
-/**
- * Starts `count` replicas on a fresh, migrated database (on the test server, or the server of
- * `adminUrl`). `extra` is YAML before `backends:`.
- */
-export async function startReplicas(
-  count: number,
-  options: { extra?: string; backendsYaml?: string; env?: NodeJS.ProcessEnv; adminUrl?: string } = {},
-): Promise<ReplicaSet> {
-  const db = await freshDatabase(options.adminUrl);
+/** Starts `count` replicas on a fresh, migrated database (../helpers/pg.ts migratedDatabase). */
+export async function startReplicas(count: number, options: ReplicaOptions = {}): Promise<ReplicaSet> {
+  const db = await migratedDatabase(options.adminUrl);
   const { dir, cleanup } = tempDir('creddy-replicas-');
   const configPath = join(dir, 'creddy.yaml');
   writeFileSync(
@@ -65,11 +87,15 @@ export async function startReplicas(
     ].join('\n'),
   );
   const env = testEnv(options.env);
+  const clock = testClock();
   const replicas: Replica[] = [];
+  const start = (): Promise<Replica> =>
+    options.processes ? startProcess(configPath, env) : startInProcess(configPath, env, clock, options.reaperIntervalMs);
   const set: ReplicaSet = {
     db,
     configPath,
     env,
+    clock,
     replicas,
     cli: (...args) => runCli([...args, '--config', configPath], env),
     async agent(name, grants) {
@@ -84,11 +110,10 @@ export async function startReplicas(
     },
   };
   try {
-    await migrateStore({ kind: 'postgres', url: db.url, display: db.url, poolSize: 1 });
     // One first, so the bootstrap keys exist before the others start (they would race safely
     // anyway; this keeps the logs simple), then the rest at once.
-    replicas.push(await startReplica(configPath, env));
-    replicas.push(...(await Promise.all(Array.from({ length: count - 1 }, () => startReplica(configPath, env)))));
+    replicas.push(await start());
+    replicas.push(...(await Promise.all(Array.from({ length: count - 1 }, start))));
   } catch (err) {
     await set.stop();
     throw err;
@@ -96,7 +121,22 @@ export async function startReplicas(
   return set;
 }
 
-function startReplica(configPath: string, env: NodeJS.ProcessEnv): Promise<Replica> {
+async function startInProcess(configPath: string, env: NodeJS.ProcessEnv, clock: TestClock, reaperIntervalMs?: number): Promise<Replica> {
+  const log: string[] = [];
+  const config = loadConfig(configPath, env);
+  const services = await createServices(config, { env, clock, logger: createLogger((line) => log.push(line)), actor: 'server' });
+  let server: Awaited<ReturnType<typeof startServer>>;
+  try {
+    server = await startServer(services, { host: '127.0.0.1', port: 0 }, reaperIntervalMs === undefined ? {} : { reaperIntervalMs });
+  } catch (err) {
+    await services.close();
+    throw err;
+  }
+  let stopped: Promise<void> | undefined;
+  return { url: server.url, process: undefined, log, stop: () => (stopped ??= server.stop()) };
+}
+
+function startProcess(configPath: string, env: NodeJS.ProcessEnv): Promise<Replica> {
   const child = spawn(process.execPath, [CLI, 'server', '--config', configPath], {
     env: { PATH: process.env['PATH'], HOME: process.env['HOME'], ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -11,7 +11,8 @@ import { type ReplicaSet, startReplicas } from './harness.js';
 describe('kill -9 of one replica under load', () => {
   let set: ReplicaSet;
   beforeAll(async () => {
-    set = await startReplicas(3);
+    // Processes: only a process can be killed with SIGKILL mid-request.
+    set = await startReplicas(3, { processes: true });
   });
   afterAll(async () => set?.stop());
 
@@ -23,7 +24,7 @@ describe('kill -9 of one replica under load', () => {
     try {
       await within(20_000, () => clients.received.filter((r) => r.replica === 1).length >= 20);
       const before = clients.received.length;
-      set.replicas[1]!.process.kill('SIGKILL');
+      set.replicas[1]!.process!.kill('SIGKILL');
       killedAt = Date.now();
       await within(20_000, () => clients.received.length >= before + 100);
     } finally {

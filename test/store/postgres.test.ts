@@ -1,15 +1,13 @@
 import pg from 'pg';
 import { describe } from 'vitest';
-import { migrateStore } from '../../src/store/migrate-store.js';
 import { createPostgresStore } from '../../src/store/postgres/index.js';
-import { type FreshDatabase, freshDatabase } from '../helpers/pg.js';
+import { type FreshDatabase, migratedDatabase } from '../helpers/pg.js';
 import { storeContract } from './contract.js';
 
 describe('store contract: PostgreSQL', () => {
   storeContract(async () => {
-    const db: FreshDatabase = await freshDatabase();
+    const db: FreshDatabase = await migratedDatabase();
     const target = { url: db.url, display: db.url, poolSize: 4 };
-    await migrateStore({ kind: 'postgres', ...target });
     const store = createPostgresStore(target);
     const seconds: ReturnType<typeof createPostgresStore>[] = [];
     const raw = new pg.Client({ connectionString: db.url });

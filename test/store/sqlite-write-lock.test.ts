@@ -1,15 +1,16 @@
 /**
  * Writes on a SQLite store's main connection while another process holds the write lock: the
  * event loop keeps running while they wait, they complete once the lock is free, and they give
- * up with ERR_STORE_BUSY (not a raw driver error) if it never is.
+ * up with ERR_STORE_BUSY (not a raw driver error) if it never is. The give-up waits its 5 s on
+ * fake time.
  */
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { isCreddyError } from '../../src/errors.js';
 import type { Store } from '../../src/store/port.js';
 import { createSqliteStore } from '../../src/store/sqlite/index.js';
-import { tempDir } from '../helpers/harness.js';
+import { onFakeTime, tempDir, useFakeTimers } from '../helpers/harness.js';
 
 describe('SQLite writes waiting for another process', () => {
   const { dir, cleanup } = tempDir();
@@ -49,11 +50,20 @@ describe('SQLite writes waiting for another process', () => {
 
   it('give up with ERR_STORE_BUSY when the lock is never released', async () => {
     other.exec('BEGIN IMMEDIATE');
+    // The deadline (performance.now) and the pauses between attempts (setTimeout).
+    await useFakeTimers(['setTimeout', 'clearTimeout', 'performance']);
     try {
-      const err = await store.credentials.markDownstreamRevoked('no-such-jti', 1).catch((e: unknown) => e);
+      const started = performance.now();
+      const err = await onFakeTime(
+        store.credentials.markDownstreamRevoked('no-such-jti', 1).catch((e: unknown) => e),
+        100,
+      );
       expect(isCreddyError(err, 'ERR_STORE_BUSY')).toBe(true);
+      // It kept trying for its whole wait first.
+      expect(performance.now() - started).toBeGreaterThanOrEqual(5_000);
     } finally {
+      vi.useRealTimers();
       other.exec('ROLLBACK');
     }
-  }, 20_000);
+  });
 });

@@ -7,10 +7,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { migrateStore } from '../../src/store/migrate-store.js';
 import { BIN, type CliResult, runCli } from '../helpers/cli.js';
 import { demoYaml, tempDir, testEnv } from '../helpers/harness.js';
-import { type FreshDatabase, freshDatabase } from '../helpers/pg.js';
+import { type FreshDatabase, migratedDatabase } from '../helpers/pg.js';
 
 export type Engine = 'sqlite' | 'postgres';
 
@@ -43,8 +42,7 @@ export async function startWorkers(
   options: { workers?: number; extra?: string; args?: string[] } = {},
 ): Promise<WorkerSet> {
   const { dir, cleanup } = tempDir('creddy-workers-');
-  const db = engine === 'postgres' ? await freshDatabase() : undefined;
-  if (db) await migrateStore({ kind: 'postgres', url: db.url, display: db.url, poolSize: 1 });
+  const db = engine === 'postgres' ? await migratedDatabase() : undefined;
   const dataDir = join(dir, 'data');
   const configPath = join(dir, 'creddy.yaml');
   writeFileSync(configPath, demoYaml({ dataDir, extra: [db ? `store: ${db.url}\nstore_pool: 4` : '', options.extra ?? ''].join('\n') }));

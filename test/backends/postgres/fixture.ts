@@ -82,10 +82,12 @@ export async function createPgFixture(): Promise<PgFixture> {
         (r) => r.rolname,
       ),
     async drop() {
-      await db.drop();
       const left = await adminQuery<{ rolname: string }>('SELECT rolname FROM pg_roles WHERE starts_with(rolname, $1)', [prefix]);
-      for (const { rolname } of left) await adminQuery(`DROP ROLE IF EXISTS "${rolname}"`);
-      for (const role of [readRole, writeRole, strongRole, leastAdmin, weakAdmin]) await adminQuery(`DROP ROLE IF EXISTS ${role}`);
+      const roles = [...left.map((r) => r.rolname), readRole, writeRole, strongRole, leastAdmin, weakAdmin];
+      // Their rights in the database first, so the roles can go before it does (db.drop() only starts that).
+      await adminQuery(`DROP OWNED BY ${roles.map((role) => `"${role}"`).join(', ')}`, [], db.name);
+      for (const role of roles) await adminQuery(`DROP ROLE IF EXISTS "${role}"`);
+      await db.drop();
     },
   };
 }
