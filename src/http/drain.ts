@@ -18,7 +18,11 @@ const SWEEP_MS = 50;
 interface Connection {
   /** Requests on it whose response has not closed yet. */
   active: number;
-  /** When it last finished a response (or was accepted), or was seen reading. */
+  /**
+   * When it last finished a response (or was accepted), or was seen reading: monotonic
+   * (`performance.now()`), so a wall clock stepped back during a drain cannot keep idle
+   * connections open until the deadline.
+   */
   idleSince: number;
   /** `socket.bytesRead` at `idleSince`: bytes since then are a request on its way. */
   bytesRead: number;
@@ -49,7 +53,7 @@ export function drainable(server: Server, isDraining: () => boolean, idleMs = DR
   const connections = new Map<Socket, Connection>();
   const responses = new Set<ServerResponse>();
   server.on('connection', (socket: Socket) => {
-    connections.set(socket, { active: 0, idleSince: Date.now(), bytesRead: 0 });
+    connections.set(socket, { active: 0, idleSince: performance.now(), bytesRead: 0 });
     socket.once('close', () => connections.delete(socket));
   });
   server.prependListener('request', (req, res) => {
@@ -61,7 +65,7 @@ export function drainable(server: Server, isDraining: () => boolean, idleMs = DR
       responses.delete(res);
       if (!connection) return;
       connection.active -= 1;
-      connection.idleSince = Date.now();
+      connection.idleSince = performance.now();
       connection.bytesRead = req.socket.bytesRead;
     });
   });
@@ -71,7 +75,7 @@ export function drainable(server: Server, isDraining: () => boolean, idleMs = DR
   // at the signal would cut requests written at that very moment.
   let drainStart = 0;
   const closeIdle = (): void => {
-    const now = Date.now();
+    const now = performance.now();
     for (const [socket, connection] of connections) {
       if (connection.active > 0) continue;
       if (socket.bytesRead !== connection.bytesRead) {
@@ -86,7 +90,7 @@ export function drainable(server: Server, isDraining: () => boolean, idleMs = DR
 
   return {
     async drain() {
-      drainStart = Date.now();
+      drainStart = performance.now();
       // Responses not started yet tell their client to open no further request on this connection.
       for (const res of responses) if (!res.headersSent) res.setHeader('connection', 'close');
       // net.Server's close only stops listening; http.Server's would destroy idle connections now.
