@@ -5,10 +5,11 @@
  * against it fail the way production would. Listens on 127.0.0.1 only.
  */
 
-import { generateKeyPairSync, randomInt } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAppJwtVerifier } from './github-jwt.js';
+import { rsaKeyPair } from './rsa.js';
 
 /** Configuration of the fake: one GitHub App and its installations. */
 export interface FakeGitHubOptions {
@@ -306,9 +307,9 @@ function send(res: ServerResponse, reply: Reply): void {
 
 /** An RSA key pair like a GitHub App's (PKCS#8 private, SPKI public), for the fake and the broker's config. */
 export function appKeyPair(): { privateKey: string; publicKey: string } {
-  return generateKeyPairSync('rsa', {
-    modulusLength: 2048,
-    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-    publicKeyEncoding: { type: 'spki', format: 'pem' },
-  });
+  const { privateKey, publicKey } = rsaKeyPair();
+  return {
+    privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+    publicKey: publicKey.export({ type: 'spki', format: 'pem' }) as string,
+  };
 }

@@ -7,10 +7,11 @@
  * With `tls`, it serves HTTPS with the given certificate (a private CA, like a Kubernetes API
  * server's).
  */
-import { createHmac, generateKeyPairSync, type KeyObject, randomBytes, sign } from 'node:crypto';
+import { createHmac, type KeyObject, randomBytes, sign } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { rsaKeyPair } from './rsa.js';
 
 interface SigningKey {
   readonly kid: string;
@@ -58,7 +59,7 @@ export interface FakeOidcIssuer {
 }
 
 function newKey(): SigningKey {
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const { privateKey, publicKey } = rsaKeyPair();
   const kid = randomBytes(8).toString('hex');
   return {
     kid,

@@ -36,7 +36,8 @@ export async function startFederationBroker(yaml: (dataDir: string) => string): 
   const { logger, lines } = captureLogger();
   const config = parseConfig(readFileSync(configPath, 'utf8'), configPath, env);
   const services = await createServices(config, { env, logger, clock, actor: 'server' });
-  const server = await startServer(services, { host: '127.0.0.1', port: 0 });
+  // No idle grace at stop (http/drain.ts): nothing races this broker's shutdown.
+  const server = await startServer(services, { host: '127.0.0.1', port: 0 }, { drainIdleMs: 0 });
   return {
     dir,
     configPath,

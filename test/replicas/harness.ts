@@ -127,7 +127,12 @@ async function startInProcess(configPath: string, env: NodeJS.ProcessEnv, clock:
   const services = await createServices(config, { env, clock, logger: createLogger((line) => log.push(line)), actor: 'server' });
   let server: Awaited<ReturnType<typeof startServer>>;
   try {
-    server = await startServer(services, { host: '127.0.0.1', port: 0 }, reaperIntervalMs === undefined ? {} : { reaperIntervalMs });
+    // No idle grace at stop (http/drain.ts): tests stop their replicas once their clients are done.
+    server = await startServer(
+      services,
+      { host: '127.0.0.1', port: 0 },
+      { drainIdleMs: 0, ...(reaperIntervalMs === undefined ? {} : { reaperIntervalMs }) },
+    );
   } catch (err) {
     await services.close();
     throw err;

@@ -98,7 +98,7 @@ describe('store copy: SQLite → PostgreSQL', () => {
     const path = targetConfig(broker, db);
     const config = parseConfig(readFileSync(path, 'utf8'), path, broker.env);
     const services = await createServices(config, { env: broker.env, logger: captureLogger().logger, actor: 'server' });
-    server = await startServer(services, { host: '127.0.0.1', port: 0 });
+    server = await startServer(services, { host: '127.0.0.1', port: 0 }, { drainIdleMs: 0 });
     for (const token of [tokens.before, tokens.after]) {
       const r = await runCli(['verify', token], { ...broker.env, CREDDY_URL: server.url });
       expect(r.code, r.stderr).toBe(0);

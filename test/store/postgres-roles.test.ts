@@ -69,7 +69,7 @@ describe('PostgreSQL roles: a migration owner and a least-privilege runtime role
   it('the server runs as the runtime role: keys, agents, issuance, revocation, checkpoints, retention', async () => {
     const parsed = parseConfig(readFileSync(appConfig, 'utf8'), appConfig, env);
     services = await createServices(parsed, { env, logger: captureLogger().logger, actor: 'server' });
-    server = await startServer(services, { host: '127.0.0.1', port: 0 });
+    server = await startServer(services, { host: '127.0.0.1', port: 0 }, { drainIdleMs: 0 });
     const created = await runCli(['agent', 'create', 'bot', '--can', 'demo:read', '--json', '--config', appConfig], env);
     expect(created.code, created.stderr).toBe(0);
     const token = (JSON.parse(created.stdout) as { token: string }).token;
