@@ -189,6 +189,8 @@ function merge(runs) {
     requests,
     errors: runs.reduce((a, r) => a + r.errors, 0),
     rps_by_round: runs.map((r) => Math.round(r.requests / r.seconds)),
+    cpu_us_per_req_by_round: runs.map((r) => (r.requests ? Math.round((r.cpu_us / r.requests) * 10) / 10 : null)),
+    other_on_server_cpu_by_round: runs.map((r) => (r.other_share === null ? null : Math.round(r.other_share * 1000) / 1000)),
   };
 }
 
