@@ -183,6 +183,7 @@ function merge(runs) {
     rss_mb: median(runs.flatMap((r) => r.rss_samples_mb)),
     rss_max_mb: Math.max(...runs.flatMap((r) => r.rss_samples_mb)),
     rss_by_round_mb: runs.map((r) => median(r.rss_samples_mb)),
+    rss_samples_mb: runs.flatMap((r) => r.rss_samples_mb),
     hwm_mb: Math.max(...runs.map((r) => r.hwm_mb)),
     other_on_server_cpu: others.length ? Math.round((others.reduce((a, b) => a + b, 0) / others.length) * 1000) / 1000 : null,
     processes: Math.max(...runs.map((r) => r.processes)),
