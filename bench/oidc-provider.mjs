@@ -7,10 +7,24 @@
 //   node bench/oidc-provider.mjs [--listen 127.0.0.1:0]
 //   → first stdout line "oidc-provider listening on URL"; the client secret comes from
 //     BENCH_OIDC_SECRET (the bench generates one), so it never shows in `ps`.
+//
+// Other configurations, for `node bench/issue.mjs --variant 'oidc-provider~LABEL:NAME=VALUE'`
+// (what the figure in bench/README.md uses, and why, is written there):
+//   BENCH_OIDC_AUTH=client_secret_post   the secret in the form instead of `Authorization: Basic`
+//   BENCH_OIDC_FORMAT=opaque             an opaque access token kept in the in-memory adapter
+//   BENCH_OIDC_CLIENT=adapter            the client registered in the adapter, not the static config
+//   BENCH_OIDC_MODULE=PATH               another install of oidc-provider (e.g. 9.x), its entry file
+//   and NODE_ENV, DEBUG as usual (oidc-provider itself logs nothing unless DEBUG=oidc-provider:*).
 import { generateKeyPairSync } from 'node:crypto';
 import { createServer } from 'node:http';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import Provider from 'oidc-provider';
+
+const { default: Provider } = await import(
+  process.env.BENCH_OIDC_MODULE ? pathToFileURL(process.env.BENCH_OIDC_MODULE).href : 'oidc-provider'
+);
+const auth = process.env.BENCH_OIDC_AUTH ?? 'client_secret_basic';
+const opaque = process.env.BENCH_OIDC_FORMAT === 'opaque';
 
 const { values } = parseArgs({ options: { listen: { type: 'string', default: '127.0.0.1:0' } } });
 const colon = values.listen.lastIndexOf(':');
@@ -26,21 +40,43 @@ const signingKey = { ...privateKey.export({ format: 'jwk' }), use: 'sig', alg: '
 const AUDIENCE = 'demo';
 const RESOURCE = 'urn:creddy:demo';
 
+const client = {
+  client_id: 'bench',
+  client_secret: secret,
+  grant_types: ['client_credentials'],
+  redirect_uris: [],
+  response_types: [],
+  token_endpoint_auth_method: auth,
+  // Never used (no ID tokens here), but client metadata must name an algorithm the keys allow.
+  id_token_signed_response_alg: 'EdDSA',
+  scope: 'read write',
+};
+/** For BENCH_OIDC_CLIENT=adapter: a Map-backed adapter holding the client, as a database would. */
+const stored = new Map();
+class MapAdapter {
+  constructor(model) {
+    this.model = model;
+  }
+  async upsert(id, payload) {
+    stored.set(`${this.model}:${id}`, payload);
+  }
+  async find(id) {
+    return stored.get(`${this.model}:${id}`);
+  }
+  async findByUid() {}
+  async findByUserCode() {}
+  async consume() {}
+  async destroy(id) {
+    stored.delete(`${this.model}:${id}`);
+  }
+  async revokeByGrantId() {}
+}
+const inAdapter = process.env.BENCH_OIDC_CLIENT === 'adapter';
+if (inAdapter) await new MapAdapter('Client').upsert(client.client_id, client);
 const provider = new Provider('http://127.0.0.1:8400', {
   // The default adapter is in-memory (an LRU); nothing is persisted.
-  clients: [
-    {
-      client_id: 'bench',
-      client_secret: secret,
-      grant_types: ['client_credentials'],
-      redirect_uris: [],
-      response_types: [],
-      token_endpoint_auth_method: 'client_secret_basic',
-      // Never used (no ID tokens here), but client metadata must name an algorithm the keys allow.
-      id_token_signed_response_alg: 'EdDSA',
-      scope: 'read write',
-    },
-  ],
+  ...(inAdapter ? { adapter: MapAdapter } : {}),
+  clients: inAdapter ? [] : [client],
   jwks: { keys: [signingKey] },
   // Unused on this path (no interactions), set so the provider does not warn at start.
   cookies: { keys: [secret] },
@@ -58,7 +94,7 @@ const provider = new Provider('http://127.0.0.1:8400', {
         audience: AUDIENCE,
         scope: 'read write',
         accessTokenTTL: 300,
-        accessTokenFormat: 'jwt',
+        accessTokenFormat: opaque ? 'opaque' : 'jwt',
         jwt: { sign: { alg: 'EdDSA' } },
       }),
     },

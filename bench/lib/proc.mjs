@@ -1,7 +1,7 @@
 // Process accounting from /proc (Linux): CPU time (all threads: event loop, audit worker, libuv
 // pool) and resident memory of a server, read before and after each measured run.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** Clock ticks per second of utime/stime (USER_HZ; 100 on Linux x86). */
 export const CLK_TCK = (() => {
@@ -26,4 +26,52 @@ export function memoryMb(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
   return { rss: Math.round(kb('VmRSS') / 102.4) / 10, hwm: Math.round(kb('VmHWM') / 102.4) / 10 };
+}
+
+/** `pid` and every process below it (a `--workers` primary's workers), from /proc/PID/task/TID/children. */
+export function processTree(pid) {
+  const out = [];
+  const walk = (p) => {
+    out.push(p);
+    let tasks;
+    try {
+      tasks = readdirSync(`/proc/${p}/task`);
+    } catch {
+      return; // gone meanwhile
+    }
+    for (const tid of tasks) {
+      let children = '';
+      try {
+        children = readFileSync(`/proc/${p}/task/${tid}/children`, 'utf8');
+      } catch {}
+      for (const c of children.trim().split(/\s+/).filter(Boolean)) walk(Number(c));
+    }
+  };
+  walk(pid);
+  return out;
+}
+
+/** cpuMicros summed over `pids`; a process that has gone counts 0 (its time is lost with it). */
+export function cpuMicrosOf(pids) {
+  let sum = 0;
+  for (const p of pids) {
+    try {
+      sum += cpuMicros(p);
+    } catch {}
+  }
+  return sum;
+}
+
+/** memoryMb summed over `pids` (RSS counts pages shared between them, the node binary's text, once per process). */
+export function memoryMbOf(pids) {
+  let rss = 0;
+  let hwm = 0;
+  for (const p of pids) {
+    try {
+      const m = memoryMb(p);
+      rss += m.rss;
+      hwm += m.hwm;
+    } catch {}
+  }
+  return { rss: Math.round(rss * 10) / 10, hwm: Math.round(hwm * 10) / 10 };
 }
