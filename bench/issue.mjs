@@ -2,16 +2,22 @@
 // against two references in the same run — a bare hono + node:crypto sign baseline, and
 // oidc-provider doing client_credentials with an EdDSA at+jwt — plus a JWKS phase (a GET served
 // from memory) against hono's hello. `npm run bench` builds first. See bench/README.md.
+// creddy runs as deployed: with the runtime environment of deploy/creddy.service (NODE_OPTIONS).
 //
 //   node bench/issue.mjs [--connections 8,32,128] [--duration 10] [--rounds 2] [--warmup 3]
-//                        [--targets creddy,baseline,oidc-provider] [--jwks-duration 6]
-//                        [--pin auto|on|off] [--generator auto|wrk|node] [--json]
-//                        [--cpu-prof DIR] [--tmp DIR] [--compare CHECKOUT]
+//                        [--targets baseline,oidc-provider,creddy] [--jwks-duration 6]
+//                        [--pin auto|on|off] [--server-cpus 0] [--generator auto|wrk|node] [--json]
+//                        [--cpu-prof DIR] [--heap-prof DIR] [--tmp DIR] [--pg-url URL]
+//                        [--compare [LABEL=]DIR,…] [--variant [TARGET~]LABEL:NAME=VALUE,…]
+//   --targets        also creddy-workers2 (`server --workers 2`; any creddy-workersN), creddy-pg
+//                    and creddy-pg-workers2 (PostgreSQL: a throw-away database on --pg-url)
 //   --duration S     measured seconds per target and connection level, cut into --rounds runs
 //                    that alternate between targets (A B C, C B A, …) so outside load hits all
 //   --pin            auto (default): servers on CPU 0 and the load generator on CPU 1 with
 //                    taskset when it exists and there are ≥ 2 CPUs; off: all float (the
 //                    generator then competes with the server for CPU: compare ratios only)
+//   --server-cpus    the servers' CPUs when pinned (default 0; 0,1 = float over both, sharing
+//                    the generator's CPU: what a second worker can get on a 2-CPU machine)
 //   --generator      auto (default): wrk if installed (`apt-get install -y wrk`), else
 //                    bench/load.mjs (node:http; needs a core of its own to keep up)
 //   --jwks-duration  seconds for the JWKS phase (0 skips it)
@@ -19,13 +25,18 @@
 //   --heap-prof DIR  V8 sampling heap profiles of the creddy server, garbage included (bytes
 //                    allocated per function; profile-summary.mjs --requests N gives bytes per request)
 //   --tmp DIR        where creddy's SQLite store lives (default: OS temp dir; /dev/shm = no fsync cost)
+//   --pg-url URL     superuser URL on loopback for the creddy-pg targets
 //   --compare DIR    also run the creddy built in checkout DIR (its dist/) as target "creddy@before"
 //                    (or LABEL=DIR,… for several, "creddy@LABEL"): before/after within one run
+//   --variant SPEC   the same target with other environment settings, e.g.
+//                    's4:NODE_OPTIONS=--max-semi-space-size=4' (target creddy~s4) or
+//                    'oidc-provider~post:BENCH_OIDC_AUTH=client_secret_post'; repeatable
 //   The environment reaches the servers (e.g. CREDDY_AUDIT_SYNC=off for creddy).
 //
-// For each target: req/s, p50/p99, server CPU µs per request (utime+stime of the whole server
-// process from /proc/PID/stat over the measured window: every thread, audit worker included)
-// and RSS, and the share of CPU 0 used by other processes while it ran (a shared machine).
+// For each target: req/s, p50/p99, server CPU µs per request (utime+stime over the measured
+// window, from /proc/PID/stat of every process of the target: all threads, the audit worker, a
+// --workers primary and its workers, PostgreSQL backends), RSS under load (sampled every second,
+// median and largest), and the share of the servers' CPUs used by other processes meanwhile.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
