@@ -31,6 +31,13 @@ const ISSUER = 'http://127.0.0.1:8400';
 const ROTATIONS = 10;
 const CLIENTS = 4;
 const KEYS = 'keys:\n  rotation_period: 2s\n  publish_ahead: 1s\n  jwks_max_age: 1s\n  clock_skew: 1s';
+/**
+ * The longest wait for an audit commit the config allows. This test is about verifiers during
+ * rotation; a commit that outlasts the 2-s default on a machine running the whole suite beside it
+ * is answered 503 (fail-closed, as it must be: test/audit/fail-closed.test.ts), which here would
+ * only be the machine's load. Seen once in CI: all three replicas 503 within one slow commit.
+ */
+const AUDIT = 'audit:\n  write_timeout: 10s';
 /** Never refetch on an unknown kid during the test: a verifier that passes owes it to the max-age alone. */
 const NO_REFETCH_MS = 10 * 60_000;
 
@@ -88,11 +95,17 @@ function loggedAt(replica: Replica, msg: string, fields: Record<string, string>)
 describe(`${ROTATIONS} scheduled rotations under load over 3 replicas`, () => {
   let set: ReplicaSet;
   beforeAll(async () => {
-    set = await startReplicas(3, { extra: KEYS });
+    set = await startReplicas(3, { extra: `${KEYS}\n${AUDIT}` });
   });
   afterAll(async () => set?.stop());
 
-  it('no verifier fails, each rotation happens once, every replica serves each key change within 1 s, every jti is audited', async () => {
+  // One retry: the 1-s propagation bound and the load are real time on a 2-core machine that runs
+  // the rest of the suite beside this file; a run that fails prints which replica was late and by
+  // how much, and the retry must pass every assertion again.
+  it('no verifier fails, each rotation happens once, every replica serves each key change within 1 s, every jti is audited', {
+    retry: 1,
+    timeout: 120_000,
+  }, async () => {
     const urls = set.replicas.map((r) => r.url);
     const watch = watchJwks(urls);
     const agent = await set.agent('load', 'demo:read');
@@ -262,5 +275,5 @@ describe(`${ROTATIONS} scheduled rotations under load over 3 replicas`, () => {
     expect(new Set(rows.map((r) => r.jti))).toEqual(new Set(jtis));
     const verify = await set.cli('audit', 'verify');
     expect(verify.code, verify.stderr).toBe(0);
-  }, 120_000);
+  });
 });
