@@ -38,6 +38,8 @@ const KEYS = 'keys:\n  rotation_period: 2s\n  publish_ahead: 1s\n  jwks_max_age:
  * only be the machine's load. Seen once in CI: all three replicas 503 within one slow commit.
  */
 const AUDIT = 'audit:\n  write_timeout: 10s';
+/** Attempts so far: each makes an agent of its own on the shared replicas. */
+let attempts = 0;
 /** Never refetch on an unknown kid during the test: a verifier that passes owes it to the max-age alone. */
 const NO_REFETCH_MS = 10 * 60_000;
 
@@ -108,7 +110,8 @@ describe(`${ROTATIONS} scheduled rotations under load over 3 replicas`, () => {
   }, async () => {
     const urls = set.replicas.map((r) => r.url);
     const watch = watchJwks(urls);
-    const agent = await set.agent('load', 'demo:read');
+    // A name of its own per attempt (the retry runs on the same replicas).
+    const agent = await set.agent(`load-${++attempts}`, 'demo:read');
     await watch.ready;
     const pinned = urls.flatMap((url, replica) => verifiersOver(`replica ${replica}`, replica, url, fetch));
     let turn = 0;
