@@ -4,7 +4,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ISSUE_BODY, startChild } from './lib/targets.mjs';
+import { benchConfigYaml, ISSUE_BODY, startChild } from './lib/targets.mjs';
 
 const START_TIMEOUT_MS = 30_000;
 
@@ -23,25 +23,7 @@ const spawnServer = (cli, args, env, name) =>
 export async function startCreddy({ name, dir, storeUrl, mode, count, cli, root }) {
   mkdirSync(dir, { recursive: true });
   const configPath = join(dir, 'creddy.yaml');
-  writeFileSync(
-    configPath,
-    [
-      'issuer: http://127.0.0.1:8400',
-      'listen: 127.0.0.1:0',
-      `data_dir: ${join(dir, 'data')}`,
-      ...(storeUrl ? [`store: ${storeUrl}`] : []),
-      'backends:',
-      '  demo:',
-      '    type: generic',
-      '    audience: demo',
-      '    default_ttl: 15m',
-      '    max_ttl: 1h',
-      '    allowed_scopes: [read, write]',
-      '    default_scopes: [read]',
-      '',
-    ].join('\n'),
-    { mode: 0o600 },
-  );
+  writeFileSync(configPath, benchConfigYaml(dir, storeUrl), { mode: 0o600 });
   const env = { ...process.env, CREDDY_KEK: randomBytes(32).toString('hex'), CREDDY_AUDIT_KEY: randomBytes(32).toString('hex') };
   const run = (...args) => execFileSync(process.execPath, [cli, ...args, '--config', configPath], { env, cwd: root, encoding: 'utf8' });
   if (storeUrl) run('store', 'migrate');

@@ -10,6 +10,30 @@ import { processTree as processTreeOf } from './proc.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const START_TIMEOUT_MS = 20_000;
+/**
+ * The benchmark's creddy config: one generic backend `demo`, data in `dir/data`, the store at
+ * `storeUrl` (PostgreSQL) or SQLite, and `extra` top-level YAML for experiments
+ * (BENCH_CREDDY_YAML, e.g. $'audit:\n  checkpoint_every: 100').
+ */
+export function benchConfigYaml(dir, storeUrl, extra) {
+  return [
+    'issuer: http://127.0.0.1:8400',
+    'listen: 127.0.0.1:0',
+    `data_dir: ${join(dir, 'data')}`,
+    ...(storeUrl ? [`store: ${storeUrl}`] : []),
+    'backends:',
+    '  demo:',
+    '    type: generic',
+    '    audience: demo',
+    '    default_ttl: 15m',
+    '    max_ttl: 1h',
+    '    allowed_scopes: [read, write]',
+    '    default_scopes: [read]',
+    ...(extra ? [extra] : []),
+    '',
+  ].join('\n');
+}
+
 /** The issue request of creddy and the baseline: the same JSON body. */
 export const ISSUE_BODY = JSON.stringify({ backend: 'demo', scopes: ['read'], ttl: '5m' });
 
@@ -135,27 +159,7 @@ export async function startCreddy({
   const CLI = join(root, 'dist', 'main.js');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const configPath = join(dir, 'creddy.yaml');
-  writeFileSync(
-    configPath,
-    [
-      'issuer: http://127.0.0.1:8400',
-      'listen: 127.0.0.1:0',
-      `data_dir: ${join(dir, 'data')}`,
-      ...(storeUrl ? [`store: ${storeUrl}`] : []),
-      'backends:',
-      '  demo:',
-      '    type: generic',
-      '    audience: demo',
-      '    default_ttl: 15m',
-      '    max_ttl: 1h',
-      '    allowed_scopes: [read, write]',
-      '    default_scopes: [read]',
-      // Experiments: extra top-level config, e.g. BENCH_CREDDY_YAML=$'audit:\n  checkpoint_every: 100'.
-      ...(process.env.BENCH_CREDDY_YAML ? [process.env.BENCH_CREDDY_YAML] : []),
-      '',
-    ].join('\n'),
-    { mode: 0o600 },
-  );
+  writeFileSync(configPath, benchConfigYaml(dir, storeUrl, process.env.BENCH_CREDDY_YAML), { mode: 0o600 });
   const env = {
     ...process.env,
     ...extraEnv,
