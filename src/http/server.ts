@@ -1,12 +1,13 @@
-import type { Server } from 'node:http';
+import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type ServerType, serve } from '@hono/node-server';
+import { getRequestListener } from '@hono/node-server';
 import { startReaper } from '../credentials/reaper.js';
 import { createRotationSchedule } from '../keys/schedule.js';
 import type { MetricsExposition } from '../metrics/port.js';
 import type { Services } from '../services.js';
 import { createApp } from './app.js';
 import { drainable } from './drain.js';
+import { withJwksFastPath } from './jwks-response.js';
 import { capConnections, httpServerOptions } from './limits.js';
 import { type MetricsServer, metricsListenError, startMetricsServer } from './metrics-server.js';
 import { reportThrottled, THROTTLE_REPORT_MS } from './middleware/auth-failures.js';
@@ -51,20 +52,23 @@ export async function startServer(
   const where = services.config.metricsListen;
   const onMainPort = options.metrics && where.kind === 'main' ? { metrics: options.metrics.exposition } : {};
   const app = createApp(services, { isDraining: () => draining, throttle, ...onMainPort });
-  const server: ServerType = await new Promise((resolve, reject) => {
-    const s = serve(
-      { fetch: app.fetch, hostname: listen.host, port: listen.port, serverOptions: httpServerOptions(services.config.http) },
-      () => resolve(s),
-    );
-    s.once('error', reject);
+  // The app behind a listener that answers the JWKS from memory first (http/jwks-response.ts).
+  const listener = withJwksFastPath(services, getRequestListener(app.fetch, { hostname: listen.host }));
+  const server = createHttpServer(httpServerOptions(services.config.http), listener);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listen.port, listen.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
-  capConnections(server as Server, services.config.http, services.logger);
-  const connections = drainable(server as Server, () => draining, options.drainIdleMs);
+  capConnections(server, services.config.http, services.logger);
+  const connections = drainable(server, () => draining, options.drainIdleMs);
   const { port } = server.address() as AddressInfo;
   const extraHeaders = Object.entries(options.responseHeaders ?? {});
   if (extraHeaders.length > 0) {
     // Before the app's listener, so the headers merge into whatever the app writes.
-    (server as Server).prependListener('request', (_req, res) => {
+    server.prependListener('request', (_req, res) => {
       for (const [name, value] of extraHeaders) res.setHeader(name, value);
     });
   }

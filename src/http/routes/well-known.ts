@@ -1,11 +1,11 @@
 import { Hono } from 'hono';
 import { revocationStatus } from '../../credentials/status.js';
 import { CreddyError } from '../../errors.js';
-import type { JwksDocument } from '../../keys/keyring.js';
 import type { Services } from '../../services.js';
 import { DPOP_ALGORITHMS } from '../../verify/dpop.js';
 import type { AuthorizationServerMetadata, DiscoveryDocument } from '../../wire.js';
 import { type AppEnv, CREDENTIAL_ID_RE, requestHeader, setResponseHeader } from '../context.js';
+import { JWKS_PATH, jwksResponder } from '../jwks-response.js';
 import { INTROSPECTION_PATH, REVOCATION_PATH, TOKEN_PATH } from '../oauth-paths.js';
 import { CLIENT_CREDENTIALS_GRANT, TOKEN_EXCHANGE_GRANT } from '../token-form.js';
 
@@ -35,7 +35,7 @@ export function authorizationServerMetadata(issuer: string): AuthorizationServer
 /** Public, unauthenticated discovery: JWKS, metadata, and revocation status of a jti. */
 export function wellKnownRoutes(services: Services): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  const { issuer, keys } = services.config;
+  const { issuer } = services.config;
   const metadata = authorizationServerMetadata(issuer);
   const discovery: DiscoveryDocument = {
     ...metadata,
@@ -44,19 +44,13 @@ export function wellKnownRoutes(services: Services): Hono<AppEnv> {
     token_types_supported: ['at+jwt'],
   };
 
-  // Up to 10% jitter below jwks_max_age so a fleet of verifiers does not refetch in lock-step;
-  // never above it, so a newly published key reaches every cache before it signs. Every value is
-  // made once here, and the body is encoded once per JWKS (the keyring rebuilds it on change).
-  const jitter = Math.ceil(keys.jwksMaxAge * 0.1);
-  const cacheControl = Array.from({ length: Math.max(1, jitter) }, (_, i) => `public, max-age=${Math.max(0, keys.jwksMaxAge - i)}`);
-  let encoded: { source: JwksDocument; body: Uint8Array<ArrayBuffer> } | undefined;
-  app.get('/.well-known/jwks.json', (c) => {
-    const jwks = services.keyring.jwks();
-    if (encoded?.source !== jwks) encoded = { source: jwks, body: new TextEncoder().encode(jwks.body) };
-    setResponseHeader(c, 'Cache-Control', cacheControl[Math.floor(Math.random() * jitter)] ?? cacheControl[0]!);
-    setResponseHeader(c, 'ETag', jwks.etag);
-    if (requestHeader(c, 'if-none-match') === jwks.etag) return c.body(null, 304);
-    return c.body(encoded.body, 200, { 'Content-Type': 'application/jwk-set+json' });
+  // The same answer the server's fast path gives (http/jwks-response.ts); this route serves
+  // HEAD, `app.request()` in tests, and any request the fast path passes on.
+  const jwks = jwksResponder(services);
+  app.get(JWKS_PATH, (c) => {
+    const answer = jwks(requestHeader(c, 'if-none-match'));
+    for (const [name, value] of Object.entries(answer.headers)) setResponseHeader(c, name, value);
+    return answer.status === 304 ? c.body(null, 304) : c.body(answer.body, 200);
   });
 
   app.get('/.well-known/oauth-authorization-server', (c) => {

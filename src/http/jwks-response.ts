@@ -1,0 +1,69 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { JwksDocument } from '../keys/keyring.js';
+import type { Services } from '../services.js';
+import { newRequestId } from './middleware/request-id.js';
+
+/** Where verifiers fetch the signing keys (RFC 8414 `jwks_uri`). */
+export const JWKS_PATH = '/.well-known/jwks.json';
+
+/** One answer to `GET /.well-known/jwks.json`: 200 with the body, or 304 when the ETag matched. */
+export type JwksAnswer =
+  | { readonly status: 200; readonly headers: JwksHeaders; readonly body: Uint8Array<ArrayBuffer> }
+  | { readonly status: 304; readonly headers: JwksHeaders; readonly body: undefined };
+
+/** Cache-Control, ETag and (on 200) Content-Type: the same for both ways of serving it. */
+type JwksHeaders = Readonly<Record<string, string>>;
+
+/**
+ * Answers JWKS requests from memory: the body is encoded once per key set (the keyring builds a
+ * new document on every change, so identity tells a change), and every header value is made once.
+ *
+ * `Cache-Control` carries up to 10% jitter below `jwks_max_age` so a fleet of verifiers does not
+ * refetch in lock-step; never above it, so a newly published key reaches every cache before it
+ * signs (docs/keys.md).
+ */
+export function jwksResponder(services: Services): (ifNoneMatch: string | undefined) => JwksAnswer {
+  const maxAge = services.config.keys.jwksMaxAge;
+  const jitter = Math.max(1, Math.ceil(maxAge * 0.1));
+  const cacheControl = Array.from({ length: jitter }, (_, i) => `public, max-age=${Math.max(0, maxAge - i)}`);
+  let encoded: { source: JwksDocument; body: Uint8Array<ArrayBuffer> } | undefined;
+  return (ifNoneMatch) => {
+    const jwks = services.keyring.jwks();
+    if (encoded?.source !== jwks) encoded = { source: jwks, body: new TextEncoder().encode(jwks.body) };
+    const pick = cacheControl[Math.floor(Math.random() * jitter)] ?? cacheControl[0]!;
+    const headers = { 'Cache-Control': pick, ETag: jwks.etag };
+    if (ifNoneMatch === jwks.etag) return { status: 304, headers, body: undefined };
+    return { status: 200, headers: { ...headers, 'Content-Type': 'application/jwk-set+json' }, body: encoded.body };
+  };
+}
+
+/**
+ * The Node request listener in front of the app: `GET /.well-known/jwks.json` is answered here,
+ * straight from memory, and everything else goes to `next` (the hono app).
+ *
+ * Why: verifiers fetch the JWKS far more often than agents ask for credentials, and the hono path
+ * costs a web `Request`, the middleware chain and routing on each (bench/README.md, "JWKS"). The
+ * answer is the one the app's own route gives (both call `jwksResponder`), with the headers every
+ * response carries (`X-Request-Id`, `nosniff`; http/middleware/request-id.ts). HEAD, a query
+ * string or any other method take the app's path.
+ */
+export function withJwksFastPath(
+  services: Services,
+  next: (req: IncomingMessage, res: ServerResponse) => void,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  const answer = jwksResponder(services);
+  return (req, res) => {
+    if (req.method !== 'GET' || req.url !== JWKS_PATH) {
+      next(req, res);
+      return;
+    }
+    const ifNoneMatch = req.headers['if-none-match'];
+    const { status, headers, body } = answer(ifNoneMatch);
+    res.setHeader('X-Request-Id', newRequestId());
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    for (const name in headers) res.setHeader(name, headers[name]!);
+    if (body) res.setHeader('Content-Length', body.byteLength);
+    res.writeHead(status);
+    res.end(body);
+  };
+}
