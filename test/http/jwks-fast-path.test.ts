@@ -74,7 +74,7 @@ describe('JWKS fast path', () => {
     expect(query.headers.get('etag')).toBe(head.headers.get('etag'));
     const post = await viaServer(undefined, { method: 'POST', body: '{}' });
     expect(post.status).toBe(404);
-    expect((await post.json()).error.code).toBe('ERR_NOT_FOUND');
+    expect(((await post.json()) as { error: { code: string } }).error.code).toBe('ERR_NOT_FOUND');
   });
 
   it('serves a rotation on both paths with a new ETag', async () => {
