@@ -3,7 +3,6 @@ import { resolve } from 'node:path';
 import type { CreddyAuth } from '../client/auth.js';
 import { CreddyError } from '../errors.js';
 import type { CliIo } from './io.js';
-import { callerToken } from './oidc-token.js';
 
 /** A private key file holds one Ed25519 key: a PEM or JWK of a few hundred bytes. */
 const MAX_KEY_FILE = 16 * 1024;
@@ -17,15 +16,18 @@ const MAX_KEY_FILE = 16 * 1024;
  *    read once per command; each request carries a fresh 60-second client assertion;
  * 3. an OIDC ID token: `CREDDY_OIDC_TOKEN`, `CREDDY_OIDC_TOKEN_FILE`, GitHub Actions (oidc-token.ts).
  * Throws ERR_USAGE naming the variables when none is there, or when the key file is unusable.
+ * The OIDC sources load only when no agent credential is set (most calls carry CREDDY_TOKEN).
  */
-export function callerAuth(io: Pick<CliIo, 'env' | 'cwd'>, discoverIssuer: () => Promise<string>): CreddyAuth {
+export async function callerAuth(io: Pick<CliIo, 'env' | 'cwd'>, discoverIssuer: () => Promise<string>): Promise<CreddyAuth> {
   const { env } = io;
+  if (env['CREDDY_TOKEN']) return env['CREDDY_TOKEN'];
   const keyFile = env['CREDDY_AGENT_KEY_FILE'];
-  if (!env['CREDDY_TOKEN'] && keyFile) {
+  if (keyFile) {
     const agent = env['CREDDY_AGENT'];
     if (!agent) throw new CreddyError('ERR_USAGE', 'CREDDY_AGENT_KEY_FILE is set but CREDDY_AGENT is not: name the key-pair agent');
     return { type: 'key-pair', agent, privateKey: readPrivateKey(resolve(io.cwd, keyFile)) };
   }
+  const { callerToken } = await import('./oidc-token.js');
   return callerToken(env, discoverIssuer);
 }
 

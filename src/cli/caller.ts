@@ -26,7 +26,7 @@ export const callerClient = async (io: Pick<CliIo, 'env' | 'cwd'>): Promise<Cred
     if (typeof issuer !== 'string') throw new CreddyError('ERR_USAGE', 'the broker names no issuer; set CREDDY_OIDC_AUDIENCE');
     return issuer;
   };
-  return createCreddyClient({ url, auth: callerAuth(io, discoverIssuer), dpop: false, fetch: nodeFetch });
+  return createCreddyClient({ url, auth: await callerAuth(io, discoverIssuer), dpop: false, fetch: nodeFetch });
 };
 
 /** Parses repeated or comma-separated `--meta k=v` into a map. */

@@ -1,4 +1,3 @@
-import * as ed from '@noble/ed25519';
 import { CreddyError } from '../errors.js';
 import { decodeBase64url, encodeBase64url } from '../verify/base64url.js';
 import { type Ed25519PublicJwk, jwkThumbprint } from '../verify/thumbprint.js';
@@ -38,6 +37,12 @@ export interface AgentKey {
   readonly jkt: string;
 }
 
+/**
+ * @noble/ed25519 (40 kB of source) loads with the first key operation: a bearer caller, such as
+ * `creddy get` with CREDDY_TOKEN, never signs and should not pay for compiling it.
+ */
+const noble = () => import('@noble/ed25519');
+
 /** DER prefix of a PKCS#8 v1 Ed25519 private key (RFC 8410 §7): the 32-byte seed follows. */
 const PKCS8_PREFIX = [0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20];
 
@@ -57,6 +62,7 @@ const PKCS8_PREFIX = [0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b
  * ```
  */
 export async function generateAgentKey(): Promise<AgentKey> {
+  const ed = await noble();
   const seed = ed.utils.randomSecretKey();
   const signer = await createAgentSigner(seed);
   return {
@@ -84,6 +90,7 @@ export async function generateAgentKey(): Promise<AgentKey> {
  */
 export async function createAgentSigner(privateKey: Ed25519PrivateKey): Promise<AgentSigner> {
   const seed = privateKeySeed(privateKey);
+  const ed = await noble();
   const x = encodeBase64url(await ed.getPublicKeyAsync(seed));
   if (typeof privateKey === 'object' && !(privateKey instanceof Uint8Array) && privateKey.x !== undefined && privateKey.x !== x) {
     throw new CreddyError('ERR_USAGE', 'the private JWK does not match its x (public key)');

@@ -12,11 +12,14 @@ import type {
 import { type CreddyAuth, resolveAuth } from './auth.js';
 import { type CredentialCacheOptions, createCredentialCache } from './cache.js';
 import { createBrokerCall } from './http.js';
-import { createClientAssertion, createDpopProof } from './proofs.js';
 import type { CredentialRequest } from './request.js';
-import { exchangeIdToken, findTokenEndpoint } from './token-exchange.js';
 
 export type { CredentialRequest };
+
+// Loaded on first use, so a bearer client (the CLI's `get` with CREDDY_TOKEN) compiles neither:
+// proofs sign (key-pair agents, DPoP), token exchange serves OIDC callers.
+const proofs = () => import('./proofs.js');
+const tokenExchange = () => import('./token-exchange.js');
 
 /** @deprecated Use `IssueResponse`: the same wire shape under the name the server uses. */
 export type IssuedCredential = IssueResponse;
@@ -199,20 +202,21 @@ export function createCreddyClient(options: CreddyClientOptions): CreddyClient {
     if (typeof found !== 'string') throw new CreddyError('ERR_NOT_READY', 'the broker did not say its issuer');
     return found;
   });
-  const tokenEndpoint = once(() => findTokenEndpoint(call, base));
+  const tokenEndpoint = once(async () => (await tokenExchange()).findTokenEndpoint(call, base));
   const auth = resolveAuth(options.auth ?? options.token, options.dpop, async (signer, agent) =>
-    createClientAssertion(signer, { agent, audience: await issuer() }),
+    (await proofs()).createClientAssertion(signer, { agent, audience: await issuer() }),
   );
   // A proof for an issuance request, so the broker binds what it issues to the client's key. Its
   // htu is the URL the broker knows itself by (issuer + path), whatever address the client uses.
   const issuanceProof = async (htu: () => Promise<string>) => {
     const signer = await auth.dpopSigner();
-    return signer && createDpopProof(signer, { method: 'POST', url: await htu() });
+    return signer && (await proofs()).createDpopProof(signer, { method: 'POST', url: await htu() });
   };
 
   const issue = async (request: CredentialRequest): Promise<IssueResponse> => {
     if (auth.type === 'oidc') {
       const endpoint = await tokenEndpoint();
+      const { exchangeIdToken } = await tokenExchange();
       return exchangeIdToken(call, endpoint, await auth.idToken(), request, await issuanceProof(async () => endpoint.advertised));
     }
     const dpop = await issuanceProof(async () => `${await issuer()}/v1/credentials`);
@@ -260,7 +264,10 @@ export function createCreddyClient(options: CreddyClientOptions): CreddyClient {
         if (signer?.jkt !== jkt) throw new CreddyError('ERR_DPOP_INVALID', 'the credential is bound to a key this client does not hold');
         const url = new URL(String(input), (globalThis as { location?: { href: string } }).location?.href).href;
         headers.set('authorization', `DPoP ${token}`);
-        headers.set('dpop', await createDpopProof(signer, { method: requestInit.method ?? 'GET', url, accessToken: token }));
+        headers.set(
+          'dpop',
+          await (await proofs()).createDpopProof(signer, { method: requestInit.method ?? 'GET', url, accessToken: token }),
+        );
       }
       return doFetch(input, { ...requestInit, headers });
     },
