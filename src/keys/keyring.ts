@@ -79,7 +79,7 @@ export function createKeyring(deps: KeyringDeps): Keyring {
   // Retired keys whose removal has passed for good: their usage can no longer grow, skip the query.
   const gone = new Set<string>();
 
-  const refresh = async (): Promise<void> => {
+  const reload = async (): Promise<void> => {
     const now = nowSeconds(clock);
     const load = () => store.keys.list();
     // The vetting reads the rows first, then the log (a transition commits both together, so the
@@ -112,6 +112,31 @@ export function createKeyring(deps: KeyringDeps): Keyring {
       throw err;
     }
     logger.info('signing keys loaded', { current: current?.kid ?? null, published: jwks.kids });
+  };
+
+  /**
+   * One reload at a time. Refreshes come from the 1-s poll, from PostgreSQL's notification of a
+   * key transition and from init; two reloads side by side could finish out of order, and the
+   * one that read the store first would put back the keys the other had just replaced (a JWKS
+   * without the new `next`, or the old `current` signing again). A call while a reload runs is
+   * answered by one more reload after it (what changed since it began), shared by every such call.
+   */
+  let running: Promise<void> | undefined;
+  let queued: Promise<void> | undefined;
+  const refresh = (): Promise<void> => {
+    if (!running) {
+      running = reload().finally(() => {
+        running = undefined;
+      });
+      return running;
+    }
+    queued ??= running
+      .catch(() => undefined)
+      .then(() => {
+        queued = undefined;
+        return refresh();
+      });
+    return queued;
   };
 
   /**
