@@ -7,18 +7,17 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { decodeProtectedHeader } from 'jose';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCK_CLASS, LOCKS } from '../../src/store/postgres/db.js';
 import { eventually } from '../helpers/harness.js';
-import { adminQuery } from '../helpers/pg.js';
+import { adminQuery, testClient } from '../helpers/pg.js';
 import { call, type Engine, fromEveryWorker, issue, startWorkers, type WorkerSet } from './harness.js';
 
 /** Holds the audit chain's write lock from outside, so appends (and their requests) wait. */
 async function holdAuditLock(set: WorkerSet): Promise<{ waiting(): Promise<number>; release(): Promise<void> }> {
   const fresh = set.db;
   if (fresh) {
-    const client = new pg.Client({ connectionString: fresh.url });
+    const client = testClient(fresh.url);
     await client.connect();
     await client.query('SELECT pg_advisory_lock($1, $2)', [LOCK_CLASS, LOCKS.audit]);
     return {
