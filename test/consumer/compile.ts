@@ -25,12 +25,16 @@ export interface Compiled {
 export function createCompiler(): (configPath: string) => Compiled {
   const declarations = new Map<string, ts.SourceFile>();
   return (configPath) => {
-    const parsed = ts.getParsedCommandLineOfConfigFile(configPath, {}, {
-      ...ts.sys,
-      onUnRecoverableConfigFileDiagnostic: (d) => {
-        throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+    const parsed = ts.getParsedCommandLineOfConfigFile(
+      configPath,
+      {},
+      {
+        ...ts.sys,
+        onUnRecoverableConfigFileDiagnostic: (d) => {
+          throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+        },
       },
-    });
+    );
     if (!parsed) throw new Error(`cannot read ${configPath}`);
     const host = ts.createCompilerHost(parsed.options);
     // tsc ran in the project's directory.
