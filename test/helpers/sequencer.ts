@@ -17,9 +17,10 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
  */
 export const LONG_FILES: readonly string[] = [
   'test/replicas/rotation-under-load.test.ts',
+  // Compiles the whole project (`npm start`): the most CPU of any file, so the longest under load.
+  'test/e2e/quickstart.test.ts',
   'test/workers/supervisor.test.ts',
   'test/consumer/consumer.test.ts',
-  'test/e2e/quickstart.test.ts',
   'test/workers/one-port.test.ts',
   'test/audit/secret-tamper.test.ts',
   'test/cli/consume.test.ts',
