@@ -9,10 +9,9 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrateStore } from '../../src/store/migrate-store.js';
 import { runCli } from '../helpers/cli.js';
 import { issue, startBroker, type TestBroker } from '../helpers/harness.js';
-import { adminQuery, type FreshDatabase, freshDatabase } from '../helpers/pg.js';
+import { adminQuery, type FreshDatabase, migratedDatabase } from '../helpers/pg.js';
 
 const BACKENDS = `  vault:
     type: secret
@@ -109,8 +108,7 @@ describe.each(['sqlite', 'postgres'] as const)('stored secrets are tied to the a
 
   beforeAll(async () => {
     if (engine === 'postgres') {
-      fresh = await freshDatabase();
-      await migrateStore({ kind: 'postgres', url: fresh.url, display: fresh.url, poolSize: 1 });
+      fresh = await migratedDatabase();
     }
     broker = await startBroker({ backends: BACKENDS, ...(fresh ? { extra: `store: ${fresh.url}` } : {}) });
     token = await broker.agent('reader', 'vault:app/*');

@@ -17,12 +17,18 @@ interface Check {
   fix?: string;
 }
 
-/** Runs `creddy doctor --json` as its own process (the AWS SDK reads the process environment). */
+/**
+ * Runs `creddy doctor --json` as its own process (the AWS SDK reads the process environment), or,
+ * with `inProcess`, the same command in this process: only for a config without an `aws` backend,
+ * where nothing reads the environment but through the env given.
+ */
 async function doctor(
   config: string,
   env: NodeJS.ProcessEnv,
+  { inProcess = false } = {},
 ): Promise<{ code: number | null; ok: boolean; checks: Check[]; stderr: string }> {
-  const r = await runBin(['doctor', '--json', '--config', config], { AWS_EC2_METADATA_DISABLED: 'true', ...env });
+  const args = ['doctor', '--json', '--config', config];
+  const r = inProcess ? await runCli(args, env) : await runBin(args, { AWS_EC2_METADATA_DISABLED: 'true', ...env });
   const body = JSON.parse(r.stdout || '{}') as { ok: boolean; checks: Check[] };
   return { code: r.code, ok: body.ok, checks: body.checks ?? [], stderr: r.stderr };
 }
@@ -135,7 +141,7 @@ describe('creddy doctor', () => {
     mkdirSync(fresh);
     const config = join(fresh, 'creddy.yaml');
     writeFileSync(config, 'data_dir: ./data\nbackends:\n  demo:\n    type: generic\n    allowed_scopes: [read]\n');
-    const r = await doctor(config, { HOME: dir });
+    const r = await doctor(config, { HOME: dir }, { inProcess: true });
     expect(find(r.checks, 'store')[0]).toMatchObject({ status: 'warn', message: expect.stringContaining('no database yet') });
     expect(existsSync(join(fresh, 'data'))).toBe(false);
   });
@@ -146,7 +152,7 @@ describe('creddy doctor', () => {
       config,
       'issuer: x\nbackends:\n  demo:\n    type: generic\n    max_ttl: soon\n    allowed_scopes: [read]\n  other:\n    type: vault\n',
     );
-    const r = await doctor(config, {});
+    const r = await doctor(config, {}, { inProcess: true });
     expect(r.code).toBe(1);
     expect(r.checks.map((c) => [c.status, c.message.split(':')[0]])).toEqual([
       ['fail', 'issuer'],

@@ -6,7 +6,8 @@ import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { startBroker, type TestBroker } from '../helpers/harness.js';
-import { exec, FIXTURE, type Manifest, type PackedProject, packIntoProject, ROOT, TSC } from './packed-project.js';
+import { createCompiler } from './compile.js';
+import { exec, FIXTURE, type Manifest, type PackedProject, packIntoProject, ROOT } from './packed-project.js';
 
 /**
  * The package as a user receives it (packed-project.ts): `npm pack` of the built repo, unpacked
@@ -27,6 +28,8 @@ let packedFiles: string[];
 let manifest: Manifest;
 let broker: TestBroker;
 let resourceServer: ChildProcess | undefined;
+/** `tsc -p` in process (compile.ts), shared by the two type-checks so they parse the declarations once. */
+let compile: ReturnType<typeof createCompiler> | undefined;
 
 /** The repo's example programs, copied as they are into the project's example-programs/. */
 const EXAMPLES = ['agent.ts', 'resource-server.ts'];
@@ -39,9 +42,11 @@ beforeAll(async () => {
   await mkdir(join(project, 'example-programs'));
   for (const file of EXAMPLES) await copyFile(join(ROOT, 'examples', file), join(project, 'example-programs', file));
   broker = await startBroker();
+  compile = createCompiler();
 }, 60_000);
 
 afterAll(async () => {
+  compile = undefined;
   resourceServer?.kill('SIGTERM');
   await broker?.stop();
   await packed?.remove();
@@ -176,18 +181,13 @@ describe('the packed package, installed into a fresh project', () => {
     const all = [...examples, ...readmeExamples];
     // Each example is its own module (`export {}`), so examples may reuse names and use top-level await.
     for (const [i, code] of all.entries()) await writeFile(join(project, 'examples', `example-${i}.ts`), `${code}\nexport {};\n`);
-    const { stdout } = await exec(process.execPath, [TSC, '-p', 'tsconfig.json', '--listFiles'], { cwd: project }).catch(
-      (err: { stdout?: string }) => {
-        const diagnostics = String(err.stdout ?? err)
-          .split('\n')
-          .filter((line) => !line.startsWith('/'));
-        throw new Error(
-          `tsc failed in the consumer project:\n${diagnostics.join('\n')}\n${all.map((code, i) => `--- examples/example-${i}.ts\n${code}`).join('\n')}`,
-        );
-      },
-    );
+    const { files: compiled, diagnostics } = compile!(join(project, 'tsconfig.json'));
+    if (diagnostics !== '') {
+      throw new Error(
+        `tsc failed in the consumer project:\n${diagnostics}\n${all.map((code, i) => `--- examples/example-${i}.ts\n${code}`).join('\n')}`,
+      );
+    }
     // The creddy types came from the unpacked tarball, never from the repo's own dist/ or src/.
-    const compiled = stdout.split('\n');
     expect(compiled).toContain(join(pkg, 'dist/index.d.ts'));
     expect(compiled.filter((file) => file.startsWith(join(ROOT, 'dist')) || file.startsWith(join(ROOT, 'src')))).toEqual([]);
   }, 120_000); // tsc over our declarations, @types/node and hono: long on a busy machine
@@ -259,12 +259,9 @@ describe('examples/', () => {
         include: ['example-programs/*.ts'],
       }),
     );
-    const compiled = await exec(process.execPath, [TSC, '-p', 'tsconfig.examples.json'], { cwd: project }).catch(
-      (err: { stdout?: string }) => {
-        throw new Error(`tsc failed on examples/:\n${err.stdout ?? String(err)}`);
-      },
-    );
-    expect(compiled.stdout).toBe('');
+    const compiled = compile!(join(project, 'tsconfig.examples.json'));
+    expect(compiled.diagnostics, 'tsc failed on examples/').toBe('');
+    for (const file of EXAMPLES) expect(existsSync(join(project, 'build', file.replace(/\.ts$/, '.js'))), file).toBe(true);
   }, 120_000);
 
   it('the agent (key pair, DPoP) reads from the resource server; its copied token is refused', async () => {

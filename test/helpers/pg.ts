@@ -1,11 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 import { inject } from 'vitest';
 import { migrateStore } from '../../src/store/migrate-store.js';
 import { PG_MIGRATIONS } from '../../src/store/postgres/migrations.js';
 import { dropDatabase, RUN_DATABASES } from './global-setup.js';
+import { testClient } from './pg-client.js';
+
+export { ignoreDisconnects, testClient } from './pg-client.js';
 
 /**
  * The PostgreSQL server the tests use: the machine's own (trust auth on loopback), or
@@ -31,7 +34,7 @@ export async function adminQuery<R extends pg.QueryResultRow = Record<string, un
   database?: string,
   adminUrl = PG_ADMIN_URL,
 ): Promise<R[]> {
-  const client = new pg.Client({ connectionString: database ? databaseUrl(database, undefined, adminUrl) : adminUrl });
+  const client = testClient(database ? databaseUrl(database, undefined, adminUrl) : adminUrl);
   await client.connect();
   try {
     return (await client.query<R>(sql, values)).rows;
@@ -99,7 +102,7 @@ function migratedTemplate(adminUrl: string): Promise<string> {
 }
 
 async function buildTemplate(adminUrl: string): Promise<string> {
-  const client = new pg.Client({ connectionString: adminUrl });
+  const client = testClient(adminUrl);
   await client.connect();
   try {
     const exists = async () => (await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [TEMPLATE])).rowCount === 1;

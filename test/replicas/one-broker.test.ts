@@ -3,10 +3,9 @@
  * chain, revocations and key changes seen by every replica, fail-closed when the log stalls.
  */
 import { decodeProtectedHeader } from 'jose';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCK_CLASS, LOCKS } from '../../src/store/postgres/db.js';
-import { adminQuery } from '../helpers/pg.js';
+import { adminQuery, testClient } from '../helpers/pg.js';
 import { eventually, issueOn, type ReplicaSet, startReplicas } from './harness.js';
 
 const jwksKids = async (url: string): Promise<string[]> =>
@@ -107,7 +106,7 @@ describe('replicas on PostgreSQL fail closed as one broker', () => {
   it('fail-closed on every replica: while the chain is locked, 503 within write_timeout and no credential without its row', async () => {
     const token = await set.agent('stalled', 'demo:read');
     // Someone holds the audit chain (a stuck transaction elsewhere): no replica can append.
-    const holder = new pg.Client({ connectionString: set.db.url });
+    const holder = testClient(set.db.url);
     await holder.connect();
     try {
       await holder.query('SELECT pg_advisory_lock($1, $2)', [LOCK_CLASS, LOCKS.audit]);

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { type RunningServer, startServer } from '../../src/http/server.js';
@@ -15,7 +15,7 @@ import { createServices, type Services } from '../../src/services.js';
 import { createPostgresStore } from '../../src/store/postgres/index.js';
 import { runCli } from '../helpers/cli.js';
 import { captureLogger, demoYaml, issue, tempDir, testEnv } from '../helpers/harness.js';
-import { adminQuery, databaseUrl } from '../helpers/pg.js';
+import { adminQuery, databaseUrl, testClient } from '../helpers/pg.js';
 
 const suffix = randomBytes(4).toString('hex');
 const OWNER = `creddy_owner_${suffix}`;
@@ -42,7 +42,7 @@ describe('PostgreSQL roles: a migration owner and a least-privilege runtime role
     await adminQuery(`CREATE DATABASE ${DB} OWNER ${OWNER}`);
     ownerConfig = config('owner', OWNER);
     appConfig = config('app', APP);
-    app = new pg.Client({ connectionString: databaseUrl(DB, APP) });
+    app = testClient(databaseUrl(DB, APP));
     await app.connect();
   });
   afterAll(async () => {

@@ -1,7 +1,6 @@
-import pg from 'pg';
 import { describe } from 'vitest';
 import { createPostgresStore } from '../../src/store/postgres/index.js';
-import { type FreshDatabase, migratedDatabase } from '../helpers/pg.js';
+import { type FreshDatabase, migratedDatabase, testClient } from '../helpers/pg.js';
 import { storeContract } from './contract.js';
 
 describe('store contract: PostgreSQL', () => {
@@ -10,7 +9,7 @@ describe('store contract: PostgreSQL', () => {
     const target = { url: db.url, display: db.url, poolSize: 4 };
     const store = createPostgresStore(target);
     const seconds: ReturnType<typeof createPostgresStore>[] = [];
-    const raw = new pg.Client({ connectionString: db.url });
+    const raw = testClient(db.url);
     await raw.connect();
     return {
       engine: 'postgres',

@@ -125,6 +125,7 @@ export interface Answer {
   readonly status: number;
   /** The pid of the worker that answered (`creddy-worker`). */
   readonly worker: number;
+  /** Parsed JSON, or the text of any other content type. */
   readonly body: any;
 }
 
@@ -149,8 +150,14 @@ export function call(url: string, path: string, options: { method?: string; toke
         let text = '';
         res.setEncoding('utf8');
         res.on('data', (d: string) => (text += d));
+        // JSON parsed; anything else (the /metrics text) as it came.
+        const json = /json/.test(res.headers['content-type'] ?? '');
         res.on('end', () =>
-          resolve({ status: res.statusCode!, worker: Number(res.headers['creddy-worker']), body: text ? JSON.parse(text) : null }),
+          resolve({
+            status: res.statusCode!,
+            worker: Number(res.headers['creddy-worker']),
+            body: text ? (json ? JSON.parse(text) : text) : null,
+          }),
         );
       },
     );

@@ -7,29 +7,32 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { decodeProtectedHeader } from 'jose';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCK_CLASS, LOCKS } from '../../src/store/postgres/db.js';
 import { eventually } from '../helpers/harness.js';
-import { adminQuery } from '../helpers/pg.js';
+import { sampleValue } from '../helpers/metrics.js';
+import { adminQuery, testClient } from '../helpers/pg.js';
 import { call, type Engine, fromEveryWorker, issue, startWorkers, type WorkerSet } from './harness.js';
 
-/** Holds the audit chain's write lock from outside, so appends (and their requests) wait. */
-async function holdAuditLock(set: WorkerSet): Promise<{ waiting(): Promise<number>; release(): Promise<void> }> {
+/**
+ * Holds the audit chain's write lock from outside, so appends (and their requests) wait.
+ * `allWaiting(n)`: every worker has an append of the `n` requests sent waiting on the lock.
+ */
+async function holdAuditLock(set: WorkerSet): Promise<{ allWaiting(requests: number): Promise<boolean>; release(): Promise<void> }> {
   const fresh = set.db;
   if (fresh) {
-    const client = new pg.Client({ connectionString: fresh.url });
+    const client = testClient(fresh.url);
     await client.connect();
     await client.query('SELECT pg_advisory_lock($1, $2)', [LOCK_CLASS, LOCKS.audit]);
     return {
       // Sessions of the workers waiting for the lock: each has an append (a batch) in flight.
-      waiting: async () =>
+      allWaiting: async () =>
         (
           await adminQuery<{ n: number }>(
             "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND wait_event = 'advisory' AND pid <> $2",
             [fresh.name, (client as unknown as { processID: number }).processID],
           )
-        )[0]!.n,
+        )[0]!.n >= 2,
       release: async () => {
         await client.query('SELECT pg_advisory_unlock($1, $2)', [LOCK_CLASS, LOCKS.audit]);
         await client.end();
@@ -40,10 +43,12 @@ async function holdAuditLock(set: WorkerSet): Promise<{ waiting(): Promise<numbe
   db.pragma('busy_timeout = 5000');
   db.exec('BEGIN IMMEDIATE');
   return {
-    // SQLite shows no waiters: the requests have had a second to arrive.
-    waiting: async () => {
-      await new Promise((r) => setTimeout(r, 1_000));
-      return 2;
+    // SQLite lists no waiters, but the workers' audit queues show them: the entries waiting for
+    // their commit, summed over the workers (/metrics on a connection of its own, so none is left
+    // idle for the drain). All of them waiting means every worker has its share.
+    allWaiting: async (requests) => {
+      const scraped = await call(set.url, '/metrics');
+      return sampleValue(scraped.body as string, 'creddy_audit_queue_depth')! >= requests;
     },
     release: async () => {
       db.exec('ROLLBACK');
@@ -129,7 +134,7 @@ describe.each<Engine>(['sqlite', 'postgres'])('creddy server --workers 2 on %s',
     let answers: Awaited<ReturnType<typeof issue>>[];
     try {
       const pending = Promise.all(Array.from({ length: 6 }, () => issue(set.url, token)));
-      await eventually(async () => (await lock.waiting()) >= 2, 10_000);
+      await eventually(() => lock.allWaiting(6), 10_000);
       set.primary.kill('SIGTERM');
       await eventually(() => set.log.filter((l) => l['msg'] === 'draining' && l['worker'] !== undefined).length === 2, 10_000);
       await lock.release();

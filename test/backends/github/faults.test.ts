@@ -66,7 +66,11 @@ describe('github backend: failures', () => {
   it('does not wait out a Retry-After longer than the deadline allows', async () => {
     const before = f.gh.requests.length;
     f.gh.faults.push({ status: 403, secondaryRateLimit: true, retryAfter: 60 });
-    const res = await mint();
+    // Not on fake time: nothing here waits on a timer, and moving the fake clock would only race
+    // the request. onFakeTime moves it 20 ms per real millisecond, so on a loaded machine the 1 s
+    // request_timeout could fire before the fake answered; the retry then took no fault (the
+    // abandoned request shifted the 403 when it got there) and was answered 201.
+    const res = await issue(f.broker.url, token, { backend: 'gh', scopes: ['contents:read'] });
     expect(res.status).toBe(502);
     expect(res.body.error.message).toMatch(/403.*retry after 60s/);
     expect(f.gh.requests.length - before).toBe(1);

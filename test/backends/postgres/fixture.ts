@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
-import { adminQuery, databaseUrl, type FreshDatabase, freshDatabase } from '../../helpers/pg.js';
+import type pg from 'pg';
+import { adminQuery, databaseUrl, type FreshDatabase, freshDatabase, testClient } from '../../helpers/pg.js';
 
 /**
  * A database on the machine's PostgreSQL for `type: postgres` backends: a table, a read and a
@@ -97,9 +97,9 @@ export const adminUrlEnv = (fx: PgFixture): NodeJS.ProcessEnv => ({ CREDDY_PG_AD
 
 /** Connects as an issued user; resolves with the client or rejects with PostgreSQL's error. */
 export async function connectAs(url: string): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: url });
-  // A session ended by creddy emits 'error' on the idle client; the test reads it from the next query.
-  client.on('error', () => {});
+  // A session ended by creddy emits 'error' on the idle client (ignored there, ../../helpers/pg.ts);
+  // the test reads it from the next query.
+  const client = testClient(url);
   await client.connect();
   return client;
 }
