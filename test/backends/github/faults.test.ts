@@ -3,16 +3,24 @@
  * with a clear 502 naming GitHub's status; nothing is half-issued and every failure is audited.
  *
  * Timeouts are fake: per-attempt timeouts, backoff, Retry-After and the fake's slow answers all
- * run on setTimeout, which each mint drives (onFakeTime), so a 5 s stall costs no real 5 s.
+ * run on setTimeout, which each mint drives (onFakeTime), so a 15 s stall costs no real 15 s.
+ *
+ * onFakeTime moves the clock 20 ms per turn of its loop, and its loop keeps turning while the
+ * broker and the fake do real work (signing and checking the App JWT, loopback I/O). A per-attempt
+ * timeout of 1 s left 50 turns for that work: on a loaded machine an attempt could time out before
+ * the fake answered, and the abandoned request then took the next test's fault. At 5 s it has 250.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { issue, lastOutcome as lastOutcomeOf, onFakeTime, useFakeTimers } from '../../helpers/harness.js';
 import { type GitHubFixture, startGitHubFixture } from './fixture.js';
 
+/** The backend's per-attempt timeout here (fake time); the slow faults below are well past it. */
+const REQUEST_TIMEOUT = '5s';
+
 let f: GitHubFixture;
 let token: string;
 beforeAll(async () => {
-  f = await startGitHubFixture();
+  f = await startGitHubFixture({ requestTimeout: REQUEST_TIMEOUT });
   token = await f.broker.agent('ci-bot', 'gh:contents:read');
   // Warm the installation lookup so each test counts only token requests.
   expect((await issue(f.broker.url, token, { backend: 'gh', scopes: ['contents:read'] })).status).toBe(201);
@@ -37,7 +45,7 @@ describe('github backend: retried faults', () => {
     ['two 502/503s', [{ status: 502 as const }, { status: 503 as const }]],
     ['a 403 secondary rate limit with Retry-After: 1', [{ status: 403 as const, secondaryRateLimit: true as const, retryAfter: 1 }]],
     ['a malformed 201 body', [{ malformed: true as const }]],
-    ['a response slower than request_timeout', [{ delayMs: 4000 }]],
+    ['a response slower than request_timeout', [{ delayMs: 12_000 }]],
   ])('recovers from %s', async (_name, faults) => {
     const before = f.gh.requests.length;
     f.gh.faults.push(...faults);
@@ -67,8 +75,8 @@ describe('github backend: failures', () => {
     const before = f.gh.requests.length;
     f.gh.faults.push({ status: 403, secondaryRateLimit: true, retryAfter: 60 });
     // Not on fake time: nothing here waits on a timer, and moving the fake clock would only race
-    // the request. onFakeTime moves it 20 ms per real millisecond, so on a loaded machine the 1 s
-    // request_timeout could fire before the fake answered; the retry then took no fault (the
+    // the request. onFakeTime moves it 20 ms per turn, so on a loaded machine the request_timeout
+    // could fire before the fake answered; the retry then took no fault (the
     // abandoned request shifted the 403 when it got there) and was answered 201.
     const res = await issue(f.broker.url, token, { backend: 'gh', scopes: ['contents:read'] });
     expect(res.status).toBe(502);
@@ -82,8 +90,8 @@ describe('github backend: failures', () => {
     expect(malformed.status).toBe(502);
     expect(malformed.body.error.message).toMatch(/malformed response/);
 
-    // Far beyond the 1 s request_timeout, so even a loaded machine cannot let a slow answer win.
-    f.gh.faults.push(...Array.from({ length: 4 }, () => ({ delayMs: 5000 })));
+    // Far beyond the 5 s request_timeout, so even a loaded machine cannot let a slow answer win.
+    f.gh.faults.push(...Array.from({ length: 4 }, () => ({ delayMs: 15_000 })));
     const slow = await mint();
     expect(slow.status).toBe(502);
     expect(slow.body.error.message).toMatch(/did not answer in time/);

@@ -20,9 +20,12 @@ export interface GitHubFixture {
 
 /**
  * The fake GitHub (installation 7 of App 4242 on account `acme`, three repos) and a broker whose
- * `gh` backend points at it. `extra` adds YAML lines to the backend (e.g. a repositories ceiling).
+ * `gh` backend points at it. `extra` adds YAML lines to the backend (e.g. a repositories ceiling);
+ * `requestTimeout` is the backend's per-attempt timeout (default 1s).
  */
-export async function startGitHubFixture(options: { extra?: string[]; installationKey?: string } = {}): Promise<GitHubFixture> {
+export async function startGitHubFixture(
+  options: { extra?: string[]; installationKey?: string; requestTimeout?: string } = {},
+): Promise<GitHubFixture> {
   const app = appKeyPair();
   const gh = await startFakeGitHub({
     appId: APP_ID,
@@ -47,7 +50,7 @@ export async function startGitHubFixture(options: { extra?: string[]; installati
         `    private_key: \${file:${dir}/app.pem}`,
         `    ${options.installationKey ?? `installation_id: ${INSTALLATION}`}`,
         `    base_url: ${gh.url}`,
-        '    request_timeout: 1s',
+        `    request_timeout: ${options.requestTimeout ?? '1s'}`,
         '    max_ttl: 1h',
         '    allowed_scopes: ["contents:*", "issues:read", "pull_requests:write", "metadata:read", "administration:*"]',
         '    default_scopes: ["contents:read"]',
