@@ -3,16 +3,22 @@
  * what still fails is a clear, audited 502 and no credential.
  *
  * Timeouts are fake: the SDK's request timeout and retry backoff and the fake's slow answers all
- * run on setTimeout, which each mint drives (onFakeTime), so a 4 s stall costs no real 4 s.
+ * run on setTimeout, which each mint drives (onFakeTime), so a 12 s stall costs no real 12 s.
+ * The per-attempt timeout is 5 s, not the fixture's 1 s: onFakeTime moves the clock 20 ms per turn
+ * of its loop while the SDK and the fake do real work (signing, SigV4 checks, loopback I/O), and 1 s
+ * left 50 turns for it — too few on a loaded machine (test/backends/github/faults.test.ts).
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { issue, lastOutcome as lastOutcomeOf, onFakeTime, useFakeTimers } from '../../helpers/harness.js';
 import { type AwsFixture, startAwsFixture } from './fixture.js';
 
+/** The backend's per-attempt timeout here (fake time); the slow faults below are well past it. */
+const REQUEST_TIMEOUT = '5s';
+
 let f: AwsFixture;
 let token: string;
 beforeAll(async () => {
-  f = await startAwsFixture();
+  f = await startAwsFixture({ requestTimeout: REQUEST_TIMEOUT });
   token = await f.broker.agent('ci-bot', 'aws:s3:GetObject');
   await useFakeTimers(['setTimeout', 'clearTimeout']);
 });
@@ -32,7 +38,7 @@ describe('aws backend: retried faults', () => {
   it.each([
     ['a 500', [{ status: 500 as const }]],
     ['a 503 and a throttle', [{ status: 503 as const }, { throttle: true as const }]],
-    ['a response slower than request_timeout', [{ delayMs: 4000 }]],
+    ['a response slower than request_timeout', [{ delayMs: 12_000 }]],
   ])('recovers from %s', async (_name, faults) => {
     const before = f.sts.calls.length;
     f.sts.faults.push(...faults);
@@ -73,14 +79,14 @@ describe('aws backend: failures', () => {
   });
 
   it('reports timeouts clearly', async () => {
-    f.sts.faults.push({ delayMs: 4000 }, { delayMs: 4000 }, { delayMs: 4000 });
+    f.sts.faults.push({ delayMs: 12_000 }, { delayMs: 12_000 }, { delayMs: 12_000 });
     const res = await mint();
     expect(res.status).toBe(502);
     expect(res.body.error.message).toBe('AWS STS did not answer in time after 3 attempts');
   });
 
   it("does not retry a refusal (AccessDenied) and keeps STS's message out of the response", async () => {
-    const g = await startAwsFixture({ externalId: 'required-but-not-configured' });
+    const g = await startAwsFixture({ externalId: 'required-but-not-configured', requestTimeout: REQUEST_TIMEOUT });
     try {
       const t = await g.broker.agent('a', 'aws:s3:GetObject');
       const res = await onFakeTime(issue(g.broker.url, t, { backend: 'aws', scopes: ['s3:GetObject'] }));

@@ -21,8 +21,13 @@ export interface AwsFixture {
   stop(): Promise<void>;
 }
 
-/** The fake STS (role `agents`, optionally guarded by an external id) and a broker with backend `aws`. */
-export async function startAwsFixture(options: { extra?: string[]; externalId?: string } = {}): Promise<AwsFixture> {
+/**
+ * The fake STS (role `agents`, optionally guarded by an external id) and a broker with backend
+ * `aws`; `requestTimeout` is the backend's per-attempt timeout (default 1s).
+ */
+export async function startAwsFixture(
+  options: { extra?: string[]; externalId?: string; requestTimeout?: string } = {},
+): Promise<AwsFixture> {
   useBaseCredentials();
   const sts = await startFakeSts({
     credentials: [BASE],
@@ -35,7 +40,7 @@ export async function startAwsFixture(options: { extra?: string[]; externalId?: 
       `    role_arn: ${ROLE}`,
       '    region: us-east-1',
       `    endpoint: ${sts.url}`,
-      '    request_timeout: 1s',
+      `    request_timeout: ${options.requestTimeout ?? '1s'}`,
       '    default_ttl: 15m',
       '    max_ttl: 2h',
       '    allowed_scopes: ["s3:Get*", "s3:List*", "dynamodb:Query", "sts:GetCallerIdentity"]',
