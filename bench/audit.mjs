@@ -15,10 +15,10 @@ import { mkdirSync, mkdtempSync, rmdirSync, rmSync, writeFileSync } from 'node:f
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { benchConfigYaml, ISSUE_BODY } from './lib/targets.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const CLI = join(ROOT, 'dist', 'main.js');
-const BODY = JSON.stringify({ backend: 'demo', scopes: ['read'], ttl: '5m' });
 
 const { values } = parseArgs({
   options: {
@@ -65,7 +65,7 @@ function load(url, token) {
     '--url',
     `${url}/v1/credentials`,
     '--body',
-    BODY,
+    ISSUE_BODY,
     '--connections',
     String(settings.connections),
     '--duration',
@@ -86,22 +86,7 @@ async function run(mode) {
   const dir = mkdtempSync(join(values.tmp, `audit-${mode}-`));
   try {
     const configPath = join(dir, 'creddy.yaml');
-    writeFileSync(
-      configPath,
-      [
-        'listen: 127.0.0.1:0',
-        `data_dir: ${join(dir, 'data')}`,
-        'backends:',
-        '  demo:',
-        '    type: generic',
-        '    audience: demo',
-        '    default_ttl: 15m',
-        '    max_ttl: 1h',
-        '    allowed_scopes: [read]',
-        '',
-      ].join('\n'),
-      { mode: 0o600 },
-    );
+    writeFileSync(configPath, benchConfigYaml(dir), { mode: 0o600 });
     const env = { ...process.env, CREDDY_KEK: randomBytes(32).toString('hex'), CREDDY_AUDIT_KEY: randomBytes(32).toString('hex') };
     if (mode === 'off') env.CREDDY_AUDIT_SYNC = 'off';
     else delete env.CREDDY_AUDIT_SYNC;

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { JwksDocument } from '../keys/keyring.js';
 import type { Services } from '../services.js';
-import { newRequestId } from './middleware/request-id.js';
+import { stampResponse } from './middleware/request-id.js';
 
 /** Where verifiers fetch the signing keys (RFC 8414 `jwks_uri`). */
 export const JWKS_PATH = '/.well-known/jwks.json';
@@ -44,7 +44,7 @@ export function jwksResponder(services: Services): (ifNoneMatch: string | undefi
  * Why: verifiers fetch the JWKS far more often than agents ask for credentials, and the hono path
  * costs a web `Request`, the middleware chain and routing on each (bench/README.md, "JWKS"). The
  * answer is the one the app's own route gives (both call `jwksResponder`), with the headers every
- * response carries (`X-Request-Id`, `nosniff`; http/middleware/request-id.ts). HEAD, a query
+ * response carries (`stampResponse`: `X-Request-Id`, `nosniff`). HEAD, a query
  * string or any other method take the app's path.
  */
 export function withJwksFastPath(
@@ -59,8 +59,7 @@ export function withJwksFastPath(
     }
     const ifNoneMatch = req.headers['if-none-match'];
     const { status, headers, body } = answer(ifNoneMatch);
-    res.setHeader('X-Request-Id', newRequestId());
-    res.setHeader('X-Content-Type-Options', 'nosniff');
+    stampResponse((name, value) => res.setHeader(name, value));
     for (const name in headers) res.setHeader(name, headers[name]!);
     if (body) res.setHeader('Content-Length', body.byteLength);
     res.writeHead(status);

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SecretRow } from '../../src/store/rows.js';
 import { runCli } from '../helpers/cli.js';
 import { issue, startBroker, type TestBroker } from '../helpers/harness.js';
 import { adminQuery, type FreshDatabase, migratedDatabase } from '../helpers/pg.js';
@@ -18,19 +19,6 @@ const BACKENDS = `  vault:
     allowed_scopes: ["app/*"]
     grace: 1h`;
 
-interface SecretRow {
-  id: string;
-  path: string;
-  version: number;
-  sealed: Buffer | null;
-  kek_id: string | null;
-  created_at: number;
-  created_by: string;
-  generated: number;
-  superseded_at: number | null;
-  readable_until: number | null;
-  deleted_at: number | null;
-}
 const COLUMNS = 'id, path, version, sealed, kek_id, created_at, created_by, generated, superseded_at, readable_until, deleted_at';
 
 describe.each(['sqlite', 'postgres'] as const)('stored secrets are tied to the audit log (%s)', (engine) => {

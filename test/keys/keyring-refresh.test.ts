@@ -4,7 +4,7 @@
  * that read it afterwards and put the old keys back.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKeyring, type Keyring } from '../../src/keys/keyring.js';
+import { createKeyring, type Keyring, type KeyringDeps } from '../../src/keys/keyring.js';
 import type { KeyRecord } from '../../src/model/key.js';
 import { runCli } from '../helpers/cli.js';
 import { openServices, silentLogger, type TestServices } from '../helpers/harness.js';
@@ -34,31 +34,26 @@ describe('keyring refresh', () => {
     const result = await runCli(['keys', 'rotate', '--force', '--config', broker.configPath], broker.env);
     expect(result.code, result.stderr).toBe(0);
   };
+  /** A keyring on the broker's store whose reads go through `vet`, as the server's go through the state guard. */
+  const keyringVetting = (vet: NonNullable<KeyringDeps['vet']>): Keyring => {
+    const { store, keks, clock, config, auditSeal } = broker.services;
+    return createKeyring({ store, keks, clock, logger: silentLogger, config: config.keys, actor: 'server', auditSeal, vet });
+  };
   const storedKid = async (state: KeyRecord['state']) => (await broker.services.store.keys.list()).find((k) => k.state === state)?.kid;
 
   beforeAll(async () => {
     broker = await openServices();
-    const { store, keks, clock, config, auditSeal } = broker.services;
-    keyring = createKeyring({
-      store,
-      keks,
-      clock,
-      logger: silentLogger,
-      config: config.keys,
-      actor: 'server',
-      auditSeal,
-      // The seam the server fills with the audit state guard: here it counts reads and can hold one.
-      vet: async (load) => {
-        reads++;
-        const rows = await load();
-        const held = hold;
-        hold = undefined;
-        if (held) {
-          held.onRead();
-          await held.released;
-        }
-        return { loaded: rows, usable: rows };
-      },
+    // The seam the server fills with the audit state guard: here it counts reads and can hold one.
+    keyring = keyringVetting(async (load) => {
+      reads++;
+      const rows = await load();
+      const held = hold;
+      hold = undefined;
+      if (held) {
+        held.onRead();
+        await held.released;
+      }
+      return { loaded: rows, usable: rows };
     });
     await keyring.init();
   });
@@ -97,27 +92,17 @@ describe('keyring refresh', () => {
   });
 
   it('a reload that fails does not fail the one queued behind it', async () => {
-    const { store, keks, clock, config, auditSeal } = broker.services;
     let calls = 0;
     let releaseFirst!: () => void;
     const firstHeld = new Promise<void>((resolve) => (releaseFirst = resolve));
-    const flaky = createKeyring({
-      store,
-      keks,
-      clock,
-      logger: silentLogger,
-      config: config.keys,
-      actor: 'server',
-      auditSeal,
-      vet: async (load) => {
-        calls++;
-        if (calls === 1) {
-          await firstHeld;
-          throw new Error('store unavailable');
-        }
-        const rows = await load();
-        return { loaded: rows, usable: rows };
-      },
+    const flaky = keyringVetting(async (load) => {
+      calls++;
+      if (calls === 1) {
+        await firstHeld;
+        throw new Error('store unavailable');
+      }
+      const rows = await load();
+      return { loaded: rows, usable: rows };
     });
     const failing = flaky.refresh();
     const queued = flaky.refresh();

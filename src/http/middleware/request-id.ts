@@ -3,13 +3,24 @@ import { randomId } from '../../_utils/ids.js';
 import { type AppEnv, setResponseHeader } from '../context.js';
 
 /** A short random id that ties a response, its log lines and its audit row together. */
-export const newRequestId = (): string => randomId(9);
+const newRequestId = (): string => randomId(9);
 
-/** First middleware: a request id on the context and in `X-Request-Id`, and `nosniff` on every answer. */
-export const requestId = (): MiddlewareHandler<AppEnv> => (c, next) => {
+/**
+ * The headers every answer carries, whoever writes it (the app, or the server's JWKS fast path):
+ * a new request id in `X-Request-Id`, and `nosniff`. Returns the id.
+ */
+export function stampResponse(setHeader: (name: string, value: string) => void): string {
   const id = newRequestId();
-  c.set('requestId', id);
-  setResponseHeader(c, 'X-Request-Id', id);
-  setResponseHeader(c, 'X-Content-Type-Options', 'nosniff');
+  setHeader('X-Request-Id', id);
+  setHeader('X-Content-Type-Options', 'nosniff');
+  return id;
+}
+
+/** First middleware: the request id on the context, and the headers of `stampResponse`. */
+export const requestId = (): MiddlewareHandler<AppEnv> => (c, next) => {
+  c.set(
+    'requestId',
+    stampResponse((name, value) => setResponseHeader(c, name, value)),
+  );
   return next();
 };
