@@ -62,7 +62,7 @@ export async function createServices(config: Config, options: ServiceOptions): P
   const { logger } = options;
   const metrics = options.metrics ?? noMetrics;
   const store =
-    options.store ?? openStore(config.store, { auditOffThread: options.actor === 'server', durable: durableAudit(env, logger) });
+    options.store ?? (await openStore(config.store, { auditOffThread: options.actor === 'server', durable: durableAudit(env, logger) }));
   try {
     // The server warns about dev keys at every start; repeating it on each CLI call is noise.
     const warnDev = options.actor === 'server';

@@ -101,7 +101,7 @@ const verify = defineCommand({
     const witnessed = witnessSource === undefined ? undefined : await readWitness(witnessSource);
     if (witnessSource !== undefined && !witnessed) throw new CreddyError('ERR_USAGE', `--witness: ${args.witness} holds no checkpoint yet`);
     const config = cliConfig(ctx, args.config);
-    const store = openStore(config.store);
+    const store = await openStore(config.store);
     try {
       const keys = loadAuditKeys({ env: ctx.env, dataDir: config.dataDir });
       const report = await verifyStore(store, keys, pinned, {

@@ -175,7 +175,7 @@ export async function checkStore(
       ],
     };
   const checks: Check[] = [{ check: 'store', status: 'ok', message: `${where}: reachable, schema v${status.version} (current)` }];
-  const store = openStore(config.store, { auditOffThread: false });
+  const store = await openStore(config.store, { auditOffThread: false });
   try {
     const current = (await store.keys.list()).find((k) => k.state === 'current');
     if (current && keks) {

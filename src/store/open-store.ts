@@ -1,8 +1,7 @@
 import type { Store, StoreConfig, StoreStatus } from './port.js';
-import { createPostgresStore } from './postgres/index.js';
-import { inspectPostgres } from './postgres/inspect.js';
-import { createSqliteStore } from './sqlite/index.js';
-import { inspectSqlite } from './sqlite/inspect.js';
+
+// Each store's code (and its driver: pg, better-sqlite3) loads only when that store is configured:
+// pg alone costs ~80 ms of CPU at every start of a SQLite server or CLI command that opens one.
 
 /** How a process uses its store; each backend takes what applies to it. */
 export interface StoreOptions {
@@ -13,12 +12,17 @@ export interface StoreOptions {
 }
 
 /** Opens the configured store: the SQLite file, or the PostgreSQL database replicas share. */
-export function openStore(config: StoreConfig, options: StoreOptions = {}): Store {
-  if (config.kind === 'postgres') return createPostgresStore(config, options.durable === undefined ? {} : { durable: options.durable });
+export async function openStore(config: StoreConfig, options: StoreOptions = {}): Promise<Store> {
+  if (config.kind === 'postgres') {
+    const { createPostgresStore } = await import('./postgres/index.js');
+    return createPostgresStore(config, options.durable === undefined ? {} : { durable: options.durable });
+  }
+  const { createSqliteStore } = await import('./sqlite/index.js');
   return createSqliteStore(config.path, options);
 }
 
 /** Whether the configured store exists, can be read, and has the current schema; changes nothing. */
 export async function inspectStore(config: StoreConfig): Promise<StoreStatus> {
-  return config.kind === 'postgres' ? inspectPostgres(config) : inspectSqlite(config.path);
+  if (config.kind === 'postgres') return (await import('./postgres/inspect.js')).inspectPostgres(config);
+  return (await import('./sqlite/inspect.js')).inspectSqlite(config.path);
 }

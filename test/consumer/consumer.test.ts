@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { startBroker, type TestBroker } from '../helpers/harness.js';
 import { createCompiler } from './compile.js';
-import { exec, FIXTURE, type Manifest, type PackedProject, packIntoProject, ROOT } from './packed-project.js';
+import { exec, FIXTURE, type Manifest, type PackedProject, packIntoProject, ROOT, TSC7 } from './packed-project.js';
 
 /**
  * The package as a user receives it (packed-project.ts): `npm pack` of the built repo, unpacked
@@ -162,7 +162,7 @@ describe('the packed package, installed into a fresh project', () => {
     expect(missing).toEqual([]);
   });
 
-  it('type-checks a strict NodeNext consumer, every TSDoc example and the README examples', async () => {
+  it('type-checks a strict NodeNext consumer, every TSDoc example and the README examples, with TypeScript 6 and 7', async () => {
     const targets = conditional().map((entry) => entry.types.replace(/^\.\//, ''));
     const examples: string[] = [];
     for (const file of [...(await reachable(targets)).files].filter((f) => f.endsWith('.d.ts'))) {
@@ -181,6 +181,10 @@ describe('the packed package, installed into a fresh project', () => {
     const all = [...examples, ...readmeExamples];
     // Each example is its own module (`export {}`), so examples may reuse names and use top-level await.
     for (const [i, code] of all.entries()) await writeFile(join(project, 'examples', `example-${i}.ts`), `${code}\nexport {};\n`);
+    // TypeScript 7 (its own process) checks the project while TypeScript 6 does here.
+    const native = exec(process.execPath, [TSC7, '-p', 'tsconfig.json', '--pretty', 'false'], { cwd: project }).catch(
+      (err: { stdout?: string; code?: number }) => ({ stdout: `exit ${err.code}: ${err.stdout ?? ''}` }),
+    );
     const { files: compiled, diagnostics } = compile!(join(project, 'tsconfig.json'));
     if (diagnostics !== '') {
       throw new Error(
@@ -190,6 +194,8 @@ describe('the packed package, installed into a fresh project', () => {
     // The creddy types came from the unpacked tarball, never from the repo's own dist/ or src/.
     expect(compiled).toContain(join(pkg, 'dist/index.d.ts'));
     expect(compiled.filter((file) => file.startsWith(join(ROOT, 'dist')) || file.startsWith(join(ROOT, 'src')))).toEqual([]);
+    // The same project under the native compiler, as a TypeScript 7 user runs it (exit 0, nothing printed).
+    expect((await native).stdout, 'TypeScript 7 failed in the consumer project').toBe('');
   }, 120_000); // tsc over our declarations, @types/node and hono: long on a busy machine
 
   it('imports the four entries with node', async () => {

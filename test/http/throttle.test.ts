@@ -167,7 +167,7 @@ describe('auth throttle at the wire', () => {
 
   it('refusals left at shutdown are summed up in a last row', async () => {
     await broker.stopServer();
-    const store = openStore(broker.services.config.store);
+    const store = await openStore(broker.services.config.store);
     try {
       const [summary] = await store.audit.query({ type: 'auth.throttled', limit: 10 });
       expect(summary).toMatchObject({

@@ -31,7 +31,7 @@ describe('keys rewrap and wrong KEKs', () => {
     for (let i = 0; i < 3; i++) expect((await op(['keys', 'rotate', '--force'], envA)).code).toBe(0);
     // Creates the audit checkpoint signing key, sealed under the old KEK too.
     expect((await op(['audit', 'pubkey'], envA)).code).toBe(0);
-    store = openStore(parseConfig(demoYaml({ dataDir: join(tmp.dir, 'data') }), configPath, envA).store);
+    store = await openStore(parseConfig(demoYaml({ dataDir: join(tmp.dir, 'data') }), configPath, envA).store);
     const retired = (await store.keys.list()).find((k) => k.state === 'retired')!;
     const revoked = await op(['keys', 'revoke', retired.kid], envA);
     expect(revoked.code, revoked.stderr).toBe(0);
