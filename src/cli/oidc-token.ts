@@ -7,9 +7,9 @@ const JWT_RE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const REQUEST_TIMEOUT_MS = 10_000;
 
 /**
- * The bearer a caller command sends, found in this order (a key pair, `CREDDY_AGENT_KEY_FILE` +
- * `CREDDY_AGENT`, comes between 1 and 2: cli/caller-auth.ts):
- * 1. `CREDDY_TOKEN` (an agent token) — when set, it wins;
+ * The bearer a caller command sends when it holds no agent credential: cli/caller-auth.ts checks
+ * 1. `CREDDY_TOKEN` (an agent token) and then a key pair (`CREDDY_AGENT_KEY_FILE` +
+ * `CREDDY_AGENT`) before loading this module; here, in this order:
  * 2. `CREDDY_OIDC_TOKEN` (an ID token's text);
  * 3. `CREDDY_OIDC_TOKEN_FILE` (read at each use: Kubernetes rotates projected tokens in place);
  * 4. GitHub Actions (`ACTIONS_ID_TOKEN_REQUEST_URL` + `ACTIONS_ID_TOKEN_REQUEST_TOKEN`, present
@@ -22,7 +22,6 @@ export function callerToken(
   discoverIssuer: () => Promise<string>,
   fetchImpl: typeof fetch = fetch,
 ): string | (() => Promise<string>) {
-  if (env['CREDDY_TOKEN']) return env['CREDDY_TOKEN'];
   if (env['CREDDY_OIDC_TOKEN']) return checked(env['CREDDY_OIDC_TOKEN'], 'CREDDY_OIDC_TOKEN');
   const file = env['CREDDY_OIDC_TOKEN_FILE'];
   if (file) return () => readTokenFile(file);

@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { JwksDocument } from '../keys/keyring.js';
 import type { Services } from '../services.js';
 import { stampResponse } from './middleware/request-id.js';
 
@@ -15,8 +14,8 @@ export type JwksAnswer =
 type JwksHeaders = Readonly<Record<string, string>>;
 
 /**
- * Answers JWKS requests from memory: the body is encoded once per key set (the keyring builds a
- * new document on every change, so identity tells a change), and every header value is made once.
+ * Answers JWKS requests from memory: the keyring encodes the body once per key set, and every
+ * header value is made once here.
  *
  * `Cache-Control` carries up to 10% jitter below `jwks_max_age` so a fleet of verifiers does not
  * refetch in lock-step; never above it, so a newly published key reaches every cache before it
@@ -26,14 +25,12 @@ export function jwksResponder(services: Services): (ifNoneMatch: string | undefi
   const maxAge = services.config.keys.jwksMaxAge;
   const jitter = Math.max(1, Math.ceil(maxAge * 0.1));
   const cacheControl = Array.from({ length: jitter }, (_, i) => `public, max-age=${Math.max(0, maxAge - i)}`);
-  let encoded: { source: JwksDocument; body: Uint8Array<ArrayBuffer> } | undefined;
   return (ifNoneMatch) => {
     const jwks = services.keyring.jwks();
-    if (encoded?.source !== jwks) encoded = { source: jwks, body: new TextEncoder().encode(jwks.body) };
     const pick = cacheControl[Math.floor(Math.random() * jitter)] ?? cacheControl[0]!;
     const headers = { 'Cache-Control': pick, ETag: jwks.etag };
     if (ifNoneMatch === jwks.etag) return { status: 304, headers, body: undefined };
-    return { status: 200, headers: { ...headers, 'Content-Type': 'application/jwk-set+json' }, body: encoded.body };
+    return { status: 200, headers: { ...headers, 'Content-Type': 'application/jwk-set+json' }, body: jwks.bytes };
   };
 }
 

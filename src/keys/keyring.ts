@@ -16,6 +16,8 @@ import { unsealSigningKey } from './unseal.js';
 /** The served JWKS, pre-serialised with its ETag so each request costs nothing. */
 export interface JwksDocument {
   readonly body: string;
+  /** `body` as UTF-8, what the JWKS responses send. */
+  readonly bytes: Uint8Array<ArrayBuffer>;
   readonly etag: string;
   readonly kids: readonly string[];
 }
@@ -191,5 +193,5 @@ function buildJwks(keys: readonly KeyRecord[]): JwksDocument {
   const sorted = [...keys].sort((a, b) => order[a.state] - order[b.state] || a.createdAt - b.createdAt);
   const body = JSON.stringify({ keys: sorted.map((k) => publicJwk(k.publicX)) });
   const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
-  return { body, etag, kids: sorted.map((k) => k.kid) };
+  return { body, bytes: new TextEncoder().encode(body), etag, kids: sorted.map((k) => k.kid) };
 }
