@@ -130,6 +130,19 @@ export async function checkStore(
 ): Promise<{ checks: Check[]; currentKid?: string }> {
   const status = await inspectStore(config.store);
   const where = config.store.kind === 'sqlite' ? config.store.path : 'the store';
+  // PostgreSQL that cannot be reached is a failure, not a database still to be created: only
+  // SQLite's file is created by the first start.
+  if (!status.exists && status.error !== undefined)
+    return {
+      checks: [
+        {
+          check: 'store',
+          status: 'fail',
+          message: `cannot reach ${status.error}`,
+          fix: 'check the store URL, that PostgreSQL is running and that it accepts this role (creddy store migrate creates the schema)',
+        },
+      ],
+    };
   if (!status.exists)
     return {
       checks: [

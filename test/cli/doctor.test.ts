@@ -146,6 +146,22 @@ describe('creddy doctor', () => {
     expect(existsSync(join(fresh, 'data'))).toBe(false);
   });
 
+  it('a PostgreSQL store it cannot reach fails the store check, naming the error', async () => {
+    const config = join(dir, 'pg-down.yaml');
+    // Port 1 on loopback: nothing listens there.
+    writeFileSync(
+      config,
+      'data_dir: ./data\nstore: postgres://creddy@127.0.0.1:1/creddy\nbackends:\n  demo:\n    type: generic\n    allowed_scopes: [read]\n',
+    );
+    const r = await doctor(config, { HOME: dir }, { inProcess: true });
+    expect(r.code).toBe(1);
+    expect(find(r.checks, 'store')[0]).toMatchObject({
+      status: 'fail',
+      message: expect.stringMatching(/^cannot reach postgres:\/\/creddy@127\.0\.0\.1:1\/creddy: .*ECONNREFUSED/),
+      fix: expect.stringContaining('PostgreSQL is running'),
+    });
+  });
+
   it('a broken config: every problem is a failed check under its key path', async () => {
     const config = join(dir, 'bad.yaml');
     writeFileSync(
