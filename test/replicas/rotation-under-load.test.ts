@@ -2,10 +2,10 @@
  * Issue 9, "Keys": zero verification failures for verifiers that honour the JWKS max-age, across
  * ten scheduled rotations under load spread over three replicas on one PostgreSQL database.
  *
- * Clients issue without pause, each going round the replicas in turn. Every token is verified the
- * moment it arrives by verifiers whose JWKS comes from the *other* replicas (behind a load
- * balancer the verifier's fetch and the client's issuance rarely reach the same process) and by
- * verifiers whose every JWKS fetch goes to the next replica in turn. Three kinds of verifier:
+ * Clients issue at a steady pace (PACE_MS), each going round the replicas in turn. Every token is
+ * verified the moment it arrives by verifiers whose JWKS comes from the *other* replicas (behind
+ * a load balancer the verifier's fetch and the client's issuance rarely reach the same process)
+ * and by verifiers whose every JWKS fetch goes to the next replica in turn. Three kinds of verifier:
  * `createVerifier` as shipped, `createVerifier` that practically never refetches on an unknown kid
  * (so only the max-age can save it), and jose's `createRemoteJWKSet` as docs/keys.md configures it
  * (`cacheMaxAge` = `jwks_max_age`) with the same long cooldown.
@@ -30,6 +30,14 @@ import { firstServing, watchJwks } from './jwks-watch.js';
 const ISSUER = 'http://127.0.0.1:8400';
 const ROTATIONS = 10;
 const CLIENTS = 4;
+/**
+ * Each client starts an issuance at most this often: about 80 credentials a second in all. A
+ * client that issued without pause took whatever CPU the machine had (13,000 tokens and 52 s of
+ * CPU alone, 666 tokens in a CI run beside the rest of the suite), so the load depended on what
+ * else ran. Paced, it is the same alone and in the suite: every key signs ~300 tokens, the first
+ * tens of milliseconds after its rotation, and all nine verifiers of the other replicas check each.
+ */
+const PACE_MS = 50;
 const KEYS = 'keys:\n  rotation_period: 2s\n  publish_ahead: 1s\n  jwks_max_age: 1s\n  clock_skew: 1s';
 /**
  * The longest wait for an audit commit the config allows. This test is about verifiers during
@@ -125,6 +133,7 @@ describe(`${ROTATIONS} scheduled rotations under load over 3 replicas`, () => {
     let stopped = false;
     const client = async (first: number): Promise<void> => {
       for (let replica = first; !stopped; replica = (replica + 1) % urls.length) {
+        const pace = new Promise((r) => setTimeout(r, PACE_MS));
         const res = await fetch(`${urls[replica]}/v1/credentials`, {
           method: 'POST',
           headers: { authorization: `Bearer ${agent}`, 'content-type': 'application/json' },
@@ -149,6 +158,7 @@ describe(`${ROTATIONS} scheduled rotations under load over 3 replicas`, () => {
               ),
             ),
         );
+        await pace;
       }
     };
     const started = Date.now();
