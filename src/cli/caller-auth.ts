@@ -4,6 +4,20 @@ import type { CreddyAuth } from '../client/auth.js';
 import { CreddyError } from '../errors.js';
 import type { CliIo } from './io.js';
 
+/**
+ * Every variable a caller command authenticates with, here and in oidc-token.ts: `creddy exec`
+ * keeps them all from its child. (GitHub Actions' `ACTIONS_ID_TOKEN_REQUEST_*` are the
+ * platform's: every step of the job has them, so removing them from one child would change
+ * nothing but break tools that use them.)
+ */
+export const CALLER_AUTH_ENV = [
+  'CREDDY_TOKEN',
+  'CREDDY_AGENT_KEY_FILE',
+  'CREDDY_AGENT',
+  'CREDDY_OIDC_TOKEN',
+  'CREDDY_OIDC_TOKEN_FILE',
+] as const;
+
 /** A private key file holds one Ed25519 key: a PEM or JWK of a few hundred bytes. */
 const MAX_KEY_FILE = 16 * 1024;
 

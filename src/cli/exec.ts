@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import { defineCommand } from 'citty';
 import { CreddyError } from '../errors.js';
 import { callerClient, noteTtl, requestArgs, requestFromArgs } from './caller.js';
+import { CALLER_AUTH_ENV } from './caller-auth.js';
 import { unnamedSecretPaths } from './credential-env.js';
 import { credentialEnv } from './formats.js';
 import { type CliContext, contextOf } from './io.js';
@@ -12,13 +13,14 @@ import { type CliContext, contextOf } from './io.js';
 const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const;
 
 /**
- * The child's environment: ours, minus the agent's own bearer token (the child gets only the
- * narrowed credential it was issued, never the means to ask for more), plus the credential.
+ * The child's environment: ours, minus whatever this agent authenticates with (its bearer token,
+ * its key file's path and name, an OIDC token: CALLER_AUTH_ENV), plus the credential. The child
+ * gets only the narrowed credential it was issued, not the means to ask creddy for more.
  */
 export function childEnv(parent: NodeJS.ProcessEnv, credential: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...parent, ...credential };
-  delete env['CREDDY_TOKEN'];
-  return env;
+  const env: NodeJS.ProcessEnv = { ...parent };
+  for (const name of CALLER_AUTH_ENV) delete env[name];
+  return Object.assign(env, credential);
 }
 
 export const execCommand = defineCommand({

@@ -127,7 +127,8 @@ const revoke = defineCommand({
 const rewrap = defineCommand({
   meta: {
     name: 'rewrap',
-    description: 'Re-encrypt every stored private key under CREDDY_KEK (old rows open with CREDDY_KEK_PREVIOUS); resumable',
+    description:
+      'Re-encrypt everything sealed under the KEK (signing keys, audit checkpoint key, revocation handles, secret values) under CREDDY_KEK (old rows open with CREDDY_KEK_PREVIOUS); resumable',
   },
   args: { ...operatorArgs, ...jsonArg },
   async run({ args, data }) {
@@ -141,7 +142,7 @@ const rewrap = defineCommand({
       // The audit checkpoint signing key is sealed under the same KEK: the old KEK may only be
       // dropped once it is re-sealed too.
       const auditSigningKeys = await rewrapAuditSigningKeys(services);
-      // …and so are the revocation handles of live GitHub tokens.
+      // …and so are the downstream revocation handles (GitHub tokens, PostgreSQL roles).
       const handles = await rewrapRevocationHandles(services);
       // …and so are stored secret values.
       const secrets = await rewrapSecrets(services, 'cli');

@@ -41,7 +41,8 @@ const migrate = defineCommand({
 const copy = defineCommand({
   meta: {
     name: 'copy',
-    description: 'Copy this SQLite deployment (keys, agents, credentials, audit log) into an empty PostgreSQL database',
+    description:
+      'Copy this SQLite deployment (keys, agents and their public keys, credentials, secret versions, audit log) into an empty PostgreSQL database',
   },
   args: {
     ...operatorArgs,

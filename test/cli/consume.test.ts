@@ -8,6 +8,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { childEnv } from '../../src/cli/exec.js';
 import { BASE, ROLE, useBaseCredentials } from '../backends/aws/fixture.js';
 import { appKeyPair, type FakeGitHub, startFakeGitHub } from '../fakes/github.js';
 import { type FakeSts, startFakeSts } from '../fakes/sts.js';
@@ -123,6 +124,24 @@ describe('creddy exec', () => {
     expect(minted?.repositories).toEqual(['acme/gadgets']);
     expect(minted?.revoked).toBe(true); // killed when the command ended
     expect(r.stderr).not.toContain(seen.gh);
+  });
+
+  it('keeps every way of authenticating to creddy from the child, whichever the agent used', () => {
+    const parent = {
+      PATH: '/usr/bin',
+      CREDDY_URL: 'http://127.0.0.1:8400',
+      CREDDY_TOKEN: 'ckr_x',
+      CREDDY_AGENT_KEY_FILE: '/home/ci/agent.pem',
+      CREDDY_AGENT: 'ci',
+      CREDDY_OIDC_TOKEN: 'eyJ.x.y',
+      CREDDY_OIDC_TOKEN_FILE: '/var/run/secrets/token',
+    };
+    expect(childEnv(parent, { GITHUB_TOKEN: 'ghs_x' })).toEqual({
+      PATH: '/usr/bin',
+      CREDDY_URL: 'http://127.0.0.1:8400',
+      GITHUB_TOKEN: 'ghs_x',
+    });
+    expect(parent.CREDDY_TOKEN).toBe('ckr_x'); // the parent's own environment is left as it was
   });
 
   it('passes the exit code through and leaves flags after -- to the command', async () => {
