@@ -24,16 +24,22 @@ interface Pending extends Expirable {
 }
 
 /**
- * Replaces lone UTF-16 surrogates at every depth. The HMAC is computed over the JS string while
- * SQLite stores U+FFFD for a lone surrogate: without this, one hostile string would make its row
- * fail verification for ever. Returns `value` itself when nothing needs repair (every event but
- * a hostile one), so the common case walks the event without copying it.
+ * Replaces lone UTF-16 surrogates and NUL characters with U+FFFD at every depth, so that every
+ * store keeps exactly the string the HMAC was computed over:
+ * - SQLite stores U+FFFD for a lone surrogate: without this, one hostile string would make its row
+ *   fail verification for ever;
+ * - PostgreSQL refuses NUL in text and as `\u0000` in jsonb (the audit indexes cast `details`):
+ *   one caller's NUL (in a scope, metadata, a URL path) would fail its row's insert, and with it
+ *   every request committed in the same group.
+ * Returns `value` itself when nothing needs repair (every event but a hostile one), so the common
+ * case walks the event without copying it.
  */
 export function wellFormed<T>(value: T): T {
   return isWellFormedDeep(value) ? value : repair(value);
 }
 
-const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
+const isWellFormed = (s: string): boolean =>
+  (s as unknown as { isWellFormed(): boolean }).isWellFormed() && !s.includes('\0');
 
 function isWellFormedDeep(value: unknown): boolean {
   if (typeof value === 'string') return isWellFormed(value);
@@ -51,7 +57,7 @@ function isWellFormedDeep(value: unknown): boolean {
 }
 
 function repair<T>(value: T): T {
-  if (typeof value === 'string') return (value as unknown as { toWellFormed(): string }).toWellFormed() as T;
+  if (typeof value === 'string') return (value as unknown as { toWellFormed(): string }).toWellFormed().replaceAll('\0', '\uFFFD') as T;
   if (Array.isArray(value)) return value.map(repair) as T;
   if (value !== null && typeof value === 'object') {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [repair(k), repair(v)])) as T;

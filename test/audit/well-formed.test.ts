@@ -13,6 +13,11 @@ describe('wellFormed (audit events before they are hashed)', () => {
     expect(event.scopes[1]).toBe('bad\uD800');
   });
 
+  it('replaces NUL in values and keys (PostgreSQL stores neither NUL in text nor \\u0000 in jsonb)', () => {
+    const event = { scopes: ['re\u0000ad'], details: { ['k\u0000']: 'a\u0000\u0000b', ok: 'é' } };
+    expect(wellFormed(event)).toEqual({ scopes: ['re\uFFFDad'], details: { 'k\uFFFD': 'a\uFFFD\uFFFDb', ok: 'é' } });
+  });
+
   it('turns anything but plain objects into plain objects, as before', () => {
     expect(wellFormed({ details: { at: new Date(0) } })).toEqual({ details: { at: {} } });
   });
