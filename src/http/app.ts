@@ -31,8 +31,9 @@ export interface AppOptions {
 
 /**
  * Builds the HTTP app from its dependencies; `serve()` is separate so tests drive it with
- * `app.request()` and no open port. Middleware in order: request id, declared body size on `/v1/*`, then
- * per route the bearer check (requireCaller: agent token, client assertion or OIDC ID token); errors become `{error: {code, message, request_id}}`.
+ * `app.request()` and no open port. Middleware in order: request id, declared body size and
+ * `Cache-Control: no-store` on `/v1/*`, then per route the bearer check (requireCaller: agent
+ * token, client assertion or OIDC ID token); errors become `{error: {code, message, request_id}}`.
  *
  * @example
  * ```ts
@@ -45,6 +46,9 @@ export function createApp(services: Services, options: AppOptions = {}): Hono<Ap
   app.use(requestId());
   app.use('/v1/*', (c, next) => {
     declaredLengthWithinLimit(c);
+    // Every answer here is for one caller, and an issuance carries the token and the downstream
+    // secret: no cache may keep any of it (RFC 6749 §5.1 asks the same of a token response).
+    c.header('Cache-Control', 'no-store');
     return next();
   });
 

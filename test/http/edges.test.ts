@@ -177,6 +177,14 @@ describe('broker edges (app.request, no socket)', () => {
       const alias = await postJson({ scopes: ['read'] }, '/v1/credentials/demo');
       expect(alias.status).toBe(201);
     });
+
+    it('no cache may keep an answer of /v1: the token and downstream secret, a list, an error', async () => {
+      const issued = await postJson({ backend: 'demo' });
+      const list = await b.app.request('/v1/credentials', { headers: { authorization: `Bearer ${token}` } });
+      const refused = await postJson({ backend: 'demo', scopes: ['admin'] });
+      expect([issued.status, list.status, refused.status]).toEqual([201, 200, 403]);
+      for (const headers of [issued.headers, list.headers, refused.headers]) expect(headers.get('cache-control')).toBe('no-store');
+    });
   });
 
   describe('bearer token', () => {
