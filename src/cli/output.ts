@@ -5,6 +5,25 @@ export function printJson(out: CliOutput, value: unknown): void {
   out.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
+/**
+ * Terminal control characters (C0, DEL, C1), line and paragraph separators and bidirectional
+ * overrides: what could clear a screen, recolour or forge a row, or reorder what is shown.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * A value as a terminal may show it: each character of UNPRINTABLE as a visible escape (`\x1b`,
+ * `\u202e`). Table cells hold what callers sent (a denied scope, metadata, a path), and an agent
+ * must not be able to write escape sequences to the operator's terminal through `audit list`.
+ */
+export function printable(text: string): string {
+  return text.replace(UNPRINTABLE, (ch) => {
+    const code = ch.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16)}`;
+  });
+}
+
 /** Renders rows as an aligned plain-text table with a header; empty → a "none" line. */
 export function formatTable<Row extends object>(
   rows: readonly Row[],
@@ -13,7 +32,7 @@ export function formatTable<Row extends object>(
 ): string {
   if (rows.length === 0) return empty;
   const cell = (value: unknown): string =>
-    value === null || value === undefined ? '-' : Array.isArray(value) ? value.join(',') : String(value);
+    value === null || value === undefined ? '-' : printable(Array.isArray(value) ? value.join(',') : String(value));
   const cells = rows.map((row) => columns.map((column) => cell(row[column])));
   const widths = columns.map((column, i) => Math.max(column.length, ...cells.map((r) => r[i]!.length)));
   const line = (values: readonly string[]): string =>

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli as runCliInProcess } from '../../src/cli/index.js';
 import { makeTraffic } from '../audit/helpers.js';
 import { runCli } from '../helpers/cli.js';
-import { startBroker, type TestBroker } from '../helpers/harness.js';
+import { issue, startBroker, type TestBroker } from '../helpers/harness.js';
 
 describe('audit commands an operator scripts', () => {
   let broker: TestBroker;
@@ -34,6 +34,20 @@ describe('audit commands an operator scripts', () => {
     const verified = await runCli(['audit', 'verify', '--bundle', bundle, '--json'], { CREDDY_AUDIT_KEY: broker.env['CREDDY_AUDIT_KEY'] });
     expect(verified.code, verified.stderr).toBe(0);
     expect(JSON.parse(verified.stdout)).toMatchObject({ ok: true, chain: { hmac: 'verified' } });
+  });
+
+  it("audit list shows a caller's escape sequences as text, never sends them to the terminal", async () => {
+    const token = await broker.agent('painter', 'demo:read');
+    const hostile = '\u001b[2J\u001b[31mFAKE\u001b[0m\u202e';
+    const denied = await issue(broker.url, token, { backend: 'demo', scopes: [hostile] });
+    expect(denied.status).toBe(400);
+    const result = await runCli(['audit', 'list', '--agent', 'painter', '--config', broker.configPath], broker.env);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).not.toMatch(/[\u001b\u202e]/);
+    expect(result.stdout).toContain('\\x1b[2J\\x1b[31mFAKE\\x1b[0m\\u202e');
+    // --json keeps the value exactly (JSON escapes it), for scripts.
+    const json = await runCli(['audit', 'list', '--agent', 'painter', '--json', '--config', broker.configPath], broker.env);
+    expect(JSON.stringify(JSON.parse(json.stdout))).toContain(JSON.stringify(hostile).slice(1, -1));
   });
 
   it('audit prune without audit.retention is a config error (exit 1, ERR_CONFIG_INVALID), not a usage error', async () => {
