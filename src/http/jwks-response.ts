@@ -29,9 +29,22 @@ export function jwksResponder(services: Services): (ifNoneMatch: string | undefi
     const jwks = services.keyring.jwks();
     const pick = cacheControl[Math.floor(Math.random() * jitter)] ?? cacheControl[0]!;
     const headers = { 'Cache-Control': pick, ETag: jwks.etag };
-    if (ifNoneMatch === jwks.etag) return { status: 304, headers, body: undefined };
+    if (ifNoneMatch !== undefined && noneMatchHits(ifNoneMatch, jwks.etag)) return { status: 304, headers, body: undefined };
     return { status: 200, headers: { ...headers, 'Content-Type': 'application/jwk-set+json' }, body: jwks.bytes };
   };
+}
+
+/**
+ * Whether `If-None-Match` names `etag` (RFC 9110 §13.1.2): `*`, or a list of entity tags compared
+ * weakly (a `W/` prefix does not matter), as caches and clients send them. The exact tag alone,
+ * what verifiers send back, is decided without parsing.
+ */
+function noneMatchHits(ifNoneMatch: string, etag: string): boolean {
+  if (ifNoneMatch === etag) return true;
+  return ifNoneMatch.split(',').some((tag) => {
+    const t = tag.trim();
+    return t === '*' || (t.startsWith('W/') ? t.slice(2) : t) === etag;
+  });
 }
 
 /**

@@ -60,6 +60,14 @@ describe('JWKS fast path', () => {
     expect(await served.text()).toBe('');
     expect(served.headers.get('etag')).toBe(etag);
     expect(comparable(served).etag).toBe(comparable(routed).etag);
+    // As caches send it: a weak tag, a list, or `*` (RFC 9110 §13.1.2).
+    for (const header of [`W/${etag}`, `"other", ${etag}`, '*']) {
+      const [byServer, byApp] = await Promise.all([
+        viaServer(undefined, { headers: { 'if-none-match': header } }),
+        viaApp({ headers: { 'if-none-match': header } }),
+      ]);
+      expect([byServer.status, byApp.status], header).toEqual([304, 304]);
+    }
     const stale = await viaServer(undefined, { headers: { 'if-none-match': '"not-it"' } });
     expect(stale.status).toBe(200);
     expect(JSON.parse(await stale.text()).keys.length).toBeGreaterThan(0);
@@ -72,6 +80,10 @@ describe('JWKS fast path', () => {
     const query = await viaServer('/.well-known/jwks.json?x=1');
     expect(query.status).toBe(200);
     expect(query.headers.get('etag')).toBe(head.headers.get('etag'));
+    // The app's route answers with the same headers as the fast path, over a real socket too.
+    const fast = await viaServer();
+    expect(comparable(query)).toEqual(comparable(fast));
+    expect(comparable(head)).toEqual(comparable(fast));
     const post = await viaServer(undefined, { method: 'POST', body: '{}' });
     expect(post.status).toBe(404);
     expect(((await post.json()) as { error: { code: string } }).error.code).toBe('ERR_NOT_FOUND');

@@ -4,7 +4,7 @@ import { CreddyError } from '../../errors.js';
 import type { Services } from '../../services.js';
 import { DPOP_ALGORITHMS } from '../../verify/dpop.js';
 import type { AuthorizationServerMetadata, DiscoveryDocument } from '../../wire.js';
-import { type AppEnv, CREDENTIAL_ID_RE, requestHeader, setResponseHeader } from '../context.js';
+import { type AppEnv, CREDENTIAL_ID_RE, requestHeader } from '../context.js';
 import { JWKS_PATH, jwksResponder } from '../jwks-response.js';
 import { INTROSPECTION_PATH, REVOCATION_PATH, TOKEN_PATH } from '../oauth-paths.js';
 import { CLIENT_CREDENTIALS_GRANT, TOKEN_EXCHANGE_GRANT } from '../token-form.js';
@@ -45,12 +45,13 @@ export function wellKnownRoutes(services: Services): Hono<AppEnv> {
   };
 
   // The same answer the server's fast path gives (http/jwks-response.ts); this route serves
-  // HEAD, `app.request()` in tests, and any request the fast path passes on.
+  // HEAD, `app.request()` in tests, and any request the fast path passes on. Not a hot path, so
+  // the headers go on hono's response: set on the Node response, @hono/node-server's default
+  // `text/plain` replaced the Content-Type.
   const jwks = jwksResponder(services);
   app.get(JWKS_PATH, (c) => {
     const answer = jwks(requestHeader(c, 'if-none-match'));
-    for (const [name, value] of Object.entries(answer.headers)) setResponseHeader(c, name, value);
-    return answer.status === 304 ? c.body(null, 304) : c.body(answer.body, 200);
+    return answer.status === 304 ? c.body(null, 304, answer.headers) : c.body(answer.body, 200, answer.headers);
   });
 
   app.get('/.well-known/oauth-authorization-server', (c) => {
