@@ -12,7 +12,7 @@ export function postgresCredentials(db: Db): Store['credentials'] {
       const { rows } = await db.query<CredentialRow>(
         {
           name: 'credential-active',
-          text: 'SELECT * FROM credentials WHERE agent = $1 AND expires_at > $2 AND revoked_at IS NULL ORDER BY issued_at DESC LIMIT 1000',
+          text: 'SELECT * FROM credentials WHERE agent = $1 AND expires_at > $2 AND revoked_at IS NULL ORDER BY issued_at DESC, jti DESC LIMIT 1000',
         },
         [agent, now],
       );

@@ -28,7 +28,7 @@ export const INSERT_CREDENTIAL_SQL = `INSERT INTO credentials
 export function sqliteCredentials(db: Database.Database): Store['credentials'] {
   const get = db.prepare<[string], CredentialRow>('SELECT * FROM credentials WHERE jti = ?');
   const active = db.prepare<[string, number], CredentialRow>(
-    'SELECT * FROM credentials WHERE agent = ? AND expires_at > ? AND revoked_at IS NULL ORDER BY issued_at DESC LIMIT 1000',
+    'SELECT * FROM credentials WHERE agent = ? AND expires_at > ? AND revoked_at IS NULL ORDER BY issued_at DESC, jti DESC LIMIT 1000',
   );
   const revoke = db.prepare('UPDATE credentials SET revoked_at = ? WHERE jti = ? AND revoked_at IS NULL');
   const due = db.prepare<{ now: number; limit: number }, CredentialRow>(

@@ -95,6 +95,18 @@ export function agentAndCredentialContract(sut: () => StoreUnderTest): void {
       expect((await store.credentials.listActive(owner, 1_000)).map((c) => c.jti)).toEqual([recent.jti, old.jti]);
     });
 
+    it('listActive: within one second, newest first by id (ids are time-ordered)', async () => {
+      const { store } = sut();
+      const owner = unique('same-second');
+      const ids = ['0mx3wh45vA', '0mx3wh45vB', '0mx3wh45vC'].map((prefix) => `${prefix}${unique('')}`);
+      const issued = ids.map((jti) => credential({ jti, agent: owner, issuedAt: 100, expiresAt: 2_000 }));
+      await store.audit.append(
+        issued.map((c) => ({ event: event({ type: 'credential.issued', jti: c.jti }), credential: c })),
+        seal,
+      );
+      expect((await store.credentials.listActive(owner, 1_000)).map((c) => c.jti)).toEqual([...ids].reverse());
+    });
+
     it('revoke is true once, false when already revoked or unknown', async () => {
       const { store } = sut();
       const c = credential();
