@@ -60,10 +60,11 @@ function readNodeBody(incoming: IncomingMessage): Promise<Buffer> {
       cleanup();
       resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
     };
-    // A client that goes away mid-body: 'error' (aborted), or at least 'close' before 'end'.
-    const onError = (err?: Error): void => {
+    // A client that goes away mid-body: 'error' (aborted, ECONNRESET), or at least 'close' before
+    // 'end'. The client's doing, not ours: a 400 nobody will read, not an internal error in the log.
+    const onError = (): void => {
       cleanup();
-      reject(err ?? new CreddyError('ERR_BAD_REQUEST', 'request closed before its body ended'));
+      reject(new CreddyError('ERR_BAD_REQUEST', 'request closed before its body ended'));
     };
     const cleanup = (): void => {
       incoming.off('data', onData);
