@@ -24,6 +24,11 @@ export function errorHandler(logger: Logger): ErrorHandler<AppEnv> {
     // details are client-safe by contract (CreddyError.details); docs/api.md promises details.field.
     const details = known?.expose && known.details ? { details: known.details } : {};
     if (code === 'ERR_RATE_LIMITED') c.header('Retry-After', String(known?.details?.['retry_after'] ?? 60));
+    // RFC 6750 §3: a 401 names the scheme; `invalid_token` only when a credential was presented.
+    if (status === 401 && !c.res.headers.has('WWW-Authenticate')) {
+      const presented = c.req.header('authorization') !== undefined;
+      c.header('WWW-Authenticate', `Bearer realm="creddy"${presented ? ', error="invalid_token"' : ''}`);
+    }
     const body: ErrorBody = { error: { code, message, request_id: requestId, ...details } };
     return c.json(body, status as 500);
   };

@@ -191,10 +191,11 @@ describe('broker edges (app.request, no socket)', () => {
     const send = (authorization: string | undefined) =>
       b.app.request('/v1/credentials', { headers: authorization === undefined ? {} : { authorization } });
 
-    it('missing → 401 ERR_UNAUTHENTICATED', async () => {
+    it('missing → 401 ERR_UNAUTHENTICATED with a Bearer challenge (RFC 6750 §3)', async () => {
       const response = await send(undefined);
       expect(response.status).toBe(401);
       expect(((await response.json()) as ErrorBody).error.code).toBe('ERR_UNAUTHENTICATED');
+      expect(response.headers.get('www-authenticate')).toBe('Bearer realm="creddy"');
     });
 
     it('malformed (prefix, length, characters) → 401 ERR_UNAUTHENTICATED', async () => {
@@ -222,6 +223,7 @@ describe('broker edges (app.request, no socket)', () => {
         const response = await send(authorization);
         expect(response.status, authorization.slice(0, 60)).toBe(401);
         expect(((await response.json()) as ErrorBody).error.code).toBe('ERR_UNAUTHENTICATED');
+        expect(response.headers.get('www-authenticate')).toBe('Bearer realm="creddy", error="invalid_token"');
       }
     });
 
