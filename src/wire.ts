@@ -224,7 +224,10 @@ export interface ErrorBody {
 /** `GET /v1/backends/:name`: what a caller needs to know before asking (no secrets, no config internals). */
 export interface BackendInfo {
   readonly name: string;
-  /** `generic` (the JWT is the credential), `github` (a GitHub token) or `aws` (an STS session). */
+  /**
+   * `generic` (the JWT is the credential), `github` (a GitHub token), `aws` (an STS session),
+   * `secret` (stored secret values) or `postgres` (a database login).
+   */
   readonly type: string;
   readonly default_ttl: number;
   readonly max_ttl: number;

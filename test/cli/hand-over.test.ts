@@ -42,6 +42,11 @@ describe('GET /v1/backends/:name', () => {
     });
     expect((await get('other')).body.error.code).toBe('ERR_BACKEND_FORBIDDEN');
     expect((await get('nope')).body.error.code).toBe('ERR_BACKEND_UNKNOWN');
+    // A name no backend can have is refused as such, and not echoed back.
+    const long = await get('x'.repeat(3000));
+    expect(long.status).toBe(400);
+    expect(long.body.error).toMatchObject({ code: 'ERR_BAD_REQUEST', details: { field: 'name' } });
+    expect(JSON.stringify(long.body)).not.toContain('x'.repeat(64));
     expect((await fetch(`${broker.url}/v1/backends/demo`)).status).toBe(401);
   });
 });

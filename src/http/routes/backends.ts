@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import type { Federation } from '../../agents/federation/index.js';
+import { BACKEND_NAME_RE } from '../../backends/config.js';
 import { CreddyError } from '../../errors.js';
 import type { Services } from '../../services.js';
 import type { BackendInfo } from '../../wire.js';
@@ -18,6 +19,9 @@ export function backendRoutes(services: Services, federation: Federation, thrott
   // A lookup spends no single-use ID token: the issuance that follows does.
   app.get('/:name', requireCaller(services, federation, throttle, { spend: false }), (c) => {
     const name = c.req.param('name');
+    // The config's name grammar, as on issuance: anything else cannot name a backend, and is not echoed.
+    if (!BACKEND_NAME_RE.test(name))
+      throw new CreddyError('ERR_BAD_REQUEST', 'name: must be a backend name ([a-z0-9][a-z0-9_-]{0,62})', { details: { field: 'name' } });
     const backend = services.backends.get(name);
     if (!backend) throw new CreddyError('ERR_BACKEND_UNKNOWN', `no backend named "${name}"`, { details: { backend: name } });
     const grants = callerOf(c)
