@@ -235,4 +235,15 @@ describe('type: secret', () => {
       code: 'ERR_USAGE',
     });
   });
+
+  it('rotate --grace 0 cuts off every old value, also one still inside the grace of an earlier rotation', async () => {
+    const path = 'prod/db/emergency';
+    expect((await op(['secret', 'put', path], 'sk_live_leaked_value_0001\n')).code).toBe(0);
+    expect((await op(['secret', 'rotate', path], 'sk_live_middle_value_0002\n')).code).toBe(0);
+    const emergency = await op(['secret', 'rotate', path, '--grace', '0'], 'sk_live_fresh_value_0003\n');
+    expect(emergency.code, emergency.stderr).toBe(0);
+    const now = await read([path], 'db-secrets');
+    expect(now.body.credential.secrets[path]).toMatchObject({ value: 'sk_live_fresh_value_0003', version: 3, previous: null });
+    expect(JSON.stringify(now.body)).not.toContain('sk_live_leaked');
+  });
 });
