@@ -53,14 +53,10 @@ async function mintSecrets(request: MintRequest, settings: SecretSettings, sourc
     const current = versions.find((v) => v.supersededAt === null);
     // A path whose current value was erased under us (deleted mid-read) is simply not there.
     if (!current) continue;
-    // Only the version the current one replaced, while its grace lasts. An older one may still be
-    // inside the grace of its own rotation, but the rotation after it decided what stays readable:
-    // `secret rotate --grace 0` must cut off every old value, not bring back the one before.
-    const replaced = versions.reduce<SecretReading | undefined>(
-      (newest, v) => (v.supersededAt !== null && (!newest || v.version > newest.version) ? v : newest),
-      undefined,
-    );
-    const previous = replaced && previousUntil(replaced, settings) > now ? replaced : undefined;
+    // Only the version the current one replaced (versions of a path are consecutive), while its
+    // grace lasts. An older one may still be inside the grace of its own rotation, but the rotation
+    // after it decided what stays readable: `secret rotate --grace 0` cuts off every old value.
+    const previous = versions.find((v) => v.version === current.version - 1 && v.supersededAt !== null && previousUntil(v, settings) > now);
     secrets[path] = {
       value: current.value,
       version: current.version,

@@ -235,15 +235,30 @@ describe('type: secret', () => {
       code: 'ERR_USAGE',
     });
   });
+});
+
+describe('type: secret, an emergency rotation', () => {
+  // A broker of its own: the one above has moved its clock past the graces, while the CLI
+  // rotates at the real time.
+  let fresh: TestBroker;
+  beforeAll(async () => {
+    fresh = await startBroker({ backends: '  vault:\n    type: secret\n    allowed_scopes: ["app/*"]\n    grace: 1h' });
+  });
+  afterAll(async () => fresh?.stop());
 
   it('rotate --grace 0 cuts off every old value, also one still inside the grace of an earlier rotation', async () => {
-    const path = 'prod/db/emergency';
-    expect((await op(['secret', 'put', path], 'sk_live_leaked_value_0001\n')).code).toBe(0);
-    expect((await op(['secret', 'rotate', path], 'sk_live_middle_value_0002\n')).code).toBe(0);
-    const emergency = await op(['secret', 'rotate', path, '--grace', '0'], 'sk_live_fresh_value_0003\n');
+    const cli = (args: string[], input: string) => runCli([...args, '--config', fresh.configPath], fresh.env, input);
+    const reader = await fresh.agent('reader', 'vault:app/*');
+    const path = 'app/api-key';
+    expect((await cli(['secret', 'put', path], 'sk_live_leaked_value_0001\n')).code).toBe(0);
+    expect((await cli(['secret', 'rotate', path], 'sk_live_middle_value_0002\n')).code).toBe(0);
+    const routine = await issue(fresh.url, reader, { backend: 'vault', scopes: [path] });
+    expect(routine.body.credential.secrets[path]).toMatchObject({ version: 2, previous: { version: 1 } });
+
+    const emergency = await cli(['secret', 'rotate', path, '--grace', '0'], 'sk_live_fresh_value_0003\n');
     expect(emergency.code, emergency.stderr).toBe(0);
-    const now = await read([path], 'db-secrets');
-    expect(now.body.credential.secrets[path]).toMatchObject({ value: 'sk_live_fresh_value_0003', version: 3, previous: null });
-    expect(JSON.stringify(now.body)).not.toContain('sk_live_leaked');
+    const after = await issue(fresh.url, reader, { backend: 'vault', scopes: [path] });
+    expect(after.body.credential.secrets[path]).toMatchObject({ value: 'sk_live_fresh_value_0003', version: 3, previous: null });
+    expect(JSON.stringify(after.body)).not.toContain('sk_live_leaked');
   });
 });
