@@ -56,33 +56,38 @@ const create = defineCommand({
   },
   async run({ args, data }) {
     const ctx = contextOf(data);
-    await withServices(ctx, args, async (services) => {
-      const grants = parseGrants(args.can, services);
-      const ttlSeconds = lifetime(args.expires, services);
-      const input = { name: args.name, grants, ttlSeconds, actor: 'cli', requireDpop: args['require-dpop'] === true };
-      const { result, written } = await withAgentKey(ctx, args, async (key) =>
-        key === undefined ? createAgent(services, input) : createKeyPairAgent(services, { ...input, publicKeys: [key] }),
-      );
-      const { agent } = result;
-      if (!('token' in result)) return printKeyPairAgent(ctx, args.json === true, agent, result.keys, written);
-      const { token } = result;
-      if (args.json) {
-        return printJson(ctx.stdout, {
-          name: agent.name,
-          id: agent.id,
+    await withServices(
+      ctx,
+      args,
+      async (services) => {
+        const grants = parseGrants(args.can, services);
+        const ttlSeconds = lifetime(args.expires, services);
+        const input = { name: args.name, grants, ttlSeconds, actor: 'cli', requireDpop: args['require-dpop'] === true };
+        const { result, written } = await withAgentKey(ctx, args, async (key) =>
+          key === undefined ? createAgent(services, input) : createKeyPairAgent(services, { ...input, publicKeys: [key] }),
+        );
+        const { agent } = result;
+        if (!('token' in result)) return printKeyPairAgent(ctx, args.json === true, agent, result.keys, written);
+        const { token } = result;
+        if (args.json) {
+          return printJson(ctx.stdout, {
+            name: agent.name,
+            id: agent.id,
+            token,
+            grants: grantStrings(agent),
+            expires_at: expiry(agent),
+            ...(agent.requireDpop ? { require_dpop: true } : {}),
+          });
+        }
+        const dpop = agent.requireDpop ? '; DPoP-bound credentials only' : '';
+        showToken(
+          ctx,
           token,
-          grants: grantStrings(agent),
-          expires_at: expiry(agent),
-          ...(agent.requireDpop ? { require_dpop: true } : {}),
-        });
-      }
-      const dpop = agent.requireDpop ? '; DPoP-bound credentials only' : '';
-      showToken(
-        ctx,
-        token,
-        `created agent "${agent.name}" (grants: ${grantStrings(agent).join(', ')}; expires: ${expiry(agent) ?? 'never'}${dpop})`,
-      );
-    });
+          `created agent "${agent.name}" (grants: ${grantStrings(agent).join(', ')}; expires: ${expiry(agent) ?? 'never'}${dpop})`,
+        );
+      },
+      { mayCreate: true },
+    );
   },
 });
 

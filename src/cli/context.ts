@@ -1,7 +1,9 @@
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Logger } from '../_utils/logger.js';
 import { configPath, loadConfig, parseConfig } from '../config/load.js';
 import type { Config } from '../config/types.js';
+import { CreddyError } from '../errors.js';
 import { createServices, type Services } from '../services.js';
 import type { CliContext, CliIo, CliOutput } from './io.js';
 
@@ -39,13 +41,31 @@ export function cliConfig(ctx: Pick<CliIo, 'env' | 'cwd'>, flag: string | undefi
   return loadConfig(configPath(flag, ctx.env, ctx.cwd), ctx.env);
 }
 
+/** How a command treats a SQLite store that is not there yet. */
+export interface ServicesUse {
+  /**
+   * Only `agent create`, `secret put` and `keys rotate` may be a deployment's first command
+   * (before any server started) and create its store. Every other command works on what is there: were the database
+   * missing (a wrong --config, a relative data_dir read from another directory), opening it would
+   * make a new, empty deployment with a development KEK, and `agent list` would say "(no agents)".
+   */
+  readonly mayCreate?: boolean;
+}
+
 /** Opens the server's store and keys with the operator's config, runs `fn`, closes everything. */
 export async function withServices<T>(
   ctx: CliContext,
   args: { config?: string | undefined },
   fn: (services: Services) => Promise<T>,
+  use: ServicesUse = {},
 ): Promise<T> {
   const config = cliConfig(ctx, args.config);
+  if (config.store.kind === 'sqlite' && !use.mayCreate && !existsSync(config.store.path)) {
+    throw new CreddyError(
+      'ERR_CONFIG_INVALID',
+      `no database at ${config.store.path}: is this the deployment's config (--config, CREDDY_CONFIG, the working directory)? A first creddy server creates it`,
+    );
+  }
   const services = await createServices(config, { env: ctx.env, logger: cliLogger(ctx.stderr), actor: 'cli' });
   try {
     return await fn(services);

@@ -78,30 +78,35 @@ const rotate = defineCommand({
   },
   async run({ args, data }) {
     const ctx = contextOf(data);
-    await withServices(ctx, args, async (services) => {
-      const options = { actor: 'cli', force: args.force === true, ...optionalCrash(ctx) } as const;
-      let result: RotateResult;
-      for (;;) {
-        try {
-          result = await rotateKeys(services, options);
-          break;
-        } catch (err) {
-          if (!args.wait || !isCreddyError(err, 'ERR_NOT_YET')) throw err;
-          const readyAt = Date.parse(String(err.details?.['ready_at']));
-          const kid = String(err.details?.['next_kid']);
-          await countdown(
-            ctx.stderr,
-            readyAt,
-            () => services.clock.now(),
-            (left) =>
-              `creddy: rotation possible in ${left} (next key ${kid} signs from ${isoSeconds(readyAt / 1000)}); --force skips the wait`,
-          );
+    await withServices(
+      ctx,
+      args,
+      async (services) => {
+        const options = { actor: 'cli', force: args.force === true, ...optionalCrash(ctx) } as const;
+        let result: RotateResult;
+        for (;;) {
+          try {
+            result = await rotateKeys(services, options);
+            break;
+          } catch (err) {
+            if (!args.wait || !isCreddyError(err, 'ERR_NOT_YET')) throw err;
+            const readyAt = Date.parse(String(err.details?.['ready_at']));
+            const kid = String(err.details?.['next_kid']);
+            await countdown(
+              ctx.stderr,
+              readyAt,
+              () => services.clock.now(),
+              (left) =>
+                `creddy: rotation possible in ${left} (next key ${kid} signs from ${isoSeconds(readyAt / 1000)}); --force skips the wait`,
+            );
+          }
         }
-      }
-      if (args.json) return printJson(ctx.stdout, result);
-      const how = result.rotated ? `rotated: retired ${result.retired}` : 'another process rotated the keys just now';
-      ctx.stdout.write(`${how}\ncurrent ${result.current}\nnext    ${result.next}\n`);
-    });
+        if (args.json) return printJson(ctx.stdout, result);
+        const how = result.rotated ? `rotated: retired ${result.retired}` : 'another process rotated the keys just now';
+        ctx.stdout.write(`${how}\ncurrent ${result.current}\nnext    ${result.next}\n`);
+      },
+      { mayCreate: true },
+    );
   },
 });
 

@@ -68,12 +68,17 @@ const put = defineCommand({
   async run({ args, data }) {
     const ctx = contextOf(data);
     const { value, generated } = await readValue(ctx, args);
-    await withServices(ctx, args, async (services) => {
-      const result = await putSecret(services, { path: args.path, value, generated, actor: 'cli' });
-      if (args.json) return printJson(ctx.stdout, { path: result.path, version: result.version, served_by: result.servedBy, generated });
-      servedNote(ctx, result.path, result.servedBy);
-      ctx.stdout.write(`stored ${result.path} version ${result.version}${generated ? ' (generated; not shown)' : ''}\n`);
-    });
+    await withServices(
+      ctx,
+      args,
+      async (services) => {
+        const result = await putSecret(services, { path: args.path, value, generated, actor: 'cli' });
+        if (args.json) return printJson(ctx.stdout, { path: result.path, version: result.version, served_by: result.servedBy, generated });
+        servedNote(ctx, result.path, result.servedBy);
+        ctx.stdout.write(`stored ${result.path} version ${result.version}${generated ? ' (generated; not shown)' : ''}\n`);
+      },
+      { mayCreate: true },
+    );
   },
 });
 

@@ -87,6 +87,8 @@ describe('creddy with ids that start with -', () => {
       const env = testEnv();
       expect((await runCli(['init', '--dir', tmp.dir], env)).code).toBe(0);
       const config = `${tmp.dir}/creddy.yaml`;
+      // The deployment's first command makes its store; `keys revoke` then works on it.
+      expect((await runCli(['agent', 'create', 'first', '--can', 'demo:read', '--config', config], env)).code).toBe(0);
       const revoked = await runCli(['keys', 'revoke', KID, '--config', config], env);
       expect(revoked.code).toBe(1);
       expect(revoked.stderr).toContain(`ERR_KEY_UNKNOWN: no signing key with kid ${KID}`);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
-import { issue, startBroker, type TestBroker } from '../helpers/harness.js';
+import { demoYaml, issue, startBroker, type TestBroker } from '../helpers/harness.js';
 
 describe('operator CLI against a running server', () => {
   let broker: TestBroker;
@@ -90,6 +90,29 @@ describe('operator CLI against a running server', () => {
     expect(JSON.parse(result.stderr).msg).toContain('ERR_CONFIG_INVALID: backends.demo.max_ttl: invalid duration "1 hour"');
     const other = await runCli(['backend', 'list', '--config', bad], broker.env);
     expect(other.stderr).toContain('ERR_CONFIG_INVALID: backends.demo.max_ttl: invalid duration "1 hour"');
+  });
+
+  it('a config that names no deployment yet: reads refuse and create nothing; agent create starts one', async () => {
+    const { existsSync, mkdirSync, readdirSync, writeFileSync } = await import('node:fs');
+    // A config with a relative data_dir, read from a directory that holds no deployment.
+    const elsewhere = `${broker.dir}/elsewhere`;
+    mkdirSync(elsewhere);
+    const config = `${elsewhere}/creddy.yaml`;
+    writeFileSync(config, demoYaml({ dataDir: './data' }));
+    for (const read of [
+      ['agent', 'list'],
+      ['keys', 'list'],
+      ['audit', 'list'],
+      ['agent', 'revoke', 'nobody'],
+    ]) {
+      const result = await runCli([...read, '--config', config], broker.env);
+      expect(result.code, read.join(' ')).toBe(1);
+      expect(result.stderr).toMatch(/ERR_CONFIG_INVALID: no database at .*elsewhere.*creddy\.db: is this the deployment's config/);
+    }
+    expect(readdirSync(elsewhere)).toEqual(['creddy.yaml']);
+    const created = await runCli(['agent', 'create', 'first', '--can', 'demo:read', '--config', config], broker.env);
+    expect(created.code, created.stderr).toBe(0);
+    expect(existsSync(`${elsewhere}/data/creddy.db`)).toBe(true);
   });
 });
 
