@@ -107,6 +107,11 @@ export interface BackendType<Settings> {
   /** Reads the type-specific keys; unknown keys are rejected by the caller afterwards. */
   parse(reader: ConfigReader, name: string): Settings;
   create(settings: Settings, common: BackendCommon, deps: BackendDeps): Backend;
+  /**
+   * What `creddy doctor` says instead of probing, for a type whose credentials come from creddy's
+   * own store (which doctor checks on its own) and that needs the store to be created at all.
+   */
+  readonly servedFromStore?: string;
 }
 
 /** The backend types creddy knows; the registry is the single source of this list. */

@@ -14,7 +14,9 @@ export async function checkBackends(config: Config): Promise<Check[]> {
   const deps = { clock: { now: () => Date.now() }, logger: quiet };
   const results = await Promise.all(
     [...config.backends.values()].map(async ({ common, settings }): Promise<[string, ProbeResult]> => {
-      const backend = backendTypes[common.type].create(settings as never, common, deps);
+      const type = backendTypes[common.type];
+      if (type.servedFromStore) return [common.name, { status: 'ok', message: type.servedFromStore }];
+      const backend = type.create(settings as never, common, deps);
       if (!backend.probe) return [common.name, { status: 'ok', message: `${common.type}: nothing downstream to check` }];
       return [common.name, await backend.probe(AbortSignal.timeout(TIMEOUT_MS))];
     }),

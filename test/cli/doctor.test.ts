@@ -136,6 +136,18 @@ describe('creddy doctor', () => {
     expect(find(r.checks, 'jwks')[0]).toMatchObject({ status: 'fail', fix: expect.stringContaining('start the server') });
   });
 
+  it('a secret backend is served from the store: nothing downstream to probe, no crash', async () => {
+    const config = configFor(
+      'secrets',
+      '  demo:\n    type: generic\n    allowed_scopes: [read]\n  vault:\n    type: secret\n    allowed_scopes: ["app/*"]',
+    );
+    const r = await doctor(config, broker.env, { inProcess: true });
+    expect(r.stderr).not.toContain('ERR_INTERNAL');
+    expect(find(r.checks, 'backend vault')).toEqual([
+      { check: 'backend vault', status: 'ok', message: expect.stringContaining('values come from the store') },
+    ]);
+  });
+
   it('changes nothing: a config whose database does not exist yet warns, and nothing is created', async () => {
     const fresh = join(dir, 'fresh');
     mkdirSync(fresh);

@@ -17,6 +17,7 @@ export const MAX_SECRETS_PER_CREDENTIAL = 100;
  */
 export const secret: BackendType<SecretSettings> = {
   parse: parseSecretSettings,
+  servedFromStore: 'secret: values come from the store (checked above); nothing downstream to check',
   create: (settings, common, deps): Backend => {
     const source = deps.secrets;
     if (!source) throw new CreddyError('ERR_INTERNAL', `backend "${common.name}" of type secret needs the secret source`);
