@@ -12,6 +12,9 @@ const SECRET_PATTERNS: RegExp[] = [
   /(aws_secret_access_key|secretaccesskey|sessiontoken|x-amz-security-token|authorization)(["'\s:=]+)[^\s"',}]+/gi,
   /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g,
   /(postgres(?:ql)?:\/\/[^:/@\s]*:)(?!\*\*\*@)([^@\s]+)@/gi, // a database password inside a store URL (*** is already masked)
+  // A password in any other URL (CREDDY_URL=https://user:pass@…): up to the @ of the authority,
+  // never past a /, so `host:port/path@x` is not taken for user:password.
+  /(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)(?!\*\*\*@)([^@\s/]+)@/gi,
 ];
 
 export function redact(text: string): string {

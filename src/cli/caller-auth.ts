@@ -34,7 +34,10 @@ const MAX_KEY_FILE = 16 * 1024;
  */
 export async function callerAuth(io: Pick<CliIo, 'env' | 'cwd'>, discoverIssuer: () => Promise<string>): Promise<CreddyAuth> {
   const { env } = io;
-  if (env['CREDDY_TOKEN']) return env['CREDDY_TOKEN'];
+  // Env files and Kubernetes secrets often end the value with a newline (or CR LF): not part of
+  // the token, and a header cannot carry it.
+  const token = env['CREDDY_TOKEN']?.trim();
+  if (token) return token;
   const keyFile = env['CREDDY_AGENT_KEY_FILE'];
   if (keyFile) {
     const agent = env['CREDDY_AGENT'];

@@ -41,4 +41,13 @@ describe('redact', () => {
     expect(redact('postgresql://creddy@db/creddy')).toBe('postgresql://creddy@db/creddy');
     expect(redact('postgres://creddy:***@db/creddy')).toBe('postgres://creddy:***@db/creddy');
   });
+
+  it('masks the password of any URL (a CREDDY_URL with credentials), never a port or a path', () => {
+    expect(redact('cannot reach creddy at http://ops:S3cretPass@127.0.0.1:1: fetch failed')).toBe(
+      'cannot reach creddy at http://ops:[REDACTED]@127.0.0.1:1: fetch failed',
+    );
+    for (const plain of ['http://127.0.0.1:8400/v1/x@y', 'https://creddy.example.com:443/a', 'ssh://git@github.com:org/repo']) {
+      expect(redact(plain)).toBe(plain);
+    }
+  });
 });

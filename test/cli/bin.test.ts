@@ -1,4 +1,5 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -10,6 +11,17 @@ const ROOT = resolve(import.meta.dirname, '../..');
 describe('installed bins', () => {
   it("npx creddy runs the checkout's own bin", () => {
     expect(execFileSync('npx', ['creddy', '--version'], { cwd: ROOT, encoding: 'utf8' }).trim()).toBe('0.1.0');
+  });
+
+  it('a reader that closes the pipe early (| head) ends the command quietly, exit 0', async () => {
+    // The shell's `creddy completion bash | head -0`: the pipe is closed before creddy writes.
+    const child = spawn(process.execPath, [join(ROOT, 'dist/main.js'), 'completion', 'bash'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const [code] = (await once(child, 'close')) as [number | null];
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
   });
 
   describe('git-credential-creddy', () => {

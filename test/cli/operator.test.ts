@@ -154,6 +154,19 @@ describe('caller CLI', () => {
     expect(relisted.map((c) => c.id)).not.toContain(issued.id);
   });
 
+  it('a CREDDY_TOKEN that ends in a newline (an env file, a Kubernetes secret) works', async () => {
+    for (const ending of ['\n', '\r\n']) {
+      const r = await runCli(['list', '--json'], { ...caller, CREDDY_TOKEN: `${caller['CREDDY_TOKEN']}${ending}` });
+      expect(r.code, r.stderr).toBe(0);
+    }
+  });
+
+  it('a password in CREDDY_URL never reaches the output', async () => {
+    const r = await runCli(['list'], { ...caller, CREDDY_URL: 'http://ops:S3cretPass@127.0.0.1:1' });
+    expect(r.code).toBe(1);
+    expect(r.stderr).not.toContain('S3cretPass');
+  });
+
   it('missing CREDDY_TOKEN is a usage error; an unreachable server is one clear line', async () => {
     const noToken = await runCli(['get', 'demo'], { CREDDY_URL: broker.url });
     expect(noToken.code).toBe(2);
