@@ -42,6 +42,14 @@ export async function addAgentKey(
 ): Promise<{ key: AgentKeyRecord; keys: AgentKeyRecord[] }> {
   const agent = await activeAgent(services, input.name);
   const held = await services.store.agentKeys.byAgent(input.name);
+  // A key-pair agent always holds a key (the last one cannot be removed): none means a bearer
+  // agent. A key added to it would leave its token valid and, key-pair now, never rotatable.
+  if (held.length === 0) {
+    throw new CreddyError(
+      'ERR_CONFLICT',
+      `agent "${input.name}" authenticates with a bearer token; to move it to a key pair, create a key-pair agent (creddy agent create NAME --public-key FILE) and revoke this one`,
+    );
+  }
   if (held.length >= MAX_AGENT_KEYS) {
     throw new CreddyError(
       'ERR_CONFLICT',

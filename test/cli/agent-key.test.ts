@@ -229,6 +229,15 @@ describe('key-pair agents and agent records (ids, updates, names used again)', (
     const verified = await operator('audit', 'verify');
     expect(verified.code, verified.stderr + verified.stdout).toBe(0);
   });
+
+  it('a bearer agent takes no key: its token would stay valid and never be rotatable again', async () => {
+    expect((await operator('agent', 'create', 'bearer-bot', '--can', 'demo:read')).code).toBe(0);
+    const added = await operator('agent', 'key', 'add', 'bearer-bot', '--generate-key', file('bearer-bot.pem'));
+    expect(added.code).toBe(1);
+    expect(added.stderr).toContain('ERR_CONFLICT: agent "bearer-bot" authenticates with a bearer token');
+    expect(existsSync(file('bearer-bot.pem'))).toBe(false);
+    expect((await operator('agent', 'rotate-token', 'bearer-bot')).code).toBe(0);
+  });
 });
 
 describe('caller commands with a key pair', () => {
