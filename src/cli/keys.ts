@@ -122,7 +122,10 @@ const revoke = defineCommand({
     const ctx = contextOf(data);
     await withServices(ctx, args, async (services) => {
       const result = await revokeKey(services, args.kid, { actor: 'cli', force: args.force === true });
-      if (args.json) return printJson(ctx.stdout, result);
+      if (args.json) {
+        const { alreadyRevoked, ...rest } = result;
+        return printJson(ctx.stdout, { ...rest, already_revoked: alreadyRevoked });
+      }
       const what = result.alreadyRevoked ? `key ${result.kid} was already revoked` : `revoked ${result.was} key ${result.kid}`;
       ctx.stdout.write(`${what}\ncurrent ${result.current}\nnext    ${result.next}\n`);
     });
@@ -153,7 +156,10 @@ const rewrap = defineCommand({
       const secrets = await rewrapSecrets(services, 'cli');
       if (args.json)
         return printJson(ctx.stdout, {
-          ...result,
+          rewrapped: result.rewrapped,
+          already_current: result.alreadyCurrent,
+          total: result.total,
+          kek_id: result.kekId,
           audit_signing_keys_rewrapped: auditSigningKeys,
           revocation_handles_rewrapped: handles,
           secret_values_rewrapped: secrets,

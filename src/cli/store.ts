@@ -27,7 +27,10 @@ const migrate = defineCommand({
     const config = cliConfig(ctx, args.config);
     const role = args['runtime-role'];
     const result = await migrateStore(config.store, role === undefined ? {} : { runtimeRole: role });
-    if (args.json) return printJson(ctx.stdout, result);
+    if (args.json) {
+      const { runtimeRole, ...rest } = result;
+      return printJson(ctx.stdout, { ...rest, ...(runtimeRole === undefined ? {} : { runtime_role: runtimeRole }) });
+    }
     const where = config.store.kind === 'postgres' ? config.store.display : config.store.path;
     ctx.stdout.write(
       result.from === result.to

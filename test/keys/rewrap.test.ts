@@ -91,9 +91,9 @@ describe('keys rewrap and wrong KEKs', () => {
     const summary = JSON.parse(finished.stdout) as { audit_signing_keys_rewrapped: number };
     expect(summary).toEqual({
       rewrapped: 3,
-      alreadyCurrent: 3,
+      already_current: 3,
       total: 6,
-      kekId: idOf(kekB),
+      kek_id: idOf(kekB),
       audit_signing_keys_rewrapped: summary.audit_signing_keys_rewrapped,
       revocation_handles_rewrapped: 1,
       secret_values_rewrapped: 0,
@@ -108,7 +108,7 @@ describe('keys rewrap and wrong KEKs', () => {
     const again = await op(['keys', 'rewrap', '--json'], envB);
     expect(JSON.parse(again.stdout)).toMatchObject({
       rewrapped: 0,
-      alreadyCurrent: 6,
+      already_current: 6,
       audit_signing_keys_rewrapped: 0,
       revocation_handles_rewrapped: 0,
     });

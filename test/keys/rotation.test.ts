@@ -138,7 +138,7 @@ describe('signing-key rotation under load', () => {
     const survivor = issued.find((t) => t.kid !== victim.kid && retired.some((k) => k.kid === t.kid))!.token;
     const revoked = await op(['keys', 'revoke', victim.kid, '--json']);
     expect(revoked.code, revoked.stderr).toBe(0);
-    expect(JSON.parse(revoked.stdout)).toMatchObject({ kid: victim.kid, was: 'retired', alreadyRevoked: false });
+    expect(JSON.parse(revoked.stdout)).toMatchObject({ kid: victim.kid, was: 'retired', already_revoked: false });
     const env = { CREDDY_URL: broker.url };
     const rejected = await runCli(['verify', victimToken, '--json'], env);
     expect(rejected.code).toBe(1);
