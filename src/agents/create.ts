@@ -70,7 +70,7 @@ async function writeAgent(
     const expired = agentStatus(existing, now) === 'expired' ? ` (expired ${isoSeconds(existing.expiresAt!)})` : '';
     throw new CreddyError(
       'ERR_CONFLICT',
-      `agent "${agent.name}" already exists${expired}; renew it with creddy agent rotate-token, or revoke it first to use the name again`,
+      `agent "${agent.name}" already exists${expired}; renew it with creddy agent rotate-token --expires (bearer) or creddy agent renew (key pair), or revoke it first to use the name again`,
     );
   }
   // Keys a revoked agent of this name left are dropped when the new record is inserted.

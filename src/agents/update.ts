@@ -72,6 +72,31 @@ export async function updateAgent(
   return { agent, token, credentialsRevoked };
 }
 
+/**
+ * Renews a key-pair agent's lifetime: `expiresAt` (epoch s), or null for never. Its keys stay as
+ * they are, and an expired agent is served again from the next request on. A bearer agent renews
+ * with a new token instead (`rotate-token --expires`): extending the life of a secret that may
+ * have leaked is what its renewal must not do.
+ */
+export async function renewAgent(
+  services: Services,
+  name: string,
+  expiresAt: number | null,
+  actor: string,
+): Promise<{ agent: AgentRecord }> {
+  const existing = await services.store.agents.byName(name);
+  // A key-pair agent always holds a key; none means a bearer agent (unknown or revoked: updateAgent says so).
+  const bearer = existing?.revokedAt === null && (await services.store.agentKeys.byAgent(name)).length === 0;
+  if (bearer) {
+    throw new CreddyError(
+      'ERR_USAGE',
+      `agent "${name}" authenticates with a bearer token; renew it with creddy agent rotate-token ${name} --expires DURATION (a new token)`,
+    );
+  }
+  const { agent } = await updateAgent(services, name, { expiresAt }, actor);
+  return { agent };
+}
+
 /** Revokes the agent's active credentials that scopes its grants no longer cover were issued with. */
 async function revokeUncovered(services: Services, agent: AgentRecord, actor: string): Promise<number> {
   let revoked = 0;

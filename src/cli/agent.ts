@@ -4,7 +4,7 @@ import { parseDuration } from '../_utils/duration.js';
 import { createAgent, createKeyPairAgent } from '../agents/create.js';
 import { addGrants, parseGrants, removeGrants } from '../agents/grants.js';
 import { revokeAgent } from '../agents/revoke.js';
-import { updateAgent } from '../agents/update.js';
+import { renewAgent, updateAgent } from '../agents/update.js';
 import { CreddyError } from '../errors.js';
 import { type AgentRecord, agentStatus } from '../model/agent.js';
 import type { Services } from '../services.js';
@@ -158,6 +158,32 @@ const rotateToken = defineCommand({
   },
 });
 
+const renew = defineCommand({
+  meta: {
+    name: 'renew',
+    description: "Renew a key-pair agent's lifetime, expired or not (a bearer agent renews with rotate-token --expires)",
+  },
+  args: {
+    ...nameArg,
+    expires: {
+      type: 'string',
+      description: 'New lifetime from now, e.g. 90d, or never (default: agents.default_ttl, 90d)',
+      valueHint: 'DURATION',
+    },
+    ...operatorArgs,
+    ...jsonArg,
+  },
+  async run({ args, data }) {
+    const ctx = contextOf(data);
+    await withServices(ctx, args, async (services) => {
+      const ttl = lifetime(args.expires, services);
+      const { agent } = await renewAgent(services, args.name, ttl === null ? null : nowSeconds(services.clock) + ttl, 'cli');
+      if (args.json) return printJson(ctx.stdout, { name: agent.name, id: agent.id, expires_at: expiry(agent) });
+      ctx.stdout.write(`agent "${agent.name}" renewed; expires: ${expiry(agent) ?? 'never'}\n`);
+    });
+  },
+});
+
 const grant = defineCommand({
   meta: { name: 'grant', description: 'Add grants to an agent (its token stays the same)' },
   args: { ...nameArg, ...grantsArg, ...operatorArgs, ...jsonArg },
@@ -222,6 +248,7 @@ export const agentCommand = defineCommand({
     list,
     revoke,
     'rotate-token': rotateToken,
+    renew,
     grant,
     'revoke-grant': revokeGrant,
     key: agentKeyCommand,

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAgentSigner, generateAgentKey } from '../../src/client/agent-key.js';
 import { createDpopProof } from '../../src/client/proofs.js';
 import { runCli } from '../helpers/cli.js';
-import { startBroker, type TestBroker } from '../helpers/harness.js';
+import { eventually, startBroker, type TestBroker } from '../helpers/harness.js';
 
 let broker: TestBroker;
 const operator = (...args: string[]) => runCli([...args, '--config', broker.configPath], broker.env);
@@ -228,6 +228,25 @@ describe('key-pair agents and agent records (ids, updates, names used again)', (
     for (const k of [key, file('reuse-next.pem')]) expect((await runCli(['get', 'demo'], caller('reuse', k))).code).toBe(0);
     const verified = await operator('audit', 'verify');
     expect(verified.code, verified.stderr + verified.stdout).toBe(0);
+  });
+
+  it('renew gives a key-pair agent, expired or not, a new lifetime; a bearer agent renews with a new token instead', async () => {
+    const key = file('renewed.pem');
+    expect((await operator('agent', 'create', 'renewed', '--can', 'demo:read', '--generate-key', key, '--expires', '1s')).code).toBe(0);
+    // Real time, not the server's clock: the caller's assertion is signed on the real one.
+    let expired = '';
+    await eventually(async () => {
+      expired = (await runCli(['get', 'demo'], caller('renewed', key))).stderr;
+      return expired.includes('ERR_AGENT_REVOKED');
+    }, 5000);
+    const renewed = await operator('agent', 'renew', 'renewed', '--expires', '30d', '--json');
+    expect(renewed.code, renewed.stderr).toBe(0);
+    expect(JSON.parse(renewed.stdout)).toMatchObject({ name: 'renewed', expires_at: expect.any(String) });
+    expect((await runCli(['get', 'demo'], caller('renewed', key))).code).toBe(0);
+    expect((await operator('agent', 'create', 'bearer-renew', '--can', 'demo:read')).code).toBe(0);
+    const bearer = await operator('agent', 'renew', 'bearer-renew');
+    expect(bearer.code).toBe(2);
+    expect(bearer.stderr).toContain('renew it with creddy agent rotate-token bearer-renew --expires');
   });
 
   it('a bearer agent takes no key: its token would stay valid and never be rotatable again', async () => {

@@ -103,7 +103,7 @@ describe('creddy completion', () => {
         .split('\n')
         .filter(Boolean);
     expect(complete('ag')).toEqual(['agent']);
-    expect(complete('agent', '')).toEqual(['create', 'list', 'revoke', 'rotate-token', 'grant', 'revoke-grant', 'key']);
+    expect(complete('agent', '')).toEqual(['create', 'list', 'revoke', 'rotate-token', 'renew', 'grant', 'revoke-grant', 'key']);
     expect(complete('agent', 'create', 'bot', '--c')).toEqual(['--can', '--config']);
     expect(complete('keys', '--config', 'x.yaml', 'ro')).toEqual(['rotate']);
     // After an option that takes a value: nothing, so bash completes file names.
