@@ -142,7 +142,15 @@ export async function runCli(argv: string[], io: Partial<CliIo> = {}, hooks: Cli
     if (cmd.subCommands !== undefined) {
       const next = words[depth];
       if (next === undefined || next.startsWith('-')) {
-        // `creddy audit` alone: show what the group offers rather than a bare error.
+        // `creddy audit` alone: show what the group offers rather than a bare error; an option
+        // where a command should be is named first (`creddy --foo`, `creddy audit --bogus`).
+        if (next !== undefined) {
+          const why =
+            next === '--version' || next === '-v'
+              ? '--version takes no other option (creddy version --json prints JSON)'
+              : `unknown option ${next} where a command belongs`;
+          ctx.stderr.write(`creddy: ERR_USAGE: ${why}\n`);
+        }
         await printUsage(ctx, words);
         return 2;
       }

@@ -184,4 +184,17 @@ describe('CLI usage', () => {
     expect(result.code).toBe(2);
     expect(result.stdout).toMatch(/^COMMANDS\n {2}list .*\n {2}verify .*\n {2}export .*\n {2}pubkey .*\n {2}prune /m);
   });
+
+  it('an option where a command belongs is named, then the usage (exit 2)', async () => {
+    for (const [argv, said] of [
+      [['--foo'], 'unknown option --foo where a command belongs'],
+      [['audit', '--bogus'], 'unknown option --bogus where a command belongs'],
+      [['--version', '--json'], '--version takes no other option'],
+    ] as const) {
+      const result = await runCli([...argv]);
+      expect(result.code, argv.join(' ')).toBe(2);
+      expect(result.stderr).toContain(`creddy: ERR_USAGE: ${said}`);
+      expect(result.stdout).toContain('USAGE');
+    }
+  });
 });
