@@ -3,6 +3,8 @@ import type { Grant } from '../model/agent.js';
 import { parseGrant } from '../policy/grants.js';
 import type { Services } from '../services.js';
 
+const key = (g: Grant): string => `${g.backend}:${g.scope}`;
+
 /**
  * Parses `--can` grants: `BACKEND:SCOPE[,BACKEND:SCOPE…]`, each checked by `parseGrant` (a
  * configured backend, the scope grammar, within its allowed_scopes), the same checks federation
@@ -19,13 +21,12 @@ export function parseGrants(spec: string, services: Pick<Services, 'backends'>):
       const hint = parsed.problem.includes('no backend named') ? ' (see creddy backend list)' : '';
       throw new CreddyError('ERR_USAGE', `${parsed.problem}${hint}`);
     }
-    grants.push(parsed);
+    // `--can demo:read,demo:read` holds one grant, as `agent grant` would make it.
+    if (!grants.some((g) => key(g) === key(parsed))) grants.push(parsed);
   }
   if (grants.length === 0) throw new CreddyError('ERR_USAGE', '--can needs at least one BACKEND:SCOPE');
   return grants;
 }
-
-const key = (g: Grant): string => `${g.backend}:${g.scope}`;
 
 /** `existing` plus `added`, without duplicates; the grants that were new. */
 export function addGrants(existing: readonly Grant[], added: readonly Grant[]): { grants: Grant[]; added: Grant[] } {

@@ -44,6 +44,13 @@ describe('agent lifecycle', () => {
     expect((await create('forever', '--expires', 'never')).expires_at).toBeNull();
   });
 
+  it('a grant given twice is held once, as agent grant would hold it', async () => {
+    const made = JSON.parse((await op(['agent', 'create', 'twice', '--can', 'demo:read,demo:read', '--json'])).stdout) as {
+      grants: string[];
+    };
+    expect(made.grants).toEqual(['demo:read']);
+  });
+
   it('agents.default_ttl in the config sets the default', async () => {
     const { dir, cleanup } = tempDir();
     const config = join(dir, 'short.yaml');
