@@ -273,11 +273,20 @@ export function createCreddyClient(options: CreddyClientOptions): CreddyClient {
     },
     issue,
     list: () => authed('GET', '/v1/credentials'),
-    revoke: (id) => authed('DELETE', `/v1/credentials/${encodeURIComponent(id)}`),
-    revocationStatus: (jti) => call('GET', `/v1/revocations/${encodeURIComponent(jti)}`),
+    revoke: async (id) => authed('DELETE', `/v1/credentials/${pathSegment('id', id)}`),
+    revocationStatus: async (jti) => call('GET', `/v1/revocations/${pathSegment('jti', jti)}`),
     discovery,
-    backend: (name) => authed('GET', `/v1/backends/${encodeURIComponent(name)}`),
+    backend: async (name) => authed('GET', `/v1/backends/${pathSegment('backend', name)}`),
   };
+}
+
+/**
+ * One URL path segment from a caller's value. Encoding is not enough: `""`, `.` and `..` stay as
+ * they are and would make the URL name another route (`DELETE /v1/credentials/..` is `/v1/`).
+ */
+function pathSegment(what: string, value: string): string {
+  if (value === '' || value === '.' || value === '..') throw new CreddyError('ERR_USAGE', `${what}: "${value}" is not one`);
+  return encodeURIComponent(value);
 }
 
 /** The `cnf.jkt` of a DPoP-bound token (read, not verified: the client only decides how to present it). */

@@ -92,6 +92,14 @@ describe('createCreddyClient', () => {
       expect(denied.headers.get('www-authenticate')).toContain('error="insufficient_scope"');
     });
 
+    it('refuses an id that would make the URL name another route ("", ".", "..")', async () => {
+      const client = createCreddyClient({ url: broker.url, auth: agentToken });
+      for (const id of ['', '.', '..']) {
+        await expect(client.revoke(id)).rejects.toMatchObject({ code: 'ERR_USAGE' });
+        await expect(client.backend(id)).rejects.toMatchObject({ code: 'ERR_USAGE' });
+      }
+    });
+
     it('keeps the deprecated token option, and refuses calls that need a token without one', async () => {
       const legacy = createCreddyClient({ url: broker.url, token: agentToken });
       await expect(legacy.issue({ backend: 'demo' })).resolves.toMatchObject({ backend: 'demo' });
