@@ -2,7 +2,7 @@ import { defineCommand } from 'citty';
 import { pruneAudit } from '../audit/retention.js';
 import { rowToJson } from '../audit/row-json.js';
 import { CreddyError } from '../errors.js';
-import type { AuditOutcome, AuditRow } from '../model/audit.js';
+import { AUDIT_TYPES, type AuditOutcome, type AuditRow } from '../model/audit.js';
 import type { Services } from '../services.js';
 import type { AuditFilter } from '../store/port.js';
 import { auditVerifyCommands } from './audit-verify.js';
@@ -32,6 +32,10 @@ export function filterFromArgs(args: Record<string, unknown>, now: number): Audi
   const outcome = args['outcome'] as string | undefined;
   if (outcome !== undefined && !OUTCOMES.includes(outcome as AuditOutcome))
     throw new CreddyError('ERR_USAGE', `--outcome must be one of ${OUTCOMES.join(', ')}`);
+  // A typo would match nothing and look like a quiet log.
+  const type = args['type'] as string | undefined;
+  if (type !== undefined && !(AUDIT_TYPES as readonly string[]).includes(type))
+    throw new CreddyError('ERR_USAGE', `--type must be one of ${AUDIT_TYPES.join(', ')}`);
   const pick = (key: string): Record<string, string> => (typeof args[key] === 'string' ? { [key]: args[key] as string } : {});
   return {
     ...pick('backend'),

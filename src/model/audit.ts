@@ -1,26 +1,30 @@
+/** Every kind of audit row (a list, so `audit list --type` can refuse a typo). */
+export const AUDIT_TYPES = [
+  'credential.issued',
+  'credential.denied',
+  'credential.revoked',
+  'downstream.revoked',
+  'agent.created',
+  'agent.updated',
+  'agent.revoked',
+  'agent.key_added',
+  'agent.key_removed',
+  'key.created',
+  'key.activated',
+  'key.retired',
+  'key.revoked',
+  'key.rewrapped',
+  'secret.created',
+  'secret.rotated',
+  'secret.deleted',
+  'secret.rewrapped',
+  'auth.failed',
+  'auth.throttled',
+  'audit.pruned',
+] as const;
+
 /** Every kind of audit row. */
-export type AuditType =
-  | 'credential.issued'
-  | 'credential.denied'
-  | 'credential.revoked'
-  | 'downstream.revoked'
-  | 'agent.created'
-  | 'agent.updated'
-  | 'agent.revoked'
-  | 'agent.key_added'
-  | 'agent.key_removed'
-  | 'key.created'
-  | 'key.activated'
-  | 'key.retired'
-  | 'key.revoked'
-  | 'key.rewrapped'
-  | 'secret.created'
-  | 'secret.rotated'
-  | 'secret.deleted'
-  | 'secret.rewrapped'
-  | 'auth.failed'
-  | 'auth.throttled'
-  | 'audit.pruned';
+export type AuditType = (typeof AUDIT_TYPES)[number];
 
 export type AuditOutcome = 'success' | 'denied' | 'error';
 

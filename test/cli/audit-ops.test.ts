@@ -50,6 +50,12 @@ describe('audit commands an operator scripts', () => {
     expect(JSON.stringify(JSON.parse(json.stdout))).toContain(JSON.stringify(hostile).slice(1, -1));
   });
 
+  it('audit list --type with a type no row can have is a usage error naming the types, not an empty log', async () => {
+    const typo = await runCli(['audit', 'list', '--type', 'credential.isued', '--config', broker.configPath], broker.env);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain('--type must be one of credential.issued, credential.denied');
+  });
+
   it('audit prune without audit.retention is a config error (exit 1, ERR_CONFIG_INVALID), not a usage error', async () => {
     const result = await runCli(['audit', 'prune', '--config', broker.configPath], broker.env);
     expect(result.code).toBe(1);
