@@ -120,7 +120,7 @@ export const getCommand = defineCommand({
     cache: {
       type: 'boolean',
       description:
-        'Reuse a credential with over a minute left from ~/.cache/creddy (0600 files) instead of asking, else cache the new one; or CREDDY_CACHE=1',
+        'Reuse a credential with over a minute left from ~/.cache/creddy (0600 files) instead of asking, else cache the new one; or CREDDY_CACHE=1 (--no-cache wins over it)',
     },
     ...jsonArg,
   },
