@@ -3,7 +3,7 @@ import { createFederation, type Federation } from '../agents/federation/index.js
 import { CreddyError } from '../errors.js';
 import type { MetricsExposition } from '../metrics/port.js';
 import type { Services } from '../services.js';
-import type { AppEnv } from './context.js';
+import { type AppEnv, setResponseHeader } from './context.js';
 import { errorHandler } from './error-handler.js';
 import { requestId } from './middleware/request-id.js';
 import { type AuthThrottle, createAuthThrottle } from './middleware/throttle.js';
@@ -48,7 +48,8 @@ export function createApp(services: Services, options: AppOptions = {}): Hono<Ap
     declaredLengthWithinLimit(c);
     // Every answer here is for one caller, and an issuance carries the token and the downstream
     // secret: no cache may keep any of it (RFC 6749 §5.1 asks the same of a token response).
-    c.header('Cache-Control', 'no-store');
+    // Onto the Node response: `c.header()` would build a web Headers object per request.
+    setResponseHeader(c, 'Cache-Control', 'no-store');
     return next();
   });
 
