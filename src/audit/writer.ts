@@ -38,8 +38,7 @@ export function wellFormed<T>(value: T): T {
   return isWellFormedDeep(value) ? value : repair(value);
 }
 
-const isWellFormed = (s: string): boolean =>
-  (s as unknown as { isWellFormed(): boolean }).isWellFormed() && !s.includes('\0');
+const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed() && !s.includes('\0');
 
 function isWellFormedDeep(value: unknown): boolean {
   if (typeof value === 'string') return isWellFormed(value);
