@@ -23,7 +23,8 @@ export const healthCommand = defineCommand({
     const ctx = contextOf(data);
     let base = args.url?.replace(/\/+$/, '');
     if (base === undefined) {
-      const address = listenAddress(args.listen, ctx.env, cliConfig(ctx, args.config));
+      // The config is read only when --listen does not give the whole address.
+      const address = listenAddress(args.listen, ctx.env, () => cliConfig(ctx, args.config));
       base = `http://${formatAddress({ ...address, host: reachable(address.host) })}`;
     }
     let status = 0;

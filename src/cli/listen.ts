@@ -8,9 +8,10 @@ export interface ListenAddress {
 
 /**
  * Where the server listens: `--listen HOST:PORT`, else `CREDDY_PORT` (the port only; the host
- * stays the config's), else the config's `listen`.
+ * stays the config's), else the config's `listen`. `config` is called only when the flag does not
+ * give the whole address, so `creddy health --listen` works without a readable config.
  */
-export function listenAddress(flag: string | undefined, env: NodeJS.ProcessEnv, config: Pick<Config, 'listen'>): ListenAddress {
+export function listenAddress(flag: string | undefined, env: NodeJS.ProcessEnv, config: () => Pick<Config, 'listen'>): ListenAddress {
   if (flag !== undefined) {
     const colon = flag.lastIndexOf(':');
     const host = flag.slice(0, colon).replace(/^\[|\]$/g, '');
@@ -23,9 +24,9 @@ export function listenAddress(flag: string | undefined, env: NodeJS.ProcessEnv, 
   if (fromEnv !== undefined && fromEnv !== '') {
     const port = parsePort(fromEnv);
     if (port === undefined) throw new CreddyError('ERR_USAGE', `CREDDY_PORT must be a port number 0-65535, got "${fromEnv}"`);
-    return { host: config.listen.host, port };
+    return { host: config().listen.host, port };
   }
-  return config.listen;
+  return config().listen;
 }
 
 function parsePort(text: string): number | undefined {

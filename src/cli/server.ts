@@ -40,7 +40,7 @@ export const serverCommand = defineCommand({
       const config = cliConfig(ctx, args.config);
       logger = workerLogger(createLogger(write, { level: config.logLevel }));
       restoreWarnings = routeProcessWarnings(logger);
-      const listen = listenAddress(args.listen, ctx.env, config);
+      const listen = listenAddress(args.listen, ctx.env, () => config);
       const metrics = await serverMetrics(config, logger, worker !== undefined);
       services = await createServices(config, { env: ctx.env, logger, actor: 'server', ...(metrics ? { metrics: metrics.metrics } : {}) });
       const server = await startServer(services, listen, {

@@ -57,6 +57,9 @@ describe('running from the environment alone (containers)', () => {
     expect(down.code).toBe(1);
     expect(down.stdout).toMatch(/^not ready: http:\/\/127\.0\.0\.1:9\/readyz /);
     expect((await runCli(['health', '--url', broker.url])).code).toBe(0);
+    // --listen gives the whole address: no config needed (none at all in this directory).
+    const listen = await runCli(['health', '--listen', `127.0.0.1:${port}`, '--config', join(dir, 'missing.yaml')]);
+    expect(listen.code, listen.stdout + listen.stderr).toBe(0);
   });
 });
 
