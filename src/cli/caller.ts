@@ -66,6 +66,10 @@ export function requestFromArgs(args: {
     ?.split(',')
     .map((s) => s.trim())
     .filter(Boolean);
+  // An empty list given on purpose (`--scopes "$UNSET"`) is not "the defaults": say so.
+  if (scopes?.length === 0) throw new CreddyError('ERR_USAGE', '--scopes is empty (leave it out for the backend default_scopes)');
+  if (repositories?.length === 0)
+    throw new CreddyError('ERR_USAGE', "--repos is empty (leave it out for the backend's repositories ceiling)");
   const metadata = parseMeta(args.meta);
   return {
     backend: args.backend,

@@ -161,6 +161,14 @@ describe('caller CLI', () => {
     }
   });
 
+  it('an empty --scopes or --repos is a usage error, not the defaults', async () => {
+    for (const flag of ['--scopes', '--repos']) {
+      const r = await runCli(['get', 'demo', flag, ' , '], caller);
+      expect(r.code, flag).toBe(2);
+      expect(r.stderr).toContain(`${flag} is empty`);
+    }
+  });
+
   it('a password in CREDDY_URL never reaches the output', async () => {
     const r = await runCli(['list'], { ...caller, CREDDY_URL: 'http://ops:S3cretPass@127.0.0.1:1' });
     expect(r.code).toBe(1);
