@@ -57,6 +57,9 @@ export function auditJson(row: AuditRow): Record<string, unknown> {
 
 const TABLE_COLUMNS = ['seq', 'time', 'type', 'outcome', 'agent', 'backend', 'scopes', 'reason', 'jti'] as const;
 
+/** Column widths of `--follow`'s text: a seq, an ISO time, the longest type and reason, a jti. */
+const FOLLOW_WIDTHS = { seq: 6, time: 20, type: 18, outcome: 7, agent: 12, backend: 10, scopes: 12, reason: 22, jti: 31 };
+
 /** How often `--follow` polls for new rows. */
 const FOLLOW_POLL_MS = 500;
 
@@ -65,10 +68,19 @@ const FOLLOW_POLL_MS = 500;
  * seen (the filters still apply) until SIGINT/SIGTERM. `--json` prints one JSON object per line.
  */
 async function follow(out: CliOutput, services: Services, filter: AuditFilter, json: boolean): Promise<void> {
+  // Text: one header, then each poll's rows at fixed minimum widths so the columns stay under it.
+  const lines = (rows: AuditRow[]): string[] => formatTable(rows.map(auditJson), TABLE_COLUMNS, '', FOLLOW_WIDTHS).split('\n');
+  let header = !json;
   const print = (rows: AuditRow[]): void => {
-    for (const row of rows) {
-      out.write(json ? `${JSON.stringify(auditJson(row))}\n` : `${formatTable([auditJson(row)], TABLE_COLUMNS).split('\n')[1]}\n`);
+    if (json) {
+      for (const row of rows) out.write(`${JSON.stringify(auditJson(row))}\n`);
+      return;
     }
+    if (rows.length === 0) return;
+    const [head, ...body] = lines(rows);
+    if (header) out.write(`${head}\n`);
+    header = false;
+    for (const line of body) out.write(`${line}\n`);
   };
   const initial = (await services.store.audit.query({ ...filter, order: 'desc' })).reverse();
   print(initial);

@@ -24,17 +24,22 @@ export function printable(text: string): string {
   });
 }
 
-/** Renders rows as an aligned plain-text table with a header; empty → a "none" line. */
+/**
+ * Renders rows as an aligned plain-text table with a header; empty → a "none" line. `minWidths`
+ * keeps columns at least that wide, so tables printed one after another (`audit list --follow`)
+ * line up under one header.
+ */
 export function formatTable<Row extends object>(
   rows: readonly Row[],
   columns: ReadonlyArray<keyof Row & string>,
   empty = '(none)',
+  minWidths: Partial<Record<keyof Row & string, number>> = {},
 ): string {
   if (rows.length === 0) return empty;
   const cell = (value: unknown): string =>
     value === null || value === undefined ? '-' : printable(Array.isArray(value) ? value.join(',') : String(value));
   const cells = rows.map((row) => columns.map((column) => cell(row[column])));
-  const widths = columns.map((column, i) => Math.max(column.length, ...cells.map((r) => r[i]!.length)));
+  const widths = columns.map((column, i) => Math.max(column.length, minWidths[column] ?? 0, ...cells.map((r) => r[i]!.length)));
   const line = (values: readonly string[]): string =>
     values
       .map((v, i) => v.padEnd(widths[i]!))

@@ -66,6 +66,32 @@ describe('audit list filters and --follow', () => {
       await new Promise((resolve) => child.once('close', resolve));
     }
   });
+
+  it('--follow as text: one header, and rows printed apart line up under it', async () => {
+    const child = spawn(process.execPath, [BIN, 'audit', 'list', '--follow', '--limit', '1', '--config', broker.configPath], {
+      env: { PATH: process.env['PATH'], ...broker.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    try {
+      await eventually(() => out.split('\n').filter(Boolean).length >= 2);
+      const next = await issue(broker.url, token, { backend: 'demo', scopes: ['read'] });
+      await eventually(() => out.includes(next.body.id));
+      const [header, ...rows] = out.trim().split('\n');
+      expect(header).toMatch(/^SEQ\s+TIME\s+TYPE\s+OUTCOME/);
+      expect(rows.some((r) => r.startsWith('SEQ'))).toBe(false);
+      // Each column starts where its header does, in the first poll's row and in the later one.
+      for (const column of ['TYPE', 'OUTCOME', 'JTI']) {
+        const at = header!.indexOf(column);
+        for (const row of rows) expect(row[at - 1], `${column} in ${row}`).toBe(' ');
+      }
+      expect(rows.at(-1)!.slice(header!.indexOf('JTI'))).toBe(next.body.id);
+    } finally {
+      child.kill('SIGINT');
+      await new Promise((resolve) => child.once('close', resolve));
+    }
+  });
 });
 
 describe('checkpoints', () => {
