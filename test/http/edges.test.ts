@@ -241,7 +241,12 @@ describe('broker edges (app.request, no socket)', () => {
       expect(response.headers.get('x-request-id')).toBe(body.error.request_id);
       const row = (await authFailures()).find((r) => r.requestId === body.error.request_id);
       expect(row).toMatchObject({ type: 'auth.failed', outcome: 'denied', reason: 'ERR_UNAUTHENTICATED', agent: null });
+      // Why, as the caller was told: an unknown token is not a malformed one.
+      expect(row?.details).toMatchObject({ why: 'unknown bearer token' });
       expect(JSON.stringify(row)).not.toContain(unknown);
+      const malformed = await send('Bearer ckr_short');
+      const malformedRow = (await authFailures()).find((r) => r.requestId === malformed.headers.get('x-request-id'));
+      expect(malformedRow?.details).toMatchObject({ why: 'malformed bearer token' });
     });
   });
 

@@ -73,6 +73,9 @@ export async function recordAuthFailure(
         // linear on hostile input), then redacted, before it is kept.
         method: c.req.method,
         path: redact(c.req.path.slice(0, 256)),
+        // What the caller was told (a 4xx message: never a secret), so a typo, a replayed
+        // assertion and a bad signature can be told apart in the log.
+        why: redact(err.message.slice(0, 200)),
         ...(verdict.kind === 'block' ? { throttled_for_s: verdict.retryAfter } : {}),
         ...extra,
       },
