@@ -48,8 +48,9 @@ export interface VerifiedDpopProof {
   readonly jti: string;
 }
 
+/** `details.why` says which check failed (replay, htu, iat…): the denial's audit row keeps it. */
 const invalid = (why: string, cause?: unknown) =>
-  new CreddyError('ERR_DPOP_INVALID', `DPoP proof rejected (${why})`, cause === undefined ? {} : { cause });
+  new CreddyError('ERR_DPOP_INVALID', `DPoP proof rejected (${why})`, { details: { why }, ...(cause === undefined ? {} : { cause }) });
 
 /**
  * Verifies a DPoP proof (RFC 9449 §4.3): `typ: dpop+jwt`, an asymmetric `alg` (EdDSA, ES256)

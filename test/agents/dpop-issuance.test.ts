@@ -100,6 +100,9 @@ describe('DPoP-bound issuance', () => {
     const replay = await post('/v1/credentials', bearer, { backend: 'demo' }, once);
     expect(replay.status).toBe(401);
     expect(replay.body.error.message).toContain('replay');
+    // The denial's row says which check failed, not only ERR_DPOP_INVALID.
+    const { row } = await lastOutcome(broker, 'plain');
+    expect(row).toMatchObject({ reason: 'ERR_DPOP_INVALID', details: { why: 'jti was already used (replay)' } });
   });
 
   it('does not spend a proof on a request refused for other reasons', async () => {
