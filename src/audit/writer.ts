@@ -95,6 +95,54 @@ export function createAuditWriter(options: {
     );
   });
 
+  /** Answers each entry of a committed group; rows of callers already answered 503 are compensated. */
+  const settle = (batch: readonly Pending[], rows: readonly AuditRow[]): void => {
+    for (let i = 0; i < batch.length; i++) {
+      const p = batch[i]!;
+      const row = rows[i]!;
+      if (!p.timedOut) {
+        p.settled = true;
+        p.resolve(row);
+        continue;
+      }
+      logger.error('audit row committed after its request failed closed; compensating', { seq: row.seq, type: row.type });
+      options.onLateCommit?.(row, p.entry).catch((err: unknown) => {
+        logger.error('compensating a late audit commit failed', { seq: row.seq, error: String(err) });
+      });
+    }
+    const last = rows.at(-1);
+    if (last) options.onCommit?.(last.seq);
+  };
+
+  /** One transaction for `batch`: answers its entries if it commits, else returns the error unanswered. */
+  const append = async (batch: readonly Pending[]): Promise<unknown> => {
+    committing = batch.length;
+    const started = performance.now();
+    try {
+      const rows = await store.audit.append(
+        batch.map((p) => p.entry),
+        seal,
+      );
+      options.metrics?.auditCommit(batch.length, (performance.now() - started) / 1000, true);
+      settle(batch, rows);
+      return undefined;
+    } catch (err) {
+      options.metrics?.auditCommit(batch.length, (performance.now() - started) / 1000, false);
+      return err;
+    } finally {
+      committing = 0;
+    }
+  };
+
+  const failClosed = (batch: readonly Pending[], err: unknown): void => {
+    logger.error('audit write failed; failing closed', { error: (err as Error).message, events: batch.length });
+    const failure = new CreddyError('ERR_AUDIT_UNAVAILABLE', 'audit log unavailable; nothing was issued', { cause: err });
+    for (const p of batch) {
+      p.settled = true;
+      p.reject(failure);
+    }
+  };
+
   const commit = async (): Promise<void> => {
     while (queue.length > 0) {
       // Entries whose caller already got a 503 are never written: the log must not say
@@ -102,40 +150,28 @@ export function createAuditWriter(options: {
       const batch = queue.filter((p) => !p.timedOut);
       queue = [];
       if (batch.length === 0) continue;
-      committing = batch.length;
-      const started = performance.now();
-      try {
-        const rows = await store.audit.append(
-          batch.map((p) => p.entry),
-          seal,
-        );
-        options.metrics?.auditCommit(batch.length, (performance.now() - started) / 1000, true);
-        for (let i = 0; i < batch.length; i++) {
-          const p = batch[i]!;
-          const row = rows[i]!;
-          if (!p.timedOut) {
-            p.settled = true;
-            p.resolve(row);
-            continue;
-          }
-          logger.error('audit row committed after its request failed closed; compensating', { seq: row.seq, type: row.type });
-          options.onLateCommit?.(row, p.entry).catch((err: unknown) => {
-            logger.error('compensating a late audit commit failed', { seq: row.seq, error: String(err) });
-          });
-        }
-        const last = rows.at(-1);
-        if (last) options.onCommit?.(last.seq);
-      } catch (err) {
-        options.metrics?.auditCommit(batch.length, (performance.now() - started) / 1000, false);
-        logger.error('audit write failed; failing closed', { error: (err as Error).message, events: batch.length });
-        const failure = new CreddyError('ERR_AUDIT_UNAVAILABLE', 'audit log unavailable; nothing was issued', { cause: err });
-        for (const p of batch) {
-          p.settled = true;
-          p.reject(failure);
-        }
-      } finally {
-        committing = 0;
+      const failed = await append(batch);
+      if (failed === undefined) continue;
+      if (batch.length === 1) {
+        failClosed(batch, failed);
+        continue;
       }
+      // A group fails as a whole (one transaction). One row the store refused must not cost the
+      // other requests of its turn their credentials, so each is tried alone; a store that is
+      // down refuses each as it refused the group, and an entry whose caller has had its 503
+      // meanwhile is not written.
+      logger.warn('audit group commit failed; committing its rows one by one', { error: (failed as Error).message, events: batch.length });
+      const refused: Pending[] = [];
+      let error: unknown = failed;
+      for (const p of batch) {
+        if (p.timedOut) continue;
+        const alone = await append([p]);
+        if (alone === undefined) continue;
+        refused.push(p);
+        error = alone;
+      }
+      // One log line for what failed, as for a group: a store that is down says so once.
+      if (refused.length > 0) failClosed(refused, error);
     }
   };
 

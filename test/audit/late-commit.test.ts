@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { createSealer } from '../../src/audit/chain.js';
 import { createAuditWriter } from '../../src/audit/writer.js';
@@ -83,6 +84,36 @@ describe('audit writer: a write that times out', () => {
     expect(await store.credentials.get('dropped-jti')).toBeUndefined();
     expect(await store.audit.query({ jti: 'dropped-jti', limit: 5 })).toEqual([]);
     expect(compensated).toEqual(['late-commit-jti']);
+  });
+
+  it('one row the store refuses fails its own write only, not the others of its group', async () => {
+    const tmp = tempDir();
+    const store = createSqliteStore(join(tmp.dir, 'creddy.db'));
+    const attacker = new Database(join(tmp.dir, 'creddy.db'));
+    onTestFinished(async () => {
+      attacker.close();
+      await store.close();
+      tmp.cleanup();
+    });
+    // A store that refuses one caller's rows (a check, a size limit, a character it cannot hold).
+    attacker.exec(
+      "CREATE TRIGGER test_poison BEFORE INSERT ON audit_events WHEN NEW.jti LIKE 'poison-%' BEGIN SELECT RAISE(ABORT, 'refused row'); END;",
+    );
+    const warnings: string[] = [];
+    const writer = createAuditWriter({
+      store,
+      seal: createSealer(key),
+      timeoutMs: 5000,
+      logger: { ...silentLogger, warn: (msg) => void warnings.push(msg) },
+    });
+    // Written in one turn: one group, one transaction.
+    const jtis = ['honest-1', 'poison-1', 'honest-2', 'honest-3', 'poison-2', 'honest-4'];
+    const results = await Promise.allSettled(jtis.map((jti) => writer.write(issued(jti))));
+    expect(results.map((r) => r.status)).toEqual(jtis.map((jti) => (jti.startsWith('poison') ? 'rejected' : 'fulfilled')));
+    expect(warnings).toEqual(['audit group commit failed; committing its rows one by one']);
+    const rows = await store.audit.query({ type: 'credential.issued', limit: 10, order: 'asc' });
+    expect(rows.map((r) => r.jti)).toEqual(['honest-1', 'honest-2', 'honest-3', 'honest-4']);
+    for (const jti of ['poison-1', 'poison-2']) expect(await store.credentials.get(jti)).toBeUndefined();
   });
 
   it('the broker compensates a late commit: the credential is revoked and the log says why', async () => {
