@@ -11,10 +11,11 @@ const SECRET_PATTERNS: RegExp[] = [
   /\b(?:AKIA|ASIA)[A-Z0-9]{16}\b/g, // AWS access key ids
   /(aws_secret_access_key|secretaccesskey|sessiontoken|x-amz-security-token|authorization)(["'\s:=]+)[^\s"',}]+/gi,
   /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g,
-  /(postgres(?:ql)?:\/\/[^:/@\s]*:)(?!\*\*\*@)([^@\s]+)@/gi, // a database password inside a store URL (*** is already masked)
-  // A password in any other URL (CREDDY_URL=https://user:pass@…): up to the @ of the authority,
-  // never past a /, so `host:port/path@x` is not taken for user:password.
-  /(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)(?!\*\*\*@)([^@\s/]+)@/gi,
+  // A password in a URL (a store URL, CREDDY_URL=https://user:pass@…; *** is already masked). The
+  // user and password stop at a quote, backslash, angle bracket, / or space, so a match never runs
+  // from a URL across the next fields of a JSON log line to some later @ (an email claim); the
+  // scheme starts after no scheme character (a lookbehind, not \b: linear on long dotted runs).
+  /((?<![a-z0-9+.-])[a-z][a-z0-9+.-]*:\/\/[^:/@\s"'<>\\]*:)(?!\*\*\*@)([^@\s/"'<>\\]+)@/gi,
 ];
 
 export function redact(text: string): string {

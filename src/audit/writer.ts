@@ -1,5 +1,5 @@
 import type { Logger } from '../_utils/logger.js';
-import { CreddyError } from '../errors.js';
+import { CreddyError, isCreddyError } from '../errors.js';
 import type { Metrics } from '../metrics/port.js';
 import type { AuditRow } from '../model/audit.js';
 import type { AuditEntry, AuditSealer, Store } from '../store/port.js';
@@ -152,7 +152,10 @@ export function createAuditWriter(options: {
       if (batch.length === 0) continue;
       const failed = await append(batch);
       if (failed === undefined) continue;
-      if (batch.length === 1) {
+      // A store that cannot be reached (ERR_NOT_READY: a lost PostgreSQL connection) may have
+      // committed the group after all, the one ambiguity no broker can remove: writing its rows
+      // again could record them twice. Only a store that refused the group is asked row by row.
+      if (batch.length === 1 || isCreddyError(failed, 'ERR_NOT_READY')) {
         failClosed(batch, failed);
         continue;
       }

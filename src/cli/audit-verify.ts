@@ -9,7 +9,7 @@ import { verifyStore } from '../audit/verify-store.js';
 import { parseExpectation, readWitness } from '../audit/witness.js';
 import { CreddyError } from '../errors.js';
 import { openStore } from '../store/open-store.js';
-import { cliConfig, cliPath, jsonArg, operatorArgs, withServices } from './context.js';
+import { cliConfig, cliPath, jsonArg, operatorArgs, requireExistingStore, withServices } from './context.js';
 import { type CliContext, contextOf } from './io.js';
 import { isoTime, printJson } from './output.js';
 import { timeRangeArgs, timeRangeFromArgs } from './time-range.js';
@@ -101,6 +101,8 @@ const verify = defineCommand({
     const witnessed = witnessSource === undefined ? undefined : await readWitness(witnessSource);
     if (witnessSource !== undefined && !witnessed) throw new CreddyError('ERR_USAGE', `--witness: ${args.witness} holds no checkpoint yet`);
     const config = cliConfig(ctx, args.config);
+    // An auditor's check must not pass on an empty log that a wrong --config just created.
+    requireExistingStore(config);
     const store = await openStore(config.store);
     try {
       const keys = loadAuditKeys({ env: ctx.env, dataDir: config.dataDir });

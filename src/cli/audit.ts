@@ -8,7 +8,7 @@ import type { AuditFilter } from '../store/port.js';
 import { auditVerifyCommands } from './audit-verify.js';
 import { jsonArg, operatorArgs, withServices } from './context.js';
 import { type CliOutput, contextOf } from './io.js';
-import { formatTable, isoTime, printJson, printTable } from './output.js';
+import { escapeUnprintable, formatTable, isoTime, printJson, printTable } from './output.js';
 import { timeRangeArgs, timeRangeFromArgs } from './time-range.js';
 
 const OUTCOMES: readonly AuditOutcome[] = ['success', 'denied', 'error'];
@@ -73,7 +73,7 @@ async function follow(out: CliOutput, services: Services, filter: AuditFilter, j
   let header = !json;
   const print = (rows: AuditRow[]): void => {
     if (json) {
-      for (const row of rows) out.write(`${JSON.stringify(auditJson(row))}\n`);
+      for (const row of rows) out.write(`${escapeUnprintable(JSON.stringify(auditJson(row)))}\n`);
       return;
     }
     if (rows.length === 0) return;

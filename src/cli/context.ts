@@ -52,6 +52,20 @@ export interface ServicesUse {
   readonly mayCreate?: boolean;
 }
 
+/**
+ * Refuses a SQLite store that is not there (see ServicesUse): for every command that opens the
+ * store, through withServices or on its own (`audit verify`, `store copy`), which would otherwise
+ * create an empty one and report on it.
+ */
+export function requireExistingStore(config: Config): void {
+  if (config.store.kind === 'sqlite' && !existsSync(config.store.path)) {
+    throw new CreddyError(
+      'ERR_CONFIG_INVALID',
+      `no database at ${config.store.path}: is this the deployment's config (--config, CREDDY_CONFIG, the working directory)? A first creddy server creates it`,
+    );
+  }
+}
+
 /** Opens the server's store and keys with the operator's config, runs `fn`, closes everything. */
 export async function withServices<T>(
   ctx: CliContext,
@@ -60,12 +74,7 @@ export async function withServices<T>(
   use: ServicesUse = {},
 ): Promise<T> {
   const config = cliConfig(ctx, args.config);
-  if (config.store.kind === 'sqlite' && !use.mayCreate && !existsSync(config.store.path)) {
-    throw new CreddyError(
-      'ERR_CONFIG_INVALID',
-      `no database at ${config.store.path}: is this the deployment's config (--config, CREDDY_CONFIG, the working directory)? A first creddy server creates it`,
-    );
-  }
+  if (!use.mayCreate) requireExistingStore(config);
   const services = await createServices(config, { env: ctx.env, logger: cliLogger(ctx.stderr), actor: 'cli' });
   try {
     return await fn(services);

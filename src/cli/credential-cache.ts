@@ -56,7 +56,9 @@ export function cacheDir(env: NodeJS.ProcessEnv): string {
  */
 export function callerIdentity(io: Pick<CliIo, 'env' | 'cwd'>): string | undefined {
   const { env } = io;
-  if (env['CREDDY_TOKEN']) return `token:${env['CREDDY_TOKEN']}`;
+  // Trimmed, as caller-auth.ts takes it: a blank CREDDY_TOKEN is no token there, nor here.
+  const token = env['CREDDY_TOKEN']?.trim();
+  if (token) return `token:${token}`;
   if (env['CREDDY_AGENT_KEY_FILE'] && env['CREDDY_AGENT'])
     return `key-pair:${env['CREDDY_AGENT']}:${resolve(io.cwd, env['CREDDY_AGENT_KEY_FILE'])}`;
   if (env['CREDDY_OIDC_TOKEN']) return `oidc:${env['CREDDY_OIDC_TOKEN'].trim()}`;

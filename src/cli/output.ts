@@ -1,16 +1,31 @@
 import type { CliOutput } from './io.js';
 
-/** Prints a value as pretty JSON (the `--json` form of every read command). */
-export function printJson(out: CliOutput, value: unknown): void {
-  out.write(`${JSON.stringify(value, null, 2)}\n`);
-}
-
 /**
  * Terminal control characters (C0, DEL, C1), line and paragraph separators and bidirectional
  * overrides: what could clear a screen, recolour or forge a row, or reorder what is shown.
  */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * Prints a value as pretty JSON (the `--json` form of every read command). JSON.stringify escapes
+ * only U+0000–U+001F: DEL, the C1 controls (U+009B is CSI to some terminals) and the bidi
+ * overrides of UNPRINTABLE are escaped as `\uXXXX` too, still the same JSON once parsed.
+ */
+export function printJson(out: CliOutput, value: unknown): void {
+  out.write(`${escapeUnprintable(JSON.stringify(value, null, 2))}\n`);
+}
+
+/**
+ * UNPRINTABLE without C0: JSON text escapes C0 inside strings itself, and outside them its
+ * newlines are the layout. What is left can stand only inside strings, where `\uXXXX` is valid.
+ */
+const UNPRINTABLE_IN_JSON = /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/** JSON text with what a terminal would act on (DEL, C1, separators, bidi overrides) as `\uXXXX`. */
+export function escapeUnprintable(json: string): string {
+  return json.replace(UNPRINTABLE_IN_JSON, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
 
 /**
  * A value as a terminal may show it: each character of UNPRINTABLE as a visible escape (`\x1b`,

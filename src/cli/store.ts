@@ -3,7 +3,7 @@ import { postgresStore } from '../config/store.js';
 import { CreddyError } from '../errors.js';
 import { copyStore } from '../store/copy-store.js';
 import { migrateStore } from '../store/migrate-store.js';
-import { cliConfig, jsonArg, operatorArgs } from './context.js';
+import { cliConfig, jsonArg, operatorArgs, requireExistingStore } from './context.js';
 import { contextOf } from './io.js';
 import { printJson } from './output.js';
 
@@ -60,6 +60,7 @@ const copy = defineCommand({
   async run({ args, data }) {
     const ctx = contextOf(data);
     const config = cliConfig(ctx, args.config);
+    requireExistingStore(config);
     const target = postgresStore(args.to, 1, (problem) => {
       throw new CreddyError('ERR_USAGE', `--to: ${problem}`);
     });

@@ -45,11 +45,12 @@ export function createApp(services: Services, options: AppOptions = {}): Hono<Ap
   const app = new Hono<AppEnv>();
   app.use(requestId());
   app.use('/v1/*', (c, next) => {
-    declaredLengthWithinLimit(c);
     // Every answer here is for one caller, and an issuance carries the token and the downstream
-    // secret: no cache may keep any of it (RFC 6749 §5.1 asks the same of a token response).
-    // Onto the Node response: `c.header()` would build a web Headers object per request.
+    // secret: no cache may keep any of it (RFC 6749 §5.1 asks the same of a token response), a
+    // 413 included, so first. Onto the Node response: `c.header()` would build a web Headers
+    // object per request.
     setResponseHeader(c, 'Cache-Control', 'no-store');
+    declaredLengthWithinLimit(c);
     return next();
   });
 

@@ -2,6 +2,7 @@ import type { ErrorHandler } from 'hono';
 import { describeError } from '../_utils/error-chain.js';
 import type { Logger } from '../_utils/logger.js';
 import { isCreddyError } from '../errors.js';
+import { DPOP_ALGORITHMS } from '../verify/dpop.js';
 import type { ErrorBody } from '../wire.js';
 import type { AppEnv } from './context.js';
 
@@ -25,9 +26,16 @@ export function errorHandler(logger: Logger): ErrorHandler<AppEnv> {
     const details = known?.expose && known.details ? { details: known.details } : {};
     if (code === 'ERR_RATE_LIMITED') c.header('Retry-After', String(known?.details?.['retry_after'] ?? 60));
     // RFC 6750 §3: a 401 names the scheme; `invalid_token` only when a credential was presented.
+    // A refused DPoP proof is not a bad token (RFC 9449 §7.1): a client told `invalid_token`
+    // would throw away one that is fine.
     if (status === 401 && !c.res.headers.has('WWW-Authenticate')) {
       const presented = c.req.header('authorization') !== undefined;
-      c.header('WWW-Authenticate', `Bearer realm="creddy"${presented ? ', error="invalid_token"' : ''}`);
+      c.header(
+        'WWW-Authenticate',
+        code === 'ERR_DPOP_INVALID'
+          ? `DPoP error="invalid_dpop_proof", algs="${DPOP_ALGORITHMS.join(' ')}"`
+          : `Bearer realm="creddy"${presented ? ', error="invalid_token"' : ''}`,
+      );
     }
     const body: ErrorBody = { error: { code, message, request_id: requestId, ...details } };
     return c.json(body, status as 500);

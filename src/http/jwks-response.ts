@@ -10,7 +10,7 @@ export type JwksAnswer =
   | { readonly status: 200; readonly headers: JwksHeaders; readonly body: Uint8Array<ArrayBuffer> }
   | { readonly status: 304; readonly headers: JwksHeaders; readonly body: undefined };
 
-/** Cache-Control, ETag and (on 200) Content-Type: the same for both ways of serving it. */
+/** Cache-Control, ETag and Content-Type: the same for both ways of serving it. */
 type JwksHeaders = Readonly<Record<string, string>>;
 
 /**
@@ -28,9 +28,11 @@ export function jwksResponder(services: Services): (ifNoneMatch: string | undefi
   return (ifNoneMatch) => {
     const jwks = services.keyring.jwks();
     const pick = cacheControl[Math.floor(Math.random() * jitter)] ?? cacheControl[0]!;
-    const headers = { 'Cache-Control': pick, ETag: jwks.etag };
+    // The 304 names the type too: a cache takes a 304's headers over what it stored (RFC 9111
+    // §4.3.4), and without one @hono/node-server's default text/plain would reach it.
+    const headers = { 'Cache-Control': pick, ETag: jwks.etag, 'Content-Type': 'application/jwk-set+json' };
     if (ifNoneMatch !== undefined && noneMatchHits(ifNoneMatch, jwks.etag)) return { status: 304, headers, body: undefined };
-    return { status: 200, headers: { ...headers, 'Content-Type': 'application/jwk-set+json' }, body: jwks.bytes };
+    return { status: 200, headers, body: jwks.bytes };
   };
 }
 

@@ -49,5 +49,14 @@ describe('redact', () => {
     for (const plain of ['http://127.0.0.1:8400/v1/x@y', 'https://creddy.example.com:443/a', 'ssh://git@github.com:org/repo']) {
       expect(redact(plain)).toBe(plain);
     }
+    // A JSON log line: a URL, then later fields with an @ (an email claim) stay as they are.
+    const lines = [
+      '{"issuer":"https://gitlab.com","closest_rule":"deploy","failed":[{"claim":"user_email","expected":["ops@corp.com"],"actual":"dev@corp.com"}]}',
+      '{"url":"http://127.0.0.1:8400","issuer":"http://127.0.0.1:8400","contact":"ops@example.com"}',
+    ];
+    for (const line of lines) expect(redact(line)).toBe(line);
+    expect(redact('{"store":"postgres://app:s3cret@db/creddy","at":"x@y"}')).toBe(
+      '{"store":"postgres://app:[REDACTED]@db/creddy","at":"x@y"}',
+    );
   });
 });

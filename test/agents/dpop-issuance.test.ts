@@ -28,7 +28,7 @@ describe('DPoP-bound issuance', () => {
       headers: { authorization, 'content-type': 'application/json', ...(dpop ? { dpop } : {}) },
       body: JSON.stringify(body),
     });
-    return { status: res.status, body: (await res.json()) as any };
+    return { status: res.status, body: (await res.json()) as any, headers: res.headers };
   };
   const token = (path: string, form: Record<string, string>, dpop?: string) =>
     fetch(`${broker.url}${path}`, {
@@ -92,6 +92,8 @@ describe('DPoP-bound issuance', () => {
     expect(r.body.error.code).toBe('ERR_DPOP_INVALID');
     const { row } = await lastOutcome(broker, 'plain');
     expect(row).toMatchObject({ type: 'credential.denied', reason: 'ERR_DPOP_INVALID', requestId: r.body.error.request_id });
+    // A DPoP challenge (RFC 9449 §7.1), not invalid_token: the agent's token is fine.
+    expect(r.headers.get('www-authenticate')).toMatch(/^DPoP error="invalid_dpop_proof", algs="EdDSA/);
   });
 
   it('uses each proof once', async () => {

@@ -219,6 +219,13 @@ describe('keys', () => {
     writeFileSync(join(cwd, 'id-token'), 'a.b.c\n');
     expect(callerIdentity({ cwd, env: { CREDDY_TOKEN: 't', CREDDY_AGENT_KEY_FILE: 'k', CREDDY_AGENT: 'a' } })).toBe('token:t');
     expect(callerIdentity({ cwd, env: { CREDDY_AGENT_KEY_FILE: 'k', CREDDY_AGENT: 'a' } })).toBe(`key-pair:a:${join(cwd, 'k')}`);
+    // As caller-auth takes it: a token is trimmed, and a blank one is no token (two key-pair
+    // agents behind a stray CREDDY_TOKEN="\n" must not share a cache entry).
+    expect(callerIdentity({ cwd, env: { CREDDY_TOKEN: 't\n' } })).toBe('token:t');
+    for (const agent of ['alpha', 'beta'])
+      expect(callerIdentity({ cwd, env: { CREDDY_TOKEN: '\n', CREDDY_AGENT_KEY_FILE: 'k', CREDDY_AGENT: agent } })).toBe(
+        `key-pair:${agent}:${join(cwd, 'k')}`,
+      );
     expect(callerIdentity({ cwd, env: { CREDDY_OIDC_TOKEN: 'x.y.z' } })).toBe('oidc:x.y.z');
     expect(callerIdentity({ cwd, env: { CREDDY_OIDC_TOKEN_FILE: 'id-token' } })).toBe('oidc:a.b.c');
     expect(callerIdentity({ cwd, env: { ACTIONS_ID_TOKEN_REQUEST_URL: 'http://x', ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'y' } })).toBeUndefined();

@@ -49,6 +49,23 @@ describe('GET /v1/backends/:name', () => {
     expect(JSON.stringify(long.body)).not.toContain('x'.repeat(64));
     expect((await fetch(`${broker.url}/v1/backends/demo`)).status).toBe(401);
   });
+
+  it('over a real socket every /v1 answer is no-store: a 200, an issuance, a 413 refused before anything else', async () => {
+    const authorization = `Bearer ${env['CREDDY_TOKEN']}`;
+    const info = await fetch(`${broker.url}/v1/backends/demo`, { headers: { authorization } });
+    const issued = await fetch(`${broker.url}/v1/credentials`, {
+      method: 'POST',
+      headers: { authorization, 'content-type': 'application/json' },
+      body: JSON.stringify({ backend: 'demo' }),
+    });
+    const tooLarge = await fetch(`${broker.url}/v1/credentials`, {
+      method: 'POST',
+      headers: { authorization, 'content-type': 'application/json' },
+      body: 'x'.repeat(70_000),
+    });
+    expect([info.status, issued.status, tooLarge.status]).toEqual([200, 201, 413]);
+    for (const r of [info, issued, tooLarge]) expect(r.headers.get('cache-control')).toBe('no-store');
+  });
 });
 
 describe('outputs that need a particular backend refuse before issuing', () => {

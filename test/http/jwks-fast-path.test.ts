@@ -58,6 +58,10 @@ describe('JWKS fast path', () => {
     expect(served.status).toBe(304);
     expect(routed.status).toBe(304);
     expect(await served.text()).toBe('');
+    // A cache takes a 304's headers over what it stored: the type must stay the JWKS's.
+    const viaRoute = await viaServer('/.well-known/jwks.json?x=1', { headers: { 'if-none-match': etag } });
+    expect(viaRoute.status).toBe(304);
+    for (const r of [served, routed, viaRoute]) expect(r.headers.get('content-type')).toBe('application/jwk-set+json');
     expect(served.headers.get('etag')).toBe(etag);
     expect(comparable(served).etag).toBe(comparable(routed).etag);
     // As caches send it: a weak tag, a list, or `*` (RFC 9110 §13.1.2).
