@@ -20,7 +20,9 @@ export interface AgentChange {
 
 /**
  * Changes an unrevoked agent: a new token (bearer agents only), grants, expiry; its public keys
- * and require_dpop stay as they are. The record and its `agent.updated` row
+ * and require_dpop stay as they are. A bearer agent's expiry moves only with a new token
+ * (`rotate-token --expires`): extending the life of a secret that may have leaked is what its
+ * renewal must not do; a key-pair agent's moves alone (`agent renew`), expired or not. The record and its `agent.updated` row
  * (which carries the new facts, so the server's check against the log follows) commit together.
  * Credentials the agent holds that its new grants no longer cover are revoked: removing a grant
  * takes effect now, not when those credentials expire.
@@ -33,11 +35,20 @@ export async function updateAgent(
 ): Promise<{ agent: AgentRecord; token: string | undefined; credentialsRevoked: number }> {
   const existing = await services.store.agents.byName(name);
   if (!existing || existing.revokedAt !== null) throw new CreddyError('ERR_NOT_FOUND', `no active agent named "${name}"`);
+  // A key-pair agent always holds a key (the last one cannot be removed); a bearer agent none.
+  const renewsAlone = change.expiresAt !== undefined && !change.newToken;
+  const keyPair = change.newToken || renewsAlone ? (await services.store.agentKeys.byAgent(name)).length > 0 : undefined;
   // A key-pair agent holds no bearer secret: a token would give it one. Its keys rotate instead.
-  if (change.newToken && (await services.store.agentKeys.byAgent(name)).length > 0) {
+  if (change.newToken && keyPair) {
     throw new CreddyError(
       'ERR_USAGE',
       `agent "${name}" authenticates with its key pair, not a token; rotate its key with creddy agent key add / remove`,
+    );
+  }
+  if (renewsAlone && !keyPair) {
+    throw new CreddyError(
+      'ERR_USAGE',
+      `agent "${name}" authenticates with a bearer token; renew it with creddy agent rotate-token ${name} --expires DURATION (a new token)`,
     );
   }
   const token = change.newToken ? newAgentToken() : undefined;
@@ -70,31 +81,6 @@ export async function updateAgent(
   }
   const credentialsRevoked = change.grants === undefined ? 0 : await revokeUncovered(services, agent, actor);
   return { agent, token, credentialsRevoked };
-}
-
-/**
- * Renews a key-pair agent's lifetime: `expiresAt` (epoch s), or null for never. Its keys stay as
- * they are, and an expired agent is served again from the next request on. A bearer agent renews
- * with a new token instead (`rotate-token --expires`): extending the life of a secret that may
- * have leaked is what its renewal must not do.
- */
-export async function renewAgent(
-  services: Services,
-  name: string,
-  expiresAt: number | null,
-  actor: string,
-): Promise<{ agent: AgentRecord }> {
-  const existing = await services.store.agents.byName(name);
-  // A key-pair agent always holds a key; none means a bearer agent (unknown or revoked: updateAgent says so).
-  const bearer = existing?.revokedAt === null && (await services.store.agentKeys.byAgent(name)).length === 0;
-  if (bearer) {
-    throw new CreddyError(
-      'ERR_USAGE',
-      `agent "${name}" authenticates with a bearer token; renew it with creddy agent rotate-token ${name} --expires DURATION (a new token)`,
-    );
-  }
-  const { agent } = await updateAgent(services, name, { expiresAt }, actor);
-  return { agent };
 }
 
 /** Revokes the agent's active credentials that scopes its grants no longer cover were issued with. */

@@ -164,17 +164,18 @@ export function createAuditWriter(options: {
       // down refuses each as it refused the group, and an entry whose caller has had its 503
       // meanwhile is not written.
       logger.warn('audit group commit failed; committing its rows one by one', { error: (failed as Error).message, events: batch.length });
-      const refused: Pending[] = [];
-      let error: unknown = failed;
+      const refused: Array<{ p: Pending; err: unknown }> = [];
       for (const p of batch) {
         if (p.timedOut) continue;
-        const alone = await append([p]);
-        if (alone === undefined) continue;
-        refused.push(p);
-        error = alone;
+        const err = await append([p]);
+        if (err !== undefined) refused.push({ p, err });
       }
       // One log line for what failed, as for a group: a store that is down says so once.
-      if (refused.length > 0) failClosed(refused, error);
+      if (refused.length > 0)
+        failClosed(
+          refused.map((r) => r.p),
+          refused.at(-1)!.err,
+        );
     }
   };
 

@@ -4,7 +4,7 @@ import { parseDuration } from '../_utils/duration.js';
 import { createAgent, createKeyPairAgent } from '../agents/create.js';
 import { addGrants, parseGrants, removeGrants } from '../agents/grants.js';
 import { revokeAgent } from '../agents/revoke.js';
-import { renewAgent, updateAgent } from '../agents/update.js';
+import { updateAgent } from '../agents/update.js';
 import { CreddyError } from '../errors.js';
 import { type AgentRecord, agentStatus } from '../model/agent.js';
 import type { Services } from '../services.js';
@@ -22,6 +22,18 @@ const grantsArg = {
  * `--expires`: a duration from now, or `never`; absent, the config's `agents.default_ttl`
  * (90d unless set). Returns the lifetime in seconds, null for never.
  */
+/** `--expires` of rotate-token and renew, with what its absence means for each. */
+const expiresArg = (absent: string) =>
+  ({
+    expires: { type: 'string', description: `New lifetime from now, e.g. 90d, or never (default: ${absent})`, valueHint: 'DURATION' },
+  }) as const;
+
+/** `--expires` as an expiry (epoch s from now), null for never. */
+const expiresAt = (flag: string | undefined, services: Services): number | null => {
+  const ttl = lifetime(flag, services);
+  return ttl === null ? null : nowSeconds(services.clock) + ttl;
+};
+
 function lifetime(flag: string | undefined, services: Services): number | null {
   if (flag === undefined) return services.config.agents.defaultTtl;
   if (flag === 'never') return null;
@@ -131,27 +143,12 @@ const rotateToken = defineCommand({
     name: 'rotate-token',
     description: 'Give an agent a new token (shown once); the old one stops working at once. --expires renews its lifetime',
   },
-  args: {
-    ...nameArg,
-    expires: {
-      type: 'string',
-      description: 'New lifetime from now, e.g. 90d, or never (default: the expiry stays)',
-      valueHint: 'DURATION',
-    },
-    ...operatorArgs,
-    ...jsonArg,
-  },
+  args: { ...nameArg, ...expiresArg('the expiry stays'), ...operatorArgs, ...jsonArg },
   async run({ args, data }) {
     const ctx = contextOf(data);
     await withServices(ctx, args, async (services) => {
-      const ttl = args.expires === undefined ? undefined : lifetime(args.expires, services);
-      const expiresAt = ttl === undefined ? undefined : ttl === null ? null : nowSeconds(services.clock) + ttl;
-      const { agent, token } = await updateAgent(
-        services,
-        args.name,
-        { newToken: true, ...(expiresAt !== undefined ? { expiresAt } : {}) },
-        'cli',
-      );
+      const renewal = args.expires === undefined ? {} : { expiresAt: expiresAt(args.expires, services) };
+      const { agent, token } = await updateAgent(services, args.name, { newToken: true, ...renewal }, 'cli');
       if (args.json) return printJson(ctx.stdout, { name: agent.name, id: agent.id, token, expires_at: expiry(agent) });
       showToken(ctx, token!, `new token for agent "${agent.name}"; the old one no longer works (expires: ${expiry(agent) ?? 'never'})`);
     });
@@ -163,21 +160,11 @@ const renew = defineCommand({
     name: 'renew',
     description: "Renew a key-pair agent's lifetime, expired or not (a bearer agent renews with rotate-token --expires)",
   },
-  args: {
-    ...nameArg,
-    expires: {
-      type: 'string',
-      description: 'New lifetime from now, e.g. 90d, or never (default: agents.default_ttl, 90d)',
-      valueHint: 'DURATION',
-    },
-    ...operatorArgs,
-    ...jsonArg,
-  },
+  args: { ...nameArg, ...expiresArg('agents.default_ttl, 90d'), ...operatorArgs, ...jsonArg },
   async run({ args, data }) {
     const ctx = contextOf(data);
     await withServices(ctx, args, async (services) => {
-      const ttl = lifetime(args.expires, services);
-      const { agent } = await renewAgent(services, args.name, ttl === null ? null : nowSeconds(services.clock) + ttl, 'cli');
+      const { agent } = await updateAgent(services, args.name, { expiresAt: expiresAt(args.expires, services) }, 'cli');
       if (args.json) return printJson(ctx.stdout, { name: agent.name, id: agent.id, expires_at: expiry(agent) });
       ctx.stdout.write(`agent "${agent.name}" renewed; expires: ${expiry(agent) ?? 'never'}\n`);
     });

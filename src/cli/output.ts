@@ -1,11 +1,11 @@
 import type { CliOutput } from './io.js';
 
 /**
- * Terminal control characters (C0, DEL, C1), line and paragraph separators and bidirectional
- * overrides: what could clear a screen, recolour or forge a row, or reorder what is shown.
+ * Beyond C0: DEL, the C1 controls, line and paragraph separators and bidirectional overrides.
+ * With C0, what could clear a screen, recolour or forge a row, or reorder what is shown.
  */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
-const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const BEYOND_C0 = '\\u007f-\\u009f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069';
+const UNPRINTABLE = new RegExp(`[\\u0000-\\u001f${BEYOND_C0}]`, 'g');
 
 /**
  * Prints a value as pretty JSON (the `--json` form of every read command). JSON.stringify escapes
@@ -20,7 +20,7 @@ export function printJson(out: CliOutput, value: unknown): void {
  * UNPRINTABLE without C0: JSON text escapes C0 inside strings itself, and outside them its
  * newlines are the layout. What is left can stand only inside strings, where `\uXXXX` is valid.
  */
-const UNPRINTABLE_IN_JSON = /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const UNPRINTABLE_IN_JSON = new RegExp(`[${BEYOND_C0}]`, 'g');
 
 /** JSON text with what a terminal would act on (DEL, C1, separators, bidi overrides) as `\uXXXX`. */
 export function escapeUnprintable(json: string): string {
