@@ -61,7 +61,7 @@ export function requireExistingStore(config: Config): void {
   if (config.store.kind === 'sqlite' && !existsSync(config.store.path)) {
     throw new CreddyError(
       'ERR_CONFIG_INVALID',
-      `no database at ${config.store.path}: is this the deployment's config (--config, CREDDY_CONFIG, the working directory)? A first creddy server creates it`,
+      `no database at ${config.store.path}: is this the deployment's config (--config, CREDDY_CONFIG, the working directory)? creddy server, agent create, secret put or keys rotate makes a new one`,
     );
   }
 }
