@@ -16,6 +16,11 @@ export interface PostgresSettings {
   readonly roles: ReadonlyMap<string, readonly string[]>;
   /** Issued role names are this prefix plus random hex; the sweep touches only such roles. */
   readonly rolePrefix: string;
+  /**
+   * `reassign_owned_to`: the NOLOGIN role that receives what a dropped user owned. Undefined (the
+   * default): a user's objects are dropped with it. Never the admin role (see drop.ts).
+   */
+  readonly reassignTo: string | undefined;
   /** CONNECTION LIMIT of each issued role (-1: none). */
   readonly connectionLimit: number;
   /** Per-statement timeout on the admin connection, ms. */
@@ -68,6 +73,16 @@ export function parsePostgresSettings(reader: ConfigReader): PostgresSettings {
   });
   const rolePrefix = reader.string('role_prefix', 'creddy_');
   if (!PREFIX_RE.test(rolePrefix)) reader.fail('role_prefix', 'must be 1-32 characters of a-z, 0-9 and _, starting with a letter or _');
+  const reassignTo = reader.optionalString('reassign_owned_to');
+  if (reassignTo !== undefined) {
+    if (!ROLE_RE.test(reassignTo)) reader.report('reassign_owned_to', 'must be a PostgreSQL role name');
+    else if ([...roles.values()].some((names) => names.includes(reassignTo)))
+      reader.report(
+        'reassign_owned_to',
+        `"${reassignTo}" is a role scopes map to: every issued user could act as the owner of what others left`,
+      );
+    else if (reassignTo.startsWith(rolePrefix)) reader.report('reassign_owned_to', `must not start with role_prefix "${rolePrefix}"`);
+  }
   const connectionLimit = reader.optionalInteger('connection_limit', { min: -1, max: 10_000 }) ?? -1;
   const timeout = reader.duration('statement_timeout', 10);
   if (timeout < 1 || timeout > 60) reader.fail('statement_timeout', 'must be between 1s and 60s');
@@ -80,6 +95,7 @@ export function parsePostgresSettings(reader: ConfigReader): PostgresSettings {
     sslmode: parsed.searchParams.get('sslmode') ?? undefined,
     roles,
     rolePrefix,
+    reassignTo,
     connectionLimit,
     statementTimeoutMs: timeout * 1000,
   };

@@ -3,9 +3,12 @@ import { CreddyError } from '../../errors.js';
 import { covers } from '../../policy/scopes.js';
 import type { Backend, BackendType, Minted, MintRequest } from '../types.js';
 import { createAdminPool } from './admin.js';
-import { checkPostgresAdmin, privilegedRoles } from './check.js';
+import { checkPostgresAdmin } from './check.js';
 import { type PostgresSettings, parsePostgresSettings } from './config.js';
-import { createLoginRole, dropLoginRole, listPrefixedRoles, newPassword, newRoleName, parseRoleComment } from './roles.js';
+import { type DropOptions, dropLoginRole } from './drop.js';
+import { keeperProblems } from './keeper.js';
+import { describePrivileged, privilegedRoles } from './privileged.js';
+import { createLoginRole, listPrefixedRoles, newPassword, newRoleName, parseRoleComment } from './roles.js';
 import { scramVerifier } from './scram.js';
 
 /**
@@ -24,6 +27,7 @@ export const postgres: BackendType<PostgresSettings> = {
   parse: parsePostgresSettings,
   create: (settings, common, deps): Backend => {
     const admin = createAdminPool(settings, deps.upstream);
+    const dropOptions: DropOptions = { reassignTo: settings.reassignTo, mapped: allRoles(settings), display: settings.display };
     const scopeProblem = (scope: string): string | undefined =>
       [...settings.roles.keys()].some((key) => covers(scope, key)) ? undefined : `scope "${scope}" names no role set of this backend`;
     return {
@@ -37,7 +41,7 @@ export const postgres: BackendType<PostgresSettings> = {
       async revoke(handle) {
         // The handle is sealed under the KEK; this only keeps a bug from ever dropping another role.
         if (!handle.startsWith(settings.rolePrefix)) throw new CreddyError('ERR_INTERNAL', 'revocation handle is not a creddy role');
-        await admin.withClient((client) => dropLoginRole(client, handle));
+        await admin.withClient((client) => dropLoginRole(client, handle, dropOptions));
       },
       sweep: (now) =>
         admin.withClient(async (client) => {
@@ -45,7 +49,7 @@ export const postgres: BackendType<PostgresSettings> = {
           for (const role of await listPrefixedRoles(client, settings.rolePrefix)) {
             const comment = parseRoleComment(role.comment);
             if (!comment || comment.backend !== common.name || comment.exp + SWEEP_AFTER_EXPIRY_S > now) continue;
-            if ((await dropLoginRole(client, role.name)) === 'dropped') {
+            if ((await dropLoginRole(client, role.name, dropOptions)) === 'dropped') {
               dropped++;
               deps.logger.warn('dropped a leftover creddy role past its expiry', {
                 backend: common.name,
@@ -56,10 +60,10 @@ export const postgres: BackendType<PostgresSettings> = {
           }
           return dropped;
         }),
-      check: () => checkPostgresAdmin(admin, settings),
+      check: () => checkPostgresAdmin(admin, settings, common.name),
       // For `creddy doctor`: every right the admin role lacks, at once.
       async probe() {
-        const problems = await checkPostgresAdmin(admin, settings);
+        const problems = await checkPostgresAdmin(admin, settings, common.name);
         return problems.length === 0
           ? { status: 'ok', message: 'the admin role can create login roles and grant the mapped memberships' }
           : { status: 'fail', message: problems.join('; '), fix: `grant the admin role of backends.${common.name}.url what is listed` };
@@ -68,6 +72,9 @@ export const postgres: BackendType<PostgresSettings> = {
     };
   },
 };
+
+/** Every role some scope maps to, without repeats. */
+const allRoles = (settings: PostgresSettings): string[] => [...new Set([...settings.roles.values()].flat())];
 
 /** The group roles granted scopes map to, sorted and without repeats. */
 export function rolesFor(scopes: readonly string[], roles: PostgresSettings['roles']): string[] {
@@ -93,9 +100,17 @@ async function mintRole(
     if (privileged.length > 0) {
       throw new CreddyError(
         'ERR_BACKEND_MISCONFIGURED',
-        `backend "${backend}" maps scopes to ${privileged.join(', ')}, which carry more than data access (SUPERUSER, CREATEROLE, REPLICATION, BYPASSRLS or server-file rights); creddy will not grant them`,
+        `backend "${backend}" maps scopes to roles that hand out more than data access (a member can SET ROLE to what a role reaches): ${describePrivileged(privileged)}; creddy will not grant them`,
         { expose: true, details: { upstream: 'postgres' } },
       );
+    }
+    // A user is made only if what it may leave behind can be handled at its end as configured.
+    const keeper = settings.reassignTo === undefined ? [] : await keeperProblems(client, settings.reassignTo, allRoles(settings));
+    if (keeper.length > 0) {
+      throw new CreddyError('ERR_BACKEND_MISCONFIGURED', `backend "${backend}": ${keeper.join('; ')}`, {
+        expose: true,
+        details: { upstream: 'postgres' },
+      });
     }
     await createLoginRole(client, {
       name,

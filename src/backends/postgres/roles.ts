@@ -63,45 +63,6 @@ export async function createLoginRole(client: pg.ClientBase, role: NewRole): Pro
   for (const group of role.memberOf) await client.query(`GRANT ${client.escapeIdentifier(group)} TO ${name}`);
 }
 
-/**
- * Ends a creddy role: no new logins, its sessions terminated (waiting up to 5 s for each), then
- * dropped. Each step commits on its own (a NOLOGIN inside an open transaction would not stop a
- * login meanwhile). Objects it created in this database are handed to the admin role first
- * (REASSIGN OWNED), so dropping a user never drops data. Idempotent: a role already gone, also
- * one dropped by someone else halfway through, is done.
- */
-export async function dropLoginRole(client: pg.ClientBase, roleName: string): Promise<'dropped' | 'absent'> {
-  const exists = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [roleName]);
-  if (exists.rowCount === 0) return 'absent';
-  const name = client.escapeIdentifier(roleName);
-  try {
-    await client.query(`ALTER ROLE ${name} NOLOGIN`);
-    await client.query('SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()', [
-      roleName,
-    ]);
-    try {
-      await client.query(`DROP ROLE IF EXISTS ${name}`);
-    } catch (err) {
-      // 2BP01: it owns objects or holds privileges here. Hand them over and drop, all at once.
-      if ((err as { code?: string }).code !== '2BP01') throw err;
-      await client.query('BEGIN');
-      try {
-        await client.query(`REASSIGN OWNED BY ${name} TO CURRENT_USER`);
-        await client.query(`DROP OWNED BY ${name}`);
-        await client.query(`DROP ROLE IF EXISTS ${name}`);
-        await client.query('COMMIT');
-      } catch (inner) {
-        await client.query('ROLLBACK').catch(() => {});
-        throw inner;
-      }
-    }
-  } catch (err) {
-    if ((err as { code?: string }).code === '42704') return 'absent'; // dropped meanwhile
-    throw err;
-  }
-  return 'dropped';
-}
-
 /** Roles whose name starts with `prefix`, with their comments (`pg_roles` is cluster-wide). */
 export async function listPrefixedRoles(client: pg.ClientBase, prefix: string): Promise<Array<{ name: string; comment: string | null }>> {
   const { rows } = await client.query<{ rolname: string; comment: string | null }>(

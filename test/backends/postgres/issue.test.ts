@@ -104,13 +104,13 @@ describe('type: postgres', () => {
     await session.end().catch(() => {});
     expect(await canLogin(c.url)).toBe(false);
     expect(await fx.leftoverRoles()).not.toContain(c.user);
-    // The row it wrote stays: dropping a user never drops data.
+    // The row it wrote into the operator's table stays: it is not an object the user owns.
     expect(await adminQuery('SELECT note FROM orders WHERE id = 100', [], fx.db.name)).toHaveLength(1);
     const rows = await broker.services.store.audit.query({ jti: res.body.id, type: 'downstream.revoked', limit: 5 });
     expect(rows.map((r) => r.details)).toEqual([{ reason: 'revoked' }]);
   });
 
-  it('a role that created objects is dropped too: what it owned goes to the admin role', async () => {
+  it('a role that created objects is dropped with them: nothing it owned outlives it, nothing goes to the admin role', async () => {
     await adminQuery(`GRANT CREATE ON SCHEMA public TO ${fx.writeRole}`, [], fx.db.name);
     try {
       const res = await get('db', ['write']);
@@ -123,12 +123,8 @@ describe('type: postgres', () => {
       });
       expect(await revoked.json()).toMatchObject({ downstream: 'revoked' });
       expect(await fx.leftoverRoles()).not.toContain(res.body.credential.user);
-      const [owner] = await adminQuery<{ owner: string }>(
-        "SELECT tableowner AS owner FROM pg_tables WHERE tablename = 'scratch'",
-        [],
-        fx.db.name,
-      );
-      expect(owner?.owner).toBe('postgres');
+      // Kept objects go to reassign_owned_to when configured (owned.test.ts); never to the admin.
+      expect(await adminQuery("SELECT tableowner FROM pg_tables WHERE tablename = 'scratch'", [], fx.db.name)).toEqual([]);
     } finally {
       await adminQuery(`REVOKE CREATE ON SCHEMA public FROM ${fx.writeRole}`, [], fx.db.name);
     }
@@ -188,7 +184,9 @@ describe('type: postgres', () => {
     expect(res.status).toBe(502);
     expect(res.body.error).toMatchObject({ code: 'ERR_BACKEND_MISCONFIGURED' });
     expect(res.body.error.message).toContain(fx.strongRole);
-    expect(await broker.services.backends.get('db-strong')!.check!()).toEqual([expect.stringContaining(`role "${fx.strongRole}" carries`)]);
+    expect(await broker.services.backends.get('db-strong')!.check!()).toEqual([
+      `role "${fx.strongRole}" has BYPASSRLS: more than data access, creddy will not grant it`,
+    ]);
   });
 
   it('creddy exec: the command gets PG* and DATABASE_URL, and the role dies when it ends', async () => {

@@ -61,6 +61,9 @@ describe('type: postgres config', () => {
   it('reads host, port, database and sslmode from the admin URL', () => {
     const settings = parse([...pg, ...roles]).backends.get('b')!.settings as Record<string, unknown>;
     expect(settings).toMatchObject({ host: 'db.internal', port: 6543, database: 'app', sslmode: 'require', rolePrefix: 'creddy_' });
+    expect(settings['reassignTo']).toBeUndefined();
+    const kept = parse([...pg, ...roles, 'reassign_owned_to: app_kept']).backends.get('b')!.settings as { reassignTo: string };
+    expect(kept.reassignTo).toBe('app_kept');
     expect(settings['display']).toBe('postgres://admin:***@db.internal:6543/app?sslmode=require');
     expect([...(settings['roles'] as Map<string, string[]>)]).toEqual([
       ['read', ['app_read']],
@@ -102,6 +105,21 @@ describe('type: postgres config', () => {
     ['a role name with a quote', [...pg, `roles: {read: ['a"b'], write: [x]}`], /roles\.read\[0\]: must be a PostgreSQL role name/],
     ['a wildcard under roles', [...pg, 'roles: {"read*": [x]}'], /roles\.read\*: scope names here/],
     ['a bad role_prefix', [...pg, ...roles, 'role_prefix: Creddy-'], /backends\.b\.role_prefix: must be 1-32 characters/],
+    [
+      'a reassign_owned_to that is no role name',
+      [...pg, ...roles, 'reassign_owned_to: "a b"'],
+      /backends\.b\.reassign_owned_to: must be a PostgreSQL role name/,
+    ],
+    [
+      'a reassign_owned_to that scopes map to',
+      [...pg, ...roles, 'reassign_owned_to: app_write'],
+      /backends\.b\.reassign_owned_to: "app_write" is a role scopes map to/,
+    ],
+    [
+      'a reassign_owned_to with the role prefix',
+      [...pg, ...roles, 'reassign_owned_to: creddy_keep'],
+      /reassign_owned_to: must not start with role_prefix "creddy_"/,
+    ],
     [
       'a default scope that is no role set',
       [...pg.slice(0, 2), 'allowed_scopes: ["*"]', ...roles, 'default_scopes: ["re*"]'],
