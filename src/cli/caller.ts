@@ -4,6 +4,7 @@ import type { CreddyClient } from '../client/client.js';
 import { CreddyError } from '../errors.js';
 import type { IssueResponse } from '../wire.js';
 import type { CacheEntry, CacheKeyParts } from './credential-cache.js';
+import { noteUnnamedSecrets } from './credential-env.js';
 import { jsonArg, requireEnv } from './flags.js';
 import { formatIssued, GET_FORMATS, type GetFormat } from './formats.js';
 import { type CliContext, type CliIo, type CliOutput, contextOf } from './io.js';
@@ -137,6 +138,7 @@ export const getCommand = defineCommand({
     const cache = cacheEnabled(args.cache, ctx.env) ? await cacheEntry(ctx, { url, format, request }) : undefined;
     const cached = cache?.read();
     if (cached) {
+      if (format === 'env') noteUnnamedSecrets(ctx.stderr, cached.credential);
       ctx.stdout.write(`${formatIssued(cached, format)}\n`);
       return;
     }
@@ -145,6 +147,7 @@ export const getCommand = defineCommand({
     if (format === 'credential-process') await requireBackendType(client, args.backend, 'aws', '--format credential-process');
     const issued = await client.issue(request);
     if (format !== 'json') noteTtl(ctx.stderr, issued);
+    if (format === 'env') noteUnnamedSecrets(ctx.stderr, issued.credential);
     const output = await handOver(issued, client, (i) => formatIssued(i, format));
     cache?.write(issued);
     ctx.stdout.write(`${output}\n`);

@@ -1,4 +1,5 @@
 import type { DownstreamCredential, SecretValue } from '../wire.js';
+import type { CliOutput } from './io.js';
 
 const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 const str = (value: unknown): string | undefined => (typeof value === 'string' && value.length > 0 ? value : undefined);
@@ -16,18 +17,27 @@ export function secretsOf(c: DownstreamCredential | null): Array<[path: string, 
  */
 export function secretEnv(c: DownstreamCredential): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [, secret] of secretsOf(c)) {
-    const name = secret.env;
-    if (name && ENV_NAME_RE.test(name) && !name.startsWith('CREDDY_') && typeof secret.value === 'string') env[name] = secret.value;
-  }
+  for (const [, secret] of secretsOf(c)) if (injected(secret)) env[secret.env] = secret.value;
   return env;
 }
 
-/** Paths of a `secret_values` credential that have no variable name (not injected by exec or --format env). */
+const injected = (secret: SecretValue): secret is SecretValue & { env: string; value: string } =>
+  !!secret.env && ENV_NAME_RE.test(secret.env) && !secret.env.startsWith('CREDDY_') && typeof secret.value === 'string';
+
+/** Paths of a `secret_values` credential that secretEnv leaves out (not injected by exec, not printed by --format env). */
 export function unnamedSecretPaths(c: DownstreamCredential | null): string[] {
   return secretsOf(c)
-    .filter(([, secret]) => !secret.env)
+    .filter(([, secret]) => !injected(secret))
     .map(([path]) => path);
+}
+
+/**
+ * Says on stderr which secrets `exec` and `--format env` leave out, so none goes missing
+ * silently (the JSON formats carry every path).
+ */
+export function noteUnnamedSecrets(stderr: CliOutput, c: DownstreamCredential | null): void {
+  const unnamed = unnamedSecretPaths(c);
+  if (unnamed.length > 0) stderr.write(`creddy: not in the environment (no env name in the backend's config): ${unnamed.join(', ')}\n`);
 }
 
 /** A `postgres_role` credential as libpq's variables (psql, pg_dump, most drivers) and DATABASE_URL. */

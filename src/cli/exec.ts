@@ -5,12 +5,10 @@ import { defineCommand } from 'citty';
 import { CreddyError } from '../errors.js';
 import { callerClient, noteTtl, requestArgs, requestFromArgs } from './caller.js';
 import { CALLER_AUTH_ENV } from './caller-auth.js';
-import { unnamedSecretPaths } from './credential-env.js';
+import { noteUnnamedSecrets } from './credential-env.js';
 import { credentialEnv } from './formats.js';
 import { type CliContext, contextOf } from './io.js';
-
-/** Signals passed on to the child, so `kill`, Ctrl-C and terminal hang-ups reach the real work. */
-const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const;
+import { relaySignals } from './signal-relay.js';
 
 /**
  * The child's environment: ours, minus whatever this agent authenticates with (its bearer token,
@@ -26,7 +24,8 @@ export function childEnv(parent: NodeJS.ProcessEnv, credential: Record<string, s
 export const execCommand = defineCommand({
   meta: {
     name: 'exec',
-    description: 'Run CMD with a fresh credential for BACKEND in its environment only: creddy exec BACKEND [flags] -- CMD ARGS…',
+    description:
+      'Run CMD with a fresh credential for BACKEND in its environment only: creddy exec BACKEND [flags] -- CMD ARGS… (exits with its code; Ctrl-C reaches it once, from the terminal; kill -TERM creddy is passed on)',
   },
   args: { ...requestArgs },
   async run({ args, rawArgs, data }) {
@@ -37,9 +36,7 @@ export const execCommand = defineCommand({
     const client = await callerClient(ctx);
     const issued = await client.issue(requestFromArgs(args));
     noteTtl(ctx.stderr, issued);
-    const unnamed = unnamedSecretPaths(issued.credential);
-    if (unnamed.length > 0)
-      ctx.stderr.write(`creddy: not in the environment (no env name in the backend's config): ${unnamed.join(', ')}\n`);
+    noteUnnamedSecrets(ctx.stderr, issued.credential);
     const code = await runChild(ctx, command, childEnv(ctx.env, credentialEnv(issued)));
     // The credential was for this command only: kill it now rather than at its expiry.
     await client.revoke(issued.id).catch(() => undefined);
@@ -61,7 +58,7 @@ function childStdio(ctx: CliContext): StdioOptions {
   return (['stdin', 'stdout', 'stderr'] as const).map((name) => (ctx.processStdio.has(name) ? 'inherit' : 'pipe'));
 }
 
-/** Runs the child with forwarded signals; resolves with a shell-style exit code. */
+/** Runs the child, relaying signals (signal-relay.ts); resolves with a shell-style exit code. */
 function runChild(io: CliContext, command: string[], env: NodeJS.ProcessEnv): Promise<number> {
   return new Promise((resolve) => {
     const child = spawn(command[0]!, command.slice(1), { stdio: childStdio(io), env, cwd: io.cwd });
@@ -72,14 +69,13 @@ function runChild(io: CliContext, command: string[], env: NodeJS.ProcessEnv): Pr
         .on('error', () => undefined)
         .pipe(child.stdin)
         .on('error', () => undefined);
-    const forward = (signal: NodeJS.Signals) => (): void => void child.kill(signal);
-    const handlers = FORWARDED.map((signal) => [signal, forward(signal)] as const);
-    for (const [signal, handler] of handlers) process.on(signal, handler);
+    // creddy outlives Ctrl-C and kill to revoke the credential; the child gets each signal once.
+    const stopRelaying = relaySignals(child);
     let exited = false;
     const done = (code: number): void => {
       if (exited) return;
       exited = true;
-      for (const [signal, handler] of handlers) process.off(signal, handler);
+      stopRelaying();
       resolve(code);
     };
     child.once('error', (err: NodeJS.ErrnoException) => {

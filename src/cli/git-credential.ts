@@ -19,10 +19,35 @@ export function parseCredentialInput(text: string): Map<string, string> {
   return out;
 }
 
-/** `org/repo` from git's `path` attribute (`org/repo.git`), sent only when credential.useHttpPath is set. */
-export function repositoryFromPath(path: string | undefined): string | undefined {
-  const match = /^\/?([A-Za-z0-9][A-Za-z0-9-]{0,38})\/([A-Za-z0-9._-]{1,100}?)(?:\.git)?\/?$/.exec(path ?? '');
+/**
+ * `org/repo` from the `path` git sends when credential.useHttpPath is set: the URL's path without
+ * its leading slash. git sends the repository's (`org/repo.git`, `org/repo`); Git LFS the path of
+ * its API under it (`org/repo.git/info/lfs`, and for a request it signs itself
+ * `…/info/lfs/objects/batch`, `…/info/lfs/locks/verify`, …), so everything from `/info/lfs` on
+ * goes. Undefined when what is left names no repository.
+ */
+export function repositoryFromPath(path: string): string | undefined {
+  const repository = path.replace(/\/info\/lfs(?:\/.*)?$/, '');
+  const match = /^\/?([A-Za-z0-9][A-Za-z0-9-]{0,38})\/([A-Za-z0-9._-]{1,100}?)(?:\.git)?\/?$/.exec(repository);
   return match ? `${match[1]}/${match[2]}` : undefined;
+}
+
+/**
+ * The repository to narrow the token to: none when git sends no path (credential.useHttpPath
+ * unset: one token for the backend's repositories), else the one its path names. A path that
+ * names none is refused rather than read as "no path", which would hand git the whole ceiling
+ * where it asked for one repository. git shows the message and moves on to its next helper.
+ */
+function repositoryToAsk(path: string | undefined): string | undefined {
+  if (path === undefined || path === '') return undefined;
+  const repository = repositoryFromPath(path);
+  if (repository === undefined) {
+    throw new CreddyError(
+      'ERR_USAGE',
+      `git sent path ${JSON.stringify(path.slice(0, 200))}, which names no owner/repo: nothing issued (a token for all the backend's repositories is only for git without a path: credential.useHttpPath unset)`,
+    );
+  }
+  return repository;
 }
 
 export const gitCredentialCommand = defineCommand({
@@ -52,7 +77,7 @@ export const gitCredentialCommand = defineCommand({
     if (!host || !hosts.includes(host) || (protocol !== undefined && protocol !== 'https')) return;
     const backend = args.backend ?? ctx.env['CREDDY_GIT_BACKEND'];
     if (!backend) throw new CreddyError('ERR_USAGE', 'set --backend NAME or CREDDY_GIT_BACKEND');
-    const repository = repositoryFromPath(input.get('path'));
+    const repository = repositoryToAsk(input.get('path'));
     const scopes = args.scopes
       ?.split(',')
       .map((s) => s.trim())

@@ -64,7 +64,8 @@ export const COMMANDS: Readonly<Record<string, LazyCommand>> = {
     load: () => import('./doctor.js').then((m) => m.doctorCommand),
   },
   exec: {
-    summary: 'Run CMD with a fresh credential for BACKEND in its environment only: creddy exec BACKEND [flags] -- CMD ARGS…',
+    summary:
+      'Run CMD with a fresh credential for BACKEND in its environment only: creddy exec BACKEND [flags] -- CMD ARGS… (exits with its code; Ctrl-C reaches it once, from the terminal; kill -TERM creddy is passed on)',
     load: () => import('./exec.js').then((m) => m.execCommand),
   },
   'git-credential': {

@@ -9,6 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { childEnv } from '../../src/cli/exec.js';
+import { repositoryFromPath } from '../../src/cli/git-credential.js';
 import { BASE, ROLE, useBaseCredentials } from '../backends/aws/fixture.js';
 import { appKeyPair, type FakeGitHub, startFakeGitHub } from '../fakes/github.js';
 import { type FakeSts, startFakeSts } from '../fakes/sts.js';
@@ -218,6 +219,47 @@ describe('git credential helper', () => {
     const r = await git(['-c', 'credential.useHttpPath=true', 'credential', 'fill'], 'url=https://github.com/acme/widgets.git\n\n');
     expect(r.code).toBe(0);
     expect(gh.requests.slice(before).map((q) => q.body)).toEqual([{ permissions: { contents: 'read' }, repositories: ['widgets'] }]);
+  });
+
+  it('narrows Git LFS to the repository its API path is under', async () => {
+    // What git-lfs gives `git credential fill` with useHttpPath set: its endpoint's path.
+    const before = gh.requests.length;
+    const r = await git(
+      ['-c', 'credential.useHttpPath=true', 'credential', 'fill'],
+      'protocol=https\nhost=github.com\npath=acme/widgets.git/info/lfs\n\n',
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(gh.requests.slice(before).map((q) => q.body)).toEqual([{ permissions: { contents: 'read' }, repositories: ['widgets'] }]);
+  });
+
+  it('reads the repository from every path shape git and Git LFS send', () => {
+    for (const path of [
+      'acme/widgets.git',
+      'acme/widgets',
+      'acme/widgets/',
+      '/acme/widgets.git',
+      'acme/widgets.git/info/lfs',
+      'acme/widgets/info/lfs',
+      'acme/widgets.git/info/lfs/objects/batch',
+      'acme/widgets.git/info/lfs/locks',
+      'acme/widgets.git/info/lfs/locks/verify',
+      'acme/widgets.git/info/lfs/objects/0123abcd',
+    ]) {
+      expect(repositoryFromPath(path), path).toBe('acme/widgets');
+    }
+    expect(repositoryFromPath('acme/my.repo.git')).toBe('acme/my.repo');
+    for (const path of ['acme', 'acme/', 'acme/widgets/tree/main', 'acme/widgets.git/info/refs', '-acme/widgets', 'a/b/c/info/lfs']) {
+      expect(repositoryFromPath(path), path).toBeUndefined();
+    }
+  });
+
+  it('refuses a path that names no repository rather than widen to every repository', async () => {
+    const before = gh.requests.length;
+    const r = await git(['-c', 'credential.useHttpPath=true', 'credential', 'fill'], 'url=https://github.com/acme\n\n');
+    expect(r.code).not.toBe(0); // git moved on past the helper, and prompting is off
+    expect(r.stdout).not.toContain('password=');
+    expect(r.stderr).toMatch(/ERR_USAGE.*path "acme", which names no owner\/repo/);
+    expect(gh.requests.length).toBe(before);
   });
 
   it('stays silent for other hosts, so git falls through', async () => {

@@ -211,6 +211,13 @@ describe('type: secret', () => {
     expect(exec.stdout).toBe('sk_live_rotated_value_0002|whsec_new|none');
     const unnamed = await runCli(['exec', 'db-secrets', '--scopes', 'prod/db/*', '--', 'true'], env);
     expect(unnamed.stderr).toMatch(/not in the environment \(no env name in the backend's config\): prod\/db\/password, prod\/db\/pepper/);
+    // --format env leaves the same paths out, and says so too (on stderr: stdout goes to eval).
+    const unnamedEnv = await runCli(['get', 'db-secrets', '--scopes', 'prod/db/*', '--format', 'env'], env);
+    expect(unnamedEnv.code, unnamedEnv.stderr).toBe(0);
+    expect(unnamedEnv.stderr).toMatch(
+      /not in the environment \(no env name in the backend's config\): prod\/db\/password, prod\/db\/pepper/,
+    );
+    expect(unnamedEnv.stdout).not.toContain('prod/db');
 
     const printed = await runCli(['get', 'stripe', '--scopes', 'prod/stripe/*', '--format', 'env'], env);
     expect(printed.stdout).toMatch(/^export STRIPE_API_KEY='sk_live_rotated_value_0002'$/m);
