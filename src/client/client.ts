@@ -153,8 +153,11 @@ export interface CreddyClient {
  * Creates a client for one broker. Options are checked here (the URL must be http(s), a private
  * key must parse); no request is made until a method is called. Key pairs sign with
  * @noble/ed25519 and hash with WebCrypto, so the client runs in browsers and edge runtimes too.
+ * Proofs are signed for the broker's issuer, which is `url` unless `issuer` says otherwise: the
+ * broker's metadata must name it (RFC 8414 §3.3), so a server that merely answers at `url` cannot
+ * redirect them to another broker.
  *
- * @param options - The broker URL, how to authenticate, and optionally DPoP, `fetch`, a timeout.
+ * @param options - The broker URL (and issuer, when it differs), how to authenticate, and optionally DPoP, `fetch`, a timeout.
  * @returns A client; share one per broker and identity (it holds the credential cache).
  * @throws {@link CreddyError} `ERR_USAGE` for a malformed URL, issuer or key.
  *
@@ -179,6 +182,20 @@ export interface CreddyClient {
  * });
  * const response = await client.fetch('https://api.internal/files', { credential: { backend: 'internal-api', scopes: ['files:read'] } });
  * console.log(response.status);
+ * ```
+ *
+ * @example
+ * ```ts
+ * import { createCreddyClient } from 'creddy/client';
+ *
+ * // The broker's issuer is https://creddy.example.com; this pod reaches it by its service name.
+ * // Without `issuer`, the broker at `url` would have to name `url` as its issuer (ERR_ISSUER_MISMATCH).
+ * const client = createCreddyClient({
+ *   url: 'http://creddy.creddy.svc:8400',
+ *   issuer: 'https://creddy.example.com',
+ *   auth: { type: 'key-pair', agent: 'deploy-bot', privateKey: process.env.CREDDY_AGENT_KEY ?? '' },
+ * });
+ * console.log(await client.issuer());
  * ```
  *
  * @example
