@@ -9,6 +9,8 @@
  *
  * Environment:
  *   CREDDY_URL             the broker, e.g. https://creddy.example.com
+ *   CREDDY_ISSUER          its issuer, only when CREDDY_URL is another address of it (an internal
+ *                          name): proofs are signed for this issuer, never for one the server names
  *   CREDDY_AGENT           the agent's name
  *   CREDDY_AGENT_KEY_FILE  its private key: PKCS#8 PEM or a private JWK
  *   CREDDY_BACKEND         the backend to ask (default internal-api)
@@ -26,6 +28,8 @@ function required(name: string): string {
 const keyText = await readFile(required('CREDDY_AGENT_KEY_FILE'), 'utf8');
 const client: CreddyClient = createCreddyClient({
   url: required('CREDDY_URL'),
+  // Without it the broker at CREDDY_URL must name CREDDY_URL as its issuer (ERR_ISSUER_MISMATCH otherwise).
+  ...(process.env.CREDDY_ISSUER ? { issuer: process.env.CREDDY_ISSUER } : {}),
   auth: {
     type: 'key-pair',
     agent: required('CREDDY_AGENT'),

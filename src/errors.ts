@@ -94,6 +94,10 @@ export const ERROR_CODES = {
     status: 503,
     doc: "Issuer keys could not be fetched and no fresh copy is held: a federation issuer's discovery document or JWKS (the broker refuses that issuer's ID tokens; other issuers keep working), or, in a verifier (creddy/verify, creddy/hono), the broker's JWKS or deny-list. Fail-closed; retry.",
   },
+  ERR_ISSUER_MISMATCH: {
+    status: 502,
+    doc: "Raised by the client (SDK and CLI), never by the broker: the server at the client's URL names another issuer in its metadata than that URL (or than the configured issuer), or advertises a token endpoint on another origin (RFC 8414 §3.3). Nothing was signed for it or sent to it. When the broker is reached at another address than its issuer, configure the issuer (the client's `issuer` option, `CREDDY_ISSUER` for the CLI).",
+  },
   ERR_USAGE: { status: 400, doc: 'CLI usage error: a missing or malformed argument (exit code 2).' },
   ERR_GRANT_TYPE_UNSUPPORTED: {
     status: 400,

@@ -3,6 +3,7 @@ import { CreddyError } from '../errors.js';
 import { type AgentKeyRecord, MAX_AGENT_KEYS } from '../model/agent-key.js';
 import { auditEvent } from '../model/audit.js';
 import type { Services } from '../services.js';
+import { revokeKeyCredentials } from './key-credentials.js';
 import type { AgentPublicKey } from './public-key.js';
 
 /**
@@ -77,14 +78,16 @@ export async function addAgentKey(
 }
 
 /**
- * Removes one of an agent's keys (after the agent switched to its successor): assertions signed
- * with it are refused from the next request on, on every replica. An agent keeps at least one
- * key; to cut it off entirely, revoke it. The removal and its `agent.key_removed` row commit together.
+ * Removes one of an agent's keys (after the agent switched to its successor, or after a leak):
+ * assertions signed with it are refused from the next request on, on every replica, and the
+ * credentials it obtained or is bound to are revoked (`key-credentials.ts`), each with its own
+ * `credential.revoked` row. An agent keeps at least one key; to cut it off entirely, revoke it.
+ * The removal and its `agent.key_removed` row commit together, before any credential is revoked.
  */
 export async function removeAgentKey(
   services: Services,
   input: { name: string; jkt: string; actor: string },
-): Promise<{ keys: AgentKeyRecord[] }> {
+): Promise<{ keys: AgentKeyRecord[]; credentialsRevoked: number }> {
   const agent = await services.store.agents.byName(input.name);
   if (!agent) throw new CreddyError('ERR_NOT_FOUND', `no agent named "${input.name}"`);
   const held = await services.store.agentKeys.byAgent(input.name);
@@ -108,5 +111,8 @@ export async function removeAgentKey(
       details: { agent_id: agent.id, jkt: input.jkt },
     }),
   });
-  return { keys: await services.store.agentKeys.byAgent(input.name) };
+  // After the removal: a request the key signs from now on is refused, so no new credential
+  // comes through it while these are revoked.
+  const credentialsRevoked = await revokeKeyCredentials(services, input.name, input.jkt, input.actor);
+  return { keys: await services.store.agentKeys.byAgent(input.name), credentialsRevoked };
 }

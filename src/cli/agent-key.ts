@@ -146,7 +146,11 @@ const add = defineCommand({
 });
 
 const remove = defineCommand({
-  meta: { name: 'remove', description: "Remove one of an agent's keys: assertions it signs are refused from the next request on" },
+  meta: {
+    name: 'remove',
+    description:
+      "Remove one of an agent's keys: assertions it signs are refused from the next request on, and the credentials it obtained or is bound to are revoked",
+  },
   args: {
     name: { type: 'positional', description: 'Agent name', required: true },
     jkt: { type: 'positional', description: "The key's thumbprint (creddy agent key list NAME)", required: true },
@@ -156,9 +160,13 @@ const remove = defineCommand({
   async run({ args, data }) {
     const ctx = contextOf(data);
     await withServices(ctx, args, async (services) => {
-      const { keys } = await removeAgentKey(services, { name: args.name, jkt: args.jkt, actor: 'cli' });
-      if (args.json) return printJson(ctx.stdout, { name: args.name, removed: args.jkt, keys: keyRows(keys) });
-      ctx.stdout.write(`removed key ${args.jkt} from agent "${args.name}" (${keys.length} left)\n`);
+      const { keys, credentialsRevoked } = await removeAgentKey(services, { name: args.name, jkt: args.jkt, actor: 'cli' });
+      if (args.json) {
+        return printJson(ctx.stdout, { name: args.name, removed: args.jkt, keys: keyRows(keys), credentials_revoked: credentialsRevoked });
+      }
+      ctx.stdout.write(
+        `removed key ${args.jkt} from agent "${args.name}" (${keys.length} left) and revoked ${credentialsRevoked} active credential(s) it obtained or was bound to\n`,
+      );
     });
   },
 });

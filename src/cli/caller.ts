@@ -18,16 +18,17 @@ import { handOver, requireBackendType } from './preflight.js';
  * Its credentials are bearer credentials, never DPoP-bound: the CLI hands them to other programs
  * (`exec`'s child, git, `--format env`), which hold no key to make proofs with. The client's
  * modules load here, not with the command: `get --cache` answers from the cache without them.
+ * The broker's issuer (assertions' `aud`, the audience of a GitHub Actions ID token) is
+ * CREDDY_ISSUER, or else CREDDY_URL as the broker's discovery document confirms it: never an
+ * issuer the server at CREDDY_URL merely names (client/issuer.ts).
  */
 export const callerClient = async (io: Pick<CliIo, 'env' | 'cwd'>): Promise<CreddyClient> => {
   const url = requireEnv(io, 'CREDDY_URL');
+  const configured = io.env['CREDDY_ISSUER']?.trim();
+  const issuer = configured ? { issuer: configured } : {};
   const [{ createCreddyClient }, { callerAuth }] = await Promise.all([import('../client/client.js'), import('./caller-auth.js')]);
-  const discoverIssuer = async (): Promise<string> => {
-    const { issuer } = await createCreddyClient({ url, fetch: nodeFetch }).discovery();
-    if (typeof issuer !== 'string') throw new CreddyError('ERR_USAGE', 'the broker names no issuer; set CREDDY_OIDC_AUDIENCE');
-    return issuer;
-  };
-  return createCreddyClient({ url, auth: await callerAuth(io, discoverIssuer), dpop: false, fetch: nodeFetch });
+  const anonymous = createCreddyClient({ url, ...issuer, fetch: nodeFetch });
+  return createCreddyClient({ url, ...issuer, auth: await callerAuth(io, anonymous.issuer), dpop: false, fetch: nodeFetch });
 };
 
 /** Parses repeated or comma-separated `--meta k=v` into a map. */

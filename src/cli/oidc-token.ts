@@ -14,7 +14,9 @@ const REQUEST_TIMEOUT_MS = 10_000;
  * 3. `CREDDY_OIDC_TOKEN_FILE` (read at each use: Kubernetes rotates projected tokens in place);
  * 4. GitHub Actions (`ACTIONS_ID_TOKEN_REQUEST_URL` + `ACTIONS_ID_TOKEN_REQUEST_TOKEN`, present
  *    when the job has `permissions: id-token: write`): an ID token requested for
- *    `CREDDY_OIDC_AUDIENCE`, by default the broker's issuer from its discovery document.
+ *    `CREDDY_OIDC_AUDIENCE`, by default the broker's issuer — `CREDDY_ISSUER`, or CREDDY_URL once
+ *    its discovery document names it (`discoverIssuer`). Never an issuer the server merely names:
+ *    it could name AWS STS or another broker and collect an ID token valid there.
  * Throws ERR_USAGE naming the variables when none is there.
  */
 export function callerToken(

@@ -12,6 +12,7 @@ import type {
 import { type CreddyAuth, resolveAuth } from './auth.js';
 import { type CredentialCacheOptions, createCredentialCache } from './cache.js';
 import { createBrokerCall } from './http.js';
+import { checkedIssuer, isIssuerOption } from './issuer.js';
 import type { CredentialRequest } from './request.js';
 
 export type { CredentialRequest };
@@ -45,7 +46,13 @@ export interface CreddyClientOptions {
    * key generated for this client). Tokens the broker did not bind are sent as bearer tokens.
    */
   readonly dpop?: boolean | undefined;
-  /** The broker's issuer (the `aud` of client assertions); default: read once from its discovery document. */
+  /**
+   * The broker's issuer (its `issuer:` setting): the `aud` of client assertions and the base of
+   * issuance proofs' `htu`. Default: `url`, confirmed once by the broker's discovery document,
+   * which must name it (RFC 8414 §3.3; `ERR_ISSUER_MISMATCH` otherwise). Set it when the client
+   * reaches the broker at another address than its issuer (an internal name, a proxy, a port
+   * forward); it is then used as given, and the metadata must name it too.
+   */
   readonly issuer?: string | undefined;
   /** The `type: secret` backend `secret(path)` asks when the call names none. */
   readonly secretBackend?: string | undefined;
@@ -124,8 +131,16 @@ export interface CreddyClient {
   revoke(id: string): Promise<RevokeResponse>;
   /** Public deny-list check for a jti (`GET /v1/revocations/:jti`); `ERR_NOT_FOUND` for a jti the broker never issued. */
   revocationStatus(jti: string): Promise<RevocationStatus>;
-  /** The broker's discovery document (issuer, jwks_uri, …); no token needed. */
+  /** The broker's discovery document (issuer, jwks_uri, …) as it answers, unchecked; no token needed. */
   discovery(): Promise<Partial<DiscoveryDocument>>;
+  /**
+   * The issuer this client signs its proofs for: the `issuer` option, or else the `issuer` of the
+   * broker's discovery document once checked to be the client's `url` (RFC 8414 §3.3). Looked up
+   * once; no token needed.
+   *
+   * @throws {@link CreddyError} `ERR_ISSUER_MISMATCH` when the broker names another issuer.
+   */
+  issuer(): Promise<string>;
   /**
    * What the broker tells this caller about backend `name` (`GET /v1/backends/:name`): its type,
    * TTLs and the caller's grants on it; `ERR_BACKEND_UNKNOWN` or `ERR_BACKEND_FORBIDDEN` otherwise.
@@ -138,10 +153,13 @@ export interface CreddyClient {
  * Creates a client for one broker. Options are checked here (the URL must be http(s), a private
  * key must parse); no request is made until a method is called. Key pairs sign with
  * @noble/ed25519 and hash with WebCrypto, so the client runs in browsers and edge runtimes too.
+ * Proofs are signed for the broker's issuer, which is `url` unless `issuer` says otherwise: the
+ * broker's metadata must name it (RFC 8414 §3.3), so a server that merely answers at `url` cannot
+ * redirect them to another broker.
  *
- * @param options - The broker URL, how to authenticate, and optionally DPoP, `fetch`, a timeout.
+ * @param options - The broker URL (and issuer, when it differs), how to authenticate, and optionally DPoP, `fetch`, a timeout.
  * @returns A client; share one per broker and identity (it holds the credential cache).
- * @throws {@link CreddyError} `ERR_USAGE` for a malformed URL or key.
+ * @throws {@link CreddyError} `ERR_USAGE` for a malformed URL, issuer or key.
  *
  * @example
  * ```ts
@@ -168,6 +186,20 @@ export interface CreddyClient {
  *
  * @example
  * ```ts
+ * import { createCreddyClient } from 'creddy/client';
+ *
+ * // The broker's issuer is https://creddy.example.com; this pod reaches it by its service name.
+ * // Without `issuer`, the broker at `url` would have to name `url` as its issuer (ERR_ISSUER_MISMATCH).
+ * const client = createCreddyClient({
+ *   url: 'http://creddy.creddy.svc:8400',
+ *   issuer: 'https://creddy.example.com',
+ *   auth: { type: 'key-pair', agent: 'deploy-bot', privateKey: process.env.CREDDY_AGENT_KEY ?? '' },
+ * });
+ * console.log(await client.issuer());
+ * ```
+ *
+ * @example
+ * ```ts
  * import { readFile } from 'node:fs/promises';
  * import { createCreddyClient } from 'creddy/client';
  *
@@ -183,6 +215,12 @@ export interface CreddyClient {
 export function createCreddyClient(options: CreddyClientOptions): CreddyClient {
   const base = options.url.replace(/\/+$/, '');
   if (!/^https?:\/\//.test(base)) throw new CreddyError('ERR_USAGE', `CREDDY_URL must be an http(s) URL, got "${options.url}"`);
+  if (options.issuer !== undefined && !isIssuerOption(options.issuer)) {
+    throw new CreddyError(
+      'ERR_USAGE',
+      `the issuer (CREDDY_ISSUER) must be the broker's issuer setting, an http(s) URL without a trailing slash; got ${JSON.stringify(options.issuer)}`,
+    );
+  }
   const doFetch = options.fetch ?? ((input: string | URL | Request, init?: RequestInit) => globalThis.fetch(input, init));
   const call = createBrokerCall(base, doFetch, options.timeoutMs ?? 30_000);
   // Looked up once; forgotten on failure so the next call retries.
@@ -197,12 +235,11 @@ export function createCreddyClient(options: CreddyClientOptions): CreddyClient {
     };
   };
   const discovery = () => call<Partial<DiscoveryDocument>>('GET', '/.well-known/openid-configuration');
-  const issuer = once(async () => {
-    const found = options.issuer ?? (await discovery()).issuer;
-    if (typeof found !== 'string') throw new CreddyError('ERR_NOT_READY', 'the broker did not say its issuer');
-    return found;
-  });
-  const tokenEndpoint = once(async () => (await tokenExchange()).findTokenEndpoint(call, base));
+  // Proofs are signed for this issuer only: a configured one, or the one the broker at `url`
+  // names for itself. Taking any issuer the server names would let whatever answers at `url` (a
+  // stale or mistyped URL, a shared staging broker, plain http) collect proofs for another broker.
+  const issuer = once(async () => options.issuer ?? checkedIssuer((await discovery()).issuer, { url: base, issuer: undefined }));
+  const tokenEndpoint = once(async () => (await tokenExchange()).findTokenEndpoint(call, base, options.issuer));
   const auth = resolveAuth(options.auth ?? options.token, options.dpop, async (signer, agent) =>
     (await proofs()).createClientAssertion(signer, { agent, audience: await issuer() }),
   );
@@ -276,6 +313,7 @@ export function createCreddyClient(options: CreddyClientOptions): CreddyClient {
     revoke: async (id) => authed('DELETE', `/v1/credentials/${pathSegment('id', id)}`),
     revocationStatus: async (jti) => call('GET', `/v1/revocations/${pathSegment('jti', jti)}`),
     discovery,
+    issuer,
     backend: async (name) => authed('GET', `/v1/backends/${pathSegment('backend', name)}`),
   };
 }

@@ -2,6 +2,7 @@ import { CreddyError } from '../errors.js';
 import { decodeJsonSegment } from '../verify/base64url.js';
 import type { IssueResponse, TokenExchangeResponse } from '../wire.js';
 import type { BrokerCall } from './http.js';
+import { checkedIssuer, originOf } from './issuer.js';
 import type { CredentialRequest } from './request.js';
 
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -22,11 +23,16 @@ interface Metadata {
 
 /**
  * Where the broker takes token requests: RFC 8414 metadata first, then its OpenID discovery
- * document. The advertised URL starts with the broker's issuer; a client that reaches the broker
- * at another address (an internal name, a test port) sends requests to that address with the
- * same path, and signs its DPoP proofs for the advertised URL, which is what the broker checks.
+ * document. The metadata's `issuer` must be the client's broker URL, or the issuer the caller
+ * configured (`issuer`), else nothing is sent (issuer.ts says why). The advertised URL starts with
+ * that issuer; a client that reaches the broker at another address (an internal name, a test port)
+ * sends requests to that address with the same path, and signs its DPoP proofs for the advertised
+ * URL, which is what the broker checks. An endpoint outside the issuer is used only on the broker
+ * URL's own origin: the ID token never goes to a host the caller did not name.
+ *
+ * @throws {@link CreddyError} `ERR_ISSUER_MISMATCH` for another issuer or another origin.
  */
-export async function findTokenEndpoint(call: BrokerCall, base: string): Promise<TokenEndpoint> {
+export async function findTokenEndpoint(call: BrokerCall, base: string, configuredIssuer: string | undefined): Promise<TokenEndpoint> {
   for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration']) {
     const metadata = await call<Metadata>('GET', path).catch((err: unknown): Metadata => {
       if (err instanceof CreddyError && err.code === 'ERR_NOT_FOUND') return {};
@@ -34,9 +40,16 @@ export async function findTokenEndpoint(call: BrokerCall, base: string): Promise
     });
     const advertised = metadata.token_endpoint;
     if (typeof advertised !== 'string' || !/^https?:\/\//.test(advertised)) continue;
-    const issuer = typeof metadata.issuer === 'string' ? metadata.issuer : undefined;
-    const url = issuer !== undefined && advertised.startsWith(`${issuer}/`) ? `${base}${advertised.slice(issuer.length)}` : advertised;
-    return { url, advertised };
+    const issuer = checkedIssuer(metadata.issuer, { url: base, issuer: configuredIssuer });
+    if (advertised.startsWith(`${issuer}/`)) return { url: `${base}${advertised.slice(issuer.length)}`, advertised };
+    if (originOf(advertised) === undefined || originOf(advertised) !== originOf(base)) {
+      throw new CreddyError(
+        'ERR_ISSUER_MISMATCH',
+        `creddy at ${base} advertises its token endpoint on another origin (${originOf(advertised) ?? 'not a URL'}): the ID token is not sent there`,
+        { expose: true, details: { url: base, origin: originOf(advertised) ?? null } },
+      );
+    }
+    return { url: advertised, advertised };
   }
   throw new CreddyError(
     'ERR_NOT_READY',

@@ -97,8 +97,15 @@ export async function verifyDpopProof(request: DpopRequest, checks: DpopChecks):
   }
   const jkt = await jwkThumbprint(jwk);
   if (checks.jkt !== undefined && jkt !== checks.jkt) throw invalid("the proof's key is not the one the token is bound to (cnf.jkt)");
-  // Keep the id for as long as a proof with this iat can still pass the window above.
-  const keepUntil = checks.now() + (checks.maxAge + 2 * checks.clockTolerance) * 1000;
+  // Keep the id until no clock reading can pass the window above again. The window is in whole
+  // seconds: a proof passes at time t (ms) while iat ≥ floor(t/1000) − maxAge − tol, that is
+  // while t < (iat + maxAge + tol + 1)·1000. It passed now, so iat ≤ nowS + tol, and every t at
+  // which it can pass again is < (nowS + maxAge + 2·tol + 1)·1000 = keepUntil. A cache holds an
+  // id while keepUntil > t, so it refuses the replay at every such t. (`now + (maxAge + 2·tol)·1000`
+  // fell short by up to a second: the fraction of nowS.) The bound is taken from nowS rather
+  // than from this proof's iat, which gives the same guarantee, so that ids are recorded with
+  // ascending expiries: the in-memory cache prunes from the oldest and stops at the first live one.
+  const keepUntil = (nowS + checks.maxAge + 2 * checks.clockTolerance + 1) * 1000;
   if (!(await checks.replay.use(`${jkt}:${jti}`, keepUntil))) throw invalid('jti was already used (replay)');
   return { jkt, jti };
 }

@@ -16,8 +16,10 @@ import { eventually, startBroker, type TestBroker } from '../helpers/harness.js'
 let broker: TestBroker;
 const operator = (...args: string[]) => runCli([...args, '--config', broker.configPath], broker.env);
 const file = (name: string) => join(broker.dir, name);
+// The broker is reached at its port, not at its issuer (http://127.0.0.1:8400): CREDDY_ISSUER names it.
 const caller = (agent: string, keyFile: string, extra: NodeJS.ProcessEnv = {}) => ({
   CREDDY_URL: broker.url,
+  CREDDY_ISSUER: broker.services.config.issuer,
   CREDDY_AGENT: agent,
   CREDDY_AGENT_KEY_FILE: keyFile,
   ...extra,

@@ -10,8 +10,9 @@ import { startResourceServer } from './resource-server.js';
 /**
  * `createCreddyClient` in its three auth modes, end to end against a real loopback broker and a
  * resource server guarded by `creddy/hono`. The broker's issuer (http://127.0.0.1:8400) is not
- * the address the client reaches it at, as behind a proxy: assertions name the issuer, DPoP
- * proofs sign the issuer's URLs, requests go to the client's own URL. The assertions the client
+ * the address the client reaches it at, as behind a proxy, so the clients are given it (`issuer`;
+ * test/client/issuer.test.ts shows why it is not taken from the broker's metadata): assertions
+ * name the issuer, DPoP proofs sign the issuer's URLs, requests go to the client's own URL. The assertions the client
  * sends are also checked by jose.
  */
 const ISSUER = 'http://127.0.0.1:8400';
@@ -63,7 +64,7 @@ describe('createCreddyClient', () => {
 
   describe('bearer agent', () => {
     it('get: one issuance for concurrent callers and any scope order, a new one for other scopes', async () => {
-      const client = createCreddyClient({ url: broker.url, auth: agentToken });
+      const client = createCreddyClient({ url: broker.url, issuer: ISSUER, auth: agentToken });
       const [a, b, c] = await Promise.all([
         client.get('demo', { scopes: ['read', 'write'], ttl: '10m' }),
         client.get('demo', { scopes: ['write', 'read'], ttl: '10m' }),
@@ -77,7 +78,7 @@ describe('createCreddyClient', () => {
     });
 
     it('fetch: presents the cached credential as a Bearer token to a creddy/hono resource server', async () => {
-      const client = createCreddyClient({ url: broker.url, auth: { type: 'bearer', token: agentToken } });
+      const client = createCreddyClient({ url: broker.url, issuer: ISSUER, auth: { type: 'bearer', token: agentToken } });
       const credential = { backend: 'demo', scopes: ['read'] };
       const first = await client.fetch(`${api.url}/files/a.txt?x=1`, { credential });
       expect(first.status).toBe(200);
@@ -93,7 +94,7 @@ describe('createCreddyClient', () => {
     });
 
     it('refuses an id that would make the URL name another route ("", ".", "..")', async () => {
-      const client = createCreddyClient({ url: broker.url, auth: agentToken });
+      const client = createCreddyClient({ url: broker.url, issuer: ISSUER, auth: agentToken });
       for (const id of ['', '.', '..']) {
         await expect(client.revoke(id)).rejects.toMatchObject({ code: 'ERR_USAGE' });
         await expect(client.backend(id)).rejects.toMatchObject({ code: 'ERR_USAGE' });
@@ -101,19 +102,19 @@ describe('createCreddyClient', () => {
     });
 
     it('keeps the deprecated token option, and refuses calls that need a token without one', async () => {
-      const legacy = createCreddyClient({ url: broker.url, token: agentToken });
+      const legacy = createCreddyClient({ url: broker.url, issuer: ISSUER, token: agentToken });
       await expect(legacy.issue({ backend: 'demo' })).resolves.toMatchObject({ backend: 'demo' });
       const anonymous = createCreddyClient({ url: broker.url });
       await expect(anonymous.get('demo')).rejects.toMatchObject({ code: 'ERR_USAGE' });
       await expect(anonymous.discovery()).resolves.toMatchObject({ issuer: ISSUER });
       expect(() => createCreddyClient({ url: 'ftp://x' })).toThrow(expect.objectContaining({ code: 'ERR_USAGE' }));
-      expect(() => createCreddyClient({ url: broker.url, auth: { type: 'key-pair', agent: 'bot', privateKey: 'not a key' } })).toThrow(
-        expect.objectContaining({ code: 'ERR_USAGE' }),
-      );
+      expect(() =>
+        createCreddyClient({ url: broker.url, issuer: ISSUER, auth: { type: 'key-pair', agent: 'bot', privateKey: 'not a key' } }),
+      ).toThrow(expect.objectContaining({ code: 'ERR_USAGE' }));
     });
 
     it('binds its credentials too with dpop: true, to a key generated for the client', async () => {
-      const client = createCreddyClient({ url: broker.url, auth: agentToken, dpop: true });
+      const client = createCreddyClient({ url: broker.url, issuer: ISSUER, auth: agentToken, dpop: true });
       const issued = await client.get('demo', { scopes: ['read'] });
       expect(issued.token_type).toBe('DPoP');
       const res = await client.fetch(`${api.url}/files/x`, { credential: { backend: 'demo', scopes: ['read'] } });
@@ -130,6 +131,7 @@ describe('createCreddyClient', () => {
       const wire = recording();
       const client = createCreddyClient({
         url: broker.url,
+        issuer: ISSUER,
         auth: { type: 'key-pair', agent: 'deploy-bot', privateKey: key.privateJwk },
         fetch: wire.fetch,
       });
@@ -165,6 +167,7 @@ describe('createCreddyClient', () => {
       const seen: Array<{ authorization: string | null; dpop: string | null }> = [];
       const client = createCreddyClient({
         url: broker.url,
+        issuer: ISSUER,
         auth: { type: 'key-pair', agent: 'deploy-bot', privateKey: key.privateJwk },
         fetch: async (input, init) => {
           const headers = new Headers(init?.headers);
@@ -207,6 +210,7 @@ describe('createCreddyClient', () => {
       const other = await createAgentSigner((await generateAgentKey()).privateJwk);
       const client = createCreddyClient({
         url: broker.url,
+        issuer: ISSUER,
         auth: { type: 'key-pair', agent: 'deploy-bot', privateKey: key.privateJwk },
         fetch: async (input, init) => {
           const headers = new Headers(init?.headers);
@@ -224,7 +228,11 @@ describe('createCreddyClient', () => {
     it('surfaces a refused assertion (unknown agent, or a key the agent does not hold) as ERR_UNAUTHENTICATED', async () => {
       const stranger = await generateAgentKey();
       for (const agent of ['stranger', 'deploy-bot']) {
-        const client = createCreddyClient({ url: broker.url, auth: { type: 'key-pair', agent, privateKey: stranger.privateJwk } });
+        const client = createCreddyClient({
+          url: broker.url,
+          issuer: ISSUER,
+          auth: { type: 'key-pair', agent, privateKey: stranger.privateJwk },
+        });
         await expect(client.get('demo')).rejects.toMatchObject({ code: 'ERR_UNAUTHENTICATED' });
       }
     });
@@ -238,6 +246,7 @@ describe('createCreddyClient', () => {
       const wire = recording();
       const client = createCreddyClient({
         url: broker.url,
+        issuer: ISSUER,
         auth: {
           type: 'oidc',
           idToken: async () => {
@@ -269,7 +278,7 @@ describe('createCreddyClient', () => {
     });
 
     it('with dpop: true the exchanged token is bound to a key the client made, and works only with its proofs', async () => {
-      const client = createCreddyClient({ url: broker.url, auth: { type: 'oidc', idToken }, dpop: true });
+      const client = createCreddyClient({ url: broker.url, issuer: ISSUER, auth: { type: 'oidc', idToken }, dpop: true });
       const issued = await client.get('demo', { scopes: ['read'] });
       expect(issued.token_type).toBe('DPoP');
       const res = await client.fetch(`${api.url}/files/x`, { credential: { backend: 'demo', scopes: ['read'] } });
@@ -279,13 +288,13 @@ describe('createCreddyClient', () => {
     });
 
     it("maps OAuth errors to creddy's codes, and has no agent calls", async () => {
-      const wrong = createCreddyClient({ url: broker.url, auth: { type: 'oidc', idToken: () => 'forged.id.token' } });
+      const wrong = createCreddyClient({ url: broker.url, issuer: ISSUER, auth: { type: 'oidc', idToken: () => 'forged.id.token' } });
       await expect(wrong.get('demo')).rejects.toMatchObject({
         code: 'ERR_ID_TOKEN_INVALID',
         message: expect.stringContaining('invalid_grant'),
       });
       await expect(wrong.list()).rejects.toMatchObject({ code: 'ERR_USAGE' });
-      const outside = createCreddyClient({ url: broker.url, auth: { type: 'oidc', idToken } });
+      const outside = createCreddyClient({ url: broker.url, issuer: ISSUER, auth: { type: 'oidc', idToken } });
       await expect(outside.get('demo', { scopes: ['write'] })).rejects.toMatchObject({ code: 'ERR_SCOPE_DENIED' });
     });
   });

@@ -291,6 +291,7 @@ describe('examples/', () => {
       env: {
         PATH: process.env['PATH'],
         CREDDY_URL: broker.url,
+        CREDDY_ISSUER: broker.services.config.issuer,
         CREDDY_AGENT: 'report-bot',
         CREDDY_AGENT_KEY_FILE: keyFile,
         CREDDY_BACKEND: 'demo',

@@ -50,6 +50,8 @@ describe('creddy get with an OIDC ID token', () => {
   it("asks GitHub Actions' token service for the broker's issuer as audience", async () => {
     const env = {
       CREDDY_URL: broker.url,
+      // Reached at its port, not at its issuer: the issuer is configured (test/client/issuer.test.ts).
+      CREDDY_ISSUER: AUDIENCE,
       ACTIONS_ID_TOKEN_REQUEST_URL: gha.ghaRequestUrl,
       ACTIONS_ID_TOKEN_REQUEST_TOKEN: gha.ghaRequestToken,
     };
@@ -68,6 +70,7 @@ describe('creddy get with an OIDC ID token', () => {
   it('explains a refused request token without printing it', async () => {
     const r = await runCli(['get', 'demo'], {
       CREDDY_URL: broker.url,
+      CREDDY_ISSUER: AUDIENCE,
       ACTIONS_ID_TOKEN_REQUEST_URL: gha.ghaRequestUrl,
       ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'wrong-request-token',
     });
