@@ -256,7 +256,11 @@ export interface Store {
     resealSigningKey(kid: string, sealedPrivate: Uint8Array, kekId: string): Promise<void>;
     /** Seq of the first row whose time is >= `timeMs` (retention cut); undefined if none. */
     firstSeqFrom(timeMs: number): Promise<number | undefined>;
-    /** Deletes rows and checkpoints below `anchorSeq`, a checkpointed row, through the retention gate. Returns rows deleted. */
+    /**
+     * Deletes rows and checkpoints below `anchorSeq`, a checkpointed row, through the retention
+     * gate. Returns rows deleted. PostgreSQL also refuses (ERR_CONFIG_INVALID, nothing deleted)
+     * while any of those rows is younger than the database's retention floor, or when it has none.
+     */
     pruneBelow(anchorSeq: number): Promise<number>;
   };
   /** Versions of stored secrets (`type: secret` backends); values sealed under the KEK. */
