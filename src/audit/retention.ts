@@ -1,5 +1,7 @@
 import { auditEvent } from '../model/audit.js';
 import type { Store } from '../store/port.js';
+import { checkpointSignatureValid } from './checkpoint.js';
+import { publicKeysOf } from './signing-key.js';
 import type { AuditWriter } from './writer.js';
 
 /** Rows deleted per transaction at most (when checkpoints allow), so pruning never holds the write lock long. */
@@ -10,7 +12,9 @@ const STEP_ROWS = 10_000;
  * first remaining row is always a checkpointed one, so the rest of the chain still verifies from
  * that anchor. Rows between the anchor and the cut-off stay (at most one checkpoint interval of
  * them). Deletes go through the store's retention gate in steps that each end at a checkpoint,
- * and the pruning itself is recorded as an `audit.pruned` event.
+ * and the pruning itself is recorded as an `audit.pruned` event. Anchors are checkpoints whose
+ * signature verifies under a stored audit signing key. On PostgreSQL the store also refuses rows
+ * younger than the database's retention floor, which only `creddy store migrate` sets.
  */
 export async function pruneAudit(
   deps: { store: Store; audit: Pick<AuditWriter, 'write' | 'flush'>; now: () => number; actor: string },
@@ -22,7 +26,18 @@ export async function pruneAudit(
   if (!first || !head) return { deleted: 0, anchorSeq: undefined };
   const cutoff = deps.now() - retentionSeconds * 1000;
   const firstKept = (await store.audit.firstSeqFrom(cutoff)) ?? head.seq + 1;
-  const anchors = (await store.audit.checkpoints({ fromSeq: first.seq + 1, toSeq: firstKept })).map((c) => c.seq);
+  // Only checkpoints the audit signing key really signed: a runtime role may INSERT checkpoint
+  // rows, and a forged one must not become the anchor the rest of the log hangs from.
+  const keys = (await store.audit.signingKeys()).flatMap((record) => {
+    try {
+      return publicKeysOf([record]);
+    } catch {
+      return []; // not a key at all (a row the runtime role made up): it vouches for nothing
+    }
+  });
+  const anchors = (await store.audit.checkpoints({ fromSeq: first.seq + 1, toSeq: firstKept }))
+    .filter((c) => checkpointSignatureValid(c, keys))
+    .map((c) => c.seq);
   const target = anchors.at(-1);
   if (target === undefined) return { deleted: 0, anchorSeq: undefined };
 

@@ -64,22 +64,21 @@ export function createAuditLog(deps: {
     // deny-list it and record why, so the log and the credential table tell the truth.
     onLateCommit: async (row, entry) => {
       if (!entry.credential) return;
-      await store.credentials.revoke(entry.credential.jti, Math.floor(now() / 1000));
-      await writer.write({
-        event: auditEvent({
-          time: now(),
-          type: 'credential.revoked',
-          outcome: 'success',
-          actor: 'server',
-          agent: row.agent,
-          backend: row.backend,
-          scopes: row.scopes,
-          jti: row.jti,
-          kid: row.kid,
-          reason: 'ERR_AUDIT_UNAVAILABLE',
-          details: { late_commit_of_seq: row.seq },
-        }),
+      // The deny-listing and its row in one transaction, as every revocation.
+      const event = auditEvent({
+        time: now(),
+        type: 'credential.revoked',
+        outcome: 'success',
+        actor: 'server',
+        agent: row.agent,
+        backend: row.backend,
+        scopes: row.scopes,
+        jti: row.jti,
+        kid: row.kid,
+        reason: 'ERR_AUDIT_UNAVAILABLE',
+        details: { late_commit_of_seq: row.seq },
       });
+      await store.credentials.revoke(entry.credential.jti, Math.floor(now() / 1000), { audit: { events: [event], seal } });
     },
   });
   return { writer, checkpoints, seal };

@@ -78,14 +78,14 @@ export async function verifyChain(source: ChainSource): Promise<ChainReport> {
   const canHmac = keys !== undefined && keys.all.length > 0;
   const bySeq = new Map(checkpoints.map((c) => [c.seq, c]));
   const problems: ChainProblem[] = [];
+  /** Why a checkpoint does not vouch for its row, by seq (absent: its signature verifies). */
+  const unsigned = new Map<number, string>();
   for (const c of checkpoints) {
     if (!source.publicKeys.some((k) => k.kid === c.keyId)) {
-      problems.push({
-        seq: c.seq,
-        kind: 'unknown-key',
-        detail: `checkpoint at seq ${c.seq} is signed by unknown audit signing key ${c.keyId}`,
-      });
+      unsigned.set(c.seq, `is signed by unknown audit signing key ${c.keyId}`);
+      problems.push({ seq: c.seq, kind: 'unknown-key', detail: `checkpoint at seq ${c.seq} ${unsigned.get(c.seq)}` });
     } else if (!checkpointSignatureValid(c, source.publicKeys)) {
+      unsigned.set(c.seq, 'has an invalid signature');
       problems.push({ seq: c.seq, kind: 'bad-checkpoint', detail: `checkpoint at seq ${c.seq} has an invalid signature` });
     }
   }
@@ -107,6 +107,16 @@ export async function verifyChain(source: ChainSource): Promise<ChainReport> {
       // An export may start anywhere; a whole log only at seq 1 or at a retention anchor.
       if (source.start === 'strict' && (!anchor || anchor.hash !== row.hash)) {
         return { seq: 1, kind: 'missing', detail: `log starts at seq ${row.seq} without a signed checkpoint anchoring it` };
+      }
+      // Named here, not only as the checkpoint's own problem further on: it is why rows are gone
+      // (a prune anchored on a checkpoint row that someone without the signing key inserted).
+      const forged = source.start === 'strict' ? unsigned.get(row.seq) : undefined;
+      if (forged !== undefined) {
+        return {
+          seq: 1,
+          kind: 'missing',
+          detail: `seq 1-${row.seq - 1} missing: the log starts at seq ${row.seq}, whose checkpoint ${forged}: one the audit signing key did not sign anchors no prune`,
+        };
       }
     } else if (row.seq < expectedSeq) {
       return { seq: expectedSeq, kind: 'reordered', detail: `seq ${row.seq} appears after seq ${prev?.seq ?? 0}` };

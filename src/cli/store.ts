@@ -1,4 +1,5 @@
 import { defineCommand } from 'citty';
+import { formatDuration } from '../_utils/duration.js';
 import { postgresStore } from '../config/store.js';
 import { CreddyError } from '../errors.js';
 import { copyStore } from '../store/copy-store.js';
@@ -26,10 +27,18 @@ const migrate = defineCommand({
     // No services: a server's checks (schema version, keys) would refuse the very store we fix.
     const config = cliConfig(ctx, args.config);
     const role = args['runtime-role'];
-    const result = await migrateStore(config.store, role === undefined ? {} : { runtimeRole: role });
+    // The config's retention becomes the database's floor, which only this (owner's) run can set.
+    const result = await migrateStore(config.store, {
+      retentionFloor: config.audit.retention,
+      ...(role === undefined ? {} : { runtimeRole: role }),
+    });
     if (args.json) {
-      const { runtimeRole, ...rest } = result;
-      return printJson(ctx.stdout, { ...rest, ...(runtimeRole === undefined ? {} : { runtime_role: runtimeRole }) });
+      const { runtimeRole, retentionFloor, ...rest } = result;
+      return printJson(ctx.stdout, {
+        ...rest,
+        ...(runtimeRole === undefined ? {} : { runtime_role: runtimeRole }),
+        ...(retentionFloor === undefined ? {} : { retention_floor_seconds: retentionFloor }),
+      });
     }
     const where = config.store.kind === 'postgres' ? config.store.display : config.store.path;
     ctx.stdout.write(
@@ -38,6 +47,13 @@ const migrate = defineCommand({
         : `${where}: schema migrated from version ${result.from} to ${result.to}\n`,
     );
     if (result.runtimeRole) ctx.stdout.write(`${where}: runtime role "${result.runtimeRole}" granted its privileges\n`);
+    if (result.retentionFloor !== undefined) {
+      ctx.stdout.write(
+        result.retentionFloor === null
+          ? `${where}: audit rows are never pruned (no audit.retention in ${config.source}; pruning is refused)\n`
+          : `${where}: audit retention floor ${formatDuration(result.retentionFloor)} (no audit row younger is ever deleted)\n`,
+      );
+    }
   },
 });
 

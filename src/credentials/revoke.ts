@@ -29,7 +29,9 @@ export async function revokeCredential(services: Services, ctx: RequestContext, 
 
 /**
  * Deny-lists one credential, revokes its downstream part where possible, and audits it. Returns
- * undefined when it was already revoked. Shared by the caller's DELETE and `agent revoke`.
+ * undefined when it was already revoked — also when another request, replica or `agent revoke`
+ * revoked it a moment earlier: only the one whose guarded update wins writes `credential.revoked`
+ * and revokes downstream. Shared by the caller's DELETE, RFC 7009 revocation and `agent revoke`.
  */
 export async function revokeRecord(
   services: Services,
@@ -38,22 +40,25 @@ export async function revokeRecord(
 ): Promise<RevokeResponse | undefined> {
   const now = nowSeconds(services.clock);
   if (record.revokedAt !== null) return undefined;
-  // The deny-listing and its audit row commit together; the downstream revocation follows and
-  // is audited on its own (`downstream.revoked`), or left to the reaper if it fails now.
-  await services.audit.write({
-    // The lease keeps every replica's reaper off the downstream part while this request revokes it.
-    change: { kind: 'credential.revoke', jti: record.jti, at: now, leaseUntil: now + DOWNSTREAM_LEASE_S },
-    event: auditEvent({
-      time: services.clock.now(),
-      type: 'credential.revoked',
-      outcome: 'success',
-      actor: who.actor,
-      ...credentialAuditFields(record),
-      clientIp: who.clientIp,
-      requestId: who.requestId,
-      reason: who.reason ?? null,
-    }),
+  // The deny-listing and its audit row commit together, decided inside that transaction (the
+  // record read above may be stale); the downstream revocation follows and is audited on its own
+  // (`downstream.revoked`), or left to the reaper if it fails now.
+  const event = auditEvent({
+    time: services.clock.now(),
+    type: 'credential.revoked',
+    outcome: 'success',
+    actor: who.actor,
+    ...credentialAuditFields(record),
+    clientIp: who.clientIp,
+    requestId: who.requestId,
+    reason: who.reason ?? null,
   });
+  const won = await services.store.credentials.revoke(record.jti, now, {
+    audit: { events: [event], seal: services.auditSeal },
+    // The lease keeps every replica's reaper off the downstream part while this request revokes it.
+    leaseUntil: now + DOWNSTREAM_LEASE_S,
+  });
+  if (!won) return undefined;
   const downstream = await revokeDownstream(services, record, { actor: who.actor, requestId: who.requestId, reason: 'revoked' });
   return { id: record.jti, revoked_at: isoSeconds(now), downstream };
 }

@@ -66,7 +66,10 @@ export interface PortableSealer {
   readonly key: { readonly id: string; readonly key: Uint8Array };
 }
 
-/** The audit rows that record a key transition, and the sealer that chains them. */
+/**
+ * The audit rows that record a change committed outside the group-commit writer (a key
+ * transition, a secret write, a credential revocation), and the sealer that chains them.
+ */
 export interface KeyAudit {
   readonly events: readonly AuditEvent[];
   readonly seal: AuditSealer;
@@ -109,18 +112,19 @@ export type StateChange =
   /** Drops one of an agent's keys; skipped when it is not there. */
   | { readonly kind: 'agent.key.remove'; readonly agent: string; readonly jkt: string }
   /** Revokes the unrevoked record of `name`, if there is one. */
-  | { readonly kind: 'agent.revoke'; readonly name: string; readonly at: number }
-  | {
-      readonly kind: 'credential.revoke';
-      readonly jti: string;
-      readonly at: number;
-      /**
-       * The revoking request revokes the downstream part itself right after: no reaper (on any
-       * replica) claims the row before this time (epoch s), and after it the reaper retries if
-       * the request did not finish. See `claimDueForDownstreamRevocation`.
-       */
-      readonly leaseUntil?: number;
-    };
+  | { readonly kind: 'agent.revoke'; readonly name: string; readonly at: number };
+
+/** What commits with a credential's revocation (`store.credentials.revoke`). */
+export interface CredentialRevokeOptions {
+  /** The rows that record it (`credential.revoked`). */
+  readonly audit?: KeyAudit;
+  /**
+   * The revoking request revokes the downstream part itself right after: no reaper (on any
+   * replica) claims the row before this time (epoch s), and after it the reaper retries if the
+   * request did not finish. See `claimDueForDownstreamRevocation`.
+   */
+  readonly leaseUntil?: number;
+}
 
 /** The state changes that touch only agent keys. */
 export type AgentKeyChange = Extract<StateChange, { kind: 'agent.key.add' | 'agent.key.remove' }>;
@@ -218,8 +222,14 @@ export interface Store {
   readonly credentials: {
     get(jti: string): Promise<CredentialRecord | undefined>;
     listActive(agent: string, now: number): Promise<CredentialRecord[]>;
-    /** Marks revoked; false if unknown or already revoked. */
-    revoke(jti: string, at: number): Promise<boolean>;
+    /**
+     * Marks revoked and appends `options.audit.events` in the same transaction (under the audit
+     * chain's lock), so a revocation never exists without its row nor the row without it. False,
+     * with nothing changed and nothing appended, if unknown or already revoked: of racing
+     * revocations of one credential (requests, replicas, `agent revoke`), exactly one is true and
+     * recorded. Not through the group-commit writer, whose entries cannot be dropped from a batch.
+     */
+    revoke(jti: string, at: number, options?: CredentialRevokeOptions): Promise<boolean>;
     /**
      * Claims up to `limit` credentials whose downstream part is due for revocation (expired or
      * revoked, handle still held) and that no one holds a lease on, leasing them until
@@ -256,7 +266,11 @@ export interface Store {
     resealSigningKey(kid: string, sealedPrivate: Uint8Array, kekId: string): Promise<void>;
     /** Seq of the first row whose time is >= `timeMs` (retention cut); undefined if none. */
     firstSeqFrom(timeMs: number): Promise<number | undefined>;
-    /** Deletes rows and checkpoints below `anchorSeq`, a checkpointed row, through the retention gate. Returns rows deleted. */
+    /**
+     * Deletes rows and checkpoints below `anchorSeq`, a checkpointed row, through the retention
+     * gate. Returns rows deleted. PostgreSQL also refuses (ERR_CONFIG_INVALID, nothing deleted)
+     * while any of those rows is younger than the database's retention floor, or when it has none.
+     */
     pruneBelow(anchorSeq: number): Promise<number>;
   };
   /** Versions of stored secrets (`type: secret` backends); values sealed under the KEK. */

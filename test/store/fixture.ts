@@ -31,8 +31,14 @@ export function failingSealer(failAt: number): AuditSealer {
 let counter = 0;
 export const unique = (prefix: string): string => `${prefix}-${Date.now().toString(36)}-${(counter++).toString(36)}`;
 
+/**
+ * When contract rows happen by default: a week ago, past the retention floor postgres.test.ts
+ * gives its database, so the retention contract prunes them on both engines.
+ */
+export const EVENT_TIME = Date.now() - 7 * 86_400_000;
+
 export function event(fields: Partial<AuditEvent> = {}): AuditEvent {
-  return auditEvent({ time: Date.now(), type: 'agent.created', outcome: 'success', actor: 'contract', ...fields });
+  return auditEvent({ time: EVENT_TIME, type: 'agent.created', outcome: 'success', actor: 'contract', ...fields });
 }
 
 export function agent(name = unique('agent')): AgentRecord {

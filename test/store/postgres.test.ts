@@ -11,6 +11,8 @@ describe('store contract: PostgreSQL', () => {
     const seconds: ReturnType<typeof createPostgresStore>[] = [];
     const raw = testClient(db.url);
     await raw.connect();
+    // As `store migrate` with `audit.retention: 1d` would: the contract's rows are older (fixture.ts).
+    await raw.query('UPDATE audit_retention_floor SET min_age_seconds = 86400');
     return {
       engine: 'postgres',
       store,

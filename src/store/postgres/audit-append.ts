@@ -38,13 +38,6 @@ async function apply(tx: Tx, change: StateChange): Promise<void> {
       return;
     case 'agent.revoke':
       await tx.query('UPDATE agents SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL', [change.at, change.name]);
-      return;
-    case 'credential.revoke':
-      await tx.query('UPDATE credentials SET revoked_at = $1, reap_lease_until = $2 WHERE jti = $3 AND revoked_at IS NULL', [
-        change.at,
-        change.leaseUntil ?? null,
-        change.jti,
-      ]);
   }
 }
 

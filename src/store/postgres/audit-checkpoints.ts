@@ -1,6 +1,7 @@
 import type { Store } from '../port.js';
 import { type CheckpointDbRow, type SigningKeyDbRow, toCheckpoint, toSigningKey } from '../rows.js';
 import { type Db, lockAuditChain } from './db.js';
+import { retentionRefusal } from './retention-floor.js';
 
 type CheckpointMethods = Pick<
   Store['audit'],
@@ -77,12 +78,17 @@ export function postgresAuditCheckpoints(db: Db): CheckpointMethods {
       return rows[0]?.seq;
     },
     async pruneBelow(anchorSeq) {
-      // The one delete path (SECURITY DEFINER, gate-checked): the runtime role has no DELETE.
-      return db.transaction(async (tx) => {
-        await lockAuditChain(tx);
-        const { rows } = await tx.query<{ deleted: number }>('SELECT creddy_audit_prune($1) AS deleted', [anchorSeq]);
-        return Number(rows[0]?.deleted ?? 0);
-      });
+      // The one delete path (SECURITY DEFINER, gate-checked, never below the owner's retention
+      // floor): the runtime role has no DELETE.
+      try {
+        return await db.transaction(async (tx) => {
+          await lockAuditChain(tx);
+          const { rows } = await tx.query<{ deleted: number }>('SELECT creddy_audit_prune($1) AS deleted', [anchorSeq]);
+          return Number(rows[0]?.deleted ?? 0);
+        });
+      } catch (err) {
+        throw retentionRefusal(err);
+      }
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { Store } from '../port.js';
 import { type CredentialRow, toCredential } from '../rows.js';
+import { postgresRevokeCredential } from './credential-revoke.js';
 import type { Db } from './db.js';
 
 export function postgresCredentials(db: Db): Store['credentials'] {
@@ -18,10 +19,7 @@ export function postgresCredentials(db: Db): Store['credentials'] {
       );
       return rows.map(toCredential);
     },
-    async revoke(jti, at) {
-      const result = await db.query('UPDATE credentials SET revoked_at = $1 WHERE jti = $2 AND revoked_at IS NULL', [at, jti]);
-      return result.rowCount === 1;
-    },
+    revoke: postgresRevokeCredential(db),
     async claimDueForDownstreamRevocation(now, limit, leaseUntil) {
       // SKIP LOCKED: replicas claiming at once split the due rows instead of queueing on them; a
       // row leased by a replica that died comes back once its lease has run out.

@@ -5,8 +5,9 @@ import { CreddyError } from '../../errors.js';
  * What the server's runtime role may do, table by table; the schema owner (who migrates) keeps
  * everything else. The audit tables take INSERT and SELECT only: no UPDATE, DELETE or TRUNCATE,
  * so even a stolen runtime password cannot rewrite history; retention deletes go through
- * `creddy_audit_prune` (SECURITY DEFINER, gate-checked) and a KEK rewrap updates only the sealed
- * columns of the audit signing key. The triggers guard the same rules for the owner.
+ * `creddy_audit_prune` (SECURITY DEFINER, gate-checked, never of rows younger than the owner's
+ * retention floor) and a KEK rewrap updates only the sealed columns of the audit signing key. The
+ * triggers guard the same rules for the owner.
  */
 export const RUNTIME_GRANTS: ReadonlyArray<readonly [privileges: string, objects: string]> = [
   ['SELECT', 'TABLE schema_migrations'],
@@ -22,8 +23,10 @@ export const RUNTIME_GRANTS: ReadonlyArray<readonly [privileges: string, objects
   ['EXECUTE', 'FUNCTION creddy_audit_prune(BIGINT)'],
 ];
 
+// audit_retention_floor is revoked and never granted: only the owner sets or reads it (the prune
+// function reads it as its owner), so a leaked runtime password cannot lower it.
 const TABLES =
-  'schema_migrations, agents, signing_keys, credentials, audit_events, audit_checkpoints, audit_signing_keys, audit_prune_gate, federation_replay, secret_versions, agent_keys';
+  'schema_migrations, agents, signing_keys, credentials, audit_events, audit_checkpoints, audit_signing_keys, audit_prune_gate, audit_retention_floor, federation_replay, secret_versions, agent_keys';
 
 /** The GRANT statements for `role` (already quoted), as run by `creddy store migrate --runtime-role`. */
 export function runtimeGrantSql(role: string, schema: string): string[] {

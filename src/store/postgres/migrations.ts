@@ -7,6 +7,7 @@ import { SCHEMA_V3_SQL } from './schema-v3.js';
 import { SCHEMA_V4_SQL } from './schema-v4.js';
 import { SCHEMA_V5_SQL } from './schema-v5.js';
 import { SCHEMA_V6_SQL } from './schema-v6.js';
+import { SCHEMA_V7_SQL } from './schema-v7.js';
 
 /**
  * Versioned schema migrations, applied in order by `creddy store migrate` (never by a server);
@@ -19,6 +20,7 @@ export const PG_MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: 
   { version: 4, name: 'agents: one record per agent create (id), names reusable after revocation', sql: SCHEMA_V4_SQL },
   { version: 5, name: 'secret versions', sql: SCHEMA_V5_SQL },
   { version: 6, name: 'key-pair agents: public keys, require_dpop', sql: SCHEMA_V6_SQL },
+  { version: 7, name: 'audit retention floor set by the schema owner', sql: SCHEMA_V7_SQL },
 ];
 
 /** The schema version this build of creddy reads and writes. */

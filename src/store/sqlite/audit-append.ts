@@ -9,7 +9,7 @@ type Seal = (row: Omit<AuditRow, 'hash' | 'keyId'>) => { hash: string; keyId: st
 /**
  * The append transaction: run it with `.immediate()`. The chain head is read under the write
  * lock, so a server and a CLI appending at once still produce one linear chain; credential rows
- * and state changes (agent create/revoke, credential revoke) are written in the same transaction
+ * and state changes (agent create/update/revoke, agent keys) are written in the same transaction
  * as the event that records them.
  */
 export function createAppendTransaction(
@@ -27,7 +27,6 @@ export function createAppendTransaction(
     ),
     'agent.update': db.prepare('UPDATE agents SET token_hash = ?, grants = ?, expires_at = ? WHERE id = ? AND revoked_at IS NULL'),
     'agent.revoke': db.prepare('UPDATE agents SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL'),
-    'credential.revoke': db.prepare('UPDATE credentials SET revoked_at = ?, reap_lease_until = ? WHERE jti = ? AND revoked_at IS NULL'),
   };
   const agentKeys = agentKeyWrites(db);
   const apply = (change: StateChange): void => {
@@ -55,9 +54,6 @@ export function createAppendTransaction(
         return;
       case 'agent.revoke':
         changes[change.kind].run(change.at, change.name);
-        return;
-      case 'credential.revoke':
-        changes[change.kind].run(change.at, change.leaseUntil ?? null, change.jti);
     }
   };
   return db.transaction((entries: readonly AuditEntry[], seal: AuditSealer | Seal): AuditRow[] => {

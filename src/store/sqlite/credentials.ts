@@ -25,12 +25,12 @@ export const INSERT_CREDENTIAL_SQL = `INSERT INTO credentials
   (jti, agent, backend, scopes, kid, issued_at, expires_at, revoked_at, metadata, downstream, revocation_handle, downstream_revoked_at)
   VALUES (@jti, @agent, @backend, @scopes, @kid, @issued_at, @expires_at, @revoked_at, @metadata, @downstream, @revocation_handle, @downstream_revoked_at)`;
 
-export function sqliteCredentials(db: Database.Database): Store['credentials'] {
+/** Every credential method but `revoke`, which appends audit rows (credential-revoke.ts). */
+export function sqliteCredentials(db: Database.Database): Omit<Store['credentials'], 'revoke'> {
   const get = db.prepare<[string], CredentialRow>('SELECT * FROM credentials WHERE jti = ?');
   const active = db.prepare<[string, number], CredentialRow>(
     'SELECT * FROM credentials WHERE agent = ? AND expires_at > ? AND revoked_at IS NULL ORDER BY issued_at DESC, jti DESC LIMIT 1000',
   );
-  const revoke = db.prepare('UPDATE credentials SET revoked_at = ? WHERE jti = ? AND revoked_at IS NULL');
   const due = db.prepare<{ now: number; limit: number }, CredentialRow>(
     `SELECT * FROM credentials WHERE revocation_handle IS NOT NULL AND downstream_revoked_at IS NULL
        AND (expires_at <= @now OR revoked_at IS NOT NULL) AND (reap_lease_until IS NULL OR reap_lease_until <= @now)
@@ -55,9 +55,6 @@ export function sqliteCredentials(db: Database.Database): Store['credentials'] {
     },
     async listActive(agent, now) {
       return active.all(agent, now).map(toCredential);
-    },
-    async revoke(jti, at) {
-      return revoke.run(at, jti).changes > 0;
     },
     async claimDueForDownstreamRevocation(now, limit, leaseUntil) {
       return claim.immediate(now, limit, leaseUntil).map(toCredential);

@@ -4,6 +4,7 @@ import { sqliteAgentKeys } from './agent-keys.js';
 import { sqliteAgents } from './agents.js';
 import { sqliteAudit } from './audit.js';
 import { openSqlite } from './connect.js';
+import { sqliteRevokeCredential } from './credential-revoke.js';
 import { sqliteCredentials } from './credentials.js';
 import { sqliteKeys } from './keys.js';
 import { sqliteReplay } from './replay.js';
@@ -46,7 +47,7 @@ export function sqliteStoreFromDb(db: Database.Database, options: SqliteStoreOpt
     keys: { ...keys, apply: yielding(keys.apply) },
     credentials: {
       ...credentials,
-      revoke: yielding(credentials.revoke),
+      revoke: yielding(sqliteRevokeCredential(db)),
       claimDueForDownstreamRevocation: yielding(credentials.claimDueForDownstreamRevocation),
       replaceRevocationHandle: yielding(credentials.replaceRevocationHandle),
       markDownstreamRevoked: yielding(credentials.markDownstreamRevoked),

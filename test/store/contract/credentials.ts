@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { agent, credential, event, type StoreUnderTest, seal, unique } from '../fixture.js';
+import { agent, credential, event, failingSealer, type StoreUnderTest, seal, unique } from '../fixture.js';
 
 /** Agents and credentials: what the broker reads per request, and the reaper's claims. */
 export function agentAndCredentialContract(sut: () => StoreUnderTest): void {
@@ -117,13 +117,46 @@ export function agentAndCredentialContract(sut: () => StoreUnderTest): void {
       expect((await store.credentials.get(c.jti))?.revokedAt).toBe(10);
     });
 
-    it('the credential.revoke change is guarded and idempotent', async () => {
+    it('a revocation commits with its audit row; one that finds the credential revoked appends nothing', async () => {
       const { store } = sut();
       const c = credential();
       await store.audit.append([{ event: event(), credential: c }], seal);
-      await store.audit.append([{ event: event(), change: { kind: 'credential.revoke', jti: c.jti, at: 30 } }], seal);
-      await store.audit.append([{ event: event(), change: { kind: 'credential.revoke', jti: c.jti, at: 40 } }], seal);
+      const revoked = (at: number) => ({ events: [event({ type: 'credential.revoked', jti: c.jti, details: { at } })], seal });
+      const before = (await store.audit.head())!.seq;
+      expect(await store.credentials.revoke(c.jti, 30, { audit: revoked(30) })).toBe(true);
+      expect(await store.credentials.revoke(c.jti, 40, { audit: revoked(40) })).toBe(false);
       expect((await store.credentials.get(c.jti))?.revokedAt).toBe(30);
+      const rows = await store.audit.query({ jti: c.jti, type: 'credential.revoked', limit: 10 });
+      expect(rows.map((r) => [r.seq, r.details])).toEqual([[before + 1, { at: 30 }]]);
+      expect((await store.audit.head())!.seq).toBe(before + 1);
+    });
+
+    it('of store instances revoking one credential at once, one wins and only its row is written', async () => {
+      const { store, second } = sut();
+      const c = credential();
+      await store.audit.append([{ event: event(), credential: c }], seal);
+      const other = second();
+      try {
+        const audit = { events: [event({ type: 'credential.revoked', jti: c.jti })], seal };
+        const won = await Promise.all([store, other, store, other].map((s, i) => s.credentials.revoke(c.jti, 50 + i, { audit })));
+        expect(won.filter(Boolean)).toHaveLength(1);
+        expect(await store.audit.query({ jti: c.jti, type: 'credential.revoked', limit: 10 })).toHaveLength(1);
+      } finally {
+        await other.close();
+      }
+    });
+
+    it('a revocation whose audit row cannot be written changes nothing', async () => {
+      const { store } = sut();
+      const c = credential();
+      await store.audit.append([{ event: event(), credential: c }], seal);
+      const head = await store.audit.head();
+      const err = await store.credentials
+        .revoke(c.jti, 60, { audit: { events: [event({ type: 'credential.revoked', jti: c.jti })], seal: failingSealer(0) } })
+        .catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'ERR_AUDIT_UNAVAILABLE' });
+      expect((await store.credentials.get(c.jti))?.revokedAt).toBeNull();
+      expect(await store.audit.head()).toEqual(head);
     });
 
     it('rewrap: pages credentials holding handles by jti, swaps a handle only if unchanged', async () => {
@@ -204,10 +237,7 @@ export function agentAndCredentialContract(sut: () => StoreUnderTest): void {
       const { store } = sut();
       const c = credential({ expiresAt: NOW + 600 });
       await store.audit.append([{ event: event(), credential: c }], seal);
-      await store.audit.append(
-        [{ event: event(), change: { kind: 'credential.revoke', jti: c.jti, at: NOW, leaseUntil: NOW + 300 } }],
-        seal,
-      );
+      await store.credentials.revoke(c.jti, NOW, { leaseUntil: NOW + 300, audit: { events: [event()], seal } });
       expect(await store.credentials.claimDueForDownstreamRevocation(NOW + 1, 100, NOW + 61)).toEqual([]);
       const after = await store.credentials.claimDueForDownstreamRevocation(NOW + 300, 100, NOW + 360);
       expect(after.map((x) => x.jti)).toEqual([c.jti]);

@@ -1,0 +1,47 @@
+import type Database from 'better-sqlite3';
+import { CreddyError } from '../../errors.js';
+import type { KeyAudit, Store } from '../port.js';
+import { createAppendTransaction } from './audit-append.js';
+
+/** Thrown inside the transaction when the audit rows could not be appended (not a lost race). */
+class AuditRejected extends Error {}
+
+/**
+ * `store.credentials.revoke`: the guarded UPDATE and its audit rows in one immediate transaction,
+ * so the guard (`revoked_at IS NULL`) is read under the write lock: of processes revoking one
+ * credential at once, one updates and appends, the others find it revoked and append nothing.
+ * Its own file because the append transaction imports `credentials.ts`.
+ */
+export function sqliteRevokeCredential(db: Database.Database): Store['credentials']['revoke'] {
+  // Without a lease the row keeps the one it has (a reaper's claim stays a claim).
+  const update = db.prepare(
+    'UPDATE credentials SET revoked_at = ?, reap_lease_until = COALESCE(?, reap_lease_until) WHERE jti = ? AND revoked_at IS NULL',
+  );
+  // Nested in revoke (a savepoint): the audit rows commit or roll back with the update.
+  const appendAll = createAppendTransaction(db);
+  const revoke = db.transaction((jti: string, at: number, leaseUntil: number | null, audit: KeyAudit | undefined): boolean => {
+    if (update.run(at, leaseUntil, jti).changes !== 1) return false;
+    if (!audit || audit.events.length === 0) return true;
+    try {
+      appendAll(
+        audit.events.map((event) => ({ event })),
+        audit.seal,
+      );
+    } catch (err) {
+      throw new AuditRejected('audit append failed', { cause: err });
+    }
+    return true;
+  });
+  return async (jti, at, options = {}) => {
+    try {
+      return revoke.immediate(jti, at, options.leaseUntil ?? null, options.audit);
+    } catch (err) {
+      if (err instanceof AuditRejected) {
+        throw new CreddyError('ERR_AUDIT_UNAVAILABLE', 'the audit log refused the row of this revocation; nothing was revoked', {
+          cause: err.cause,
+        });
+      }
+      throw err;
+    }
+  };
+}
