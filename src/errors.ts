@@ -40,7 +40,7 @@ export const ERROR_CODES = {
   ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, doc: 'The request body is not application/json.' },
   ERR_RATE_LIMITED: {
     status: 429,
-    doc: 'Too many failed authentications from this address (`auth_throttle`); retry after the `Retry-After` seconds. A valid token is never refused.',
+    doc: 'Too many failed authentications from this address (`auth_throttle`); retry after the `Retry-After` seconds. A valid token is never refused. In `creddy/client`, also a 429 from a proxy or gateway in front of the broker.',
   },
   ERR_INTERNAL: { status: 500, doc: 'An unexpected failure; details are in the server log under the request id, never in the response.' },
   ERR_BACKEND_UPSTREAM: { status: 502, doc: 'The downstream service (GitHub, AWS STS) refused or failed; the message names its status.' },
@@ -63,7 +63,7 @@ export const ERROR_CODES = {
   },
   ERR_NOT_READY: {
     status: 503,
-    doc: 'The server has no usable store (the database cannot be reached right now, or its schema is not this version) or signing key yet, or is shutting down. Retry; another replica may serve.',
+    doc: 'The server has no usable store (the database cannot be reached right now, or its schema is not this version) or signing key yet, or is shutting down. In `creddy/client` and the CLI: the broker cannot be reached, did not answer in time, its answer broke off, or a proxy in front of it answered 502, 503, 504 or 408. Retry; another replica may serve.',
   },
   ERR_STORE_BUSY: {
     status: 503,
@@ -92,7 +92,7 @@ export const ERROR_CODES = {
   },
   ERR_ISSUER_UNAVAILABLE: {
     status: 503,
-    doc: "Issuer keys could not be fetched and no fresh copy is held: a federation issuer's discovery document or JWKS (the broker refuses that issuer's ID tokens; other issuers keep working), or, in a verifier (creddy/verify, creddy/hono), the broker's JWKS or deny-list. Fail-closed; retry.",
+    doc: "Issuer keys could not be fetched and no usable copy is held (past its max-age and its bounded stale-if-error window): a federation issuer's discovery document or JWKS (the broker refuses that issuer's ID tokens; other issuers keep working), or, in a verifier (creddy/verify, creddy/hono), the broker's JWKS or deny-list; after a failed fetch, verifiers answer this at once for 5 s before asking again. Fail-closed; retry.",
   },
   ERR_ISSUER_MISMATCH: {
     status: 502,

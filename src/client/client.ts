@@ -56,11 +56,11 @@ export interface CreddyClientOptions {
   readonly issuer?: string | undefined;
   /** The `type: secret` backend `secret(path)` asks when the call names none. */
   readonly secretBackend?: string | undefined;
-  /** When `get` renews a cached credential (default: in its last 20 %, at least 60 s before expiry). */
+  /** The cache behind `get`: when it renews a credential (default: in its last 20 %, at least 60 s before expiry), how many it keeps (default 1000). */
   readonly cache?: CredentialCacheOptions | undefined;
   /** The `fetch` to use (default: the global one), e.g. one with a proxy agent or a test double. */
   readonly fetch?: typeof fetch | undefined;
-  /** Per-request timeout in ms (default 30 s). */
+  /** Per-request timeout in ms, the whole answer included (default 30 s). */
   readonly timeoutMs?: number | undefined;
 }
 
@@ -88,8 +88,12 @@ export interface CreddyFetchInit extends RequestInit {
 
 /**
  * Client for the creddy API, used by agents and the CLI. Every method rejects with a
- * {@link CreddyError} carrying the server's code (`ERR_SCOPE_DENIED`, …), or `ERR_NOT_READY` when
- * the broker cannot be reached.
+ * {@link CreddyError}, never anything else: the server's code (`ERR_SCOPE_DENIED`, …);
+ * `ERR_NOT_READY` when the broker cannot be reached, does not answer within `timeoutMs`, or its
+ * answer breaks off; and for an answer that is not creddy's (a proxy's or load balancer's), a
+ * code by HTTP status — 502, 503, 504 and 408 `ERR_NOT_READY` (retry), 429 `ERR_RATE_LIMITED`,
+ * 401 `ERR_UNAUTHENTICATED`, 403 `ERR_FORBIDDEN`, 404 `ERR_NOT_FOUND`, other 4xx `ERR_BAD_REQUEST`,
+ * other 5xx `ERR_INTERNAL`. Such a message names the status, never the foreign body.
  */
 export interface CreddyClient {
   /** The broker's base URL, without a trailing slash. */

@@ -26,9 +26,35 @@ const OAUTH_ERRORS: Readonly<Record<string, ErrorCode>> = {
 };
 
 /**
- * The transport of the client SDK: one `fetch` per call with a timeout, JSON or form bodies,
- * and every failure as a CreddyError — the server's own code from a creddy error body, a mapped
- * code from an OAuth error body, `ERR_NOT_READY` when the broker cannot be reached.
+ * What an answer that is not creddy's own error body means, by status: a proxy's 502 page, a
+ * load balancer's empty 503, a gateway's 429. The gateway and overload statuses say "retry", as
+ * a broker that cannot be reached does.
+ */
+const BY_STATUS: Readonly<Record<number, ErrorCode>> = {
+  400: 'ERR_BAD_REQUEST',
+  401: 'ERR_UNAUTHENTICATED',
+  403: 'ERR_FORBIDDEN',
+  404: 'ERR_NOT_FOUND',
+  408: 'ERR_NOT_READY',
+  409: 'ERR_CONFLICT',
+  413: 'ERR_BODY_TOO_LARGE',
+  415: 'ERR_UNSUPPORTED_MEDIA_TYPE',
+  429: 'ERR_RATE_LIMITED',
+  502: 'ERR_NOT_READY',
+  503: 'ERR_NOT_READY',
+  504: 'ERR_NOT_READY',
+};
+
+/** Longest message taken from an answer: a server's words in an error are bounded, whoever wrote them. */
+const MAX_MESSAGE = 500;
+
+/**
+ * The transport of the client SDK: one `fetch` per call with a timeout (body included), JSON or
+ * form bodies, and every failure as a CreddyError — the server's own code from a creddy error
+ * body, a mapped code from an OAuth error body, a code by HTTP status for any other answer
+ * (`BY_STATUS`), `ERR_NOT_READY` when the broker cannot be reached or its answer breaks off.
+ * The body of an answer that is not creddy's is never put into a message: it may be anything,
+ * up to a proxy echoing the request with its `Authorization` header.
  */
 export function createBrokerCall(base: string, doFetch: typeof fetch, timeoutMs: number): BrokerCall {
   return async <T>(method: string, pathOrUrl: string, request: BrokerRequest = {}): Promise<T> => {
@@ -42,33 +68,71 @@ export function createBrokerCall(base: string, doFetch: typeof fetch, timeoutMs:
       headers['content-type'] = 'application/x-www-form-urlencoded';
       body = new URLSearchParams(request.form as Record<string, string>).toString();
     }
-    let response: Response;
+    let response: Response | undefined;
+    let text: string;
     try {
       response = await doFetch(url, { method, headers, ...(body === undefined ? {} : { body }), signal: AbortSignal.timeout(timeoutMs) });
+      // Inside the try: with the global fetch the body streams in after the headers, and a broker
+      // that stalls or drops the connection mid-body fails here (TimeoutError, "terminated").
+      text = await response.text();
     } catch (err) {
-      throw new CreddyError('ERR_NOT_READY', `cannot reach creddy at ${base}: ${(err as Error).message}`, { cause: err, expose: true });
+      const what = response ? `the answer (${response.status}) broke off` : 'no answer';
+      throw new CreddyError('ERR_NOT_READY', `cannot reach creddy at ${base}: ${what}: ${bounded((err as Error)?.message)}`, {
+        cause: err,
+        expose: true,
+      });
     }
-    const text = await response.text();
     let parsed: unknown;
     try {
       parsed = text ? JSON.parse(text) : {};
     } catch {
-      throw new CreddyError('ERR_INTERNAL', `creddy at ${base} answered ${response.status} with a non-JSON body`, { expose: true });
+      parsed = undefined;
     }
-    if (!response.ok) throw errorOf(parsed, response.status);
-    return parsed as T;
+    if (response.ok) {
+      if (parsed === undefined)
+        throw new CreddyError('ERR_INTERNAL', `${answered(base, response)} with a body that is not JSON`, { expose: true });
+      return parsed as T;
+    }
+    throw errorOf(parsed, response, base);
   };
 }
 
-function errorOf(parsed: unknown, status: number): CreddyError {
-  const error = (parsed as { error?: unknown } | null)?.error;
+function errorOf(parsed: unknown, response: Response, base: string): CreddyError {
+  const status = response.status;
+  const fallback: ErrorCode = BY_STATUS[status] ?? (status >= 400 && status < 500 ? 'ERR_BAD_REQUEST' : 'ERR_INTERNAL');
+  const error = (parsed as { error?: unknown } | null | undefined)?.error;
   if (typeof error === 'string') {
     // An OAuth endpoint: { error, error_description }, and creddy's own code beside them.
     const { error_description: description, code: own } = parsed as { error_description?: unknown; code?: unknown };
-    const code = typeof own === 'string' && Object.hasOwn(ERROR_CODES, own) ? (own as ErrorCode) : (OAUTH_ERRORS[error] ?? 'ERR_INTERNAL');
-    return new CreddyError(code, `${error}${typeof description === 'string' ? `: ${description}` : ''}`, { expose: true });
+    const said = bounded(`${error}${typeof description === 'string' ? `: ${description}` : ''}`);
+    const known = isCode(own) ? own : OAUTH_ERRORS[error];
+    return known
+      ? new CreddyError(known, said, { expose: true })
+      : new CreddyError(fallback, `${answered(base, response)}: ${said}`, { expose: true, details: { status } });
   }
-  const body = error as Partial<ErrorBody['error']> | undefined;
-  const code = body?.code && Object.hasOwn(ERROR_CODES, body.code) ? (body.code as ErrorCode) : 'ERR_INTERNAL';
-  return new CreddyError(code, body?.message ?? `HTTP ${status}`, { expose: true });
+  const body = error as Partial<ErrorBody['error']> | null | undefined;
+  if (body && typeof body === 'object' && isCode(body.code)) {
+    const message = typeof body.message === 'string' ? bounded(body.message) : `HTTP ${status}`;
+    return new CreddyError(body.code, message, { expose: true });
+  }
+  // Not creddy's answer (a proxy, a gateway, another service at this URL), or a code this client
+  // does not know: the status decides.
+  const type = bounded(response.headers.get('content-type')?.split(';')[0] ?? 'no content type', 80);
+  return new CreddyError(fallback, `${answered(base, response)} (${type}), not a creddy error`, { expose: true, details: { status } });
+}
+
+function isCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERROR_CODES, value);
+}
+
+function answered(base: string, response: Response): string {
+  const reason = response.statusText ? ` ${bounded(response.statusText, 80)}` : '';
+  return `creddy at ${base} answered ${response.status}${reason}`;
+}
+
+/** `text` without control characters, cut at `max` characters. */
+function bounded(text: string | undefined, max = MAX_MESSAGE): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping them is the point
+  const clean = String(text ?? '').replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ');
+  return clean.length > max ? `${clean.slice(0, max)}…` : clean;
 }

@@ -1,6 +1,8 @@
 import { type CryptoKey, importJWK, type JWTVerifyGetKey } from 'jose';
 import { CreddyError } from '../errors.js';
-import { isCanonicalBase64url } from './base64url.js';
+import { freshnessOf } from './cache-control.js';
+import { signingKeys } from './jwks-keys.js';
+import { discardBody, readCapped } from './read-capped.js';
 
 /** Options of {@link createJwksCache}. All durations are in ms. */
 export interface JwksCacheOptions {
@@ -12,14 +14,18 @@ export interface JwksCacheOptions {
   readonly cooldown?: number | undefined;
   /** Upper bound on the server's `max-age` (default 24 h). */
   readonly maxCacheAge?: number | undefined;
-  /** Timeout of one JWKS request (default 10 s). */
+  /** Timeout of one JWKS request, body included (default 10 s). */
   readonly timeoutMs?: number | undefined;
+  /** How long past its max-age a set still verifies tokens while the broker cannot be reached (default 5 min; 0: never). */
+  readonly staleIfError?: number | undefined;
   /** The clock, in ms since the epoch (default `Date.now`). */
   readonly now?: (() => number) | undefined;
 }
 
-/** Without a `Cache-Control: max-age`, trust a fetched set this long: creddy's default `jwks_max_age`. */
-const DEFAULT_FRESHNESS_MS = 5 * 60_000;
+/** After a failed fetch, lookups that need the broker fail at once for this long before it is asked again. */
+export const RETRY_AFTER_FAILURE_MS = 5_000;
+/** Default of {@link JwksCacheOptions.staleIfError}: creddy's default `jwks_max_age`. */
+export const DEFAULT_STALE_IF_ERROR_MS = 5 * 60_000;
 /** A JWKS larger than this is not creddy's (it publishes a handful of 32-byte keys). */
 const MAX_JWKS_BYTES = 512 * 1024;
 
@@ -29,6 +35,8 @@ interface Fetched {
   readonly etag: string | null;
   /** When the set must be revalidated, ms since the epoch. */
   readonly freshUntil: number;
+  /** Until when it may stand in while revalidation fails (stale-if-error), ms since the epoch. */
+  readonly usableUntil: number;
 }
 
 /**
@@ -37,21 +45,34 @@ interface Fetched {
  * time), revalidated with `If-None-Match` (a 304 renews the freshness). The broker publishes a key
  * `publish_ahead ≥ jwks_max_age` before it signs, so a cache that honours max-age knows every
  * signing key before its first token; holding the set longer (jose's fixed cacheMaxAge) is what
- * made verifiers reject fresh tokens after a rotation. Past max-age the set is not used at all: a
- * broker that cannot be reached fails verification with `ERR_ISSUER_UNAVAILABLE` (revocation
- * relies on the cache expiring). An unknown kid triggers one refetch per cooldown, so forged kids
- * cannot turn every request into a fetch. Concurrent refreshes share one request.
+ * made verifiers reject fresh tokens after a rotation. An unknown kid triggers one refetch per
+ * cooldown, so forged kids cannot turn every request into a fetch. Concurrent refreshes share one
+ * request; the body is read up to 512 KiB and no further.
+ *
+ * When the broker cannot be reached (or answers anything but a key set), two bounds keep
+ * verification both available and fail-closed:
+ * - **stale-if-error**: a set past its max-age keeps verifying for `staleIfError` more (RFC 5861;
+ *   never a `no-store`/`no-cache` one), so a broker restart does not fail every request. A
+ *   successful answer always replaces it at once — a key the broker stopped publishing is refused
+ *   as soon as the broker is heard — but during an outage a revoked key keeps verifying for up to
+ *   `max-age + staleIfError` (0 turns this off). Past that, `ERR_ISSUER_UNAVAILABLE`.
+ * - **retry delay**: after a failed fetch, the broker is not asked again for 5 s; lookups that
+ *   need it meanwhile fail at once with `ERR_ISSUER_UNAVAILABLE` (instead of each waiting for its
+ *   own timeout or each sending a request), and a stale set within its window answers at once
+ *   while the next attempt runs.
  */
 export function createJwksCache(options: JwksCacheOptions): JWTVerifyGetKey {
   const doFetch = options.fetch ?? globalThis.fetch;
   const cooldown = options.cooldown ?? 30_000;
   const maxCacheAge = options.maxCacheAge ?? 24 * 3600_000;
   const timeoutMs = options.timeoutMs ?? 10_000;
+  const staleIfError = options.staleIfError ?? DEFAULT_STALE_IF_ERROR_MS;
   const now = options.now ?? Date.now;
   const url = options.url;
 
   let fetched: Fetched | undefined;
   let inFlight: Promise<void> | undefined;
+  let failure: { at: number; error: CreddyError } | undefined;
   let lastUnknownKidFetch = Number.NEGATIVE_INFINITY;
   let loads = 0;
   const imported = new Map<string, { x: string; key: Promise<CryptoKey | Uint8Array> }>();
@@ -59,49 +80,85 @@ export function createJwksCache(options: JwksCacheOptions): JWTVerifyGetKey {
   const unavailable = (why: string, cause?: unknown) =>
     new CreddyError('ERR_ISSUER_UNAVAILABLE', `cannot fetch the JWKS at ${url}: ${why}`, cause === undefined ? {} : { cause });
 
-  const freshness = (headers: Headers): number => {
-    const directives = (headers.get('cache-control') ?? '')
-      .toLowerCase()
-      .split(',')
-      .map((d) => d.trim());
-    let seconds: number | undefined;
-    if (directives.includes('no-store') || directives.includes('no-cache')) seconds = 0;
-    for (const directive of directives) {
-      const match = /^max-age="?(\d{1,10})"?$/.exec(directive);
-      if (match && seconds === undefined) seconds = Number(match[1]);
-    }
-    const age = /^\d{1,10}$/.test(headers.get('age') ?? '') ? Number(headers.get('age')) : 0;
-    const ms = seconds === undefined ? DEFAULT_FRESHNESS_MS : (seconds - age) * 1000;
-    return Math.min(Math.max(0, ms), maxCacheAge);
-  };
-
   const load = async (): Promise<void> => {
     const sentAt = now(); // freshness counts from the request, as RFC 9111 does
     const headers: Record<string, string> = { accept: 'application/jwk-set+json, application/json' };
     if (fetched?.etag) headers['if-none-match'] = fetched.etag;
     let response: Response;
-    let text: string;
+    let text: string | null;
     try {
       response = await doFetch(url, { headers, signal: AbortSignal.timeout(timeoutMs) });
-      text = await response.text();
+      if (response.status !== 200) {
+        discardBody(response);
+        if (response.status === 304 && fetched) {
+          const { freshMs, mayServeStale } = freshnessOf(response.headers, maxCacheAge);
+          const freshUntil = sentAt + freshMs;
+          fetched = { ...fetched, freshUntil, usableUntil: freshUntil + (mayServeStale ? staleIfError : 0) };
+          loads++;
+          return;
+        }
+        throw unavailable(`HTTP ${response.status}`);
+      }
+      text = await readCapped(response, MAX_JWKS_BYTES);
     } catch (err) {
-      throw unavailable((err as Error).message, err);
+      throw err instanceof CreddyError ? err : unavailable((err as Error).message, err);
     }
-    if (response.status === 304 && fetched) {
-      fetched = { ...fetched, freshUntil: sentAt + freshness(response.headers) };
-      loads++;
-      return;
-    }
-    if (response.status !== 200) throw unavailable(`HTTP ${response.status}`);
-    if (text.length > MAX_JWKS_BYTES) throw unavailable('the key set is too large');
+    if (text === null) throw unavailable(`the key set is larger than ${MAX_JWKS_BYTES} bytes`);
+    const { freshMs, mayServeStale } = freshnessOf(response.headers, maxCacheAge);
     fetched = {
       keys: signingKeys(text, unavailable),
       etag: response.headers.get('etag'),
-      freshUntil: sentAt + freshness(response.headers),
+      freshUntil: sentAt + freshMs,
+      usableUntil: sentAt + freshMs + (mayServeStale ? staleIfError : 0),
     };
     loads++;
   };
-  const refresh = (): Promise<void> => (inFlight ??= load().finally(() => (inFlight = undefined)));
+
+  /** One fetch at a time, and none within the retry delay after a failure. */
+  const attempt = (): Promise<void> => {
+    if (inFlight) return inFlight;
+    const since = failure ? now() - failure.at : Number.POSITIVE_INFINITY;
+    // (A clock stepped back makes `since` negative: that must not stop every retry until it catches up.)
+    if (failure && since >= 0 && since < RETRY_AFTER_FAILURE_MS) {
+      const wait = Math.ceil((RETRY_AFTER_FAILURE_MS - since) / 1000);
+      const error = new CreddyError('ERR_ISSUER_UNAVAILABLE', `${failure.error.message} (not asked again for ${wait} s)`, {
+        cause: failure.error,
+      });
+      return Promise.reject(error);
+    }
+    inFlight = load()
+      .then(
+        () => {
+          failure = undefined;
+        },
+        (err: unknown) => {
+          const error = err instanceof CreddyError ? err : unavailable(String(err), err);
+          failure = { at: now(), error };
+          throw error;
+        },
+      )
+      .finally(() => {
+        inFlight = undefined;
+      });
+    return inFlight;
+  };
+
+  /** The fresh set; else a refetched one; else, while the broker fails, the last one within its stale-if-error window. */
+  const usableSet = async (): Promise<Fetched> => {
+    if (fetched && now() < fetched.freshUntil) return fetched;
+    if (fetched && failure && now() < fetched.usableUntil) {
+      // Known to be failing: answer from the stale set now, and let the next attempt run behind it.
+      attempt().catch(() => {});
+      return fetched;
+    }
+    try {
+      await attempt();
+    } catch (err) {
+      if (fetched && now() < fetched.usableUntil) return fetched;
+      throw err;
+    }
+    return fetched!;
+  };
 
   const importKey = (kid: string, x: string): Promise<CryptoKey | Uint8Array> => {
     const known = imported.get(kid);
@@ -117,17 +174,23 @@ export function createJwksCache(options: JwksCacheOptions): JWTVerifyGetKey {
       throw new CreddyError('ERR_TOKEN_INVALID', 'token rejected (no usable kid in the header)');
     }
     const loadsBefore = loads;
-    if (!fetched || now() >= fetched.freshUntil) await refresh();
-    let x = fetched!.keys.get(kid);
-    // Another caller may be fetching already (e.g. for the same new kid): its answer counts.
+    let x = (await usableSet()).keys.get(kid);
+    // Another caller may be fetching already (e.g. for the same new kid): its answer counts, and
+    // if it fails the kid cannot be checked (503, not 401: it may be a key published since).
     if (x === undefined && inFlight) {
       await inFlight;
       x = fetched!.keys.get(kid);
     }
     // A set loaded while this lookup waited is as new as a refetch would be.
-    if (x === undefined && loads === loadsBefore && now() - lastUnknownKidFetch >= cooldown) {
+    const sinceUnknownKid = now() - lastUnknownKidFetch;
+    if (x === undefined && loads === loadsBefore && (sinceUnknownKid >= cooldown || sinceUnknownKid < 0)) {
+      const previous = lastUnknownKidFetch;
       lastUnknownKidFetch = now();
-      await refresh();
+      // A refetch that did not happen or failed starts no cooldown: the retry delay paces those.
+      await attempt().catch((err: unknown) => {
+        lastUnknownKidFetch = previous;
+        throw err;
+      });
       x = fetched!.keys.get(kid);
     }
     if (x === undefined) {
@@ -138,41 +201,4 @@ export function createJwksCache(options: JwksCacheOptions): JWTVerifyGetKey {
     }
     return importKey(kid, x);
   };
-}
-
-/**
- * The Ed25519 signing keys of a JWKS body, by kid. Other key types are skipped (a future broker
- * may publish more); a kid listed twice with different keys is dropped, since a verifier could
- * not tell which one the token meant.
- */
-function signingKeys(text: string, unavailable: (why: string) => CreddyError): Map<string, string> {
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw unavailable('the answer is not JSON');
-  }
-  const list = (body as { keys?: unknown } | null)?.keys;
-  if (!Array.isArray(list)) throw unavailable('the answer has no "keys" array');
-  const keys = new Map<string, string>();
-  const ambiguous = new Set<string>();
-  for (const jwk of list as Array<Record<string, unknown>>) {
-    if (jwk === null || typeof jwk !== 'object') continue;
-    const { kid, x } = jwk;
-    const usable =
-      jwk['kty'] === 'OKP' &&
-      jwk['crv'] === 'Ed25519' &&
-      typeof kid === 'string' &&
-      typeof x === 'string' &&
-      x.length === 43 &&
-      isCanonicalBase64url(x) &&
-      !('d' in jwk) &&
-      (jwk['use'] === undefined || jwk['use'] === 'sig') &&
-      (jwk['alg'] === undefined || jwk['alg'] === 'EdDSA' || jwk['alg'] === 'Ed25519');
-    if (!usable) continue;
-    if (keys.has(kid) && keys.get(kid) !== x) ambiguous.add(kid);
-    keys.set(kid, x);
-  }
-  for (const kid of ambiguous) keys.delete(kid);
-  return keys;
 }

@@ -37,8 +37,9 @@ export interface CreddyJwksOptions {
  * A key getter for {@link verifyCreddyToken} over the JWKS of a creddy issuer
  * (`<issuer>/.well-known/jwks.json`). It caches the set for the server's `Cache-Control: max-age`
  * (revalidating with `If-None-Match`), refetches on an unknown kid at most once per cooldown, and
- * refuses to use a set past its max-age, so rotations and key revocations reach it as
- * docs/keys.md promises. Create one per issuer and reuse it.
+ * uses a set past its max-age only while the broker cannot be reached, for at most 5 minutes, so
+ * rotations and key revocations reach it as docs/keys.md promises. Create one per issuer and
+ * reuse it.
  *
  * @deprecated Use {@link createVerifier}, which builds this cache itself and also checks scopes
  * and DPoP proofs. Kept for existing callers; it now honours the server's max-age instead of a

@@ -1,7 +1,8 @@
 import { CreddyError } from '../errors.js';
 import { type CreddyClaims, verifyAccessToken } from './access-token.js';
+import { notRevoked } from './deny-list.js';
 import { type DpopRequest, verifyDpopProof } from './dpop.js';
-import { createJwksCache } from './jwks.js';
+import { createJwksCache, DEFAULT_STALE_IF_ERROR_MS } from './jwks.js';
 import { createReplayCache, type ReplayCache } from './replay-cache.js';
 import { missingScopes } from './scopes.js';
 
@@ -25,8 +26,37 @@ export interface VerifierOptions {
   readonly url?: string | undefined;
   /** The `fetch` to use for the JWKS and the deny-list (default: the global one). */
   readonly fetch?: typeof fetch | undefined;
-  /** JWKS cache: refetch on an unknown kid at most once per `cooldownMs` (default 30 000); cap the server's max-age at `maxCacheAgeMs`. */
-  readonly jwks?: { readonly cooldownMs?: number | undefined; readonly maxCacheAgeMs?: number | undefined } | undefined;
+  /**
+   * How long one request to the broker — a JWKS fetch, or a deny-list check with `introspect` —
+   * may take, body included, in ms (default 10 000; 1 to 60 000). A broker that accepts the
+   * connection and never answers costs a verification at most this long, and only the first one:
+   * after a failed JWKS fetch the verifier waits 5 s before asking again and fails at once meanwhile.
+   *
+   * @example
+   * ```ts
+   * import { createVerifier } from 'creddy/verify';
+   *
+   * // The broker is on the same network: give up on it after 2 s rather than 10.
+   * const verifier = createVerifier({ issuer: 'https://creddy.example.com', audience: 'https://api.internal', timeoutMs: 2_000 });
+   * ```
+   */
+  readonly timeoutMs?: number | undefined;
+  /**
+   * The JWKS cache, durations in ms:
+   * - `cooldownMs`: refetch on an unknown kid at most once per this long (default 30 000).
+   * - `maxCacheAgeMs`: cap on the broker's `max-age` (default 86 400 000, one day).
+   * - `staleIfErrorMs`: while the broker cannot be reached, keep verifying with a key set this
+   *   long past its `max-age` (default 300 000, at most 3 600 000; 0 refuses every token once
+   *   `max-age` has passed). The cost: a key revoked during an outage keeps verifying until the
+   *   broker answers again or this window ends. A set served `no-store`/`no-cache` is never used stale.
+   */
+  readonly jwks?:
+    | {
+        readonly cooldownMs?: number | undefined;
+        readonly maxCacheAgeMs?: number | undefined;
+        readonly staleIfErrorMs?: number | undefined;
+      }
+    | undefined;
   /**
    * DPoP (RFC 9449): proofs older than `maxAge` (default 60) or dated more than `clockTolerance`
    * (default 10) ahead are refused; `replay` remembers proof ids (default: in memory, this
@@ -62,11 +92,13 @@ export interface Verifier {
  * Creates a verifier for creddy access tokens: EdDSA only and `typ: at+jwt` (pinned, never read
  * from the token), `iss`, `aud`, exp/nbf/iat with bounded skew, every required scope, and a JWKS
  * cache that follows the broker's `Cache-Control: max-age` and ETag, so key rotations never
- * reject a valid token. A DPoP-bound token (`cnf.jkt`) passes only with a valid proof from its
+ * reject a valid token; while the broker cannot be reached it fails fast (`ERR_ISSUER_UNAVAILABLE`,
+ * one attempt per 5 s) and keeps a set past its max-age for at most `jwks.staleIfErrorMs`
+ * (5 minutes). A DPoP-bound token (`cnf.jkt`) passes only with a valid proof from its
  * key for this very request (method, URL, token hash, fresh and unused). Options are checked here;
  * nothing is fetched until the first `verify`. Create one per issuer and audience and reuse it.
  *
- * @param options - Issuer, audience, required scopes, skew, revocation check, DPoP settings.
+ * @param options - Issuer, audience, required scopes, skew, revocation check, DPoP settings, timeouts and the JWKS cache.
  * @returns A {@link Verifier}.
  * @throws {@link CreddyError} `ERR_USAGE` for a malformed option.
  *
@@ -101,21 +133,21 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const clockTolerance = seconds(options.clockTolerance, 60, 300, 'clockTolerance');
   const dpopMaxAge = seconds(options.dpop?.maxAge, 60, 3600, 'dpop.maxAge');
   const dpopTolerance = seconds(options.dpop?.clockTolerance, 10, 300, 'dpop.clockTolerance');
+  const timeoutMs = millis(options.timeoutMs, 10_000, 1, 60_000, 'timeoutMs');
+  const jwks = {
+    cooldown: millis(options.jwks?.cooldownMs, 30_000, 0, DAY_MS, 'jwks.cooldownMs'),
+    maxCacheAge: millis(options.jwks?.maxCacheAgeMs, DAY_MS, 0, DAY_MS, 'jwks.maxCacheAgeMs'),
+    staleIfError: millis(options.jwks?.staleIfErrorMs, DEFAULT_STALE_IF_ERROR_MS, 0, 3600_000, 'jwks.staleIfErrorMs'),
+  };
   const now = options.now ?? Date.now;
   const doFetch = options.fetch ?? globalThis.fetch;
   const replay = options.dpop?.replay ?? createReplayCache({ now });
-  const keys = createJwksCache({
-    url: `${base}/.well-known/jwks.json`,
-    fetch: doFetch,
-    cooldown: options.jwks?.cooldownMs,
-    maxCacheAge: options.jwks?.maxCacheAgeMs,
-    now,
-  });
+  const keys = createJwksCache({ url: `${base}/.well-known/jwks.json`, fetch: doFetch, timeoutMs, ...jwks, now });
   const isActive =
     typeof options.introspect === 'function'
       ? options.introspect
       : options.introspect
-        ? (claims: CreddyClaims) => notRevoked(doFetch, base, claims.jti)
+        ? (claims: CreddyClaims) => notRevoked(doFetch, base, claims.jti, timeoutMs)
         : undefined;
 
   return {
@@ -147,25 +179,6 @@ export function createVerifier(options: VerifierOptions): Verifier {
   };
 }
 
-/** The broker's public deny-list: false when the jti is revoked; a jti it never issued is invalid. */
-async function notRevoked(doFetch: typeof fetch, base: string, jti: string): Promise<boolean> {
-  const url = `${base}/v1/revocations/${encodeURIComponent(jti)}`;
-  let response: Response;
-  let body: { revoked?: unknown } | undefined;
-  try {
-    response = await doFetch(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(10_000) });
-    body = (await response.json().catch(() => undefined)) as typeof body;
-  } catch (err) {
-    throw new CreddyError('ERR_ISSUER_UNAVAILABLE', `cannot reach the deny-list at ${url}: ${(err as Error).message}`, { cause: err });
-  }
-  // Signed by a published key yet unknown to the broker: never issued there, or its store was lost.
-  if (response.status === 404) throw new CreddyError('ERR_TOKEN_INVALID', `token id ${jti} is unknown to the broker`);
-  if (response.status !== 200 || typeof body?.revoked !== 'boolean') {
-    throw new CreddyError('ERR_ISSUER_UNAVAILABLE', `the deny-list at ${url} answered ${response.status}`);
-  }
-  return !body.revoked;
-}
-
 function httpUrl(value: unknown, name: string): string {
   if (typeof value !== 'string' || !/^https?:\/\/[^/]/.test(value)) {
     throw new CreddyError('ERR_USAGE', `createVerifier: ${name} must be an http(s) URL, got ${JSON.stringify(value)}`);
@@ -177,6 +190,15 @@ function seconds(value: number | undefined, fallback: number, max: number, name:
   if (value === undefined) return fallback;
   if (!Number.isFinite(value) || value < 0 || value > max)
     throw new CreddyError('ERR_USAGE', `createVerifier: ${name} must be 0-${max} seconds`);
+  return value;
+}
+
+const DAY_MS = 86_400_000;
+
+function millis(value: number | undefined, fallback: number, min: number, max: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max)
+    throw new CreddyError('ERR_USAGE', `createVerifier: ${name} must be ${min}-${max} ms, got ${String(value)}`);
   return value;
 }
 

@@ -33,7 +33,8 @@ describe('JWKS cache', () => {
   let requests: IncomingHttpHeaders[];
   let clock: number;
   const now = () => clock;
-  const cache = (options: { cooldown?: number; maxCacheAge?: number } = {}) => createJwksCache({ url, now, ...options });
+  const cache = (options: { cooldown?: number; maxCacheAge?: number; staleIfError?: number } = {}) =>
+    createJwksCache({ url, now, ...options });
   const key = (getKey: ReturnType<typeof cache>, kid: string) => getKey({ alg: 'EdDSA', kid }, { payload: '', signature: '' });
   const statuses = () => requests.map((r) => (r['if-none-match'] ? 'revalidate' : 'fetch'));
 
@@ -137,15 +138,18 @@ describe('JWKS cache', () => {
     await expect(key(getKey, 'k2')).rejects.toMatchObject({ code: 'ERR_TOKEN_INVALID' });
   });
 
-  it('never uses a set past max-age: a broker that is down or failing gives ERR_ISSUER_UNAVAILABLE', async () => {
-    const getKey = cache();
+  it('uses a set past max-age only within staleIfError while the broker is down or failing, then ERR_ISSUER_UNAVAILABLE', async () => {
+    const getKey = cache({ staleIfError: 60_000 });
     await key(getKey, 'k1');
     clock += 10_000;
     served.status = 500;
+    await expect(key(getKey, 'k1')).resolves.toBeTruthy(); // stale-if-error
+    clock += 60_000;
     await expect(key(getKey, 'k1')).rejects.toMatchObject({ code: 'ERR_ISSUER_UNAVAILABLE' });
     const down = createJwksCache({ url: 'http://127.0.0.1:1/.well-known/jwks.json', now });
     await expect(key(down, 'k1')).rejects.toMatchObject({ code: 'ERR_ISSUER_UNAVAILABLE' });
     served.status = 200;
+    clock += 5_000; // the retry delay after a failure
     await expect(key(getKey, 'k1')).resolves.toBeTruthy(); // and recovers
   });
 

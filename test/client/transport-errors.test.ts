@@ -1,0 +1,109 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CreddyClient, createCreddyClient, isCreddyError } from '../../src/client/index.js';
+
+/**
+ * `creddy/client` promises that every failure is a CreddyError with a stable code. Here the
+ * "broker" is a loopback server that answers as the things in front of a broker do: a proxy's
+ * HTML 502, a load balancer's empty 503, a gateway's 429, a connection that stalls or drops in
+ * the middle of the body. The client uses the global fetch, as a user's would.
+ */
+describe('the client when the answer is not creddy', () => {
+  let url = '';
+  let close: () => Promise<void>;
+  let handler: (req: IncomingMessage, res: ServerResponse) => void = () => {};
+  const SECRET = `ckr_${'s'.repeat(43)}`;
+
+  beforeAll(async () => {
+    const server = createServer((req, res) => handler(req, res));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    close = () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      });
+  });
+  afterAll(() => close());
+
+  const client = (options: { timeoutMs?: number } = {}): CreddyClient => createCreddyClient({ url, auth: SECRET, ...options });
+  const failure = async (call: Promise<unknown>) => {
+    const err = await call.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isCreddyError(err), String(err)).toBe(true);
+    return err as { code: string; message: string };
+  };
+
+  it('a broker that stalls in the middle of the body: ERR_NOT_READY after the timeout, not a raw TimeoutError', async () => {
+    handler = (_req, res) => {
+      res.writeHead(201, { 'content-type': 'application/json', 'content-length': '1000' });
+      res.write('{"id":');
+    };
+    const err = await failure(client({ timeoutMs: 1500 }).issue({ backend: 'demo' }));
+    expect(err.code).toBe('ERR_NOT_READY');
+    expect(err.message).toMatch(/broke off/);
+  });
+
+  it('a connection dropped in the middle of the body: ERR_NOT_READY, not a raw TypeError', async () => {
+    handler = (_req, res) => {
+      res.writeHead(201, { 'content-type': 'application/json', 'content-length': '1000' });
+      res.write('{"id":', () => res.socket?.destroy());
+    };
+    expect((await failure(client().issue({ backend: 'demo' }))).code).toBe('ERR_NOT_READY');
+  });
+
+  it.each([
+    [502, 'text/html', '<html><body><h1>502 Bad Gateway</h1></body></html>', 'ERR_NOT_READY'],
+    [503, 'text/plain', '', 'ERR_NOT_READY'],
+    [504, 'text/html', '<html>Gateway Timeout</html>', 'ERR_NOT_READY'],
+    [503, 'application/json', '{"message":"upstream connect error"}', 'ERR_NOT_READY'],
+    [503, 'application/json', '{"error":{"code":"ERR_FROM_A_NEWER_BROKER","message":"later"}}', 'ERR_NOT_READY'],
+    [504, 'application/json', '{"error":"upstream_timeout"}', 'ERR_NOT_READY'],
+    [429, 'text/plain', 'Too Many Requests', 'ERR_RATE_LIMITED'],
+    [401, 'text/plain', '', 'ERR_UNAUTHENTICATED'],
+    [403, 'text/html', '<html>Forbidden by WAF</html>', 'ERR_FORBIDDEN'],
+    [404, 'text/html', '<html>Not Found</html>', 'ERR_NOT_FOUND'],
+    [413, 'text/html', '<html>Request Entity Too Large</html>', 'ERR_BODY_TOO_LARGE'],
+    [405, 'text/plain', 'Method Not Allowed', 'ERR_BAD_REQUEST'],
+    [500, 'text/html', '<html>Internal Server Error</html>', 'ERR_INTERNAL'],
+  ])('%i %s %j → %s', async (status, type, body, code) => {
+    handler = (_req, res) => res.writeHead(status, { 'content-type': type }).end(body);
+    const err = await failure(client().issue({ backend: 'demo' }));
+    expect(err.code).toBe(code);
+    expect(err.message).toContain(String(status));
+  });
+
+  it("never copies a foreign body into the message: a proxy that echoes the request shows no token, and its size doesn't matter", async () => {
+    handler = (req, res) => {
+      res.writeHead(502, { 'content-type': 'text/plain' });
+      res.end(`${JSON.stringify(req.headers)}\n${'x'.repeat(1024 * 1024)}`);
+    };
+    const err = await failure(client().issue({ backend: 'demo' }));
+    expect(err.code).toBe('ERR_NOT_READY');
+    expect(err.message).not.toContain(SECRET);
+    expect(err.message.length).toBeLessThan(300);
+  });
+
+  it("bounds even creddy-shaped messages, and keeps creddy's own codes", async () => {
+    handler = (_req, res) =>
+      res
+        .writeHead(403, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ error: { code: 'ERR_SCOPE_DENIED', message: `scope ${'a'.repeat(100_000)}\u001b[31m`, request_id: 'r' } }));
+    const err = await failure(client().issue({ backend: 'demo', scopes: ['a'] }));
+    expect(err.code).toBe('ERR_SCOPE_DENIED');
+    expect(err.message.length).toBeLessThan(600);
+    expect(err.message).not.toContain('\u001b');
+  });
+
+  it('a 2xx that is not JSON is ERR_INTERNAL, and list() and revoke() map like issue()', async () => {
+    handler = (_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>captive portal</html>');
+    expect((await failure(client().issue({ backend: 'demo' }))).code).toBe('ERR_INTERNAL');
+    handler = (_req, res) => res.writeHead(503).end();
+    expect((await failure(client().list())).code).toBe('ERR_NOT_READY');
+    handler = (_req, res) => res.writeHead(429, { 'retry-after': '5' }).end('slow down');
+    expect((await failure(client().revoke('abc'))).code).toBe('ERR_RATE_LIMITED');
+  });
+});
