@@ -63,7 +63,7 @@ export const ERROR_CODES = {
   },
   ERR_NOT_READY: {
     status: 503,
-    doc: 'The server has no usable store (the database cannot be reached right now, or its schema is not this version) or signing key yet, or is shutting down. In `creddy/client` and the CLI: the broker cannot be reached, did not answer in time, its answer broke off, or a proxy in front of it answered 502, 503, 504 or 408. Retry; another replica may serve.',
+    doc: 'The server has no usable store (the database cannot be reached right now or did not answer within `audit.write_timeout`, or its schema is not this version) or signing key yet, or is shutting down. In `creddy/client` and the CLI: the broker cannot be reached, did not answer in time, its answer broke off, or a proxy in front of it answered 502, 503, 504 or 408. Retry; another replica may serve.',
   },
   ERR_STORE_BUSY: {
     status: 503,

@@ -61,8 +61,18 @@ export async function createServices(config: Config, options: ServiceOptions): P
   const clock = options.clock ?? systemClock;
   const { logger } = options;
   const metrics = options.metrics ?? noMetrics;
+  // A server waits for its store no longer than a request may wait for its audit row: a statement
+  // unanswered after write_timeout is abandoned and its connection closed (a host gone without a
+  // reset would otherwise hold it for the OS's TCP timeouts). Operator commands, which may read
+  // long on purpose, keep the store's default: only a silent connection ends them.
+  const isServer = options.actor === 'server';
   const store =
-    options.store ?? (await openStore(config.store, { auditOffThread: options.actor === 'server', durable: durableAudit(env, logger) }));
+    options.store ??
+    (await openStore(config.store, {
+      auditOffThread: isServer,
+      durable: durableAudit(env, logger),
+      ...(isServer ? { deadlineMs: config.audit.writeTimeout * 1000 } : {}),
+    }));
   try {
     // The server warns about dev keys at every start; repeating it on each CLI call is noise.
     const warnDev = options.actor === 'server';

@@ -1,3 +1,4 @@
+import { withDeadline } from '../_utils/deadline.js';
 import type { Logger } from '../_utils/logger.js';
 import { CreddyError, isCreddyError } from '../errors.js';
 import type { Metrics } from '../metrics/port.js';
@@ -9,7 +10,7 @@ import { createExpiryQueue, type Expirable } from './expiry-queue.js';
 export interface AuditWriter {
   /** Resolves once the entry is committed; rejects with ERR_AUDIT_UNAVAILABLE (fail-closed). */
   write(entry: AuditEntry): Promise<AuditRow>;
-  /** Waits for queued entries to commit (shutdown). */
+  /** Waits for queued entries to commit, and for transactions it stopped waiting for to end (shutdown). */
   flush(): Promise<void>;
   /** Entries waiting for their commit: queued, or in the transaction in flight (a metric). */
   depth(): number;
@@ -67,7 +68,11 @@ function repair<T>(value: T): T {
 /**
  * Group commit: entries queued while a transaction is in flight share the next one, so N
  * concurrent requests cost one fsync, not N. Each write is bounded by `timeoutMs`: a stalled or
- * failing store turns into ERR_AUDIT_UNAVAILABLE and the broker returns no credential.
+ * failing store turns into ERR_AUDIT_UNAVAILABLE and the broker returns no credential. The writer
+ * waits for one transaction at most twice `timeoutMs` (by then its callers have had their 503
+ * for a whole `timeoutMs`) and then goes on with the next: a store that never answers (a
+ * connection gone silent) stalls neither later writes nor the queue's memory. A transaction it
+ * stopped waiting for may still commit; its rows are then compensated like any late commit.
  */
 export function createAuditWriter(options: {
   store: Store;
@@ -88,6 +93,9 @@ export function createAuditWriter(options: {
   let queue: Pending[] = [];
   let committing = 0;
   let inFlight: Promise<void> | undefined;
+  /** Transactions the writer stopped waiting for, until they end one way or the other. */
+  const abandoned = new Set<Promise<void>>();
+  const abandonAfterMs = 2 * timeoutMs;
   const timeouts = createExpiryQueue<Pending>(timeoutMs, (pending) => {
     pending.timedOut = true;
     pending.reject(
@@ -114,20 +122,42 @@ export function createAuditWriter(options: {
     if (last) options.onCommit?.(last.seq);
   };
 
+  /**
+   * Follows a transaction the writer no longer waits for. Its callers are all answered (503), so
+   * if it commits after all, every row is compensated (settle), none answered; if it fails,
+   * nothing was written.
+   */
+  const followAbandoned = (batch: readonly Pending[], attempt: Promise<AuditRow[]>): void => {
+    for (const p of batch) p.timedOut = true;
+    const outcome = attempt.then(
+      (rows) => settle(batch, rows),
+      () => {},
+    );
+    abandoned.add(outcome);
+    void outcome.finally(() => abandoned.delete(outcome));
+  };
+
   /** One transaction for `batch`: answers its entries if it commits, else returns the error unanswered. */
   const append = async (batch: readonly Pending[]): Promise<unknown> => {
     committing = batch.length;
     const started = performance.now();
+    const attempt = store.audit.append(
+      batch.map((p) => p.entry),
+      seal,
+    );
+    let gaveUp: CreddyError | undefined;
     try {
-      const rows = await store.audit.append(
-        batch.map((p) => p.entry),
-        seal,
-      );
+      const rows = await withDeadline(attempt, abandonAfterMs, () => {
+        // ERR_NOT_READY: the store may yet commit it, the ambiguity commit() never retries.
+        gaveUp = new CreddyError('ERR_NOT_READY', `the store did not answer an audit transaction within ${abandonAfterMs} ms`);
+        return gaveUp;
+      });
       options.metrics?.auditCommit(batch.length, (performance.now() - started) / 1000, true);
       settle(batch, rows);
       return undefined;
     } catch (err) {
       options.metrics?.auditCommit(batch.length, (performance.now() - started) / 1000, false);
+      if (err === gaveUp) followAbandoned(batch, attempt);
       return err;
     } finally {
       committing = 0;
@@ -205,7 +235,7 @@ export function createAuditWriter(options: {
       });
     },
     async flush() {
-      while (inFlight) await inFlight;
+      while (inFlight || abandoned.size > 0) await Promise.all([inFlight, ...abandoned]);
     },
     depth: () => queue.length + committing,
   };

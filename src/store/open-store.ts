@@ -10,13 +10,21 @@ export interface StoreOptions {
   readonly auditOffThread?: boolean;
   /** fsync (SQLite) / synchronous_commit (PostgreSQL) every audit commit; false for benchmarks only. */
   readonly durable?: boolean;
+  /**
+   * PostgreSQL: the client's deadline on each statement, in ms; a statement with no answer by
+   * then fails (ERR_NOT_READY) and its connection is closed. Servers pass `audit.write_timeout`.
+   */
+  readonly deadlineMs?: number;
 }
 
 /** Opens the configured store: the SQLite file, or the PostgreSQL database replicas share. */
 export async function openStore(config: StoreConfig, options: StoreOptions = {}): Promise<Store> {
   if (config.kind === 'postgres') {
     const { createPostgresStore } = await import('./postgres/index.js');
-    return createPostgresStore(config, options.durable === undefined ? {} : { durable: options.durable });
+    return createPostgresStore(config, {
+      ...(options.durable === undefined ? {} : { durable: options.durable }),
+      ...(options.deadlineMs === undefined ? {} : { deadlineMs: options.deadlineMs }),
+    });
   }
   const { createSqliteStore } = await import('./sqlite/index.js');
   return createSqliteStore(config.path, options);

@@ -86,6 +86,50 @@ describe('audit writer: a write that times out', () => {
     expect(compensated).toEqual(['late-commit-jti']);
   });
 
+  it('a transaction the store leaves unanswered holds up neither later writes nor the queue; if it commits after all, it is compensated', async () => {
+    const tmp = tempDir();
+    const store = createSqliteStore(join(tmp.dir, 'creddy.db'));
+    onTestFinished(async () => {
+      await store.close();
+      tmp.cleanup();
+    });
+    // The first append hangs until the test lets it go (a connection gone silent), then commits.
+    let release: () => void = () => {};
+    const silent = new Promise<void>((r) => (release = r));
+    let first = true;
+    const compensated: string[] = [];
+    const writer = createAuditWriter({
+      store: {
+        ...store,
+        audit: {
+          ...store.audit,
+          append: async (...args) => {
+            if (first) {
+              first = false;
+              await silent;
+            }
+            return store.audit.append(...args);
+          },
+        },
+      },
+      seal: createSealer(key),
+      timeoutMs: 100,
+      logger: silentLogger,
+      onLateCommit: async (row) => void compensated.push(row.jti!),
+    });
+    const hung = await writer.write(issued('hung-jti')).catch((err: unknown) => err);
+    expect(isCreddyError(hung, 'ERR_AUDIT_UNAVAILABLE')).toBe(true);
+    // The writer stops waiting (at twice timeoutMs) and the next write gets a transaction of its own.
+    await eventually(() => writer.depth() === 0);
+    expect((await writer.write(issued('next-jti'))).jti).toBe('next-jti');
+    // The hung transaction commits in the end: its caller had a 503, so it is compensated.
+    release();
+    await writer.flush();
+    expect(compensated).toEqual(['hung-jti']);
+    const rows = await store.audit.query({ type: 'credential.issued', limit: 10, order: 'asc' });
+    expect(rows.map((r) => r.jti)).toEqual(['next-jti', 'hung-jti']);
+  });
+
   it('one row the store refuses fails its own write only, not the others of its group', async () => {
     const tmp = tempDir();
     const store = createSqliteStore(join(tmp.dir, 'creddy.db'));

@@ -29,6 +29,7 @@ export const LONG_FILES: readonly string[] = [
   'test/workers/metrics.test.ts',
   'test/replicas/database-outage.test.ts',
   'test/replicas/kill-replica.test.ts',
+  'test/store/postgres-silent-connection.test.ts',
   'test/backends/postgres/crash.test.ts',
   'test/cli/bin.test.ts',
 ];

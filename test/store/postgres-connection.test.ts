@@ -57,6 +57,28 @@ describe('PostgreSQL connections lost', () => {
     }
   });
 
+  it('a statement unanswered past the deadline is ERR_NOT_READY and its connection is closed, not reused', async () => {
+    const bounded = createDb(createPool({ url: fresh.url, display: fresh.url, poolSize: 1 }, { deadlineMs: 300 }), async () => {});
+    const pid = async (): Promise<number> => (await bounded.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+    try {
+      const before = await pid();
+      // The server answers after the deadline: that late answer must never reach another query.
+      const late = await bounded.query('SELECT pg_sleep(1)').catch((e: unknown) => e);
+      expect(isCreddyError(late, 'ERR_NOT_READY')).toBe(true);
+      const afterQuery = await pid();
+      expect(afterQuery).not.toBe(before);
+      // In a transaction too, without a ROLLBACK queued behind the unanswered statement.
+      const inTx = await bounded.transaction((tx) => tx.query('SELECT pg_sleep(1)')).catch((e: unknown) => e);
+      expect(isCreddyError(inTx, 'ERR_NOT_READY')).toBe(true);
+      expect(await pid()).not.toBe(afterQuery);
+      // A statement marked long is given until past the server's statement_timeout.
+      const { rows } = await bounded.query<{ v: string }>({ text: "SELECT 'done' AS v FROM pg_sleep(0.5)", long: true });
+      expect(rows[0]!.v).toBe('done');
+    } finally {
+      await bounded.end();
+    }
+  });
+
   it('tells unavailability from a refused statement', () => {
     for (const code of ['ECONNREFUSED', 'ECONNRESET', '57P01', '57P03', '08006', '53300']) {
       expect(isUnavailable(Object.assign(new Error('x'), { code }))).toBe(true);

@@ -83,7 +83,10 @@ export function postgresAuditCheckpoints(db: Db): CheckpointMethods {
       try {
         return await db.transaction(async (tx) => {
           await lockAuditChain(tx);
-          const { rows } = await tx.query<{ deleted: number }>('SELECT creddy_audit_prune($1) AS deleted', [anchorSeq]);
+          // Up to 10,000 rows per step (audit/retention.ts), each checked by the gate: may be long.
+          const { rows } = await tx.query<{ deleted: number }>({ text: 'SELECT creddy_audit_prune($1) AS deleted', long: true }, [
+            anchorSeq,
+          ]);
           return Number(rows[0]?.deleted ?? 0);
         });
       } catch (err) {

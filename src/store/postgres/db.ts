@@ -1,8 +1,13 @@
 import type pg from 'pg';
-import { storeError } from './errors.js';
+import { SILENT_AFTER_MS } from './connect.js';
+import { isUnavailable, storeError } from './errors.js';
 
-/** A query as node-postgres takes it; `name` makes it a per-connection prepared statement. */
-export type Query = string | { readonly name?: string; readonly text: string };
+/**
+ * A query as node-postgres takes it; `name` makes it a per-connection prepared statement. `long`
+ * marks a statement that may take more than the pool's deadline on a healthy database (an
+ * aggregate, a bulk delete): it is given until just past the server's statement_timeout instead.
+ */
+export type Query = string | { readonly name?: string; readonly text: string; readonly long?: true };
 
 /** The one client a transaction runs on. */
 export interface Tx {
@@ -34,7 +39,15 @@ export const LOCKS = {
 export const lockAuditChain = (tx: Tx): Promise<unknown> =>
   tx.query({ name: 'lock-audit', text: 'SELECT pg_advisory_xact_lock($1, $2)' }, [LOCK_CLASS, LOCKS.audit]);
 
-const text = (query: Query) => (typeof query === 'string' ? { text: query } : query);
+/** node-postgres's query config; `query_timeout` per query is read by pg but missing from its types. */
+type QueryConfig = pg.QueryConfig & { query_timeout?: number };
+
+const config = (query: Query, values: readonly unknown[] | undefined): QueryConfig => {
+  const v = values as unknown[]; // undefined passes: pg then sends the statement without parameters
+  if (typeof query === 'string') return { text: query, values: v };
+  const { long, ...rest } = query;
+  return { ...rest, values: v, ...(long ? { query_timeout: SILENT_AFTER_MS } : {}) };
+};
 
 /**
  * Wraps the pool so that every call first waits for `ready` (the schema check), which runs once
@@ -52,7 +65,8 @@ export function createDb(pool: pg.Pool, check: () => Promise<void>): Db {
     async query(query, values) {
       try {
         await whenReady();
-        return await pool.query({ ...text(query), values: values as unknown[] });
+        // On an error (a deadline passed included) pg-pool closes the connection, never reusing it.
+        return await pool.query(config(query, values));
       } catch (err) {
         throw storeError(err);
       }
@@ -76,13 +90,21 @@ export function createDb(pool: pg.Pool, check: () => Promise<void>): Db {
         await client.query('BEGIN');
         // Durability is per transaction; `false` only for benchmarks (CREDDY_AUDIT_SYNC=off).
         if (options.durable === false) await client.query('SET LOCAL synchronous_commit = off');
-        const result = await fn({ query: (q, v) => client.query({ ...text(q), values: v as unknown[] }) });
+        const result = await fn({ query: (q, v) => client.query(config(q, v)) });
         await client.query('COMMIT');
         return result;
       } catch (err) {
-        await client.query('ROLLBACK').catch((rollbackErr: unknown) => {
-          broken = rollbackErr as Error; // the connection is gone: do not return it to the pool
-        });
+        // A connection that is lost or left a statement unanswered past its deadline is closed,
+        // not asked to ROLLBACK: that would only queue behind the statement it never answered
+        // (another deadline), and a connection the server may still answer must not be reused.
+        // The server rolls back what the session held when it notices the connection is gone,
+        // or when its idle_in_transaction_session_timeout ends it.
+        if (broken === undefined && isUnavailable(err)) broken = err as Error;
+        if (broken === undefined) {
+          await client.query('ROLLBACK').catch((rollbackErr: unknown) => {
+            broken = rollbackErr as Error; // the connection is gone: do not return it to the pool
+          });
+        }
         throw storeError(err);
       } finally {
         client.off('error', lost);

@@ -20,8 +20,13 @@ const SOCKET_CODES = new Set([
  */
 const UNAVAILABLE_STATES = new Set(['57P01', '57P02', '57P03', '53300']);
 
-/** node-postgres's own words for a connection that ended or never came. */
-const LOST = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/;
+/**
+ * node-postgres's own words for a connection that ended or never came, or that left a statement
+ * unanswered past the pool's deadline (`query_timeout`: the connection is then closed, and whether
+ * the statement ran is unknown, as when the connection ends under it).
+ */
+const LOST =
+  /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout)/;
 
 /** True if `err` says the database cannot be reached right now (rather than refusing a statement). */
 export function isUnavailable(err: unknown): boolean {
@@ -37,5 +42,9 @@ export function isUnavailable(err: unknown): boolean {
  */
 export function storeError(err: unknown): unknown {
   if (err instanceof CreddyError || !isUnavailable(err)) return err;
-  return new CreddyError('ERR_NOT_READY', `PostgreSQL is unavailable: ${(err as Error).message}`, { cause: err });
+  const message =
+    (err as Error).message === 'Query read timeout'
+      ? 'a statement got no answer in time; its connection was closed'
+      : (err as Error).message;
+  return new CreddyError('ERR_NOT_READY', `PostgreSQL is unavailable: ${message}`, { cause: err });
 }

@@ -94,8 +94,12 @@ export function postgresKeys(db: Db, options: { watch: Store['keys']['watch'] })
       }
     },
     async usage(kids) {
+      // An aggregate over every credential a retired key signed: long on a large table.
       const { rows } = await db.query<{ kid: string; count: number; last_exp: number | null }>(
-        'SELECT kid, count(*) AS count, max(expires_at) AS last_exp FROM credentials WHERE kid = ANY($1::text[]) GROUP BY kid',
+        {
+          text: 'SELECT kid, count(*) AS count, max(expires_at) AS last_exp FROM credentials WHERE kid = ANY($1::text[]) GROUP BY kid',
+          long: true,
+        },
         [kids],
       );
       const found = new Map(rows.map((r) => [r.kid, r] as const));
