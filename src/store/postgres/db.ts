@@ -56,8 +56,21 @@ const config = (query: Query, values: readonly unknown[] | undefined): QueryConf
  */
 export function createDb(pool: pg.Pool, check: () => Promise<void>): Db {
   let ready: Promise<void> | undefined;
+  /**
+   * The database's or role's own `synchronous_commit` is `off` (ALTER DATABASE/ROLE … SET): a
+   * COMMIT would then answer before its WAL is flushed, and a 201 could follow an audit row a
+   * crash loses. Read once with the schema check; durable transactions then ask for `on`
+   * themselves. Any other value (`on`, `local`, `remote_write`, `remote_apply`) flushes the
+   * primary's WAL first and is left as the operator set it.
+   */
+  let commitUnflushed = false;
+  const checkAll = async (): Promise<void> => {
+    await check();
+    const { rows } = await pool.query<{ value: string }>("SELECT current_setting('synchronous_commit') AS value");
+    commitUnflushed = rows[0]?.value === 'off';
+  };
   const whenReady = (): Promise<void> =>
-    (ready ??= check().catch((err: unknown) => {
+    (ready ??= checkAll().catch((err: unknown) => {
       ready = undefined;
       throw err;
     }));
@@ -90,6 +103,7 @@ export function createDb(pool: pg.Pool, check: () => Promise<void>): Db {
         await client.query('BEGIN');
         // Durability is per transaction; `false` only for benchmarks (CREDDY_AUDIT_SYNC=off).
         if (options.durable === false) await client.query('SET LOCAL synchronous_commit = off');
+        else if (commitUnflushed) await client.query('SET LOCAL synchronous_commit = on');
         const result = await fn({ query: (q, v) => client.query(config(q, v)) });
         await client.query('COMMIT');
         return result;
