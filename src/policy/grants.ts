@@ -1,5 +1,5 @@
 import { CreddyError } from '../errors.js';
-import { coveredBy, SCOPES_MAX_COUNT, scopeProblem, withinAll } from './scopes.js';
+import { coveredBy, SCOPE_MAX_LENGTH, SCOPES_MAX_COUNT, scopeProblem, withinAll } from './scopes.js';
 
 /** What the scope decision needs to know of a backend (a `Backend` satisfies it). */
 export interface ScopePolicy {
@@ -38,9 +38,13 @@ export function decideScopes(requested: readonly unknown[] | undefined, backend:
     throw new CreddyError('ERR_SCOPE_INVALID', `at most ${SCOPES_MAX_COUNT} scopes per request`, { details: { field: 'scopes' } });
   }
   const granted: string[] = [];
-  for (const scope of requested) {
+  for (const [index, scope] of requested.entries()) {
     const problem = scopeProblem(scope) ?? backend.checkScope(scope as string);
-    if (problem) throw new CreddyError('ERR_SCOPE_INVALID', problem, { details: { field: 'scopes', scope: String(scope).slice(0, 128) } });
+    if (problem) {
+      // Which one, by position; its text only when it is text (capped: it is echoed and audited).
+      const which = typeof scope === 'string' ? { scope: scope.slice(0, SCOPE_MAX_LENGTH) } : {};
+      throw new CreddyError('ERR_SCOPE_INVALID', problem, { details: { field: 'scopes', index, ...which } });
+    }
     const wanted = scope as string;
     if (!coveredBy(allowed, wanted)) {
       throw new CreddyError('ERR_SCOPE_DENIED', `scope "${wanted}" is not allowed on backend "${backend.common.name}"`, {

@@ -166,6 +166,10 @@ describe('broker edges (app.request, no socket)', () => {
       const scope = await postJson({ backend: 'demo', scopes: [1] });
       expect(scope.status).toBe(400);
       expect(scope.body.error).toMatchObject({ code: 'ERR_SCOPE_INVALID', details: { field: 'scopes' } });
+      // Only a string is echoed back as the scope: an object is not turned into "[object Object]".
+      const object = await postJson({ backend: 'demo', scopes: ['read', { a: 1 }] });
+      expect(object.body.error).toMatchObject({ code: 'ERR_SCOPE_INVALID', details: { field: 'scopes', index: 1 } });
+      expect(JSON.stringify(object.body)).not.toContain('[object Object]');
       const ttl = await postJson({ backend: 'demo', ttl: '1x' });
       expect(ttl.status).toBe(400);
       expect(ttl.body.error).toMatchObject({ code: 'ERR_TTL_INVALID', details: { field: 'ttl' } });
