@@ -54,7 +54,19 @@ const config = (query: Query, values: readonly unknown[] | undefined): QueryConf
  * and is retried after a failure (the database may come up later than creddy). A lost or refused
  * connection comes out as ERR_NOT_READY (see errors.ts).
  */
-export function createDb(pool: pg.Pool, check: () => Promise<void>): Db {
+export function createDb(
+  pool: pg.Pool,
+  check: () => Promise<void>,
+  /**
+   * `commitDeadlineMs`: the client's deadline on COMMIT (default: the pool's). A server gives it
+   * three times `audit.write_timeout` (see createPostgresStore).
+   */
+  options: { readonly commitDeadlineMs?: number } = {},
+): Db {
+  const commit: QueryConfig = {
+    text: 'COMMIT',
+    ...(options.commitDeadlineMs === undefined ? {} : { query_timeout: options.commitDeadlineMs }),
+  };
   let ready: Promise<void> | undefined;
   /**
    * The database's or role's own `synchronous_commit` is `off` (ALTER DATABASE/ROLE … SET): a
@@ -105,7 +117,7 @@ export function createDb(pool: pg.Pool, check: () => Promise<void>): Db {
         if (options.durable === false) await client.query('SET LOCAL synchronous_commit = off');
         else if (commitUnflushed) await client.query('SET LOCAL synchronous_commit = on');
         const result = await fn({ query: (q, v) => client.query(config(q, v)) });
-        await client.query('COMMIT');
+        await client.query(commit);
         return result;
       } catch (err) {
         // A connection that is lost or left a statement unanswered past its deadline is closed,

@@ -5,7 +5,7 @@ import { postgresAgents } from './agents.js';
 import { postgresAudit } from './audit.js';
 import { createPool, type PostgresTarget, SILENT_AFTER_MS } from './connect.js';
 import { postgresCredentials } from './credentials.js';
-import { createDb, LOCK_CLASS, LOCKS } from './db.js';
+import { createDb } from './db.js';
 import { postgresKeys } from './keys.js';
 import { createKeyListener } from './listen.js';
 import { checkSchema } from './migrations.js';
@@ -36,8 +36,14 @@ export interface PostgresStoreOptions {
  * transactions, an advisory lock on the audit chain, row locks, LISTEN/NOTIFY for key changes.
  */
 export function createPostgresStore(target: PostgresTarget, options: PostgresStoreOptions = {}): Store {
-  const pool = createPool(target, { deadlineMs: options.deadlineMs ?? SILENT_AFTER_MS });
-  const db = createDb(pool, () => checkSchema(pool, target.display));
+  const deadlineMs = options.deadlineMs ?? SILENT_AFTER_MS;
+  const pool = createPool(target, { deadlineMs });
+  // A COMMIT that is merely slow (an fsync, a synchronous standby) still commits on the server.
+  // Cut at the statement deadline, its connection would be closed and that outcome never heard;
+  // heard, the audit writer compensates the rows its callers were refused (503 at write_timeout,
+  // the batch abandoned at twice that). So COMMIT alone waits three times the deadline: only a
+  // COMMIT unanswered past that is the ambiguity docs/deploy.md names.
+  const db = createDb(pool, () => checkSchema(pool, target.display), { commitDeadlineMs: Math.min(SILENT_AFTER_MS, 3 * deadlineMs) });
   const listen = createKeyListener(target);
   const unsubscribers = new Set<() => Promise<void>>();
   return {
@@ -58,14 +64,17 @@ export function createPostgresStore(target: PostgresTarget, options: PostgresSto
     secrets: postgresSecrets(db),
     audit: postgresAudit(db, { durable: options.durable ?? true }),
     async ping() {
-      // A connection that answers is not enough: a fresh one answers while appends cannot commit
-      // (the chain's lock held by a session that went silent, a standby behind the address after
-      // a failover). So take what an append takes, within the same deadline, and commit nothing.
+      // A connection that answers is not enough: after a failover a standby behind the address
+      // answers every read and refuses every write, so ask whether a transaction may write.
+      // The audit chain's lock is not taken: it is the same lock for every replica, so a session
+      // holding it (an operator's prune step, a client gone silent: ended after write_timeout)
+      // would take all of them out of the load balancer at once, and the JWKS, the deny-list and
+      // introspection with them, for contention that waiting appends ride out.
       const readOnly = await db.transaction(async (tx) => {
-        const { rows } = await tx.query<{ read_only: string }>(
-          { name: 'ping', text: "SELECT current_setting('transaction_read_only') AS read_only FROM pg_advisory_xact_lock($1, $2)" },
-          [LOCK_CLASS, LOCKS.audit],
-        );
+        const { rows } = await tx.query<{ read_only: string }>({
+          name: 'ping',
+          text: "SELECT current_setting('transaction_read_only') AS read_only",
+        });
         return rows[0]?.read_only === 'on';
       });
       if (readOnly) throw new CreddyError('ERR_NOT_READY', `${target.display} accepts no writes (transaction_read_only is on: a standby?)`);
