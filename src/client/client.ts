@@ -239,10 +239,12 @@ export function createCreddyClient(options: CreddyClientOptions): CreddyClient {
     };
   };
   const discovery = () => call<Partial<DiscoveryDocument>>('GET', '/.well-known/openid-configuration');
-  // Proofs are signed for this issuer only: a configured one, or the one the broker at `url`
-  // names for itself. Taking any issuer the server names would let whatever answers at `url` (a
-  // stale or mistyped URL, a shared staging broker, plain http) collect proofs for another broker.
-  const issuer = once(async () => options.issuer ?? checkedIssuer((await discovery()).issuer, { url: base, issuer: undefined }));
+  // Proofs are signed for this issuer only: the broker at `url` must name it in its metadata —
+  // the configured one, or else `url` itself. Taking any issuer the server names would let
+  // whatever answers at `url` (a stale or mistyped URL, a shared staging broker, plain http)
+  // collect proofs for another broker; a configured issuer is checked too, so a URL that leads
+  // to another broker is found out before anything is signed for it.
+  const issuer = once(async () => checkedIssuer((await discovery()).issuer, { url: base, issuer: options.issuer }));
   const tokenEndpoint = once(async () => (await tokenExchange()).findTokenEndpoint(call, base, options.issuer));
   const auth = resolveAuth(options.auth ?? options.token, options.dpop, async (signer, agent) =>
     (await proofs()).createClientAssertion(signer, { agent, audience: await issuer() }),

@@ -145,6 +145,16 @@ describe('a key-pair client', () => {
       expect.objectContaining({ code: 'ERR_USAGE' }),
     );
   });
+
+  it('with the issuer configured, signs nothing for a URL whose metadata names another broker', async () => {
+    evil.seen.length = 0;
+    // A stale URL that now leads to a staging broker: its metadata names its own issuer.
+    evil.state.metadata = (own) => ({ issuer: own, jwks_uri: `${own}/.well-known/jwks.json` });
+    const client = createCreddyClient({ url: evil.url, issuer: front.url, auth: keyPair() });
+    const refused = await client.get('demo').catch((err: unknown) => err);
+    expect(refused).toMatchObject({ code: 'ERR_ISSUER_MISMATCH', details: { url: evil.url, issuer: evil.url, expected: front.url } });
+    expect(signedTo(evil.seen)).toEqual([]);
+  });
 });
 
 describe('an OIDC client', () => {
