@@ -1,4 +1,3 @@
-import { withDeadline } from '../_utils/deadline.js';
 import type { Logger } from '../_utils/logger.js';
 import { CreddyError, isCreddyError } from '../errors.js';
 import type { Metrics } from '../metrics/port.js';
@@ -22,6 +21,18 @@ interface Pending extends Expirable {
   readonly reject: (err: unknown) => void;
   /** The caller already got a 503: drop the entry if not yet sent, compensate if it commits late. */
   timedOut: boolean;
+  /** The transaction the entry was sent in (see `Attempt`), once sent. */
+  attempt: Attempt | undefined;
+}
+
+/**
+ * The transaction in flight, which the writer stops waiting for `timeoutMs` after its first entry
+ * timed out (by then that caller has had its 503 for a whole `timeoutMs`). The timer is armed by
+ * that timeout, not per transaction: a store that answers in time costs no timer at all.
+ */
+interface Attempt {
+  timer: NodeJS.Timeout | undefined;
+  readonly giveUp: () => void;
 }
 
 /**
@@ -69,10 +80,11 @@ function repair<T>(value: T): T {
  * Group commit: entries queued while a transaction is in flight share the next one, so N
  * concurrent requests cost one fsync, not N. Each write is bounded by `timeoutMs`: a stalled or
  * failing store turns into ERR_AUDIT_UNAVAILABLE and the broker returns no credential. The writer
- * waits for one transaction at most twice `timeoutMs` (by then its callers have had their 503
- * for a whole `timeoutMs`) and then goes on with the next: a store that never answers (a
- * connection gone silent) stalls neither later writes nor the queue's memory. A transaction it
- * stopped waiting for may still commit; its rows are then compensated like any late commit.
+ * waits for one transaction until `timeoutMs` after its first entry timed out (twice `timeoutMs`
+ * after that entry was written, at most) and then goes on with the next: a store that never
+ * answers (a connection gone silent) stalls neither later writes nor the queue's memory. A
+ * transaction it stopped waiting for may still commit; its rows are then compensated like any
+ * late commit.
  */
 export function createAuditWriter(options: {
   store: Store;
@@ -95,9 +107,13 @@ export function createAuditWriter(options: {
   let inFlight: Promise<void> | undefined;
   /** Transactions the writer stopped waiting for, until they end one way or the other. */
   const abandoned = new Set<Promise<void>>();
-  const abandonAfterMs = 2 * timeoutMs;
   const timeouts = createExpiryQueue<Pending>(timeoutMs, (pending) => {
     pending.timedOut = true;
+    const attempt = pending.attempt;
+    if (attempt && attempt.timer === undefined) {
+      attempt.timer = setTimeout(attempt.giveUp, timeoutMs);
+      attempt.timer.unref();
+    }
     pending.reject(
       new CreddyError('ERR_AUDIT_UNAVAILABLE', `audit log did not confirm the write within ${timeoutMs} ms; no credential was returned`),
     );
@@ -146,12 +162,15 @@ export function createAuditWriter(options: {
       seal,
     );
     let gaveUp: CreddyError | undefined;
+    let giveUp!: () => void;
+    const abandonedAt = new Promise<never>((_, reject) => {
+      // ERR_NOT_READY: the store may yet commit it, the ambiguity commit() never retries.
+      giveUp = () => reject((gaveUp = new CreddyError('ERR_NOT_READY', 'the store did not answer an audit transaction in time')));
+    });
+    const watch: Attempt = { timer: undefined, giveUp };
+    for (const p of batch) p.attempt = watch;
     try {
-      const rows = await withDeadline(attempt, abandonAfterMs, () => {
-        // ERR_NOT_READY: the store may yet commit it, the ambiguity commit() never retries.
-        gaveUp = new CreddyError('ERR_NOT_READY', `the store did not answer an audit transaction within ${abandonAfterMs} ms`);
-        return gaveUp;
-      });
+      const rows = await Promise.race([attempt, abandonedAt]);
       options.metrics?.auditCommit(batch.length, (performance.now() - started) / 1000, true);
       settle(batch, rows);
       return undefined;
@@ -160,6 +179,8 @@ export function createAuditWriter(options: {
       if (err === gaveUp) followAbandoned(batch, attempt);
       return err;
     } finally {
+      clearTimeout(watch.timer);
+      for (const p of batch) p.attempt = undefined;
       committing = 0;
     }
   };
@@ -228,6 +249,7 @@ export function createAuditWriter(options: {
           reject,
           timedOut: false,
           settled: false,
+          attempt: undefined,
         };
         timeouts.add(pending);
         queue.push(pending);

@@ -155,10 +155,10 @@ describe('a PostgreSQL connection that goes silent', () => {
 
   it('a COMMIT slower than the deadline still commits on the server: its credential is revoked, not left live', async () => {
     const token = await broker.agent('slow-commit', 'demo:read');
-    // A deferred trigger makes this agent's COMMIT take 1.6 s (a slow fsync, a synchronous
+    // A deferred trigger makes this agent’s COMMIT take 1.2 s (a slow fsync, a synchronous
     // standby): past write_timeout (1 s), within three times it.
     await adminQuery(
-      `CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1.6); RETURN NULL; END $$;
+      `CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1.2); RETURN NULL; END $$;
        CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON credentials DEFERRABLE INITIALLY DEFERRED
          FOR EACH ROW WHEN (NEW.agent = 'slow-commit') EXECUTE FUNCTION slow_commit()`,
       [],
