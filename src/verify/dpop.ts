@@ -103,8 +103,8 @@ export async function verifyDpopProof(request: DpopRequest, checks: DpopChecks):
   // which it can pass again is < (nowS + maxAge + 2·tol + 1)·1000 = keepUntil. A cache holds an
   // id while keepUntil > t, so it refuses the replay at every such t. (`now + (maxAge + 2·tol)·1000`
   // fell short by up to a second: the fraction of nowS.) The bound is taken from nowS rather
-  // than from this proof's iat, which gives the same guarantee, so that ids are recorded with
-  // ascending expiries: the in-memory cache prunes from the oldest and stops at the first live one.
+  // than from this proof's iat, which gives the same guarantee and keeps expiries close to the
+  // order ids arrive in (a shared cache, e.g. Redis, expires each id on its own either way).
   const keepUntil = (nowS + checks.maxAge + 2 * checks.clockTolerance + 1) * 1000;
   if (!(await checks.replay.use(`${jkt}:${jti}`, keepUntil))) throw invalid('jti was already used (replay)');
   return { jkt, jti };

@@ -37,8 +37,8 @@ export interface CreddyJwksOptions {
  * A key getter for {@link verifyCreddyToken} over the JWKS of a creddy issuer
  * (`<issuer>/.well-known/jwks.json`). It caches the set for the server's `Cache-Control: max-age`
  * (revalidating with `If-None-Match`), refetches on an unknown kid at most once per cooldown, and
- * uses a set past its max-age only while the broker cannot be reached, for at most 5 minutes, so
- * rotations and key revocations reach it as docs/keys.md promises. Create one per issuer and
+ * never uses a set past its max-age (no stale-if-error window, unlike {@link createVerifier}'s),
+ * so rotations and key revocations reach it as docs/keys.md promises. Create one per issuer and
  * reuse it.
  *
  * @deprecated Use {@link createVerifier}, which builds this cache itself and also checks scopes
@@ -63,6 +63,9 @@ export function creddyJwks(issuer: string, fetchOptions: CreddyJwksOptions = {})
     fetch: fetchOptions.fetch,
     cooldown: fetchOptions.cooldownDuration,
     maxCacheAge: fetchOptions.cacheMaxAge,
+    // Deprecated API, unchanged bound: a set past its max-age is never used (no stale-if-error
+    // window its callers did not ask for and cannot turn off).
+    staleIfError: 0,
   });
 }
 

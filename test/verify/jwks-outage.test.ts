@@ -1,7 +1,7 @@
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createVerifier, isCreddyError, type VerifierOptions } from '../../src/verify/index.js';
+import { createVerifier, creddyJwks, isCreddyError, type VerifierOptions, verifyCreddyToken } from '../../src/verify/index.js';
 import { attackerEd25519, compact, ed25519Signer } from './forge.js';
 
 /**
@@ -110,6 +110,18 @@ describe('the verifier when the broker fails', () => {
     mode = 'ok';
     expect(await outcome(v.verify(token()))).toBe('ok'); // the next attempt, and it recovers
     expect(requests).toBe(3);
+  });
+
+  it('the deprecated creddyJwks keeps its bound: a set past max-age is never used, outage or not', async () => {
+    // Real time: creddyJwks takes no clock. max-age 1 s, then the broker fails.
+    clock = Date.now();
+    cacheControl = 'public, max-age=1';
+    const keysOf = creddyJwks(url);
+    const check = () => outcome(verifyCreddyToken(token(), { issuer: ISSUER, audience: 'demo', keys: keysOf }));
+    expect(await check()).toBe('ok');
+    mode = 'bad-gateway';
+    await new Promise((r) => setTimeout(r, 1_200));
+    expect(await check()).toBe('ERR_ISSUER_UNAVAILABLE');
   });
 
   it('a broker that never answers costs one timeout, not one per verification; timeoutMs bounds it', async () => {
