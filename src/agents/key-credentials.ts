@@ -1,9 +1,6 @@
 import { nowSeconds } from '../_utils/clock.js';
-import { revokeRecord } from '../credentials/revoke.js';
+import { KEY_REMOVED_REASON, revokeRecord } from '../credentials/revoke.js';
 import type { Services } from '../services.js';
-
-/** The `reason` of the `credential.revoked` rows written when an agent key is removed. */
-export const KEY_REMOVED_REASON = 'agent.key_removed';
 
 /**
  * Revokes the agent's active credentials that key `jkt` obtained or can present, with their

@@ -14,6 +14,7 @@ import type { Services } from '../services.js';
 import type { IssueResponse, TtlDecision } from '../wire.js';
 import type { Caller, RequestContext } from './context.js';
 import { type IssuanceProof, issuanceBinding } from './dpop-binding.js';
+import { KEY_REMOVED_REASON, revokeRecord } from './revoke.js';
 
 /** How long a backend may take to mint (including its retries) before the request fails. */
 export const MINT_DEADLINE_MS = 20_000;
@@ -225,6 +226,7 @@ async function issue(services: Services, ctx: RequestContext, body: IssueRequest
     }
     throw err;
   }
+  if (caller.kind === 'agent' && caller.keyJkt !== undefined) await refuseIfKeyRemoved(services, ctx, credential, caller.keyJkt);
 
   return {
     id: jti,
@@ -237,6 +239,30 @@ async function issue(services: Services, ctx: RequestContext, body: IssueRequest
     ttl,
     credential: minted?.credential ?? null,
   };
+}
+
+/**
+ * `agent key remove` revokes what the key obtained by scanning the agent's active credentials
+ * once the removal has committed. A request that authenticated with the key before the removal
+ * and commits its row after that scan (its downstream mint or audit write was slow) is not in it:
+ * so once the row is durable the key is looked up again, and if it is gone the credential is
+ * revoked here and nothing is handed out. Either this lookup sees the removal, or it ran before
+ * the removal committed, and then so did the row, which the scan sees. Key-pair agents only: one
+ * store read per issuance of theirs.
+ */
+async function refuseIfKeyRemoved(services: Services, ctx: RequestContext, credential: CredentialRecord, jkt: string): Promise<void> {
+  const keys = await services.store.agentKeys.byAgent(credential.agent);
+  if (keys.some((key) => key.jkt === jkt)) return;
+  await revokeRecord(services, credential, {
+    actor: 'server',
+    clientIp: ctx.clientIp,
+    requestId: ctx.requestId,
+    reason: KEY_REMOVED_REASON,
+  });
+  throw new CreddyError(
+    'ERR_UNAUTHENTICATED',
+    'the agent key that signed this request was removed while it was served; its credential is revoked',
+  );
 }
 
 /**

@@ -10,8 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAgentSigner } from '../../src/client/agent-key.js';
 import { createCreddyClient } from '../../src/client/client.js';
 import { createClientAssertion, createDpopProof } from '../../src/client/proofs.js';
+import { type GitHubFixture, startGitHubFixture } from '../backends/github/fixture.js';
 import { runCli } from '../helpers/cli.js';
-import { startBroker, type TestBroker } from '../helpers/harness.js';
+import { eventually, startBroker, type TestBroker } from '../helpers/harness.js';
 
 let broker: TestBroker;
 let issuer: string;
@@ -100,5 +101,48 @@ describe('agent key remove', () => {
     expect(again.code, again.stderr).toBe(0);
     const text = await operator('agent', 'key', 'remove', 'leaky', k2);
     expect(text.stdout).toMatch(/removed key .* \(1 left\) and revoked 2 active credential\(s\)/);
+  });
+});
+
+describe('agent key remove, racing an issuance through that key', () => {
+  let fixture: GitHubFixture;
+  beforeAll(async () => {
+    fixture = await startGitHubFixture();
+  });
+  afterAll(async () => fixture?.stop());
+
+  it('a request that authenticated before the removal and commits after its scan is revoked, not handed out', async () => {
+    const { broker: b, gh } = fixture;
+    const op = (...args: string[]) => runCli([...args, '--config', b.configPath], b.env);
+    const keyFile = join(b.dir, 'slow-k1.json');
+    expect((await op('agent', 'create', 'slow', '--can', 'gh:contents:read', '--generate-key', keyFile)).code).toBe(0);
+    const added = await op('agent', 'key', 'add', 'slow', '--generate-key', join(b.dir, 'slow-k2.json'), '--json');
+    const k1 = (await createAgentSigner(JSON.parse(readFileSync(keyFile, 'utf8')))).jkt;
+    expect(added.code, added.stderr).toBe(0);
+    const client = createCreddyClient({
+      url: b.url,
+      issuer: b.services.config.issuer,
+      auth: { type: 'key-pair', agent: 'slow', privateKey: JSON.parse(readFileSync(keyFile, 'utf8')) },
+    });
+
+    // GitHub takes its time minting: the request has authenticated with K1 and waits there.
+    gh.faults.push({ delayMs: 800 });
+    const before = gh.requests.length;
+    const racing = client.issue({ backend: 'gh', scopes: ['contents:read'] }).catch((err: unknown) => err);
+    await eventually(() => gh.requests.length > before);
+    // K1 is removed meanwhile: its scan finds nothing yet, the credential not being committed.
+    const removed = await op('agent', 'key', 'remove', 'slow', k1, '--json');
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(JSON.parse(removed.stdout)).toMatchObject({ credentials_revoked: 0 });
+
+    // The issuance commits after the scan: it hands nothing out and revokes what it recorded.
+    expect(await racing).toMatchObject({ code: 'ERR_UNAUTHENTICATED' });
+    const [issued] = await b.services.store.audit.query({ agent: 'slow', type: 'credential.issued', limit: 1 });
+    expect(issued?.jti).toBeDefined();
+    const [revoked] = await b.services.store.audit.query({ agent: 'slow', type: 'credential.revoked', limit: 1 });
+    expect(revoked).toMatchObject({ jti: issued!.jti, reason: 'agent.key_removed', actor: 'server' });
+    // …downstream too: the installation token it minted is revoked at GitHub.
+    await eventually(() => [...gh.tokens.values()].some((t) => t.revoked));
+    expect([...gh.tokens.values()].filter((t) => !t.revoked)).toEqual([]);
   });
 });
