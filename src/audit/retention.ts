@@ -1,29 +1,72 @@
-import { auditEvent } from '../model/audit.js';
-import type { Store } from '../store/port.js';
+import type { Logger } from '../_utils/logger.js';
+import { type AuditEvent, auditEvent } from '../model/audit.js';
+import type { AuditSealer, PrunedRange, Store } from '../store/port.js';
 import { checkpointSignatureValid } from './checkpoint.js';
 import { publicKeysOf } from './signing-key.js';
-import type { AuditWriter } from './writer.js';
 
 /** Rows deleted per transaction at most (when checkpoints allow), so pruning never holds the write lock long. */
 const STEP_ROWS = 10_000;
+
+/** One committed step of a prune, as `onStep` is told of it. */
+export interface PruneProgress extends PrunedRange {
+  /** 1-based, of `steps` planned in this run. */
+  readonly step: number;
+  readonly steps: number;
+  /** Rows deleted so far in this run, this step included. */
+  readonly total: number;
+}
+
+/** What a prune did. */
+export interface PruneResult {
+  readonly deleted: number;
+  /** Where the log starts now when this run pruned or recorded anything. */
+  readonly anchorSeq: number | undefined;
+  /** Steps committed (each with its own audit.pruned row). */
+  readonly steps: number;
+  /**
+   * The log was found starting at this seq without an audit.pruned row naming it (a prune of an
+   * earlier version interrupted before its record, or a cut by someone else); see pruneAudit.
+   */
+  readonly unrecordedStart?: number;
+}
+
+export interface PruneDeps {
+  readonly store: Store;
+  /** Chains each step's audit.pruned row, which the store appends in the step's transaction. */
+  readonly seal: AuditSealer;
+  readonly now: () => number;
+  readonly actor: string;
+  /** Told of each committed step (the CLI's progress), in order; the next step waits for it. */
+  readonly onStep?: (progress: PruneProgress) => void | Promise<void>;
+  /** Test seam: called with `prune:step-N` once step N has committed, so a test can kill the process there. */
+  readonly crash?: (step: string) => void;
+}
 
 /**
  * Deletes audit rows older than `retentionSeconds`, but only up to a signed checkpoint: the
  * first remaining row is always a checkpointed one, so the rest of the chain still verifies from
  * that anchor. Rows between the anchor and the cut-off stay (at most one checkpoint interval of
- * them). Deletes go through the store's retention gate in steps that each end at a checkpoint,
- * and the pruning itself is recorded as an `audit.pruned` event. Anchors are checkpoints whose
- * signature verifies under a stored audit signing key. On PostgreSQL the store also refuses rows
- * younger than the database's retention floor, which only `creddy store migrate` sets.
+ * them). Anchors are checkpoints whose signature verifies under a stored audit signing key. On
+ * PostgreSQL the store also refuses rows younger than the database's retention floor, which only
+ * `creddy store migrate` sets.
+ *
+ * Deletes go through the store's retention gate in steps of at most STEP_ROWS rows that each end
+ * at an anchor, and each step commits together with its own `audit.pruned` row naming what it
+ * removed (`from_seq`-`to_seq`, `anchor_seq`): the log verifies after every committed step, so
+ * a process killed (or an audit write refused) between steps leaves a log that verifies, and the
+ * next run goes on from where it stopped.
+ *
+ * A log that starts at a checkpoint no audit.pruned row names (left so by an earlier version,
+ * which wrote its one record after all steps) is recorded as found, with `unrecorded_start`, when
+ * that checkpoint verifies and its row is older than the retention: the rows below it, written
+ * before it, are rows this run would remove anyway. Any other unexplained start stays for `audit
+ * verify` to report.
  */
-export async function pruneAudit(
-  deps: { store: Store; audit: Pick<AuditWriter, 'write' | 'flush'>; now: () => number; actor: string },
-  retentionSeconds: number,
-): Promise<{ deleted: number; anchorSeq: number | undefined }> {
+export async function pruneAudit(deps: PruneDeps, retentionSeconds: number): Promise<PruneResult> {
   const { store } = deps;
   const first = (await store.audit.query({ order: 'asc', limit: 1 }))[0];
   const head = await store.audit.head();
-  if (!first || !head) return { deleted: 0, anchorSeq: undefined };
+  if (!first || !head) return { deleted: 0, anchorSeq: undefined, steps: 0 };
   const cutoff = deps.now() - retentionSeconds * 1000;
   const firstKept = (await store.audit.firstSeqFrom(cutoff)) ?? head.seq + 1;
   // Only checkpoints the audit signing key really signed: a runtime role may INSERT checkpoint
@@ -35,40 +78,99 @@ export async function pruneAudit(
       return []; // not a key at all (a row the runtime role made up): it vouches for nothing
     }
   });
-  const anchors = (await store.audit.checkpoints({ fromSeq: first.seq + 1, toSeq: firstKept }))
+  const verified = (await store.audit.checkpoints({ fromSeq: first.seq, toSeq: firstKept }))
     .filter((c) => checkpointSignatureValid(c, keys))
     .map((c) => c.seq);
-  const target = anchors.at(-1);
-  if (target === undefined) return { deleted: 0, anchorSeq: undefined };
-
-  let deleted = 0;
-  let from = first.seq;
-  for (let i = 0; i < anchors.length; i++) {
-    const anchor = anchors[i]!;
-    const next = anchors[i + 1];
-    // Take the furthest anchor that keeps the step under STEP_ROWS (always at least one).
-    if (next !== undefined && next - from <= STEP_ROWS) continue;
-    deleted += await store.audit.pruneBelow(anchor);
-    from = anchor;
-  }
-  await deps.audit.write({
-    event: auditEvent({
+  const plan = planSteps(
+    first.seq,
+    verified.filter((seq) => seq > first.seq),
+  );
+  const unrecorded = first.seq > 1 && !(await pruneRecorded(store, first.seq)) ? first.seq : undefined;
+  const event = (details: Record<string, unknown>): AuditEvent =>
+    auditEvent({
       time: deps.now(),
       type: 'audit.pruned',
       outcome: 'success',
       actor: deps.actor,
-      details: { deleted, anchor_seq: target, retention_seconds: retentionSeconds },
-    }),
-  });
-  return { deleted, anchorSeq: target };
+      details: { ...details, retention_seconds: retentionSeconds },
+    });
+  const found = unrecorded === undefined ? {} : { unrecordedStart: unrecorded };
+
+  if (plan.length === 0) {
+    // Recorded only when retention itself would have cut there: a signed anchor older than the
+    // retention (so were the rows before it). A younger start stays for verify to report.
+    if (unrecorded === undefined || first.time >= cutoff || !verified.includes(unrecorded)) {
+      return { deleted: 0, anchorSeq: undefined, steps: 0, ...found };
+    }
+    await store.audit.append([{ event: event({ deleted: 0, anchor_seq: unrecorded, unrecorded_start: unrecorded }) }], deps.seal);
+    return { deleted: 0, anchorSeq: unrecorded, steps: 0, ...found };
+  }
+
+  let total = 0;
+  for (const [i, anchor] of plan.entries()) {
+    // The first step says how it found the log, so that fact outlives the rows that showed it.
+    const extra = i === 0 && unrecorded !== undefined ? { unrecorded_start: unrecorded } : {};
+    let removed: PrunedRange = { fromSeq: anchor, anchorSeq: anchor, deleted: 0 };
+    const deleted = await store.audit.pruneBelow(anchor, {
+      event: (range) => {
+        removed = range;
+        const { fromSeq, anchorSeq, deleted } = range;
+        return event({ deleted, from_seq: fromSeq, to_seq: anchorSeq - 1, anchor_seq: anchorSeq, ...extra });
+      },
+      seal: deps.seal,
+    });
+    total += deleted;
+    await deps.onStep?.({ ...removed, deleted, step: i + 1, steps: plan.length, total });
+    deps.crash?.(`prune:step-${i + 1}`);
+  }
+  return { deleted: total, anchorSeq: plan.at(-1), steps: plan.length, ...found };
 }
 
-/** Runs pruneAudit at most once per `minGapMs` (the server's checkpoint timer ticks far more often). */
-export function createPruner(deps: Parameters<typeof pruneAudit>[0], retentionSeconds: number, minGapMs = 3_600_000): () => Promise<void> {
+/**
+ * The anchors each step ends at: from `from`, the furthest anchor that keeps a step within
+ * STEP_ROWS rows, or the next one when none does (every step ends at an anchor); the last
+ * anchor always ends the last step.
+ */
+function planSteps(from: number, anchors: readonly number[]): number[] {
+  const steps: number[] = [];
+  let start = from;
+  for (const [i, anchor] of anchors.entries()) {
+    const next = anchors[i + 1];
+    if (next !== undefined && next - start <= STEP_ROWS) continue;
+    steps.push(anchor);
+    start = anchor;
+  }
+  return steps;
+}
+
+/** True when an audit.pruned row names `seq` as where it left the log starting. */
+async function pruneRecorded(store: Store, seq: number): Promise<boolean> {
+  const rows = await store.audit.query({ type: 'audit.pruned', limit: 10_000, order: 'desc' });
+  return rows.some((row) => row.details?.['anchor_seq'] === seq);
+}
+
+/**
+ * Runs pruneAudit at most once per `minGapMs` (the server's checkpoint timer ticks far more
+ * often), and logs a log start that no audit.pruned row explained.
+ */
+export function createPruner(deps: PruneDeps, retentionSeconds: number, logger: Logger, minGapMs = 3_600_000): () => Promise<void> {
   let last = Number.NEGATIVE_INFINITY;
   return async () => {
     if (deps.now() - last < minGapMs) return;
     last = deps.now();
-    await pruneAudit(deps, retentionSeconds);
+    const result = await pruneAudit(deps, retentionSeconds);
+    if (result.unrecordedStart !== undefined) logger.warn('audit log started without a record of its prune', unrecordedFacts(result));
+  };
+}
+
+/** What to say of a log start no audit.pruned row explained (the server's log, the CLI's warning). */
+export function unrecordedFacts(result: PruneResult): { first_seq: number | undefined; recorded: boolean; hint: string } {
+  return {
+    first_seq: result.unrecordedStart,
+    recorded: result.anchorSeq !== undefined,
+    hint:
+      result.anchorSeq === undefined
+        ? 'rows below it were removed without an audit.pruned row and it is not an anchor retention would prune to: audit verify reports it'
+        : 'rows below it were removed without an audit.pruned row (a prune of an earlier version interrupted, or someone else); this prune recorded it (unrecorded_start)',
   };
 }

@@ -33,13 +33,9 @@ export function createAuditLog(deps: {
       signer = undefined; // retry on the next checkpoint rather than caching a failure
       throw err;
     }));
+  const seal = createSealer(deps.key);
   const prune =
-    config.retention === null
-      ? async () => {}
-      : createPruner(
-          { store, audit: { write: (e) => writer.write(e), flush: () => writer.flush() }, now, actor: deps.actor },
-          config.retention,
-        );
+    config.retention === null ? async () => {} : createPruner({ store, seal, now, actor: deps.actor }, config.retention, logger);
   const { witness } = config;
   const sink = witness.file || witness.url ? createWitness(witness, logger) : undefined;
   const checkpoints = createCheckpointer({
@@ -52,7 +48,6 @@ export function createAuditLog(deps: {
     onTick: prune,
     ...(sink ? { onCheckpoint: (checkpoint) => sink.record(checkpoint) } : {}),
   });
-  const seal = createSealer(deps.key);
   const writer = createAuditWriter({
     store,
     seal,

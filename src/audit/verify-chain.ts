@@ -97,6 +97,8 @@ export async function verifyChain(source: ChainSource): Promise<ChainReport> {
   let rowProblem: ChainProblem | undefined;
   let after = 0;
   let pruneRecorded = false;
+  /** The start an audit.pruned row last named, when not this log's (for the detail). */
+  let latestRecorded: number | undefined;
 
   let hmacMismatch = false;
   const diagnose = async (row: AuditRow): Promise<ChainProblem | undefined> => {
@@ -175,7 +177,13 @@ export async function verifyChain(source: ChainSource): Promise<ChainReport> {
         break walk;
       }
       firstSeq ??= row.seq;
-      if (row.type === 'audit.pruned' && row.details?.['anchor_seq'] === firstSeq) pruneRecorded = true;
+      // Each retention step commits with its own record (retention.ts), so after any committed
+      // step one of them names the seq the log now starts at; the others name earlier starts.
+      if (row.type === 'audit.pruned') {
+        const anchor = row.details?.['anchor_seq'];
+        if (anchor === firstSeq) pruneRecorded = true;
+        else if (typeof anchor === 'number') latestRecorded = anchor;
+      }
       rows += 1;
       prev = row;
       recent.set(row.hash, row.seq);
@@ -197,7 +205,12 @@ export async function verifyChain(source: ChainSource): Promise<ChainReport> {
   // A log that starts after seq 1 must say so itself: retention records every prune in the chain,
   // so a prefix cut at a checkpoint by someone else (no HMAC'd audit.pruned row) is caught.
   if (!rowProblem && source.start === 'strict' && firstSeq !== null && firstSeq > 1 && !pruneRecorded) {
-    rowProblem = { seq: 1, kind: 'missing', detail: `seq 1-${firstSeq - 1} missing: no audit.pruned event records their removal` };
+    const recorded = latestRecorded === undefined ? '' : ` (the latest audit.pruned event left the log starting at seq ${latestRecorded})`;
+    rowProblem = {
+      seq: 1,
+      kind: 'missing',
+      detail: `seq 1-${firstSeq - 1} missing: no audit.pruned event records their removal${recorded}`,
+    };
   }
   if (rowProblem) problems.push(rowProblem);
   const problem = problems.sort((a, b) => a.seq - b.seq)[0] ?? null;

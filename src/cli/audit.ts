@@ -1,5 +1,5 @@
 import { defineCommand } from 'citty';
-import { pruneAudit } from '../audit/retention.js';
+import { pruneAudit, unrecordedFacts } from '../audit/retention.js';
 import { rowToJson } from '../audit/row-json.js';
 import { CreddyError } from '../errors.js';
 import { AUDIT_TYPES, type AuditOutcome, type AuditRow } from '../model/audit.js';
@@ -9,6 +9,7 @@ import { auditVerifyCommands } from './audit-verify.js';
 import { jsonArg, operatorArgs, withServices } from './context.js';
 import { type CliOutput, contextOf } from './io.js';
 import { escapeUnprintable, formatTable, isoTime, printJson, printTable } from './output.js';
+import { pruneProgress } from './prune-progress.js';
 import { timeRangeArgs, timeRangeFromArgs } from './time-range.js';
 
 const OUTCOMES: readonly AuditOutcome[] = ['success', 'denied', 'error'];
@@ -133,13 +134,32 @@ const prune = defineCommand({
         );
       }
       await services.auditCheckpoints.checkpointNow();
+      const progress = pruneProgress(ctx.stderr);
       const result = await pruneAudit(
-        { store: services.store, audit: services.audit, now: () => services.clock.now(), actor: 'cli' },
+        {
+          store: services.store,
+          seal: services.auditSeal,
+          now: () => services.clock.now(),
+          actor: 'cli',
+          onStep: progress.step,
+          ...(ctx.hooks.crash ? { crash: ctx.hooks.crash } : {}),
+        },
         retention,
-      );
-      if (args.json) return printJson(ctx.stdout, { deleted: result.deleted, anchor_seq: result.anchorSeq ?? null });
+      ).finally(progress.done);
+      if (result.unrecordedStart !== undefined) {
+        ctx.stderr.write(`warning: the audit log started at seq ${result.unrecordedStart}: ${unrecordedFacts(result).hint}\n`);
+      }
+      if (args.json) {
+        return printJson(ctx.stdout, {
+          deleted: result.deleted,
+          anchor_seq: result.anchorSeq ?? null,
+          steps: result.steps,
+          ...(result.unrecordedStart === undefined ? {} : { unrecorded_start: result.unrecordedStart }),
+        });
+      }
+      const steps = result.steps > 1 ? ` in ${result.steps} steps` : '';
       ctx.stdout.write(
-        `pruned ${result.deleted} events${result.anchorSeq ? `; the log now starts at checkpoint seq ${result.anchorSeq}` : ''}\n`,
+        `pruned ${result.deleted} events${steps}${result.anchorSeq ? `; the log now starts at checkpoint seq ${result.anchorSeq}` : ''}\n`,
       );
     });
   },

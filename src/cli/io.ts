@@ -26,7 +26,8 @@ export interface CliIo {
 
 /**
  * Seams for tests, never set by the bins: `crash` is called at named steps of key transitions
- * (`rotate:generated`, `rotate:committed`, `rewrap:row-N`) so a test can kill the process there;
+ * (`rotate:generated`, `rotate:committed`, `rewrap:row-N`) and after each committed retention
+ * step (`prune:step-N`) so a test can kill the process there;
  * `clock` is what the credential cache of `get --cache` judges expiry by (default: the system's).
  */
 export interface CliHooks {

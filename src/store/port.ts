@@ -75,6 +75,22 @@ export interface KeyAudit {
   readonly seal: AuditSealer;
 }
 
+/** What one retention step removed: rows `fromSeq` to `anchorSeq - 1`, `deleted` of them. */
+export interface PrunedRange {
+  readonly fromSeq: number;
+  readonly anchorSeq: number;
+  readonly deleted: number;
+}
+
+/**
+ * The `audit.pruned` row that records a retention step, appended in the step's own transaction
+ * (`store.audit.pruneBelow`): `event` is called inside it with what the step removed.
+ */
+export interface PruneRecord {
+  readonly event: (removed: PrunedRange) => AuditEvent;
+  readonly seal: AuditSealer;
+}
+
 /** An event to append, optionally with the credential row it records (written atomically with it). */
 export interface AuditEntry {
   readonly event: AuditEvent;
@@ -268,10 +284,14 @@ export interface Store {
     firstSeqFrom(timeMs: number): Promise<number | undefined>;
     /**
      * Deletes rows and checkpoints below `anchorSeq`, a checkpointed row, through the retention
-     * gate. Returns rows deleted. PostgreSQL also refuses (ERR_CONFIG_INVALID, nothing deleted)
-     * while any of those rows is younger than the database's retention floor, or when it has none.
+     * gate, and appends the row `record` makes of what was removed, in one transaction (under the
+     * audit chain's lock): the log never lacks the record of a committed step, so it verifies after
+     * every one. Returns rows deleted; 0, with nothing appended, when no row below `anchorSeq` is
+     * left (another process pruned past it). PostgreSQL also refuses (ERR_CONFIG_INVALID, nothing
+     * deleted) while any of those rows is younger than the database's retention floor, or when it
+     * has none. ERR_AUDIT_UNAVAILABLE, with nothing deleted, when the record cannot be appended.
      */
-    pruneBelow(anchorSeq: number): Promise<number>;
+    pruneBelow(anchorSeq: number, record: PruneRecord): Promise<number>;
   };
   /** Versions of stored secrets (`type: secret` backends); values sealed under the KEK. */
   readonly secrets: {

@@ -66,12 +66,12 @@ describe('audit tables are append-only in the database', () => {
   it('retention: the gate opens only at a checkpointed row; rows at or above it stay', async () => {
     rejects('UPDATE audit_prune_gate SET below_seq = 5');
     rejects('DELETE FROM audit_prune_gate');
-    expect(await store.audit.pruneBelow(6)).toBe(5);
+    expect(await store.audit.pruneBelow(6, { event: () => event(7), seal })).toBe(5);
     expect(db.prepare('SELECT MIN(seq) AS s FROM audit_events').get()).toEqual({ s: 6 });
     expect(db.prepare('SELECT below_seq FROM audit_prune_gate').get()).toEqual({ below_seq: 0 });
     rejects('DELETE FROM audit_events WHERE seq = 6');
-    // Appending still works after a prune.
-    await store.audit.append([{ event: event(7) }], seal);
-    expect((await store.audit.head())?.seq).toBe(7);
+    // Appending still works after a prune (and its record, seq 7).
+    await store.audit.append([{ event: event(8) }], seal);
+    expect((await store.audit.head())?.seq).toBe(8);
   });
 });

@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 /**
  * The built `creddy` CLI with a crash hook, for tests that stop a real process in the middle of a
- * key transition (test/keys/). Production code has no such hook; runCli takes it as a test seam.
+ * key transition (test/keys/) or between retention's steps (test/audit/). Production code has no
+ * such hook; runCli takes it as a test seam.
  *
  * - CREDDY_TEST_CRASH_AT=<step>: SIGKILL itself when a transition reaches <step>
- *   (`rotate:generated`, `rotate:committed`, `rewrap:row-N`);
+ *   (`rotate:generated`, `rotate:committed`, `rewrap:row-N`, `prune:step-N` once retention's
+ *   step N has committed);
  * - CREDDY_TEST_MEET_AT=<step> with CREDDY_TEST_MEET_DIR and CREDDY_TEST_MEET_PARTIES=<n>: wait
  *   at <step> until n processes have got there (a barrier through files in the dir), so racing
  *   processes are sure to have read the keys before any of them writes.

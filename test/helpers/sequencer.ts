@@ -31,6 +31,9 @@ export const LONG_FILES: readonly string[] = [
   'test/replicas/kill-replica.test.ts',
   'test/store/postgres-silent-connection.test.ts',
   'test/backends/postgres/crash.test.ts',
+  // 25,000 audit rows each, pruned in three steps and verified at each (one spawns a killed CLI).
+  'test/store/postgres-retention-steps.test.ts',
+  'test/audit/retention-steps.test.ts',
   'test/cli/bin.test.ts',
 ];
 

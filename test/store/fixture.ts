@@ -4,7 +4,7 @@ import type { AgentRecord } from '../../src/model/agent.js';
 import { type AuditEvent, auditEvent } from '../../src/model/audit.js';
 import type { CredentialRecord } from '../../src/model/credential.js';
 import type { KeyRecord, KeyState } from '../../src/model/key.js';
-import type { AuditSealer, Store } from '../../src/store/port.js';
+import type { AuditSealer, PruneRecord, Store } from '../../src/store/port.js';
 
 /** One engine under the contract: a store, a second independent one on the same data, raw SQL. */
 export interface StoreUnderTest {
@@ -94,3 +94,18 @@ export function key(state: KeyState, fields: Partial<KeyRecord> = {}): KeyRecord
 
 /** The whole audit log, ascending. */
 export const allRows = (store: Store) => store.audit.query({ order: 'asc', limit: 1_000_000 });
+
+/** The audit.pruned row of a retention step that a test runs through `pruneBelow` itself, sealed by `services`. */
+export function pruneRecord(services: { readonly auditSeal: AuditSealer }): PruneRecord {
+  return {
+    event: ({ fromSeq, anchorSeq, deleted }) =>
+      auditEvent({
+        time: Date.now(),
+        type: 'audit.pruned',
+        outcome: 'success',
+        actor: 'test',
+        details: { deleted, from_seq: fromSeq, to_seq: anchorSeq - 1, anchor_seq: anchorSeq },
+      }),
+    seal: services.auditSeal,
+  };
+}

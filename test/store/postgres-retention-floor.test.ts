@@ -16,6 +16,7 @@ import { createServices, type Services } from '../../src/services.js';
 import { runCli } from '../helpers/cli.js';
 import { captureLogger, demoYaml, tempDir, testClock, testEnv } from '../helpers/harness.js';
 import { adminQuery, databaseUrl, testClient } from '../helpers/pg.js';
+import { pruneRecord } from './fixture.js';
 
 const suffix = randomBytes(4).toString('hex');
 const OWNER = `creddy_owner_${suffix}`;
@@ -106,7 +107,7 @@ describe('PostgreSQL audit retention floor: what a leaked runtime password can a
     await forge(oldest, 'nobody');
     const pruned = await runCli(['audit', 'prune', '--json', '--config', appConfig], env);
     expect(pruned.code, pruned.stderr).toBe(0);
-    expect(JSON.parse(pruned.stdout)).toEqual({ deleted: legit - 1, anchor_seq: legit });
+    expect(JSON.parse(pruned.stdout)).toEqual({ deleted: legit - 1, anchor_seq: legit, steps: 1 });
     // The forged checkpoint is named by verify, at its seq.
     expect(await verify()).toMatchObject({ seq: oldest, kind: 'unknown-key', detail: expect.stringContaining('nobody') });
   });
@@ -137,8 +138,11 @@ describe('PostgreSQL audit retention floor: what a leaked runtime password can a
     expect(JSON.parse(migrated.stdout)).toMatchObject({ retention_floor_seconds: null });
     const err = (await pruneAsApp(oldest).catch((e: unknown) => e)) as { code?: string };
     expect(err.code).toBe('CRD01');
-    // The server's own pruning is told what to do about it.
-    await expect(services.store.audit.pruneBelow(oldest)).rejects.toMatchObject({
+    // The server's own pruning is told what to do about it (at a checkpoint with rows below it:
+    // with none, a step has nothing to do and does not ask).
+    const latest = (await services.store.audit.checkpoints()).at(-1)!.seq;
+    expect(latest).toBeGreaterThan(oldest);
+    await expect(services.store.audit.pruneBelow(latest, pruneRecord(services))).rejects.toMatchObject({
       code: 'ERR_CONFIG_INVALID',
       message: expect.stringMatching(
         /audit retention is off in this database.*set audit.retention in the config and run `creddy store migrate`/,

@@ -15,6 +15,7 @@ import { createPostgresStore } from '../../src/store/postgres/index.js';
 import { runCli } from '../helpers/cli.js';
 import { captureLogger, demoYaml, issue, tempDir, testEnv } from '../helpers/harness.js';
 import { adminQuery, databaseUrl, testClient } from '../helpers/pg.js';
+import { pruneRecord } from './fixture.js';
 
 const suffix = randomBytes(4).toString('hex');
 const OWNER = `creddy_owner_${suffix}`;
@@ -100,7 +101,7 @@ describe('PostgreSQL roles: a migration owner and a least-privilege runtime role
     const store = createPostgresStore({ url: databaseUrl(DB, APP), display: DB, poolSize: 1 });
     try {
       const anchor = (await store.audit.checkpoints()).at(-1)!.seq;
-      await expect(store.audit.pruneBelow(anchor)).rejects.toMatchObject({ code: 'ERR_CONFIG_INVALID' });
+      await expect(store.audit.pruneBelow(anchor, pruneRecord(services))).rejects.toMatchObject({ code: 'ERR_CONFIG_INVALID' });
       expect((await store.audit.query({ order: 'asc', limit: 1 }))[0]?.seq).toBe(1);
     } finally {
       await store.close();

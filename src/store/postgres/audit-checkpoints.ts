@@ -1,7 +1,12 @@
+import { CreddyError } from '../../errors.js';
 import type { Store } from '../port.js';
 import { type CheckpointDbRow, type SigningKeyDbRow, toCheckpoint, toSigningKey } from '../rows.js';
+import { appendInTx } from './audit-append.js';
 import { type Db, lockAuditChain } from './db.js';
 import { retentionRefusal } from './retention-floor.js';
+
+/** Thrown inside a prune step when its audit row could not be appended (the step rolls back). */
+class PruneRecordRejected extends Error {}
 
 type CheckpointMethods = Pick<
   Store['audit'],
@@ -77,21 +82,39 @@ export function postgresAuditCheckpoints(db: Db): CheckpointMethods {
       ]);
       return rows[0]?.seq;
     },
-    async pruneBelow(anchorSeq) {
+    async pruneBelow(anchorSeq, record) {
       // The one delete path (SECURITY DEFINER, gate-checked, never below the owner's retention
-      // floor): the runtime role has no DELETE.
+      // floor): the runtime role has no DELETE. The step's audit.pruned row is appended in the
+      // same transaction, under the chain's lock that appends take, so no committed step leaves
+      // a log that starts without the record of its removal.
       try {
         return await db.transaction(async (tx) => {
           await lockAuditChain(tx);
+          const first = (await tx.query<{ seq: number }>('SELECT seq FROM audit_events ORDER BY seq LIMIT 1')).rows[0];
+          if (!first || Number(first.seq) >= anchorSeq) return 0; // another replica pruned past it
+          const fromSeq = Number(first.seq);
           // Up to 10,000 rows per step (audit/retention.ts), each checked by the gate: may be long.
           const { rows } = await tx.query<{ deleted: number }>({ text: 'SELECT creddy_audit_prune($1) AS deleted', long: true }, [
             anchorSeq,
           ]);
-          return Number(rows[0]?.deleted ?? 0);
+          const deleted = Number(rows[0]?.deleted ?? 0);
+          try {
+            await appendInTx(tx, [{ event: record.event({ fromSeq, anchorSeq, deleted }) }], record.seal);
+          } catch (err) {
+            throw new PruneRecordRejected('audit append failed', { cause: err });
+          }
+          return deleted;
         });
       } catch (err) {
+        if (err instanceof PruneRecordRejected) throw pruneRecordRefused(err.cause);
         throw retentionRefusal(err);
       }
     },
   };
+}
+
+/** A prune step whose audit row the log refused: nothing of the step was deleted. */
+function pruneRecordRefused(cause: unknown): CreddyError {
+  const message = 'the audit log refused the audit.pruned row of this retention step; nothing of it was deleted';
+  return new CreddyError('ERR_AUDIT_UNAVAILABLE', message, { cause });
 }

@@ -1,8 +1,13 @@
 import type Database from 'better-sqlite3';
+import { CreddyError } from '../../errors.js';
 import type { AuditCheckpoint, AuditSigningKeyRecord } from '../../model/audit.js';
-import type { Store } from '../port.js';
+import type { PruneRecord, Store } from '../port.js';
 import { type CheckpointDbRow, type SigningKeyDbRow, toCheckpoint, toSigningKey } from '../rows.js';
+import { createAppendTransaction } from './audit-append.js';
 import type { AuditWorker } from './audit-worker-client.js';
+
+/** Thrown inside a prune step when its audit row could not be appended (the step rolls back). */
+class PruneRecordRejected extends Error {}
 
 type CheckpointMethods = Pick<
   Store['audit'],
@@ -67,12 +72,24 @@ export function sqliteAuditCheckpoints(db: Database.Database, worker?: AuditWork
     insertKey.run({ ...record, sealedPrivate: Buffer.from(record.sealedPrivate) });
     return record;
   });
-  // The gate opens at a checkpointed row (trigger-checked), lets exactly the prefix go, and closes.
-  const pruneTx = db.transaction((anchorSeq: number): number => {
+  const firstSeq = db.prepare<[], number>('SELECT seq FROM audit_events ORDER BY seq LIMIT 1').pluck();
+  // Nested in pruneTx (a savepoint): the step's record commits or rolls back with its delete.
+  const appendRecord = createAppendTransaction(db);
+  // The gate opens at a checkpointed row (trigger-checked), lets exactly the prefix go, and
+  // closes; the audit.pruned row naming what went is appended before the same COMMIT, so no
+  // committed step ever leaves a log that starts without the record of its removal.
+  const pruneTx = db.transaction((anchorSeq: number, record: PruneRecord): number => {
+    const fromSeq = firstSeq.get();
+    if (fromSeq === undefined || fromSeq >= anchorSeq) return 0; // another process pruned past it
     openGate.run(anchorSeq);
     const { changes } = deleteRows.run(anchorSeq);
     deleteCheckpoints.run(anchorSeq);
     openGate.run(0);
+    try {
+      appendRecord([{ event: record.event({ fromSeq, anchorSeq, deleted: changes }) }], record.seal);
+    } catch (err) {
+      throw new PruneRecordRejected('audit append failed', { cause: err });
+    }
     return changes;
   });
 
@@ -102,8 +119,19 @@ export function sqliteAuditCheckpoints(db: Database.Database, worker?: AuditWork
     async firstSeqFrom(timeMs) {
       return firstFrom.get(timeMs)?.seq;
     },
-    async pruneBelow(anchorSeq) {
-      return pruneTx.immediate(anchorSeq);
+    async pruneBelow(anchorSeq, record) {
+      try {
+        return pruneTx.immediate(anchorSeq, record);
+      } catch (err) {
+        if (err instanceof PruneRecordRejected) throw pruneRecordRefused(err.cause);
+        throw err;
+      }
     },
   };
+}
+
+/** A prune step whose audit row the log refused: nothing of the step was deleted. */
+function pruneRecordRefused(cause: unknown): CreddyError {
+  const message = 'the audit log refused the audit.pruned row of this retention step; nothing of it was deleted';
+  return new CreddyError('ERR_AUDIT_UNAVAILABLE', message, { cause });
 }

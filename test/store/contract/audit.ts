@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { signCheckpoint } from '../../../src/audit/checkpoint.js';
 import { GENESIS_HASH } from '../../../src/model/audit.js';
+import type { PrunedRange, PruneRecord } from '../../../src/store/port.js';
 import { agent, allRows, credential, event, failingSealer, type StoreUnderTest, seal, unique } from '../fixture.js';
 
 const signer = { kid: 'contract-signer', publicX: '', sign: () => Buffer.alloc(64, 7) };
@@ -122,20 +123,40 @@ export function auditContract(sut: () => StoreUnderTest): void {
       }
     });
 
-    it('retention: deletes below a checkpointed row only; the rest still appends', async () => {
+    it('retention: deletes below a checkpointed row only, with its record in the same transaction; the rest still appends', async () => {
       const { store } = sut();
       await store.audit.append([{ event: event() }, { event: event() }], seal);
       const anchor = await store.audit.checkpoint((h) => signCheckpoint(signer, h, 8));
       await store.audit.append([{ event: event() }], seal);
       const notAnchor = (await store.audit.head())!.seq;
-      await expect(store.audit.pruneBelow(notAnchor)).rejects.toThrow(/gate|checkpoint/);
+      const ranges: PrunedRange[] = [];
+      const record = (sealer = seal): PruneRecord => ({
+        event: (range) => {
+          ranges.push(range);
+          return event({ type: 'audit.pruned', details: { ...range } });
+        },
+        seal: sealer,
+      });
+      await expect(store.audit.pruneBelow(notAnchor, record())).rejects.toThrow(/gate|checkpoint/);
       const first = (await allRows(store))[0]!.seq;
-      expect(await store.audit.pruneBelow(anchor!.seq)).toBe(anchor!.seq - first);
+      // A record the log refuses takes the step's delete with it.
+      await expect(store.audit.pruneBelow(anchor!.seq, record(failingSealer(0)))).rejects.toMatchObject({
+        code: 'ERR_AUDIT_UNAVAILABLE',
+      });
+      expect((await allRows(store))[0]!.seq).toBe(first);
+      expect((await store.audit.head())!.seq).toBe(notAnchor);
+
+      expect(await store.audit.pruneBelow(anchor!.seq, record())).toBe(anchor!.seq - first);
+      expect(ranges.at(-1)).toEqual({ fromSeq: first, anchorSeq: anchor!.seq, deleted: anchor!.seq - first });
       const left = await allRows(store);
       expect(left[0]!.seq).toBe(anchor!.seq);
+      expect(left.at(-1)).toMatchObject({ seq: notAnchor + 1, type: 'audit.pruned', details: ranges.at(-1) });
       expect((await store.audit.checkpoints())[0]!.seq).toBe(anchor!.seq);
+      // Nothing left below the anchor (another process got there first): no delete, no record.
+      expect(await store.audit.pruneBelow(anchor!.seq, record())).toBe(0);
+      expect((await store.audit.head())!.seq).toBe(notAnchor + 1);
       const [next] = await store.audit.append([{ event: event() }], seal);
-      expect(next).toMatchObject({ seq: notAnchor + 1, prevHash: left.at(-1)!.hash });
+      expect(next).toMatchObject({ seq: notAnchor + 2, prevHash: left.at(-1)!.hash });
     });
   });
 }
