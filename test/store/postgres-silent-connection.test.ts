@@ -169,19 +169,18 @@ describe('a PostgreSQL connection that goes silent', () => {
       expect(slow.status).toBe(503);
       expect(slow.body.token).toBeUndefined();
       await broker.services.audit.flush();
-      // The row committed after its caller's 503: compensated like any late commit.
-      const rows = await adminQuery<{ jti: string; revoked_at: unknown }>(
-        'SELECT jti, revoked_at FROM credentials WHERE agent = $1',
-        ['slow-commit'],
-        fresh.name,
-      );
-      expect(rows).toHaveLength(1);
-      expect(rows[0]!.revoked_at).not.toBeNull();
-      const revoked = await adminQuery(
-        "SELECT 1 FROM audit_events WHERE type = 'credential.revoked' AND jti = $1",
-        [rows[0]!.jti],
-        fresh.name,
-      );
+      // The row committed after its caller's 503: compensated like any late commit (the
+      // compensation is its own transaction, which follows the commit it answers).
+      const rows = () =>
+        adminQuery<{ jti: string; revoked_at: unknown }>(
+          'SELECT jti, revoked_at FROM credentials WHERE agent = $1',
+          ['slow-commit'],
+          fresh.name,
+        );
+      await eventually(async () => (await rows())[0]?.revoked_at != null);
+      const [row, ...more] = await rows();
+      expect(more).toEqual([]);
+      const revoked = await adminQuery("SELECT 1 FROM audit_events WHERE type = 'credential.revoked' AND jti = $1", [row!.jti], fresh.name);
       expect(revoked).toHaveLength(1);
     } finally {
       await adminQuery('DROP TRIGGER slow_commit ON credentials; DROP FUNCTION slow_commit()', [], fresh.name);
