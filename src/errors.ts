@@ -71,7 +71,7 @@ export const ERROR_CODES = {
   },
   ERR_CONFIG_INVALID: {
     status: 500,
-    doc: 'The configuration file is invalid; the message names the key path. The server refuses to start.',
+    doc: 'The configuration is invalid: the file (the message names the key path), or a key variable — malformed, or an audit key missing for rows the log holds (the message names its key id). The server refuses to start.',
   },
   ERR_LISTEN_FAILED: {
     status: 500,

@@ -125,6 +125,9 @@ export async function createServices(config: Config, options: ServiceOptions): P
     });
     // A server refuses a log that no longer holds the latest witnessed checkpoint (rollback).
     if (options.actor === 'server') await assertExtendsWitness(store, config.audit.witness, logger);
+    // …and a log whose state rows it cannot check (an audit key missing from the configuration),
+    // naming the key, rather than start without the agents and keys those rows record.
+    await stateGuard?.assertKeysConfigured();
     await keyring.init();
     const dueSecrets = dueSecretCounter({ store, keks, clock, auditSeal, config });
     metrics.collectFrom({

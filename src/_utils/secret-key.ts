@@ -47,6 +47,40 @@ export function readKeyVar(env: NodeJS.ProcessEnv, name: string, kind: KeyKind):
   return keyFromHex(text, `${name}_FILE (${file})`, kind);
 }
 
+/**
+ * Reads a list of keys from `NAME` (separated by commas) or `NAME_FILE` (a path to a file of
+ * them, one per line; commas work there too); `NAME` wins when both are set, as for a single
+ * key. Surrounding whitespace and empty entries are ignored; the same key twice counts once.
+ * A bad entry is named by its position, never echoed: it may be most of a key.
+ */
+export function readKeyListVar(env: NodeJS.ProcessEnv, name: string, kind: KeyKind): SecretKey[] {
+  const direct = env[name];
+  const file = env[`${name}_FILE`];
+  let text: string;
+  let source: string;
+  if (direct !== undefined && direct !== '') {
+    text = direct;
+    source = name;
+  } else if (file !== undefined && file !== '') {
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      throw new CreddyError(kind.code, `${name}_FILE: cannot read ${file}`);
+    }
+    source = `${name}_FILE (${file})`;
+  } else return [];
+  const entries = text
+    .split(/[,\n]/)
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+  const keys = new Map<string, SecretKey>();
+  entries.forEach((entry, i) => {
+    const key = keyFromHex(entry, entries.length > 1 ? `${source}, key ${i + 1} of ${entries.length},` : source, kind);
+    keys.set(key.id, key);
+  });
+  return [...keys.values()];
+}
+
 /** Reads a development key file, creating it (random, 0600, never overwritten) if missing. */
 export function devKeyFile(path: string, kind: KeyKind, options: { create: boolean }): SecretKey | undefined {
   if (!existsSync(path)) {

@@ -1,11 +1,18 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../_utils/logger.js';
-import { devKeyFile, type KeyKind, readKeyVar, type SecretKey } from '../_utils/secret-key.js';
+import { devKeyFile, type KeyKind, readKeyListVar, readKeyVar, type SecretKey } from '../_utils/secret-key.js';
 
 /** The HMAC key of the audit chain, with a non-secret id stored on every row it sealed. */
 export type AuditKey = SecretKey;
 
 const AUDIT_KEY: KeyKind = { idLabel: 'creddy-audit-key-id', code: 'ERR_CONFIG_INVALID' };
+
+/** `<data_dir>/audit.key`: the development audit key, used only while no audit key is configured. */
+export const devAuditKeyPath = (dataDir: string): string => join(dataDir, 'audit.key');
+
+/** True when `CREDDY_AUDIT_KEY` or `CREDDY_AUDIT_KEY_FILE` names the audit key: the dev key file is then never trusted. */
+export const auditKeyConfigured = (env: NodeJS.ProcessEnv): boolean => Boolean(env['CREDDY_AUDIT_KEY'] || env['CREDDY_AUDIT_KEY_FILE']);
 
 /**
  * Loads the audit HMAC key from `CREDDY_AUDIT_KEY` or `CREDDY_AUDIT_KEY_FILE`; otherwise creates
@@ -14,9 +21,16 @@ const AUDIT_KEY: KeyKind = { idLabel: 'creddy-audit-key-id', code: 'ERR_CONFIG_I
  */
 export function loadAuditKey(options: { env: NodeJS.ProcessEnv; dataDir: string; logger: Logger; warnDev?: boolean }): AuditKey {
   const { env, dataDir, logger } = options;
+  const devPath = devAuditKeyPath(dataDir);
   const configured = readKeyVar(env, 'CREDDY_AUDIT_KEY', AUDIT_KEY);
-  if (configured) return configured;
-  const devPath = join(dataDir, 'audit.key');
+  if (configured) {
+    if (options.warnDev !== false && existsSync(devPath))
+      logger.warn(
+        'a development audit key file exists beside the configured audit key; it is not trusted: if rows it sealed are still kept, move the key into CREDDY_AUDIT_KEY_PREVIOUS_FILE outside data_dir, then delete the file',
+        { audit_key_file: devPath },
+      );
+    return configured;
+  }
   if (options.warnDev !== false)
     logger.warn(
       'INSECURE: using a development audit key stored next to the database; set CREDDY_AUDIT_KEY or CREDDY_AUDIT_KEY_FILE in production',
@@ -31,22 +45,39 @@ export function loadAuditKey(options: { env: NodeJS.ProcessEnv; dataDir: string;
 export interface AuditKeySet {
   /** Undefined only when loaded for verification and no key is configured. */
   readonly current: AuditKey | undefined;
+  /** The keys of earlier audit key changes (`CREDDY_AUDIT_KEY_PREVIOUS`), for rows they sealed. */
+  readonly previous: readonly AuditKey[];
   readonly all: readonly AuditKey[];
   byId(id: string): AuditKey | undefined;
 }
 
 /**
- * Loads the keys verification needs, without ever creating one: `CREDDY_AUDIT_KEY` (or the dev
- * key file when that is unset), plus `CREDDY_AUDIT_KEY_PREVIOUS` / `_PREVIOUS_FILE` — the key
- * before a key change, so rows it sealed still verify — plus the dev key file if it exists (rows
- * written before production keys were set). Each row names its key id; verify picks by that.
+ * Loads the keys verification needs, without ever creating one: `CREDDY_AUDIT_KEY` (or, only when
+ * it and `CREDDY_AUDIT_KEY_FILE` are unset, the dev key file), plus `CREDDY_AUDIT_KEY_PREVIOUS`
+ * (keys separated by commas) or `_PREVIOUS_FILE` (one key per line) — the keys of earlier key
+ * changes, so rows they sealed still verify. Each row names its key id; verify picks by that.
+ *
+ * The dev key file is never trusted beside a configured key: whoever can write data_dir could
+ * plant one and seal rows with it. An operator moving off the dev key names it as a previous key.
  */
 export function loadAuditKeys(options: { env: NodeJS.ProcessEnv; dataDir?: string }): AuditKeySet {
   const { env, dataDir } = options;
-  const devPath = dataDir === undefined ? undefined : join(dataDir, 'audit.key');
-  const dev = devPath === undefined ? undefined : devKeyFile(devPath, AUDIT_KEY, { create: false });
-  const current = readKeyVar(env, 'CREDDY_AUDIT_KEY', AUDIT_KEY) ?? dev;
-  const all = [current, readKeyVar(env, 'CREDDY_AUDIT_KEY_PREVIOUS', AUDIT_KEY), dev].filter((k): k is AuditKey => k !== undefined);
-  const byId = new Map(all.map((k) => [k.id, k]));
-  return { current, all: [...byId.values()], byId: (id) => byId.get(id) };
+  const configured = readKeyVar(env, 'CREDDY_AUDIT_KEY', AUDIT_KEY);
+  const current = configured ?? (dataDir === undefined ? undefined : devKeyFile(devAuditKeyPath(dataDir), AUDIT_KEY, { create: false }));
+  const previous = readKeyListVar(env, 'CREDDY_AUDIT_KEY_PREVIOUS', AUDIT_KEY);
+  const byId = new Map([current, ...previous].filter((k): k is AuditKey => k !== undefined).map((k) => [k.id, k]));
+  return { current, previous, all: [...byId.values()], byId: (id) => byId.get(id) };
+}
+
+/**
+ * Reads the id of the dev key file, if there is one, for messages only (doctor): beside a
+ * configured key it is not trusted, but its id tells whether rows a log holds were sealed by it.
+ * Undefined when the file is absent or not a key.
+ */
+export function devAuditKeyId(dataDir: string): string | undefined {
+  try {
+    return devKeyFile(devAuditKeyPath(dataDir), AUDIT_KEY, { create: false })?.id;
+  } catch {
+    return undefined;
+  }
 }

@@ -2,7 +2,7 @@ import type { Logger } from '../_utils/logger.js';
 import { CreddyError } from '../errors.js';
 import type { AgentRecord } from '../model/agent.js';
 import type { AgentKeyRecord } from '../model/agent-key.js';
-import type { AuditRow, AuditType } from '../model/audit.js';
+import type { AuditKeyUsage, AuditRow, AuditType } from '../model/audit.js';
 import type { KeyRecord } from '../model/key.js';
 import type { SecretVersionRecord } from '../model/secret.js';
 import type { SecretSelector, Store } from '../store/port.js';
@@ -10,6 +10,7 @@ import { chainHash } from './chain.js';
 import type { AuditKeySet } from './key.js';
 import { secretReadProblem } from './secret-facts.js';
 import { agentKeysProblem, agentProblem, applyFact, emptyFacts, keyProblem, STATE_TYPES } from './state-facts.js';
+import { describeKeyUsage, describeUnconfigured, noteKeyUsage, UNCONFIGURED_KEY_FIX } from './unconfigured-keys.js';
 
 /**
  * Ties the rows that decide access to the audit log, which an attacker with the database file
@@ -38,6 +39,12 @@ export interface StateGuard {
    * another process since the last refresh), then throws ERR_SECRET_INTEGRITY.
    */
   readSecrets(selector: SecretSelector, read: () => Promise<SecretVersionRecord[]>): Promise<SecretVersionRecord[]>;
+  /**
+   * Reads the log and throws ERR_CONFIG_INVALID, naming the key ids and the fix, if any row that
+   * records state was sealed by an audit key that is not configured: the server refuses to start
+   * rather than run with agents and keys it cannot vouch for (see unconfigured-keys.ts).
+   */
+  assertKeysConfigured(): Promise<void>;
 }
 
 /** The key rows as read, and those of them that match the audit log. */
@@ -70,10 +77,20 @@ export function createStateGuard(deps: { store: Store; keys: AuditKeySet; logger
   let prunedBefore = Number.NEGATIVE_INFINITY;
   let refreshing: Promise<void> | undefined;
 
+  /** State rows sealed by a key that is not configured, by key id: they change nothing either. */
+  const unconfigured = new Map<string, AuditKeyUsage>();
+  const unconfiguredIds = (): { unconfigured_audit_keys?: string[] } =>
+    unconfigured.size === 0 ? {} : { unconfigured_audit_keys: [...unconfigured.keys()] };
+
   // A row the audit key did not seal (an insert by someone with the file) changes nothing.
   const trusted = (row: AuditRow): boolean => {
     const key = keys.byId(row.keyId);
-    if (key && chainHash(key, row) === row.hash) return true;
+    if (!key) {
+      // Not tampering as far as anyone can tell: a key missing from the configuration (logged below).
+      noteKeyUsage(unconfigured, row);
+      return false;
+    }
+    if (chainHash(key, row) === row.hash) return true;
     logger.error('audit row failed its HMAC check; its state change is not trusted', { seq: row.seq, type: row.type });
     return false;
   };
@@ -108,7 +125,16 @@ export function createStateGuard(deps: { store: Store; keys: AuditKeySet; logger
       ...STATE_TYPES.map((type) => readType(type, upTo)),
     ]);
     prunedBefore = first && first.seq > 1 ? first.time : Number.NEGATIVE_INFINITY;
+    const known = new Set(unconfigured.keys());
     for (const row of byType.flat().sort((a, b) => a.seq - b.seq)) if (trusted(row)) applyFact(facts, row);
+    // Once per key id, not per row: a forgotten previous key would otherwise log every row it sealed.
+    for (const [keyId, usage] of unconfigured)
+      if (!known.has(keyId))
+        logger.error('audit rows sealed by an audit key that is not configured; the state they record is not trusted', {
+          key_id: keyId,
+          rows: describeKeyUsage(usage),
+          fix: UNCONFIGURED_KEY_FIX,
+        });
     STATE_TYPES.forEach((type, i) => {
       const last = byType[i]!.at(-1);
       if (last) lastSeq.set(type, last.seq);
@@ -130,7 +156,7 @@ export function createStateGuard(deps: { store: Store; keys: AuditKeySet; logger
       await refresh();
       problem = judge();
       if (!problem) return;
-      logger.error('agent row does not match the audit log; refused', { agent: agent.name, problem });
+      logger.error('agent row does not match the audit log; refused', { agent: agent.name, problem, ...unconfiguredIds() });
       if (facts.agents.get(agent.id)?.revoked) {
         throw new CreddyError('ERR_AGENT_REVOKED', `agent "${agent.name}" is revoked`, { details: { agent: agent.name } });
       }
@@ -150,7 +176,8 @@ export function createStateGuard(deps: { store: Store; keys: AuditKeySet; logger
         }
         if (problems.size === 0) return { loaded, usable: loaded };
         if (attempt < VET_ATTEMPTS) continue;
-        for (const [kid, problem] of problems) logger.error('signing key row does not match the audit log; not used', { kid, problem });
+        for (const [kid, problem] of problems)
+          logger.error('signing key row does not match the audit log; not used', { kid, problem, ...unconfiguredIds() });
         return { loaded, usable: loaded.filter((key) => !problems.has(key.kid)) };
       }
     },
@@ -165,8 +192,17 @@ export function createStateGuard(deps: { store: Store; keys: AuditKeySet; logger
         problem = secretReadProblem(facts.secrets, selector, records, prunedBefore);
       }
       if (!problem) return records;
-      logger.error('secret version does not match the audit log; refused', { ...problem });
+      logger.error('secret version does not match the audit log; refused', { ...problem, ...unconfiguredIds() });
       throw new CreddyError('ERR_SECRET_INTEGRITY', `secret ${problem.path} failed its integrity check`, { details: { ...problem } });
+    },
+    async assertKeysConfigured() {
+      await refresh();
+      if (unconfigured.size === 0) return;
+      throw new CreddyError(
+        'ERR_CONFIG_INVALID',
+        `${describeUnconfigured(unconfigured.values())}, so the agents, signing keys and secrets they record cannot be trusted; ${UNCONFIGURED_KEY_FIX}`,
+        { details: { audit_key_ids: [...unconfigured.keys()] } },
+      );
     },
   };
 }

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { type AuditCheckpoint, type AuditRow, GENESIS_HASH } from '../model/audit.js';
+import { type AuditCheckpoint, type AuditKeyUsage, type AuditRow, GENESIS_HASH } from '../model/audit.js';
 import { canonicalRow, chainHash } from './chain.js';
 import { checkpointSignatureValid } from './checkpoint.js';
 import type { AuditKeySet } from './key.js';
 import type { AuditPublicKey } from './signing-key.js';
+import { describeUnconfigured, noteKeyUsage, UNCONFIGURED_KEY_FIX } from './unconfigured-keys.js';
 
 /** What is wrong at the first bad seq. */
 export type ProblemKind =
@@ -12,13 +13,18 @@ export type ProblemKind =
   | 'reordered' // a genuine row sits at the wrong place
   | 'inserted' // a row that the audit key never sealed was added
   | 'truncated' // the log ends before a signed checkpoint
-  | 'unknown-key' // sealed or signed by a key this verifier does not have
+  | 'unknown-key' // sealed or signed by a key this verifier does not have (a configuration error, unless the key was never yours)
   | 'bad-checkpoint'; // a checkpoint signature does not verify
 
 export interface ChainProblem {
   readonly seq: number;
   readonly kind: ProblemKind;
   readonly detail: string;
+  /**
+   * On the `unknown-key` problem of rows (not of a checkpoint): every audit key id that sealed
+   * rows but is not configured, with the rows it sealed. Only reported when nothing else is wrong.
+   */
+  readonly unconfiguredKeys?: readonly AuditKeyUsage[];
 }
 
 export interface ChainReport {
@@ -71,7 +77,10 @@ const plainSha = (row: AuditRow): string => createHash('sha256').update(row.prev
 /**
  * Walks the chain in seq order and reports the first problem: HMAC per row (with the key its
  * key_id names), prev_hash linkage, seq continuity, every checkpoint's Ed25519 signature and
- * hash, and a tail that ends before the latest checkpoint.
+ * hash, and a tail that ends before the latest checkpoint. Rows sealed by a key that is not
+ * configured are walked on (linkage and checkpoints still checked, not their HMACs) and reported
+ * together, one `unknown-key` problem naming every such key id and its rows, and only when
+ * nothing else is wrong: a proven edit matters more than a key left out of the configuration.
  */
 export async function verifyChain(source: ChainSource): Promise<ChainReport> {
   const { checkpoints, keys } = source;
@@ -101,7 +110,8 @@ export async function verifyChain(source: ChainSource): Promise<ChainReport> {
   let latestRecorded: number | undefined;
 
   let hmacMismatch = false;
-  const diagnose = async (row: AuditRow): Promise<ChainProblem | undefined> => {
+  const unconfigured = new Map<string, AuditKeyUsage>();
+  const diagnose = async (row: AuditRow, following: AuditRow | undefined): Promise<ChainProblem | undefined> => {
     const expectedSeq = prev ? prev.seq + 1 : 1;
     const expectedPrev = prev?.hash ?? GENESIS_HASH;
     const anchor = bySeq.get(row.seq);
@@ -130,13 +140,15 @@ export async function verifyChain(source: ChainSource): Promise<ChainReport> {
       };
     }
     const key = canHmac ? keys.byId(row.keyId) : undefined;
-    if (canHmac && !key)
-      return {
-        seq: row.seq,
-        kind: 'unknown-key',
-        detail: `sealed by audit key ${row.keyId}, which is not configured (set CREDDY_AUDIT_KEY_PREVIOUS)`,
-      };
     const ahead = async (): Promise<readonly AuditRow[]> => source.page(row.seq, PAGE);
+    if (canHmac && !key) {
+      // Its HMAC cannot be checked, but a row the next one links past was slipped in. The next
+      // row is usually on this page: a log of such rows must not cost a read per row.
+      const next = following ?? (await ahead())[0];
+      if (next && next.prevHash !== row.hash && next.prevHash === row.prevHash)
+        return { seq: row.seq, kind: 'inserted', detail: `row at seq ${row.seq} is not part of the chain: seq ${next.seq} links past it` };
+      noteKeyUsage(unconfigured, row);
+    }
     if (prev || row.seq === 1) {
       if (row.prevHash !== expectedPrev) {
         const later = await ahead();
@@ -170,8 +182,8 @@ export async function verifyChain(source: ChainSource): Promise<ChainReport> {
   walk: for (;;) {
     const page = await source.page(after, PAGE);
     if (page.length === 0) break;
-    for (const row of page) {
-      const problem = await diagnose(row);
+    for (const [i, row] of page.entries()) {
+      const problem = await diagnose(row, page[i + 1]);
       if (problem) {
         rowProblem = problem;
         break walk;
@@ -213,7 +225,17 @@ export async function verifyChain(source: ChainSource): Promise<ChainReport> {
     };
   }
   if (rowProblem) problems.push(rowProblem);
-  const problem = problems.sort((a, b) => a.seq - b.seq)[0] ?? null;
+  const unconfiguredKeys = [...unconfigured.values()].sort((a, b) => a.firstSeq - b.firstSeq);
+  const problem =
+    problems.sort((a, b) => a.seq - b.seq)[0] ??
+    (unconfiguredKeys.length === 0
+      ? null
+      : {
+          seq: unconfiguredKeys[0]!.firstSeq,
+          kind: 'unknown-key' as const,
+          detail: `${describeUnconfigured(unconfiguredKeys)}, so their HMACs cannot be checked; ${UNCONFIGURED_KEY_FIX}`,
+          unconfiguredKeys,
+        });
   return {
     rows,
     firstSeq,

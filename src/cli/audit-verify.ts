@@ -24,7 +24,7 @@ function readPinned(ctx: CliContext, path: string | undefined): AuditPublicKey |
 }
 
 const NO_KEY =
-  'cannot verify HMACs: no audit key (set CREDDY_AUDIT_KEY or CREDDY_AUDIT_KEY_FILE, and CREDDY_AUDIT_KEY_PREVIOUS after a key change)';
+  'cannot verify HMACs: no audit key (set CREDDY_AUDIT_KEY or CREDDY_AUDIT_KEY_FILE, and CREDDY_AUDIT_KEY_PREVIOUS with the earlier keys after key changes)';
 
 function chainJson(r: ChainReport): Record<string, unknown> {
   return {
@@ -37,7 +37,21 @@ function chainJson(r: ChainReport): Record<string, unknown> {
       ? { seq: r.latestCheckpoint.seq, time: isoTime(r.latestCheckpoint.time), key_id: r.latestCheckpoint.keyId }
       : null,
     hmac: r.hmac,
-    problem: r.problem,
+    problem: r.problem && {
+      seq: r.problem.seq,
+      kind: r.problem.kind,
+      detail: r.problem.detail,
+      ...(r.problem.unconfiguredKeys
+        ? {
+            unconfigured_keys: r.problem.unconfiguredKeys.map((u) => ({
+              key_id: u.keyId,
+              first_seq: u.firstSeq,
+              last_seq: u.lastSeq,
+              rows: u.rows,
+            })),
+          }
+        : {}),
+    },
   };
 }
 
@@ -111,6 +125,15 @@ const verify = defineCommand({
         ...(expect ? { expect } : {}),
       });
       if (args.json) printJson(ctx.stdout, { ok: report.problem === null && report.hmac === 'verified', ...chainJson(report) });
+      if (report.problem?.unconfiguredKeys) {
+        // Rows the configured keys cannot check: the operator's configuration to fix, not an edit
+        // found (verify-chain reports any edit it finds before this).
+        const unchecked = report.problem.unconfiguredKeys.reduce((n, u) => n + u.rows, 0);
+        throw new CreddyError(
+          'ERR_CONFIG_INVALID',
+          `audit log NOT verified: ${report.problem.detail}. Its other ${report.rows - unchecked} rows match their HMACs, and every row links up`,
+        );
+      }
       if (report.problem) {
         const { seq, kind, detail } = report.problem;
         throw new CreddyError(

@@ -1,13 +1,14 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../_utils/logger.js';
-import { loadAuditKeys } from '../audit/key.js';
 import type { Config } from '../config/types.js';
 import { isCreddyError } from '../errors.js';
-import { type KekSet, loadKeks } from '../keys/kek.js';
+import { devKekId, type KekSet, loadKeks } from '../keys/kek.js';
 import { unsealSigningKey } from '../keys/unseal.js';
 import { inspectStore, openStore } from '../store/open-store.js';
 import { cliConfig } from './context.js';
+import { checkAuditKeys, checkAuditKeyUsage } from './doctor-audit-key.js';
+import type { Check } from './doctor-check.js';
 import type { CliContext } from './io.js';
 
 /**
@@ -16,14 +17,7 @@ import type { CliContext } from './io.js';
  * the services outside.
  */
 
-/** One line of `creddy doctor`. */
-export interface Check {
-  readonly check: string;
-  readonly status: 'ok' | 'warn' | 'fail';
-  readonly message: string;
-  /** What to change, for a warn or a fail. */
-  readonly fix?: string;
-}
+export type { Check } from './doctor-check.js';
 
 export const quiet: Logger = { info() {}, warn() {}, error() {} };
 
@@ -73,6 +67,22 @@ export function checkSecrets(env: NodeJS.ProcessEnv, config: Config): { checks: 
             fix: 'set CREDDY_KEK_FILE to a file of 64 hex chars (openssl rand -hex 32), CREDDY_KEK_PREVIOUS_FILE to the dev KEK, and run creddy keys rewrap',
           },
     );
+    const devKek = join(config.dataDir, 'kek');
+    // Never read as a KEK beside a configured one (keys/kek.ts); a leftover still holds a key that
+    // opened data, and one named as the previous KEK can be replaced by whoever writes data_dir.
+    if (set('CREDDY_KEK') && existsSync(devKek)) {
+      const asPrevious = keks.previous !== undefined && keks.previous.id === devKekId(config.dataDir);
+      checks.push({
+        check: 'kek',
+        status: 'warn',
+        message: asPrevious
+          ? `CREDDY_KEK_PREVIOUS is the development KEK file ${devKek}, inside data_dir`
+          : `a development KEK file ${devKek} exists beside the configured KEK; it is not used`,
+        fix: asPrevious
+          ? `run creddy keys rewrap, then drop CREDDY_KEK_PREVIOUS and delete ${devKek}`
+          : `delete ${devKek} (if data is still sealed under it, name a copy outside data_dir in CREDDY_KEK_PREVIOUS_FILE and run creddy keys rewrap first); if you never ran on it, someone who can write data_dir put it there: investigate`,
+      });
+    }
   } catch (err) {
     const missing = !set('CREDDY_KEK') && !existsSync(join(config.dataDir, 'kek'));
     checks.push(
@@ -91,37 +101,13 @@ export function checkSecrets(env: NodeJS.ProcessEnv, config: Config): { checks: 
           },
     );
   }
-  try {
-    const audit = loadAuditKeys({ env, dataDir: config.dataDir });
-    if (set('CREDDY_AUDIT_KEY'))
-      checks.push({
-        check: 'audit key',
-        status: 'ok',
-        message: `from ${env['CREDDY_AUDIT_KEY'] ? 'CREDDY_AUDIT_KEY' : 'CREDDY_AUDIT_KEY_FILE'}, id ${audit.current!.id}`,
-      });
-    else
-      checks.push({
-        check: 'audit key',
-        status: 'warn',
-        message: audit.current
-          ? `development audit key ${join(config.dataDir, 'audit.key')}, stored beside the log`
-          : 'no audit key configured: the server would create a development one',
-        fix: 'set CREDDY_AUDIT_KEY_FILE (openssl rand -hex 32); keep the old key as CREDDY_AUDIT_KEY_PREVIOUS_FILE so older rows still verify',
-      });
-  } catch (err) {
-    checks.push({
-      check: 'audit key',
-      status: 'fail',
-      message: (err as Error).message,
-      fix: 'CREDDY_AUDIT_KEY / CREDDY_AUDIT_KEY_FILE must hold 64 hex characters',
-    });
-  }
+  checks.push(...checkAuditKeys(env, config));
   return { checks, ...(keks ? { keks } : {}) };
 }
 
 /**
  * The store is there, readable, of this build's schema; and what it holds agrees with the keys:
- * the KEK opens the current signing key, the audit key sealed the newest row. Changes nothing.
+ * the KEK opens the current signing key, every audit key that sealed a row is configured. Changes nothing.
  */
 export async function checkStore(
   env: NodeJS.ProcessEnv,
@@ -204,15 +190,7 @@ export async function checkStore(
         });
       }
     }
-    const [head] = await store.audit.query({ order: 'desc', limit: 1 });
-    const auditKeys = loadAuditKeys({ env, dataDir: config.dataDir });
-    if (head && !auditKeys.byId(head.keyId))
-      checks.push({
-        check: 'audit key',
-        status: 'fail',
-        message: `the newest audit row (seq ${head.seq}) was sealed by audit key ${head.keyId}, which is not configured`,
-        fix: 'set CREDDY_AUDIT_KEY to that key, or keep it as CREDDY_AUDIT_KEY_PREVIOUS after a key change',
-      });
+    checks.push(...(await checkAuditKeyUsage(store, env, config)));
     return { checks, ...(current ? { currentKid: current.kid } : {}) };
   } finally {
     await store.close();

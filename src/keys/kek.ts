@@ -54,6 +54,18 @@ export function loadKeks(options: {
 }
 
 /**
+ * The id of the dev KEK file in `dataDir`, for messages only (doctor): beside a configured KEK it
+ * is never read as a KEK. Undefined when the file is absent or not a key.
+ */
+export function devKekId(dataDir: string): string | undefined {
+  try {
+    return devKeyFile(join(dataDir, 'kek'), KEK, { create: false })?.id;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Encrypts with AES-256-GCM under `kek`: a fresh 12-byte IV per call, `aad` bound into the tag
  * (e.g. the kid), so a sealed blob moved to another row fails to open. Layout: version | iv | tag | ct.
  */

@@ -67,6 +67,14 @@ export interface AuditHead {
   readonly hash: string;
 }
 
+/** Which rows one audit HMAC key sealed: what `audit verify` and `doctor` name when it is not configured. */
+export interface AuditKeyUsage {
+  readonly keyId: string;
+  readonly firstSeq: number;
+  readonly lastSeq: number;
+  readonly rows: number;
+}
+
 /** An Ed25519-signed statement "row `seq` has chain hash `hash`", made at `time` (epoch ms). */
 export interface AuditCheckpoint extends AuditHead {
   readonly time: number;

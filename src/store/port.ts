@@ -8,7 +8,15 @@
  */
 import type { AgentRecord } from '../model/agent.js';
 import type { AgentKeyRecord } from '../model/agent-key.js';
-import type { AuditCheckpoint, AuditEvent, AuditHead, AuditOutcome, AuditRow, AuditSigningKeyRecord } from '../model/audit.js';
+import type {
+  AuditCheckpoint,
+  AuditEvent,
+  AuditHead,
+  AuditKeyUsage,
+  AuditOutcome,
+  AuditRow,
+  AuditSigningKeyRecord,
+} from '../model/audit.js';
 import type { CredentialRecord } from '../model/credential.js';
 import type { KeyRecord, KeyState } from '../model/key.js';
 import type { SecretVersionRecord } from '../model/secret.js';
@@ -266,6 +274,11 @@ export interface Store {
     query(filter: AuditFilter): Promise<AuditRow[]>;
     /** The last row's seq and hash; undefined for an empty log. */
     head(): Promise<AuditHead | undefined>;
+    /**
+     * Per audit HMAC key id: the first and last seq it sealed and how many rows, by first seq
+     * (`doctor`: which keys the log still needs). Reads the whole table.
+     */
+    keyUsage(): Promise<AuditKeyUsage[]>;
     /**
      * If rows exist past the last checkpoint, signs the head with `sign` and stores it, unless a
      * checkpoint at or past that row exists by then (another process got there first). The stored

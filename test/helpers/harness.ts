@@ -159,8 +159,12 @@ export interface TestBroker {
   keyPairAgent(name: string, grants: string, options?: KeyPairOptions): Promise<TestAgentKey>;
   /** Stops the server (drain, reaper, last checkpoint) and keeps the data dir. */
   stopServer(): Promise<void>;
-  /** Stops the server and starts a new one on the same data dir, keys and clock. */
-  restart(): Promise<void>;
+  /**
+   * Stops the server and starts a new one on the same data dir and clock, with the same keys
+   * unless `env` changes them: each variable it names is set (undefined: removed) in `env` for
+   * this server, later ones and CLI runs given `env` (an operator changing the audit key).
+   */
+  restart(env?: NodeJS.ProcessEnv): Promise<void>;
   /** Stops the server if it runs and removes the data dir. */
   stop(): Promise<void>;
 }
@@ -219,8 +223,12 @@ export async function startBroker(options: BrokerOptions = {}): Promise<TestBrok
     agent: (name, grants) => broker.agent(current.services, name, grants),
     keyPairAgent: (name, grants, options) => broker.keyPairAgent(current.services, name, grants, options),
     stopServer,
-    async restart() {
+    async restart(env = {}) {
       await stopServer();
+      for (const [name, value] of Object.entries(env)) {
+        if (value === undefined) delete broker.env[name];
+        else broker.env[name] = value;
+      }
       running = current = await boot();
     },
     async stop() {

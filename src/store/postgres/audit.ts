@@ -1,3 +1,4 @@
+import type { AuditKeyUsage } from '../../model/audit.js';
 import type { AuditFilter, Store } from '../port.js';
 import { type AuditDbRow, toAuditRow } from '../rows.js';
 import { appendInTx } from './audit-append.js';
@@ -11,12 +12,18 @@ export function postgresAudit(db: Db, options: { durable: boolean }): Store['aud
       // One transaction per batch: the writer's group commit costs one WAL flush for all of it.
       return db.transaction((tx) => appendInTx(tx, entries, seal), { durable: options.durable });
     },
+    async keyUsage() {
+      return (await db.query<AuditKeyUsage>({ text: KEY_USAGE, long: true })).rows;
+    },
     async query(filter) {
       const { text, values } = buildQuery(filter);
       return (await db.query<AuditDbRow>(text, values)).rows.map(toAuditRow);
     },
   };
 }
+
+const KEY_USAGE =
+  'SELECT key_id AS "keyId", MIN(seq) AS "firstSeq", MAX(seq) AS "lastSeq", COUNT(*) AS rows FROM audit_events GROUP BY key_id ORDER BY 2';
 
 /** Builds the filtered SELECT; every filter column has an index (schema-v1.ts). */
 function buildQuery(filter: AuditFilter): { text: string; values: unknown[] } {

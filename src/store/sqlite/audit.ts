@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import type { AuditKeyUsage } from '../../model/audit.js';
 import type { AuditFilter, Store } from '../port.js';
 import { type AuditDbRow, toAuditRow } from '../rows.js';
 import { createAppendTransaction } from './audit-append.js';
@@ -21,6 +22,9 @@ export function sqliteAudit(db: Database.Database, options: { offThread: boolean
       if (seal.portable && offThread) return offThread.append(entries, seal.portable);
       return appendAll.immediate(entries, seal);
     },
+    async keyUsage() {
+      return db.prepare<[], AuditKeyUsage>(KEY_USAGE).all();
+    },
     async query(filter) {
       const { sql, params } = buildQuery(filter);
       return db
@@ -30,6 +34,9 @@ export function sqliteAudit(db: Database.Database, options: { offThread: boolean
     },
   };
 }
+
+const KEY_USAGE =
+  'SELECT key_id AS keyId, MIN(seq) AS firstSeq, MAX(seq) AS lastSeq, COUNT(*) AS rows FROM audit_events GROUP BY key_id ORDER BY firstSeq';
 
 /** Builds the filtered SELECT; every filter column has an index (see migrations). */
 function buildQuery(filter: AuditFilter): { sql: string; params: unknown[] } {

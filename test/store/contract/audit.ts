@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { createSealer } from '../../../src/audit/chain.js';
 import { signCheckpoint } from '../../../src/audit/checkpoint.js';
 import { GENESIS_HASH } from '../../../src/model/audit.js';
 import type { PrunedRange, PruneRecord } from '../../../src/store/port.js';
@@ -56,6 +58,30 @@ export function auditContract(sut: () => StoreUnderTest): void {
       expect(await store.audit.head()).toEqual(head);
       expect(await store.credentials.get(c.jti)).toBeUndefined();
       expect(await store.agents.byName(a.name)).toBeUndefined();
+    });
+
+    it('keyUsage names each audit key that sealed rows, with its first and last seq and count', async () => {
+      const { store } = sut();
+      const other = createSealer({ id: 'contract-other', key: randomBytes(32) });
+      const head = (await store.audit.head())?.seq ?? 0;
+      const before = new Map((await store.audit.keyUsage()).map((u) => [u.keyId, u]));
+      await store.audit.append([{ event: event() }, { event: event() }], other);
+      await store.audit.append([{ event: event() }], seal);
+      await store.audit.append([{ event: event() }], other);
+      const usage = await store.audit.keyUsage();
+      expect(usage.find((u) => u.keyId === 'contract-other')).toEqual({
+        keyId: 'contract-other',
+        firstSeq: head + 1,
+        lastSeq: head + 4,
+        rows: 3,
+      });
+      expect(usage.find((u) => u.keyId === 'contract')).toEqual({
+        keyId: 'contract',
+        firstSeq: before.get('contract')?.firstSeq ?? head + 3,
+        lastSeq: head + 3,
+        rows: (before.get('contract')?.rows ?? 0) + 1,
+      });
+      expect(usage.map((u) => u.firstSeq)).toEqual([...usage.map((u) => u.firstSeq)].sort((x, y) => x - y));
     });
 
     it('query filters by every column it offers, in both orders, with a limit', async () => {
