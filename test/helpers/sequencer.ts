@@ -32,6 +32,8 @@ export const LONG_FILES: readonly string[] = [
   'test/store/postgres-silent-connection.test.ts',
   'test/backends/postgres/crash.test.ts',
   'test/cli/bin.test.ts',
+  // Two followers polling every 500 ms while writers commit (about 9 s).
+  'test/audit/follow-once.test.ts',
 ];
 
 export default class LongFilesFirst extends BaseSequencer {
