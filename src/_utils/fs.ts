@@ -1,4 +1,20 @@
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  copyFileSync,
+  existsSync,
+  fchmodSync,
+  fsyncSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 
 /**
  * Creates `dir` (and parents) and forces mode 0700 whatever the umask: the data dir holds the
@@ -19,10 +35,62 @@ export function createPrivateDirIfMissing(dir: string): void {
   chmodSync(dir, 0o700);
 }
 
-/** Writes a file readable only by its owner (0600), whatever the umask. */
-export function writePrivateFile(path: string, data: string | Uint8Array, options: { exclusive?: boolean } = {}): void {
-  writeFileSync(path, data, { mode: 0o600, flag: options.exclusive ? 'wx' : 'w' });
-  chmodSync(path, 0o600);
+/**
+ * Writes a file readable only by its owner (0600, whatever the umask), whole or not at all: the
+ * data goes to a new temporary file beside `path`, is flushed to disk, and only then takes the
+ * name, so a reader or a crash never meets half a file. An existing `path` is refused (EEXIST)
+ * unless `overwrite`, and even then the name is replaced, not the file behind it: a symlink at
+ * `path` is never followed (the old `writeFileSync` truncated an old file in place, and wrote and
+ * chmodded wherever a planted symlink pointed).
+ */
+export function writePrivateFile(path: string, data: string | Uint8Array, options: { overwrite?: boolean } = {}): void {
+  // Dot-prefixed and `.tmp`: a crash's leftover is recognisable (the credential cache sweeps them).
+  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  // 'wx' is O_CREAT|O_EXCL: it refuses an existing name, a symlink included.
+  const fd = openSync(temp, 'wx', 0o600);
+  try {
+    try {
+      fchmodSync(fd, 0o600);
+      writeFileSync(fd, data);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    if (options.overwrite) renameSync(temp, path);
+    else placeNew(temp, path);
+    syncDir(dirname(path));
+  } finally {
+    rmSync(temp, { force: true });
+  }
+}
+
+/** Gives `temp`'s file the name `path` unless that name exists (EEXIST): rename would replace it. */
+function placeNew(temp: string, path: string): void {
+  try {
+    // link(2) fails on an existing name and does not follow a symlink there; the name appears
+    // with the whole file behind it.
+    linkSync(temp, path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    // A file system without hard links (FAT, some network and FUSE mounts): an exclusive copy
+    // (O_EXCL, so still no symlink followed and nothing overwritten), visible while it is written.
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw err;
+    copyFileSync(temp, path, constants.COPYFILE_EXCL);
+  }
+}
+
+/** Makes a new name in `dir` durable; best effort (not every platform can fsync a directory). */
+function syncDir(dir: string): void {
+  try {
+    const fd = openSync(dir, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // The file itself is on disk; only its name could be lost to a crash.
+  }
 }
 
 /** Forces 0600 on a file if it exists (SQLite creates -wal/-shm with the umask's mode). */

@@ -88,7 +88,7 @@ export function devKeyFile(path: string, kind: KeyKind, options: { create: boole
     try {
       // The data dir exists already with SQLite (it holds the database), not with PostgreSQL.
       ensurePrivateDir(dirname(path));
-      writePrivateFile(path, `${randomBytes(32).toString('hex')}\n`, { exclusive: true });
+      writePrivateFile(path, `${randomBytes(32).toString('hex')}\n`);
     } catch (err) {
       // Another process created it first: use theirs.
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {

@@ -62,7 +62,7 @@ export async function withAgentKey<T>(
   const format: PrivateKeyFormat = /\.(json|jwk)$/i.test(path) ? 'jwk' : 'pem';
   const pair = generateAgentKeyPair(format);
   try {
-    writePrivateFile(path, pair.privateKey, { exclusive: true });
+    writePrivateFile(path, pair.privateKey);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'EEXIST' ? 'the file exists (a key file is never overwritten)' : `cannot write it (${code ?? 'error'})`;

@@ -11,6 +11,7 @@ import { CreddyError } from '../errors.js';
 import { openStore } from '../store/open-store.js';
 import { cliConfig, cliPath, jsonArg, operatorArgs, requireExistingStore, withServices } from './context.js';
 import { type CliContext, contextOf } from './io.js';
+import { checkOutFile, forceArg, writeOutFile } from './out-file.js';
 import { isoTime, printJson } from './output.js';
 import { timeRangeArgs, timeRangeFromArgs } from './time-range.js';
 
@@ -157,7 +158,8 @@ const verify = defineCommand({
 const exportCmd = defineCommand({
   meta: { name: 'export', description: 'Write a signed, offline-verifiable bundle of audit events (tar, mode 0600)' },
   args: {
-    out: { type: 'string', description: 'Bundle file to write, or - for standard output', required: true, valueHint: 'FILE' },
+    out: { type: 'string', description: 'Bundle file to create, or - for standard output', required: true, valueHint: 'FILE' },
+    ...forceArg,
     ...timeRangeArgs,
     ...operatorArgs,
     ...jsonArg,
@@ -171,9 +173,12 @@ const exportCmd = defineCommand({
       const signer = await loadAuditSigner({ store: services.store, keks: services.keks, now: () => services.clock.now() });
       // `--out -`: the tar goes to stdout, so what is said about it goes to stderr.
       const toStdout = args.out === '-';
+      const path = cliPath(ctx, args.out);
+      const force = args.force === true;
+      if (!toStdout) checkOutFile(path, args.out, force);
       const manifest = await exportBundle(
         { store: services.store, keys, signer, issuer: services.config.issuer, now: () => services.clock.now() },
-        { out: toStdout ? (tar) => void ctx.stdout.write(tar) : cliPath(ctx, args.out), ...range },
+        { out: toStdout ? (tar) => void ctx.stdout.write(tar) : (tar) => writeOutFile(path, args.out, tar, force), ...range },
       );
       const report = toStdout ? ctx.stderr : ctx.stdout;
       if (args.json) return printJson(report, { out: args.out, manifest });

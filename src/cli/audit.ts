@@ -64,9 +64,25 @@ const FOLLOW_WIDTHS = { seq: 6, time: 20, type: 18, outcome: 7, agent: 12, backe
 /** How often `--follow` polls for new rows. */
 const FOLLOW_POLL_MS = 500;
 
+/** Rows per `--follow` query; a full page is followed at once by the next. */
+const FOLLOW_PAGE = 1000;
+
 /**
- * `--follow`: prints the last matching rows oldest first, then polls for rows past the last seq
- * seen (the filters still apply) until SIGINT/SIGTERM. `--json` prints one JSON object per line.
+ * `--follow`: prints the last matching rows oldest first, then polls for rows past a cursor (the
+ * filters still apply) until SIGINT/SIGTERM, each row exactly once and in seq order. `--json`
+ * prints one JSON object per line.
+ *
+ * Why a cursor is safe: rows become visible only in seq order, so whatever a reader sees is every
+ * row up to some seq. An append reads the head and numbers its rows under the chain's lock, which
+ * its commit releases: SQLite's one write lock (`BEGIN IMMEDIATE`), or on PostgreSQL the
+ * transaction-scoped advisory lock every replica takes, which the server lets go only after the
+ * commit is visible to new snapshots. So the next append cannot even read the head, let alone
+ * commit a higher seq, before the lower one is visible. Hence a head read *before* a query bounds
+ * what that query sees from below: every row up to that head is visible to it, so the cursor may
+ * skip to that head (past rows the filter leaves out: a quiet filter does not rescan the tail),
+ * or to the last row printed if that is higher — never the head alone, which re-printed the rows
+ * a query found beyond it, and never a head read after the query, which skipped the rows
+ * committed in between.
  */
 async function follow(out: CliOutput, services: Services, filter: AuditFilter, json: boolean): Promise<void> {
   // Text: one header, then each poll's rows at fixed minimum widths so the columns stay under it.
@@ -83,20 +99,25 @@ async function follow(out: CliOutput, services: Services, filter: AuditFilter, j
     header = false;
     for (const line of body) out.write(`${line}\n`);
   };
+  const headSeq = async (): Promise<number> => (await services.store.audit.head())?.seq ?? 0;
+  const floor = await headSeq();
   const initial = (await services.store.audit.query({ ...filter, order: 'desc' })).reverse();
   print(initial);
-  let after = initial.at(-1)?.seq ?? (await services.store.audit.head())?.seq ?? 0;
+  let after = Math.max(floor, initial.at(-1)?.seq ?? 0);
   let stopped = false;
   const stop = (): void => void (stopped = true);
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  let full = false;
   while (!stopped) {
-    await new Promise((resolve) => setTimeout(resolve, FOLLOW_POLL_MS));
-    const head = await services.store.audit.head();
-    const rows = await services.store.audit.query({ ...filter, afterSeq: after, order: 'asc', limit: 1000 });
+    if (!full) await new Promise((resolve) => setTimeout(resolve, FOLLOW_POLL_MS));
+    const head = await headSeq();
+    const rows = await services.store.audit.query({ ...filter, afterSeq: after, order: 'asc', limit: FOLLOW_PAGE });
     print(rows);
-    // Advance past non-matching rows too, so a quiet filter does not rescan the whole tail.
-    after = rows.length === 1000 ? rows.at(-1)!.seq : Math.max(after, head?.seq ?? after);
+    const last = rows.at(-1)?.seq ?? after;
+    // A full page may stop short of the head: go on from its last row, without waiting.
+    full = rows.length === FOLLOW_PAGE;
+    after = full ? last : Math.max(last, head);
   }
 }
 

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import {
   chmodSync,
   closeSync,
@@ -9,7 +9,6 @@ import {
   openSync,
   readdirSync,
   readFileSync,
-  renameSync,
   type Stats,
   unlinkSync,
 } from 'node:fs';
@@ -225,13 +224,10 @@ export function openCredentialCache({ dir, now, stderr }: CredentialCacheOptions
     write(key, issued) {
       if (!fresh(issued) || ensureDir() === undefined) return;
       const name = `${key}.json`;
-      const temp = join(dir, `.${key}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
       try {
-        writePrivateFile(temp, JSON.stringify({ v: FORMAT_VERSION, key, issued } satisfies Entry), { exclusive: true });
-        // rename is atomic: a reader sees the old entry or the new one, never half of one.
-        renameSync(temp, join(dir, name));
+        // Through a temporary file and a rename: a reader sees the old entry or the new one, never half of one.
+        writePrivateFile(join(dir, name), JSON.stringify({ v: FORMAT_VERSION, key, issued } satisfies Entry), { overwrite: true });
       } catch (err) {
-        removeOurs(temp, uid);
         warn(`not caching the credential: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
         return;
       }

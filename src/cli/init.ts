@@ -46,7 +46,15 @@ export const initCommand = defineCommand({
     // Only what init creates gets its modes: the directory it runs in (often a repository) is left alone.
     createPrivateDirIfMissing(dir);
     createPrivateDirIfMissing(join(dir, 'data'));
-    writePrivateFile(path, demoConfig(port));
+    try {
+      // --force replaces the name: a creddy.yaml that is a symlink is replaced, not written through.
+      writePrivateFile(path, demoConfig(port), { overwrite: args.force === true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      // Created by someone else since the check above.
+      if (args['if-missing']) return;
+      throw new CreddyError('ERR_USAGE', `${path} exists; use --force to overwrite`);
+    }
     ctx.stdout.write(`wrote ${path}\nnext: creddy server --config ${path}\n`);
   },
 });

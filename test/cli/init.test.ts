@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
@@ -35,5 +35,23 @@ describe('creddy init', () => {
     const fresh = join(tmp.dir, 'new', 'place');
     expect((await runCli(['init', '--dir', fresh], {})).code).toBe(0);
     expect(mode(fresh)).toBe(0o700);
+  });
+
+  it('refuses an existing creddy.yaml without --force; --force replaces a symlink there, never the file it points to', async () => {
+    tmp = tempDir('creddy-init-');
+    const elsewhere = join(tmp.dir, 'elsewhere.yaml');
+    writeFileSync(elsewhere, 'mine\n', { mode: 0o644 });
+    const repo = join(tmp.dir, 'repo');
+    mkdirSync(repo);
+    symlinkSync(elsewhere, join(repo, 'creddy.yaml'));
+    const refused = await runCli(['init', '--dir', repo], {});
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('exists; use --force to overwrite');
+    const forced = await runCli(['init', '--dir', repo, '--force'], {});
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(lstatSync(join(repo, 'creddy.yaml')).isSymbolicLink()).toBe(false);
+    expect(mode(join(repo, 'creddy.yaml'))).toBe(0o600);
+    expect(readFileSync(elsewhere, 'utf8')).toBe('mine\n');
+    expect(mode(elsewhere)).toBe(0o644);
   });
 });

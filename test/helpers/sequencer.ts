@@ -35,6 +35,8 @@ export const LONG_FILES: readonly string[] = [
   'test/store/postgres-retention-steps.test.ts',
   'test/audit/retention-steps.test.ts',
   'test/cli/bin.test.ts',
+  // Two followers polling every 500 ms while writers commit (about 9 s).
+  'test/audit/follow-once.test.ts',
 ];
 
 export default class LongFilesFirst extends BaseSequencer {
