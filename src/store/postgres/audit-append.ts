@@ -1,5 +1,6 @@
 import { type AuditRow, GENESIS_HASH } from '../../model/audit.js';
-import type { AuditEntry, AuditSealer, StateChange } from '../port.js';
+import { AuditRejected, auditEntries } from '../audit-rejected.js';
+import type { AuditEntry, AuditSealer, KeyAudit, StateChange } from '../port.js';
 import { AUDIT_COLUMNS, auditValues, CREDENTIAL_COLUMNS, credentialValues, insertMany } from '../rows.js';
 import { applyAgentKeyChange, replaceAgentKeys } from './agent-keys.js';
 import { lockAuditChain, type Tx } from './db.js';
@@ -77,4 +78,17 @@ export async function appendInTx(tx: Tx, entries: readonly AuditEntry[], seal: A
     await tx.query(text, values);
   }
   return rows;
+}
+
+/**
+ * Appends a state change's audit rows inside its transaction (see appendInTx); a failure is an
+ * AuditRejected, so the caller rolls back and says which change was not made.
+ */
+export async function appendStateAudit(tx: Tx, audit: KeyAudit): Promise<void> {
+  if (audit.events.length === 0) return;
+  try {
+    await appendInTx(tx, auditEntries(audit), audit.seal);
+  } catch (err) {
+    throw new AuditRejected('audit append failed', { cause: err });
+  }
 }

@@ -1,10 +1,10 @@
 import { CreddyError } from '../../errors.js';
+import { AuditRejected } from '../audit-rejected.js';
 import type { Store } from '../port.js';
-import { appendInTx } from './audit-append.js';
+import { appendStateAudit } from './audit-append.js';
 import { type Db, lockAuditChain } from './db.js';
 
 /** Thrown inside the transaction when the audit rows could not be appended (not a lost race). */
-class AuditRejected extends Error {}
 
 /**
  * `store.credentials.revoke`: the guarded UPDATE and its audit rows in one transaction. The audit
@@ -24,17 +24,7 @@ export function postgresRevokeCredential(db: Db): Store['credentials']['revoke']
           [at, options.leaseUntil ?? null, jti],
         );
         if (updated.rowCount !== 1) return false;
-        if (audit && audit.events.length > 0) {
-          try {
-            await appendInTx(
-              tx,
-              audit.events.map((event) => ({ event })),
-              audit.seal,
-            );
-          } catch (err) {
-            throw new AuditRejected('audit append failed', { cause: err });
-          }
-        }
+        if (audit) await appendStateAudit(tx, audit);
         return true;
       });
     } catch (err) {

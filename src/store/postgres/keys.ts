@@ -1,7 +1,8 @@
 import { CreddyError } from '../../errors.js';
+import { AuditRejected } from '../audit-rejected.js';
 import type { KeyOp, Store } from '../port.js';
 import { type KeyRow, toKey } from '../rows.js';
-import { appendInTx } from './audit-append.js';
+import { appendStateAudit } from './audit-append.js';
 import { type Db, lockAuditChain, type Tx } from './db.js';
 import { KEYS_CHANNEL } from './listen.js';
 
@@ -18,7 +19,6 @@ const COLUMNS = {
 class GuardFailed extends Error {}
 
 /** Thrown inside the transaction when the audit rows could not be appended (not a lost race). */
-class AuditRejected extends Error {}
 
 async function applyOp(tx: Tx, op: KeyOp): Promise<void> {
   if (op.op === 'insert') {
@@ -67,17 +67,7 @@ export function postgresKeys(db: Db, options: { watch: Store['keys']['watch'] })
           // order, so they cannot deadlock, and racing rotators serialise before reading guards.
           await lockAuditChain(tx);
           for (const op of ops) await applyOp(tx, op);
-          if (audit.events.length > 0) {
-            try {
-              await appendInTx(
-                tx,
-                audit.events.map((event) => ({ event })),
-                audit.seal,
-              );
-            } catch (err) {
-              throw new AuditRejected('audit append failed', { cause: err });
-            }
-          }
+          await appendStateAudit(tx, audit);
           // Delivered at COMMIT to every replica listening, never for a rolled-back transition.
           await tx.query('SELECT pg_notify($1, $2)', [KEYS_CHANNEL, '']);
         });

@@ -1,15 +1,15 @@
 import { CreddyError } from '../../errors.js';
 import type { SecretVersionRecord } from '../../model/secret.js';
+import { AuditRejected } from '../audit-rejected.js';
 import type { SecretSelector, SecretWrite, Store } from '../port.js';
 import { type SecretRow, toSecretVersion } from '../rows.js';
-import { appendInTx } from './audit-append.js';
+import { appendStateAudit } from './audit-append.js';
 import { type Db, lockAuditChain, type Tx } from './db.js';
 
 /** Thrown inside the transaction to roll it back when a guard fails. */
 class GuardFailed extends Error {}
 
 /** Thrown inside the transaction when the audit rows could not be appended (not a lost race). */
-class AuditRejected extends Error {}
 
 /** Paths in `selector`: exact ones, and prefixes compared byte for byte (LIKE would treat `_` as a wildcard). */
 function selectorSql(selector: SecretSelector, first: number): { where: string; values: unknown[] } {
@@ -96,16 +96,7 @@ export function postgresSecrets(db: Db): Store['secrets'] {
           // guard under one lock, so replicas racing for a path's next version serialise here.
           await lockAuditChain(tx);
           await applyWrite(tx, write);
-          if (audit.events.length === 0) return;
-          try {
-            await appendInTx(
-              tx,
-              audit.events.map((event) => ({ event })),
-              audit.seal,
-            );
-          } catch (err) {
-            throw new AuditRejected('audit append failed', { cause: err });
-          }
+          await appendStateAudit(tx, audit);
         });
         return true;
       } catch (err) {

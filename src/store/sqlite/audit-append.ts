@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { type AuditRow, GENESIS_HASH } from '../../model/audit.js';
-import type { AuditEntry, AuditSealer, StateChange } from '../port.js';
+import { AuditRejected, auditEntries } from '../audit-rejected.js';
+import type { AuditEntry, AuditSealer, KeyAudit, StateChange } from '../port.js';
 import { agentKeyWrites } from './agent-keys.js';
 import { credentialParams, INSERT_CREDENTIAL_SQL } from './credentials.js';
 
@@ -77,4 +78,18 @@ export function createAppendTransaction(
     }
     return rows;
   });
+}
+
+/**
+ * Appends a state change's audit rows with `append` (createAppendTransaction, nested in the
+ * caller's transaction as a savepoint); a failure is an AuditRejected, so the caller's transaction
+ * rolls back and it says which change was not made.
+ */
+export function appendStateAudit(append: ReturnType<typeof createAppendTransaction>, audit: KeyAudit): void {
+  if (audit.events.length === 0) return;
+  try {
+    append(auditEntries(audit), audit.seal);
+  } catch (err) {
+    throw new AuditRejected('audit append failed', { cause: err });
+  }
 }

@@ -1,10 +1,10 @@
 import type Database from 'better-sqlite3';
 import { CreddyError } from '../../errors.js';
+import { AuditRejected } from '../audit-rejected.js';
 import type { KeyAudit, Store } from '../port.js';
-import { createAppendTransaction } from './audit-append.js';
+import { appendStateAudit, createAppendTransaction } from './audit-append.js';
 
 /** Thrown inside the transaction when the audit rows could not be appended (not a lost race). */
-class AuditRejected extends Error {}
 
 /**
  * `store.credentials.revoke`: the guarded UPDATE and its audit rows in one immediate transaction,
@@ -21,15 +21,7 @@ export function sqliteRevokeCredential(db: Database.Database): Store['credential
   const appendAll = createAppendTransaction(db);
   const revoke = db.transaction((jti: string, at: number, leaseUntil: number | null, audit: KeyAudit | undefined): boolean => {
     if (update.run(at, leaseUntil, jti).changes !== 1) return false;
-    if (!audit || audit.events.length === 0) return true;
-    try {
-      appendAll(
-        audit.events.map((event) => ({ event })),
-        audit.seal,
-      );
-    } catch (err) {
-      throw new AuditRejected('audit append failed', { cause: err });
-    }
+    if (audit) appendStateAudit(appendAll, audit);
     return true;
   });
   return async (jti, at, options = {}) => {

@@ -1,8 +1,9 @@
 import type Database from 'better-sqlite3';
 import { CreddyError } from '../../errors.js';
+import { AuditRejected } from '../audit-rejected.js';
 import type { KeyAudit, KeyOp, Store } from '../port.js';
 import { type KeyRow, toKey } from '../rows.js';
-import { createAppendTransaction } from './audit-append.js';
+import { appendStateAudit, createAppendTransaction } from './audit-append.js';
 import { storeError } from './errors.js';
 
 const COLUMNS = {
@@ -18,7 +19,6 @@ const COLUMNS = {
 class GuardFailed extends Error {}
 
 /** Thrown inside the transaction when the audit rows could not be appended (not a lost race). */
-class AuditRejected extends Error {}
 
 export function sqliteKeys(db: Database.Database): Store['keys'] {
   const list = db.prepare<[], KeyRow>('SELECT * FROM signing_keys ORDER BY created_at, kid');
@@ -46,15 +46,7 @@ export function sqliteKeys(db: Database.Database): Store['keys'] {
       const result = db.prepare(`UPDATE signing_keys SET ${sets} WHERE kid = ? AND state = ?`).run(...values, op.kid, op.expect);
       if (result.changes !== 1) throw new GuardFailed();
     }
-    if (audit.events.length === 0) return;
-    try {
-      appendAll(
-        audit.events.map((event) => ({ event })),
-        audit.seal,
-      );
-    } catch (err) {
-      throw new AuditRejected('audit append failed', { cause: err });
-    }
+    appendStateAudit(appendAll, audit);
   });
 
   return {

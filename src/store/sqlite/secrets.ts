@@ -1,16 +1,16 @@
 import type Database from 'better-sqlite3';
 import { CreddyError } from '../../errors.js';
 import type { SecretVersionRecord } from '../../model/secret.js';
+import { AuditRejected } from '../audit-rejected.js';
 import type { KeyAudit, SecretSelector, SecretWrite, Store } from '../port.js';
 import { type SecretRow, toSecretVersion } from '../rows.js';
-import { createAppendTransaction } from './audit-append.js';
+import { appendStateAudit, createAppendTransaction } from './audit-append.js';
 import { storeError } from './errors.js';
 
 /** Thrown inside the transaction to roll it back when a guard fails. */
 class GuardFailed extends Error {}
 
 /** Thrown inside the transaction when the audit rows could not be appended (not a lost race). */
-class AuditRejected extends Error {}
 
 /** `substr(path, 1, n) = prefix`: byte-exact and case-sensitive, unlike LIKE. */
 function selectorSql(selector: SecretSelector): { where: string; params: unknown[] } {
@@ -91,15 +91,7 @@ export function sqliteSecrets(db: Database.Database): Store['secrets'] {
   // BEGIN IMMEDIATE: the write lock is taken before the guard is read, so racing writers serialise.
   const apply = db.transaction((write: SecretWrite, audit: KeyAudit) => {
     applyWrite(write);
-    if (audit.events.length === 0) return;
-    try {
-      appendAll(
-        audit.events.map((event) => ({ event })),
-        audit.seal,
-      );
-    } catch (err) {
-      throw new AuditRejected('audit append failed', { cause: err });
-    }
+    appendStateAudit(appendAll, audit);
   });
 
   return {
