@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { listenInFrontOf } from './loopback-proxy.js';
 
 /**
  * A loopback TCP proxy in front of PostgreSQL that can make connections go silent the way a
@@ -70,12 +71,9 @@ export async function startFreezingProxy(url: string): Promise<FreezingProxy> {
     client.on('error', () => {});
     upstream.on('error', () => {});
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const proxied = new URL(url);
-  proxied.hostname = '127.0.0.1';
-  proxied.port = String((server.address() as net.AddressInfo).port);
+  const proxied = await listenInFrontOf(server, url);
   return {
-    url: proxied.toString(),
+    url: proxied,
     freezeAll() {
       for (const pair of pairs) pair.frozen = true;
     },

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { listenInFrontOf } from './loopback-proxy.js';
 
 /**
  * A loopback TCP proxy in front of PostgreSQL that runs the test's `before` hook ahead of each
@@ -36,12 +37,9 @@ export async function startSteppingProxy(url: string, before: (chunk: Buffer) =>
     client.on('error', () => {});
     upstream.on('error', () => {});
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const proxied = new URL(url);
-  proxied.hostname = '127.0.0.1';
-  proxied.port = String((server.address() as net.AddressInfo).port);
+  const proxied = await listenInFrontOf(server, url);
   return {
-    url: proxied.toString(),
+    url: proxied,
     async close() {
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
