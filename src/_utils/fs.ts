@@ -97,3 +97,54 @@ function syncDir(dir: string): void {
 export function restrictFile(path: string): void {
   if (existsSync(path)) chmodSync(path, 0o600);
 }
+
+/** A private file being written a piece at a time (createPrivateFile). */
+export interface PrivateFileWriter {
+  write(data: Uint8Array): void;
+  /** Flushes the file and gives it its name, as writePrivateFile does; the writer is done. */
+  commit(): void;
+  /** Removes what was written; the name was never touched. */
+  abort(): void;
+}
+
+/**
+ * writePrivateFile for data that comes a piece at a time (an audit export of any size): the same
+ * new temporary file beside `path`, written as the pieces come, then named on `commit` with the
+ * same guarantees — whole or not at all, an existing `path` refused (EEXIST) unless `overwrite`,
+ * a symlink there never followed.
+ */
+export function createPrivateFile(path: string, options: { overwrite?: boolean } = {}): PrivateFileWriter {
+  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const fd = openSync(temp, 'wx', 0o600);
+  let open = true;
+  const close = (): void => {
+    if (open) closeSync(fd);
+    open = false;
+  };
+  const discard = (): void => {
+    close();
+    rmSync(temp, { force: true });
+  };
+  try {
+    fchmodSync(fd, 0o600);
+  } catch (err) {
+    discard();
+    throw err;
+  }
+  return {
+    // On a descriptor, writeFileSync writes at the current position: the pieces follow each other.
+    write: (data) => writeFileSync(fd, data),
+    commit() {
+      try {
+        fsyncSync(fd);
+        close();
+        if (options.overwrite) renameSync(temp, path);
+        else placeNew(temp, path);
+        syncDir(dirname(path));
+      } finally {
+        discard();
+      }
+    },
+    abort: discard,
+  };
+}

@@ -21,5 +21,5 @@ export interface BundleManifest {
 
 export const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
 
-/** NDJSON: one compact JSON value per line, each line ending in "\n". */
-export const ndjson = (values: readonly unknown[]): Buffer => Buffer.from(values.map((v) => `${JSON.stringify(v)}\n`).join(''));
+/** One NDJSON line: a compact JSON value ending in "\n". */
+export const ndjsonLine = (value: unknown): string => `${JSON.stringify(value)}\n`;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type AuditCheckpoint, type AuditKeyUsage, type AuditRow, GENESIS_HASH } from '../model/audit.js';
 import { canonicalRow, chainHash } from './chain.js';
-import { checkpointSignatureValid } from './checkpoint.js';
+import { type CheckpointSource, walkCheckpoints } from './checkpoint-walk.js';
 import type { AuditKeySet } from './key.js';
 import type { AuditPublicKey } from './signing-key.js';
 import { describeUnconfigured, noteKeyUsage, UNCONFIGURED_KEY_FIX } from './unconfigured-keys.js';
@@ -49,7 +49,8 @@ export interface ChainReport {
 export interface ChainSource {
   /** Rows with seq > afterSeq, ascending, at most `limit`. */
   page(afterSeq: number, limit: number): Promise<readonly AuditRow[]>;
-  readonly checkpoints: readonly AuditCheckpoint[];
+  /** In seq order: an array, or a cursor the walk reads as it goes (a bundle's, an export's). */
+  readonly checkpoints: CheckpointSource;
   readonly publicKeys: readonly AuditPublicKey[];
   /** Undefined or empty: HMACs cannot be checked. */
   readonly keys: AuditKeySet | undefined;
@@ -58,6 +59,8 @@ export interface ChainSource {
    * left by retention. `open` (an export range): the first row's predecessor may lie outside.
    */
   readonly start: 'strict' | 'open';
+  /** Told of each row that passed, in chain order (an export hashes what it will write). */
+  readonly onRow?: (row: AuditRow) => void;
 }
 
 /** A ChainSource page function over rows held in memory (exports, bundles), in file order. */
@@ -83,21 +86,10 @@ const plainSha = (row: AuditRow): string => createHash('sha256').update(row.prev
  * nothing else is wrong: a proven edit matters more than a key left out of the configuration.
  */
 export async function verifyChain(source: ChainSource): Promise<ChainReport> {
-  const { checkpoints, keys } = source;
+  const { keys } = source;
   const canHmac = keys !== undefined && keys.all.length > 0;
-  const bySeq = new Map(checkpoints.map((c) => [c.seq, c]));
-  const problems: ChainProblem[] = [];
-  /** Why a checkpoint does not vouch for its row, by seq (absent: its signature verifies). */
-  const unsigned = new Map<number, string>();
-  for (const c of checkpoints) {
-    if (!source.publicKeys.some((k) => k.kid === c.keyId)) {
-      unsigned.set(c.seq, `is signed by unknown audit signing key ${c.keyId}`);
-      problems.push({ seq: c.seq, kind: 'unknown-key', detail: `checkpoint at seq ${c.seq} ${unsigned.get(c.seq)}` });
-    } else if (!checkpointSignatureValid(c, source.publicKeys)) {
-      unsigned.set(c.seq, 'has an invalid signature');
-      problems.push({ seq: c.seq, kind: 'bad-checkpoint', detail: `checkpoint at seq ${c.seq} has an invalid signature` });
-    }
-  }
+  // Checkpoints are read beside the rows, never all at once: a bundle may hold hundreds of thousands.
+  const checkpoints = walkCheckpoints(source.checkpoints, source.publicKeys);
 
   const recent = new Map<string, number>();
   let rows = 0;
@@ -114,7 +106,9 @@ export async function verifyChain(source: ChainSource): Promise<ChainReport> {
   const diagnose = async (row: AuditRow, following: AuditRow | undefined): Promise<ChainProblem | undefined> => {
     const expectedSeq = prev ? prev.seq + 1 : 1;
     const expectedPrev = prev?.hash ?? GENESIS_HASH;
-    const anchor = bySeq.get(row.seq);
+    // Rows arrive in seq order unless this one is misplaced, which is reported before `at` is used.
+    const at = await checkpoints.advanceTo(row.seq);
+    const anchor = at?.checkpoint;
     if (!prev && row.seq !== 1) {
       // An export may start anywhere; a whole log only at seq 1 or at a retention anchor.
       if (source.start === 'strict' && (!anchor || anchor.hash !== row.hash)) {
@@ -122,7 +116,7 @@ export async function verifyChain(source: ChainSource): Promise<ChainReport> {
       }
       // Named here, not only as the checkpoint's own problem further on: it is why rows are gone
       // (a prune anchored on a checkpoint row that someone without the signing key inserted).
-      const forged = source.start === 'strict' ? unsigned.get(row.seq) : undefined;
+      const forged = source.start === 'strict' ? at?.unsigned : undefined;
       if (forged !== undefined) {
         return {
           seq: 1,
@@ -198,16 +192,20 @@ export async function verifyChain(source: ChainSource): Promise<ChainReport> {
       }
       rows += 1;
       prev = row;
+      source.onRow?.(row);
       recent.set(row.hash, row.seq);
       if (recent.size > RECENT) recent.delete(recent.keys().next().value!);
     }
     after = page.at(-1)!.seq;
   }
 
-  const latest = checkpoints.at(-1) ?? null;
+  // Without a row problem every checkpoint up to the last row has been passed: the last of them is
+  // where a cut tail was cut. The rest are checked (signatures, a tail cut before them) and counted.
+  const before = checkpoints.last;
+  await checkpoints.advanceTo(Number.POSITIVE_INFINITY);
+  const latest = checkpoints.last;
   if (!rowProblem && latest && (prev?.seq ?? 0) < latest.seq) {
     const seq = (prev?.seq ?? 0) + 1;
-    const before = checkpoints.filter((c) => c.seq <= (prev?.seq ?? 0)).at(-1);
     rowProblem = {
       seq,
       kind: 'truncated',
@@ -224,6 +222,7 @@ export async function verifyChain(source: ChainSource): Promise<ChainReport> {
       detail: `seq 1-${firstSeq - 1} missing: no audit.pruned event records their removal${recorded}`,
     };
   }
+  const problems: ChainProblem[] = [...checkpoints.problems];
   if (rowProblem) problems.push(rowProblem);
   const unconfiguredKeys = [...unconfigured.values()].sort((a, b) => a.firstSeq - b.firstSeq);
   const problem =
@@ -241,7 +240,7 @@ export async function verifyChain(source: ChainSource): Promise<ChainReport> {
     firstSeq,
     lastSeq: prev?.seq ?? null,
     lastHash: prev?.hash ?? null,
-    checkpoints: checkpoints.length,
+    checkpoints: checkpoints.count,
     latestCheckpoint: latest,
     hmac: !canHmac ? 'not-checked' : hmacMismatch ? 'mismatch' : problem ? 'incomplete' : 'verified',
     problem,

@@ -28,7 +28,8 @@ export interface CliIo {
  * Seams for tests, never set by the bins: `crash` is called at named steps of key transitions
  * (`rotate:generated`, `rotate:committed`, `rewrap:row-N`) and after each committed retention
  * step (`prune:step-N`) so a test can kill the process there;
- * `clock` is what the credential cache of `get --cache` judges expiry by (default: the system's).
+ * `clock` is what the credential cache of `get --cache` judges expiry by, and what progress lines
+ * (`audit export`, `audit verify --bundle`) time themselves by (default: the system's).
  */
 export interface CliHooks {
   readonly crash?: CrashHook;

@@ -1,5 +1,5 @@
 import { lstatSync } from 'node:fs';
-import { writePrivateFile } from '../_utils/fs.js';
+import { createPrivateFile, type PrivateFileWriter } from '../_utils/fs.js';
 import { CreddyError } from '../errors.js';
 
 /**
@@ -23,16 +23,31 @@ export function checkOutFile(path: string, shown: string, force: boolean): void 
   throw exists(shown);
 }
 
+/** What went wrong writing `--out`, said as a usage problem (the path is the operator's to fix). */
+function outFileError(err: unknown, shown: string): CreddyError {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'EEXIST') return exists(shown);
+  return new CreddyError('ERR_USAGE', `--out ${shown}: cannot write it (${code ?? (err as Error).message})`, { cause: err });
+}
+
 /**
- * Writes `data` to `path` (0600) whole or not at all; an existing file, or one created meanwhile,
- * is refused unless `force` (writePrivateFile).
+ * Writes `path` (0600) a piece at a time, whole or not at all (createPrivateFile): the file is
+ * created on the first piece, takes its name on `commit`, and an existing file, or one created
+ * meanwhile, is refused unless `force`. `abort` leaves nothing behind.
  */
-export function writeOutFile(path: string, shown: string, data: Uint8Array, force: boolean): void {
-  try {
-    writePrivateFile(path, data, { overwrite: force });
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') throw exists(shown);
-    throw new CreddyError('ERR_USAGE', `--out ${shown}: cannot write it (${code ?? (err as Error).message})`, { cause: err });
-  }
+export function openOutFile(path: string, shown: string, force: boolean): PrivateFileWriter {
+  let file: PrivateFileWriter | undefined;
+  const attempt = <T>(step: () => T): T => {
+    try {
+      return step();
+    } catch (err) {
+      throw outFileError(err, shown);
+    }
+  };
+  const opened = (): PrivateFileWriter => (file ??= attempt(() => createPrivateFile(path, { overwrite: force })));
+  return {
+    write: (data) => attempt(() => opened().write(data)),
+    commit: () => attempt(() => opened().commit()),
+    abort: () => file?.abort(),
+  };
 }
