@@ -125,10 +125,19 @@ export async function createServices(config: Config, options: ServiceOptions): P
     });
     // A server refuses a log that no longer holds the latest witnessed checkpoint (rollback).
     if (options.actor === 'server') await assertExtendsWitness(store, config.audit.witness, logger);
-    // …and a log whose state rows it cannot check (an audit key missing from the configuration),
-    // naming the key, rather than start without the agents and keys those rows record.
-    await stateGuard?.assertKeysConfigured();
-    await keyring.init();
+    // State rows sealed by an audit key missing from the configuration are not trusted. When that
+    // leaves no signing key (an operator left out a previous key: every key row was recorded
+    // under it), the server does not start, and says which key to configure. Otherwise it starts
+    // and says so loudly: one row anyone with INSERT on the log can write must not stop every
+    // replica's next start, and the agents or keys only such rows vouch for are refused anyway.
+    const unconfigured = await stateGuard?.unconfiguredKeys();
+    try {
+      await keyring.init();
+    } catch (err) {
+      if (unconfigured) throw new CreddyError(unconfigured.code, unconfigured.message, { cause: err, details: unconfigured.details ?? {} });
+      throw err;
+    }
+    if (unconfigured) logger.error(`audit key not configured: ${unconfigured.message}`, { ...unconfigured.details });
     const dueSecrets = dueSecretCounter({ store, keks, clock, auditSeal, config });
     metrics.collectFrom({
       auditQueueDepth: () => audit.depth(),

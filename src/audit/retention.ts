@@ -108,13 +108,15 @@ export async function pruneAudit(deps: PruneDeps, retentionSeconds: number): Pro
 
   let total = 0;
   for (const [i, anchor] of plan.entries()) {
-    // The first step says how it found the log, so that fact outlives the rows that showed it.
-    const extra = i === 0 && unrecorded !== undefined ? { unrecorded_start: unrecorded } : {};
     let removed: PrunedRange = { fromSeq: anchor, anchorSeq: anchor, deleted: 0 };
     const deleted = await store.audit.pruneBelow(anchor, {
       event: (range) => {
         removed = range;
         const { fromSeq, anchorSeq, deleted } = range;
+        // The first step says how it found the log, so that fact outlives the rows that showed
+        // it — only if the step, in its own transaction, still starts there: another pruner may
+        // have recorded and moved past that start since it was read.
+        const extra = i === 0 && unrecorded !== undefined && fromSeq === unrecorded ? { unrecorded_start: unrecorded } : {};
         return event({ deleted, from_seq: fromSeq, to_seq: anchorSeq - 1, anchor_seq: anchorSeq, ...extra });
       },
       seal: deps.seal,

@@ -40,11 +40,11 @@ export interface StateGuard {
    */
   readSecrets(selector: SecretSelector, read: () => Promise<SecretVersionRecord[]>): Promise<SecretVersionRecord[]>;
   /**
-   * Reads the log and throws ERR_CONFIG_INVALID, naming the key ids and the fix, if any row that
-   * records state was sealed by an audit key that is not configured: the server refuses to start
-   * rather than run with agents and keys it cannot vouch for (see unconfigured-keys.ts).
+   * Reads the log and returns ERR_CONFIG_INVALID, naming the key ids and the fix, if any row that
+   * records state was sealed by an audit key that is not configured (see unconfigured-keys.ts);
+   * undefined otherwise. What such rows record is not trusted either way.
    */
-  assertKeysConfigured(): Promise<void>;
+  unconfiguredKeys(): Promise<CreddyError | undefined>;
 }
 
 /** The key rows as read, and those of them that match the audit log. */
@@ -195,10 +195,10 @@ export function createStateGuard(deps: { store: Store; keys: AuditKeySet; logger
       logger.error('secret version does not match the audit log; refused', { ...problem, ...unconfiguredIds() });
       throw new CreddyError('ERR_SECRET_INTEGRITY', `secret ${problem.path} failed its integrity check`, { details: { ...problem } });
     },
-    async assertKeysConfigured() {
+    async unconfiguredKeys() {
       await refresh();
-      if (unconfigured.size === 0) return;
-      throw new CreddyError(
+      if (unconfigured.size === 0) return undefined;
+      return new CreddyError(
         'ERR_CONFIG_INVALID',
         `${describeUnconfigured(unconfigured.values())}, so the agents, signing keys and secrets they record cannot be trusted; ${UNCONFIGURED_KEY_FIX}`,
         { details: { audit_key_ids: [...unconfigured.keys()] } },

@@ -1,9 +1,10 @@
 import type { AuditKeyUsage, AuditRow } from '../model/audit.js';
 
 /**
- * Rows sealed by an audit key that is not configured. That is a configuration error, not
- * tampering: nothing says the rows were changed, only that this process cannot check them —
- * usually a key dropped from `CREDDY_AUDIT_KEY_PREVIOUS` while rows it sealed are still kept.
+ * Rows sealed by an audit key that is not configured: this process cannot check them. Usually a
+ * key dropped from `CREDDY_AUDIT_KEY_PREVIOUS` while rows it sealed are still kept; but a row
+ * written, or edited keeping its hash, by someone without the keys looks the same, so they are
+ * never called untouched.
  * The guard, `audit verify` and `doctor` name such keys by id (never the key) and the fix.
  */
 

@@ -66,12 +66,13 @@ const verify = defineCommand({
       });
       if (args.json) printJson(ctx.stdout, { ok: report.problem === null && report.hmac === 'verified', ...chainJson(report) });
       if (report.problem?.unconfiguredKeys) {
-        // Rows the configured keys cannot check: the operator's configuration to fix, not an edit
-        // found (verify-chain reports any edit it finds before this).
+        // Rows the configured keys cannot check (verify-chain reports any edit it can find before
+        // this): a key left out, or rows written or edited without the keys — their links cover
+        // only their stored hash, not their content, so nothing here can tell which.
         const unchecked = report.problem.unconfiguredKeys.reduce((n, u) => n + u.rows, 0);
         throw new CreddyError(
           'ERR_CONFIG_INVALID',
-          `audit log NOT verified: ${report.problem.detail}. Its other ${report.rows - unchecked} rows match their HMACs, and every row links up`,
+          `audit log NOT verified: ${report.problem.detail}; their content cannot be checked without that key (a key left out, or rows written or edited without your keys). The other ${report.rows - unchecked} rows match their HMACs`,
         );
       }
       if (report.problem) {

@@ -251,14 +251,27 @@ async function issue(services: Services, ctx: RequestContext, body: IssueRequest
  * store read per issuance of theirs.
  */
 async function refuseIfKeyRemoved(services: Services, ctx: RequestContext, credential: CredentialRecord, jkt: string): Promise<void> {
-  const keys = await services.store.agentKeys.byAgent(credential.agent);
-  if (keys.some((key) => key.jkt === jkt)) return;
+  const log = (error: unknown) => ({ jti: credential.jti, error: String(error), request_id: ctx.requestId });
+  let removed: boolean;
+  try {
+    removed = !(await services.store.agentKeys.byAgent(credential.agent)).some((key) => key.jkt === jkt);
+  } catch (err) {
+    // The row is durable and the key was there when the request authenticated: hand it out, as
+    // before this check existed, rather than leave a recorded credential nobody received.
+    services.logger.warn('could not look the agent key up again after issuing; handing the credential out', log(err));
+    return;
+  }
+  if (!removed) return;
+  // Whether or not the revocation commits, the token is not handed out; a failure is logged
+  // (as a late commit's compensation is) and the credential ends with its TTL.
   await revokeRecord(services, credential, {
     actor: 'server',
     clientIp: ctx.clientIp,
     requestId: ctx.requestId,
     reason: KEY_REMOVED_REASON,
-  });
+  }).catch((err: unknown) =>
+    services.logger.error('could not revoke a credential whose agent key was removed while it was issued', log(err)),
+  );
   throw new CreddyError(
     'ERR_UNAUTHENTICATED',
     'the agent key that signed this request was removed while it was served; its credential is revoked',
