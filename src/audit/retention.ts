@@ -1,8 +1,9 @@
 import type { Logger } from '../_utils/logger.js';
+import type { KekSet } from '../keys/kek.js';
 import { type AuditEvent, auditEvent } from '../model/audit.js';
 import type { AuditSealer, PrunedRange, Store } from '../store/port.js';
 import { checkpointSignatureValid } from './checkpoint.js';
-import { publicKeysOf } from './signing-key.js';
+import { kekVouchedKeys } from './signing-key.js';
 
 /** Rows deleted per transaction at most (when checkpoints allow), so pruning never holds the write lock long. */
 const STEP_ROWS = 10_000;
@@ -32,6 +33,8 @@ export interface PruneResult {
 
 export interface PruneDeps {
   readonly store: Store;
+  /** Opens the stored audit signing keys: only those anchor a prune (see kekVouchedKeys). */
+  readonly keks: KekSet;
   /** Chains each step's audit.pruned row, which the store appends in the step's transaction. */
   readonly seal: AuditSealer;
   readonly now: () => number;
@@ -46,7 +49,8 @@ export interface PruneDeps {
  * Deletes audit rows older than `retentionSeconds`, but only up to a signed checkpoint: the
  * first remaining row is always a checkpointed one, so the rest of the chain still verifies from
  * that anchor. Rows between the anchor and the cut-off stay (at most one checkpoint interval of
- * them). Anchors are checkpoints whose signature verifies under a stored audit signing key. On
+ * them). Anchors are checkpoints whose signature verifies under a stored audit signing key the KEK
+ * opens (kekVouchedKeys). On
  * PostgreSQL the store also refuses rows younger than the database's retention floor, which only
  * `creddy store migrate` sets.
  *
@@ -70,14 +74,9 @@ export async function pruneAudit(deps: PruneDeps, retentionSeconds: number): Pro
   const cutoff = deps.now() - retentionSeconds * 1000;
   const firstKept = (await store.audit.firstSeqFrom(cutoff)) ?? head.seq + 1;
   // Only checkpoints the audit signing key really signed: a runtime role may INSERT checkpoint
-  // rows, and a forged one must not become the anchor the rest of the log hangs from.
-  const keys = (await store.audit.signingKeys()).flatMap((record) => {
-    try {
-      return publicKeysOf([record]);
-    } catch {
-      return []; // not a key at all (a row the runtime role made up): it vouches for nothing
-    }
-  });
+  // rows, and signing-key rows too, and a forged one must not become the anchor the rest of the
+  // log hangs from. So only keys whose private half opens with the KEK count.
+  const keys = kekVouchedKeys(await store.audit.signingKeys(), deps.keks);
   const verified = (await store.audit.checkpoints({ fromSeq: first.seq, toSeq: firstKept }))
     .filter((c) => checkpointSignatureValid(c, keys))
     .map((c) => c.seq);

@@ -35,7 +35,7 @@ export function createAuditLog(deps: {
     }));
   const seal = createSealer(deps.key);
   const prune =
-    config.retention === null ? async () => {} : createPruner({ store, seal, now, actor: deps.actor }, config.retention, logger);
+    config.retention === null ? async () => {} : createPruner({ store, keks, seal, now, actor: deps.actor }, config.retention, logger);
   const { witness } = config;
   const sink = witness.file || witness.url ? createWitness(witness, logger) : undefined;
   const checkpoints = createCheckpointer({

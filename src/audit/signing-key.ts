@@ -64,6 +64,24 @@ export function publicKeysOf(records: readonly AuditSigningKeyRecord[]): AuditPu
   return records.map((r) => publicKeyFromX(r.publicX));
 }
 
+/**
+ * The stored audit signing keys this process can vouch for: those whose sealed private half opens
+ * with the KEK and matches the public half (and the kid names that half). A row that a role with
+ * INSERT on the table but without the KEK wrote (a leaked PostgreSQL runtime password) cannot
+ * pass, so checkpoints signed with such a key anchor nothing.
+ */
+export function kekVouchedKeys(records: readonly AuditSigningKeyRecord[], keks: KekSet): AuditPublicKey[] {
+  return records.flatMap((record) => {
+    try {
+      privateKeyFromDer(openWithAny(keks, record.sealedPrivate, aad(record.kid)), record.publicX);
+      const key = publicKeyFromX(record.publicX);
+      return key.kid === record.kid ? [key] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
 /** Parses a pinned public key as given to `--pubkey`: SPKI PEM or an Ed25519 JWK (JSON). */
 export function parsePublicKey(text: string): AuditPublicKey {
   const trimmed = text.trim();

@@ -159,6 +159,7 @@ const prune = defineCommand({
       const result = await pruneAudit(
         {
           store: services.store,
+          keks: services.keks,
           seal: services.auditSeal,
           now: () => services.clock.now(),
           actor: 'cli',

@@ -1,8 +1,12 @@
-import { randomBytes } from 'node:crypto';
+import { createPrivateKey, randomBytes, sign } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
+import { checkpointSigningInput } from '../../src/audit/checkpoint.js';
+import { pruneAudit } from '../../src/audit/retention.js';
 import { parseConfig } from '../../src/config/load.js';
+import { generateSigningKey } from '../../src/keys/jwk.js';
 import { auditEvent } from '../../src/model/audit.js';
 import { createServices } from '../../src/services.js';
 import { runCli } from '../helpers/cli.js';
@@ -89,5 +93,67 @@ describe('audit key change', () => {
     const onlyNew = await runCli(['audit', 'verify', '--json', '--config', configPath], { ...env, CREDDY_AUDIT_KEY: newKey });
     expect(onlyNew.code).toBe(1);
     expect(JSON.parse(onlyNew.stdout).problem).toMatchObject({ seq: 1, kind: 'unknown-key' });
+  });
+});
+
+describe('retention anchors', () => {
+  const { dir, configPath, cleanup } = setup('audit:\n  retention: 365d');
+  afterAll(cleanup);
+
+  it('a checkpoint signed by a signing key someone inserted without the KEK anchors no prune', async () => {
+    const env = testEnv();
+    let now = Date.now() - 400 * DAY;
+    const config = parseConfig(readFileSync(configPath, 'utf8'), configPath, env);
+    const services = await createServices(config, { env, logger: captureLogger().logger, actor: 'cli', clock: { now: () => now } });
+    try {
+      const write = async (n: number) => {
+        for (let i = 0; i < n; i++) {
+          now += 1;
+          await services.audit.write({
+            event: auditEvent({ time: now, type: 'agent.created', outcome: 'success', actor: 'cli', agent: `a${now}` }),
+          });
+        }
+      };
+      await write(10);
+      const real = (await services.auditCheckpoints.checkpointNow())!.seq; // the real key, a real anchor
+      await write(5);
+      // Whoever can write the store but not open the KEK adds a key of their own (its "sealed"
+      // private half is garbage) and a checkpoint it signs four rows on, an anchor to cut more history.
+      const forged = generateSigningKey();
+      const db = new Database(join(dir, 'data', 'creddy.db'));
+      try {
+        db.prepare('INSERT INTO audit_signing_keys (kid, public_x, sealed_private, kek_id, created_at) VALUES (?, ?, ?, ?, 0)').run(
+          forged.kid,
+          forged.x,
+          randomBytes(64),
+          'none',
+        );
+        const row = db
+          .prepare<[number], { hash: string; time: number }>('SELECT hash, time FROM audit_events WHERE seq = ?')
+          .get(real + 4)!;
+        const unsigned = { seq: real + 4, hash: row.hash, time: row.time, keyId: forged.kid };
+        const key = createPrivateKey({ key: Buffer.from(forged.privateDer), format: 'der', type: 'pkcs8' });
+        const signature = sign(null, checkpointSigningInput(unsigned), key).toString('base64url');
+        db.prepare('INSERT INTO audit_checkpoints (seq, hash, time, key_id, signature) VALUES (?, ?, ?, ?, ?)').run(
+          real + 4,
+          row.hash,
+          row.time,
+          forged.kid,
+          signature,
+        );
+      } finally {
+        db.close();
+      }
+      now = Date.now();
+      await write(3);
+      const result = await pruneAudit(
+        { store: services.store, keks: services.keks, seal: services.auditSeal, now: () => now, actor: 'cli' },
+        365 * 86_400,
+      );
+      // The real checkpoint anchors the prune; the forged one would have cut four rows more.
+      expect(result).toMatchObject({ anchorSeq: real, deleted: real - 1 });
+    } finally {
+      await services.close();
+    }
   });
 });

@@ -136,7 +136,14 @@ describe('audit prune in steps (SQLite)', () => {
     };
     try {
       const result = await pruneAudit(
-        { store, seal: services.auditSeal, now: () => Date.now(), actor: 'cli', onStep: ({ anchorSeq }) => void told.push(anchorSeq) },
+        {
+          store,
+          keks: services.keks,
+          seal: services.auditSeal,
+          now: () => Date.now(),
+          actor: 'cli',
+          onStep: ({ anchorSeq }) => void told.push(anchorSeq),
+        },
         365 * 86_400,
       );
       expect(result).toMatchObject({ steps: 3, anchorSeq: expected[2] });

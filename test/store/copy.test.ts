@@ -138,7 +138,10 @@ describe('store copy of a log that retention has pruned', () => {
     await broker.services.auditCheckpoints.checkpointNow();
     const { services } = broker;
     const later = Date.now() + 86_400_000;
-    const pruned = await pruneAudit({ store: services.store, seal: services.auditSeal, now: () => later, actor: 'cli' }, 60);
+    const pruned = await pruneAudit(
+      { store: services.store, keks: services.keks, seal: services.auditSeal, now: () => later, actor: 'cli' },
+      60,
+    );
     expect(pruned.anchorSeq).toBeGreaterThan(1);
     const source = await verify(broker.configPath, broker.env);
     expect(source.code, source.stderr).toBe(0);
