@@ -124,7 +124,12 @@ export const exportCommand = defineCommand({
       const now = services.clock.now();
       const range = timeRangeFromArgs(args, now);
       const keys = loadAuditKeys({ env: ctx.env, dataDir: services.config.dataDir });
-      const signer = await loadAuditSigner({ store: services.store, keks: services.keks, now: () => services.clock.now() });
+      const signer = await loadAuditSigner({
+        store: services.store,
+        keks: services.keks,
+        now: () => services.clock.now(),
+        logger: services.logger,
+      });
       // `--out -`: the tar goes to stdout, so what is said about it goes to stderr.
       const toStdout = args.out === '-';
       const path = cliPath(ctx, args.out);
