@@ -141,7 +141,7 @@ export async function createServices(config: Config, options: ServiceOptions): P
     const dueSecrets = dueSecretCounter({ store, keks, clock, auditSeal, config });
     metrics.collectFrom({
       auditQueueDepth: () => audit.depth(),
-      signingKeys: () => signingKeyFacts(keyring.records(), config.keys, nowSeconds(clock)),
+      signingKeys: () => signingKeyFacts(keyring.records(), config.keys, nowSeconds(clock), keyring.unopenable().length),
       ...(dueSecrets ? { dueSecrets } : {}),
     });
     return {

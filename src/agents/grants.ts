@@ -1,7 +1,7 @@
+import type { BackendCommon } from '../backends/types.js';
 import { CreddyError } from '../errors.js';
 import type { Grant } from '../model/agent.js';
 import { parseGrant } from '../policy/grants.js';
-import type { Services } from '../services.js';
 
 const key = (g: Grant): string => `${g.backend}:${g.scope}`;
 
@@ -10,7 +10,10 @@ const key = (g: Grant): string => `${g.backend}:${g.scope}`;
  * configured backend, the scope grammar, within its allowed_scopes), the same checks federation
  * rules' `can` lists get at config load.
  */
-export function parseGrants(spec: string, services: Pick<Services, 'backends'>): Grant[] {
+export function parseGrants(
+  spec: string,
+  services: { readonly backends: ReadonlyMap<string, { readonly common: BackendCommon }> },
+): Grant[] {
   const grants: Grant[] = [];
   for (const part of spec
     .split(',')

@@ -24,7 +24,11 @@ export interface Anchor {
  * collected in `problems`) and that seqs strictly increase (a store's primary key guarantees it;
  * a bundle that breaks it was not written by creddy).
  */
-export function walkCheckpoints(source: CheckpointSource, publicKeys: readonly AuditPublicKey[]) {
+export function walkCheckpoints(
+  source: CheckpointSource,
+  publicKeys: readonly AuditPublicKey[],
+  untrusted?: { readonly ids: ReadonlySet<string>; readonly why: string },
+) {
   const iterator = Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source[Symbol.iterator]();
   const problems: CheckpointProblem[] = [];
   let pending: AuditCheckpoint | undefined;
@@ -47,7 +51,9 @@ export function walkCheckpoints(source: CheckpointSource, publicKeys: readonly A
       unsigned = `is out of order (after the checkpoint at seq ${last.seq})`;
       problems.push({ seq: c.seq, kind: 'bad-checkpoint', detail: `checkpoint at seq ${c.seq} ${unsigned}` });
     } else if (!publicKeys.some((k) => k.kid === c.keyId)) {
-      unsigned = `is signed by unknown audit signing key ${c.keyId}`;
+      unsigned = untrusted?.ids.has(c.keyId)
+        ? `is signed by audit signing key ${c.keyId}, which is ${untrusted.why}`
+        : `is signed by unknown audit signing key ${c.keyId}`;
       problems.push({ seq: c.seq, kind: 'unknown-key', detail: `checkpoint at seq ${c.seq} ${unsigned}` });
     } else if (!checkpointSignatureValid(c, publicKeys)) {
       unsigned = 'has an invalid signature';

@@ -63,8 +63,9 @@ export interface PruneDeps {
  * A log that starts at a checkpoint no audit.pruned row names (left so by an earlier version,
  * which wrote its one record after all steps) is recorded as found, with `unrecorded_start`, when
  * that checkpoint verifies and its row is older than the retention: the rows below it, written
- * before it, are rows this run would remove anyway. Any other unexplained start stays for `audit
- * verify` to report.
+ * before it, are rows this run would remove anyway (with nothing else to prune, only if the store
+ * finds it still so under the audit chain's lock: `recordPrunedStart`). Any other unexplained
+ * start stays for `audit verify` to report.
  */
 export async function pruneAudit(deps: PruneDeps, retentionSeconds: number): Promise<PruneResult> {
   const { store } = deps;
@@ -101,7 +102,14 @@ export async function pruneAudit(deps: PruneDeps, retentionSeconds: number): Pro
     if (unrecorded === undefined || first.time >= cutoff || !verified.includes(unrecorded)) {
       return { deleted: 0, anchorSeq: undefined, steps: 0, ...found };
     }
-    await store.audit.append([{ event: event({ deleted: 0, anchor_seq: unrecorded, unrecorded_start: unrecorded }) }], deps.seal);
+    // Decided on reads outside the audit chain's lock: the store decides again under it, so a
+    // pruner that recorded this start (or pruned past it) meanwhile is not contradicted by a
+    // second record naming a start the log may no longer have.
+    const recorded = await store.audit.recordPrunedStart(unrecorded, {
+      event: event({ deleted: 0, anchor_seq: unrecorded, unrecorded_start: unrecorded }),
+      seal: deps.seal,
+    });
+    if (!recorded) return { deleted: 0, anchorSeq: undefined, steps: 0 };
     return { deleted: 0, anchorSeq: unrecorded, steps: 0, ...found };
   }
 

@@ -29,7 +29,7 @@ export function createAuditLog(deps: {
   const { store, keks, config, now, logger } = deps;
   let signer: Promise<AuditSigner> | undefined;
   const loadSigner = (): Promise<AuditSigner> =>
-    (signer ??= loadAuditSigner({ store, keks, now }).catch((err: unknown) => {
+    (signer ??= loadAuditSigner({ store, keks, now, logger }).catch((err: unknown) => {
       signer = undefined; // retry on the next checkpoint rather than caching a failure
       throw err;
     }));

@@ -1,4 +1,5 @@
 import { createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
+import type { Logger } from '../_utils/logger.js';
 import { CreddyError } from '../errors.js';
 import { generateSigningKey, type PublicJwk, privateKeyFromDer, publicJwk, thumbprint } from '../keys/jwk.js';
 import { type KekSet, openWithAny, seal } from '../keys/kek.js';
@@ -18,10 +19,13 @@ const aad = (kid: string): string => `creddy-audit-signing-key:${kid}`;
 /**
  * Returns the audit signing key, generating it on first use (sealed under the current KEK, like
  * token signing keys). Concurrent first uses from several processes still end with one key:
- * the store inserts under its write lock only when none exists.
+ * the store inserts under its write lock only when none exists. Of the stored keys, the newest
+ * whose private half opens with the KEK signs: a row someone added without the KEK (a leaked
+ * database password) is skipped and logged by kid, so it cannot stop checkpoints, exports and
+ * retention. ERR_KEK_INVALID when no stored key opens (a wrong KEK).
  */
-export async function loadAuditSigner(deps: { store: Store; keks: KekSet; now: () => number }): Promise<AuditSigner> {
-  const record = await deps.store.audit.ensureSigningKey(() => {
+export async function loadAuditSigner(deps: { store: Store; keks: KekSet; now: () => number; logger?: Logger }): Promise<AuditSigner> {
+  const ensured = await deps.store.audit.ensureSigningKey(() => {
     const key = generateSigningKey();
     return {
       kid: key.kid,
@@ -31,8 +35,27 @@ export async function loadAuditSigner(deps: { store: Store; keks: KekSet; now: (
       createdAt: Math.floor(deps.now() / 1000),
     };
   });
-  const privateKey = privateKeyFromDer(openWithAny(deps.keks, record.sealedPrivate, aad(record.kid)), record.publicX);
-  return { kid: record.kid, publicX: record.publicX, sign: (data) => sign(null, data, privateKey) };
+  const stored = await deps.store.audit.signingKeys();
+  const newestFirst = [...(stored.some((r) => r.kid === ensured.kid) ? stored : [...stored, ensured])].reverse();
+  let firstError: unknown;
+  for (const record of newestFirst) {
+    try {
+      const privateKey = privateKeyFromDer(openWithAny(deps.keks, record.sealedPrivate, aad(record.kid)), record.publicX);
+      if (thumbprint(record.publicX) !== record.kid) throw new CreddyError('ERR_KEK_INVALID', 'its kid does not name its public key');
+      return { kid: record.kid, publicX: record.publicX, sign: (data) => sign(null, data, privateKey) };
+    } catch (err) {
+      firstError ??= err;
+      deps.logger?.error(`audit signing key ${record.kid} does not open with the configured KEK; not used to sign`, {
+        kid: record.kid,
+        problem: (err as Error).message,
+      });
+    }
+  }
+  throw new CreddyError(
+    'ERR_KEK_INVALID',
+    `no stored audit signing key opens with the configured KEK (${newestFirst.map((r) => r.kid).join(', ')}): ${(firstError as Error).message}`,
+    { cause: firstError },
+  );
 }
 
 /**

@@ -52,6 +52,8 @@ export interface ChainSource {
   /** In seq order: an array, or a cursor the walk reads as it goes (a bundle's, an export's). */
   readonly checkpoints: CheckpointSource;
   readonly publicKeys: readonly AuditPublicKey[];
+  /** Key ids known but deliberately not trusted, and why: a checkpoint they signed is named so. */
+  readonly untrusted?: UntrustedKeys;
   /** Undefined or empty: HMACs cannot be checked. */
   readonly keys: AuditKeySet | undefined;
   /**
@@ -61,6 +63,13 @@ export interface ChainSource {
   readonly start: 'strict' | 'open';
   /** Told of each row that passed, in chain order (an export hashes what it will write). */
   readonly onRow?: (row: AuditRow) => void;
+}
+
+/** Audit signing keys a verifier knows of but does not trust (verify-store.ts: not opened by the KEK). */
+export interface UntrustedKeys {
+  readonly ids: ReadonlySet<string>;
+  /** Completes "signed by audit signing key KID, which is …". */
+  readonly why: string;
 }
 
 /** A ChainSource page function over rows held in memory (exports, bundles), in file order. */
@@ -89,7 +98,7 @@ export async function verifyChain(source: ChainSource): Promise<ChainReport> {
   const { keys } = source;
   const canHmac = keys !== undefined && keys.all.length > 0;
   // Checkpoints are read beside the rows, never all at once: a bundle may hold hundreds of thousands.
-  const checkpoints = walkCheckpoints(source.checkpoints, source.publicKeys);
+  const checkpoints = walkCheckpoints(source.checkpoints, source.publicKeys, source.untrusted);
 
   const recent = new Map<string, number>();
   let rows = 0;

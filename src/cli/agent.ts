@@ -5,8 +5,9 @@ import { createAgent, createKeyPairAgent } from '../agents/create.js';
 import { addGrants, parseGrants, removeGrants } from '../agents/grants.js';
 import { revokeAgent } from '../agents/revoke.js';
 import { updateAgent } from '../agents/update.js';
+import type { Config } from '../config/types.js';
 import { CreddyError } from '../errors.js';
-import { type AgentRecord, agentStatus } from '../model/agent.js';
+import { type AgentRecord, agentStatus, type Grant } from '../model/agent.js';
 import type { Services } from '../services.js';
 import { agentKeyCommand, keyArgs, printKeyPairAgent, withAgentKey } from './agent-key.js';
 import { jsonArg, operatorArgs, withServices } from './context.js';
@@ -30,17 +31,23 @@ const expiresArg = (absent: string) =>
 
 /** `--expires` as an expiry (epoch s from now), null for never. */
 const expiresAt = (flag: string | undefined, services: Services): number | null => {
-  const ttl = lifetime(flag, services);
+  const ttl = lifetime(flag, services.config);
   return ttl === null ? null : nowSeconds(services.clock) + ttl;
 };
 
-function lifetime(flag: string | undefined, services: Services): number | null {
-  if (flag === undefined) return services.config.agents.defaultTtl;
+/** `--expires` in seconds, null for never, undefined when absent; ERR_USAGE when invalid (checked before the store opens). */
+function expiresFlag(flag: string | undefined): number | null | undefined {
+  if (flag === undefined) return undefined;
   if (flag === 'never') return null;
   const seconds = parseDuration(flag);
   if (seconds === undefined || seconds === 0)
     throw new CreddyError('ERR_USAGE', `--expires: invalid duration "${flag}" (e.g. 30d, or never)`);
   return seconds;
+}
+
+function lifetime(flag: string | undefined, config: Config): number | null {
+  const seconds = expiresFlag(flag);
+  return seconds === undefined ? config.agents.defaultTtl : seconds;
 }
 
 const grantStrings = (agent: AgentRecord): string[] => agent.grants.map((g) => `${g.backend}:${g.scope}`);
@@ -68,12 +75,12 @@ const create = defineCommand({
   },
   async run({ args, data }) {
     const ctx = contextOf(data);
+    let grants: Grant[] = [];
+    let ttlSeconds: number | null = null;
     await withServices(
       ctx,
       args,
       async (services) => {
-        const grants = parseGrants(args.can, services);
-        const ttlSeconds = lifetime(args.expires, services);
         const input = { name: args.name, grants, ttlSeconds, actor: 'cli', requireDpop: args['require-dpop'] === true };
         const { result, written } = await withAgentKey(ctx, args, async (key) =>
           key === undefined ? createAgent(services, input) : createKeyPairAgent(services, { ...input, publicKeys: [key] }),
@@ -98,7 +105,14 @@ const create = defineCommand({
           `created agent "${agent.name}" (grants: ${grantStrings(agent).join(', ')}; expires: ${expiry(agent) ?? 'never'}${dpop})`,
         );
       },
-      { mayCreate: true },
+      {
+        mayCreate: true,
+        // Before a first command creates the store: a bad flag must leave no new deployment behind.
+        check: (config) => {
+          grants = parseGrants(args.can, config);
+          ttlSeconds = lifetime(args.expires, config);
+        },
+      },
     );
   },
 });
@@ -146,6 +160,7 @@ const rotateToken = defineCommand({
   args: { ...nameArg, ...expiresArg('the expiry stays'), ...operatorArgs, ...jsonArg },
   async run({ args, data }) {
     const ctx = contextOf(data);
+    expiresFlag(args.expires);
     await withServices(ctx, args, async (services) => {
       const renewal = args.expires === undefined ? {} : { expiresAt: expiresAt(args.expires, services) };
       const { agent, token } = await updateAgent(services, args.name, { newToken: true, ...renewal }, 'cli');
@@ -163,6 +178,7 @@ const renew = defineCommand({
   args: { ...nameArg, ...expiresArg('agents.default_ttl, 90d'), ...operatorArgs, ...jsonArg },
   async run({ args, data }) {
     const ctx = contextOf(data);
+    expiresFlag(args.expires);
     await withServices(ctx, args, async (services) => {
       const { agent } = await updateAgent(services, args.name, { expiresAt: expiresAt(args.expires, services) }, 'cli');
       if (args.json) return printJson(ctx.stdout, { name: agent.name, id: agent.id, expires_at: expiry(agent) });
@@ -176,18 +192,24 @@ const grant = defineCommand({
   args: { ...nameArg, ...grantsArg, ...operatorArgs, ...jsonArg },
   async run({ args, data }) {
     const ctx = contextOf(data);
-    await withServices(ctx, args, async (services) => {
-      const existing = await activeAgent(services, args.name);
-      const { grants, added } = addGrants(existing.grants, parseGrants(args.can, services));
-      const agent = added.length === 0 ? existing : (await updateAgent(services, args.name, { grants }, 'cli')).agent;
-      const addedList = added.map((g) => `${g.backend}:${g.scope}`);
-      if (args.json) return printJson(ctx.stdout, { name: agent.name, grants: grantStrings(agent), added: addedList });
-      ctx.stdout.write(
-        addedList.length === 0
-          ? `agent "${agent.name}" already holds ${args.can}; nothing changed\n`
-          : `agent "${agent.name}" now holds ${grantStrings(agent).join(', ')}\n`,
-      );
-    });
+    let asked: Grant[] = [];
+    await withServices(
+      ctx,
+      args,
+      async (services) => {
+        const existing = await activeAgent(services, args.name);
+        const { grants, added } = addGrants(existing.grants, asked);
+        const agent = added.length === 0 ? existing : (await updateAgent(services, args.name, { grants }, 'cli')).agent;
+        const addedList = added.map((g) => `${g.backend}:${g.scope}`);
+        if (args.json) return printJson(ctx.stdout, { name: agent.name, grants: grantStrings(agent), added: addedList });
+        ctx.stdout.write(
+          addedList.length === 0
+            ? `agent "${agent.name}" already holds ${args.can}; nothing changed\n`
+            : `agent "${agent.name}" now holds ${grantStrings(agent).join(', ')}\n`,
+        );
+      },
+      { check: (config) => void (asked = parseGrants(args.can, config)) },
+    );
   },
 });
 
@@ -199,18 +221,18 @@ const revokeGrant = defineCommand({
   args: { ...nameArg, ...grantsArg, ...operatorArgs, ...jsonArg },
   async run({ args, data }) {
     const ctx = contextOf(data);
+    // Removal names grants as held, whether or not the backend is still configured.
+    const removed = args.can
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean)
+      .map((part) => {
+        const colon = part.indexOf(':');
+        if (colon <= 0 || colon === part.length - 1) throw new CreddyError('ERR_USAGE', `grant "${part}" must be BACKEND:SCOPE`);
+        return { backend: part.slice(0, colon), scope: part.slice(colon + 1) };
+      });
     await withServices(ctx, args, async (services) => {
       const existing = await activeAgent(services, args.name);
-      // Removal names grants as held, whether or not the backend is still configured.
-      const removed = args.can
-        .split(',')
-        .map((p) => p.trim())
-        .filter(Boolean)
-        .map((part) => {
-          const colon = part.indexOf(':');
-          if (colon <= 0 || colon === part.length - 1) throw new CreddyError('ERR_USAGE', `grant "${part}" must be BACKEND:SCOPE`);
-          return { backend: part.slice(0, colon), scope: part.slice(colon + 1) };
-        });
       const grants = removeGrants(existing.grants, removed);
       const { agent, credentialsRevoked } = await updateAgent(services, args.name, { grants }, 'cli');
       if (args.json)

@@ -1,5 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import { defineCommand } from 'citty';
+import { systemClock } from '../_utils/clock.js';
 import { type BundleBytes, bundleBytes, openBundleFile } from '../audit/bundle-tar.js';
 import { type BundleSink, exportBundle } from '../audit/export.js';
 import { loadAuditKeys } from '../audit/key.js';
@@ -120,16 +121,21 @@ export const exportCommand = defineCommand({
   },
   async run({ args, data }) {
     const ctx = contextOf(data);
+    // Flags first: a typo or an existing --out is reported as such, not as a missing database.
+    const range = timeRangeFromArgs(args, systemClock.now());
+    // `--out -`: the tar goes to stdout, so what is said about it goes to stderr.
+    const toStdout = args.out === '-';
+    const path = cliPath(ctx, args.out);
+    const force = args.force === true;
+    if (!toStdout) checkOutFile(path, args.out, force);
     await withServices(ctx, args, async (services) => {
-      const now = services.clock.now();
-      const range = timeRangeFromArgs(args, now);
       const keys = loadAuditKeys({ env: ctx.env, dataDir: services.config.dataDir });
-      const signer = await loadAuditSigner({ store: services.store, keks: services.keks, now: () => services.clock.now() });
-      // `--out -`: the tar goes to stdout, so what is said about it goes to stderr.
-      const toStdout = args.out === '-';
-      const path = cliPath(ctx, args.out);
-      const force = args.force === true;
-      if (!toStdout) checkOutFile(path, args.out, force);
+      const signer = await loadAuditSigner({
+        store: services.store,
+        keks: services.keks,
+        now: () => services.clock.now(),
+        logger: services.logger,
+      });
       const progress = progressOf(ctx);
       let manifest: Awaited<ReturnType<typeof exportBundle>>;
       try {

@@ -1,4 +1,5 @@
 import type { ChainReport } from '../audit/verify-chain.js';
+import type { TrustReport } from '../audit/verify-store.js';
 import { isoTime } from './output.js';
 
 /** A chain report as `audit verify --json` prints it (the store's and a bundle's `chain`). */
@@ -38,4 +39,32 @@ export function chainLine(r: ChainReport): string {
     ? `${r.checkpoints} signed checkpoints (latest seq ${r.latestCheckpoint.seq} at ${isoTime(r.latestCheckpoint.time)})`
     : 'no checkpoints';
   return `${range}, ${cp}`;
+}
+
+/** What a store's checkpoints were checked against, as `audit verify --json` prints it (`checkpoints_trusted`). */
+export function trustJson(t: TrustReport): Record<string, unknown> {
+  return {
+    anchor: t.kind,
+    key_ids: t.keyIds,
+    ...(t.kekId === undefined ? {} : { kek_id: t.kekId }),
+    untrusted_key_ids: t.untrustedKeyIds,
+  };
+}
+
+/** The same, in words: what vouches for the keys the checkpoints were checked against. */
+export function trustLine(t: TrustReport): string {
+  const ids = (kids: readonly string[]): string => (kids.length === 0 ? 'none' : kids.join(', '));
+  switch (t.kind) {
+    case 'pinned':
+      return `the pinned audit signing key ${ids(t.keyIds)} (--pubkey)`;
+    case 'kek': {
+      const others =
+        t.untrustedKeyIds.length === 0
+          ? ''
+          : `; ${t.untrustedKeyIds.length} stored key${t.untrustedKeyIds.length === 1 ? '' : 's'} the KEK does not open, NOT trusted: ${ids(t.untrustedKeyIds)}`;
+      return `the audit signing keys the KEK (id ${t.kekId}) opens: ${ids(t.keyIds)}${others}`;
+    }
+    case 'stored':
+      return `the audit signing keys stored in the database (${ids(t.keyIds)}), which nothing vouches for: no KEK is configured and no --pubkey given, so a key row added by anyone who can write the database would pass; set CREDDY_KEK or pin with --pubkey`;
+  }
 }

@@ -2,12 +2,13 @@ import { readFileSync } from 'node:fs';
 import { defineCommand } from 'citty';
 import { loadAuditKeys } from '../audit/key.js';
 import { type AuditPublicKey, loadAuditSigner, parsePublicKey, publicKeyFormats } from '../audit/signing-key.js';
-import { verifyStore } from '../audit/verify-store.js';
+import { type CheckpointTrust, verifyStore } from '../audit/verify-store.js';
 import { parseExpectation, readWitness } from '../audit/witness.js';
 import { CreddyError } from '../errors.js';
+import { configuredKeks } from '../keys/kek.js';
 import { openStore } from '../store/open-store.js';
 import { exportCommand, verifyBundleCommand } from './audit-bundle.js';
-import { chainJson, chainLine } from './audit-report.js';
+import { chainJson, chainLine, trustJson, trustLine } from './audit-report.js';
 import { cliConfig, cliPath, jsonArg, operatorArgs, requireExistingStore, withServices } from './context.js';
 import { type CliContext, contextOf } from './io.js';
 import { printJson } from './output.js';
@@ -57,14 +58,25 @@ const verify = defineCommand({
     const config = cliConfig(ctx, args.config);
     // An auditor's check must not pass on an empty log that a wrong --config just created.
     requireExistingStore(config);
+    // The checkpoints' trust anchor: the pinned key, else the keys the KEK opens (a key row anyone
+    // with write access to the database could add vouches for nothing), else — no KEK here — the
+    // stored keys, said to be unvouched.
+    const keks = pinned ? undefined : configuredKeks({ env: ctx.env, dataDir: config.dataDir });
+    const trust: CheckpointTrust = pinned ? { kind: 'pinned', key: pinned } : keks ? { kind: 'kek', keks } : { kind: 'stored' };
     const store = await openStore(config.store);
     try {
       const keys = loadAuditKeys({ env: ctx.env, dataDir: config.dataDir });
-      const report = await verifyStore(store, keys, pinned, {
+      const report = await verifyStore(store, keys, trust, {
         ...(witnessed && witnessSource ? { witness: { checkpoint: witnessed, source: witnessSource } } : {}),
         ...(expect ? { expect } : {}),
       });
-      if (args.json) printJson(ctx.stdout, { ok: report.problem === null && report.hmac === 'verified', ...chainJson(report) });
+      if (args.json)
+        printJson(ctx.stdout, {
+          ok: report.problem === null && report.hmac === 'verified',
+          ...chainJson(report),
+          checkpoints_trusted: trustJson(report.trust),
+        });
+      const anchoredOn = `checkpoints checked against ${trustLine(report.trust)}`;
       if (report.problem?.unconfiguredKeys) {
         // Rows the configured keys cannot check (verify-chain reports any edit it can find before
         // this): a key left out, or rows written or edited without the keys — their links cover
@@ -79,7 +91,7 @@ const verify = defineCommand({
         const { seq, kind, detail } = report.problem;
         throw new CreddyError(
           'ERR_AUDIT_INVALID',
-          `audit log FAILED verification at seq ${seq}: ${kind}: ${detail} (${report.rows} events verified before it)`,
+          `audit log FAILED verification at seq ${seq}: ${kind}: ${detail} (${report.rows} events verified before it; ${anchoredOn})`,
         );
       }
       if (report.hmac !== 'verified')
@@ -88,7 +100,9 @@ const verify = defineCommand({
         Boolean,
       );
       if (!args.json)
-        ctx.stdout.write(`audit log verified: ${chainLine(report)}; HMACs verified${anchored.map((a) => `; ${a}`).join('')}\n`);
+        ctx.stdout.write(
+          `audit log verified: ${chainLine(report)}; HMACs verified${anchored.map((a) => `; ${a}`).join('')}; ${anchoredOn}\n`,
+        );
     } finally {
       await store.close();
     }
@@ -101,7 +115,12 @@ const pubkey = defineCommand({
   async run({ args, data }) {
     const ctx = contextOf(data);
     await withServices(ctx, args, async (services) => {
-      const signer = await loadAuditSigner({ store: services.store, keks: services.keks, now: () => services.clock.now() });
+      const signer = await loadAuditSigner({
+        store: services.store,
+        keks: services.keks,
+        now: () => services.clock.now(),
+        logger: services.logger,
+      });
       const { pem, jwk } = publicKeyFormats(signer.publicX);
       if (args.json) return printJson(ctx.stdout, jwk);
       ctx.stdout.write(pem);

@@ -1,4 +1,5 @@
 import { defineCommand } from 'citty';
+import { systemClock } from '../_utils/clock.js';
 import { pruneAudit, unrecordedFacts } from '../audit/retention.js';
 import { rowToJson } from '../audit/row-json.js';
 import { CreddyError } from '../errors.js';
@@ -131,8 +132,9 @@ const list = defineCommand({
   },
   async run({ args, data }) {
     const ctx = contextOf(data);
+    // Flags first: a typo is reported as one, not as a database that is missing.
+    const filter = filterFromArgs(args, systemClock.now());
     await withServices(ctx, args, async (services) => {
-      const filter = filterFromArgs(args, services.clock.now());
       if (args.follow) return follow(ctx.stdout, services, filter, args.json === true);
       const rows = await services.store.audit.query(filter);
       if (args.json) return printJson(ctx.stdout, rows.map(auditJson));
@@ -146,44 +148,52 @@ const prune = defineCommand({
   args: { ...operatorArgs, ...jsonArg },
   async run({ args, data }) {
     const ctx = contextOf(data);
-    await withServices(ctx, args, async (services) => {
-      const retention = services.config.audit.retention;
-      if (retention === null) {
-        throw new CreddyError(
-          'ERR_CONFIG_INVALID',
-          `audit.retention is not set in ${services.config.source}, so there is nothing to prune (set e.g. audit: {retention: 365d})`,
+    let retention = 0;
+    await withServices(
+      ctx,
+      args,
+      async (services) => {
+        await services.auditCheckpoints.checkpointNow();
+        const progress = pruneProgress(ctx.stderr);
+        const result = await pruneAudit(
+          {
+            store: services.store,
+            keks: services.keks,
+            seal: services.auditSeal,
+            now: () => services.clock.now(),
+            actor: 'cli',
+            onStep: progress.step,
+            ...(ctx.hooks.crash ? { crash: ctx.hooks.crash } : {}),
+          },
+          retention,
+        ).finally(progress.done);
+        if (result.unrecordedStart !== undefined) {
+          ctx.stderr.write(`warning: the audit log started at seq ${result.unrecordedStart}: ${unrecordedFacts(result).hint}\n`);
+        }
+        if (args.json) {
+          return printJson(ctx.stdout, {
+            deleted: result.deleted,
+            anchor_seq: result.anchorSeq ?? null,
+            steps: result.steps,
+            ...(result.unrecordedStart === undefined ? {} : { unrecorded_start: result.unrecordedStart }),
+          });
+        }
+        const steps = result.steps > 1 ? ` in ${result.steps} steps` : '';
+        ctx.stdout.write(
+          `pruned ${result.deleted} events${steps}${result.anchorSeq ? `; the log now starts at checkpoint seq ${result.anchorSeq}` : ''}\n`,
         );
-      }
-      await services.auditCheckpoints.checkpointNow();
-      const progress = pruneProgress(ctx.stderr);
-      const result = await pruneAudit(
-        {
-          store: services.store,
-          keks: services.keks,
-          seal: services.auditSeal,
-          now: () => services.clock.now(),
-          actor: 'cli',
-          onStep: progress.step,
-          ...(ctx.hooks.crash ? { crash: ctx.hooks.crash } : {}),
+      },
+      {
+        check: (config) => {
+          if (config.audit.retention === null)
+            throw new CreddyError(
+              'ERR_CONFIG_INVALID',
+              `audit.retention is not set in ${config.source}, so there is nothing to prune (set e.g. audit: {retention: 365d})`,
+            );
+          retention = config.audit.retention;
         },
-        retention,
-      ).finally(progress.done);
-      if (result.unrecordedStart !== undefined) {
-        ctx.stderr.write(`warning: the audit log started at seq ${result.unrecordedStart}: ${unrecordedFacts(result).hint}\n`);
-      }
-      if (args.json) {
-        return printJson(ctx.stdout, {
-          deleted: result.deleted,
-          anchor_seq: result.anchorSeq ?? null,
-          steps: result.steps,
-          ...(result.unrecordedStart === undefined ? {} : { unrecorded_start: result.unrecordedStart }),
-        });
-      }
-      const steps = result.steps > 1 ? ` in ${result.steps} steps` : '';
-      ctx.stdout.write(
-        `pruned ${result.deleted} events${steps}${result.anchorSeq ? `; the log now starts at checkpoint seq ${result.anchorSeq}` : ''}\n`,
-      );
-    });
+      },
+    );
   },
 });
 

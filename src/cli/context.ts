@@ -50,6 +50,11 @@ export interface ServicesUse {
    * make a new, empty deployment with a development KEK, and `agent list` would say "(no agents)".
    */
   readonly mayCreate?: boolean;
+  /**
+   * Checks the command's flags against the config before the store is opened (or created): a bad
+   * flag is reported as such (ERR_USAGE), not as a missing database, and never leaves a new store.
+   */
+  readonly check?: (config: Config) => void;
 }
 
 /**
@@ -74,6 +79,7 @@ export async function withServices<T>(
   use: ServicesUse = {},
 ): Promise<T> {
   const config = cliConfig(ctx, args.config);
+  use.check?.(config);
   if (!use.mayCreate) requireExistingStore(config);
   const services = await createServices(config, { env: ctx.env, logger: cliLogger(ctx.stderr), actor: 'cli' });
   try {

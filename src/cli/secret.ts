@@ -5,7 +5,7 @@ import { formatDuration, parseDuration } from '../_utils/duration.js';
 import { CreddyError } from '../errors.js';
 import { generateSecretValue } from '../secrets/generate.js';
 import { listSecrets, type SecretSummary, secretHistory } from '../secrets/list.js';
-import { deleteSecret, putSecret, rotateSecret } from '../secrets/write.js';
+import { checkSecretInput, deleteSecret, putSecret, rotateSecret } from '../secrets/write.js';
 import { cliPath, jsonArg, operatorArgs, withServices } from './context.js';
 import { type CliContext, contextOf, readStdin } from './io.js';
 import { printJson, printTable } from './output.js';
@@ -68,6 +68,8 @@ const put = defineCommand({
   async run({ args, data }) {
     const ctx = contextOf(data);
     const { value, generated } = await readValue(ctx, args);
+    // Before the store is opened (`put` may create it): a bad path leaves no new deployment.
+    checkSecretInput({ path: args.path, value });
     await withServices(
       ctx,
       args,
@@ -100,6 +102,7 @@ const rotate = defineCommand({
     const grace = args.grace === undefined ? undefined : parseDuration(args.grace);
     if (grace === undefined && args.grace !== undefined) throw new CreddyError('ERR_USAGE', `--grace: invalid duration "${args.grace}"`);
     const { value, generated } = await readValue(ctx, args);
+    checkSecretInput({ path: args.path, value });
     await withServices(ctx, args, async (services) => {
       const result = await rotateSecret(services, {
         path: args.path,

@@ -54,6 +54,17 @@ export function loadKeks(options: {
 }
 
 /**
+ * The KEK where `loadKeks` would find it, for a reader that must not create one (`audit verify`):
+ * undefined when neither `CREDDY_KEK` nor `CREDDY_KEK_FILE` is set and there is no development
+ * file. A malformed configured KEK still throws ERR_KEK_INVALID.
+ */
+export function configuredKeks(options: { env: NodeJS.ProcessEnv; dataDir: string }): KekSet | undefined {
+  if (!readKeyVar(options.env, 'CREDDY_KEK', KEK) && !devKeyFile(join(options.dataDir, 'kek'), KEK, { create: false })) return undefined;
+  const quiet = { info() {}, warn() {}, error() {} };
+  return loadKeks({ ...options, logger: quiet, createDevKek: false, warnDev: false });
+}
+
+/**
  * The id of the dev KEK file in `dataDir`, for messages only (doctor): beside a configured KEK it
  * is never read as a KEK. Undefined when the file is absent or not a key.
  */

@@ -5,7 +5,7 @@ import type { KeysConfig } from '../config/types.js';
 import { CreddyError } from '../errors.js';
 import type { KeyRecord } from '../model/key.js';
 import type { AuditSealer, Store } from '../store/port.js';
-import { publicJwk } from './jwk.js';
+import { publicJwk, thumbprint } from './jwk.js';
 import type { KekSet } from './kek.js';
 import { newKeyRecord } from './new-key.js';
 import { createSigner, type Signer } from './sign.js';
@@ -50,6 +50,11 @@ export interface Keyring {
   jwks(): JwksDocument;
   /** Records of the last refresh, for `keys list` and readiness. */
   records(): readonly KeyRecord[];
+  /**
+   * Kids of the rows whose sealed private key does not open with the configured KEK (see
+   * `reload`): never published, never signing. For the metrics and `keys list`.
+   */
+  unopenable(): readonly string[];
 }
 
 export function createKeyring(deps: KeyringDeps): Keyring {
@@ -59,6 +64,8 @@ export function createKeyring(deps: KeyringDeps): Keyring {
   let current: Signer | undefined;
   let jwks: JwksDocument = buildJwks([]);
   let fingerprint = '';
+  /** Why nothing signs although the store has a current key (its row does not open). */
+  let problem: CreddyError | undefined;
 
   const signerFor = (record: KeyRecord): Signer => {
     const cached = signers.get(record.kid);
@@ -66,6 +73,41 @@ export function createKeyring(deps: KeyringDeps): Keyring {
     const signer = createSigner(unsealSigningKey(keks, record).key, record.kid);
     signers.set(record.kid, signer);
     return signer;
+  };
+
+  /**
+   * Why each row whose sealed private key does not open failed, by kid, with the bytes that
+   * failed: the KEKs of a process never change, so the same bytes are not tried (nor logged)
+   * again; new bytes (a rewrap) are.
+   */
+  const unopened = new Map<string, { sealed: Uint8Array; kekId: string; error: unknown }>();
+
+  /**
+   * True when the row's private key opens with the KEK and matches its public key. A row that
+   * someone with INSERT or UPDATE on the table but without the KEK wrote (a leaked database
+   * password) cannot pass: its public key may be the attacker's, so publishing it would let the
+   * attacker's own tokens verify, and signing with it fails. Such a row is logged once, by kid,
+   * and left out; it never stops the keys that do open.
+   */
+  const opens = (record: KeyRecord): boolean => {
+    // A signer is cached by kid; a row whose public key is not that kid's (edited) is not that key.
+    if (signers.has(record.kid)) return thumbprint(record.publicX) === record.kid;
+    const failed = unopened.get(record.kid);
+    if (failed && failed.kekId === record.kekId && Buffer.from(failed.sealed).equals(Buffer.from(record.sealedPrivate))) return false;
+    try {
+      signerFor(record);
+      unopened.delete(record.kid);
+      return true;
+    } catch (error) {
+      unopened.set(record.kid, { sealed: record.sealedPrivate, kekId: record.kekId, error });
+      // The kid in the message too: the CLI's logger prints the message alone.
+      logger.error(`signing key ${record.kid} does not open with the configured KEK; neither published nor used to sign`, {
+        kid: record.kid,
+        state: record.state,
+        problem: (error as Error).message,
+      });
+      return false;
+    }
   };
 
   /** Inserts keys together with their `key.created` rows; false if another process won the race. */
@@ -98,21 +140,23 @@ export function createKeyring(deps: KeyringDeps): Keyring {
       return false;
     };
     // A retired key stays published until the last token it signed has expired, plus skew;
-    // a revoked key disappears at once.
-    const published = usable.filter((k) => k.state === 'next' || k.state === 'current' || (k.state === 'retired' && stillPublished(k)));
+    // a revoked key disappears at once. Only keys this process can open are published: a public
+    // key in the JWKS vouches for every token it verifies, and only the KEK proves the row is ours.
+    const published = usable.filter(
+      (k) => (k.state === 'next' || k.state === 'current' || (k.state === 'retired' && stillPublished(k))) && opens(k),
+    );
+    for (const kid of unopened.keys()) if (!loaded.some((k) => k.kid === kid)) unopened.delete(kid);
     const print = published.map((k) => `${k.kid}:${k.state}`).join(',');
     records = loaded;
-    if (print === fingerprint && current) return;
+    const currentRecord = usable.find((k) => k.state === 'current');
+    if (print === fingerprint && current && current.kid === currentRecord?.kid) return;
     jwks = buildJwks(published);
     fingerprint = print;
-    const currentRecord = usable.find((k) => k.state === 'current');
-    try {
-      current = currentRecord ? signerFor(currentRecord) : undefined;
-    } catch (err) {
-      // Fail closed: never keep signing with a key the store no longer calls current.
-      current = undefined;
-      throw err;
-    }
+    // Fail closed: never keep signing with a key the store no longer calls current, nor with
+    // another one when the current row does not open.
+    current = currentRecord && published.includes(currentRecord) ? signerFor(currentRecord) : undefined;
+    const failed = currentRecord && !current ? unopened.get(currentRecord.kid) : undefined;
+    problem = currentRecord && failed ? noSigner(currentRecord, failed.error) : undefined;
     logger.info('signing keys loaded', { current: current?.kid ?? null, published: jwks.kids });
   };
 
@@ -148,7 +192,9 @@ export function createKeyring(deps: KeyringDeps): Keyring {
   const ensureNext = async (): Promise<void> => {
     const existing = records.find((k) => k.state === 'next');
     if (existing) {
-      signerFor(existing);
+      // A next row that does not open was logged and left out of the JWKS by the reload; it must
+      // not stop a server that can sign (`creddy keys revoke KID` replaces it).
+      opens(existing);
       return;
     }
     const successor = newKeyRecord(keks, 'next', nowSeconds(clock));
@@ -166,6 +212,15 @@ export function createKeyring(deps: KeyringDeps): Keyring {
         await ensureNext();
         return;
       }
+      const unopenedCurrent = records.find((k) => k.state === 'current' && unopened.has(k.kid));
+      if (unopenedCurrent) {
+        // Nothing the KEK opens at all: a wrong KEK, named as such (it would seal new data too).
+        if (jwks.kids.length === 0) throw unopened.get(unopenedCurrent.kid)!.error;
+        // The KEK is right and the current row is not ours. A server cannot sign; an operator
+        // command still runs (and logged the problem), so `keys revoke --force` can replace it.
+        if (deps.actor === 'server') throw problem;
+        return;
+      }
       const now = nowSeconds(clock);
       const first = newKeyRecord(keks, 'current', now);
       const successor = newKeyRecord(keks, 'next', now);
@@ -179,12 +234,30 @@ export function createKeyring(deps: KeyringDeps): Keyring {
     },
     refresh,
     signer() {
-      if (!current) throw new CreddyError('ERR_NOT_READY', 'no signing key loaded');
+      if (!current) {
+        if (problem) throw new CreddyError('ERR_NOT_READY', problem.message, { cause: problem, details: problem.details ?? {} });
+        throw new CreddyError('ERR_NOT_READY', 'no signing key loaded');
+      }
       return current;
     },
     jwks: () => jwks,
     records: () => records,
+    unopenable: () => [...unopened.keys()],
   };
+}
+
+/**
+ * The error when the current row does not open: nothing signs (another key would be one the
+ * store does not call current). The unseal error says which KEK id sealed it and which are
+ * configured — a wrong CREDDY_KEK, or a row written without the KEK.
+ */
+function noSigner(record: KeyRecord, cause: unknown): CreddyError {
+  const why = cause instanceof Error ? cause.message : String(cause);
+  return new CreddyError(
+    'ERR_KEK_INVALID',
+    `no usable signing key: the current key ${record.kid} does not open with the configured KEK (${why}); if CREDDY_KEK is right, the row was written without it: revoke it with \`creddy keys revoke ${record.kid} --force\``,
+    { cause, details: { kid: record.kid } },
+  );
 }
 
 function buildJwks(keys: readonly KeyRecord[]): JwksDocument {

@@ -70,8 +70,11 @@ export function planFor(record: KeyRecord, all: readonly KeyRecord[], lastExp: n
   }
 }
 
-/** The key schedule as of `now` (epoch s), for the metrics: the current key's age, the next rotation, keys per state. */
-export function signingKeyFacts(records: readonly KeyRecord[], config: KeysConfig, now: number): SigningKeyFacts {
+/**
+ * The key schedule as of `now` (epoch s), for the metrics: the current key's age, the next
+ * rotation, keys per state, and how many rows the KEK does not open (`unopenable`, from the keyring).
+ */
+export function signingKeyFacts(records: readonly KeyRecord[], config: KeysConfig, now: number, unopenable = 0): SigningKeyFacts {
   const current = records.find((k) => k.state === 'current');
   const next = records.find((k) => k.state === 'next');
   const byState = { next: 0, current: 0, retired: 0, revoked: 0 };
@@ -81,5 +84,6 @@ export function signingKeyFacts(records: readonly KeyRecord[], config: KeysConfi
     currentAgeSeconds: current ? now - (current.activatedAt ?? current.createdAt) : undefined,
     nextRotationInSeconds: rotation === undefined ? undefined : rotation - now,
     byState,
+    unopenable,
   };
 }

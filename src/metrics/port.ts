@@ -34,6 +34,11 @@ export interface SigningKeyFacts {
   readonly nextRotationInSeconds: number | undefined;
   /** How many key rows are in each state. */
   readonly byState: Readonly<Record<'next' | 'current' | 'retired' | 'revoked', number>>;
+  /**
+   * Key rows whose sealed private key does not open with the KEK (keyring.ts): neither published
+   * nor used to sign. Above 0 means a row written without the KEK, or a wrong KEK.
+   */
+  readonly unopenable: number;
 }
 
 /** Values read only when metrics are scraped, never on the request path. */

@@ -53,6 +53,16 @@ export function registerScrapeGauges(registry: Registry, sources: () => MetricSo
       for (const [state, n] of Object.entries(given.signingKeys().byState)) this.set({ state }, n);
     },
   });
+  new Gauge({
+    name: 'creddy_signing_keys_unopenable',
+    help: 'Signing key rows whose sealed private key does not open with the KEK: neither published nor used to sign',
+    aggregator: 'max',
+    registers,
+    collect() {
+      const given = sources();
+      if (given) this.set(given.signingKeys().unopenable);
+    },
+  });
   let dueFailing = false;
   const dueSecrets: Gauge<'backend'> = new Gauge({
     name: 'creddy_secrets_due',

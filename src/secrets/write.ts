@@ -51,7 +51,7 @@ export interface SecretRotated extends SecretWritten {
 
 /** Stores the first version of a path (or the first after a delete). A live path is ERR_CONFLICT: rotate it. */
 export async function putSecret(services: SecretServices, input: SecretInput): Promise<SecretWritten> {
-  checkInput(input);
+  checkSecretInput(input);
   return retrying(services, async (now) => {
     const latest = await latestOf(services, input.path);
     if (latest && latest.deletedAt === null) {
@@ -74,7 +74,7 @@ export async function putSecret(services: SecretServices, input: SecretInput): P
  * default the longest grace of the backends serving the path), then its value is erased.
  */
 export async function rotateSecret(services: SecretServices, input: SecretInput & { readonly grace?: number }): Promise<SecretRotated> {
-  checkInput(input);
+  checkSecretInput(input);
   return retrying(services, async (now) => {
     const latest = await latestOf(services, input.path);
     if (!latest || latest.deletedAt !== null) throw notFound(input.path);
@@ -116,7 +116,11 @@ export async function deleteSecret(
   });
 }
 
-function checkInput(input: SecretInput): void {
+/**
+ * Throws ERR_USAGE for a path outside the grammar or a value creddy cannot store (empty, too
+ * large, a NUL byte); the CLI calls it before it opens, or creates, the store.
+ */
+export function checkSecretInput(input: Pick<SecretInput, 'path' | 'value'>): void {
   const problem = secretPathProblem(input.path);
   if (problem) throw new CreddyError('ERR_USAGE', problem);
   const bytes = Buffer.byteLength(input.value, 'utf8');

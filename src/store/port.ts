@@ -305,6 +305,15 @@ export interface Store {
      * has none. ERR_AUDIT_UNAVAILABLE, with nothing deleted, when the record cannot be appended.
      */
     pruneBelow(anchorSeq: number, record: PruneRecord): Promise<number>;
+    /**
+     * Appends `record`'s row — the audit.pruned row of a start no prune recorded (retention's
+     * repair) — under the audit chain's lock, only while the log still starts at `startSeq` and no
+     * audit.pruned row names `startSeq` as its `anchor_seq`: the repair is decided on reads made
+     * outside the lock, and a pruner or writer that recorded that start, or pruned past it,
+     * meanwhile must not be contradicted. True when appended; ERR_AUDIT_UNAVAILABLE when the row
+     * could not be.
+     */
+    recordPrunedStart(startSeq: number, record: { readonly event: AuditEvent; readonly seal: AuditSealer }): Promise<boolean>;
   };
   /** Versions of stored secrets (`type: secret` backends); values sealed under the KEK. */
   readonly secrets: {

@@ -269,3 +269,13 @@ export const toSecretVersion = (row: SecretRow): SecretVersionRecord => ({
   readableUntil: row.readable_until,
   deletedAt: row.deleted_at,
 });
+
+/** True when an audit.pruned row's details (JSON text) name `seq` as where it left the log starting. */
+export function namesAnchor(details: string | null, seq: number): boolean {
+  if (details === null) return false;
+  try {
+    return (JSON.parse(details) as { anchor_seq?: unknown }).anchor_seq === seq;
+  } catch {
+    return false;
+  }
+}

@@ -39,6 +39,9 @@ export const LONG_FILES: readonly string[] = [
   'test/audit/follow-once.test.ts',
   // 20,000 audit rows appended, then exported and verified by two heap-capped CLI processes (about 6 s).
   'test/audit/export-scale.test.ts',
+  // Two brokers each (SQLite, PostgreSQL) with restarts, a refused server start and CLI runs (about 5 s).
+  'test/keys/unopenable-keys.test.ts',
+  'test/audit/verify-trust.test.ts',
 ];
 
 export default class LongFilesFirst extends BaseSequencer {

@@ -144,8 +144,19 @@ describe('keys rewrap and wrong KEKs', () => {
     expect(
       await store.keys.apply([{ op: 'update', kid: current.kid, expect: 'current', set: { sealedPrivate: altered } }], unaudited),
     ).toBe(true);
-    const result = await op(['keys', 'list'], envOnlyB);
-    expect(result.code).toBe(1);
-    expect(result.stderr).toContain(`ERR_KEK_INVALID: signing key ${current.kid} does not decrypt`);
+    // A server has nothing to sign with, and says why.
+    const server = await op(['server', '--listen', '127.0.0.1:0'], envOnlyB);
+    expect(server.code).toBe(1);
+    expect(server.stderr).toContain(
+      `ERR_KEK_INVALID: no usable signing key: the current key ${current.kid} does not open with the configured KEK (signing key ${current.kid} does not decrypt`,
+    );
+    // An operator command still runs (the KEK opens the other keys), so the key can be revoked;
+    // the altered key is named and listed as unpublished.
+    const result = await op(['keys', 'list', '--json'], envOnlyB);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toContain(`signing key ${current.kid} does not open with the configured KEK`);
+    expect((JSON.parse(result.stdout) as Array<{ kid: string; published: boolean }>).find((k) => k.kid === current.kid)).toMatchObject({
+      published: false,
+    });
   });
 });

@@ -1,6 +1,6 @@
 import { CreddyError } from '../../errors.js';
 import type { Store } from '../port.js';
-import { type CheckpointDbRow, type SigningKeyDbRow, toCheckpoint, toSigningKey } from '../rows.js';
+import { type CheckpointDbRow, namesAnchor, type SigningKeyDbRow, toCheckpoint, toSigningKey } from '../rows.js';
 import { appendInTx } from './audit-append.js';
 import { type Db, lockAuditChain } from './db.js';
 import { retentionRefusal } from './retention-floor.js';
@@ -10,7 +10,15 @@ class PruneRecordRejected extends Error {}
 
 type CheckpointMethods = Pick<
   Store['audit'],
-  'head' | 'checkpoint' | 'checkpoints' | 'ensureSigningKey' | 'signingKeys' | 'resealSigningKey' | 'firstSeqFrom' | 'pruneBelow'
+  | 'head'
+  | 'checkpoint'
+  | 'checkpoints'
+  | 'ensureSigningKey'
+  | 'signingKeys'
+  | 'resealSigningKey'
+  | 'firstSeqFrom'
+  | 'pruneBelow'
+  | 'recordPrunedStart'
 >;
 
 const HEAD = 'SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1';
@@ -108,6 +116,27 @@ export function postgresAuditCheckpoints(db: Db): CheckpointMethods {
       } catch (err) {
         if (err instanceof PruneRecordRejected) throw pruneRecordRefused(err.cause);
         throw retentionRefusal(err);
+      }
+    },
+    async recordPrunedStart(startSeq, record) {
+      try {
+        return await db.transaction(async (tx) => {
+          // Decided again under the chain's lock that every append and prune step takes.
+          await lockAuditChain(tx);
+          const first = (await tx.query<{ seq: number }>('SELECT seq FROM audit_events ORDER BY seq LIMIT 1')).rows[0];
+          if (!first || Number(first.seq) !== startSeq) return false; // pruned past, or emptied, since it was read
+          const recorded = await tx.query<{ details: string | null }>("SELECT details FROM audit_events WHERE type = 'audit.pruned'");
+          if (recorded.rows.some((row) => namesAnchor(row.details, startSeq))) return false; // recorded meanwhile
+          try {
+            await appendInTx(tx, [{ event: record.event }], record.seal);
+          } catch (err) {
+            throw new PruneRecordRejected('audit append failed', { cause: err });
+          }
+          return true;
+        });
+      } catch (err) {
+        if (err instanceof PruneRecordRejected) throw pruneRecordRefused(err.cause);
+        throw err;
       }
     },
   };

@@ -1,8 +1,8 @@
 import type Database from 'better-sqlite3';
 import { CreddyError } from '../../errors.js';
-import type { AuditCheckpoint, AuditSigningKeyRecord } from '../../model/audit.js';
-import type { PruneRecord, Store } from '../port.js';
-import { type CheckpointDbRow, type SigningKeyDbRow, toCheckpoint, toSigningKey } from '../rows.js';
+import type { AuditCheckpoint, AuditEvent, AuditSigningKeyRecord } from '../../model/audit.js';
+import type { AuditSealer, PruneRecord, Store } from '../port.js';
+import { type CheckpointDbRow, namesAnchor, type SigningKeyDbRow, toCheckpoint, toSigningKey } from '../rows.js';
 import { createAppendTransaction } from './audit-append.js';
 import type { AuditWorker } from './audit-worker-client.js';
 
@@ -11,7 +11,15 @@ class PruneRecordRejected extends Error {}
 
 type CheckpointMethods = Pick<
   Store['audit'],
-  'head' | 'checkpoint' | 'checkpoints' | 'ensureSigningKey' | 'signingKeys' | 'resealSigningKey' | 'firstSeqFrom' | 'pruneBelow'
+  | 'head'
+  | 'checkpoint'
+  | 'checkpoints'
+  | 'ensureSigningKey'
+  | 'signingKeys'
+  | 'resealSigningKey'
+  | 'firstSeqFrom'
+  | 'pruneBelow'
+  | 'recordPrunedStart'
 >;
 
 /**
@@ -93,6 +101,19 @@ export function sqliteAuditCheckpoints(db: Database.Database, worker?: AuditWork
     return changes;
   });
 
+  // Read under the same write lock as the append: the decision and the row are one transaction.
+  const prunedDetails = db.prepare<[], string | null>("SELECT details FROM audit_events WHERE type = 'audit.pruned'").pluck();
+  const recordStartTx = db.transaction((startSeq: number, record: { event: AuditEvent; seal: AuditSealer }): boolean => {
+    if (firstSeq.get() !== startSeq) return false; // pruned past, or emptied, since it was read
+    if (prunedDetails.all().some((details) => namesAnchor(details, startSeq))) return false; // recorded meanwhile
+    try {
+      appendRecord([{ event: record.event }], record.seal);
+    } catch (err) {
+      throw new PruneRecordRejected('audit append failed', { cause: err });
+    }
+    return true;
+  });
+
   return {
     async head() {
       return head.get();
@@ -122,6 +143,14 @@ export function sqliteAuditCheckpoints(db: Database.Database, worker?: AuditWork
     async pruneBelow(anchorSeq, record) {
       try {
         return pruneTx.immediate(anchorSeq, record);
+      } catch (err) {
+        if (err instanceof PruneRecordRejected) throw pruneRecordRefused(err.cause);
+        throw err;
+      }
+    },
+    async recordPrunedStart(startSeq, record) {
+      try {
+        return recordStartTx.immediate(startSeq, record);
       } catch (err) {
         if (err instanceof PruneRecordRejected) throw pruneRecordRefused(err.cause);
         throw err;

@@ -60,6 +60,7 @@ export function sqliteStoreFromDb(db: Database.Database, options: SqliteStoreOpt
       ensureSigningKey: yielding(audit.ensureSigningKey),
       resealSigningKey: yielding(audit.resealSigningKey),
       pruneBelow: yielding(audit.pruneBelow),
+      recordPrunedStart: yielding(audit.recordPrunedStart),
     },
     replay: { ...replay, claim: yielding(replay.claim) },
     secrets: { ...secrets, write: yielding(secrets.write), erase: yielding(secrets.erase) },
