@@ -129,7 +129,10 @@ async function issue(services: Services, ctx: RequestContext, body: IssueRequest
         ...base,
         time: clock.now(),
         type: 'credential.denied',
-        outcome: 'error',
+        // A 4xx is the request's doing (a repository outside the ceiling, a permission the
+        // installation lacks, a secret that is not there), found only by the backend: `denied`,
+        // as the checks before the mint and the issuance metric say; a 5xx is the backend failing.
+        outcome: isCreddyError(err) && err.status < 500 ? 'denied' : 'error',
         reason: code,
         scopes,
         jti,
