@@ -112,7 +112,6 @@ export async function createServices(config: Config, options: ServiceOptions): P
       }
       backends.set(name, backend);
     }
-    warnSharedAudiences(backends, logger);
     const keyring = createKeyring({
       store,
       keks,
@@ -167,20 +166,6 @@ export async function createServices(config: Config, options: ServiceOptions): P
   } catch (err) {
     await store.close();
     throw err;
-  }
-}
-
-/**
- * Two backends with one `aud` make a token for the weaker one acceptable to a verifier of the
- * stronger one that checks only `aud` and `scope`. Legitimate setups exist (one service, two
- * scope sets), so this warns instead of refusing.
- */
-function warnSharedAudiences(backends: ReadonlyMap<string, Backend>, logger: Logger): void {
-  const byAudience = new Map<string, string[]>();
-  for (const [name, backend] of backends) byAudience.set(backend.audience, [...(byAudience.get(backend.audience) ?? []), name]);
-  for (const [audience, names] of byAudience) {
-    if (names.length > 1)
-      logger.warn('backends share one token audience; verifiers must also check the backend claim', { audience, backends: names });
   }
 }
 

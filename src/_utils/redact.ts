@@ -28,3 +28,19 @@ export function redact(text: string): string {
   }
   return out;
 }
+
+/**
+ * How far past a cut `redactCapped` looks: further than any secret `redact` removes whole reaches
+ * (its JWT pattern tops out at 20,997 characters; a PEM RSA-4096 key is about 3,300), and a
+ * bound on the work, since `redact` is not linear on hostile input.
+ */
+const REDACT_WINDOW = 21_504;
+
+/**
+ * `text` redacted, then cut to `max` characters: in that order, because a secret cut at the limit
+ * first no longer matches its pattern (a JWT without its signature part, a `ckr_` token shorter
+ * than 20 characters) and would be kept, in part.
+ */
+export function redactCapped(text: string, max: number): string {
+  return redact(text.slice(0, max + REDACT_WINDOW)).slice(0, max);
+}

@@ -1,7 +1,7 @@
 import type { ConfigReader } from '../_utils/config-reader.js';
 import { coveredBy, scopeProblem } from '../policy/scopes.js';
 import { backendTypes, isBackendType } from './registry.js';
-import type { BackendConfig } from './types.js';
+import type { BackendConfig, BackendType } from './types.js';
 
 /** Backend names: also how a request names one, so anything else is refused before any lookup. */
 export const BACKEND_NAME_RE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
@@ -41,4 +41,37 @@ export function parseBackend(name: string, reader: ConfigReader): BackendConfig 
   const settings = backendTypes[type].parse(reader, name);
   reader.done();
   return { common, settings };
+}
+
+/** The `aud` of a backend's tokens: what its type's config sets (generic `audience`), else its name. */
+export function backendAudience(config: BackendConfig): string {
+  const type: BackendType<unknown> = backendTypes[config.common.type];
+  return type.audience?.(config.settings, config.common.name) ?? config.common.name;
+}
+
+/**
+ * Refuses two backends whose tokens carry one `aud`. A verifier checks `aud` (and scopes), so a
+ * token of one would pass at the other's service: an agent granted `sandbox:*` could get a
+ * `refund` token for `payments`, and as a Bearer token even where `payments` requires DPoP. The
+ * problem is reported at the backend that set its `audience` (the other one may only be named so).
+ */
+export function checkAudiences(entries: ReadonlyArray<[string, ConfigReader]>, backends: ReadonlyMap<string, BackendConfig>): void {
+  const owners = new Map<string, { name: string; reader: ConfigReader }>();
+  for (const [name, reader] of entries) {
+    const config = backends.get(name);
+    // An unresolved ${env:}/${file:} is already reported; its placeholder is no audience.
+    if (!config || reader.broken('audience')) continue;
+    const audience = backendAudience(config);
+    const owner = owners.get(audience);
+    if (!owner) {
+      owners.set(audience, { name, reader });
+      continue;
+    }
+    const [blamed, other] = !reader.has('audience') && owner.reader.has('audience') ? [owner.reader, name] : [reader, owner.name];
+    blamed.report(
+      blamed.has('audience') ? 'audience' : '',
+      `audience "${audience}" is also the audience of backend "${other}": each backend needs an audience of its own, ` +
+        "or a verifier that checks aud accepts one backend's tokens for the other",
+    );
+  }
 }

@@ -108,6 +108,12 @@ export interface BackendType<Settings> {
   parse(reader: ConfigReader, name: string): Settings;
   create(settings: Settings, common: BackendCommon, deps: BackendDeps): Backend;
   /**
+   * The `aud` of the backend's tokens, for a type whose config can set it (`generic`); absent,
+   * it is the backend's name. Config load reads it to refuse two backends with one audience, so
+   * `create` must give the backend this same value.
+   */
+  audience?(settings: Settings, name: string): string;
+  /**
    * What `creddy doctor` says instead of probing, for a type whose credentials come from creddy's
    * own store (which doctor checks on its own) and that needs the store to be created at all.
    */

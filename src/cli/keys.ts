@@ -7,6 +7,7 @@ import { rewrapKeys } from '../keys/rewrap.js';
 import { rewrapRevocationHandles } from '../keys/rewrap-handles.js';
 import { type RotateResult, rotateKeys } from '../keys/rotate.js';
 import { planFor } from '../keys/timing.js';
+import { activeKeys } from '../keys/transition.js';
 import { rewrapSecrets } from '../secrets/rewrap.js';
 import { jsonArg, operatorArgs, withServices } from './context.js';
 import { countdown } from './countdown.js';
@@ -82,7 +83,16 @@ const rotate = defineCommand({
       ctx,
       args,
       async (services) => {
-        const options = { actor: 'cli', force: args.force === true, ...optionalCrash(ctx) } as const;
+        // The current key as this command found it, read once: a rotation by another process
+        // while --wait waits satisfies the request (rotated: false). Left to each attempt, the
+        // next one would take the new current for the one to replace and rotate a second time.
+        const current = activeKeys(await services.store.keys.list()).current?.kid;
+        const options = {
+          actor: 'cli',
+          force: args.force === true,
+          ...(current === undefined ? {} : { expectCurrent: current }),
+          ...optionalCrash(ctx),
+        } as const;
         let result: RotateResult;
         for (;;) {
           try {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseDocument, YAMLError } from 'yaml';
 import { type ConfigReader, createProblems, createReader } from '../_utils/config-reader.js';
-import { parseBackend } from '../backends/config.js';
+import { checkAudiences, parseBackend } from '../backends/config.js';
 import type { BackendConfig } from '../backends/types.js';
 import { CreddyError } from '../errors.js';
 import { NO_FEDERATION, parseFederation } from './federation.js';
@@ -81,11 +81,13 @@ function readConfig(root: ConfigReader, base: string, source: string): Config {
 
   const keys = root.guard(() => parseKeys(root), KEY_DEFAULTS);
   const audit = root.guard(() => parseAudit(root.optionalChild('audit'), base), AUDIT_DEFAULTS);
+  const backendEntries = root.entries('backends');
   const backends = new Map(
-    root
-      .entries('backends')
-      .flatMap(([name, reader]) => reader.guard((): Array<[string, BackendConfig]> => [[name, parseBackend(name, reader)]], [])),
+    backendEntries.flatMap(([name, reader]) =>
+      reader.guard((): Array<[string, BackendConfig]> => [[name, parseBackend(name, reader)]], []),
+    ),
   );
+  checkAudiences(backendEntries, backends);
   const authThrottle = root.guard(() => parseAuthThrottle(root.optionalChild('auth_throttle')), parseAuthThrottle(undefined));
   const http = root.guard(() => parseHttp(root.optionalChild('http')), parseHttp(undefined));
   const federation = root.guard(() => parseFederation(root.entries('federation'), { issuer, baseDir: base, backends }), NO_FEDERATION);

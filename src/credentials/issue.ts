@@ -1,7 +1,7 @@
 import { isoSeconds } from '../_utils/clock.js';
 import { describeError } from '../_utils/error-chain.js';
 import { fingerprint, timeOrderedId } from '../_utils/ids.js';
-import { redact } from '../_utils/redact.js';
+import { redact, redactCapped } from '../_utils/redact.js';
 import type { Backend, Minted } from '../backends/types.js';
 import { CreddyError, isCreddyError } from '../errors.js';
 import { revocationHandleAad, seal } from '../keys/kek.js';
@@ -9,6 +9,7 @@ import type { BackendInstruments } from '../metrics/port.js';
 import { auditEvent } from '../model/audit.js';
 import type { CredentialRecord } from '../model/credential.js';
 import { decideScopes } from '../policy/grants.js';
+import { SCOPE_MAX_LENGTH } from '../policy/scopes.js';
 import { decideTtl, type TtlBound } from '../policy/ttl.js';
 import type { Services } from '../services.js';
 import type { IssueResponse, TtlDecision } from '../wire.js';
@@ -129,7 +130,10 @@ async function issue(services: Services, ctx: RequestContext, body: IssueRequest
         ...base,
         time: clock.now(),
         type: 'credential.denied',
-        outcome: 'error',
+        // A 4xx is the request's doing (a repository outside the ceiling, a permission the
+        // installation lacks, a secret that is not there), found only by the backend: `denied`,
+        // as the checks before the mint and the issuance metric say; a 5xx is the backend failing.
+        outcome: isCreddyError(err) && err.status < 500 ? 'denied' : 'error',
         reason: code,
         scopes,
         jti,
@@ -296,11 +300,12 @@ function unknownBackend(name: string): never {
 
 /**
  * Requested scopes as they may be recorded: strings only, capped, so a hostile body cannot bloat
- * the log, and redacted — a caller who pastes its `ckr_` token as a scope must not put it in the audit.
+ * the log, and redacted — a caller who pastes its `ckr_` token as a scope must not put it in the
+ * audit, not even the part of it that fits under the cap.
  */
 function requestedScopes(scopes: readonly unknown[] | undefined): string[] | null {
   if (!scopes) return null;
-  return scopes.slice(0, 64).map((s) => (typeof s === 'string' ? redact(s.slice(0, 128)) : '<invalid>'));
+  return scopes.slice(0, 64).map((s) => (typeof s === 'string' ? redactCapped(s, SCOPE_MAX_LENGTH) : '<invalid>'));
 }
 
 /** Denial details echo caller input (the scope asked for); redact secret shapes before auditing. */

@@ -1,3 +1,4 @@
+import { redactCapped } from '../_utils/redact.js';
 import { CreddyError } from '../errors.js';
 import { coveredBy, SCOPE_MAX_LENGTH, SCOPES_MAX_COUNT, scopeProblem, withinAll } from './scopes.js';
 
@@ -41,8 +42,8 @@ export function decideScopes(requested: readonly unknown[] | undefined, backend:
   for (const [index, scope] of requested.entries()) {
     const problem = scopeProblem(scope) ?? backend.checkScope(scope as string);
     if (problem) {
-      // Which one, by position; its text only when it is text (capped: it is echoed and audited).
-      const which = typeof scope === 'string' ? { scope: scope.slice(0, SCOPE_MAX_LENGTH) } : {};
+      // Which one, by position; its text only when it is text (redacted, then capped: it is echoed and audited).
+      const which = typeof scope === 'string' ? { scope: redactCapped(scope, SCOPE_MAX_LENGTH) } : {};
       throw new CreddyError('ERR_SCOPE_INVALID', problem, { details: { field: 'scopes', index, ...which } });
     }
     const wanted = scope as string;

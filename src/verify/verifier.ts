@@ -12,6 +12,12 @@ export interface VerifierOptions {
   readonly issuer: string;
   /** Expected `aud`: this service (a backend's `audience`, or the backend name). Required: a token for another service must not pass here. */
   readonly audience: string | readonly string[];
+  /**
+   * Expected `backend` claim: the backend (or backends) whose tokens this service takes. Optional,
+   * since the broker refuses two backends with one audience, so `aud` already names one; pin it
+   * too where a service should not trust that alone (a broker whose config you do not control).
+   */
+  readonly backend?: string | readonly string[] | undefined;
   /** Scopes every token must grant, all of them (a granted `files:*` covers `files:read`). */
   readonly scopes?: readonly string[] | undefined;
   /** Allowed clock skew for exp/nbf/iat (default 60, at most 300). */
@@ -90,15 +96,15 @@ export interface Verifier {
 
 /**
  * Creates a verifier for creddy access tokens: EdDSA only and `typ: at+jwt` (pinned, never read
- * from the token), `iss`, `aud`, exp/nbf/iat with bounded skew, every required scope, and a JWKS
- * cache that follows the broker's `Cache-Control: max-age` and ETag, so key rotations never
+ * from the token), `iss`, `aud` (and `backend` when asked), exp/nbf/iat with bounded skew, every
+ * required scope, and a JWKS cache that follows the broker's `Cache-Control: max-age` and ETag, so key rotations never
  * reject a valid token; while the broker cannot be reached it fails fast (`ERR_ISSUER_UNAVAILABLE`,
  * one attempt per 5 s) and keeps a set past its max-age for at most `jwks.staleIfErrorMs`
  * (5 minutes). A DPoP-bound token (`cnf.jkt`) passes only with a valid proof from its
  * key for this very request (method, URL, token hash, fresh and unused). Options are checked here;
  * nothing is fetched until the first `verify`. Create one per issuer and audience and reuse it.
  *
- * @param options - Issuer, audience, required scopes, skew, revocation check, DPoP settings, timeouts and the JWKS cache.
+ * @param options - Issuer, audience, backend, required scopes, skew, revocation check, DPoP settings, timeouts and the JWKS cache.
  * @returns A {@link Verifier}.
  * @throws {@link CreddyError} `ERR_USAGE` for a malformed option.
  *
@@ -129,6 +135,11 @@ export function createVerifier(options: VerifierOptions): Verifier {
   if (audiences.length === 0 || !audiences.every((a) => typeof a === 'string' && a.length > 0)) {
     throw new CreddyError('ERR_USAGE', 'createVerifier: audience must name this service');
   }
+  const backends =
+    options.backend === undefined ? undefined : typeof options.backend === 'string' ? [options.backend] : [...options.backend];
+  if (backends && (backends.length === 0 || !backends.every((b) => typeof b === 'string' && b.length > 0))) {
+    throw new CreddyError('ERR_USAGE', 'createVerifier: backend must name a backend (or leave it out)');
+  }
   const required = checkScopes(options.scopes ?? [], 'scopes');
   const clockTolerance = seconds(options.clockTolerance, 60, 300, 'clockTolerance');
   const dpopMaxAge = seconds(options.dpop?.maxAge, 60, 3600, 'dpop.maxAge');
@@ -153,6 +164,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
   return {
     async verify(token, request = {}) {
       const claims = await verifyAccessToken(token, { issuer, audience: audiences, clockTolerance, keys, now });
+      if (backends && !backends.includes(claims.backend))
+        throw new CreddyError('ERR_TOKEN_INVALID', 'token rejected (issued for another backend)');
       if (claims.cnf) {
         if (!request.dpop) {
           // Thrown only once everything else about the token checked out: `proof_required` tells a

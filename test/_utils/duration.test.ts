@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatDuration, parseDuration } from '../../src/_utils/duration.js';
-import { redact } from '../../src/_utils/redact.js';
+import { redact, redactCapped } from '../../src/_utils/redact.js';
 
 describe('durations', () => {
   it.each([
@@ -58,5 +58,15 @@ describe('redact', () => {
     expect(redact('{"store":"postgres://app:s3cret@db/creddy","at":"x@y"}')).toBe(
       '{"store":"postgres://app:[REDACTED]@db/creddy","at":"x@y"}',
     );
+  });
+
+  it('redactCapped redacts before it cuts: a secret across the cut is not kept in part', () => {
+    const token = `ckr_${'a1'.repeat(21)}`;
+    // Cut first, 14 characters of the token would be left: too short to match, so kept.
+    expect(redactCapped(`${'x'.repeat(109)}:${token}`, 128)).toBe(`${'x'.repeat(109)}:[REDACTED]`);
+    const jwt = `eyJhbGciOiJFZERTQSJ9.${'eyJzdWIiOiJib3QifQ'.repeat(12)}.${'c2ln'.repeat(20)}`;
+    expect(redactCapped(`scope:${jwt}`, 128)).toBe('scope:[REDACTED]');
+    expect(redactCapped('read', 128)).toBe('read');
+    expect(redactCapped(`${'y'.repeat(200)} ${token}`, 128)).toBe('y'.repeat(128));
   });
 });

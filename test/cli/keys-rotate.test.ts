@@ -1,12 +1,14 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runCli as runCliInProcess } from '../../src/cli/index.js';
+import { rotateKeys } from '../../src/keys/rotate.js';
 import { runCli } from '../helpers/cli.js';
 import { onFakeTime, openServices, type TestServices, useFakeTimers } from '../helpers/harness.js';
 
 /**
  * `creddy keys rotate` on a fresh install: the next key was published just now, so rotation is
  * possible only after publish_ahead (1 h by default). It fails at once saying when; `--wait`
- * waits with a countdown on a terminal and a line a minute otherwise.
+ * waits with a countdown on a terminal and a line a minute otherwise; a rotation by another
+ * process while it waits counts.
  */
 describe('creddy keys rotate before the next key is ready', () => {
   let broker: TestServices;
@@ -68,5 +70,24 @@ describe('creddy keys rotate before the next key is ready', () => {
     expect(frames.length).toBeGreaterThan(3590);
     expect(stderr).not.toContain('\n');
     expect(frames.at(-1)).toBe('\u001B[K'); // the line is cleared when the wait is over
+  });
+
+  it('--wait counts a rotation another process made meanwhile ("rotated": false) instead of rotating again', async () => {
+    await useFakeTimers(['Date', 'setTimeout', 'clearTimeout']);
+    const retiredBefore = (await broker.services.store.keys.list()).filter((k) => k.state === 'retired').length;
+    let stdout = '';
+    let waiting!: () => void;
+    const started = new Promise<void>((resolve) => (waiting = resolve));
+    const run = runCliInProcess(['keys', 'rotate', '--wait', '--json', '--config', broker.configPath], {
+      stdout: { write: (t: string) => (stdout += t) },
+      stderr: { write: () => waiting() },
+      env: broker.env,
+    });
+    await onFakeTime(started, 10_000); // the CLI is counting down to the next key's ready time
+    const other = await rotateKeys(broker.services, { actor: 'cli', force: true });
+    expect(await onFakeTime(run, 10_000)).toBe(0);
+    expect(JSON.parse(stdout)).toEqual({ rotated: false, current: other.current, next: other.next, retired: null });
+    const retiredAfter = (await broker.services.store.keys.list()).filter((k) => k.state === 'retired').length;
+    expect(retiredAfter - retiredBefore).toBe(1); // the other process's rotation, and no second one
   });
 });

@@ -93,3 +93,73 @@ describe('config validation names the key path', () => {
     }
   });
 });
+
+/**
+ * A verifier checks `aud`: two backends with one audience would let a token issued for one pass
+ * at the other's service (an agent granted `sandbox:*` gets `refund` for `payments`, as Bearer
+ * even where payments requires DPoP), so config load refuses them.
+ */
+describe('every backend has an audience of its own', () => {
+  const sandbox = '  sandbox:\n    type: generic\n    audience: payments\n    allowed_scopes: ["*"]\n';
+  const payments = '  payments:\n    type: generic\n    require_dpop: true\n    allowed_scopes: [refund]\n';
+
+  it.each([
+    ['before', `${base}backends:\n${sandbox}${payments}`],
+    ['after', `${base}backends:\n${payments}${sandbox}`],
+  ])('refuses a generic audience that is another backend’s name (declared %s it), at the key that set it', (_order, yaml) => {
+    expect(problem(yaml)).toBe(
+      'backends.sandbox.audience: audience "payments" is also the audience of backend "payments": each backend needs an audience ' +
+        "of its own, or a verifier that checks aud accepts one backend's tokens for the other",
+    );
+  });
+
+  it('refuses two generic backends with one audience, naming both', () => {
+    const yaml = `${base}backends:
+  reports-read:
+    type: generic
+    audience: https://reports.internal
+    allowed_scopes: [read]
+  reports-admin:
+    type: generic
+    audience: https://reports.internal
+    allowed_scopes: [admin]
+`;
+    expect(problem(yaml)).toMatch(
+      /^backends\.reports-admin\.audience: audience "https:\/\/reports\.internal" is also the audience of backend "reports-read": /,
+    );
+  });
+
+  it('refuses a generic audience that is the name of a backend of another type', () => {
+    const yaml = `${base}backends:
+  s3:
+    type: aws
+    role_arn: arn:aws:iam::111122223333:role/agents
+    allowed_scopes: ["s3:Get*"]
+  fake-s3:
+    type: generic
+    audience: s3
+    allowed_scopes: ["*"]
+`;
+    expect(problem(yaml)).toMatch(/^backends\.fake-s3\.audience: audience "s3" is also the audience of backend "s3": /);
+  });
+
+  it('reports a shared audience beside the other problems, with ERR_CONFIG_INVALID', () => {
+    try {
+      parseConfig(`${base}backends:\n${sandbox}${payments}colour: blue\n`, '/etc/creddy/creddy.yaml', {});
+      expect.unreachable('config was accepted');
+    } catch (err) {
+      expect(isCreddyError(err, 'ERR_CONFIG_INVALID')).toBe(true);
+      const problems = (err as { details: { problems: Array<{ path: string }> } }).details.problems.map((p) => p.path);
+      expect(problems).toEqual(['backends.sandbox.audience', 'colour']);
+    }
+  });
+
+  it('accepts distinct audiences, an audience equal to its own backend’s name, and ignores unresolved ones', () => {
+    const yaml = (a: string, b: string) =>
+      `${base}backends:\n  a:\n    type: generic\n    audience: ${a}\n    allowed_scopes: [read]\n  b:\n    type: generic\n    audience: ${b}\n    allowed_scopes: [read]\n`;
+    expect(problem(yaml('https://a.internal', 'https://b.internal'))).toBe('ok');
+    expect(problem(yaml('a', 'b'))).toBe('ok');
+    // Two missing variables are two problems of their own, not one audience.
+    expect(problem(yaml('${env:MISSING_A}', '${env:MISSING_B}'))).not.toContain('is also the audience');
+  });
+});

@@ -52,6 +52,8 @@ describe('createVerifier', () => {
       { issuer, audience: 'demo', clockTolerance: 3600 },
       { issuer, audience: 'demo', scopes: ['two words'] },
       { issuer, audience: 'demo', dpop: { maxAge: -1 } },
+      { issuer, audience: 'demo', backend: '' },
+      { issuer, audience: 'demo', backend: [] },
     ];
     for (const options of bad)
       expect(() => createVerifier(options as never), JSON.stringify(options)).toThrow(expect.objectContaining({ code: 'ERR_USAGE' }));
@@ -62,6 +64,20 @@ describe('createVerifier', () => {
     await expect(verifier.verify(token)).resolves.toMatchObject({ jti: id, sub: 'bot', scope: 'read', aud: 'demo' });
     const elsewhere = createVerifier({ issuer, url: broker.url, audience: 'https://api.other' });
     await expect(elsewhere.verify(token)).rejects.toMatchObject({ code: 'ERR_TOKEN_INVALID' });
+  });
+
+  it('with backend, refuses a token of the right audience issued for another backend', async () => {
+    const { token } = await issued(['read']);
+    const pinned = createVerifier({ issuer, url: broker.url, audience: 'demo', backend: ['other', 'demo'] });
+    await expect(pinned.verify(token)).resolves.toMatchObject({ backend: 'demo' });
+    // A token whose aud names this service but whose backend claim is another's.
+    const foreign = signReal({ backend: 'sandbox' });
+    await expect(verifier.verify(foreign)).resolves.toMatchObject({ backend: 'sandbox' });
+    const strict = createVerifier({ issuer, url: broker.url, audience: 'demo', backend: 'demo' });
+    await expect(strict.verify(foreign)).rejects.toMatchObject({
+      code: 'ERR_TOKEN_INVALID',
+      message: 'token rejected (issued for another backend)',
+    });
   });
 
   it('requires every configured and per-request scope; a granted wildcard covers narrower scopes', async () => {

@@ -1,4 +1,5 @@
 import type { ConfigReader } from '../../_utils/config-reader.js';
+import { isSecureOrLoopbackUrl } from '../../_utils/url.js';
 
 /** Settings of `type: aws`. */
 export interface AwsSettings {
@@ -30,6 +31,9 @@ export function parseAwsSettings(reader: ConfigReader): AwsSettings {
   if (!REGION_RE.test(region)) reader.report('region', 'must be an AWS region such as us-east-1');
   const endpoint = reader.optionalString('endpoint')?.replace(/\/+$/, '');
   if (endpoint !== undefined && !/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(endpoint)) reader.report('endpoint', 'must be an http(s) URL');
+  // The signed AssumeRole request and the session credentials STS returns travel over it.
+  else if (endpoint !== undefined && !isSecureOrLoopbackUrl(endpoint))
+    reader.report('endpoint', 'must be an https URL (plain http only to a loopback address)');
   const externalId = reader.optionalString('external_id');
   if (externalId !== undefined && !EXTERNAL_ID_RE.test(externalId))
     reader.report('external_id', 'must be 2-1224 characters of [\\w+=,.@:/-]');

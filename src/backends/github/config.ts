@@ -1,5 +1,6 @@
 import { createPrivateKey } from 'node:crypto';
 import type { ConfigReader } from '../../_utils/config-reader.js';
+import { isSecureOrLoopbackUrl } from '../../_utils/url.js';
 import { parseRepositoryCeiling } from './repositories.js';
 
 /** How creddy reaches the GitHub installation: look it up by id or by the account that installed the App. */
@@ -44,6 +45,9 @@ const OWNER_RE = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/;
 export function parseGitHubSettings(reader: ConfigReader): GitHubSettings {
   const baseUrl = reader.string('base_url', DEFAULT_BASE_URL).replace(/\/+$/, '');
   if (!/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(baseUrl)) reader.report('base_url', 'must be an http(s) URL');
+  // The App JWT, installation tokens and a static token all travel to base_url: never in cleartext
+  // past this machine.
+  else if (!isSecureOrLoopbackUrl(baseUrl)) reader.report('base_url', 'must be an https URL (plain http only to a loopback address)');
   const timeout = reader.duration('request_timeout', DEFAULT_REQUEST_TIMEOUT_S);
   if (timeout < 1 || timeout > 60) reader.report('request_timeout', 'must be between 1s and 60s');
   const common = { baseUrl, requestTimeoutMs: timeout * 1000 };

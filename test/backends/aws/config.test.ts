@@ -26,6 +26,9 @@ describe('aws backend config', () => {
       resources: ['arn:aws:s3:::b/*'],
       roleChaining: true,
     });
+    expect(parse([ROLE, 'endpoint: http://127.0.0.1:4566/']).backends.get('aws')?.settings).toMatchObject({
+      endpoint: 'http://127.0.0.1:4566',
+    });
     expect(parse([ROLE]).backends.get('aws')?.settings).toMatchObject({
       region: 'us-east-1',
       resources: ['*'],
@@ -41,6 +44,12 @@ describe('aws backend config', () => {
     ['a bad resource', [ROLE, 'resources: ["bucket"]'], /backends\.aws\.resources\[0\]/],
     ['a bad external_id', [ROLE, 'external_id: "a b"'], /backends\.aws\.external_id/],
     ['a role_chaining that is not a boolean', [ROLE, 'role_chaining: yes-please'], /backends\.aws\.role_chaining/],
+    ['an endpoint that is no URL', [ROLE, 'endpoint: sts.example.com'], /backends\.aws\.endpoint: must be an http\(s\) URL/],
+    [
+      'a plain http endpoint off loopback (STS credentials in cleartext)',
+      [ROLE, 'endpoint: http://sts.corp.example.com'],
+      /backends\.aws\.endpoint: must be an https URL \(plain http only to a loopback address\)/,
+    ],
   ])('refuses %s, naming the key', (_name, lines, message) => {
     expect(() => parse(lines)).toThrow(message);
   });

@@ -30,6 +30,10 @@ function configError(lines: string[]): string {
 describe('github backend config', () => {
   it('accepts an App with installation_id or owner and a repository ceiling', () => {
     expect(() => parse([...app, 'repositories: ["acme/*", "acme/widgets"]'])).not.toThrow();
+    // https anywhere, plain http only on loopback (the test fakes).
+    for (const url of ['https://ghe.corp.example.com/api/v3', 'http://127.0.0.1:8080', 'http://localhost:1/api/v3', 'http://[::1]:9']) {
+      expect(parse([...app, `base_url: ${url}`]).backends.get('gh')?.settings).toMatchObject({ baseUrl: url });
+    }
     expect(() => parse(app.map((l) => (l.startsWith('installation_id') ? 'owner: acme' : l)))).not.toThrow();
   });
 
@@ -45,6 +49,16 @@ describe('github backend config', () => {
     ['both installation_id and owner', [...app, 'owner: acme'], /backends\.gh\.owner: set either/],
     ['a bad repository ceiling entry', [...app, 'repositories: ["widgets"]'], /backends\.gh\.repositories\[0\]/],
     ['a bad base_url', [...app, 'base_url: ftp://x'], /backends\.gh\.base_url/],
+    [
+      'a plain http base_url off loopback (the App JWT and tokens in cleartext)',
+      [...app, 'base_url: http://ghe.corp.example.com/api/v3'],
+      /backends\.gh\.base_url: must be an https URL \(plain http only to a loopback address\)/,
+    ],
+    [
+      'a plain http base_url for a static token',
+      ['token: ghp_x', 'base_url: http://10.0.0.8/api/v3'],
+      /backends\.gh\.base_url: must be an https URL/,
+    ],
     ['token combined with App keys', ['token: ghp_x', 'app_id: 1'], /backends\.gh\.app_id: cannot be combined with token/],
     ['a default scope that is not PERMISSION:LEVEL', [...app, 'default_scopes: ["contents*"]'], /backends\.gh\.default_scopes\[0\]/],
     ['an unknown key', [...app, 'app_secret: x'], /backends\.gh\.app_secret: unknown key/],

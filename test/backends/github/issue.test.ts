@@ -81,12 +81,15 @@ describe('github backend: narrowing', () => {
     ['a malformed repository name', { scopes: ['contents:read'], repositories: ['widgets'] }, 400, 'ERR_BAD_REQUEST'],
     ['repositories that are not a list', { scopes: ['contents:read'], repositories: 'acme/widgets' }, 400, 'ERR_BAD_REQUEST'],
   ];
-  it.each(escalations)('refuses %s without asking GitHub', async (_name, body, status, code) => {
+  it.each(escalations)('refuses %s without asking GitHub, audited as denied', async (_name, body, status, code) => {
     const before = f.gh.requests.length;
     const res = await post(body);
     expect(res.status).toBe(status);
     expect(res.body.error.code).toBe(code);
     expect(f.gh.requests.length).toBe(before);
+    // Refused by the backend (repositories) or by policy (scopes): either way `audit list --outcome denied` finds it.
+    const [row] = await f.broker.services.store.audit.query({ agent: 'ci-bot', limit: 1 });
+    expect(row).toMatchObject({ type: 'credential.denied', outcome: 'denied', reason: code });
   });
 
   it('refuses a level the installation lacks before GitHub is asked', async () => {

@@ -113,7 +113,7 @@ describe('type: secret', () => {
     expect(missing.status).toBe(404);
     expect(missing.body.error.code).toBe('ERR_SECRET_NOT_FOUND');
     const [denied] = await broker.services.store.audit.query({ agent: 'billing', type: 'credential.denied', limit: 1 });
-    expect(denied).toMatchObject({ reason: 'ERR_SECRET_NOT_FOUND', backend: 'stripe', scopes: ['prod/stripe/nope'] });
+    expect(denied).toMatchObject({ outcome: 'denied', reason: 'ERR_SECRET_NOT_FOUND', backend: 'stripe', scopes: ['prod/stripe/nope'] });
     // The same path through another backend that covers it (one namespace), not granted to this agent.
     expect((await read(['prod/stripe/api-key'], 'db-secrets')).body.error.code).toBe('ERR_SCOPE_DENIED');
   });
