@@ -214,6 +214,14 @@ export interface Store {
     byName(name: string): Promise<AgentRecord | undefined>;
     /** Every record, revoked ones included, by name then creation time. */
     list(): Promise<AgentRecord[]>;
+    /**
+     * Revokes the unrevoked record `id` and appends `audit.events` in the same transaction (under
+     * the audit chain's lock), so a revocation never exists without its `agent.revoked` row nor
+     * the row without it. False, with nothing changed and nothing appended, if unknown or already
+     * revoked: of racing revocations of one agent (CLIs, replicas), exactly one is true and
+     * recorded. Not through the group-commit writer, whose entries cannot be dropped from a batch.
+     */
+    revoke(id: string, at: number, audit: KeyAudit): Promise<boolean>;
   };
   /**
    * Key-pair agents' Ed25519 public keys. Written only through `audit.append` (`agent.create`
