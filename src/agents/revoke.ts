@@ -1,5 +1,5 @@
 import { nowSeconds } from '../_utils/clock.js';
-import { revokeRecord } from '../credentials/revoke.js';
+import { AGENT_REVOKED_REASON, revokeRecord } from '../credentials/revoke.js';
 import { CreddyError } from '../errors.js';
 import { auditEvent } from '../model/audit.js';
 import type { Services } from '../services.js';
@@ -32,7 +32,7 @@ export async function revokeAgent(services: Services, name: string, actor: strin
   if (!won) throw noActiveAgent(name);
   let credentialsRevoked = 0;
   for (const record of await services.store.credentials.listActive(name, nowSeconds(services.clock))) {
-    const done = await revokeRecord(services, record, { actor, clientIp: null, requestId: null, reason: 'agent.revoked' });
+    const done = await revokeRecord(services, record, { actor, clientIp: null, requestId: null, reason: AGENT_REVOKED_REASON });
     if (done) credentialsRevoked++;
   }
   return { credentialsRevoked };

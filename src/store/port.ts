@@ -105,7 +105,21 @@ export interface AuditEntry {
   readonly credential?: CredentialRecord;
   /** A state change the event records, committed in the same transaction as its row. */
   readonly change?: StateChange;
+  /**
+   * With `credential`: the id of the agent record it is issued to. The append looks that record
+   * up inside its transaction, after the audit chain's lock (which every agent revocation takes
+   * too), and reports the entry in `AppendedRows.holderRevoked` if it was revoked by then: an
+   * issuance authenticated before a revocation that commits after it is told so, at no extra
+   * round trip (credentials/issue.ts).
+   */
+  readonly holder?: string;
 }
+
+/**
+ * What `audit.append` answers: the rows, in entry order. `holderRevoked` lists the indexes of
+ * entries whose `holder` was a revoked agent record when they committed; absent when none was.
+ */
+export type AppendedRows = AuditRow[] & { holderRevoked?: readonly number[] };
 
 /**
  * State changes that must never exist without their audit row (nor the row without them). They
@@ -277,8 +291,11 @@ export interface Store {
     replaceRevocationHandle(jti: string, previous: Uint8Array, next: Uint8Array): Promise<boolean>;
   };
   readonly audit: {
-    /** Appends entries in one durable transaction, chaining each row with `seal`. */
-    append(entries: readonly AuditEntry[], seal: AuditSealer): Promise<AuditRow[]>;
+    /**
+     * Appends entries in one durable transaction, chaining each row with `seal`; reports entries
+     * whose `holder` was revoked by then (`AppendedRows.holderRevoked`).
+     */
+    append(entries: readonly AuditEntry[], seal: AuditSealer): Promise<AppendedRows>;
     query(filter: AuditFilter): Promise<AuditRow[]>;
     /** The last row's seq and hash; undefined for an empty log. */
     head(): Promise<AuditHead | undefined>;
