@@ -192,7 +192,7 @@ async function issue(services: Services, ctx: RequestContext, body: IssueRequest
   try {
     written = await services.audit.write({
       credential,
-      // An agent's credential is checked against its record inside the commit (refuseIfAgentRevoked).
+      // An agent's credential is checked against its record inside the commit (refuseRevokedHolder).
       ...(caller.kind === 'agent' ? { holder: caller.id } : {}),
       event: auditEvent({
         ...base,
