@@ -31,8 +31,9 @@ export const CONNECT_TIMEOUT_MS = 5_000;
  * and bounds every statement on both sides: the server cancels one past `statement_timeout` (a
  * stuck lock), and the client gives up on one unanswered `SILENT_MARGIN_MS` later (a server gone
  * silent, which no server-side timeout can end), as it gives up on a connection not made within
- * `CONNECT_TIMEOUT_MS` (or the statement deadline, if shorter). Each unit of work (one `withClient`) is told to `observe`: `ok`, `error`
- * (PostgreSQL refused a statement), or `unreachable` (no connection, or it broke or went silent).
+ * `CONNECT_TIMEOUT_MS` (or the statement deadline, if shorter). Each unit of work (one
+ * `withClient`) is told to `observe`: `ok`, `error` (PostgreSQL refused a statement), or
+ * `unreachable` (no connection, or it broke or went silent).
  */
 export function createAdminPool(settings: PostgresSettings, observe?: (status: UpstreamStatus) => void): AdminPool {
   let pool: Promise<pg.Pool> | undefined;
