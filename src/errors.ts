@@ -43,6 +43,10 @@ export const ERROR_CODES = {
     doc: 'Too many failed authentications from this address (`auth_throttle`); retry after the `Retry-After` seconds. A valid token is never refused. In `creddy/client`, also a 429 from a proxy or gateway in front of the broker.',
   },
   ERR_INTERNAL: { status: 500, doc: 'An unexpected failure; details are in the server log under the request id, never in the response.' },
+  ERR_RESPONSE_TOO_LARGE: {
+    status: 502,
+    doc: "creddy/client: the broker's successful answer was larger than the client reads (`maxResponseBytes`, default 8 MiB); it was read no further.",
+  },
   ERR_BACKEND_UPSTREAM: { status: 502, doc: 'The downstream service (GitHub, AWS STS) refused or failed; the message names its status.' },
   ERR_BACKEND_MISCONFIGURED: {
     status: 502,

@@ -2,13 +2,19 @@ import type { Logger } from '../_utils/logger.js';
 import { CreddyError, isCreddyError } from '../errors.js';
 import type { Metrics } from '../metrics/port.js';
 import type { AuditRow } from '../model/audit.js';
-import type { AuditEntry, AuditSealer, Store } from '../store/port.js';
+import type { AppendedRows, AuditEntry, AuditSealer, Store } from '../store/port.js';
 import { createExpiryQueue, type Expirable } from './expiry-queue.js';
+
+/**
+ * A committed row, as the writer answers it. `holderRevoked`: the entry's `holder` (the agent
+ * record its credential is issued to) was revoked when the row committed (`AppendedRows`).
+ */
+export type WrittenRow = AuditRow & { readonly holderRevoked?: true };
 
 /** Appends audit entries durably; every caller waits for its own row or a 503. */
 export interface AuditWriter {
   /** Resolves once the entry is committed; rejects with ERR_AUDIT_UNAVAILABLE (fail-closed). */
-  write(entry: AuditEntry): Promise<AuditRow>;
+  write(entry: AuditEntry): Promise<WrittenRow>;
   /** Waits for queued entries to commit, and for transactions it stopped waiting for to end (shutdown). */
   flush(): Promise<void>;
   /** Entries waiting for their commit: queued, or in the transaction in flight (a metric). */
@@ -17,7 +23,7 @@ export interface AuditWriter {
 
 interface Pending extends Expirable {
   readonly entry: AuditEntry;
-  readonly resolve: (row: AuditRow) => void;
+  readonly resolve: (row: WrittenRow) => void;
   readonly reject: (err: unknown) => void;
   /** The caller already got a 503: drop the entry if not yet sent, compensate if it commits late. */
   timedOut: boolean;
@@ -120,13 +126,14 @@ export function createAuditWriter(options: {
   });
 
   /** Answers each entry of a committed group; rows of callers already answered 503 are compensated. */
-  const settle = (batch: readonly Pending[], rows: readonly AuditRow[]): void => {
+  const settle = (batch: readonly Pending[], rows: AppendedRows): void => {
     for (let i = 0; i < batch.length; i++) {
       const p = batch[i]!;
       const row = rows[i]!;
       if (!p.timedOut) {
         p.settled = true;
-        p.resolve(row);
+        // A copy only in the rare case: the rows of a batch keep one shape.
+        p.resolve(rows.holderRevoked?.includes(i) ? { ...row, holderRevoked: true } : row);
         continue;
       }
       logger.error('audit row committed after its request failed closed; compensating', { seq: row.seq, type: row.type });
@@ -143,7 +150,7 @@ export function createAuditWriter(options: {
    * if it commits after all, every row is compensated (settle), none answered; if it fails,
    * nothing was written.
    */
-  const followAbandoned = (batch: readonly Pending[], attempt: Promise<AuditRow[]>): void => {
+  const followAbandoned = (batch: readonly Pending[], attempt: Promise<AppendedRows>): void => {
     for (const p of batch) p.timedOut = true;
     const outcome = attempt.then(
       (rows) => settle(batch, rows),
@@ -241,7 +248,7 @@ export function createAuditWriter(options: {
 
   return {
     write(entry) {
-      return new Promise<AuditRow>((resolve, reject) => {
+      return new Promise<WrittenRow>((resolve, reject) => {
         const event = wellFormed(entry.event);
         const pending: Pending = {
           entry: event === entry.event ? entry : { ...entry, event },

@@ -62,6 +62,11 @@ export interface CreddyClientOptions {
   readonly fetch?: typeof fetch | undefined;
   /** Per-request timeout in ms, the whole answer included (default 30 s). */
   readonly timeoutMs?: number | undefined;
+  /**
+   * Largest answer read, in bytes (default 8 MiB): a larger successful answer rejects with
+   * `ERR_RESPONSE_TOO_LARGE`, read no further than the cap.
+   */
+  readonly maxResponseBytes?: number | undefined;
 }
 
 /** `get` options: what to ask for, besides the backend. */
@@ -93,7 +98,10 @@ export interface CreddyFetchInit extends RequestInit {
  * answer breaks off; and for an answer that is not creddy's (a proxy's or load balancer's), a
  * code by HTTP status — 502, 503, 504 and 408 `ERR_NOT_READY` (retry), 429 `ERR_RATE_LIMITED`,
  * 401 `ERR_UNAUTHENTICATED`, 403 `ERR_FORBIDDEN`, 404 `ERR_NOT_FOUND`, other 4xx `ERR_BAD_REQUEST`,
- * other 5xx `ERR_INTERNAL`. Such a message names the status, never the foreign body.
+ * other 5xx `ERR_INTERNAL`. Such a message names the status, never the foreign body. A
+ * successful answer larger than `maxResponseBytes` rejects with `ERR_RESPONSE_TOO_LARGE`. The
+ * broker's own error keeps its `details` (`CreddyError.details`: the scope denied, the field at
+ * fault, `retry_after`…).
  */
 export interface CreddyClient {
   /** The broker's base URL, without a trailing slash. */
@@ -226,7 +234,7 @@ export function createCreddyClient(options: CreddyClientOptions): CreddyClient {
     );
   }
   const doFetch = options.fetch ?? ((input: string | URL | Request, init?: RequestInit) => globalThis.fetch(input, init));
-  const call = createBrokerCall(base, doFetch, options.timeoutMs ?? 30_000);
+  const call = createBrokerCall(base, doFetch, options.timeoutMs ?? 30_000, options.maxResponseBytes);
   // Looked up once; forgotten on failure so the next call retries.
   const once = <T>(load: () => Promise<T>) => {
     let value: Promise<T> | undefined;

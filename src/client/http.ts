@@ -1,5 +1,14 @@
 import { CreddyError, ERROR_CODES, type ErrorCode } from '../errors.js';
+import { discardBody, readCapped } from '../verify/read-capped.js';
 import type { ErrorBody } from '../wire.js';
+
+/**
+ * Largest answer the client reads by default (8 MiB). The broker's largest are a `type: secret`
+ * credential (at most 100 values of at most 32 KiB each) and a list of 1,000 credentials: well
+ * under it. Anything larger is not an answer this client can use, and reading it whole first
+ * (`response.text()`) would let whatever answers at the broker's URL fill the caller's memory.
+ */
+export const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
 
 /** One request to the broker. */
 export interface BrokerRequest {
@@ -56,7 +65,7 @@ const MAX_MESSAGE = 500;
  * The body of an answer that is not creddy's is never put into a message: it may be anything,
  * up to a proxy echoing the request with its `Authorization` header.
  */
-export function createBrokerCall(base: string, doFetch: typeof fetch, timeoutMs: number): BrokerCall {
+export function createBrokerCall(base: string, doFetch: typeof fetch, timeoutMs: number, maxBytes = MAX_RESPONSE_BYTES): BrokerCall {
   return async <T>(method: string, pathOrUrl: string, request: BrokerRequest = {}): Promise<T> => {
     const url = /^https?:\/\//.test(pathOrUrl) ? pathOrUrl : `${base}${pathOrUrl}`;
     const headers: Record<string, string> = { accept: 'application/json', ...request.headers };
@@ -69,17 +78,28 @@ export function createBrokerCall(base: string, doFetch: typeof fetch, timeoutMs:
       body = new URLSearchParams(request.form as Record<string, string>).toString();
     }
     let response: Response | undefined;
-    let text: string;
+    let text: string | null;
     try {
       response = await doFetch(url, { method, headers, ...(body === undefined ? {} : { body }), signal: AbortSignal.timeout(timeoutMs) });
       // Inside the try: with the global fetch the body streams in after the headers, and a broker
       // that stalls or drops the connection mid-body fails here (TimeoutError, "terminated").
-      text = await response.text();
+      // Read up to the cap, chunk by chunk: null past it, with the rest never read.
+      text = await readCapped(response, maxBytes);
     } catch (err) {
       const what = response ? `the answer (${response.status}) broke off` : 'no answer';
       throw new CreddyError('ERR_NOT_READY', `cannot reach creddy at ${base}: ${what}: ${bounded((err as Error)?.message)}`, {
         cause: err,
         expose: true,
+      });
+    }
+    if (text === null) {
+      discardBody(response);
+      // A creddy error body is small: an error status with a huge body is someone else's answer,
+      // and its status says what happened (a 503 page is still "retry").
+      if (!response.ok) throw errorOf(undefined, response, base);
+      throw new CreddyError('ERR_RESPONSE_TOO_LARGE', `${answered(base, response)} with a body larger than ${maxBytes} bytes`, {
+        expose: true,
+        details: { status: response.status, max_bytes: maxBytes },
       });
     }
     let parsed: unknown;
@@ -113,12 +133,21 @@ function errorOf(parsed: unknown, response: Response, base: string): CreddyError
   const body = error as Partial<ErrorBody['error']> | null | undefined;
   if (body && typeof body === 'object' && isCode(body.code)) {
     const message = typeof body.message === 'string' ? bounded(body.message) : `HTTP ${status}`;
-    return new CreddyError(body.code, message, { expose: true });
+    // The broker's `details` (the scope denied, the field at fault, retry_after…) are client-safe
+    // by contract and what a caller branches on besides the code: kept, when they are an object.
+    const details = plainObject(body.details);
+    return new CreddyError(body.code, message, { expose: true, ...(details ? { details } : {}) });
   }
   // Not creddy's answer (a proxy, a gateway, another service at this URL), or a code this client
   // does not know: the status decides.
   const type = bounded(response.headers.get('content-type')?.split(';')[0] ?? 'no content type', 80);
   return new CreddyError(fallback, `${answered(base, response)} (${type}), not a creddy error`, { expose: true, details: { status } });
+}
+
+/** A copy of `value` if it is a plain JSON object (not null, not an array), else undefined. */
+function plainObject(value: unknown): Record<string, unknown> | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  return { ...(value as Record<string, unknown>) };
 }
 
 function isCode(value: unknown): value is ErrorCode {

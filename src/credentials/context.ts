@@ -3,6 +3,8 @@ import type { AgentRecord, Grant } from '../model/agent.js';
 /** A registered agent (a `ckr_` bearer token, or a key pair), as the use cases see it. */
 export interface AgentCaller {
   readonly kind: 'agent';
+  /** The agent record's id: what an issuance checks again at its commit (credentials/issue.ts). */
+  readonly id: string;
   readonly name: string;
   readonly grants: readonly Grant[];
   /** Every credential must be DPoP-bound (the agent's `require_dpop`). */
@@ -42,6 +44,7 @@ export interface RequestContext {
 export function agentCaller(agent: AgentRecord, keyJkt?: string): AgentCaller {
   return {
     kind: 'agent',
+    id: agent.id,
     name: agent.name,
     grants: agent.grants,
     ...(agent.requireDpop ? { requireDpop: true } : {}),

@@ -15,7 +15,7 @@ import type { Services } from '../services.js';
 import type { IssueResponse, TtlDecision } from '../wire.js';
 import type { Caller, RequestContext } from './context.js';
 import { type IssuanceProof, issuanceBinding } from './dpop-binding.js';
-import { KEY_REMOVED_REASON, revokeRecord } from './revoke.js';
+import { AGENT_REVOKED_REASON, KEY_REMOVED_REASON, revokeRecord } from './revoke.js';
 
 /** How long a backend may take to mint (including its retries) before the request fails. */
 export const MINT_DEADLINE_MS = 20_000;
@@ -192,9 +192,12 @@ async function issue(services: Services, ctx: RequestContext, body: IssueRequest
       : null,
     downstreamRevokedAt: null,
   };
+  let written: Awaited<ReturnType<Services['audit']['write']>>;
   try {
-    await services.audit.write({
+    written = await services.audit.write({
       credential,
+      // An agent's credential is checked against its record inside the commit (refuseRevokedHolder).
+      ...(caller.kind === 'agent' ? { holder: caller.id } : {}),
       event: auditEvent({
         ...base,
         time: clock.now(),
@@ -230,6 +233,7 @@ async function issue(services: Services, ctx: RequestContext, body: IssueRequest
     }
     throw err;
   }
+  if (written.holderRevoked) await refuseRevokedHolder(services, ctx, credential);
   if (caller.kind === 'agent' && caller.keyJkt !== undefined) await refuseIfKeyRemoved(services, ctx, credential, caller.keyJkt);
 
   return {
@@ -243,6 +247,41 @@ async function issue(services: Services, ctx: RequestContext, body: IssueRequest
     ttl,
     credential: minted?.credential ?? null,
   };
+}
+
+/**
+ * `agent revoke` revokes what the agent holds by scanning its active credentials once the
+ * revocation has committed. A request that authenticated before the revocation and commits its
+ * row after that scan (its downstream mint or audit write was slow; on another replica) is not in
+ * it. Its append therefore reads the agent record inside the commit, under the lock every agent
+ * revocation takes too (`AuditEntry.holder`): either the revocation committed first and the append
+ * reports it, or it commits after this row, and its scan revokes the credential. Reported, the
+ * credential is revoked here and the request refused as the agent's next request would be (401
+ * ERR_AGENT_REVOKED): nothing obtained by a revoked agent is handed out after its revocation.
+ *
+ * Why in the commit rather than after it, as `refuseIfKeyRemoved` does: issuance is the hot
+ * path, and a store read after every commit would cost each request a round trip (PostgreSQL) for
+ * an event that almost never happens. Read in the append's own transaction — in the statement
+ * that reads the chain head (PostgreSQL), or by an in-process indexed read on the audit worker
+ * (SQLite) — it costs no round trip, holds on every replica and process sharing the store, and
+ * answers for any way the agent authenticated (bearer token or key pair).
+ */
+async function refuseRevokedHolder(services: Services, ctx: RequestContext, credential: CredentialRecord): Promise<never> {
+  // Whether or not the revocation commits (the agent's scan may win it), the token is not handed
+  // out; a failure is logged and the credential ends with its TTL.
+  await revokeRecord(services, credential, {
+    actor: 'server',
+    clientIp: ctx.clientIp,
+    requestId: ctx.requestId,
+    reason: AGENT_REVOKED_REASON,
+  }).catch((err: unknown) =>
+    services.logger.error('could not revoke a credential whose agent was revoked while it was issued', {
+      jti: credential.jti,
+      error: String(err),
+      request_id: ctx.requestId,
+    }),
+  );
+  throw new CreddyError('ERR_AGENT_REVOKED', 'the agent was revoked while this request was served; its credential is revoked');
 }
 
 /**

@@ -30,6 +30,9 @@ export async function revokeCredential(services: Services, ctx: RequestContext, 
 /** The `reason` of the `credential.revoked` rows written when an agent key is removed. */
 export const KEY_REMOVED_REASON = 'agent.key_removed';
 
+/** The `reason` of the `credential.revoked` rows written when an agent is revoked. */
+export const AGENT_REVOKED_REASON = 'agent.revoked';
+
 /**
  * Deny-lists one credential, revokes its downstream part where possible, and audits it. Returns
  * undefined when it was already revoked — also when another request, replica or `agent revoke`

@@ -105,7 +105,21 @@ export interface AuditEntry {
   readonly credential?: CredentialRecord;
   /** A state change the event records, committed in the same transaction as its row. */
   readonly change?: StateChange;
+  /**
+   * With `credential`: the id of the agent record it is issued to. The append looks that record
+   * up inside its transaction, after the audit chain's lock (which every agent revocation takes
+   * too), and reports the entry in `AppendedRows.holderRevoked` if it was revoked by then: an
+   * issuance authenticated before a revocation that commits after it is told so, at no extra
+   * round trip (credentials/issue.ts).
+   */
+  readonly holder?: string;
 }
+
+/**
+ * What `audit.append` answers: the rows, in entry order. `holderRevoked` lists the indexes of
+ * entries whose `holder` was a revoked agent record when they committed; absent when none was.
+ */
+export type AppendedRows = AuditRow[] & { holderRevoked?: readonly number[] };
 
 /**
  * State changes that must never exist without their audit row (nor the row without them). They
@@ -214,6 +228,14 @@ export interface Store {
     byName(name: string): Promise<AgentRecord | undefined>;
     /** Every record, revoked ones included, by name then creation time. */
     list(): Promise<AgentRecord[]>;
+    /**
+     * Revokes the unrevoked record `id` and appends `audit.events` in the same transaction (under
+     * the audit chain's lock), so a revocation never exists without its `agent.revoked` row nor
+     * the row without it. False, with nothing changed and nothing appended, if unknown or already
+     * revoked: of racing revocations of one agent (CLIs, replicas), exactly one is true and
+     * recorded. Not through the group-commit writer, whose entries cannot be dropped from a batch.
+     */
+    revoke(id: string, at: number, audit: KeyAudit): Promise<boolean>;
   };
   /**
    * Key-pair agents' Ed25519 public keys. Written only through `audit.append` (`agent.create`
@@ -269,8 +291,11 @@ export interface Store {
     replaceRevocationHandle(jti: string, previous: Uint8Array, next: Uint8Array): Promise<boolean>;
   };
   readonly audit: {
-    /** Appends entries in one durable transaction, chaining each row with `seal`. */
-    append(entries: readonly AuditEntry[], seal: AuditSealer): Promise<AuditRow[]>;
+    /**
+     * Appends entries in one durable transaction, chaining each row with `seal`; reports entries
+     * whose `holder` was revoked by then (`AppendedRows.holderRevoked`).
+     */
+    append(entries: readonly AuditEntry[], seal: AuditSealer): Promise<AppendedRows>;
     query(filter: AuditFilter): Promise<AuditRow[]>;
     /** The last row's seq and hash; undefined for an empty log. */
     head(): Promise<AuditHead | undefined>;

@@ -44,7 +44,7 @@ const LIGHT = [
   /^dist\/(main|errors|wire)\.js$/,
   /^dist\/cli\/(index|argv|io|style|tree|usage|version|help|flags|caller|caller-auth|oidc-token|credential-cache|credential-env|formats|node-fetch|output|preflight)\.js$/,
   /^dist\/client\/[a-z-]+\.js$/,
-  /^dist\/verify\/(base64url|thumbprint|htu)\.js$/,
+  /^dist\/verify\/(base64url|thumbprint|htu|read-capped)\.js$/,
   /^dist\/_utils\/(redact|clock|duration|fs)\.js$/,
   /^node_modules\/citty\//,
   /^node_modules\/@noble\/ed25519\//,

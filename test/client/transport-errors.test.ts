@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CreddyClient, createCreddyClient, isCreddyError } from '../../src/client/index.js';
+import { type CreddyClient, type CreddyError, createCreddyClient, isCreddyError } from '../../src/client/index.js';
 
 /**
  * `creddy/client` promises that every failure is a CreddyError with a stable code. Here the
@@ -27,7 +27,8 @@ describe('the client when the answer is not creddy', () => {
   });
   afterAll(() => close());
 
-  const client = (options: { timeoutMs?: number } = {}): CreddyClient => createCreddyClient({ url, auth: SECRET, ...options });
+  const client = (options: { timeoutMs?: number; maxResponseBytes?: number } = {}): CreddyClient =>
+    createCreddyClient({ url, auth: SECRET, ...options });
   const failure = async (call: Promise<unknown>) => {
     const err = await call.then(
       () => undefined,
@@ -96,6 +97,53 @@ describe('the client when the answer is not creddy', () => {
     expect(err.code).toBe('ERR_SCOPE_DENIED');
     expect(err.message.length).toBeLessThan(600);
     expect(err.message).not.toContain('\u001b');
+  });
+
+  it("keeps the broker's details on the CreddyError (an object only)", async () => {
+    const answer = (details: unknown) => (_req: IncomingMessage, res: ServerResponse) =>
+      res
+        .writeHead(403, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ error: { code: 'ERR_SCOPE_DENIED', message: 'scope write is not granted', request_id: 'r', details } }));
+    handler = answer({ scope: 'write', index: 0 });
+    const err = (await failure(client().issue({ backend: 'demo', scopes: ['write'] }))) as CreddyError;
+    expect(err).toMatchObject({ code: 'ERR_SCOPE_DENIED', details: { scope: 'write', index: 0 } });
+    handler = answer(['not', 'an', 'object']);
+    expect(((await failure(client().issue({ backend: 'demo' }))) as CreddyError).details).toBeUndefined();
+  });
+
+  it('an endless 200 is ERR_RESPONSE_TOO_LARGE once past the cap, not read to the end', async () => {
+    let written = 0;
+    let stopped = false;
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.on('close', () => (stopped = true));
+      const chunk = `"${'x'.repeat(64 * 1024)}",`;
+      res.write('[');
+      // Writes for as long as the client reads: ~20 chunks pass a 1 MiB cap.
+      const more = (): void => {
+        while (!stopped && written < 400) {
+          written++;
+          if (!res.write(chunk)) return void res.once('drain', more);
+        }
+      };
+      more();
+    };
+    const err = (await failure(client({ maxResponseBytes: 1024 * 1024 }).list())) as CreddyError;
+    expect(err).toMatchObject({ code: 'ERR_RESPONSE_TOO_LARGE', details: { status: 200, max_bytes: 1024 * 1024 } });
+    await new Promise((r) => setTimeout(r, 50));
+    // Well short of the 25 MB the server would have sent: the client stopped reading.
+    expect(written).toBeLessThan(200);
+  });
+
+  it('a declared Content-Length above the cap is refused before reading; an error status keeps its meaning', async () => {
+    handler = (_req, res) =>
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(5000) }).end('x'.repeat(5000));
+    expect((await failure(client({ maxResponseBytes: 4096 }).issue({ backend: 'demo' }))).code).toBe('ERR_RESPONSE_TOO_LARGE');
+    handler = (_req, res) => res.writeHead(503, { 'content-type': 'text/html' }).end('x'.repeat(5000));
+    expect((await failure(client({ maxResponseBytes: 4096 }).issue({ backend: 'demo' }))).code).toBe('ERR_NOT_READY');
+    // Within the cap, the same answer as before.
+    handler = (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('[]');
+    expect(await client({ maxResponseBytes: 4096 }).list()).toEqual([]);
   });
 
   it('a 2xx that is not JSON is ERR_INTERNAL, and list() and revoke() map like issue()', async () => {

@@ -135,6 +135,7 @@ describe('the packed package, installed into a fresh project', () => {
     expect([...files].filter((file) => file.startsWith('dist/verify/')).sort()).toEqual([
       'dist/verify/base64url.js',
       'dist/verify/htu.js',
+      'dist/verify/read-capped.js',
       'dist/verify/thumbprint.js',
     ]);
   });

@@ -26,7 +26,9 @@ export type FaultSpec =
   | { status: 500 | 502 | 503 }
   | { status: 403; secondaryRateLimit: true; retryAfter?: number }
   | { malformed: true }
-  | { delayMs: number };
+  | { delayMs: number }
+  /** Answers (normally) once `until` settles: a mint held while the test does something else. */
+  | { until: Promise<unknown> };
 
 /** A running fake. Arrays and the map are live: tests may inspect and mutate them. */
 export interface FakeGitHub {
@@ -216,6 +218,7 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
 
     const fault = fake.faults.shift();
     if (fault && 'delayMs' in fault) await new Promise((r) => setTimeout(r, fault.delayMs).unref());
+    else if (fault && 'until' in fault) await fault.until;
     else if (fault && 'malformed' in fault)
       return { status: 201, raw: '{"token":"ghs_' }; // truncated JSON
     else if (fault?.status === 403) {

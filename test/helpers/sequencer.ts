@@ -37,6 +37,8 @@ export const LONG_FILES: readonly string[] = [
   'test/cli/bin.test.ts',
   // Two followers polling every 500 ms while writers commit (about 9 s).
   'test/audit/follow-once.test.ts',
+  // A postgres backend's silent connection, then an unanswered one: two 3 s deadlines (about 8 s).
+  'test/backends/postgres/silent.test.ts',
   // 20,000 audit rows appended, then exported and verified by two heap-capped CLI processes (about 6 s).
   'test/audit/export-scale.test.ts',
   // Two brokers each (SQLite, PostgreSQL) with restarts, a refused server start and CLI runs (about 5 s).

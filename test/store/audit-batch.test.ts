@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { auditEvent } from '../../src/model/audit.js';
 import type { CredentialRecord } from '../../src/model/credential.js';
-import type { AuditEntry } from '../../src/store/port.js';
+import type { AppendedRows, AuditEntry } from '../../src/store/port.js';
 import { batchResult, decodeBatch, encodeBatch, rowsFromResult, wireSealer } from '../../src/store/sqlite/audit-batch.js';
 
 /** The main thread ↔ audit worker format: one JSON string per batch, chain positions back. */
@@ -31,7 +31,7 @@ describe('audit batch wire format', () => {
     });
   const entries: AuditEntry[] = [
     { event: event('a'), credential: credential('a', new Uint8Array([0, 1, 2, 250, 255])) },
-    { event: event('b'), credential: credential('b', null) },
+    { event: event('b'), credential: credential('b', null), holder: 'agent-record-1' },
     { event: event('c'), change: { kind: 'agent.revoke', name: 'bot', at: 1_700_000_001 } },
   ];
 
@@ -54,6 +54,20 @@ describe('audit batch wire format', () => {
       keyId: 'key-1',
     }));
     expect(rowsFromResult(entries, batchResult(rows))).toEqual(rows);
+  });
+
+  it('carries which entries found their holder revoked, and only when one did', () => {
+    const rows: AppendedRows = [0, 1, 2].map((i) => ({
+      ...entries[i]!.event,
+      seq: 1 + i,
+      prevHash: `h${i}`,
+      hash: `h${1 + i}`,
+      keyId: 'k',
+    }));
+    expect(rowsFromResult(entries, batchResult(rows)).holderRevoked).toBeUndefined();
+    rows.holderRevoked = [1];
+    expect(JSON.parse(JSON.stringify(batchResult(rows)))).toMatchObject({ holderRevoked: [1] });
+    expect(rowsFromResult(entries, JSON.parse(JSON.stringify(batchResult(rows)))).holderRevoked).toEqual([1]);
   });
 
   it('sends the sealer key as hex, computed once per sealer', () => {

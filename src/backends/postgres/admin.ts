@@ -14,12 +14,26 @@ export interface AdminPool {
 }
 
 /**
+ * How much longer than the server's `statement_timeout` the client waits for a statement's answer.
+ * A statement that is merely slow (a lock) is cancelled by the server first — an answer, and the
+ * connection is kept; only a connection that has gone silent (its host vanished behind the
+ * address, a partition: no FIN, no RST, the kernel still acknowledging) reaches this deadline.
+ */
+export const SILENT_MARGIN_MS = 2_000;
+
+/** The longest wait for a new connection (TCP, TLS, authentication) or for a free one in the pool. */
+export const CONNECT_TIMEOUT_MS = 5_000;
+
+/**
  * node-postgres and pg-connection-string are imported when the backend is first used, so a
  * deployment without a postgres backend never loads them. The pool is small (issuance holds a
  * connection for a few statements), lets the process exit when idle (a CLI revoking a credential),
- * and bounds every statement so a stuck lock cannot hold a request past the mint deadline. Each
- * unit of work (one `withClient`) is told to `observe`: `ok`, `error` (PostgreSQL refused a
- * statement), or `unreachable` (no connection, or it broke).
+ * and bounds every statement on both sides: the server cancels one past `statement_timeout` (a
+ * stuck lock), and the client gives up on one unanswered `SILENT_MARGIN_MS` later (a server gone
+ * silent, which no server-side timeout can end), as it gives up on a connection not made within
+ * `CONNECT_TIMEOUT_MS` (or the statement deadline, if shorter). Each unit of work (one
+ * `withClient`) is told to `observe`: `ok`, `error` (PostgreSQL refused a statement), or
+ * `unreachable` (no connection, or it broke or went silent).
  */
 export function createAdminPool(settings: PostgresSettings, observe?: (status: UpstreamStatus) => void): AdminPool {
   let pool: Promise<pg.Pool> | undefined;
@@ -33,7 +47,15 @@ export function createAdminPool(settings: PostgresSettings, observe?: (status: U
         max: 2,
         idleTimeoutMillis: 10_000,
         allowExitOnIdle: true,
-        connectionTimeoutMillis: 5_000,
+        connectionTimeoutMillis: connectAfterMs(settings),
+        // The client's own deadline (node-postgres rejects the query, and the connection, never
+        // answered, is closed: see `broken` below). Without it a silent server held issuance,
+        // revocation and the sweep for as long as the OS kept the socket: hours.
+        query_timeout: silentAfterMs(settings),
+        // Idle pooled connections whose host vanished are found by TCP keepalive (10 s, then the
+        // OS's probes) rather than handed to the next request.
+        keepAlive: true,
+        keepAliveInitialDelayMillis: 10_000,
         statement_timeout: settings.statementTimeoutMs,
         idle_in_transaction_session_timeout: settings.statementTimeoutMs * 2,
       });
@@ -45,22 +67,31 @@ export function createAdminPool(settings: PostgresSettings, observe?: (status: U
   };
   const withClient = async <T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
     let client: pg.PoolClient;
+    let broken: Error | undefined;
     try {
       client = await (await open()).connect();
     } catch (err) {
       observe?.('unreachable');
       throw adminError(err, settings);
     }
-    let broken: Error | undefined;
+    // A checked-out client has no error listener of the pool's: a connection lost between two
+    // statements would be an unhandled 'error' that ends the process.
+    const lost = (err: Error): void => {
+      broken = err;
+    };
+    client.on('error', lost);
     try {
       const result = await fn(client);
       observe?.('ok');
       return result;
     } catch (err) {
-      if (!(err as { code?: unknown }).code) broken = err as Error; // not a server error: the connection may be gone
+      // Not a server error (a lost or silent connection): it is closed, never reused, since an
+      // answer it never gave may still arrive and would answer the next query.
+      if (!(err as { code?: unknown }).code) broken ??= err as Error;
       observe?.(broken ? 'unreachable' : 'error');
       throw adminError(err, settings);
     } finally {
+      client.off('error', lost);
       client.release(broken);
     }
   };
@@ -74,7 +105,9 @@ export function createAdminPool(settings: PostgresSettings, observe?: (status: U
           await client.query('COMMIT');
           return result;
         } catch (err) {
-          await client.query('ROLLBACK').catch(() => {});
+          // Only a connection that answered is asked to roll back: on a silent one, ROLLBACK
+          // would wait out a deadline of its own. The server rolls back when the connection ends.
+          if ((err as { code?: unknown }).code) await client.query('ROLLBACK').catch(() => {});
           throw err;
         }
       }),
@@ -89,14 +122,39 @@ export function createAdminPool(settings: PostgresSettings, observe?: (status: U
 /** SQLSTATEs that mean "the admin role lacks a right" or "a configured role is missing": the operator must fix config. */
 const MISCONFIGURED = new Set(['42501', '42704', '0LP01', '2BP01']);
 
+/** The client's deadline on one statement of the admin connection (ms). */
+export const silentAfterMs = (settings: PostgresSettings): number => settings.statementTimeoutMs + SILENT_MARGIN_MS;
+
+/** The client's deadline on making a connection, or getting a free one (ms): never longer than a statement's. */
+export const connectAfterMs = (settings: PostgresSettings): number => Math.min(CONNECT_TIMEOUT_MS, silentAfterMs(settings));
+
+/**
+ * node-postgres's own messages for its client-side deadlines: a statement unanswered past
+ * `query_timeout`, a connection not made (or no pooled one free) within `connectionTimeoutMillis`.
+ */
+const QUERY_DEADLINE = /^Query read timeout$/;
+const CONNECT_DEADLINE = /connection timeout|timeout exceeded when trying to connect/i;
+
 /**
  * A PostgreSQL failure as a CreddyError. Rights and missing roles are ERR_BACKEND_MISCONFIGURED
- * (the message says what to grant); anything else downstream is ERR_BACKEND_UPSTREAM. Messages
- * carry PostgreSQL's own text (which never quotes a statement) and the masked URL, redacted.
+ * (the message says what to grant); a deadline of the client's is ERR_BACKEND_UPSTREAM with
+ * `details.reason: timeout` (the server is silent or unreachable); anything else downstream is
+ * ERR_BACKEND_UPSTREAM. Messages carry PostgreSQL's own text (which never quotes a statement) and
+ * the masked URL, redacted.
  */
 export function adminError(err: unknown, settings: PostgresSettings): CreddyError {
   if (err instanceof CreddyError) return err;
   const e = err as { code?: string; message?: string };
+  const message = String(e.message ?? '');
+  if (!e.code && (QUERY_DEADLINE.test(message) || CONNECT_DEADLINE.test(message))) {
+    const connecting = !QUERY_DEADLINE.test(message);
+    const ms = connecting ? connectAfterMs(settings) : silentAfterMs(settings);
+    return new CreddyError(
+      'ERR_BACKEND_UPSTREAM',
+      `PostgreSQL at ${settings.display} did not ${connecting ? 'accept a connection' : 'answer'} within ${ms} ms`,
+      { expose: true, cause: err, details: { upstream: 'postgres', sqlstate: null, reason: 'timeout', timeout_ms: ms } },
+    );
+  }
   const said = redact(String(e.message ?? err).replaceAll(settings.url, settings.display)).slice(0, 300);
   if (e.code && MISCONFIGURED.has(e.code)) {
     return new CreddyError(

@@ -3,7 +3,7 @@ import { type AgentRow, toAgent } from '../rows.js';
 import type { Db } from './db.js';
 
 /** Agents are read here and written with their audit rows (audit-append.ts). */
-export function postgresAgents(db: Db): Store['agents'] {
+export function postgresAgents(db: Db): Omit<Store['agents'], 'revoke'> {
   return {
     async byTokenHash(tokenHash) {
       // Every request authenticates here, on every replica: a revocation anywhere applies at once.

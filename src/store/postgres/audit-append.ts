@@ -1,6 +1,6 @@
 import { type AuditRow, GENESIS_HASH } from '../../model/audit.js';
 import { AuditRejected, auditEntries } from '../audit-rejected.js';
-import type { AuditEntry, AuditSealer, KeyAudit, StateChange } from '../port.js';
+import type { AppendedRows, AuditEntry, AuditSealer, KeyAudit, StateChange } from '../port.js';
 import { AUDIT_COLUMNS, auditValues, CREDENTIAL_COLUMNS, credentialValues, insertMany } from '../rows.js';
 import { applyAgentKeyChange, replaceAgentKeys } from './agent-keys.js';
 import { lockAuditChain, type Tx } from './db.js';
@@ -48,14 +48,24 @@ async function apply(tx: Tx, change: StateChange): Promise<void> {
  * replica appends this way, so the log stays one linear chain; the lock is held until the
  * caller's COMMIT, which makes the whole batch durable at once (group commit).
  */
-export async function appendInTx(tx: Tx, entries: readonly AuditEntry[], seal: AuditSealer): Promise<AuditRow[]> {
+export async function appendInTx(tx: Tx, entries: readonly AuditEntry[], seal: AuditSealer): Promise<AppendedRows> {
   await lockAuditChain(tx);
+  const holders = entries.flatMap((e) => (e.holder === undefined ? [] : [e.holder]));
+  // The holders' revocation is read in the same statement as the head, under the chain's lock,
+  // which every agent revocation takes too (agent-revoke.ts): either the revocation committed
+  // before this statement's snapshot, and it is seen here, or it commits after this transaction,
+  // and its scan of the agent's credentials sees these rows. No round trip of its own: the head
+  // is read anyway.
   const head = (
-    await tx.query<{ seq: number; hash: string }>({
-      name: 'audit-head',
-      text: 'SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1',
-    })
-  ).rows[0];
+    await tx.query<{ seq: number | null; hash: string | null; revoked: string[] }>(
+      {
+        name: 'audit-head-holders',
+        text: `SELECT h.seq, h.hash, ARRAY(SELECT id FROM agents WHERE id = ANY($1::text[]) AND revoked_at IS NOT NULL) AS revoked
+               FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1) AS h ON true`,
+      },
+      [holders],
+    )
+  ).rows[0]!;
   const credentials = entries.flatMap((e) => (e.credential ? [credentialValues(e.credential)] : []));
   for (const chunk of chunks(credentials)) {
     const { text, values } = insertMany('credentials', CREDENTIAL_COLUMNS, chunk);
@@ -64,9 +74,9 @@ export async function appendInTx(tx: Tx, entries: readonly AuditEntry[], seal: A
   // Changes in entry order; none depends on a credential row of a later entry.
   for (const { change } of entries) if (change) await apply(tx, change);
 
-  let seq = head?.seq ?? 0;
-  let prevHash = head?.hash ?? GENESIS_HASH;
-  const rows = entries.map(({ event }) => {
+  let seq = head.seq ?? 0;
+  let prevHash = head.hash ?? GENESIS_HASH;
+  const rows: AppendedRows = entries.map(({ event }) => {
     seq += 1;
     const draft = { ...event, seq, prevHash };
     const row: AuditRow = { ...draft, ...seal(draft) };
@@ -76,6 +86,10 @@ export async function appendInTx(tx: Tx, entries: readonly AuditEntry[], seal: A
   for (const chunk of chunks(rows)) {
     const { text, values } = insertMany('audit_events', AUDIT_COLUMNS, chunk.map(auditValues));
     await tx.query(text, values);
+  }
+  if (head.revoked.length > 0) {
+    const revoked = new Set(head.revoked);
+    rows.holderRevoked = entries.flatMap((e, i) => (e.holder !== undefined && revoked.has(e.holder) ? [i] : []));
   }
   return rows;
 }

@@ -1,6 +1,7 @@
 import { CreddyError } from '../../errors.js';
 import type { Store } from '../port.js';
 import { postgresAgentKeys } from './agent-keys.js';
+import { postgresRevokeAgent } from './agent-revoke.js';
 import { postgresAgents } from './agents.js';
 import { postgresAudit } from './audit.js';
 import { createPool, type PostgresTarget, SILENT_AFTER_MS } from './connect.js';
@@ -47,7 +48,7 @@ export function createPostgresStore(target: PostgresTarget, options: PostgresSto
   const listen = createKeyListener(target);
   const unsubscribers = new Set<() => Promise<void>>();
   return {
-    agents: postgresAgents(db),
+    agents: { ...postgresAgents(db), revoke: postgresRevokeAgent(db) },
     agentKeys: postgresAgentKeys(db),
     keys: postgresKeys(db, {
       watch(onChange) {

@@ -6,7 +6,7 @@ import { type AgentRow, toAgent } from '../rows.js';
 /** Agents cached at most; past it the oldest entry goes. Only tokens that authenticated are kept. */
 const CACHE_MAX = 10_000;
 
-export function sqliteAgents(db: Database.Database): Store['agents'] {
+export function sqliteAgents(db: Database.Database): Omit<Store['agents'], 'revoke'> {
   const byHash = db.prepare<[string], AgentRow>('SELECT * FROM agents WHERE token_hash = ?');
   // The unrevoked record first, else the newest: a name may have been revoked and created again.
   const byName = db.prepare<[string], AgentRow>(

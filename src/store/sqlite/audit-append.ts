@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { type AuditRow, GENESIS_HASH } from '../../model/audit.js';
 import { AuditRejected, auditEntries } from '../audit-rejected.js';
-import type { AuditEntry, AuditSealer, KeyAudit, StateChange } from '../port.js';
+import type { AppendedRows, AuditEntry, AuditSealer, KeyAudit, StateChange } from '../port.js';
 import { agentKeyWrites } from './agent-keys.js';
 import { credentialParams, INSERT_CREDENTIAL_SQL } from './credentials.js';
 
@@ -15,13 +15,18 @@ type Seal = (row: Omit<AuditRow, 'hash' | 'keyId'>) => { hash: string; keyId: st
  */
 export function createAppendTransaction(
   db: Database.Database,
-): Database.Transaction<(entries: readonly AuditEntry[], seal: AuditSealer | Seal) => AuditRow[]> {
+): Database.Transaction<(entries: readonly AuditEntry[], seal: AuditSealer | Seal) => AppendedRows> {
   const last = db.prepare<[], { seq: number; hash: string }>('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1');
   const insert = db.prepare(
     `INSERT INTO audit_events (seq, time, type, outcome, actor, agent, backend, scopes, jti, kid, reason, client_ip, request_id, details, prev_hash, hash, key_id)
      VALUES (@seq, @time, @type, @outcome, @actor, @agent, @backend, @scopes, @jti, @kid, @reason, @clientIp, @requestId, @details, @prevHash, @hash, @keyId)`,
   );
   const insertCredential = db.prepare(INSERT_CREDENTIAL_SQL);
+  // Read under the write lock, which every agent revocation takes too (agent-revoke.ts): either
+  // the revocation committed before this transaction began, and this read sees it, or it commits
+  // after this one, and its scan of the agent's credentials sees this row. One indexed read per
+  // credential, in process (on the audit worker's thread in a server): no round trip.
+  const holderRevoked = db.prepare<[string], number>('SELECT 1 FROM agents WHERE id = ? AND revoked_at IS NOT NULL').pluck();
   const changes = {
     'agent.create': db.prepare(
       'INSERT OR IGNORE INTO agents (id, name, token_hash, grants, created_at, expires_at, revoked_at, require_dpop) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)',
@@ -57,13 +62,15 @@ export function createAppendTransaction(
         changes[change.kind].run(change.at, change.name);
     }
   };
-  return db.transaction((entries: readonly AuditEntry[], seal: AuditSealer | Seal): AuditRow[] => {
+  return db.transaction((entries: readonly AuditEntry[], seal: AuditSealer | Seal): AppendedRows => {
     const head = last.get();
     let seq = head?.seq ?? 0;
     let prevHash = head?.hash ?? GENESIS_HASH;
-    const rows: AuditRow[] = [];
-    for (const { event, credential, change } of entries) {
+    const rows: AppendedRows = [];
+    const revoked: number[] = [];
+    for (const { event, credential, change, holder } of entries) {
       if (credential) insertCredential.run(credentialParams(credential));
+      if (holder !== undefined && holderRevoked.get(holder) !== undefined) revoked.push(rows.length);
       if (change) apply(change);
       seq += 1;
       const draft = { ...event, seq, prevHash };
@@ -76,6 +83,7 @@ export function createAppendTransaction(
       rows.push(row);
       prevHash = row.hash;
     }
+    if (revoked.length > 0) rows.holderRevoked = revoked;
     return rows;
   });
 }

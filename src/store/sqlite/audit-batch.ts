@@ -8,8 +8,7 @@
  * The worker seals what it parsed, i.e. exactly what the row stores as JSON; the main thread
  * rebuilds the rows from the entries it already holds and the hashes the worker computed.
  */
-import type { AuditRow } from '../../model/audit.js';
-import type { AuditEntry, PortableSealer } from '../port.js';
+import type { AppendedRows, AuditEntry, PortableSealer } from '../port.js';
 
 /** A batch as sent: a JSON array of entries, revocation handles as base64 (bytes are not JSON). */
 export type EncodedBatch = string;
@@ -30,6 +29,8 @@ export interface BatchResult {
   /** Every row's hash, in order, joined by ','. */
   readonly hashes: string;
   readonly keyId: string;
+  /** `AppendedRows.holderRevoked`, when an entry's holder was revoked (almost never). */
+  readonly holderRevoked?: readonly number[];
 }
 
 const wireSealers = new WeakMap<PortableSealer, WireSealer>();
@@ -68,15 +69,17 @@ export function decodeBatch(batch: EncodedBatch): AuditEntry[] {
 }
 
 /** The worker's answer for the rows it appended (non-empty, in order, one sealer). */
-export function batchResult(rows: readonly AuditRow[]): BatchResult {
+export function batchResult(rows: AppendedRows): BatchResult {
   const first = rows[0]!;
-  return { seq: first.seq, prevHash: first.prevHash, hashes: rows.map((r) => r.hash).join(','), keyId: first.keyId };
+  const result = { seq: first.seq, prevHash: first.prevHash, hashes: rows.map((r) => r.hash).join(','), keyId: first.keyId };
+  return rows.holderRevoked ? { ...result, holderRevoked: rows.holderRevoked } : result;
 }
 
 /** The rows on the main thread, from the entries it sent and the worker's answer. */
-export function rowsFromResult(entries: readonly AuditEntry[], result: BatchResult): AuditRow[] {
+export function rowsFromResult(entries: readonly AuditEntry[], result: BatchResult): AppendedRows {
   const hashes = result.hashes.split(',');
-  const rows: AuditRow[] = [];
+  const rows: AppendedRows = [];
+  if (result.holderRevoked) rows.holderRevoked = result.holderRevoked;
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i]!.event;
     // Field by field: one object of one shape per row (a spread here was the third largest

@@ -3,13 +3,13 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
 import { CreddyError } from '../../errors.js';
-import type { AuditCheckpoint, AuditRow } from '../../model/audit.js';
-import type { AuditEntry, PortableSealer } from '../port.js';
+import type { AuditCheckpoint } from '../../model/audit.js';
+import type { AppendedRows, AuditEntry, PortableSealer } from '../port.js';
 import { type BatchResult, encodeBatch, rowsFromResult, wireSealer } from './audit-batch.js';
 
 /** The audit log's writes, run on the worker's connection (audit-worker.ts). */
 export interface AuditWorker {
-  append(entries: readonly AuditEntry[], sealer: PortableSealer): Promise<AuditRow[]>;
+  append(entries: readonly AuditEntry[], sealer: PortableSealer): Promise<AppendedRows>;
   /** Stores a signed checkpoint unless one at or past its seq exists; true if stored. */
   insertCheckpoint(checkpoint: AuditCheckpoint): Promise<boolean>;
 }

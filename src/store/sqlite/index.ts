@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { Store } from '../port.js';
 import { sqliteAgentKeys } from './agent-keys.js';
+import { sqliteRevokeAgent } from './agent-revoke.js';
 import { sqliteAgents } from './agents.js';
 import { sqliteAudit } from './audit.js';
 import { openSqlite } from './connect.js';
@@ -42,7 +43,7 @@ export function sqliteStoreFromDb(db: Database.Database, options: SqliteStoreOpt
   const replay = sqliteReplay(db);
   const secrets = sqliteSecrets(db);
   return {
-    agents: sqliteAgents(db),
+    agents: { ...sqliteAgents(db), revoke: yielding(sqliteRevokeAgent(db)) },
     agentKeys: sqliteAgentKeys(db),
     keys: { ...keys, apply: yielding(keys.apply) },
     credentials: {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { agent, event, type StoreUnderTest, seal } from '../fixture.js';
+import { agent, event, failingSealer, type StoreUnderTest, seal } from '../fixture.js';
 
 /** Agent records: one per `agent create`, names reusable after revocation, updates by id. */
 export function agentContract(sut: () => StoreUnderTest): void {
@@ -55,6 +55,38 @@ export function agentContract(sut: () => StoreUnderTest): void {
         seal,
       );
       expect(await store.agents.byTokenHash('e'.repeat(64))).toBeUndefined();
+    });
+
+    it('a revocation commits with its agent.revoked row; of store instances racing, one wins and only its row is written', async () => {
+      const { store, second } = sut();
+      const a = agent();
+      await store.audit.append([{ event: event(), change: { kind: 'agent.create', agent: a } }], seal);
+      const other = second();
+      try {
+        const audit = { events: [event({ type: 'agent.revoked', agent: a.name, details: { agent_id: a.id } })], seal };
+        const won = await Promise.all([store, other, store, other].map((s, i) => s.agents.revoke(a.id, 50 + i, audit)));
+        expect(won.filter(Boolean)).toHaveLength(1);
+        expect(await store.audit.query({ agent: a.name, type: 'agent.revoked', limit: 10 })).toHaveLength(1);
+        expect((await store.agents.byName(a.name))?.revokedAt).toBe(50 + won.indexOf(true));
+        expect(await store.agents.revoke(a.id, 99, audit)).toBe(false);
+        expect(await store.agents.revoke('no-such-id', 99, audit)).toBe(false);
+        expect(await store.audit.query({ agent: a.name, type: 'agent.revoked', limit: 10 })).toHaveLength(1);
+      } finally {
+        await other.close();
+      }
+    });
+
+    it('an agent revocation whose audit row cannot be written changes nothing', async () => {
+      const { store } = sut();
+      const a = agent();
+      await store.audit.append([{ event: event(), change: { kind: 'agent.create', agent: a } }], seal);
+      const head = await store.audit.head();
+      const err = await store.agents
+        .revoke(a.id, 60, { events: [event({ type: 'agent.revoked', agent: a.name })], seal: failingSealer(0) })
+        .catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'ERR_AUDIT_UNAVAILABLE' });
+      expect((await store.agents.byName(a.name))?.revokedAt).toBeNull();
+      expect(await store.audit.head()).toEqual(head);
     });
   });
 }

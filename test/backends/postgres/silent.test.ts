@@ -1,0 +1,78 @@
+/**
+ * A `type: postgres` backend whose server goes silent without closing (its host gone behind the
+ * address, a partition): the freezing proxy (../../helpers/freezing-proxy.ts) stands in front of
+ * the backend's admin URL. With `statement_timeout: 1s`, a statement on a silent pooled connection
+ * is given up 1 s + SILENT_MARGIN_MS later and a connection that cannot be made within the same
+ * bound fails too: issuance answers 502 ERR_BACKEND_UPSTREAM (`details.reason: timeout`) instead
+ * of hanging, and comes back by itself once the address answers again.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SILENT_MARGIN_MS } from '../../../src/backends/postgres/admin.js';
+import { type FreezingProxy, startFreezingProxy } from '../../helpers/freezing-proxy.js';
+import { startBroker, type TestBroker } from '../../helpers/harness.js';
+import { adminUrlEnv, createPgFixture, type PgFixture } from './fixture.js';
+
+/** Far past every bound under test: a request still unanswered by then hangs. */
+const HANGS_MS = 15_000;
+/** The backend's statement_timeout, and so the client's deadlines: 1 s + the margin. */
+const DEADLINE_MS = 1_000 + SILENT_MARGIN_MS;
+
+describe('a postgres backend whose server goes silent', () => {
+  let fx: PgFixture;
+  let proxy: FreezingProxy;
+  let broker: TestBroker;
+  beforeAll(async () => {
+    fx = await createPgFixture();
+    proxy = await startFreezingProxy(adminUrlEnv(fx)['CREDDY_PG_ADMIN_URL']!);
+    const url = 'url: ${env:CREDDY_PG_ADMIN_URL}';
+    broker = await startBroker({
+      backends: fx.backendsYaml().replace(url, `${url}\n    statement_timeout: 1s`),
+      env: { CREDDY_PG_ADMIN_URL: proxy.url },
+    });
+  });
+  afterAll(async () => {
+    // The proxy first: its sockets' ends let the backend pool's silent connections close.
+    await proxy?.close();
+    await broker?.stop();
+    await fx?.drop();
+  });
+
+  const issue = async (token: string) => {
+    const started = performance.now();
+    const res = await fetch(`${broker.url}/v1/credentials`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ backend: 'db', scopes: ['read'] }),
+      signal: AbortSignal.timeout(HANGS_MS),
+    });
+    const body = (await res.json()) as { id?: string; error?: { code: string; details?: Record<string, unknown> } };
+    return { status: res.status, body, ms: performance.now() - started };
+  };
+
+  it('a silent connection, then an address that leads nowhere: 502 within the deadline each time, then recovery', async () => {
+    const token = await broker.agent('etl', 'db:read');
+    expect((await issue(token)).status).toBe(201); // the pool holds a connection now
+
+    proxy.freezeAll();
+    const silent = await issue(token);
+    expect(silent.status, JSON.stringify(silent.body)).toBe(502);
+    expect(silent.body.error).toMatchObject({ code: 'ERR_BACKEND_UPSTREAM', details: { reason: 'timeout', timeout_ms: DEADLINE_MS } });
+    expect(silent.ms).toBeGreaterThanOrEqual(DEADLINE_MS - 100);
+    expect(silent.ms).toBeLessThan(DEADLINE_MS + 2_500);
+
+    // New connections are accepted and never answered: the connection deadline.
+    proxy.blackholeNew(true);
+    const nowhere = await issue(token);
+    expect(nowhere.status, JSON.stringify(nowhere.body)).toBe(502);
+    expect(nowhere.body.error).toMatchObject({ code: 'ERR_BACKEND_UPSTREAM', details: { reason: 'timeout' } });
+    expect(nowhere.ms).toBeLessThan(DEADLINE_MS + 2_500);
+
+    // The silent connections were closed, not pooled: once the address answers, issuance works.
+    proxy.blackholeNew(false);
+    const back = await issue(token);
+    expect(back.status, JSON.stringify(back.body)).toBe(201);
+    // Each failure is on the record with its code.
+    const denied = await broker.services.store.audit.query({ agent: 'etl', type: 'credential.denied', limit: 10 });
+    expect(denied.map((r) => r.reason)).toEqual(['ERR_BACKEND_UPSTREAM', 'ERR_BACKEND_UPSTREAM']);
+  });
+});
