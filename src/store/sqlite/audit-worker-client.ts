@@ -14,10 +14,33 @@ export interface AuditWorker {
   insertCheckpoint(checkpoint: AuditCheckpoint): Promise<boolean>;
 }
 
-/** A request to the worker; its answer comes back under the same id. */
+/**
+ * A request to the worker; its answer comes back under the same id. An append may carry a signed
+ * checkpoint to store in the same transaction (see `insertCheckpoint` below): the answer is then
+ * an `AppendAnswer` with the checkpoint's outcome.
+ */
 export type AuditWorkerRequest =
-  | { readonly op: 'append'; readonly batch: string; readonly sealer: ReturnType<typeof wireSealer> }
+  | {
+      readonly op: 'append';
+      readonly batch: string;
+      readonly sealer: ReturnType<typeof wireSealer>;
+      readonly checkpoint?: AuditCheckpoint;
+    }
   | { readonly op: 'checkpoint'; readonly checkpoint: AuditCheckpoint };
+
+/** The worker's answer to an append: where the rows landed, and what became of a checkpoint it carried. */
+export interface AppendAnswer {
+  readonly rows: BatchResult;
+  /** Only when the append carried one: stored (true), superseded (false), or refused (its error). */
+  readonly checkpoint?: { readonly stored: boolean } | { readonly error: string };
+}
+
+/** A checkpoint waiting to be stored with the next append. */
+interface HeldCheckpoint {
+  readonly checkpoint: AuditCheckpoint;
+  readonly resolve: (stored: boolean) => void;
+  readonly reject: (err: unknown) => void;
+}
 
 /** Young generation of the worker's heap (V8 default: 32 MB on 64-bit). */
 const WORKER_YOUNG_GENERATION_MB = 4;
@@ -34,7 +57,9 @@ interface Pending {
  * arriving during the fsync and the next batch fills up — group commit that actually groups.
  * Signed checkpoints are stored there too: on the main connection each one waited (asleep, in
  * SQLite's busy handler) for the worker's write lock and then for its own fsync, stalling every
- * request in flight a few times a second.
+ * request in flight a few times a second. And while appends are in flight, a checkpoint rides
+ * with the next one (`insertCheckpoint`), in its transaction: stored alone, it was one more
+ * fsynced commit that the next batch of requests queued behind.
  *
  * Undefined (the caller writes inline) for in-memory databases and when the compiled worker is
  * not next to this file (running from TypeScript sources, as the tests do).
@@ -45,11 +70,13 @@ export function createAuditWorker(db: Database.Database, durable: boolean): Audi
   const pending = new Map<number, Pending>();
   let worker: Worker | undefined;
   let nextId = 1;
+  let held: HeldCheckpoint | undefined;
 
   const failAll = (err: unknown): void => {
     for (const p of pending.values()) p.reject(err);
     pending.clear();
     worker = undefined; // the next append starts a fresh one: the store recovers with the disk
+    if (held) setImmediate(sendHeldAlone); // a held checkpoint must not wait for an append that may never come
   };
   const start = (): Worker => {
     // Its garbage is one batch at a time, yet V8 grew its young generation to the default 32 MB
@@ -65,6 +92,10 @@ export function createAuditWorker(db: Database.Database, durable: boolean): Audi
       if (pending.size === 0) w.unref();
       if (m.error !== undefined) p?.reject(new CreddyError('ERR_AUDIT_UNAVAILABLE', `audit worker: ${m.error}`));
       else p?.resolve(m.result!);
+      // The worker is idle now. The audit writer sends its next batch (if requests are waiting)
+      // from the promise jobs this answer runs; a held checkpoint rides with it, or, if none
+      // came, goes alone once they have run.
+      if (pending.size === 0 && held) setImmediate(sendHeldAlone);
     });
     w.on('error', (err) => failAll(err));
     w.on('exit', (code) => {
@@ -83,15 +114,48 @@ export function createAuditWorker(db: Database.Database, durable: boolean): Audi
     });
   };
 
+  /** Stores the held checkpoint in a transaction of its own, if no append took it meanwhile. */
+  const sendHeldAlone = (): void => {
+    if (!held || pending.size > 0) return;
+    const { checkpoint, resolve, reject } = held;
+    held = undefined;
+    call<boolean>({ op: 'checkpoint', checkpoint }).then(resolve, reject);
+  };
+
   return {
     async append(entries, sealer) {
       if (entries.length === 0) return [];
+      const riding = held;
+      held = undefined;
       // One string per batch (audit-batch.ts): cloning it is a copy, not a walk over objects.
-      const result = await call<BatchResult>({ op: 'append', batch: encodeBatch(entries), sealer: wireSealer(sealer) });
-      return rowsFromResult(entries, result);
+      const answer = call<AppendAnswer>({
+        op: 'append',
+        batch: encodeBatch(entries),
+        sealer: wireSealer(sealer),
+        ...(riding ? { checkpoint: riding.checkpoint } : {}),
+      });
+      if (riding) settleRiding(riding, answer);
+      return rowsFromResult(entries, (await answer).rows);
     },
     insertCheckpoint(checkpoint) {
-      return call<boolean>({ op: 'checkpoint', checkpoint });
+      return new Promise<boolean>((resolve, reject) => {
+        // The checkpointer runs one checkpoint at a time; were one still held, the newer one
+        // covers more rows, and the older counts as superseded (as when another process got
+        // there first).
+        held?.resolve(false);
+        held = { checkpoint, resolve, reject };
+        // Idle, nothing to ride with: store it now. Otherwise it waits for the next append (or
+        // for the worker to be idle, see the message handler).
+        if (pending.size === 0) sendHeldAlone();
+      });
     },
   };
+}
+
+/** Answers a checkpoint that rode with an append from the append's answer. */
+function settleRiding(riding: HeldCheckpoint, answer: Promise<AppendAnswer>): void {
+  answer.then(({ checkpoint: outcome }) => {
+    if (outcome && 'error' in outcome) riding.reject(new CreddyError('ERR_AUDIT_UNAVAILABLE', `audit worker: ${outcome.error}`));
+    else riding.resolve(outcome?.stored ?? false);
+  }, riding.reject);
 }

@@ -2,14 +2,16 @@
  * Worker thread that owns a second connection and runs the audit log's write transactions, so
  * the fsync of a durable commit (synchronous=FULL) happens off the main event loop. Started by
  * audit-worker-client.ts; one message in = one transaction: a batch of the group commit (one JSON
- * string in, chain positions out: audit-batch.ts), or a signed checkpoint to store.
+ * string in, chain positions out: audit-batch.ts) with perhaps a signed checkpoint riding along,
+ * or a signed checkpoint to store alone.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { AuditSealer } from '../port.js';
+import type { AuditCheckpoint, AuditRow } from '../../model/audit.js';
+import type { AuditEntry, AuditSealer } from '../port.js';
 import { createAppendTransaction } from './audit-append.js';
 import { batchResult, decodeBatch, type WireSealer } from './audit-batch.js';
 import { createCheckpointInsert } from './audit-checkpoints.js';
-import type { AuditWorkerRequest } from './audit-worker-client.js';
+import type { AppendAnswer, AuditWorkerRequest } from './audit-worker-client.js';
 import { openSqlite } from './connect.js';
 
 const { path, durable } = workerData as { path: string; durable: boolean };
@@ -23,6 +25,26 @@ const PAGE_CACHE_KIB = 2000;
 db.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
 const appendAll = createAppendTransaction(db);
 const insertCheckpoint = createCheckpointInsert(db);
+
+/**
+ * A batch and the checkpoint that rides with it, in one transaction (one fsync). The checkpoint
+ * goes in a savepoint of its own (a nested better-sqlite3 transaction): if it is refused, it alone
+ * rolls back and the batch still commits — a checkpoint must never cost requests their rows.
+ */
+const appendWithCheckpoint = db.transaction(
+  (
+    entries: readonly AuditEntry[],
+    seal: AuditSealer,
+    checkpoint: AuditCheckpoint,
+  ): { rows: AuditRow[]; checkpoint: NonNullable<AppendAnswer['checkpoint']> } => {
+    const rows = appendAll(entries, seal);
+    try {
+      return { rows, checkpoint: { stored: insertCheckpoint(checkpoint) } };
+    } catch (err) {
+      return { rows, checkpoint: { error: err instanceof Error ? err.message : String(err) } };
+    }
+  },
+);
 
 /**
  * How long a write waits for the write lock (the longest `audit.write_timeout`). This thread is
@@ -73,7 +95,10 @@ const handle = async (message: AuditWorkerRequest): Promise<unknown> => {
   }
   const seal = await sealerFor(message.sealer);
   const entries = decodeBatch(message.batch);
-  return batchResult(withWriteLock(() => appendAll.immediate(entries, seal)));
+  const { checkpoint } = message;
+  if (!checkpoint) return { rows: batchResult(withWriteLock(() => appendAll.immediate(entries, seal))) } satisfies AppendAnswer;
+  const done = withWriteLock(() => appendWithCheckpoint.immediate(entries, seal, checkpoint));
+  return { rows: batchResult(done.rows), checkpoint: done.checkpoint } satisfies AppendAnswer;
 };
 
 parentPort!.on('message', (message: AuditWorkerRequest & { id: number }) => {

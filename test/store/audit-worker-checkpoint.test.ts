@@ -1,0 +1,103 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+// The built code: the audit worker runs only from dist/ (from sources the store appends inline).
+import { createSealer } from '../../dist/audit/chain.js';
+import { auditEvent } from '../../dist/model/audit.js';
+import { createSqliteStore } from '../../dist/store/sqlite/index.js';
+import type { AuditCheckpoint, AuditHead } from '../../src/model/audit.js';
+import type { Store } from '../../src/store/port.js';
+import { tempDir } from '../helpers/setup.js';
+
+/**
+ * Transactions in the WAL since it last restarted: frames whose salts match the WAL header and
+ * whose "database size after commit" field is set are commit frames, one per transaction.
+ */
+function walCommits(dbPath: string): number {
+  const wal = readFileSync(`${dbPath}-wal`);
+  const pageSize = wal.readUInt32BE(8);
+  const salts = wal.subarray(16, 24);
+  let commits = 0;
+  for (let at = 32; at + 24 + pageSize <= wal.length; at += 24 + pageSize) {
+    if (!wal.subarray(at + 8, at + 16).equals(salts)) break;
+    if (wal.readUInt32BE(at + 4) !== 0) commits++;
+  }
+  return commits;
+}
+
+/**
+ * A server's signed checkpoints go to the audit worker. While a batch is in flight, a checkpoint
+ * waits for the next batch and is stored in its transaction: no fsynced commit of its own for the
+ * requests of that batch to queue behind. A checkpoint the store refuses costs the batch nothing.
+ */
+describe('audit worker: checkpoints ride with the next batch', () => {
+  let dir: { dir: string; cleanup: () => void };
+  let path: string;
+  let store: Store;
+  const seal = createSealer({ id: 'test', key: randomBytes(32) });
+  const entry = (n: number) => ({
+    event: auditEvent({ time: Date.now(), type: 'credential.denied', outcome: 'denied', actor: 'bot', reason: `r${n}` }),
+  });
+  const sign =
+    (hash?: string) =>
+    (head: AuditHead): AuditCheckpoint => ({ seq: head.seq, hash: hash ?? head.hash, time: Date.now(), keyId: 'k', signature: 'sig' });
+  const checkpointSeqs = (): number[] => {
+    const db = new Database(path, { readonly: true });
+    try {
+      return db.prepare('SELECT seq FROM audit_checkpoints ORDER BY seq').pluck().all() as number[];
+    } finally {
+      db.close();
+    }
+  };
+
+  beforeEach(async () => {
+    dir = tempDir('creddy-audit-worker-');
+    path = join(dir.dir, 'creddy.db');
+    store = createSqliteStore(path);
+    await store.audit.append([entry(0)], seal);
+  });
+  afterEach(async () => {
+    await store.close();
+    dir.cleanup();
+  });
+
+  it('stores a checkpoint asked for during a batch in the next batch’s transaction', async () => {
+    const before = walCommits(path);
+    const first = store.audit.append([entry(1), entry(2)], seal);
+    const checkpoint = store.audit.checkpoint(sign());
+    await first;
+    // What the audit writer does: its next batch goes out as the previous one is answered.
+    const second = await store.audit.append([entry(3)], seal);
+    expect(second.map((r) => r.seq)).toEqual([4]);
+    // Signed at the head as it was asked for (the first batch was not committed yet).
+    expect(await checkpoint).toMatchObject({ seq: 1 });
+    expect(checkpointSeqs()).toEqual([1]);
+    // Two transactions: the first batch, then the second with the checkpoint.
+    expect(walCommits(path) - before).toBe(2);
+  });
+
+  it('stores a checkpoint alone when no batch follows', async () => {
+    const first = store.audit.append([entry(1)], seal);
+    const checkpoint = store.audit.checkpoint(sign());
+    await first;
+    expect(await checkpoint).toMatchObject({ seq: 1 });
+    expect(checkpointSeqs()).toEqual([1]);
+    // And at once when the worker is idle.
+    expect(await store.audit.checkpoint(sign())).toMatchObject({ seq: 2 });
+    expect(checkpointSeqs()).toEqual([1, 2]);
+  });
+
+  it('commits the batch when the checkpoint riding with it is refused', async () => {
+    const first = store.audit.append([entry(1)], seal);
+    const refused = store.audit.checkpoint(sign('0'.repeat(64)));
+    await first;
+    const second = await store.audit.append([entry(2)], seal);
+    await expect(refused).rejects.toThrow(/checkpoint must name an existing row/);
+    expect(second.map((r) => r.seq)).toEqual([3]);
+    expect(checkpointSeqs()).toEqual([]);
+    const rows = await store.audit.query({ order: 'asc', limit: 10 });
+    expect(rows.map((r) => r.seq)).toEqual([1, 2, 3]);
+  });
+});
