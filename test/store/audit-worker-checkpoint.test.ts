@@ -28,9 +28,9 @@ function walCommits(dbPath: string): number {
 }
 
 /**
- * A server's signed checkpoints go to the audit worker. While a batch is in flight, a checkpoint
- * waits for the next batch and is stored in its transaction: no fsynced commit of its own for the
- * requests of that batch to queue behind. A checkpoint the store refuses costs the batch nothing.
+ * A server's signed checkpoints go to the audit worker. A checkpoint waits (briefly) for the next
+ * batch and is stored in its transaction: no fsynced commit of its own for the requests of that
+ * batch to queue behind. A checkpoint the store refuses costs the batch nothing.
  */
 describe('audit worker: checkpoints ride with the next batch', () => {
   let dir: { dir: string; cleanup: () => void };
@@ -78,13 +78,24 @@ describe('audit worker: checkpoints ride with the next batch', () => {
     expect(walCommits(path) - before).toBe(2);
   });
 
+  it('keeps a checkpoint asked for between batches for the next one', async () => {
+    // All requests in one batch: the next is formed only after every answer went out.
+    const before = walCommits(path);
+    const checkpoint = store.audit.checkpoint(sign());
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await store.audit.append([entry(1)], seal);
+    expect(await checkpoint).toMatchObject({ seq: 1 });
+    expect(checkpointSeqs()).toEqual([1]);
+    expect(walCommits(path) - before).toBe(1);
+  });
+
   it('stores a checkpoint alone when no batch follows', async () => {
     const first = store.audit.append([entry(1)], seal);
     const checkpoint = store.audit.checkpoint(sign());
     await first;
     expect(await checkpoint).toMatchObject({ seq: 1 });
     expect(checkpointSeqs()).toEqual([1]);
-    // And at once when the worker is idle.
+    // And when the worker is idle.
     expect(await store.audit.checkpoint(sign())).toMatchObject({ seq: 2 });
     expect(checkpointSeqs()).toEqual([1, 2]);
   });
@@ -99,5 +110,37 @@ describe('audit worker: checkpoints ride with the next batch', () => {
     expect(checkpointSeqs()).toEqual([]);
     const rows = await store.audit.query({ order: 'asc', limit: 10 });
     expect(rows.map((r) => r.seq)).toEqual([1, 2, 3]);
+  });
+});
+
+/**
+ * The audit worker checkpoints the WAL itself every few hundred rows, after answering the batch
+ * that crossed the mark (SQLite's automatic checkpoint ran inside that batch's COMMIT).
+ */
+describe('audit worker: WAL checkpoints', () => {
+  it('checkpoints the WAL after every few hundred rows, so it restarts', async () => {
+    const dir = tempDir('creddy-audit-wal-');
+    const path = join(dir.dir, 'creddy.db');
+    const store = createSqliteStore(path);
+    const seal = createSealer({ id: 'test', key: randomBytes(32) });
+    try {
+      const row = (n: number) => ({
+        event: auditEvent({ time: Date.now(), type: 'credential.denied', outcome: 'denied', actor: 'bot', reason: `r${n}` }),
+      });
+      for (let batch = 0; batch < 12; batch++)
+        await store.audit.append(
+          Array.from({ length: 50 }, (_, i) => ({ ...row(batch * 50 + i) })),
+          seal,
+        );
+      // 600 small rows: far below SQLite's own 1000-page mark (which kept all 12 commits in the
+      // WAL); the checkpoint after the 500th row let the next commit start the WAL over.
+      expect(walCommits(path)).toBeLessThanOrEqual(2);
+      const db = new Database(path, { readonly: true });
+      expect(db.prepare('SELECT count(*) FROM audit_events').pluck().get()).toBe(600);
+      db.close();
+    } finally {
+      await store.close();
+      dir.cleanup();
+    }
   });
 });

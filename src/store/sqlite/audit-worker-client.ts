@@ -40,7 +40,18 @@ interface HeldCheckpoint {
   readonly checkpoint: AuditCheckpoint;
   readonly resolve: (stored: boolean) => void;
   readonly reject: (err: unknown) => void;
+  /** Stores it alone once CHECKPOINT_RIDE_MS have passed without an append. */
+  readonly timer: NodeJS.Timeout;
 }
+
+/**
+ * How long a checkpoint waits for a batch to ride with. Under load one comes within a commit or
+ * two (a few ms); a checkpoint is a statement about rows already committed, so it can wait. It
+ * must wait even when no append is in flight: with every connection's request in one batch, the
+ * next batch is formed only after the answers went out, and a checkpoint sent at once then was
+ * the commit that batch queued behind.
+ */
+const CHECKPOINT_RIDE_MS = 50;
 
 /** Young generation of the worker's heap (V8 default: 32 MB on 64-bit). */
 const WORKER_YOUNG_GENERATION_MB = 4;
@@ -57,9 +68,9 @@ interface Pending {
  * arriving during the fsync and the next batch fills up — group commit that actually groups.
  * Signed checkpoints are stored there too: on the main connection each one waited (asleep, in
  * SQLite's busy handler) for the worker's write lock and then for its own fsync, stalling every
- * request in flight a few times a second. And while appends are in flight, a checkpoint rides
- * with the next one (`insertCheckpoint`), in its transaction: stored alone, it was one more
- * fsynced commit that the next batch of requests queued behind.
+ * request in flight a few times a second. And a checkpoint rides with the next append
+ * (`insertCheckpoint`), in its transaction: stored alone, it was one more fsynced commit that
+ * the next batch of requests queued behind.
  *
  * Undefined (the caller writes inline) for in-memory databases and when the compiled worker is
  * not next to this file (running from TypeScript sources, as the tests do).
@@ -76,7 +87,6 @@ export function createAuditWorker(db: Database.Database, durable: boolean): Audi
     for (const p of pending.values()) p.reject(err);
     pending.clear();
     worker = undefined; // the next append starts a fresh one: the store recovers with the disk
-    if (held) setImmediate(sendHeldAlone); // a held checkpoint must not wait for an append that may never come
   };
   const start = (): Worker => {
     // Its garbage is one batch at a time, yet V8 grew its young generation to the default 32 MB
@@ -92,10 +102,6 @@ export function createAuditWorker(db: Database.Database, durable: boolean): Audi
       if (pending.size === 0) w.unref();
       if (m.error !== undefined) p?.reject(new CreddyError('ERR_AUDIT_UNAVAILABLE', `audit worker: ${m.error}`));
       else p?.resolve(m.result!);
-      // The worker is idle now. The audit writer sends its next batch (if requests are waiting)
-      // from the promise jobs this answer runs; a held checkpoint rides with it, or, if none
-      // came, goes alone once they have run.
-      if (pending.size === 0 && held) setImmediate(sendHeldAlone);
     });
     w.on('error', (err) => failAll(err));
     w.on('exit', (code) => {
@@ -114,19 +120,23 @@ export function createAuditWorker(db: Database.Database, durable: boolean): Audi
     });
   };
 
-  /** Stores the held checkpoint in a transaction of its own, if no append took it meanwhile. */
-  const sendHeldAlone = (): void => {
-    if (!held || pending.size > 0) return;
-    const { checkpoint, resolve, reject } = held;
+  /** Takes the held checkpoint, if any, off its timer. */
+  const takeHeld = (): HeldCheckpoint | undefined => {
+    const taken = held;
     held = undefined;
-    call<boolean>({ op: 'checkpoint', checkpoint }).then(resolve, reject);
+    if (taken) clearTimeout(taken.timer);
+    return taken;
+  };
+  /** Stores the held checkpoint in a transaction of its own: no append came to take it. */
+  const sendHeldAlone = (): void => {
+    const alone = takeHeld();
+    if (alone) call<boolean>({ op: 'checkpoint', checkpoint: alone.checkpoint }).then(alone.resolve, alone.reject);
   };
 
   return {
     async append(entries, sealer) {
       if (entries.length === 0) return [];
-      const riding = held;
-      held = undefined;
+      const riding = takeHeld();
       // One string per batch (audit-batch.ts): cloning it is a copy, not a walk over objects.
       const answer = call<AppendAnswer>({
         op: 'append',
@@ -142,11 +152,9 @@ export function createAuditWorker(db: Database.Database, durable: boolean): Audi
         // The checkpointer runs one checkpoint at a time; were one still held, the newer one
         // covers more rows, and the older counts as superseded (as when another process got
         // there first).
-        held?.resolve(false);
-        held = { checkpoint, resolve, reject };
-        // Idle, nothing to ride with: store it now. Otherwise it waits for the next append (or
-        // for the worker to be idle, see the message handler).
-        if (pending.size === 0) sendHeldAlone();
+        takeHeld()?.resolve(false);
+        // Not unref'd: a CLI process awaiting its checkpoint must not exit before it is stored.
+        held = { checkpoint, resolve, reject, timer: setTimeout(sendHeldAlone, CHECKPOINT_RIDE_MS) };
       });
     },
   };
