@@ -67,10 +67,11 @@ describe('audit worker: checkpoints ride with the next batch', () => {
     const before = walCommits(path);
     const first = store.audit.append([entry(1), entry(2)], seal);
     const checkpoint = store.audit.checkpoint(sign());
+    // The next batch, sent before the first is answered (at once, so that a slow machine does
+    // not outlast the checkpoint's wait).
+    const second = store.audit.append([entry(3)], seal);
     await first;
-    // What the audit writer does: its next batch goes out as the previous one is answered.
-    const second = await store.audit.append([entry(3)], seal);
-    expect(second.map((r) => r.seq)).toEqual([4]);
+    expect((await second).map((r) => r.seq)).toEqual([4]);
     // Signed at the head as it was asked for (the first batch was not committed yet).
     expect(await checkpoint).toMatchObject({ seq: 1 });
     expect(checkpointSeqs()).toEqual([1]);
@@ -102,11 +103,11 @@ describe('audit worker: checkpoints ride with the next batch', () => {
 
   it('commits the batch when the checkpoint riding with it is refused', async () => {
     const first = store.audit.append([entry(1)], seal);
-    const refused = store.audit.checkpoint(sign('0'.repeat(64)));
+    const refused = expect(store.audit.checkpoint(sign('0'.repeat(64)))).rejects.toThrow(/checkpoint must name an existing row/);
+    const second = store.audit.append([entry(2)], seal);
     await first;
-    const second = await store.audit.append([entry(2)], seal);
-    await expect(refused).rejects.toThrow(/checkpoint must name an existing row/);
-    expect(second.map((r) => r.seq)).toEqual([3]);
+    await refused;
+    expect((await second).map((r) => r.seq)).toEqual([3]);
     expect(checkpointSeqs()).toEqual([]);
     const rows = await store.audit.query({ order: 'asc', limit: 10 });
     expect(rows.map((r) => r.seq)).toEqual([1, 2, 3]);
