@@ -128,16 +128,16 @@ describe('audit worker: WAL checkpoints', () => {
       const row = (n: number) => ({
         event: auditEvent({ time: Date.now(), type: 'credential.denied', outcome: 'denied', actor: 'bot', reason: `r${n}` }),
       });
-      for (let batch = 0; batch < 12; batch++)
+      for (let batch = 0; batch < 16; batch++)
         await store.audit.append(
           Array.from({ length: 50 }, (_, i) => ({ ...row(batch * 50 + i) })),
           seal,
         );
-      // 600 small rows: far below SQLite's own 1000-page mark (which kept all 12 commits in the
-      // WAL); the checkpoint after the 500th row let the next commit start the WAL over.
+      // 800 small rows: far below SQLite's own 1000-page mark (which kept all 16 commits in the
+      // WAL); the checkpoint after the 700th row let the next commit start the WAL over.
       expect(walCommits(path)).toBeLessThanOrEqual(2);
       const db = new Database(path, { readonly: true });
-      expect(db.prepare('SELECT count(*) FROM audit_events').pluck().get()).toBe(600);
+      expect(db.prepare('SELECT count(*) FROM audit_events').pluck().get()).toBe(800);
       db.close();
     } finally {
       await store.close();

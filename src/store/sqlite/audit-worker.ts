@@ -34,7 +34,7 @@ const insertCheckpoint = createCheckpointInsert(db);
  * batch waited for it (its commit took 14 ms instead of 7 at the median under the issuance bench,
  * every ~40th batch) and so did the batch queued behind it.
  */
-const WAL_CHECKPOINT_ROWS = 500;
+const WAL_CHECKPOINT_ROWS = 700;
 /**
  * SQLite's automatic checkpoint, in WAL pages, stays as a backstop for rows far larger than the
  * issue path's (metadata near its size limit), which could let the WAL grow past it first.
