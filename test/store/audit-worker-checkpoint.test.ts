@@ -67,14 +67,17 @@ describe('audit worker: checkpoints ride with the next batch', () => {
     const before = walCommits(path);
     const first = store.audit.append([entry(1), entry(2)], seal);
     const checkpoint = store.audit.checkpoint(sign());
-    // The next batch, sent before the first is answered (at once, so that a slow machine does
-    // not outlast the checkpoint's wait).
+    // The next batch, sent soon, whether or not the first was answered: a slow machine must not
+    // outlast the checkpoint's wait (the store retries a read SQLite calls busy after 1–8 ms).
+    await new Promise((resolve) => setTimeout(resolve, 10));
     const second = store.audit.append([entry(3)], seal);
     await first;
     expect((await second).map((r) => r.seq)).toEqual([4]);
-    // Signed at the head as it was asked for (the first batch was not committed yet).
-    expect(await checkpoint).toMatchObject({ seq: 1 });
-    expect(checkpointSeqs()).toEqual([1]);
+    // Signed at the head as it was asked for: before the first batch, or after it if the read
+    // was retried.
+    const stored = await checkpoint;
+    expect([1, 3]).toContain(stored?.seq);
+    expect(checkpointSeqs()).toEqual([stored!.seq]);
     // Two transactions: the first batch, then the second with the checkpoint.
     expect(walCommits(path) - before).toBe(2);
   });
