@@ -66,6 +66,18 @@ describe('agent cache of the SQLite store', () => {
     expect((await store.agents.byTokenHash(agent.tokenHash))?.revokedAt).toBe(1_700_000_200);
   });
 
+  it('once another connection drops the counter’s triggers, reads every lookup through', async () => {
+    await store.agents.byTokenHash(agent.tokenHash);
+    for (const name of other
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'agents_version_on_%'")
+      .pluck()
+      .all())
+      other.exec(`DROP TRIGGER "${name as string}"`);
+    // No trigger moves the counter now: only the schema version says the cache cannot be trusted.
+    other.prepare('UPDATE agents SET revoked_at = ? WHERE name = ?').run(1_700_000_500, 'bot');
+    expect((await store.agents.byTokenHash(agent.tokenHash))?.revokedAt).toBe(1_700_000_500);
+  });
+
   it('without its version counter, reads every lookup through', async () => {
     await store.agents.byTokenHash(agent.tokenHash);
     other.exec('DELETE FROM agents_version');

@@ -24,7 +24,9 @@ export function sqliteAgents(db: Database.Database): Omit<Store['agents'], 'revo
   // The counter is only as good as its triggers: someone with the file can drop them (the audit
   // tamper tests do). The schema version moves when they do; then the cache is used only while
   // all three still exist, so a revocation is never hidden behind a stale entry.
-  const schemaVersion = db.prepare<[], number>('SELECT schema_version FROM pragma_schema_version').pluck();
+  // The PRAGMA itself, not the pragma_schema_version table function: that one prepares the PRAGMA
+  // anew on every call (~3× the cost), and this read runs on every request.
+  const schemaVersion = db.prepare<[], number>('PRAGMA schema_version').pluck();
   const triggers = db
     .prepare<[], number>("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'agents_version_on_%'")
     .pluck();

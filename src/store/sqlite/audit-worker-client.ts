@@ -14,10 +14,44 @@ export interface AuditWorker {
   insertCheckpoint(checkpoint: AuditCheckpoint): Promise<boolean>;
 }
 
-/** A request to the worker; its answer comes back under the same id. */
+/**
+ * A request to the worker; its answer comes back under the same id. An append may carry a signed
+ * checkpoint to store in the same transaction (see `insertCheckpoint` below): the answer is then
+ * an `AppendAnswer` with the checkpoint's outcome.
+ */
 export type AuditWorkerRequest =
-  | { readonly op: 'append'; readonly batch: string; readonly sealer: ReturnType<typeof wireSealer> }
+  | {
+      readonly op: 'append';
+      readonly batch: string;
+      readonly sealer: ReturnType<typeof wireSealer>;
+      readonly checkpoint?: AuditCheckpoint;
+    }
   | { readonly op: 'checkpoint'; readonly checkpoint: AuditCheckpoint };
+
+/** The worker's answer to an append: where the rows landed, and what became of a checkpoint it carried. */
+export interface AppendAnswer {
+  readonly rows: BatchResult;
+  /** Only when the append carried one: stored (true), superseded (false), or refused (its error). */
+  readonly checkpoint?: { readonly stored: boolean } | { readonly error: string };
+}
+
+/** A checkpoint waiting to be stored with the next append. */
+interface HeldCheckpoint {
+  readonly checkpoint: AuditCheckpoint;
+  readonly resolve: (stored: boolean) => void;
+  readonly reject: (err: unknown) => void;
+  /** Stores it alone once CHECKPOINT_RIDE_MS have passed without an append. */
+  readonly timer: NodeJS.Timeout;
+}
+
+/**
+ * How long a checkpoint waits for a batch to ride with. Under load one comes within a commit or
+ * two (a few ms); a checkpoint is a statement about rows already committed, so it can wait. It
+ * must wait even when no append is in flight: with every connection's request in one batch, the
+ * next batch is formed only after the answers went out, and a checkpoint sent at once then was
+ * the commit that batch queued behind.
+ */
+const CHECKPOINT_RIDE_MS = 50;
 
 /** Young generation of the worker's heap (V8 default: 32 MB on 64-bit). */
 const WORKER_YOUNG_GENERATION_MB = 4;
@@ -34,7 +68,9 @@ interface Pending {
  * arriving during the fsync and the next batch fills up — group commit that actually groups.
  * Signed checkpoints are stored there too: on the main connection each one waited (asleep, in
  * SQLite's busy handler) for the worker's write lock and then for its own fsync, stalling every
- * request in flight a few times a second.
+ * request in flight a few times a second. And a checkpoint rides with the next append
+ * (`insertCheckpoint`), in its transaction: stored alone, it was one more fsynced commit that
+ * the next batch of requests queued behind.
  *
  * Undefined (the caller writes inline) for in-memory databases and when the compiled worker is
  * not next to this file (running from TypeScript sources, as the tests do).
@@ -45,6 +81,7 @@ export function createAuditWorker(db: Database.Database, durable: boolean): Audi
   const pending = new Map<number, Pending>();
   let worker: Worker | undefined;
   let nextId = 1;
+  let held: HeldCheckpoint | undefined;
 
   const failAll = (err: unknown): void => {
     for (const p of pending.values()) p.reject(err);
@@ -83,15 +120,50 @@ export function createAuditWorker(db: Database.Database, durable: boolean): Audi
     });
   };
 
+  /** Takes the held checkpoint, if any, off its timer. */
+  const takeHeld = (): HeldCheckpoint | undefined => {
+    const taken = held;
+    held = undefined;
+    if (taken) clearTimeout(taken.timer);
+    return taken;
+  };
+  /** Stores the held checkpoint in a transaction of its own: no append came to take it. */
+  const sendHeldAlone = (): void => {
+    const alone = takeHeld();
+    if (alone) call<boolean>({ op: 'checkpoint', checkpoint: alone.checkpoint }).then(alone.resolve, alone.reject);
+  };
+
   return {
     async append(entries, sealer) {
       if (entries.length === 0) return [];
+      const riding = takeHeld();
       // One string per batch (audit-batch.ts): cloning it is a copy, not a walk over objects.
-      const result = await call<BatchResult>({ op: 'append', batch: encodeBatch(entries), sealer: wireSealer(sealer) });
-      return rowsFromResult(entries, result);
+      const answer = call<AppendAnswer>({
+        op: 'append',
+        batch: encodeBatch(entries),
+        sealer: wireSealer(sealer),
+        ...(riding ? { checkpoint: riding.checkpoint } : {}),
+      });
+      if (riding) settleRiding(riding, answer);
+      return rowsFromResult(entries, (await answer).rows);
     },
     insertCheckpoint(checkpoint) {
-      return call<boolean>({ op: 'checkpoint', checkpoint });
+      return new Promise<boolean>((resolve, reject) => {
+        // The checkpointer runs one checkpoint at a time; were one still held, the newer one
+        // covers more rows, and the older counts as superseded (as when another process got
+        // there first).
+        takeHeld()?.resolve(false);
+        // Not unref'd: a CLI process awaiting its checkpoint must not exit before it is stored.
+        held = { checkpoint, resolve, reject, timer: setTimeout(sendHeldAlone, CHECKPOINT_RIDE_MS) };
+      });
     },
   };
+}
+
+/** Answers a checkpoint that rode with an append from the append's answer. */
+function settleRiding(riding: HeldCheckpoint, answer: Promise<AppendAnswer>): void {
+  answer.then(({ checkpoint: outcome }) => {
+    if (outcome && 'error' in outcome) riding.reject(new CreddyError('ERR_AUDIT_UNAVAILABLE', `audit worker: ${outcome.error}`));
+    else riding.resolve(outcome?.stored ?? false);
+  }, riding.reject);
 }
