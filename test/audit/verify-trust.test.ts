@@ -79,7 +79,9 @@ describe.each(['sqlite', 'postgres'] as const)('audit verify trusts only vouched
       forged.x,
       sealedGarbage,
       kekId,
-      Math.floor(Date.now() / 1000),
+      // A second after now, so it is the newest key: the real one may have been made this second,
+      // and keys made in one second are ordered by kid, at random.
+      Math.floor(Date.now() / 1000) + 1,
     ]);
     const unsigned = { seq: row.seq, hash: row.hash, time: row.time, keyId: forged.kid };
     const key = createPrivateKey({ key: Buffer.from(forged.privateDer), format: 'der', type: 'pkcs8' });

@@ -3,13 +3,16 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-// The built code: the audit worker runs only from dist/ (from sources the store appends inline).
-import { createSealer } from '../../dist/audit/chain.js';
-import { auditEvent } from '../../dist/model/audit.js';
-import { createSqliteStore } from '../../dist/store/sqlite/index.js';
 import type { AuditCheckpoint, AuditHead } from '../../src/model/audit.js';
 import type { Store } from '../../src/store/port.js';
 import { tempDir } from '../helpers/setup.js';
+
+// The built code: the audit worker runs only from dist/ (from sources the store appends inline).
+// Imported by a computed path, typed as the sources: `npm run lint` type-checks before any build.
+const DIST = '../../dist';
+const { createSealer } = (await import(`${DIST}/audit/chain.js`)) as typeof import('../../src/audit/chain.js');
+const { auditEvent } = (await import(`${DIST}/model/audit.js`)) as typeof import('../../src/model/audit.js');
+const { createSqliteStore } = (await import(`${DIST}/store/sqlite/index.js`)) as typeof import('../../src/store/sqlite/index.js');
 
 /**
  * Transactions in the WAL since it last restarted: frames whose salts match the WAL header and
