@@ -116,6 +116,16 @@ describe('store copy: SQLite → PostgreSQL', () => {
     const again = await runCli(['store', 'copy', '--to', db.url, '--config', broker.configPath], broker.env);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/ERR_CONFLICT: .* is not empty \(.*\): store copy only fills an empty database/);
+    // A target that cannot be reached names it with every password masked, in the user info or the query.
+    const down = await runCli(
+      ['store', 'copy', '--to', 'postgresql://u:pw1@127.0.0.1:1/db?password=secret2&sslpassword=secret3', '--config', broker.configPath],
+      broker.env,
+    );
+    expect(down.code).toBe(1);
+    expect(down.stderr).toContain(
+      'ERR_NOT_READY: cannot use PostgreSQL at postgresql://u:***@127.0.0.1:1/db?password=***&sslpassword=***:',
+    );
+    expect(down.stderr).not.toMatch(/pw1|secret2|secret3/);
     const wrong = await runCli(['store', 'copy', '--to', 'mysql://db/creddy', '--config', broker.configPath], broker.env);
     expect(wrong.code).toBe(2);
   });
