@@ -19,10 +19,9 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-# Compile against the headers that ship with this Node (no header download, no prebuilt binary
-# fetched from the network): the .node file is built here, for exactly this Node ABI and libc.
+# Compile against the headers that ship with this Node (node-gyp reads npm_config_nodedir; no
+# header download): the .node file is built here, for exactly this Node ABI and libc.
 ENV npm_config_nodedir=/usr/local \
-    npm_config_build_from_source=true \
     npm_config_update_notifier=false \
     npm_config_fund=false \
     npm_config_audit=false
@@ -31,19 +30,23 @@ ENV npm_config_nodedir=/usr/local \
 COPY package.json package-lock.json ./
 # better-sqlite3 is the only dependency with an install script. Install everything with scripts
 # off, then build exactly that one: the same steps whatever npm's policy on install scripts, and a
-# failed native build stops the image build here.
+# failed native build stops the image build here. Its install script is `prebuild-install ||
+# node-gyp rebuild --release`, and prebuild-install downloads a prebuilt binary unless told not
+# to (npm_config_build_from_source, which npm 11 warns is an unknown config), so run only the
+# second half, in the package's folder, with the node-gyp npm ships (npm explore puts it on PATH).
 RUN npm ci --ignore-scripts \
- && npm rebuild better-sqlite3 \
+ && npm explore better-sqlite3 -- node-gyp rebuild --release \
  && node -e "new (require('better-sqlite3'))(':memory:').prepare('select 1').get()"
 
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-# After the build, drop dev dependencies and keep only better-sqlite3's compiled addon: its C
-# sources and object files are ~25 MB the runtime never reads. The last line proves the trimmed
-# module still loads.
+# After the build, drop dev dependencies (and the scope folders they leave empty) and keep only
+# better-sqlite3's compiled addon: its C sources and object files are ~25 MB the runtime never
+# reads. The last line proves the trimmed module still loads.
 ARG SQLITE_DIR=node_modules/better-sqlite3
 RUN npm run build \
  && npm prune --omit=dev \
+ && find node_modules -mindepth 1 -maxdepth 1 -type d -name '@*' -empty -delete \
  && mv ${SQLITE_DIR}/build/Release/better_sqlite3.node /tmp/better_sqlite3.node \
  && rm -rf ${SQLITE_DIR}/build ${SQLITE_DIR}/deps ${SQLITE_DIR}/src \
  && mkdir -p ${SQLITE_DIR}/build/Release \

@@ -16,6 +16,10 @@ const SECRET_PATTERNS: RegExp[] = [
   // from a URL across the next fields of a JSON log line to some later @ (an email claim); the
   // scheme starts after no scheme character (a lookbehind, not \b: linear on long dotted runs).
   /((?<![a-z0-9+.-])[a-z][a-z0-9+.-]*:\/\/[^:/@\s"'<>\\]*:)(?!\*\*\*@)([^@\s/"'<>\\]+)@/gi,
+  // A password in a URL's query (`postgres://…?password=…`, `&sslpassword=…`, as libpq reads
+  // them; see maskUrl): the name is kept, the value stops at the next parameter, quote or space.
+  // A value maskUrl already made *** stays (whatever text follows it).
+  /([?&][a-z_]*pass(?:word|phrase))(=)(?!\*\*\*)[^&#\s"'<>\\]+/gi,
 ];
 
 export function redact(text: string): string {

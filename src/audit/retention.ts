@@ -29,7 +29,19 @@ export interface PruneResult {
    * earlier version interrupted before its record, or a cut by someone else); see pruneAudit.
    */
   readonly unrecordedStart?: number;
+  /** Why nothing was deleted, when nothing was (for the CLI to say so). */
+  readonly idle?: PruneIdle;
 }
+
+/**
+ * Why a prune deleted nothing: the log is empty; no row is older than the retention; or some
+ * are (`older` of them), but no signed checkpoint lies between them and the first younger row,
+ * and the log is only ever cut at one (it must start at a signed anchor).
+ */
+export type PruneIdle =
+  | { readonly reason: 'empty' }
+  | { readonly reason: 'within-retention' }
+  | { readonly reason: 'no-anchor'; readonly older: number };
 
 export interface PruneDeps {
   readonly store: Store;
@@ -71,7 +83,7 @@ export async function pruneAudit(deps: PruneDeps, retentionSeconds: number): Pro
   const { store } = deps;
   const first = (await store.audit.query({ order: 'asc', limit: 1 }))[0];
   const head = await store.audit.head();
-  if (!first || !head) return { deleted: 0, anchorSeq: undefined, steps: 0 };
+  if (!first || !head) return { deleted: 0, anchorSeq: undefined, steps: 0, idle: { reason: 'empty' } };
   const cutoff = deps.now() - retentionSeconds * 1000;
   const firstKept = (await store.audit.firstSeqFrom(cutoff)) ?? head.seq + 1;
   // Only checkpoints the audit signing key really signed: a runtime role may INSERT checkpoint
@@ -97,10 +109,11 @@ export async function pruneAudit(deps: PruneDeps, retentionSeconds: number): Pro
   const found = unrecorded === undefined ? {} : { unrecordedStart: unrecorded };
 
   if (plan.length === 0) {
+    const idle: PruneIdle = firstKept <= first.seq ? { reason: 'within-retention' } : { reason: 'no-anchor', older: firstKept - first.seq };
     // Recorded only when retention itself would have cut there: a signed anchor older than the
     // retention (so were the rows before it). A younger start stays for verify to report.
     if (unrecorded === undefined || first.time >= cutoff || !verified.includes(unrecorded)) {
-      return { deleted: 0, anchorSeq: undefined, steps: 0, ...found };
+      return { deleted: 0, anchorSeq: undefined, steps: 0, ...found, idle };
     }
     // Decided on reads outside the audit chain's lock: the store decides again under it, so a
     // pruner that recorded this start (or pruned past it) meanwhile is not contradicted by a
@@ -109,8 +122,8 @@ export async function pruneAudit(deps: PruneDeps, retentionSeconds: number): Pro
       event: event({ deleted: 0, anchor_seq: unrecorded, unrecorded_start: unrecorded }),
       seal: deps.seal,
     });
-    if (!recorded) return { deleted: 0, anchorSeq: undefined, steps: 0 };
-    return { deleted: 0, anchorSeq: unrecorded, steps: 0, ...found };
+    if (!recorded) return { deleted: 0, anchorSeq: undefined, steps: 0, idle };
+    return { deleted: 0, anchorSeq: unrecorded, steps: 0, ...found, idle };
   }
 
   let total = 0;

@@ -1,6 +1,7 @@
 import { defineCommand } from 'citty';
 import { systemClock } from '../_utils/clock.js';
-import { pruneAudit, unrecordedFacts } from '../audit/retention.js';
+import { formatDuration } from '../_utils/duration.js';
+import { type PruneIdle, pruneAudit, unrecordedFacts } from '../audit/retention.js';
 import { rowToJson } from '../audit/row-json.js';
 import { CreddyError } from '../errors.js';
 import { AUDIT_TYPES, type AuditOutcome, type AuditRow } from '../model/audit.js';
@@ -179,8 +180,9 @@ const prune = defineCommand({
           });
         }
         const steps = result.steps > 1 ? ` in ${result.steps} steps` : '';
+        const why = result.deleted === 0 && result.idle ? `: ${idleReason(result.idle, retention)}` : '';
         ctx.stdout.write(
-          `pruned ${result.deleted} events${steps}${result.anchorSeq ? `; the log now starts at checkpoint seq ${result.anchorSeq}` : ''}\n`,
+          `pruned ${result.deleted} events${steps}${why}${result.anchorSeq ? `; the log now starts at checkpoint seq ${result.anchorSeq}` : ''}\n`,
         );
       },
       {
@@ -196,6 +198,19 @@ const prune = defineCommand({
     );
   },
 });
+
+/** Why `audit prune` deleted nothing, in words (with `retention` in seconds). */
+function idleReason(idle: PruneIdle, retention: number): string {
+  const limit = `audit.retention (${formatDuration(retention)})`;
+  switch (idle.reason) {
+    case 'empty':
+      return 'the audit log is empty';
+    case 'within-retention':
+      return `no event is older than ${limit}`;
+    case 'no-anchor':
+      return `${idle.older} ${idle.older === 1 ? 'event is' : 'events are'} older than ${limit}, but the log is cut only at a signed checkpoint and none lies between them and the younger events; a later prune removes them once a checkpoint after them is older than the retention too`;
+  }
+}
 
 export const auditCommand = defineCommand({
   meta: { name: 'audit', description: 'Read, verify and export the audit log' },

@@ -127,6 +127,7 @@ export const getCommand = defineCommand({
       type: 'boolean',
       description:
         'Reuse a credential with over a minute left from ~/.cache/creddy (0600 files) instead of asking, else cache the new one; or CREDDY_CACHE=1 (--no-cache wins over it)',
+      negativeDescription: 'Neither read nor write the cache, even with CREDDY_CACHE=1',
     },
     ...jsonArg,
   },

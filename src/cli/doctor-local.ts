@@ -64,7 +64,9 @@ export function checkSecrets(env: NodeJS.ProcessEnv, config: Config): { checks: 
             check: 'kek',
             status: 'warn',
             message: `development KEK ${join(config.dataDir, 'kek')}, stored beside the database it protects`,
-            fix: 'set CREDDY_KEK_FILE to a file of 64 hex chars (openssl rand -hex 32), CREDDY_KEK_PREVIOUS_FILE to the dev KEK, and run creddy keys rewrap',
+            // The restarts matter: after the rewrap, a broker still on the dev KEK alone cannot
+            // open the keys at its next start (docs/keys.md "KEK rotation").
+            fix: 'set CREDDY_KEK_FILE to a file of 64 hex chars (openssl rand -hex 32) and CREDDY_KEK_PREVIOUS_FILE to a copy of the dev KEK outside data_dir, restart every broker with both, run creddy keys rewrap, then drop CREDDY_KEK_PREVIOUS_FILE and restart them again; a broker left on the dev KEK alone fails its next start with ERR_KEK_INVALID',
           },
     );
     const devKek = join(config.dataDir, 'kek');
@@ -79,7 +81,7 @@ export function checkSecrets(env: NodeJS.ProcessEnv, config: Config): { checks: 
           ? `CREDDY_KEK_PREVIOUS is the development KEK file ${devKek}, inside data_dir`
           : `a development KEK file ${devKek} exists beside the configured KEK; it is not used`,
         fix: asPrevious
-          ? `run creddy keys rewrap, then drop CREDDY_KEK_PREVIOUS and delete ${devKek}`
+          ? `run creddy keys rewrap, then drop CREDDY_KEK_PREVIOUS from every broker, restart them, and delete ${devKek}`
           : `delete ${devKek} (if data is still sealed under it, name a copy outside data_dir in CREDDY_KEK_PREVIOUS_FILE and run creddy keys rewrap first); if you never ran on it, someone who can write data_dir put it there: investigate`,
       });
     }

@@ -175,7 +175,10 @@ const rewrap = defineCommand({
           secret_values_rewrapped: secrets,
         });
       ctx.stdout.write(
-        `rewrapped ${result.rewrapped} of ${result.total} signing keys, ${auditSigningKeys} audit signing key(s), ${handles} revocation handle(s) and ${secrets} secret value(s); all are now sealed by KEK ${result.kekId}\n`,
+        `rewrapped ${result.rewrapped} of ${result.total} signing keys, ${auditSigningKeys} audit signing key(s), ${handles} revocation handle(s) and ${secrets} secret value(s); all are now sealed by KEK ${result.kekId}\n` +
+          // Rows sealed by the new KEK only: a broker still configured with the old one alone
+          // runs until its next start, which then fails (docs/keys.md "KEK rotation").
+          `next: every running broker must have this KEK (CREDDY_KEK) before it next starts — one started with the old KEK alone fails with ERR_KEK_INVALID; restart any that lack it, then drop CREDDY_KEK_PREVIOUS everywhere and restart them\n`,
       );
     });
   },

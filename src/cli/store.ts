@@ -2,11 +2,12 @@ import { defineCommand } from 'citty';
 import { formatDuration } from '../_utils/duration.js';
 import { postgresStore } from '../config/store.js';
 import { CreddyError } from '../errors.js';
-import { copyStore } from '../store/copy-store.js';
+import { type CopyOutcome, copyStore } from '../store/copy-store.js';
 import { migrateStore } from '../store/migrate-store.js';
 import { cliConfig, jsonArg, operatorArgs, requireExistingStore } from './context.js';
 import { contextOf } from './io.js';
 import { printJson } from './output.js';
+import { countOf, progressOf } from './progress.js';
 
 const migrate = defineCommand({
   meta: {
@@ -80,12 +81,29 @@ const copy = defineCommand({
     const target = postgresStore(args.to, 1, (problem) => {
       throw new CreddyError('ERR_USAGE', `--to: ${problem}`);
     });
-    const copied = await copyStore(config.store, target);
-    if (args.json) return printJson(ctx.stdout, { to: target.kind === 'postgres' ? target.display : '', copied });
+    const progress = progressOf(ctx);
+    let outcome: CopyOutcome;
+    try {
+      outcome = await copyStore(config.store, target, {
+        onProgress: (done, total) => progress.update(() => `copying ${countOf(done, total, 'rows')}`),
+      });
+    } finally {
+      progress.done();
+    }
+    const { copied, head } = outcome;
+    // The head `audit verify` must print on the target (docs/deploy.md, "Upgrading from SQLite").
+    const headText = head === undefined ? null : `${head.seq}:${head.hash}`;
+    const to = target.kind === 'postgres' ? target.display : '';
+    if (args.json) return printJson(ctx.stdout, { to, copied, head: headText });
     const summary = Object.entries(copied)
       .map(([table, n]) => `${n} ${table}`)
       .join(', ');
-    ctx.stdout.write(`copied into ${target.kind === 'postgres' ? target.display : ''}: ${summary}\n`);
+    ctx.stdout.write(`copied into ${to}: ${summary}\n`);
+    ctx.stdout.write(
+      headText === null
+        ? 'head none (the audit log is empty)\n'
+        : `head ${headText} (audit verify on the target must print the same head)\n`,
+    );
   },
 });
 

@@ -58,10 +58,15 @@ export function renderUsage(cmd: CommandDef, path: readonly string[], style: Sty
       '',
     );
   }
-  const optionRows: Array<[string, string]> = options.map(({ flags, takesValue, def, name: key }) => [
-    `${flags.join(', ')}${takesValue ? ` ${hint(key, def)}` : ''}`,
-    describe(def),
-  ]);
+  const optionRows: Array<[string, string]> = options.flatMap(
+    ({ flags, takesValue, def, name: key }): Array<[string, string]> => [
+      [`${flags.join(', ')}${takesValue ? ` ${hint(key, def)}` : ''}`, describe(def)],
+      // A boolean that can also be turned off (`--no-cache` over CREDDY_CACHE=1) says so on a row of its own.
+      ...(def.type === 'boolean' && typeof def.negativeDescription === 'string'
+        ? [[`--no-${key}`, def.negativeDescription] as [string, string]]
+        : []),
+    ],
+  );
   if (subs.length === 0)
     optionRows.push(...GLOBAL_FLAGS.map((g): [string, string] => ['alias' in g ? `${g.alias}, ${g.flag}` : g.flag, g.description]));
   if (optionRows.length > 0) lines.push(style.bold('OPTIONS'), ...columns(optionRows, style), '');

@@ -25,10 +25,32 @@ export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): 
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    const hint = (err as NodeJS.ErrnoException).code === 'ENOENT' ? ' (run `creddy init` to create one)' : '';
-    throw new CreddyError('ERR_CONFIG_INVALID', `cannot read config ${path}${hint}`);
+    throw new CreddyError('ERR_CONFIG_INVALID', `cannot read config ${path}: ${unreadable(err as NodeJS.ErrnoException)}`);
   }
   return parseConfig(text, path, env);
+}
+
+/**
+ * Why a config file could not be read, with the fix that fits: a missing file wants `creddy
+ * init`, a file this user may not read (`creddy init` writes it 0600 for whoever ran it) wants
+ * its owner or mode changed, not a new one.
+ */
+function unreadable(err: NodeJS.ErrnoException): string {
+  const code = err.code ?? 'error';
+  switch (code) {
+    case 'ENOENT':
+      return 'ENOENT, no such file (run `creddy init` to create one, or point --config / CREDDY_CONFIG at it)';
+    case 'EACCES':
+    case 'EPERM': {
+      const uid = process.getuid?.();
+      const who = uid === undefined ? 'this process' : `uid ${uid}`;
+      return `${code}, permission denied: make it readable by the user the server runs as (${who}; in the Docker image uid 10001, e.g. \`sudo chown 10001 FILE\`)`;
+    }
+    case 'EISDIR':
+      return 'EISDIR, a directory (--config / CREDDY_CONFIG names the YAML file itself)';
+    default:
+      return code;
+  }
 }
 
 /**

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import type { ConfigReader } from '../_utils/config-reader.js';
+import { maskUrl } from '../_utils/masked-url.js';
 import type { StoreConfig } from '../store/port.js';
 
 /** Connections per process when `store_pool` is not set: enough for group commit plus reads. */
@@ -11,7 +12,7 @@ const SSL_MODES = new Set(['disable', 'require', 'verify-ca', 'verify-full']);
 /**
  * `store:` — `sqlite` (the file `<data_dir>/creddy.db`) or a `postgres://` URL shared by replicas;
  * `store_pool:` — connections per process for PostgreSQL. Problems name the key, never the URL,
- * which may carry a password.
+ * which may carry a password (in its user info or a `?password=` parameter): `display` masks both.
  */
 export function parseStore(root: ConfigReader, dataDir: string): StoreConfig {
   const value = root.string('store', 'sqlite');
@@ -40,7 +41,5 @@ export function postgresStore(value: string, poolSize: number, fail: (problem: s
   const sslmode = url.searchParams.get('sslmode');
   if (sslmode !== null && !SSL_MODES.has(sslmode)) fail(`sslmode must be one of ${[...SSL_MODES].join(', ')}`);
   if (url.hash) fail('must not have a #fragment');
-  const display = new URL(value);
-  if (display.password) display.password = '***';
-  return { kind: 'postgres', url: value, display: display.toString(), poolSize };
+  return { kind: 'postgres', url: value, display: maskUrl(url), poolSize };
 }

@@ -2,7 +2,8 @@
  * `creddy/hono`: a hono middleware that admits only requests carrying a valid creddy token, as a
  * bearer token or DPoP-bound (RFC 9449), and puts its verified claims on the context.
  *
- * hono is a peer dependency: this entry imports only its types and works with the app's hono.
+ * This entry imports only hono's types and works with the app's hono: creddy depends on hono 4.x
+ * for its server, and npm shares that one copy with an app's own hono 4.x.
  *
  * @packageDocumentation
  */

@@ -7,6 +7,18 @@ import { type DumpTable, openSqliteSnapshot } from './sqlite/dump.js';
 /** Rows copied per table. */
 export type CopyResult = Record<(typeof COPY_TABLES)[number], number>;
 
+/** What `store copy` copied: rows per table, and the audit head the target now has. */
+export interface CopyOutcome {
+  readonly copied: CopyResult;
+  /** The copied log's last seq and hash, the head `audit verify` must print on the target; undefined for an empty log. */
+  readonly head: { readonly seq: number; readonly hash: string } | undefined;
+}
+
+export interface CopyOptions {
+  /** Told after each page inserted: rows copied so far, of the snapshot's rows in all tables. */
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
 /** Every column of each copied table: the two engines' schemas name them alike. */
 const TABLES: Record<(typeof COPY_TABLES)[number], DumpTable> = {
   signing_keys: {
@@ -67,23 +79,27 @@ const PAGE = 1000;
  * PostgreSQL database, in one transaction on the target and from one snapshot of the source.
  * Nothing is re-sealed or re-chained: the same KEK and audit key open and verify it there.
  */
-export async function copyStore(source: StoreConfig, target: StoreConfig): Promise<CopyResult> {
+export async function copyStore(source: StoreConfig, target: StoreConfig, options: CopyOptions = {}): Promise<CopyOutcome> {
   if (source.kind !== 'sqlite')
     throw new CreddyError('ERR_USAGE', 'store copy reads a SQLite store: run it with the SQLite deployment’s config');
   if (target.kind !== 'postgres') throw new CreddyError('ERR_USAGE', '--to must be a postgres:// URL');
   const snapshot = openSqliteSnapshot(source.path);
   const counts = Object.fromEntries(COPY_TABLES.map((t) => [t, 0])) as CopyResult;
   try {
+    const total = options.onProgress ? COPY_TABLES.reduce((sum, t) => sum + snapshot.count(TABLES[t]), 0) : 0;
+    let done = 0;
     await loadIntoEmptyDatabase(target, { pruned: (snapshot.firstAuditSeq ?? 1) > 1 }, async (insert) => {
       for (const table of COPY_TABLES) {
         for (const page of snapshot.pages(TABLES[table], PAGE)) {
           await insert(table, page);
           counts[table] += page.length;
+          done += page.length;
+          options.onProgress?.(done, total);
         }
       }
     });
+    return { copied: counts, head: snapshot.auditHead };
   } finally {
     snapshot.close();
   }
-  return counts;
 }

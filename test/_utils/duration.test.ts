@@ -42,6 +42,18 @@ describe('redact', () => {
     expect(redact('postgres://creddy:***@db/creddy')).toBe('postgres://creddy:***@db/creddy');
   });
 
+  it('masks a password in a URL query (libpq reads ?password= and ?sslpassword=), keeping the other parameters', () => {
+    expect(redact('cannot use postgres://u@db/c?password=hunter2&sslmode=require now')).toBe(
+      'cannot use postgres://u@db/c?password=[REDACTED]&sslmode=require now',
+    );
+    expect(redact('{"store":"postgres://u@db/c?sslmode=require&sslpassword=k3y","at":"x"}')).toBe(
+      '{"store":"postgres://u@db/c?sslmode=require&sslpassword=[REDACTED]","at":"x"}',
+    );
+    expect(redact('postgres://u@db/c?password=***&sslmode=require')).toBe('postgres://u@db/c?password=***&sslmode=require');
+    expect(redact('at postgres://u@db/c?password=***: refused')).toBe('at postgres://u@db/c?password=***: refused');
+    expect(redact('postgres://u@db/c?passfile=/etc/pgpass')).toBe('postgres://u@db/c?passfile=/etc/pgpass');
+  });
+
   it('masks the password of any URL (a CREDDY_URL with credentials), never a port or a path', () => {
     expect(redact('cannot reach creddy at http://ops:S3cretPass@127.0.0.1:1: fetch failed')).toBe(
       'cannot reach creddy at http://ops:[REDACTED]@127.0.0.1:1: fetch failed',

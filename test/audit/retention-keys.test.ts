@@ -157,3 +157,53 @@ describe('retention anchors', () => {
     }
   });
 });
+
+describe('a prune that deletes nothing says why', () => {
+  it('no event older than the retention, or old events with no signed checkpoint after them to cut at', async () => {
+    const { dir, configPath, cleanup } = setup('audit:\n  retention: 365d\n  checkpoint_every: 1000');
+    try {
+      const env = testEnv();
+      const prune = async () => {
+        const r = await runCli(['audit', 'prune', '--config', configPath], env);
+        expect(r.code, r.stderr).toBe(0);
+        return r.stdout;
+      };
+      await writeEvents(dir, env, Date.now() - DAY, 3, 1000);
+      expect(await prune()).toBe('pruned 0 events: no event is older than audit.retention (365d)\n');
+    } finally {
+      cleanup();
+    }
+    const other = setup('audit:\n  retention: 365d\n  checkpoint_every: 1000');
+    try {
+      const env = testEnv();
+      // Old events, then young ones in the same session: the first checkpoint after the old ones
+      // (at shutdown) comes after young ones too, so none marks where the old ones end.
+      const config = parseConfig(readFileSync(other.configPath, 'utf8'), other.configPath, env);
+      const old = Date.now() - 400 * DAY;
+      const services = await createServices(config, { env, logger: captureLogger().logger, actor: 'cli', clock: { now: () => old } });
+      try {
+        for (const [i, time] of [old, old + 1, old + 2, Date.now(), Date.now() + 1].entries()) {
+          await services.audit.write({
+            event: auditEvent({ time, type: 'agent.created', outcome: 'success', actor: 'cli', agent: `a${i}` }),
+          });
+        }
+      } finally {
+        await services.close();
+      }
+      const rows = JSON.parse(
+        (await runCli(['audit', 'list', '--json', '--limit', '1000', '--config', other.configPath], env)).stdout,
+      ) as Array<{
+        time: string;
+      }>;
+      const older = rows.filter((r) => Date.parse(r.time) < Date.now() - 365 * DAY).length;
+      expect(older).toBeGreaterThanOrEqual(3);
+      const r = await runCli(['audit', 'prune', '--config', other.configPath], env);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toBe(
+        `pruned 0 events: ${older} events are older than audit.retention (365d), but the log is cut only at a signed checkpoint and none lies between them and the younger events; a later prune removes them once a checkpoint after them is older than the retention too\n`,
+      );
+    } finally {
+      other.cleanup();
+    }
+  });
+});

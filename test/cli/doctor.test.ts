@@ -158,6 +158,22 @@ describe('creddy doctor', () => {
     expect(existsSync(join(fresh, 'data'))).toBe(false);
   });
 
+  it('a deployment on the development KEK: the fix moves it off, restarts included (a rewrap alone leaves brokers that fail their next start)', async () => {
+    const devDir = join(dir, 'dev-kek');
+    mkdirSync(devDir);
+    const config = join(devDir, 'creddy.yaml');
+    writeFileSync(config, 'data_dir: ./data\nbackends:\n  demo:\n    type: generic\n    allowed_scopes: [read]\n');
+    // No KEK in the environment: the CLI makes the development one in data_dir, as a laptop does.
+    const created = await runCli(['agent', 'create', 'bot', '--can', 'demo:read', '--config', config], { HOME: dir });
+    expect(created.code, created.stderr).toBe(0);
+    const r = await doctor(config, { HOME: dir }, { inProcess: true });
+    const kek = find(r.checks, 'kek')[0];
+    expect(kek).toMatchObject({ status: 'warn', message: expect.stringContaining('development KEK') });
+    expect(kek?.fix).toMatch(
+      /CREDDY_KEK_FILE .*CREDDY_KEK_PREVIOUS_FILE .*restart every broker with both, run creddy keys rewrap, then drop CREDDY_KEK_PREVIOUS_FILE and restart them again; .*fails its next start with ERR_KEK_INVALID/,
+    );
+  });
+
   it('a PostgreSQL store it cannot reach fails the store check, naming the error', async () => {
     const config = join(dir, 'pg-down.yaml');
     // Port 1 on loopback: nothing listens there.

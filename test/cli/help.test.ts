@@ -66,6 +66,12 @@ describe('help and colour', () => {
       /--format FORMAT +Output: token\|json\|env\|credential-process \(default: token\)$/m,
     );
   });
+
+  it('shows the --no- form of a flag that has one (get --no-cache, which the README names)', async () => {
+    const help = (await runCli(['get', '--help'])).stdout;
+    expect(help).toMatch(/^ {2}--cache +Reuse a credential/m);
+    expect(help).toMatch(/^ {2}--no-cache +Neither read nor write the cache, even with CREDDY_CACHE=1$/m);
+  });
 });
 
 describe('errors under --json', () => {

@@ -1,8 +1,10 @@
-import { writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/load.js';
+import { loadConfig, parseConfig } from '../../src/config/load.js';
 import { isCreddyError } from '../../src/errors.js';
+import { BIN } from '../helpers/cli.js';
 import { tempDir } from '../helpers/setup.js';
 
 const base = `issuer: https://creddy.example.com
@@ -161,5 +163,55 @@ describe('every backend has an audience of its own', () => {
     expect(problem(yaml('a', 'b'))).toBe('ok');
     // Two missing variables are two problems of their own, not one audience.
     expect(problem(yaml('${env:MISSING_A}', '${env:MISSING_B}'))).not.toContain('is also the audience');
+  });
+});
+
+describe('a config file that cannot be read', () => {
+  const reason = (path: string): string => {
+    try {
+      loadConfig(path, {});
+      return 'ok';
+    } catch (err) {
+      if (!isCreddyError(err, 'ERR_CONFIG_INVALID')) throw err;
+      return err.message;
+    }
+  };
+
+  it('missing: ENOENT and `creddy init`; a directory: EISDIR', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      expect(reason(join(dir, 'creddy.yaml'))).toMatch(/^cannot read config .*creddy\.yaml: ENOENT, no such file \(run `creddy init`/);
+      mkdirSync(join(dir, 'conf'));
+      const isDir = reason(join(dir, 'conf'));
+      expect(isDir).toMatch(/: EISDIR, a directory/);
+      expect(isDir).not.toContain('creddy init');
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('unreadable (creddy init wrote it 0600 for another user): EACCES, the reader uid and the Docker uid, not `creddy init`', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      // As root, the file is unreadable only to another user: the built bin runs as nobody.
+      const root = process.getuid?.() === 0;
+      chmodSync(dir, 0o711);
+      const path = join(dir, 'creddy.yaml');
+      writeFileSync(path, 'backends: {}\n', { mode: 0o600 });
+      if (!root) chmodSync(path, 0o000);
+      const r = spawnSync(process.execPath, [BIN, 'agent', 'list', '--config', path], {
+        encoding: 'utf8',
+        env: { PATH: process.env['PATH'] },
+        ...(root ? { uid: 65534, gid: 65534 } : {}),
+      });
+      expect(r.status, r.stderr).toBe(1);
+      expect(r.stderr).toContain(
+        `cannot read config ${path}: EACCES, permission denied: make it readable by the user the server runs as (uid `,
+      );
+      expect(r.stderr).toContain('in the Docker image uid 10001');
+      expect(r.stderr).not.toContain('creddy init');
+    } finally {
+      cleanup();
+    }
   });
 });

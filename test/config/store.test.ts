@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { isCreddyError } from '../../src/errors.js';
+import { clientConfig } from '../../src/store/postgres/connect.js';
 import { tempDir } from '../helpers/harness.js';
 
 const yaml = (store: string, extra = '') => `data_dir: ./data\nstore: ${JSON.stringify(store)}\n${extra}backends: {}\n`;
@@ -69,5 +70,26 @@ describe('store: postgres URLs', () => {
       expect(message).not.toBe('ok');
       expect(message).not.toContain('hunter2');
     }
+  });
+
+  it('display masks a password given as a query parameter (libpq reads ?password= and ?sslpassword=)', () => {
+    const store = parse(yaml('postgres://u:pw1@db/creddy?password=hunter2&sslmode=require&SSLPassword=k3y&passfile=/etc/pgpass'));
+    expect(store).toMatchObject({
+      display: 'postgres://u:***@db/creddy?password=***&sslmode=require&SSLPassword=***&passfile=/etc/pgpass',
+    });
+    expect(parse(yaml('postgres://u@db/creddy?sslmode=require'))).toMatchObject({ display: 'postgres://u@db/creddy?sslmode=require' });
+  });
+
+  it('a connection setting that cannot be used names the masked URL, never a query password', () => {
+    const store = parse(yaml('postgres://u@127.0.0.1/creddy?password=hunter2&sslcert=/nonexistent/cert.pem'));
+    if (store.kind !== 'postgres') throw new Error('expected a postgres store');
+    let message = '';
+    try {
+      clientConfig(store);
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/^store: cannot use postgres:\/\/u@127\.0\.0\.1\/creddy\?password=\*\*\*&sslcert=/);
+    expect(message).not.toContain('hunter2');
   });
 });

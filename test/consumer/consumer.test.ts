@@ -18,7 +18,7 @@ import { exec, FIXTURE, type Manifest, type PackedProject, packIntoProject, ROOT
 
 /** Files of the public entries: the SDKs, the error table and the wire types. */
 const PUBLIC_FILE = /^dist\/(index|errors|wire)\.(js|d\.ts)$|^dist\/(client|verify|hono)\/[\w-]+\.(js|d\.ts)$/;
-/** The only packages the public entries may import; hono only in declarations (it is the app's, a peer). */
+/** The only packages the public entries may import; hono only in declarations (it types against the app's). */
 const PUBLIC_DEPENDENCIES = ['jose', '@noble/ed25519', 'hono'];
 
 let packed: PackedProject;
@@ -118,9 +118,17 @@ describe('the packed package, installed into a fresh project', () => {
     expect([...packages].filter((name) => !name.startsWith('node:') && !PUBLIC_DEPENDENCIES.includes(name))).toEqual([]);
   });
 
-  it('keeps hono a peer: declared as one, imported by declarations only, never by code', async () => {
-    expect(manifest.peerDependencies['hono']).toMatch(/^\^4\./);
-    expect(Object.keys(manifest.dependencies)).not.toContain('hono');
+  it('declares every package the bins load as a dependency: hono too, which the public entries import by declarations only', async () => {
+    // The server is a hono app: hono must be installed wherever creddy is, not left to a peer
+    // that npm --legacy-peer-deps, yarn 1 and others do not install. A 4.x range, so npm keeps one
+    // copy shared with an app's own hono that creddy/hono's declarations type against.
+    expect(manifest.dependencies['hono']).toMatch(/^\^4\./);
+    expect(manifest.peerDependencies?.['hono']).toBeUndefined();
+    const bins = await reachable(['dist/main.js', 'dist/git-credential-main.js']);
+    expect(bins.missing).toEqual([]);
+    const undeclared = [...bins.packages].filter((name) => !name.startsWith('node:') && !(name in manifest.dependencies));
+    expect(undeclared).toEqual([]);
+    expect(bins.packages).toContain('hono');
     const targets = conditional().flatMap((entry) => [entry.types, entry.import].map((path) => path.replace(/^\.\//, '')));
     const code = [...(await reachable(targets)).files].filter((file) => file.endsWith('.js'));
     const importers: string[] = [];

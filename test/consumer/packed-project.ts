@@ -35,7 +35,7 @@ export interface Manifest {
   readonly types: string;
   readonly exports: Record<string, string | { readonly types: string; readonly import: string }>;
   readonly dependencies: Record<string, string>;
-  readonly peerDependencies: Record<string, string>;
+  readonly peerDependencies?: Record<string, string>;
 }
 
 export interface PackedProject {
@@ -62,7 +62,7 @@ export async function packIntoProject(): Promise<PackedProject> {
   await exec('tar', ['-xzf', join(temp, packed.filename), '-C', pkg, '--strip-components=1']);
   const manifest = JSON.parse(await readFile(join(pkg, 'package.json'), 'utf8')) as Manifest;
 
-  for (const name of [...Object.keys(manifest.dependencies), ...Object.keys(manifest.peerDependencies), '@types/node']) {
+  for (const name of [...Object.keys(manifest.dependencies), ...Object.keys(manifest.peerDependencies ?? {}), '@types/node']) {
     await mkdir(dirname(join(project, 'node_modules', name)), { recursive: true });
     await symlink(join(ROOT, 'node_modules', name), join(project, 'node_modules', name), 'dir');
   }

@@ -123,6 +123,17 @@ describe('README quick start, as a new user runs it', () => {
     expect(created.stdout).toMatch(/^ckr_[\w-]{43}\n$/);
   });
 
+  it('git ignores every file the quick start writes into the checkout (the config, the data, the token)', () => {
+    const written = quickStartBlocks()
+      .flat()
+      .flatMap((line) => [...line.matchAll(/> (\S+)/g)].map((m) => m[1]!));
+    expect(written).toContain('token.jwt');
+    for (const path of ['creddy.yaml', 'data/creddy.db', ...written]) {
+      const r = spawnSync('git', ['check-ignore', '--quiet', '--no-index', path], { cwd: ROOT });
+      expect(r.status, `${path} is not in .gitignore`).toBe(0);
+    }
+  });
+
   it('issues, verifies, denies and audits exactly as the README says', async () => {
     const created = await runBin(['agent', 'create', 'bot', '--can', 'demo:read', '--json'], env());
     expect(created.code).toBe(0);
@@ -135,7 +146,9 @@ describe('README quick start, as a new user runs it', () => {
     expect(got.code).toBe(0);
     const jwt = got.stdout.trim();
 
-    const verified = await runBin(['verify', jwt, '--json'], caller);
+    // As the README passes it: from the file on stdin, not on the command line (ps, shell history).
+    expect(quickStartBlocks()[1]!.some((line) => line.startsWith('creddy verify - < token.jwt '))).toBe(true);
+    const verified = await runBin(['verify', '-', '--json'], caller, got.stdout);
     expect(verified.code).toBe(0);
     expect(JSON.parse(verified.stdout).claims).toMatchObject({ sub: 'bot', scope: 'read', backend: 'demo', aud: 'demo' });
     const jwks = (await (await fetch(`${url}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string }> };

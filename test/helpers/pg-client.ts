@@ -2,7 +2,9 @@
  * pg clients for test code that survive their connection being dropped: a test stops or kills
  * PostgreSQL, or DROP DATABASE … WITH (FORCE) ends the sessions still open on it.
  */
+import { existsSync, readdirSync } from 'node:fs';
 import pg from 'pg';
+import { maskUrl } from '../../src/_utils/masked-url.js';
 
 /**
  * Errors a test's own teardown or fault causes on an idle connection: the server stopped or
@@ -29,4 +31,35 @@ export function testClient(connectionString: string): pg.Client {
   const client = new pg.Client({ connectionString });
   client.on('error', ignoreDisconnects);
   return client;
+}
+
+/** Errors that mean nothing answers at the address, rather than a server that refused us. */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EAI_AGAIN']);
+
+/**
+ * A connected `testClient`. When no server answers, the error says what to do (start the
+ * machine's PostgreSQL, or point CREDDY_TEST_PG_URL at one) rather than a bare ECONNREFUSED
+ * from deep inside a test's setup.
+ */
+export async function connectTestClient(connectionString: string): Promise<pg.Client> {
+  const client = testClient(connectionString);
+  try {
+    await client.connect();
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? '';
+    if (!UNREACHABLE.has(code)) throw err;
+    throw new Error(
+      `PostgreSQL not reachable at ${maskUrl(connectionString)} (${code}): start it (${startCommand()}) or set CREDDY_TEST_PG_URL to a server the tests may create databases on (test/README.md)`,
+      { cause: err },
+    );
+  }
+  return client;
+}
+
+/** How this machine starts its PostgreSQL: `pg_ctlcluster VERSION main start` for each installed Debian cluster. */
+function startCommand(): string {
+  const versions = existsSync('/etc/postgresql') ? readdirSync('/etc/postgresql') : [];
+  return versions.length > 0
+    ? versions.map((v) => `pg_ctlcluster ${v} main start`).join(' or ')
+    : 'e.g. pg_ctlcluster VERSION main start, with trust auth for postgres on 127.0.0.1:5432';
 }

@@ -6,7 +6,7 @@ import { inject } from 'vitest';
 import { migrateStore } from '../../src/store/migrate-store.js';
 import { PG_MIGRATIONS } from '../../src/store/postgres/migrations.js';
 import { dropDatabase, RUN_DATABASES } from './global-setup.js';
-import { testClient } from './pg-client.js';
+import { connectTestClient } from './pg-client.js';
 
 export { ignoreDisconnects, testClient } from './pg-client.js';
 
@@ -34,8 +34,7 @@ export async function adminQuery<R extends pg.QueryResultRow = Record<string, un
   database?: string,
   adminUrl = PG_ADMIN_URL,
 ): Promise<R[]> {
-  const client = testClient(database ? databaseUrl(database, undefined, adminUrl) : adminUrl);
-  await client.connect();
+  const client = await connectTestClient(database ? databaseUrl(database, undefined, adminUrl) : adminUrl);
   try {
     return (await client.query<R>(sql, values)).rows;
   } finally {
@@ -102,8 +101,7 @@ function migratedTemplate(adminUrl: string): Promise<string> {
 }
 
 async function buildTemplate(adminUrl: string): Promise<string> {
-  const client = testClient(adminUrl);
-  await client.connect();
+  const client = await connectTestClient(adminUrl);
   try {
     const exists = async () => (await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [TEMPLATE])).rowCount === 1;
     if (await exists()) return TEMPLATE;

@@ -113,6 +113,13 @@ describe('keys rewrap and wrong KEKs', () => {
       revocation_handles_rewrapped: 0,
     });
 
+    // The text output names the step the rewrap cannot do: brokers must get the new KEK.
+    const text = await op(['keys', 'rewrap'], envB);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(
+      /^next: every running broker must have this KEK \(CREDDY_KEK\) before it next starts — one started with the old KEK alone fails with ERR_KEK_INVALID; restart/m,
+    );
+
     const listed = await op(['keys', 'list', '--json'], envOnlyB);
     expect(listed.code, listed.stderr).toBe(0);
     expect((await op(['keys', 'rotate', '--force'], envOnlyB)).code).toBe(0);

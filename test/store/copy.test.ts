@@ -8,6 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pruneAudit } from '../../src/audit/retention.js';
+import { runCli as runCliInProcess } from '../../src/cli/index.js';
 import { createAgentSigner } from '../../src/client/agent-key.js';
 import { createClientAssertion } from '../../src/client/proofs.js';
 import { parseConfig } from '../../src/config/load.js';
@@ -74,7 +75,11 @@ describe('store copy: SQLite → PostgreSQL', () => {
     expect(source.code, source.stderr).toBe(0);
     const r = await runCli(['store', 'copy', '--to', db.url, '--json', '--config', broker.configPath], broker.env);
     expect(r.code, r.stderr).toBe(0);
-    const { copied } = JSON.parse(r.stdout) as { copied: Record<string, number> };
+    const { copied, head } = JSON.parse(r.stdout) as { copied: Record<string, number>; head: string };
+    // The head it copied, as `audit verify` prints it: what deploy.md step 3 compares.
+    const sourceHead = (await broker.services.store.audit.head())!;
+    expect(head).toBe(`${sourceHead.seq}:${sourceHead.hash}`);
+    expect(r.stderr).toBe(''); // off a terminal: no progress line
     expect(copied).toMatchObject({ signing_keys: 3, audit_signing_keys: 1, audit_events: source.report.last_seq, secret_versions: 1 });
     expect(copied['agents']).toBeGreaterThanOrEqual(3);
     expect(copied['agent_keys']).toBe(1);
@@ -82,6 +87,7 @@ describe('store copy: SQLite → PostgreSQL', () => {
     const target = await verify(targetConfig(broker, db), broker.env);
     expect(target.code, target.stderr).toBe(0);
     expect(target.report).toEqual(source.report);
+    expect((await runCli(['audit', 'verify', '--config', targetConfig(broker, db)], broker.env)).stdout).toContain(`head ${head}`);
     const copy = createPostgresStore({ url: db.url, display: db.name, poolSize: 1 });
     try {
       expect(await copy.audit.head()).toEqual(await broker.services.store.audit.head());
@@ -116,6 +122,16 @@ describe('store copy: SQLite → PostgreSQL', () => {
     const again = await runCli(['store', 'copy', '--to', db.url, '--config', broker.configPath], broker.env);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/ERR_CONFLICT: .* is not empty \(.*\): store copy only fills an empty database/);
+    // A target that cannot be reached names it with every password masked, in the user info or the query.
+    const down = await runCli(
+      ['store', 'copy', '--to', 'postgresql://u:pw1@127.0.0.1:1/db?password=secret2&sslpassword=secret3', '--config', broker.configPath],
+      broker.env,
+    );
+    expect(down.code).toBe(1);
+    expect(down.stderr).toContain(
+      'ERR_NOT_READY: cannot use PostgreSQL at postgresql://u:***@127.0.0.1:1/db?password=***&sslpassword=***:',
+    );
+    expect(down.stderr).not.toMatch(/pw1|secret2|secret3/);
     const wrong = await runCli(['store', 'copy', '--to', 'mysql://db/creddy', '--config', broker.configPath], broker.env);
     expect(wrong.code).toBe(2);
   });
@@ -146,8 +162,22 @@ describe('store copy of a log that retention has pruned', () => {
     const source = await verify(broker.configPath, broker.env);
     expect(source.code, source.stderr).toBe(0);
     expect(source.report.first_seq).toBe(pruned.anchorSeq);
-    const r = await runCli(['store', 'copy', '--to', db.url, '--config', broker.configPath], broker.env);
-    expect(r.code, r.stderr).toBe(0);
+    // On a terminal, a progress line on stderr, erased at the end; the summary names the head.
+    let now = 0;
+    let stdout = '';
+    let stderr = '';
+    const code = await runCliInProcess(
+      ['store', 'copy', '--to', db.url, '--config', broker.configPath],
+      { stdout: { write: (t) => (stdout += String(t)) }, stderr: { write: (t) => (stderr += String(t)), isTTY: true }, env: broker.env },
+      // Each look at the clock is a quarter of a second later: a long copy, quickly.
+      { clock: { now: () => (now += 250) } },
+    );
+    expect(code, stderr).toBe(0);
+    expect(stderr.replaceAll('\r\u001B[K', '|')).toMatch(/^\|copying \d+ of \d+ rows \(\d+%\)(\|copying .*)*\|$/);
+    const head = (await broker.services.store.audit.head())!;
+    expect(stdout).toMatch(
+      new RegExp(`^copied into .*\\nhead ${head.seq}:${head.hash} \\(audit verify on the target must print the same head\\)\\n$`),
+    );
     const target = await verify(targetConfig(broker, db), broker.env);
     expect(target.code, target.stderr).toBe(0);
     expect(target.report).toEqual(source.report);

@@ -89,3 +89,15 @@ describe('PostgreSQL connections lost', () => {
     expect(storeError(unique)).toBe(unique);
   });
 });
+
+describe("the tests' PostgreSQL helper (test/helpers/pg.ts)", () => {
+  it('says how to start PostgreSQL when nothing answers, never a bare ECONNREFUSED, and masks the password', async () => {
+    const err = await adminQuery('SELECT 1', [], undefined, 'postgres://postgres:pw-secret@127.0.0.1:1/postgres').then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(err?.message).toMatch(
+      /^PostgreSQL not reachable at postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:1\/postgres \(ECONNREFUSED\): start it \(.*\) or set CREDDY_TEST_PG_URL/,
+    );
+  });
+});

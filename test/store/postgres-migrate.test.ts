@@ -112,4 +112,26 @@ describe('PostgreSQL schema: migrated explicitly, checked at start', () => {
       await fresh.drop();
     }
   });
+
+  it('a password in the URL query (?password=, ?sslpassword=) is masked by the server and by each migrate message', async () => {
+    const fresh = await freshDatabase();
+    try {
+      // Trust auth ignores both; they are here to prove neither is ever printed.
+      const url = `${fresh.url}?password=hunter2-query&sslpassword=k3y-phrase`;
+      const config = join(tmp.dir, 'query.yaml');
+      writeFileSync(config, demoYaml({ dataDir: join(tmp.dir, 'data-query'), extra: `store: "${url}"` }));
+      const env = testEnv();
+      const server = await runCli(['server', '--config', config], env);
+      expect(server.code).toBe(1);
+      expect(server.stderr).toMatch(/ERR_NOT_READY: postgres:\/\/postgres@.*\?password=\*\*\*&sslpassword=\*\*\* has no creddy schema/);
+      const first = await runCli(['store', 'migrate', '--config', config], env);
+      expect(first.code, first.stderr).toBe(0);
+      const again = await runCli(['store', 'migrate', '--config', config], env);
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.stdout).toContain(`?password=***&sslpassword=***: schema already at version ${PG_SCHEMA_VERSION}`);
+      for (const r of [server, first, again]) expect(r.stdout + r.stderr).not.toMatch(/hunter2|k3y/);
+    } finally {
+      await fresh.drop();
+    }
+  });
 });

@@ -1,4 +1,5 @@
 import type { ConfigReader } from '../../_utils/config-reader.js';
+import { maskUrl } from '../../_utils/masked-url.js';
 import { coveredBy } from '../../policy/scopes.js';
 
 /** Settings of `type: postgres`. */
@@ -45,7 +46,7 @@ export function parsePostgresSettings(reader: ConfigReader): PostgresSettings {
     return reader.fail('url', 'must be a postgres:// URL (postgres://USER:PASSWORD@HOST:PORT/DATABASE)');
   }
   if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') reader.fail('url', 'must be a postgres:// URL');
-  const display = masked(parsed);
+  const display = maskUrl(parsed);
   if (!parsed.hostname) reader.fail('url', `must name a host (${display})`);
   const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
   if (!database) reader.fail('url', `must name the database issued users connect to (${display})`);
@@ -99,11 +100,4 @@ export function parsePostgresSettings(reader: ConfigReader): PostgresSettings {
     connectionLimit,
     statementTimeoutMs: timeout * 1000,
   };
-}
-
-/** The URL with its password replaced by `***`: the only form that appears in messages. */
-function masked(url: URL): string {
-  const copy = new URL(url.href);
-  if (copy.password) copy.password = '***';
-  return copy.href;
 }

@@ -14,6 +14,10 @@ export interface SqliteSnapshot {
   pages(table: DumpTable, pageSize: number): Generator<Record<string, unknown>[]>;
   /** The first audit seq (above 1 once retention has pruned), undefined for an empty log. */
   readonly firstAuditSeq: number | undefined;
+  /** The last audit row's seq and hash (what `audit verify` prints as the head), undefined for an empty log. */
+  readonly auditHead: { readonly seq: number; readonly hash: string } | undefined;
+  /** Rows of `table` in the snapshot (for a progress display). */
+  count(table: DumpTable): number;
   close(): void;
 }
 
@@ -26,8 +30,13 @@ export function openSqliteSnapshot(path: string): SqliteSnapshot {
   db.exec('BEGIN');
   // The snapshot is taken at the first read: take it now, before any page is asked for.
   const first = db.prepare<[], { seq: number }>('SELECT seq FROM audit_events ORDER BY seq LIMIT 1').get();
+  const last = db.prepare<[], { seq: number; hash: string }>('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1').get();
   return {
     firstAuditSeq: first?.seq,
+    auditHead: last === undefined ? undefined : { seq: last.seq, hash: last.hash },
+    count(table) {
+      return (db.prepare(`SELECT count(*) AS n FROM ${table.name}`).get() as { n: number }).n;
+    },
     *pages(table, pageSize) {
       const head = db.prepare(`SELECT ${table.columns.join(', ')} FROM ${table.name} ORDER BY ${table.key} LIMIT ?`);
       const next = db.prepare(`SELECT ${table.columns.join(', ')} FROM ${table.name} WHERE ${table.key} > ? ORDER BY ${table.key} LIMIT ?`);
