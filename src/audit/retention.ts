@@ -122,8 +122,8 @@ export async function pruneAudit(deps: PruneDeps, retentionSeconds: number): Pro
       event: event({ deleted: 0, anchor_seq: unrecorded, unrecorded_start: unrecorded }),
       seal: deps.seal,
     });
-    if (!recorded) return { deleted: 0, anchorSeq: undefined, steps: 0, idle };
-    return { deleted: 0, anchorSeq: unrecorded, steps: 0, ...found, idle };
+    if (!recorded) return { deleted: 0, anchorSeq: undefined, steps: 0 };
+    return { deleted: 0, anchorSeq: unrecorded, steps: 0, ...found };
   }
 
   let total = 0;
