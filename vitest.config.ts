@@ -6,6 +6,8 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     // A run directory for the workers; drops the PostgreSQL databases tests left (test/helpers/pg.ts).
     globalSetup: ['test/helpers/global-setup.ts'],
+    // CREDDY_TEST_CPU_LOG=<file>: each file's CPU, its child processes included, appended there (test/README.md).
+    setupFiles: process.env['CREDDY_TEST_CPU_LOG'] ? ['test/helpers/cpu-per-file.ts'] : [],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Four workers on the 2-core machines: files that wait (on a child process, PostgreSQL, a

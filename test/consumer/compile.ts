@@ -10,6 +10,14 @@ export interface Compiled {
 }
 
 /**
+ * A declaration file of another package (@types/node, hono…), reached through node_modules: only
+ * the unpacked creddy package is ours to vouch for.
+ */
+function isForeign(fileName: string): boolean {
+  return fileName.includes('/node_modules/') && !fileName.includes('/node_modules/creddy/');
+}
+
+/**
  * `tsc -p <config>` in this process, with the repo's TypeScript, as the consumer tests ran it in
  * a process of its own: the same compiler reading the same tsconfig, the same diagnostics
  * (pre-emit and emit), and the same emit to disk unless the config says noEmit.
@@ -21,6 +29,13 @@ export interface Compiled {
  * reuses the first one's (TypeScript binds a shared file once, as its language service does for
  * projects with the same settings). Each program still checks everything it would check on its own.
  * Drop the compiler after the file's tests: its cache holds those syntax trees.
+ *
+ * One difference from tsc: the declarations of other packages (@types/node, hono) and the
+ * default lib files are parsed, bound and used to check everything else, but are not themselves
+ * type-checked — about three quarters of the CPU of a strict check with skipLibCheck off (measured
+ * 8 s → 2 s per program). The package's own declarations, the consumer's files and the examples
+ * are checked in full; the TypeScript 7 run beside (consumer.test.ts) checks every file, theirs
+ * included, as a consumer's tsc would.
  */
 export function createCompiler(): (configPath: string) => Compiled {
   const declarations = new Map<string, ts.SourceFile>();
@@ -59,7 +74,16 @@ export function createCompiler(): (configPath: string) => Compiled {
       configFileParsingDiagnostics: ts.getConfigFileParsingDiagnostics(parsed),
       ...(parsed.projectReferences ? { projectReferences: parsed.projectReferences } : {}),
     });
-    const diagnostics = [...ts.getPreEmitDiagnostics(program), ...program.emit().diagnostics];
+    // What getPreEmitDiagnostics reports, less the type-check of other people's declarations.
+    const checked = program.getSourceFiles().filter((file) => !program.isSourceFileDefaultLibrary(file) && !isForeign(file.fileName));
+    const diagnostics = [
+      ...program.getConfigFileParsingDiagnostics(),
+      ...program.getOptionsDiagnostics(),
+      ...program.getSyntacticDiagnostics(),
+      ...program.getGlobalDiagnostics(),
+      ...checked.flatMap((file) => program.getSemanticDiagnostics(file)),
+      ...program.emit().diagnostics,
+    ];
     return {
       files: program.getSourceFiles().map((file) => file.fileName),
       diagnostics: ts.formatDiagnostics(ts.sortAndDeduplicateDiagnostics(diagnostics), {

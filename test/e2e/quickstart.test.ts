@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runBin } from '../helpers/cli.js';
+import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/harness.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -134,21 +134,23 @@ describe('README quick start, as a new user runs it', () => {
     }
   });
 
+  // The commands in process (runCli): the bin on PATH ran in the test before, and cli/bin covers
+  // the built bin; what this test checks is what they answer, a few tenths of a second of CPU each.
   it('issues, verifies, denies and audits exactly as the README says', async () => {
-    const created = await runBin(['agent', 'create', 'bot', '--can', 'demo:read', '--json'], env());
+    const created = await runCli(['agent', 'create', 'bot', '--can', 'demo:read', '--json'], env());
     expect(created.code).toBe(0);
     const { token, grants } = JSON.parse(created.stdout) as { token: string; grants: string[] };
     expect(token).toMatch(/^ckr_[A-Za-z0-9_-]{43}$/);
     expect(grants).toEqual(['demo:read']);
 
     const caller = env({ CREDDY_URL: url, CREDDY_TOKEN: token });
-    const got = await runBin(['get', 'demo', '--scopes', 'read', '--ttl', '10m'], caller);
+    const got = await runCli(['get', 'demo', '--scopes', 'read', '--ttl', '10m'], caller);
     expect(got.code).toBe(0);
     const jwt = got.stdout.trim();
 
     // As the README passes it: from the file on stdin, not on the command line (ps, shell history).
     expect(quickStartBlocks()[1]!.some((line) => line.startsWith('creddy verify - < token.jwt '))).toBe(true);
-    const verified = await runBin(['verify', '-', '--json'], caller, got.stdout);
+    const verified = await runCli(['verify', '-', '--json'], caller, got.stdout);
     expect(verified.code).toBe(0);
     expect(JSON.parse(verified.stdout).claims).toMatchObject({ sub: 'bot', scope: 'read', backend: 'demo', aud: 'demo' });
     const jwks = (await (await fetch(`${url}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string }> };
@@ -160,12 +162,12 @@ describe('README quick start, as a new user runs it', () => {
     });
     expect(payload.exp! - payload.iat!).toBe(600);
 
-    const denied = await runBin(['get', 'demo', '--scopes', 'write'], caller);
+    const denied = await runCli(['get', 'demo', '--scopes', 'write'], caller);
     expect(denied.code).toBe(1);
     expect(denied.stderr).toMatch(/ERR_SCOPE_DENIED: scope "write"/);
     expect(denied.stderr).not.toContain(token);
 
-    const audit = await runBin(['audit', 'list', '--backend', 'demo', '--since', '1h', '--json'], env());
+    const audit = await runCli(['audit', 'list', '--backend', 'demo', '--since', '1h', '--json'], env());
     expect(audit.code).toBe(0);
     const rows = JSON.parse(audit.stdout) as Array<{ type: string; reason: string | null; scopes: string[] }>;
     expect(rows.map((r) => [r.type, r.reason, r.scopes])).toEqual([

@@ -5,8 +5,9 @@
  * By default each replica runs in this process with services of its own (`createServices` +
  * `startServer`, exactly what `creddy server` runs): its own pool, LISTEN connection, keyring,
  * audit writer, schedule and reaper, so they coordinate only through the database, as processes
- * would, without a Node start and a module load per replica. `processes: true` spawns the built
- * bin instead, for what only a process can show (kill -9 of a replica, kill-replica.test.ts).
+ * would, without a Node start and a module load per replica. `processes` spawns the built bin
+ * instead, for all of them or only the replicas it names, for what only a process can show (kill -9
+ * of a replica, kill-replica.test.ts).
  * The CLI runs in process either way, against the same database.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -22,7 +23,7 @@ import { type FreshDatabase, migratedDatabase } from '../helpers/pg.js';
 
 export interface Replica {
   readonly url: string;
-  /** The replica's process (`processes: true` only). */
+  /** The replica's process (those `processes` names only). */
   readonly process: ChildProcess | undefined;
   /** The replica's JSON log lines so far. */
   readonly log: string[];
@@ -34,7 +35,7 @@ export interface ReplicaSet {
   readonly db: FreshDatabase;
   readonly configPath: string;
   readonly env: NodeJS.ProcessEnv;
-  /** The in-process replicas' clock (the wall clock until a test moves it); unused with `processes`. */
+  /** The in-process replicas' clock (the wall clock until a test moves it); spawned replicas keep their own. */
   readonly clock: TestClock;
   readonly replicas: Replica[];
   /** Runs the CLI (in process) against the shared database. */
@@ -53,8 +54,11 @@ export interface ReplicaOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Another PostgreSQL server (a private one, ../helpers/private-pg.ts); default the machine's. */
   readonly adminUrl?: string;
-  /** Each replica a `creddy server` process of the built bin. */
-  readonly processes?: boolean;
+  /**
+   * Replicas that run as a `creddy server` process of the built bin: `true` for all of them, or
+   * their indices (the others run in this process).
+   */
+  readonly processes?: boolean | readonly number[];
   /** In-process replicas: the downstream reaper's period (default the server's 5 s). */
   readonly reaperIntervalMs?: number;
 }
@@ -89,8 +93,9 @@ export async function startReplicas(count: number, options: ReplicaOptions = {})
   const env = testEnv(options.env);
   const clock = testClock();
   const replicas: Replica[] = [];
-  const start = (): Promise<Replica> =>
-    options.processes ? startProcess(configPath, env) : startInProcess(configPath, env, clock, options.reaperIntervalMs);
+  const spawned = (i: number): boolean => (Array.isArray(options.processes) ? options.processes.includes(i) : options.processes === true);
+  const start = (i: number): Promise<Replica> =>
+    spawned(i) ? startProcess(configPath, env) : startInProcess(configPath, env, clock, options.reaperIntervalMs);
   const set: ReplicaSet = {
     db,
     configPath,
@@ -112,8 +117,8 @@ export async function startReplicas(count: number, options: ReplicaOptions = {})
   try {
     // One first, so the bootstrap keys exist before the others start (they would race safely
     // anyway; this keeps the logs simple), then the rest at once.
-    replicas.push(await start());
-    replicas.push(...(await Promise.all(Array.from({ length: count - 1 }, start))));
+    replicas.push(await start(0));
+    replicas.push(...(await Promise.all(Array.from({ length: count - 1 }, (_, i) => start(i + 1)))));
   } catch (err) {
     await set.stop();
     throw err;

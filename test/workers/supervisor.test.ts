@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { availableParallelism } from 'node:os';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parseWorkers } from '../../src/cli/workers.js';
 import { isCreddyError } from '../../src/errors.js';
 import { runCli } from '../helpers/cli.js';
@@ -16,10 +16,12 @@ import { fromEveryWorker, issue, startWorkers, type WorkerSet } from './harness.
 const messages = (set: WorkerSet, msg: string) => set.log.filter((l) => l['msg'] === msg);
 
 describe('the primary supervises its workers', () => {
+  // One primary for the first two tests, which follow each other: the restart after a SIGKILL,
+  // then crashes until it gives up. Its crash window (60 s) holds them all, so the restart delays
+  // run on from the first test's 250 ms, and it stops at the fifth crash as a fresh one would.
   let set: WorkerSet | undefined;
-  afterEach(async () => {
+  afterAll(async () => {
     await set?.cleanup();
-    set = undefined;
   });
 
   it('restarts a worker killed with SIGKILL after a backoff; the other serves meanwhile', async () => {
@@ -42,18 +44,20 @@ describe('the primary supervises its workers', () => {
       () => issue(set!.url, token),
       (a) => a.status === 201,
     );
-    expect(await set.stop()).toBe(0);
   });
 
   it('exits 1 once workers keep crashing, after draining the one still serving', async () => {
-    set = await startWorkers('sqlite');
+    if (!set) throw new Error('needs the workers of the test before');
+    const [, survivor, replacement] = set.workerPids() as [number, number, number];
     // Every replacement now fails at start-up: the config it reads is broken.
     writeFileSync(set.configPath, 'backends: [\n');
-    process.kill(set.workerPids()[0]!, 'SIGKILL');
+    process.kill(replacement, 'SIGKILL');
     expect(await set.exited).toBe(1);
+    // The first test's crash, this kill, then three replacements that could not start.
     expect(messages(set, 'restarting worker').map((l) => l['in_ms'])).toEqual([250, 500, 1000, 2000]);
+    expect(messages(set, 'worker exited')).toHaveLength(5);
     expect(messages(set, 'workers keep crashing; stopping')).toHaveLength(1);
-    expect(messages(set, 'worker stopped')).toEqual([expect.objectContaining({ worker_pid: set.workerPids()[1], code: 0 })]);
+    expect(messages(set, 'worker stopped')).toEqual([expect.objectContaining({ worker_pid: survivor, code: 0 })]);
     expect(set.log.some((l) => /creddy: ERR_INTERNAL: workers keep crashing/.test(String(l['text'])))).toBe(true);
   }, 90_000);
 
