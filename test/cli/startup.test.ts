@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { COMMANDS, commandTree } from '../../src/cli/index.js';
+import { COMMANDS, commandTree, VERSION } from '../../src/cli/index.js';
 import { metaOf } from '../../src/cli/tree.js';
 import { BIN, runProcess } from '../helpers/cli.js';
 import { startBroker, type TestBroker, tempDir } from '../helpers/harness.js';
@@ -73,6 +73,25 @@ describe('start-up', () => {
       // The flag forms run no command, so not even the argument parser loads.
       if (args[0]!.startsWith('--')) expect(modules.filter((m) => m.includes('citty'))).toEqual([]);
     }
+  });
+
+  it('--version alone loads only the version module and never creates process.stdout (net, streams)', async () => {
+    // Node's own modules at exit: creating process.stdout on a pipe loads `net` and the streams.
+    const log = join(tmp.dir, 'builtins-version.log');
+    const atExit = `process.on('exit', () => process.getBuiltinModule('node:fs').writeFileSync(${JSON.stringify(log)}, process.moduleLoadList.join('\\n')));`;
+    for (const flag of ['--version', '-v']) {
+      const r = await runProcess(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(atExit)}`, BIN, flag], {
+        PATH: process.env['PATH'],
+        HOME: tmp.dir,
+      });
+      expect({ code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({ code: 0, stdout: `${VERSION}\n`, stderr: '' });
+      const builtins = readFileSync(log, 'utf8').split('\n');
+      expect(builtins.filter((m) => m === 'NativeModule net' || m === 'NativeModule stream')).toEqual([]);
+      expect(await modulesOf([flag])).toEqual(['dist/cli/version.js', 'dist/main.js']);
+    }
+    // Any other form still goes through the CLI, with its answer unchanged.
+    const withDebug = await runProcess(process.execPath, [BIN, '--debug', '--version'], { PATH: process.env['PATH'], HOME: tmp.dir });
+    expect(withDebug).toEqual({ code: 0, stdout: `${VERSION}\n`, stderr: '' });
   });
 
   it('creddy get loads the client and nothing of the server, the store or the config', async () => {
