@@ -33,9 +33,10 @@ export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): 
 /**
  * Why a config file could not be read, with the fix that fits: a missing file wants `creddy
  * init`, a file this user may not read (`creddy init` writes it 0600 for whoever ran it) wants
- * its owner or mode changed, not a new one.
+ * its owner or mode changed, not a new one. Exported for its test: root reads any file, so the
+ * test cannot always make the OS refuse one.
  */
-function unreadable(err: NodeJS.ErrnoException): string {
+export function unreadable(err: NodeJS.ErrnoException): string {
   const code = err.code ?? 'error';
   switch (code) {
     case 'ENOENT':
