@@ -1,4 +1,4 @@
-import { redact } from './redact.js';
+import { redactCapped } from './redact.js';
 
 /** Longest cause chain followed; SDK errors nest a few levels (fetch failed → ECONNREFUSED). */
 const MAX_DEPTH = 4;
@@ -20,5 +20,5 @@ export function describeError(err: unknown): string {
       break;
     }
   }
-  return redact(parts.join(' ← ').slice(0, 1000));
+  return redactCapped(parts.join(' ← '), 1000);
 }

@@ -48,3 +48,21 @@ const REDACT_WINDOW = 21_504;
 export function redactCapped(text: string, max: number): string {
   return redact(text.slice(0, max + REDACT_WINDOW)).slice(0, max);
 }
+
+/**
+ * The start of a secret `redact` knows by its prefix, left at the end of a text cut short: too
+ * short there to match its pattern (a `ckr_` token under 20 characters, a JWT without its
+ * signature), so `redact` would keep it.
+ */
+const SECRET_START_AT_END = /(?:\bckr_|\bgh[pousr]_|\bgithub_pat_|\beyJ|\b(?:AKIA|ASIA))[A-Za-z0-9_.-]*$/;
+
+/**
+ * `text` cut to `max` characters, then redacted, and a secret's start left at the cut masked too.
+ * For caller input before authentication, where the work must be bounded by the cut itself
+ * (`redact` is not linear on hostile input, and `redactCapped` reads far past the cut); where the
+ * text comes from a caller who authenticated, or from upstream, prefer `redactCapped`.
+ */
+export function cutRedacted(text: string, max: number): string {
+  if (text.length <= max) return redact(text);
+  return redact(text.slice(0, max)).replace(SECRET_START_AT_END, '[REDACTED]');
+}

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatDuration, parseDuration } from '../../src/_utils/duration.js';
-import { redact, redactCapped } from '../../src/_utils/redact.js';
+import { describeError } from '../../src/_utils/error-chain.js';
+import { cutRedacted, redact, redactCapped } from '../../src/_utils/redact.js';
 
 describe('durations', () => {
   it.each([
@@ -80,5 +81,26 @@ describe('redact', () => {
     expect(redactCapped(`scope:${jwt}`, 128)).toBe('scope:[REDACTED]');
     expect(redactCapped('read', 128)).toBe('read');
     expect(redactCapped(`${'y'.repeat(200)} ${token}`, 128)).toBe('y'.repeat(128));
+  });
+
+  it('describeError redacts the chain before it cuts it to 1000 characters', () => {
+    const token = `ghs_${'Ab3'.repeat(12)}`;
+    const err = new Error('upstream refused', { cause: new Error(`${'z'.repeat(975)} ${token}`) });
+    // 'upstream refused ← ' is 19 characters: the token starts 6 before the cut.
+    expect(describeError(err)).toBe(`upstream refused ← ${'z'.repeat(975)} [REDACTED]`.slice(0, 1000));
+    expect(describeError(err)).not.toContain('ghs_');
+  });
+
+  it('cutRedacted cuts first (bounded work) and still masks a secret whose start is left at the cut', () => {
+    const token = `ckr_${'a1'.repeat(21)}`;
+    expect(cutRedacted(`/v1/agents/${token}`, 20)).toBe('/v1/agents/[REDACTED]');
+    expect(cutRedacted(`/v1/agents/${'p'.repeat(240)}/${token}`, 256)).toBe(`/v1/agents/${'p'.repeat(240)}/[REDACTED]`);
+    const jwt = `eyJhbGciOiJFZERTQSJ9.${'eyJzdWIiOiJib3QifQ'.repeat(4)}.${'c2ln'.repeat(20)}`;
+    expect(cutRedacted(`bad ${jwt}`, 100)).toBe('bad [REDACTED]');
+    // Not cut: as redact; cut in plain text: nothing masked.
+    expect(cutRedacted(`x ${token}`, 256)).toBe('x [REDACTED]');
+    expect(cutRedacted('/v1/credentials/abc', 12)).toBe('/v1/credenti');
+    expect(cutRedacted('/v1/checkr_abcdef', 17)).toBe('/v1/checkr_abcdef');
+    expect(cutRedacted('/v1/checkr_abcdef', 16)).toBe('/v1/checkr_abcde');
   });
 });

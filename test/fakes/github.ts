@@ -26,6 +26,8 @@ export type FaultSpec =
   | { status: 500 | 502 | 503 }
   | { status: 403; secondaryRateLimit: true; retryAfter?: number }
   | { malformed: true }
+  /** A refusal (4xx) with this message, e.g. one that echoes a token GitHub was sent. */
+  | { status: 422; message: string }
   | { delayMs: number }
   /** Answers (normally) once `until` settles: a mint held while the test does something else. */
   | { until: Promise<unknown> };
@@ -221,6 +223,7 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
     else if (fault && 'until' in fault) await fault.until;
     else if (fault && 'malformed' in fault)
       return { status: 201, raw: '{"token":"ghs_' }; // truncated JSON
+    else if (fault && 'message' in fault) return err(fault.status, fault.message);
     else if (fault?.status === 403) {
       return { ...err(403, SECONDARY_LIMIT), headers: { 'retry-after': String(fault.retryAfter ?? 60) } };
     } else if (fault) return err(fault.status, SERVER_ERRORS[fault.status]);

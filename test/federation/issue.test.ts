@@ -80,6 +80,20 @@ describe('Bearer ID token on POST /v1/credentials', () => {
     expect(JSON.stringify(row)).not.toContain(idToken.split('.')[2]);
   });
 
+  it('redacts a token-shaped claim before it cuts it to 256 characters: the audit row keeps none of it', async () => {
+    // The token starts 15 characters before the cut: cut first, `ckr_` and 11 more were kept
+    // (too short there to look like a token); redacted first, all of it goes.
+    const pasted = `ckr_${'Zq9'.repeat(16)}`;
+    const long = `${'w'.repeat(240)} ${pasted}`;
+    const res = await issueWith(broker.url, gha.sign(claims({ workflow: long, sub: long })), { backend: 'demo', scopes: ['read'] });
+    expect(res.status, res.text).toBe(201);
+    const [row] = await broker.services.store.audit.query({ jti: res.body.id, type: 'credential.issued', limit: 1 });
+    const facts = row!.details!['federation'] as { sub: string; claims: Record<string, string> };
+    expect(facts.sub).toBe(`${'w'.repeat(240)} [REDACTED]`);
+    expect(facts.claims['workflow']).toBe(`${'w'.repeat(240)} [REDACTED]`);
+    expect(JSON.stringify(row)).not.toContain('ckr_');
+  });
+
   it('lists and revokes its own credentials with the same token', async () => {
     const idToken = gha.sign(claims());
     const issued = await issueWith(broker.url, idToken, { backend: 'demo' });
@@ -116,6 +130,26 @@ describe('Bearer ID token on POST /v1/credentials', () => {
     const log = broker.logLines.find((l) => l.includes('federated token refused') && l.includes(res.body.error.request_id));
     expect(log).toContain('closest_rule');
     expect(log).toContain('refs/heads/dev');
+  });
+
+  it('redacts a token-shaped claim of a refused ID token before it cuts it, in the audit row and the log', async () => {
+    // Each token starts 10 characters before its cut: 256 for sub, 128 for a claim the rule checks.
+    const token = `ckr_${'Zq9'.repeat(16)}`;
+    const sub = `refs/heads/${'d'.repeat(234)}/${token}`;
+    const owner = `${'o'.repeat(117)}/${token}`;
+    const res = await issueWith(broker.url, gha.sign(claims({ repository_owner_id: owner, sub })), { backend: 'demo' });
+    expect(res.status).toBe(403);
+    const [row] = await broker.services.store.audit.query({ type: 'auth.failed', limit: 1 });
+    expect(row).toMatchObject({ requestId: res.body.error.request_id });
+    expect(row!.details!['federation']).toMatchObject({
+      sub: `refs/heads/${'d'.repeat(234)}/[REDACTED]`,
+      closest_rule: 'gha-deploy',
+      failed: [{ claim: 'repository_owner_id', actual: `${'o'.repeat(117)}/[REDACTED]` }],
+    });
+    expect(JSON.stringify(row)).not.toContain('ckr_');
+    const log = broker.logLines.find((l) => l.includes('federated token refused') && l.includes(res.body.error.request_id));
+    expect(log).toContain('[REDACTED]');
+    expect(log).not.toContain('ckr_');
   });
 
   it('refuses a lookalike owner and a nested repository against the my-org/* glob', async () => {

@@ -252,6 +252,18 @@ describe('broker edges (app.request, no socket)', () => {
       const malformedRow = (await authFailures()).find((r) => r.requestId === malformed.headers.get('x-request-id'));
       expect(malformedRow?.details).toMatchObject({ why: 'malformed bearer token' });
     });
+
+    it('a token pasted into the path across the 256-character cut is not kept in part in the auth.failed row', async () => {
+      // The path is cut before it is redacted (unauthenticated input): the 11 characters of the
+      // token left at the cut are too short to match, so they are masked by their prefix.
+      const pasted = `ckr_${randomBytes(32).toString('base64url')}`;
+      const path = `/v1/credentials/${'p'.repeat(228)}-${pasted}`;
+      const response = await b.app.request(path, { method: 'DELETE', headers: { authorization: 'Bearer ckr_short' } });
+      expect(response.status).toBe(401);
+      const row = (await authFailures()).find((r) => r.requestId === response.headers.get('x-request-id'));
+      expect(row?.details).toMatchObject({ path: `/v1/credentials/${'p'.repeat(228)}-[REDACTED]` });
+      expect(JSON.stringify(row)).not.toContain('ckr_');
+    });
   });
 
   describe('agent lifecycle', () => {

@@ -1,4 +1,4 @@
-import { redact } from '../../_utils/redact.js';
+import { redactCapped } from '../../_utils/redact.js';
 import type { FederationRule } from '../../config/types.js';
 import { readClaim } from '../../policy/claim-pattern.js';
 
@@ -46,7 +46,7 @@ const VALUE_CAP = 256;
 export function auditFacts(rule: FederationRule, payload: Readonly<Record<string, unknown>>): Record<string, unknown> {
   const text = (name: string): string | null => {
     const value = readClaim(payload, name);
-    return value === undefined ? null : redact(value.slice(0, VALUE_CAP));
+    return value === undefined ? null : redactCapped(value, VALUE_CAP);
   };
   const claims: Record<string, string> = {};
   for (const name of [...RUN_CLAIMS, ...rule.claims.map((c) => c.claim)]) {

@@ -1,4 +1,4 @@
-import { redact } from '../../_utils/redact.js';
+import { redactCapped } from '../../_utils/redact.js';
 import type { FederationRule } from '../../config/types.js';
 import { matchesClaimPattern, readClaim } from '../../policy/claim-pattern.js';
 import { renderSubject } from '../../policy/subject-template.js';
@@ -78,5 +78,5 @@ export function describeMiss(verdict: RuleVerdict | undefined): Record<string, u
 
 /** A claim value as it may be logged and audited: capped, secret shapes redacted. */
 function shown(value: string | undefined): string | null {
-  return value === undefined ? null : redact(value.slice(0, VALUE_CAP));
+  return value === undefined ? null : redactCapped(value, VALUE_CAP);
 }

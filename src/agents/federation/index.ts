@@ -2,7 +2,7 @@ import { decodeJwt, type JWTPayload } from 'jose';
 import type { Clock } from '../../_utils/clock.js';
 import { sha256Hex } from '../../_utils/ids.js';
 import type { Logger } from '../../_utils/logger.js';
-import { redact } from '../../_utils/redact.js';
+import { redactCapped } from '../../_utils/redact.js';
 import type { Config, FederationRule } from '../../config/types.js';
 import type { FederatedCaller } from '../../credentials/context.js';
 import { CreddyError, isCreddyError } from '../../errors.js';
@@ -78,7 +78,7 @@ export function createFederation(deps: FederationDeps): Federation {
       if (candidates.length === 0 || !keys) {
         throw deny(
           new FederationDenied('ERR_ID_TOKEN_INVALID', 'no federation rule trusts the issuer of this ID token', 'untrusted_issuer', {
-            issuer: redact(issuer.slice(0, 256)),
+            issuer: redactCapped(issuer, 256),
             unverified: true,
             ...describeMiss(closestRule(evaluateRules(rules, unverified))),
           }),
@@ -109,7 +109,7 @@ export function createFederation(deps: FederationDeps): Federation {
             'ERR_FEDERATION_NO_MATCH',
             'no federation rule matches this ID token; the server log and audit row under this request id name the closest rule',
             'no_rule_matched',
-            { issuer, sub: redact(String(payload.sub ?? '').slice(0, 256)), ...describeMiss(closestRule(verdicts)) },
+            { issuer, sub: redactCapped(String(payload.sub ?? ''), 256), ...describeMiss(closestRule(verdicts)) },
           ),
           requestId,
         );
@@ -154,7 +154,7 @@ async function spendOnce(
       new FederationDenied('ERR_ID_TOKEN_REPLAYED', 'this ID token was already exchanged (single_use)', 'replayed', {
         rule: rule.name,
         issuer: rule.issuer,
-        jti: redact(jti.slice(0, 128)),
+        jti: redactCapped(jti, 128),
       }),
     );
   }

@@ -1,5 +1,5 @@
 import { timeoutSignal } from '../../_utils/abort.js';
-import { redact } from '../../_utils/redact.js';
+import { redactCapped } from '../../_utils/redact.js';
 import { CreddyError } from '../../errors.js';
 import { statusClass, type UpstreamStatus } from '../../metrics/port.js';
 
@@ -113,7 +113,7 @@ async function attemptOnce<T>(baseUrl: string, call: GitHubCall<T>): Promise<{ o
 /** GitHub's own error message, cut short and scrubbed; safe for clients. */
 function messageOf(json: unknown): string {
   const message = typeof json === 'object' && json !== null ? (json as { message?: unknown }).message : undefined;
-  return typeof message === 'string' && message.length > 0 ? redact(message.slice(0, 200)) : 'no message';
+  return typeof message === 'string' && message.length > 0 ? redactCapped(message, 200) : 'no message';
 }
 
 function describe(f: Failure): string {

@@ -1,6 +1,6 @@
 import { isIPv6 } from 'node:net';
 import type { Context } from 'hono';
-import { redact } from '../../_utils/redact.js';
+import { cutRedacted } from '../../_utils/redact.js';
 import { CreddyError } from '../../errors.js';
 import { auditEvent } from '../../model/audit.js';
 import type { Services } from '../../services.js';
@@ -70,12 +70,13 @@ export async function recordAuthFailure(
       requestId: c.get('requestId'),
       details: {
         // The path is caller input (a pasted token as the id): capped first (redact is not
-        // linear on hostile input), then redacted, before it is kept.
+        // linear on hostile input), then redacted, before it is kept; a token cut at the cap
+        // is masked by its prefix.
         method: c.req.method,
-        path: redact(c.req.path.slice(0, 256)),
+        path: cutRedacted(c.req.path, 256),
         // What the caller was told (a 4xx message: never a secret), so a typo, a replayed
         // assertion and a bad signature can be told apart in the log.
-        why: redact(err.message.slice(0, 200)),
+        why: cutRedacted(err.message, 200),
         ...(verdict.kind === 'block' ? { throttled_for_s: verdict.retryAfter } : {}),
         ...extra,
       },

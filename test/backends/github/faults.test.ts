@@ -107,4 +107,17 @@ describe('github backend: failures', () => {
     expect(f.gh.requests.length - before).toBe(1);
     expect(res.body.error.message).not.toMatch(/gh[sp]_/);
   });
+
+  it("redacts a token in GitHub's message before it cuts the message, so none of it is kept", async () => {
+    // GitHub's message is cut to 200 characters; the token starts 11 before the cut, too short
+    // there to look like a token, so cutting first kept `ghs_` and 7 of its characters.
+    const leaked = `ghs_${'Ab3'.repeat(12)}`;
+    f.gh.faults.push({ status: 422, message: `${'x'.repeat(188)} ${leaked} rest` });
+    const res = await mint();
+    expect(res.status).toBe(502);
+    expect(res.body.error.message).toContain(`GitHub answered 422: ${'x'.repeat(188)} [REDACTED]`);
+    expect(res.body.error.message).not.toContain('ghs_');
+    const { row } = await lastOutcome();
+    expect(JSON.stringify(row)).not.toContain('ghs_');
+  });
 });
