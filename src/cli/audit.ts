@@ -177,6 +177,9 @@ const prune = defineCommand({
             anchor_seq: result.anchorSeq ?? null,
             steps: result.steps,
             ...(result.unrecordedStart === undefined ? {} : { unrecorded_start: result.unrecordedStart }),
+            // Why nothing was pruned, as the text line says it: a script can tell a log within
+            // its retention from old events waiting for a checkpoint to cut at.
+            ...(result.deleted === 0 && result.idle ? { idle: result.idle } : {}),
           });
         }
         const steps = result.steps > 1 ? ` in ${result.steps} steps` : '';

@@ -170,6 +170,8 @@ describe('a prune that deletes nothing says why', () => {
       };
       await writeEvents(dir, env, Date.now() - DAY, 3, 1000);
       expect(await prune()).toBe('pruned 0 events: no event is older than audit.retention (365d)\n');
+      const json = await runCli(['audit', 'prune', '--json', '--config', configPath], env);
+      expect(JSON.parse(json.stdout)).toEqual({ deleted: 0, anchor_seq: null, steps: 0, idle: { reason: 'within-retention' } });
     } finally {
       cleanup();
     }
@@ -202,6 +204,8 @@ describe('a prune that deletes nothing says why', () => {
       expect(r.stdout).toBe(
         `pruned 0 events: ${older} events are older than audit.retention (365d), but the log is cut only at a signed checkpoint and none lies between them and the younger events; a later prune removes them once a checkpoint after them is older than the retention too\n`,
       );
+      const json = await runCli(['audit', 'prune', '--json', '--config', other.configPath], env);
+      expect(JSON.parse(json.stdout)).toEqual({ deleted: 0, anchor_seq: null, steps: 0, idle: { reason: 'no-anchor', older } });
     } finally {
       other.cleanup();
     }

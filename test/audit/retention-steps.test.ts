@@ -202,7 +202,13 @@ describe('audit prune in steps (SQLite)', () => {
     cutUnrecorded(young);
     const rerun = await runCli(['audit', 'prune', '--json', '--config', configPath], env);
     expect(rerun.code, rerun.stderr).toBe(0);
-    expect(JSON.parse(rerun.stdout)).toEqual({ deleted: 0, anchor_seq: null, steps: 0, unrecorded_start: young });
+    expect(JSON.parse(rerun.stdout)).toEqual({
+      deleted: 0,
+      anchor_seq: null,
+      steps: 0,
+      unrecorded_start: young,
+      idle: { reason: 'within-retention' },
+    });
     expect(rerun.stderr).toContain('audit verify reports it');
     const still = await verifyLog(configPath, env);
     expect(still.code).toBe(1);
