@@ -28,7 +28,8 @@ export function completionSpecs(tree: CommandDef): Spec[] {
     return {
       path: key,
       words: [...subs, ...choices],
-      options: [...new Set([...options.flatMap((o) => o.flags), ...globals])],
+      // `--no-X` too, where help shows it: citty reads it, but it is no arg of its own in the tree.
+      options: [...new Set([...options.flatMap((o) => (o.negated === undefined ? o.flags : [...o.flags, o.negated])), ...globals])],
       valued: options.filter((o) => o.takesValue).flatMap((o) => o.flags),
     };
   });

@@ -65,14 +65,22 @@ export function walkCommands(tree: CommandDef, path: string[] = []): Array<{ pat
   return [{ path, cmd: tree }, ...subCommandsOf(tree).flatMap(([name, sub]) => walkCommands(sub, [...path, name]))];
 }
 
-/** Options of a command, as `--name` (and `-x` aliases), with whether each takes a value. */
-export function optionsOf(cmd: CommandDef): Array<{ flags: string[]; takesValue: boolean; def: ArgDef; name: string }> {
+/**
+ * Options of a command, as `--name` (and `-x` aliases), with whether each takes a value and the
+ * `--no-name` form help shows for it, if any.
+ */
+export function optionsOf(
+  cmd: CommandDef,
+): Array<{ flags: string[]; takesValue: boolean; def: ArgDef; name: string; negated: string | undefined }> {
   return Object.entries(argsOf(cmd))
     .filter(([, def]) => def.type !== 'positional')
     .map(([name, def]) => {
       const aliases = 'alias' in def && def.alias !== undefined ? (Array.isArray(def.alias) ? def.alias : [def.alias]) : [];
       const flags = [...aliases.map((a: string) => (a.length === 1 ? `-${a}` : `--${a}`)), `--${name}`];
-      return { name, def, flags, takesValue: def.type !== 'boolean' };
+      // A boolean that can also be turned off on purpose (`--no-cache` over CREDDY_CACHE=1) says
+      // so with a negativeDescription: help shows that flag, and completion offers it, from here.
+      const negated = def.type === 'boolean' && typeof def.negativeDescription === 'string' ? `--no-${name}` : undefined;
+      return { name, def, flags, takesValue: def.type !== 'boolean', negated };
     });
 }
 

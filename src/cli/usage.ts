@@ -59,12 +59,10 @@ export function renderUsage(cmd: CommandDef, path: readonly string[], style: Sty
     );
   }
   const optionRows: Array<[string, string]> = options.flatMap(
-    ({ flags, takesValue, def, name: key }): Array<[string, string]> => [
+    ({ flags, takesValue, def, name: key, negated }): Array<[string, string]> => [
       [`${flags.join(', ')}${takesValue ? ` ${hint(key, def)}` : ''}`, describe(def)],
       // A boolean that can also be turned off (`--no-cache` over CREDDY_CACHE=1) says so on a row of its own.
-      ...(def.type === 'boolean' && typeof def.negativeDescription === 'string'
-        ? [[`--no-${key}`, def.negativeDescription] as [string, string]]
-        : []),
+      ...(negated !== undefined && def.type === 'boolean' ? [[negated, def.negativeDescription ?? ''] as [string, string]] : []),
     ],
   );
   if (subs.length === 0)
