@@ -9,7 +9,10 @@ const SECRET_PATTERNS: RegExp[] = [
   /\bgithub_pat_[A-Za-z0-9_]{20,}/g,
   /\beyJ[A-Za-z0-9_-]{8,4096}\.[A-Za-z0-9_-]{8,16384}\.[A-Za-z0-9_-]{8,512}/g, // JWTs (bounded: no quadratic backtracking)
   /\b(?:AKIA|ASIA)[A-Z0-9]{16}\b/g, // AWS access key ids
-  /(aws_secret_access_key|secretaccesskey|sessiontoken|x-amz-security-token|authorization)(["'\s:=]+)[^\s"',}]+/gi,
+  /(aws_secret_access_key|secretaccesskey|sessiontoken|x-amz-security-token)(["'\s:=]+)[^\s"',}]+/gi,
+  // An Authorization header's value is a scheme and a credential (`Bearer …`, `Basic …`, `DPoP …`):
+  // both go, or only the scheme would, and the token would stay.
+  /(authorization)(["'\s:=]+)(?:[A-Za-z][\w-]*[ \t]+)?[^\s"',}]+/gi,
   /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g,
   // A password in a URL (a store URL, CREDDY_URL=https://user:pass@…; *** is already masked). The
   // user and password stop at a quote, backslash, angle bracket, / or space, so a match never runs

@@ -35,6 +35,15 @@ describe('redact', () => {
     expect(out).toContain('token [REDACTED]');
   });
 
+  it('masks an Authorization header’s credential with its scheme, whatever the token looks like', () => {
+    expect(redact('request failed: {"authorization":"Bearer opaque-token-123","accept":"*/*"}')).toBe(
+      'request failed: {"authorization":"[REDACTED]","accept":"*/*"}',
+    );
+    expect(redact('Authorization: Basic dXNlcjpwYXNz\nHost: x')).toBe('Authorization: [REDACTED]\nHost: x');
+    expect(redact('authorization=DPoP abc.def')).toBe('authorization=[REDACTED]');
+    expect(redact('authorization: s3cr3t')).toBe('authorization: [REDACTED]');
+  });
+
   it('masks the password of a store URL, keeping user, host and database', () => {
     expect(redact('cannot use postgres://creddy:p%40ss@db:5432/creddy?sslmode=require now')).toBe(
       'cannot use postgres://creddy:[REDACTED]@db:5432/creddy?sslmode=require now',
