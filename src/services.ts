@@ -123,7 +123,7 @@ export async function createServices(config: Config, options: ServiceOptions): P
       ...(stateGuard ? { vet: (load) => stateGuard.vetKeys(load) } : {}),
     });
     // A server refuses a log that no longer holds the latest witnessed checkpoint (rollback).
-    if (options.actor === 'server') await assertExtendsWitness(store, config.audit.witness, logger);
+    if (options.actor === 'server') await assertExtendsWitness(store, config.audit.witness, keks, logger);
     // State rows sealed by an audit key missing from the configuration are not trusted. When that
     // leaves no signing key (an operator left out a previous key: every key row was recorded
     // under it), the server does not start, and says which key to configure. Otherwise it starts

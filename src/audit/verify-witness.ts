@@ -1,10 +1,11 @@
 import type { Logger } from '../_utils/logger.js';
 import type { WitnessConfig } from '../config/types.js';
 import { CreddyError } from '../errors.js';
+import type { KekSet } from '../keys/kek.js';
 import type { AuditCheckpoint, AuditHead } from '../model/audit.js';
 import type { Store } from '../store/port.js';
 import { checkpointSignatureValid } from './checkpoint.js';
-import { type AuditPublicKey, publicKeysOf } from './signing-key.js';
+import { type AuditPublicKey, kekVouchedKeys } from './signing-key.js';
 import type { ChainProblem } from './verify-chain.js';
 import { readWitness } from './witness.js';
 
@@ -52,11 +53,15 @@ export async function verifyWitnessed(
 /**
  * At server start: refuses to serve from a log that no longer contains the latest witnessed
  * checkpoint (a database restored from an older copy would un-revoke credentials). A witness that
- * cannot be reached is logged, not fatal: the broker must not depend on it to run.
+ * cannot be reached is logged, not fatal: the broker must not depend on it to run. The witnessed
+ * checkpoint's signature counts only by an audit signing key the KEK opens (kekVouchedKeys, as
+ * `audit verify` trusts): a key row added by someone with INSERT on the store but no KEK must
+ * not make their own checkpoint pass for the witnessed one.
  */
 export async function assertExtendsWitness(
   store: Store,
   witness: WitnessConfig,
+  keks: KekSet,
   logger: Logger,
   read: (source: string) => Promise<AuditCheckpoint | undefined> = readWitness,
 ): Promise<void> {
@@ -70,7 +75,7 @@ export async function assertExtendsWitness(
       continue;
     }
     if (!checkpoint) continue;
-    const problem = await verifyWitnessed(store, checkpoint, publicKeysOf(await store.audit.signingKeys()), source);
+    const problem = await verifyWitnessed(store, checkpoint, kekVouchedKeys(await store.audit.signingKeys(), keks), source);
     if (problem) {
       throw new CreddyError('ERR_AUDIT_INVALID', `refusing to start: ${problem.detail} (witness ${source}, seq ${problem.seq})`);
     }

@@ -1,9 +1,9 @@
 import { defineCommand } from 'citty';
 import { isoSeconds } from '../_utils/clock.js';
 import { rewrapAuditSigningKeys } from '../audit/signing-key.js';
-import { isCreddyError } from '../errors.js';
+import { CreddyError, isCreddyError } from '../errors.js';
 import { revokeKey } from '../keys/revoke-key.js';
-import { rewrapKeys } from '../keys/rewrap.js';
+import { rewrapKeys, type SkippedKey } from '../keys/rewrap.js';
 import { rewrapRevocationHandles } from '../keys/rewrap-handles.js';
 import { type RotateResult, rotateKeys } from '../keys/rotate.js';
 import { planFor } from '../keys/timing.js';
@@ -155,6 +155,7 @@ const rewrap = defineCommand({
       const result = await rewrapKeys(services, {
         actor: 'cli',
         onProgress: (done, total, kid) => say(ctx.stderr, `rewrapped ${done}/${total} (${kid})`),
+        onSkip: (skip) => say(ctx.stderr, `skipped ${skip.kid} (${skip.state}): ${skip.problem}`),
         ...optionalCrash(ctx),
       });
       // The audit checkpoint signing key is sealed under the same KEK: the old KEK may only be
@@ -165,24 +166,46 @@ const rewrap = defineCommand({
       // …and so are stored secret values.
       const secrets = await rewrapSecrets(services, 'cli');
       if (args.json)
-        return printJson(ctx.stdout, {
+        printJson(ctx.stdout, {
           rewrapped: result.rewrapped,
           already_current: result.alreadyCurrent,
+          skipped: result.skipped.map((k) => ({ kid: k.kid, state: k.state, kek_id: k.kekId, problem: k.problem })),
           total: result.total,
           kek_id: result.kekId,
           audit_signing_keys_rewrapped: auditSigningKeys,
           revocation_handles_rewrapped: handles,
           secret_values_rewrapped: secrets,
         });
-      ctx.stdout.write(
-        `rewrapped ${result.rewrapped} of ${result.total} signing keys, ${auditSigningKeys} audit signing key(s), ${handles} revocation handle(s) and ${secrets} secret value(s); all are now sealed by KEK ${result.kekId}\n` +
-          // Rows sealed by the new KEK only: a broker still configured with the old one alone
-          // runs until its next start, which then fails (docs/keys.md "KEK rotation").
-          `next: every running broker must have this KEK (CREDDY_KEK) before it next starts — one started with the old KEK alone fails with ERR_KEK_INVALID; restart any that lack it, then drop CREDDY_KEK_PREVIOUS everywhere and restart them\n`,
-      );
+      else {
+        const skippedNote = result.skipped.length > 0 ? ` (${result.skipped.length} skipped: no configured KEK opens them)` : '';
+        ctx.stdout.write(
+          `rewrapped ${result.rewrapped} of ${result.total} signing keys${skippedNote}, ${auditSigningKeys} audit signing key(s), ${handles} revocation handle(s) and ${secrets} secret value(s); all ${skippedNote ? 'others ' : ''}are now sealed by KEK ${result.kekId}\n` +
+            // Rows sealed by the new KEK only: a broker still configured with the old one alone
+            // runs until its next start, which then fails (docs/keys.md "KEK rotation").
+            `next: every running broker must have this KEK (CREDDY_KEK) before it next starts — one started with the old KEK alone fails with ERR_KEK_INVALID; restart any that lack it, then drop CREDDY_KEK_PREVIOUS everywhere and restart them\n`,
+        );
+      }
+      failOnSkipped(result.skipped);
     });
   },
 });
+
+/**
+ * Exits non-zero (after the report) when rewrap left a row that is not revoked: scripts must
+ * notice a row no configured KEK opens. Revoking it is how it stops counting — a revoked row is
+ * never published nor signs, so one that does not open is only named.
+ */
+function failOnSkipped(skipped: readonly SkippedKey[]): void {
+  const live = skipped.filter((k) => k.state !== 'revoked');
+  if (live.length === 0) return;
+  const kids = live.map((k) => `${k.kid} (${k.state})`).join(', ');
+  throw new CreddyError(
+    'ERR_KEK_INVALID',
+    `${live.length} signing key row(s) not rewrapped, opened by neither CREDDY_KEK nor CREDDY_KEK_PREVIOUS: ${kids}; every other row was rewrapped. ` +
+      'A row written without the KEK (docs/keys.md "Rows the KEK does not open") is never published nor used to sign: revoke it with `creddy keys revoke KID` (`--force` for the current key), then re-run rewrap. ' +
+      'If the rows are yours, set CREDDY_KEK_PREVIOUS to the KEK that sealed them and re-run rewrap',
+  );
+}
 
 /** The crash hook a test passed in, spread in only when set (exactOptionalPropertyTypes). */
 function optionalCrash(ctx: CliContext): { crash?: (step: string) => void } {

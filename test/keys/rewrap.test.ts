@@ -92,6 +92,7 @@ describe('keys rewrap and wrong KEKs', () => {
     expect(summary).toEqual({
       rewrapped: 3,
       already_current: 3,
+      skipped: [],
       total: 6,
       kek_id: idOf(kekB),
       audit_signing_keys_rewrapped: summary.audit_signing_keys_rewrapped,
