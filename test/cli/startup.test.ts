@@ -46,8 +46,10 @@ const LIGHT = [
   /^dist\/client\/[a-z-]+\.js$/,
   /^dist\/verify\/(base64url|thumbprint|htu|read-capped)\.js$/,
   /^dist\/_utils\/(redact|clock|duration|fs)\.js$/,
-  /^node_modules\/citty\//,
-  /^node_modules\/@noble\/ed25519\//,
+  // Anywhere under a node_modules: a worktree whose node_modules links to another checkout's
+  // sees them as ../../main/node_modules/….
+  /(^|\/)node_modules\/citty\//,
+  /(^|\/)node_modules\/@noble\/ed25519\//,
 ];
 const heavy = (modules: string[]) => modules.filter((m) => !LIGHT.some((re) => re.test(m)));
 
