@@ -23,7 +23,11 @@ export async function verifyWitnessed(
 ): Promise<ChainProblem | null> {
   const { seq, hash } = expected;
   if ('signature' in expected && !checkpointSignatureValid(expected, publicKeys)) {
-    return { seq, kind: 'bad-checkpoint', detail: `the checkpoint from ${source} is not signed by a known audit signing key` };
+    return {
+      seq,
+      kind: 'bad-checkpoint',
+      detail: `the checkpoint from ${source} is not signed by a known audit signing key (it names key ${expected.keyId})`,
+    };
   }
   const [row] = await store.audit.query({ afterSeq: seq - 1, order: 'asc', limit: 1 });
   if (!row) {

@@ -77,6 +77,6 @@ describe('server start: the witness is checked against KEK-vouched audit keys on
     const err = await startOn(old);
     expect(isCreddyError(err, 'ERR_AUDIT_INVALID'), String(err)).toBe(true);
     expect((err as Error).message).toContain('refusing to start');
-    expect((err as Error).message).toContain('is not signed by a known audit signing key');
+    expect((err as Error).message).toContain(`is not signed by a known audit signing key (it names key ${forged.kid})`);
   });
 });
