@@ -266,22 +266,13 @@ async function issue(services: Services, ctx: RequestContext, body: IssueRequest
  * (SQLite) — it costs no round trip, holds on every replica and process sharing the store, and
  * answers for any way the agent authenticated (bearer token or key pair).
  */
-async function refuseRevokedHolder(services: Services, ctx: RequestContext, credential: CredentialRecord): Promise<never> {
-  // Whether or not the revocation commits (the agent's scan may win it), the token is not handed
-  // out; a failure is logged and the credential ends with its TTL.
-  await revokeRecord(services, credential, {
-    actor: 'server',
-    clientIp: ctx.clientIp,
-    requestId: ctx.requestId,
+function refuseRevokedHolder(services: Services, ctx: RequestContext, credential: CredentialRecord): Promise<never> {
+  // The agent's own scan may win the revocation; either way the token is not handed out.
+  return revokeAndRefuse(services, ctx, credential, {
     reason: AGENT_REVOKED_REASON,
-  }).catch((err: unknown) =>
-    services.logger.error('could not revoke a credential whose agent was revoked while it was issued', {
-      jti: credential.jti,
-      error: String(err),
-      request_id: ctx.requestId,
-    }),
-  );
-  throw new CreddyError('ERR_AGENT_REVOKED', 'the agent was revoked while this request was served; its credential is revoked');
+    what: 'agent was revoked',
+    refusal: new CreddyError('ERR_AGENT_REVOKED', 'the agent was revoked while this request was served; its credential is revoked'),
+  });
 }
 
 /**
@@ -305,20 +296,40 @@ async function refuseIfKeyRemoved(services: Services, ctx: RequestContext, crede
     return;
   }
   if (!removed) return;
-  // Whether or not the revocation commits, the token is not handed out; a failure is logged
-  // (as a late commit's compensation is) and the credential ends with its TTL.
+  await revokeAndRefuse(services, ctx, credential, {
+    reason: KEY_REMOVED_REASON,
+    what: 'agent key was removed',
+    refusal: new CreddyError(
+      'ERR_UNAUTHENTICATED',
+      'the agent key that signed this request was removed while it was served; its credential is revoked',
+    ),
+  });
+}
+
+/**
+ * Revokes a committed credential that must not be handed out, then throws `refusal`. Whether or
+ * not the revocation commits, the token is not handed out; a failure is logged (as a late
+ * commit's compensation is) and the credential ends with its TTL.
+ */
+async function revokeAndRefuse(
+  services: Services,
+  ctx: RequestContext,
+  credential: CredentialRecord,
+  why: { reason: string; what: string; refusal: CreddyError },
+): Promise<never> {
   await revokeRecord(services, credential, {
     actor: 'server',
     clientIp: ctx.clientIp,
     requestId: ctx.requestId,
-    reason: KEY_REMOVED_REASON,
+    reason: why.reason,
   }).catch((err: unknown) =>
-    services.logger.error('could not revoke a credential whose agent key was removed while it was issued', log(err)),
+    services.logger.error(`could not revoke a credential whose ${why.what} while it was issued`, {
+      jti: credential.jti,
+      error: String(err),
+      request_id: ctx.requestId,
+    }),
   );
-  throw new CreddyError(
-    'ERR_UNAUTHENTICATED',
-    'the agent key that signed this request was removed while it was served; its credential is revoked',
-  );
+  throw why.refusal;
 }
 
 /**

@@ -8,13 +8,13 @@
 import { createPrivateKey, randomBytes, sign } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkpointSigningInput } from '../../src/audit/checkpoint.js';
 import { generateSigningKey } from '../../src/keys/jwk.js';
 import { runCli } from '../helpers/cli.js';
 import { startBroker, type TestBroker } from '../helpers/harness.js';
-import { adminQuery, type FreshDatabase, migratedDatabase } from '../helpers/pg.js';
+import { type FreshDatabase, migratedDatabase } from '../helpers/pg.js';
+import { writeTables } from '../helpers/raw-sql.js';
 import { checkpointsEvery, makeTraffic } from './helpers.js';
 
 describe.each(['sqlite', 'postgres'] as const)('audit verify trusts only vouched-for checkpoint keys (%s)', (engine) => {
@@ -31,23 +31,8 @@ describe.each(['sqlite', 'postgres'] as const)('audit verify trusts only vouched
     return { ...r, report: JSON.parse(r.stdout) as Record<string, any> };
   };
   /** SQL as the attacker runs it: write access to the tables, no KEK, no audit key. */
-  const write = async (sql: string, values: unknown[]): Promise<void> => {
-    if (db) {
-      let n = 0;
-      await adminQuery(
-        sql.replace(/\?/g, () => `$${++n}`),
-        values,
-        db.name,
-      );
-      return;
-    }
-    const conn = new Database(join(broker.dir, 'data', 'creddy.db'));
-    try {
-      conn.prepare(sql).run(...values);
-    } finally {
-      conn.close();
-    }
-  };
+  const write = (sql: string, values: unknown[]): Promise<void> =>
+    writeTables({ db, sqlitePath: join(broker.dir, 'data', 'creddy.db') }, sql, values);
 
   beforeAll(async () => {
     db = engine === 'postgres' ? await migratedDatabase() : undefined;

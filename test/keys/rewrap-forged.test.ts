@@ -8,7 +8,6 @@
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { thumbprint } from '../../src/keys/jwk.js';
@@ -17,7 +16,8 @@ import { openStore } from '../../src/store/open-store.js';
 import type { Store } from '../../src/store/port.js';
 import { runCli } from '../helpers/cli.js';
 import { demoYaml, silentLogger, tempDir, testEnv } from '../helpers/harness.js';
-import { adminQuery, type FreshDatabase, migratedDatabase } from '../helpers/pg.js';
+import { type FreshDatabase, migratedDatabase } from '../helpers/pg.js';
+import { writeTables } from '../helpers/raw-sql.js';
 import { attackerEd25519 } from '../verify/forge.js';
 
 interface RewrapJson {
@@ -44,23 +44,7 @@ describe.each(['sqlite', 'postgres'] as const)('keys rewrap skips a signing-key 
   let store: Store;
 
   /** SQL as the attacker runs it: write access to the tables, no KEK. */
-  const write = async (sql: string, values: unknown[]): Promise<void> => {
-    if (db) {
-      let n = 0;
-      await adminQuery(
-        sql.replace(/\?/g, () => `$${++n}`),
-        values,
-        db.name,
-      );
-      return;
-    }
-    const conn = new Database(join(dataDir, 'creddy.db'));
-    try {
-      conn.prepare(sql).run(...values);
-    } finally {
-      conn.close();
-    }
-  };
+  const write = (sql: string, values: unknown[]): Promise<void> => writeTables({ db, sqlitePath: join(dataDir, 'creddy.db') }, sql, values);
 
   beforeAll(async () => {
     db = engine === 'postgres' ? await migratedDatabase() : undefined;

@@ -7,7 +7,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pruneAudit } from '../../src/audit/retention.js';
 import { thumbprint } from '../../src/keys/jwk.js';
@@ -16,6 +15,7 @@ import { runCli } from '../helpers/cli.js';
 import { issue, startBroker, type TestBroker, testClock } from '../helpers/harness.js';
 import { sampleValue, scrape } from '../helpers/metrics.js';
 import { adminQuery, type FreshDatabase, migratedDatabase } from '../helpers/pg.js';
+import { writeTables } from '../helpers/raw-sql.js';
 import { attackerEd25519, compact, ed25519Signer } from '../verify/forge.js';
 
 const DAY_S = 86_400;
@@ -30,23 +30,8 @@ describe.each(['sqlite', 'postgres'] as const)('signing-key rows the KEK does no
   const nowS = (): number => Math.floor(clock.now() / 1000);
 
   /** Runs SQL as the attacker would, with write access to the tables but not the KEK. */
-  const write = async (sql: string, values: unknown[]): Promise<void> => {
-    if (db) {
-      let n = 0;
-      await adminQuery(
-        sql.replace(/\?/g, () => `$${++n}`),
-        values,
-        db.name,
-      );
-      return;
-    }
-    const conn = new Database(join(broker.dir, 'data', 'creddy.db'));
-    try {
-      conn.prepare(sql).run(...values);
-    } finally {
-      conn.close();
-    }
-  };
+  const write = (sql: string, values: unknown[]): Promise<void> =>
+    writeTables({ db, sqlitePath: join(broker.dir, 'data', 'creddy.db') }, sql, values);
   /** A key row of the attacker's: their public key, a "sealed" private half they cannot make. */
   const insertForged = (state: string, kid = forgedKid, x = attacker.x): Promise<void> =>
     write(

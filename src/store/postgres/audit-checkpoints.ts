@@ -1,12 +1,9 @@
-import { CreddyError } from '../../errors.js';
 import type { Store } from '../port.js';
+import { PruneRecordRejected, pruneRecordRefused } from '../prune-record.js';
 import { type CheckpointDbRow, namesAnchor, type SigningKeyDbRow, toCheckpoint, toSigningKey } from '../rows.js';
 import { appendInTx } from './audit-append.js';
 import { type Db, lockAuditChain } from './db.js';
 import { retentionRefusal } from './retention-floor.js';
-
-/** Thrown inside a prune step when its audit row could not be appended (the step rolls back). */
-class PruneRecordRejected extends Error {}
 
 type CheckpointMethods = Pick<
   Store['audit'],
@@ -140,10 +137,4 @@ export function postgresAuditCheckpoints(db: Db): CheckpointMethods {
       }
     },
   };
-}
-
-/** A prune step whose audit row the log refused: nothing of the step was deleted. */
-function pruneRecordRefused(cause: unknown): CreddyError {
-  const message = 'the audit log refused the audit.pruned row of this retention step; nothing of it was deleted';
-  return new CreddyError('ERR_AUDIT_UNAVAILABLE', message, { cause });
 }

@@ -1,13 +1,10 @@
 import type Database from 'better-sqlite3';
-import { CreddyError } from '../../errors.js';
 import type { AuditCheckpoint, AuditEvent, AuditSigningKeyRecord } from '../../model/audit.js';
 import type { AuditSealer, PruneRecord, Store } from '../port.js';
+import { PruneRecordRejected, pruneRecordRefused } from '../prune-record.js';
 import { type CheckpointDbRow, namesAnchor, type SigningKeyDbRow, toCheckpoint, toSigningKey } from '../rows.js';
 import { createAppendTransaction } from './audit-append.js';
 import type { AuditWorker } from './audit-worker-client.js';
-
-/** Thrown inside a prune step when its audit row could not be appended (the step rolls back). */
-class PruneRecordRejected extends Error {}
 
 type CheckpointMethods = Pick<
   Store['audit'],
@@ -141,26 +138,20 @@ export function sqliteAuditCheckpoints(db: Database.Database, worker?: AuditWork
       return firstFrom.get(timeMs)?.seq;
     },
     async pruneBelow(anchorSeq, record) {
-      try {
-        return pruneTx.immediate(anchorSeq, record);
-      } catch (err) {
-        if (err instanceof PruneRecordRejected) throw pruneRecordRefused(err.cause);
-        throw err;
-      }
+      return refusedRecordCoded(() => pruneTx.immediate(anchorSeq, record));
     },
     async recordPrunedStart(startSeq, record) {
-      try {
-        return recordStartTx.immediate(startSeq, record);
-      } catch (err) {
-        if (err instanceof PruneRecordRejected) throw pruneRecordRefused(err.cause);
-        throw err;
-      }
+      return refusedRecordCoded(() => recordStartTx.immediate(startSeq, record));
     },
   };
 }
 
-/** A prune step whose audit row the log refused: nothing of the step was deleted. */
-function pruneRecordRefused(cause: unknown): CreddyError {
-  const message = 'the audit log refused the audit.pruned row of this retention step; nothing of it was deleted';
-  return new CreddyError('ERR_AUDIT_UNAVAILABLE', message, { cause });
+/** Runs a transaction that appends an `audit.pruned` row; a refused row becomes its coded error. */
+function refusedRecordCoded<T>(run: () => T): T {
+  try {
+    return run();
+  } catch (err) {
+    if (err instanceof PruneRecordRejected) throw pruneRecordRefused(err.cause);
+    throw err;
+  }
 }
