@@ -29,12 +29,12 @@ export function checkConfig(ctx: CliContext, flag: string | undefined): { config
   } catch (err) {
     if (!isCreddyError(err, 'ERR_CONFIG_INVALID')) throw err;
     const problems = err.details?.['problems'] as Array<{ path: string; problem: string }> | undefined;
-    if (!problems)
-      return {
-        checks: [
-          { check: 'config', status: 'fail', message: err.message, fix: 'run creddy init, or point --config / CREDDY_CONFIG at the file' },
-        ],
-      };
+    if (!problems) {
+      // A file that could not be read says why and what to do (`details.errno`, config/load.ts):
+      // "run creddy init" would be wrong for a file that exists but is not readable.
+      const fix = err.details?.['errno'] === undefined ? { fix: 'run creddy init, or point --config / CREDDY_CONFIG at the file' } : {};
+      return { checks: [{ check: 'config', status: 'fail', message: err.message, ...fix }] };
+    }
     return {
       checks: problems.map(({ path, problem }) => ({
         check: 'config',

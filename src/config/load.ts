@@ -25,7 +25,11 @@ export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): 
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new CreddyError('ERR_CONFIG_INVALID', `cannot read config ${path}: ${unreadable(err as NodeJS.ErrnoException)}`);
+    const errno = (err as NodeJS.ErrnoException).code ?? 'error';
+    // The message carries the fix that fits the errno; `details.errno` tells callers it does.
+    throw new CreddyError('ERR_CONFIG_INVALID', `cannot read config ${path}: ${unreadable(err as NodeJS.ErrnoException)}`, {
+      details: { errno },
+    });
   }
   return parseConfig(text, path, env);
 }

@@ -231,4 +231,14 @@ describe('creddy config check', () => {
     expect(ok.code).toBe(0);
     expect(JSON.parse(ok.stdout)).toEqual({ ok: true, checks: [{ check: 'config', status: 'ok', message: `${good}: 1 backend(s)` }] });
   });
+
+  it('a config it cannot read: the reason carries its own fix, given once', async () => {
+    const missing = join(dir, 'missing.yaml');
+    const r = await runCli(['config', 'check', '--config', missing, '--json']);
+    expect(r.code).toBe(1);
+    const { checks } = JSON.parse(r.stdout) as { checks: Array<{ message: string; fix?: string }> };
+    expect(checks).toHaveLength(1);
+    expect(checks[0]!.message).toContain(`cannot read config ${missing}: ENOENT, no such file (run \`creddy init\``);
+    expect(checks[0]!.fix).toBeUndefined();
+  });
 });
