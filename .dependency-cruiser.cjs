@@ -21,9 +21,10 @@ const LAYERS = [
   ['agents'],
   ['http'],
   ['cli'],
-  ['main', 'git-credential-main'],
+  // The entries: creddy.cts is the `creddy` bin (CommonJS), which runs main.ts or get's bundle.
+  ['creddy', 'main', 'git-credential-main'],
 ];
-const name = (folder) => `^src/${folder}(/|\\.ts$)`;
+const name = (folder) => `^src/${folder}(/|\\.c?ts$)`;
 const above = (i) => LAYERS.slice(i + 1).flat();
 
 module.exports = {

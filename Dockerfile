@@ -75,7 +75,7 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY config.example.yaml ./config.example.yaml
 # `creddy` and the git helper on PATH, for `docker exec creddy creddy agent list` and the HEALTHCHECK.
-RUN ln -s /app/dist/main.js /usr/local/bin/creddy \
+RUN ln -s /app/dist/creddy.cjs /usr/local/bin/creddy \
  && ln -s /app/dist/git-credential-main.js /usr/local/bin/git-credential-creddy \
  && creddy version
 

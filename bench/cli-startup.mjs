@@ -61,7 +61,11 @@ const builds = [
     }),
 ];
 for (const build of builds) {
-  if (!existsSync(join(build.root, 'dist', 'main.js'))) throw new Error(`${build.root}/dist/main.js is missing: build it first`);
+  // The bin as package.json installs it (dist/creddy.cjs since `get` has its own bundle; older
+  // checkouts: dist/main.js), so `--compare` measures what a user runs in each.
+  const manifest = JSON.parse(readFileSync(join(build.root, 'package.json'), 'utf8'));
+  build.bin = join(build.root, typeof manifest.bin === 'string' ? manifest.bin : manifest.bin.creddy);
+  if (!existsSync(build.bin)) throw new Error(`${build.bin} is missing: build it first`);
 }
 
 const tmp = mkdtempSync(join(tmpdir(), 'creddy-cli-bench-'));
@@ -79,7 +83,7 @@ const env = {
 const series = [];
 for (const node of nodes) {
   series.push({ node, build: null, command: 'node -e 0', argv: [node.path, '-e', '0'], ms: [], cpu: [] });
-  series.push({ node, build: null, command: 'floor', argv: [node.path, join(ROOT, 'bench', 'cli-floor.mjs')], ms: [], cpu: [] });
+  series.push({ node, build: null, command: 'floor', argv: [node.path, join(ROOT, 'bench', 'cli-floor.cjs')], ms: [], cpu: [] });
   for (const build of builds) {
     for (const name of flags.commands.split(',')) {
       if (!COMMANDS[name]) throw new Error(`unknown command ${name} (${Object.keys(COMMANDS).join(', ')})`);
@@ -87,7 +91,7 @@ for (const node of nodes) {
         node,
         build,
         command: name,
-        argv: [node.path, join(build.root, 'dist', 'main.js'), ...COMMANDS[name]],
+        argv: [node.path, build.bin, ...COMMANDS[name]],
         ms: [],
         cpu: [],
       });

@@ -8,15 +8,10 @@ const argv = process.argv.slice(2);
 // tenth of the command). Same output and exit code as runCli's `--version`; any other form goes there.
 if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v') && writeVersion()) process.exit(0);
 
-// `creddy audit list --json | head -1`: the reader has what it wanted and closed the pipe. That
-// ends the command quietly, as in any Unix tool, instead of an unhandled EPIPE and a stack trace.
-process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-  if (err.code !== 'EPIPE') throw err;
-  process.exit(0);
-});
-
-// The `creddy` bin: hand argv to the CLI, exit with its code once output is flushed.
-const { runCli } = await import('./cli/index.js');
+// The CLI entry (the `creddy` bin, dist/creddy.cjs, brings every command but `get` here): hand
+// argv to the CLI, exit with its code once output is flushed.
+const [{ exitQuietlyOnEpipe }, { runCli }] = await Promise.all([import('./cli/epipe.js'), import('./cli/index.js')]);
+exitQuietlyOnEpipe();
 process.exitCode = await runCli(argv);
 // A worker of `server --workers` is done too (drained, or failed to start): its IPC channel to
 // the primary would keep the process alive. Only a process with that channel loads the cluster code.
@@ -24,7 +19,7 @@ if (process.connected) (await import('./cli/workers.js')).leaveCluster();
 
 /**
  * Writes the version line straight to file descriptor 1; true when it was written or the reader
- * had gone (EPIPE: exit 0, as the stream's handler below does). False on anything else (a
+ * had gone (EPIPE: exit 0, as exitQuietlyOnEpipe does). False on anything else (a
  * non-blocking pipe that is full, a closed descriptor): nothing was written, and the CLI prints it
  * through process.stdout as it always did.
  */

@@ -1,10 +1,8 @@
-import type { ArgsDef, CommandDef } from 'citty';
-import { redact } from '../_utils/redact.js';
-import { CreddyError, isCreddyError } from '../errors.js';
-import { normalizeArgv } from './argv.js';
-import type { ChildExit } from './exec.js';
+import type { CommandDef } from 'citty';
+import { CreddyError } from '../errors.js';
 import { type CliContext, type CliHooks, type CliIo, cliContext } from './io.js';
-import { stripAnsi, styleFor } from './style.js';
+import { reportError, runLeaf } from './run-leaf.js';
+import { styleFor } from './style.js';
 import { type LazyCommand, loadTree, resolveCommand, subCommandsOf } from './tree.js';
 import { VERSION } from './version.js';
 
@@ -107,9 +105,6 @@ export function commandTree(names: readonly string[] | 'all' = 'all'): Promise<C
   return loadTree(ROOT, COMMANDS, names);
 }
 
-/** Exit codes: 0 ok, 1 error, 2 usage; `creddy exec` exits with its child's code instead. */
-export type ExitCode = 0 | 1 | 2;
-
 /**
  * Runs the CLI and returns the exit code instead of exiting. Errors are one line
  * (`creddy: ERR_CODE: message`), never a stack trace unless `--debug`; with `--json` they are
@@ -161,37 +156,10 @@ export async function runCli(argv: string[], io: Partial<CliIo> = {}, hooks: Cli
         `unknown command "${[...path, next].join(' ')}" (${path.length ? `creddy ${path.join(' ')}` : 'creddy'} has: ${known.join(', ')})`,
       );
     }
-    // `help` takes any words (a command path); every other leaf gets unambiguous argv.
-    const leaf = path.join(' ');
-    const leafArgv =
-      leaf === 'help'
-        ? words.slice(depth)
-        : normalizeArgv((cmd.args ?? {}) as ArgsDef, words.slice(depth), rest, { passthrough: leaf === 'exec' });
-    // citty parses a leaf's flags; `--version` and help never need it.
-    const { runCommand } = await import('citty');
-    const { result } = await runCommand(cmd, { rawArgs: leafArgv, data: ctx });
-    if (isChildExit(result)) return result.exitCode;
-    return 0;
+    return await runLeaf(ctx, cmd, path.join(' '), words.slice(depth), rest, { debug, json });
   } catch (err) {
     return reportError(ctx, err, { debug, json });
   }
-}
-
-/** Prints an error as one line (or one JSON object with `--json`) and returns its exit code. */
-function reportError(ctx: CliContext, err: unknown, options: { debug: boolean; json: boolean }): number {
-  // citty's own errors (a missing required argument) are usage errors too.
-  const usage = (err as Error).name === 'CLIError' || isCreddyError(err, 'ERR_USAGE');
-  const code = isCreddyError(err) ? err.code : usage ? 'ERR_USAGE' : 'ERR_INTERNAL';
-  const message = redact(stripAnsi((err as Error).message ?? String(err)));
-  if (options.json) {
-    const details = isCreddyError(err) && err.details ? { details: err.details } : {};
-    ctx.stderr.write(`${JSON.stringify({ error: { code, message, ...details } })}\n`);
-  } else {
-    ctx.stderr.write(`creddy: ${code}: ${message}\n`);
-    if (usage) ctx.stderr.write('run with --help for usage\n');
-  }
-  if (options.debug && err instanceof Error) ctx.stderr.write(`${redact(err.stack ?? '')}\n`);
-  return usage ? 2 : 1;
 }
 
 /** The usage of the command the leading words name. */
@@ -199,10 +167,6 @@ async function printUsage(ctx: CliContext, words: string[]): Promise<void> {
   const { cmd, path } = resolveCommand(await commandTree(words.slice(0, 1)), words);
   const { renderUsage } = await import('./usage.js');
   ctx.stdout.write(renderUsage(cmd, path, styleFor(ctx.stdout, ctx.env)));
-}
-
-function isChildExit(result: unknown): result is ChildExit {
-  return typeof (result as Partial<ChildExit> | undefined)?.exitCode === 'number';
 }
 
 export { CreddyError };

@@ -1,6 +1,5 @@
 import type * as Http from 'node:http';
 import type { IncomingMessage, RequestOptions } from 'node:http';
-import { createRequire } from 'node:module';
 
 /**
  * The CLI's transport to the broker: a `fetch` over node:http(s), for the client SDK
@@ -19,7 +18,7 @@ export async function nodeFetch(input: string | URL | Request, init: RequestInit
   const url = new URL(typeof input === 'string' || input instanceof URL ? input : input.url);
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`unsupported protocol ${url.protocol}`);
   // TLS is loaded only for an https broker.
-  const { request } = builtin(url.protocol === 'https:' ? 'node:https' : 'node:http');
+  const { request } = await builtin(url.protocol === 'https:' ? 'node:https' : 'node:http');
   const body = bodyOf(init.body);
   const headers = headersOf(init.headers);
   if (body !== undefined) headers['content-length'] = String(body.byteLength);
@@ -61,10 +60,12 @@ export async function nodeFetch(input: string | URL | Request, init: RequestInit
 /**
  * node:http or node:https, without an ESM import of it: on Node 24 importing node:http copies
  * every export, and its lazy `WebSocket` export alone loads undici, ~50 ms again.
+ * `process.getBuiltinModule` is Node ≥ 20.16, and Node 24 has it; before it, an import is no
+ * dearer than a require (and keeps `node:module` out of the `get` bundle's start).
  */
-function builtin(id: 'node:http' | 'node:https'): Pick<typeof Http, 'request'> {
+async function builtin(id: 'node:http' | 'node:https'): Promise<Pick<typeof Http, 'request'>> {
   if (typeof process.getBuiltinModule === 'function') return process.getBuiltinModule(id);
-  return createRequire(import.meta.url)(id) as typeof Http;
+  return (await import(id)) as typeof Http;
 }
 
 function bodyOf(body: RequestInit['body']): Buffer | undefined {

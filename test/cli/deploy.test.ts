@@ -72,7 +72,7 @@ describe('Dockerfile and systemd unit', () => {
   it('the image: a maintained Node LTS pinned to a release, creddy on PATH as the entrypoint, readiness at the configured port', () => {
     expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:24\.\d+\.\d+-bookworm-slim(@sha256:[0-9a-f]{64})?$/m);
     expect(dockerfile).not.toMatch(/node:20/);
-    expect(dockerfile).toMatch(/ln -s \/app\/dist\/main\.js \/usr\/local\/bin\/creddy/);
+    expect(dockerfile).toMatch(/ln -s \/app\/dist\/creddy\.cjs \/usr\/local\/bin\/creddy/);
     expect(dockerfile).toMatch(/^HEALTHCHECK .* CMD \["creddy", "health"\]$/m);
     expect(dockerfile).not.toMatch(/127\.0\.0\.1:8400/); // no fixed port
     expect(dockerfile).toMatch(/^ENTRYPOINT \["creddy"\]$/m);
@@ -103,7 +103,7 @@ describe('Dockerfile and systemd unit', () => {
       try {
         // verify wants ExecStart to exist: point it at the built bin.
         const path = join(dir, 'creddy.service');
-        writeFileSync(path, unit.replace('/usr/local/bin/creddy', join(ROOT, 'dist/main.js')));
+        writeFileSync(path, unit.replace('/usr/local/bin/creddy', join(ROOT, 'dist/creddy.cjs')));
         const result = spawnSync('systemd-analyze', ['verify', path], { encoding: 'utf8' });
         expect(result.status, result.stderr).toBe(0);
         expect(result.stderr).toBe('');

@@ -124,7 +124,9 @@ describe('the packed package, installed into a fresh project', () => {
     // copy shared with an app's own hono that creddy/hono's declarations type against.
     expect(manifest.dependencies['hono']).toMatch(/^\^4\./);
     expect(manifest.peerDependencies?.['hono']).toBeUndefined();
-    const bins = await reachable(['dist/main.js', 'dist/git-credential-main.js']);
+    // The bins as package.json installs them: `creddy` is dist/creddy.cjs, which loads its `get`
+    // bundle or dist/main.js.
+    const bins = await reachable([...Object.values(manifest.bin).map((path) => path.replace(/^\.\//, '')), 'dist/main.js']);
     expect(bins.missing).toEqual([]);
     const undeclared = [...bins.packages].filter((name) => !name.startsWith('node:') && !(name in manifest.dependencies));
     expect(undeclared).toEqual([]);

@@ -33,6 +33,7 @@ export const TSC7 = join(ROOT, 'node_modules/@typescript/native/bin/tsc');
 export interface Manifest {
   readonly version: string;
   readonly types: string;
+  readonly bin: Record<string, string>;
   readonly exports: Record<string, string | { readonly types: string; readonly import: string }>;
   readonly dependencies: Record<string, string>;
   readonly peerDependencies?: Record<string, string>;

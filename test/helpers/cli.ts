@@ -33,8 +33,11 @@ export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}, input 
   return { code, stdout, stderr };
 }
 
-/** Path of the built `creddy` bin; `npm test` builds before running vitest. */
-export const BIN = resolve(import.meta.dirname, '../../dist/main.js');
+/**
+ * Path of the built `creddy` bin, as package.json installs it (`dist/creddy.cjs`: `get` from its
+ * bundle, every other command through dist/main.js); `npm test` builds before running vitest.
+ */
+export const BIN = resolve(import.meta.dirname, '../../dist/creddy.cjs');
 
 /** The built CLI with test hooks from the environment (see crash-cli.mjs). */
 export const CRASH_CLI = resolve(import.meta.dirname, 'crash-cli.mjs');

@@ -1,10 +1,8 @@
 // The least a Node CLI can do for `creddy get`: one POST with node:http, the token to stdout. No
 // argument parsing, no client, no error handling. bench/cli-startup.mjs runs it beside `node -e 0`
-// as the floor of what a `get` written in Node costs on the machine.
-import { createRequire } from 'node:module';
-
-// Not `import 'node:http'`: on Node 24 that alone loads undici (see src/cli/node-fetch.ts).
-const { request } = createRequire(import.meta.url)('node:http');
+// as the floor of what a `get` written in Node costs on the machine. CommonJS, as the `creddy`
+// bin is: an ES module entry starts Node's ES module loader too (~3 ms on Node 20).
+const { request } = require('node:http');
 const body = JSON.stringify({ backend: 'demo', scopes: ['read'] });
 const req = request(`${process.env.CREDDY_URL}/v1/credentials`, {
   method: 'POST',

@@ -1,0 +1,70 @@
+import type { ArgsDef, CommandDef } from 'citty';
+import { redact } from '../_utils/redact.js';
+import { isCreddyError } from '../errors.js';
+import { normalizeArgv } from './argv.js';
+import type { ChildExit } from './exec.js';
+import type { CliContext } from './io.js';
+import { stripAnsi } from './style.js';
+
+/** Exit codes: 0 ok, 1 error, 2 usage; `creddy exec` exits with its child's code instead. */
+export type ExitCode = 0 | 1 | 2;
+
+/** How one run reports an error: `--debug` adds the stack, `--json` makes it one JSON object. */
+export interface ErrorStyle {
+  readonly debug: boolean;
+  readonly json: boolean;
+}
+
+/**
+ * Runs one leaf command (`creddy get`, `creddy audit list`, …) on the words after its name and
+ * returns its exit code; an error is reported on `ctx.stderr` as `reportError` does. `leaf` is
+ * the command's path (`audit list`): `help` takes its words as they are, `exec` keeps the words
+ * after `--` for its child, and every other leaf gets argv that citty cannot misread
+ * (`normalizeArgv`).
+ *
+ * The full CLI (`runCli`) and `creddy get`'s own entry (`get-main.ts`) both run commands here,
+ * so a command parses and fails the same way whichever started it.
+ */
+export async function runLeaf<T extends ArgsDef>(
+  ctx: CliContext,
+  cmd: CommandDef<T>,
+  leaf: string,
+  words: string[],
+  rest: string[] | null,
+  style: ErrorStyle,
+): Promise<number> {
+  try {
+    const leafArgv = leaf === 'help' ? words : normalizeArgv((cmd.args ?? {}) as ArgsDef, words, rest, { passthrough: leaf === 'exec' });
+    // citty parses a leaf's flags; `--version` and help never need it.
+    const { runCommand } = await import('citty');
+    const { result } = await runCommand(cmd, { rawArgs: leafArgv, data: ctx });
+    return isChildExit(result) ? result.exitCode : 0;
+  } catch (err) {
+    return reportError(ctx, err, style);
+  }
+}
+
+/**
+ * Prints an error as one line (`creddy: ERR_CODE: message`; never a stack trace unless
+ * `--debug`), or as one JSON object with `--json` (`{"error": {"code", "message", "details"?}}`),
+ * and returns its exit code: 2 for a usage error, 1 for any other.
+ */
+export function reportError(ctx: CliContext, err: unknown, style: ErrorStyle): ExitCode {
+  // citty's own errors (a missing required argument) are usage errors too.
+  const usage = (err as Error).name === 'CLIError' || isCreddyError(err, 'ERR_USAGE');
+  const code = isCreddyError(err) ? err.code : usage ? 'ERR_USAGE' : 'ERR_INTERNAL';
+  const message = redact(stripAnsi((err as Error).message ?? String(err)));
+  if (style.json) {
+    const details = isCreddyError(err) && err.details ? { details: err.details } : {};
+    ctx.stderr.write(`${JSON.stringify({ error: { code, message, ...details } })}\n`);
+  } else {
+    ctx.stderr.write(`creddy: ${code}: ${message}\n`);
+    if (usage) ctx.stderr.write('run with --help for usage\n');
+  }
+  if (style.debug && err instanceof Error) ctx.stderr.write(`${redact(err.stack ?? '')}\n`);
+  return usage ? 2 : 1;
+}
+
+function isChildExit(result: unknown): result is ChildExit {
+  return typeof (result as Partial<ChildExit> | undefined)?.exitCode === 'number';
+}
