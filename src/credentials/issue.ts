@@ -259,9 +259,9 @@ async function issue(services: Services, ctx: RequestContext, body: IssueRequest
  * another replica), escapes all three. Its append therefore compares the agent record with the
  * one the request was judged by (`AuditEntry.holder`), inside the commit, under the lock every
  * agent change takes too: either the change committed first and the append reports it
- * (`holderChanged`), or it commits after this row, and the credential was issued before it (a
- * scan then revokes it). Reported, and the change takes the credential away, it is revoked here and
- * the request refused as the agent's next request would be:
+ * (`holderChanged`), or it commits after this row, and the credential was issued before it (the
+ * scan of a revocation or a grant's removal then sees it). Reported, and the change takes the
+ * credential away, it is revoked here and the request refused as the agent's next request would be:
  * - revoked: 401 ERR_AGENT_REVOKED;
  * - its token rotated: 401 ERR_UNAUTHENTICATED (the old token matches no agent now);
  * - a grant its scopes needed removed: 403 ERR_SCOPE_DENIED, naming the scope.

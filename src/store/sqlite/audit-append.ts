@@ -23,11 +23,13 @@ export function createAppendTransaction(
      VALUES (@seq, @time, @type, @outcome, @actor, @agent, @backend, @scopes, @jti, @kid, @reason, @clientIp, @requestId, @details, @prevHash, @hash, @keyId)`,
   );
   const insertCredential = db.prepare(INSERT_CREDENTIAL_SQL);
-  // Read under the write lock, which every agent change takes too (revocation, token rotation,
-  // grants: agent-revoke.ts, and the `agent.*` changes below): either the change committed before
-  // this transaction began, and this read sees it, or it commits after this one, and its scan of
-  // the agent's credentials (revocation, a grant removed) sees this row. One indexed read per
-  // credential, in process (on the audit worker's thread in a server): no round trip.
+  // An issuance's holder (the agent record it was judged by) against the record now, read under
+  // the write lock, which every agent change takes too (revocation: agent-revoke.ts; token
+  // rotation and grants: the `agent.*` changes below): either the change committed before this
+  // transaction began, and this read sees it, or it commits after this one, and this credential
+  // was issued before it (the scan of a revocation or a grant's removal sees this row). One
+  // indexed read per credential, in process (on the audit worker's thread in a server): no round
+  // trip; a row comes back only when the record differs (almost never).
   const holderRow = db.prepare<{ id: string; tokenHash: string; grants: string }, HolderRow>(
     `SELECT ${HOLDER_COLUMNS_SQL} FROM (SELECT @id AS id, @tokenHash AS token_hash, @grants AS grants) AS e
      LEFT JOIN agents AS a ON a.id = e.id WHERE ${HOLDER_DIFFERS_SQL}`,
