@@ -1,10 +1,10 @@
 import { nowSeconds } from '../_utils/clock.js';
 import { sha256Hex } from '../_utils/ids.js';
-import { revokeRecord } from '../credentials/revoke.js';
+import { GRANT_REVOKED_REASON, revokeRecord } from '../credentials/revoke.js';
 import { CreddyError } from '../errors.js';
 import type { AgentRecord, Grant } from '../model/agent.js';
 import { auditEvent } from '../model/audit.js';
-import { coveredBy } from '../policy/scopes.js';
+import { uncoveredScope } from '../policy/grants.js';
 import type { Services } from '../services.js';
 import { agentFacts } from './facts.js';
 import { newAgentToken } from './token.js';
@@ -87,9 +87,8 @@ export async function updateAgent(
 async function revokeUncovered(services: Services, agent: AgentRecord, actor: string): Promise<number> {
   let revoked = 0;
   for (const record of await services.store.credentials.listActive(agent.name, nowSeconds(services.clock))) {
-    const patterns = agent.grants.filter((g) => g.backend === record.backend).map((g) => g.scope);
-    if (record.scopes.every((scope) => coveredBy(patterns, scope))) continue;
-    const done = await revokeRecord(services, record, { actor, clientIp: null, requestId: null, reason: 'grant.revoked' });
+    if (uncoveredScope(agent.grants, record) === undefined) continue;
+    const done = await revokeRecord(services, record, { actor, clientIp: null, requestId: null, reason: GRANT_REVOKED_REASON });
     if (done) revoked++;
   }
   return revoked;

@@ -2,14 +2,15 @@ import type { Logger } from '../_utils/logger.js';
 import { CreddyError, isCreddyError } from '../errors.js';
 import type { Metrics } from '../metrics/port.js';
 import type { AuditRow } from '../model/audit.js';
-import type { AppendedRows, AuditEntry, AuditSealer, Store } from '../store/port.js';
+import type { AppendedRows, AuditEntry, AuditSealer, HolderChange, Store } from '../store/port.js';
 import { createExpiryQueue, type Expirable } from './expiry-queue.js';
 
 /**
- * A committed row, as the writer answers it. `holderRevoked`: the entry's `holder` (the agent
- * record its credential is issued to) was revoked when the row committed (`AppendedRows`).
+ * A committed row, as the writer answers it. `holderChanged`: the entry's `holder` (the agent
+ * record its credential is issued to) was no longer the record the request was judged by when the
+ * row committed, and how it stood then (`AppendedRows`).
  */
-export type WrittenRow = AuditRow & { readonly holderRevoked?: true };
+export type WrittenRow = AuditRow & { readonly holderChanged?: HolderChange };
 
 /** Appends audit entries durably; every caller waits for its own row or a 503. */
 export interface AuditWriter {
@@ -133,7 +134,12 @@ export function createAuditWriter(options: {
       if (!p.timedOut) {
         p.settled = true;
         // A copy only in the rare case: the rows of a batch keep one shape.
-        p.resolve(rows.holderRevoked?.includes(i) ? { ...row, holderRevoked: true } : row);
+        const changed = rows.holderChanged?.find((c) => c.entry === i);
+        p.resolve(
+          changed
+            ? { ...row, holderChanged: { revoked: changed.revoked, tokenRotated: changed.tokenRotated, grants: changed.grants } }
+            : row,
+        );
         continue;
       }
       logger.error('audit row committed after its request failed closed; compensating', { seq: row.seq, type: row.type });

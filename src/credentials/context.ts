@@ -7,6 +7,11 @@ export interface AgentCaller {
   readonly id: string;
   readonly name: string;
   readonly grants: readonly Grant[];
+  /**
+   * The record's token digest when this request authenticated (a key-pair agent's is of a value
+   * never shown): with `id` and `grants`, what an issuance's commit compares the record with.
+   */
+  readonly tokenHash: string;
   /** Every credential must be DPoP-bound (the agent's `require_dpop`). */
   readonly requireDpop?: boolean;
   /** Thumbprint of the key whose client assertion authenticated this request (key-pair agents). */
@@ -47,6 +52,7 @@ export function agentCaller(agent: AgentRecord, keyJkt?: string): AgentCaller {
     id: agent.id,
     name: agent.name,
     grants: agent.grants,
+    tokenHash: agent.tokenHash,
     ...(agent.requireDpop ? { requireDpop: true } : {}),
     ...(keyJkt === undefined ? {} : { keyJkt }),
   };

@@ -8,14 +8,15 @@ import { revocationHandleAad, seal } from '../keys/kek.js';
 import type { BackendInstruments } from '../metrics/port.js';
 import { auditEvent } from '../model/audit.js';
 import type { CredentialRecord } from '../model/credential.js';
-import { decideScopes } from '../policy/grants.js';
+import { decideScopes, uncoveredScope } from '../policy/grants.js';
 import { SCOPE_MAX_LENGTH } from '../policy/scopes.js';
 import { decideTtl, type TtlBound } from '../policy/ttl.js';
 import type { Services } from '../services.js';
+import type { HolderChange } from '../store/port.js';
 import type { IssueResponse, TtlDecision } from '../wire.js';
 import type { Caller, RequestContext } from './context.js';
 import { type IssuanceProof, issuanceBinding } from './dpop-binding.js';
-import { AGENT_REVOKED_REASON, KEY_REMOVED_REASON, revokeRecord } from './revoke.js';
+import { AGENT_REVOKED_REASON, GRANT_REVOKED_REASON, KEY_REMOVED_REASON, revokeRecord, TOKEN_ROTATED_REASON } from './revoke.js';
 
 /** How long a backend may take to mint (including its retries) before the request fails. */
 export const MINT_DEADLINE_MS = 20_000;
@@ -196,8 +197,8 @@ async function issue(services: Services, ctx: RequestContext, body: IssueRequest
   try {
     written = await services.audit.write({
       credential,
-      // An agent's credential is checked against its record inside the commit (refuseRevokedHolder).
-      ...(caller.kind === 'agent' ? { holder: caller.id } : {}),
+      // An agent's credential is checked against its record inside the commit (refuseChangedHolder).
+      ...(caller.kind === 'agent' ? { holder: { id: caller.id, tokenHash: caller.tokenHash, grants: caller.grants } } : {}),
       event: auditEvent({
         ...base,
         time: clock.now(),
@@ -233,7 +234,7 @@ async function issue(services: Services, ctx: RequestContext, body: IssueRequest
     }
     throw err;
   }
-  if (written.holderRevoked) await refuseRevokedHolder(services, ctx, credential);
+  if (written.holderChanged) await refuseChangedHolder(services, ctx, credential, written.holderChanged);
   if (caller.kind === 'agent' && caller.keyJkt !== undefined) await refuseIfKeyRemoved(services, ctx, credential, caller.keyJkt);
 
   return {
@@ -250,14 +251,21 @@ async function issue(services: Services, ctx: RequestContext, body: IssueRequest
 }
 
 /**
- * `agent revoke` revokes what the agent holds by scanning its active credentials once the
- * revocation has committed. A request that authenticated before the revocation and commits its
- * row after that scan (its downstream mint or audit write was slow; on another replica) is not in
- * it. Its append therefore reads the agent record inside the commit, under the lock every agent
- * revocation takes too (`AuditEntry.holder`): either the revocation committed first and the append
- * reports it, or it commits after this row, and its scan revokes the credential. Reported, the
- * credential is revoked here and the request refused as the agent's next request would be (401
- * ERR_AGENT_REVOKED): nothing obtained by a revoked agent is handed out after its revocation.
+ * An agent's record can change while one of its requests is served: `agent revoke`, `agent
+ * rotate-token`, `agent revoke-grant`. Revocation and a grant's removal revoke what the agent holds
+ * by scanning its active credentials once the change has committed; a rotation promises the old
+ * token is refused from then on. A request that authenticated and passed its policy checks before
+ * the change, and commits its row after it (its downstream mint or audit write was slow; on
+ * another replica), escapes all three. Its append therefore compares the agent record with the
+ * one the request was judged by (`AuditEntry.holder`), inside the commit, under the lock every
+ * agent change takes too: either the change committed first and the append reports it
+ * (`holderChanged`), or it commits after this row, and the credential was issued before it (the
+ * scan of a revocation or a grant's removal then sees it). Reported, and the change takes the
+ * credential away, it is revoked here and the request refused as the agent's next request would be:
+ * - revoked: 401 ERR_AGENT_REVOKED;
+ * - its token rotated: 401 ERR_UNAUTHENTICATED (the old token matches no agent now);
+ * - a grant its scopes needed removed: 403 ERR_SCOPE_DENIED, naming the scope.
+ * A change that takes nothing from it (a grant added, one it did not need removed) hands it out.
  *
  * Why in the commit rather than after it, as `refuseIfKeyRemoved` does: issuance is the hot
  * path, and a store read after every commit would cost each request a round trip (PostgreSQL) for
@@ -266,12 +274,40 @@ async function issue(services: Services, ctx: RequestContext, body: IssueRequest
  * (SQLite) — it costs no round trip, holds on every replica and process sharing the store, and
  * answers for any way the agent authenticated (bearer token or key pair).
  */
-function refuseRevokedHolder(services: Services, ctx: RequestContext, credential: CredentialRecord): Promise<never> {
+async function refuseChangedHolder(
+  services: Services,
+  ctx: RequestContext,
+  credential: CredentialRecord,
+  now: HolderChange,
+): Promise<void> {
   // The agent's own scan may win the revocation; either way the token is not handed out.
+  if (now.revoked) {
+    return revokeAndRefuse(services, ctx, credential, {
+      reason: AGENT_REVOKED_REASON,
+      what: 'agent was revoked',
+      refusal: new CreddyError('ERR_AGENT_REVOKED', 'the agent was revoked while this request was served; its credential is revoked'),
+    });
+  }
+  if (now.tokenRotated) {
+    return revokeAndRefuse(services, ctx, credential, {
+      reason: TOKEN_ROTATED_REASON,
+      what: "agent's token was rotated",
+      refusal: new CreddyError(
+        'ERR_UNAUTHENTICATED',
+        "the agent's token was rotated while this request was served; its credential is revoked",
+      ),
+    });
+  }
+  const scope = uncoveredScope(now.grants, credential);
+  if (scope === undefined) return;
   return revokeAndRefuse(services, ctx, credential, {
-    reason: AGENT_REVOKED_REASON,
-    what: 'agent was revoked',
-    refusal: new CreddyError('ERR_AGENT_REVOKED', 'the agent was revoked while this request was served; its credential is revoked'),
+    reason: GRANT_REVOKED_REASON,
+    what: 'grant was removed',
+    refusal: new CreddyError(
+      'ERR_SCOPE_DENIED',
+      `scope "${scope}" is no longer granted to this agent on backend "${credential.backend}": the grant was removed while this request was served; its credential is revoked`,
+      { details: { scope } },
+    ),
   });
 }
 

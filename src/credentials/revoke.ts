@@ -33,6 +33,15 @@ export const KEY_REMOVED_REASON = 'agent.key_removed';
 /** The `reason` of the `credential.revoked` rows written when an agent is revoked. */
 export const AGENT_REVOKED_REASON = 'agent.revoked';
 
+/** The `reason` of the `credential.revoked` rows written when a grant an agent's credential needs is removed. */
+export const GRANT_REVOKED_REASON = 'grant.revoked';
+
+/**
+ * The `reason` of the `credential.revoked` row of a credential asked for with an agent token that
+ * was rotated before the credential committed (credentials/issue.ts).
+ */
+export const TOKEN_ROTATED_REASON = 'agent.token_rotated';
+
 /**
  * Deny-lists one credential, revokes its downstream part where possible, and audits it. Returns
  * undefined when it was already revoked — also when another request, replica or `agent revoke`

@@ -86,3 +86,16 @@ export function parseGrant(
   }
   return { backend, scope };
 }
+
+/**
+ * The first of a credential's scopes that `grants` (an agent's, now) no longer cover on its
+ * backend; undefined when they cover them all. What removing a grant takes away: the credentials
+ * `agent revoke-grant` revokes, and an issuance in flight it refuses (credentials/issue.ts).
+ */
+export function uncoveredScope(
+  grants: ReadonlyArray<{ readonly backend: string; readonly scope: string }>,
+  credential: { readonly backend: string; readonly scopes: readonly string[] },
+): string | undefined {
+  const patterns = grants.filter((g) => g.backend === credential.backend).map((g) => g.scope);
+  return credential.scopes.find((scope) => !coveredBy(patterns, scope));
+}

@@ -6,7 +6,7 @@
  * bearer tokens are SHA-256 digests, private keys, revocation handles and secret values are sealed under the KEK
  * before they reach the store.
  */
-import type { AgentRecord } from '../model/agent.js';
+import type { AgentRecord, Grant } from '../model/agent.js';
 import type { AgentKeyRecord } from '../model/agent-key.js';
 import type {
   AuditCheckpoint,
@@ -106,20 +106,45 @@ export interface AuditEntry {
   /** A state change the event records, committed in the same transaction as its row. */
   readonly change?: StateChange;
   /**
-   * With `credential`: the id of the agent record it is issued to. The append looks that record
-   * up inside its transaction, after the audit chain's lock (which every agent revocation takes
-   * too), and reports the entry in `AppendedRows.holderRevoked` if it was revoked by then: an
-   * issuance authenticated before a revocation that commits after it is told so, at no extra
-   * round trip (credentials/issue.ts).
+   * With `credential`: the agent record it is issued to, as the request was judged by it. The
+   * append reads that record inside its transaction, after the audit chain's lock (which every
+   * agent change takes too: revocation, token rotation, grants), and reports the entry in
+   * `AppendedRows.holderChanged` if it is no longer that record: an issuance authenticated before
+   * a change that commits after it is told so, at no extra round trip (credentials/issue.ts).
    */
-  readonly holder?: string;
+  readonly holder?: HolderStamp;
+}
+
+/** The agent record an issuance was judged by, as the request authenticated (`AuditEntry.holder`). */
+export interface HolderStamp {
+  /** The record's id. */
+  readonly id: string;
+  /** The record's token digest then (never the token): another one at the commit means a rotation. */
+  readonly tokenHash: string;
+  /** The record's grants then. */
+  readonly grants: readonly Grant[];
 }
 
 /**
- * What `audit.append` answers: the rows, in entry order. `holderRevoked` lists the indexes of
- * entries whose `holder` was a revoked agent record when they committed; absent when none was.
+ * An entry's holder record as it stood at the commit, when it was no longer the one its request
+ * was judged by (`AuditEntry.holder`). The store reports what differs; whether that still allows
+ * the credential is policy, decided by the caller.
  */
-export type AppendedRows = AuditRow[] & { holderRevoked?: readonly number[] };
+export interface HolderChange {
+  /** Revoked (or gone). */
+  readonly revoked: boolean;
+  /** Its token digest is another one: the token was rotated. */
+  readonly tokenRotated: boolean;
+  /** Its grants at the commit (changed, or only written differently). */
+  readonly grants: readonly Grant[];
+}
+
+/**
+ * What `audit.append` answers: the rows, in entry order. `holderChanged` names the entries (by
+ * index) whose `holder` was no longer the record they were judged by when they committed; absent
+ * when none was (almost always).
+ */
+export type AppendedRows = AuditRow[] & { holderChanged?: ReadonlyArray<HolderChange & { readonly entry: number }> };
 
 /**
  * State changes that must never exist without their audit row (nor the row without them). They
@@ -293,7 +318,7 @@ export interface Store {
   readonly audit: {
     /**
      * Appends entries in one durable transaction, chaining each row with `seal`; reports entries
-     * whose `holder` was revoked by then (`AppendedRows.holderRevoked`).
+     * whose `holder` record changed by then (`AppendedRows.holderChanged`).
      */
     append(entries: readonly AuditEntry[], seal: AuditSealer): Promise<AppendedRows>;
     query(filter: AuditFilter): Promise<AuditRow[]>;

@@ -14,14 +14,7 @@ import { runCli } from '../helpers/cli.js';
 import { eventually, issue } from '../helpers/harness.js';
 import { adminQuery } from '../helpers/pg.js';
 import { type ReplicaSet, startReplicas } from '../replicas/harness.js';
-
-/** Holds the fake's next token mint until `release()`; `started` resolves once the mint arrived. */
-function holdNextMint(gh: FakeGitHub): { started: Promise<void>; release: () => void } {
-  let release!: () => void;
-  gh.faults.push({ until: new Promise<void>((r) => (release = r)) });
-  const before = gh.requests.length;
-  return { started: eventually(() => gh.requests.length > before), release };
-}
+import { holdNextMint } from './hold-mint.js';
 
 const GH_BODY = { backend: 'gh', scopes: ['contents:read'] };
 

@@ -31,7 +31,11 @@ describe('audit batch wire format', () => {
     });
   const entries: AuditEntry[] = [
     { event: event('a'), credential: credential('a', new Uint8Array([0, 1, 2, 250, 255])) },
-    { event: event('b'), credential: credential('b', null), holder: 'agent-record-1' },
+    {
+      event: event('b'),
+      credential: credential('b', null),
+      holder: { id: 'agent-record-1', tokenHash: 'ab'.repeat(32), grants: [{ backend: 'demo', scope: 'read' }] },
+    },
     { event: event('c'), change: { kind: 'agent.revoke', name: 'bot', at: 1_700_000_001 } },
   ];
 
@@ -56,7 +60,7 @@ describe('audit batch wire format', () => {
     expect(rowsFromResult(entries, batchResult(rows))).toEqual(rows);
   });
 
-  it('carries which entries found their holder revoked, and only when one did', () => {
+  it('carries which entries found their holder record changed, and how, only when one did', () => {
     const rows: AppendedRows = [0, 1, 2].map((i) => ({
       ...entries[i]!.event,
       seq: 1 + i,
@@ -64,10 +68,11 @@ describe('audit batch wire format', () => {
       hash: `h${1 + i}`,
       keyId: 'k',
     }));
-    expect(rowsFromResult(entries, batchResult(rows)).holderRevoked).toBeUndefined();
-    rows.holderRevoked = [1];
-    expect(JSON.parse(JSON.stringify(batchResult(rows)))).toMatchObject({ holderRevoked: [1] });
-    expect(rowsFromResult(entries, JSON.parse(JSON.stringify(batchResult(rows)))).holderRevoked).toEqual([1]);
+    expect(rowsFromResult(entries, batchResult(rows)).holderChanged).toBeUndefined();
+    const changed = [{ entry: 1, revoked: false, tokenRotated: true, grants: [{ backend: 'demo', scope: 'write' }] }];
+    rows.holderChanged = changed;
+    expect(JSON.parse(JSON.stringify(batchResult(rows)))).toMatchObject({ holderChanged: changed });
+    expect(rowsFromResult(entries, JSON.parse(JSON.stringify(batchResult(rows)))).holderChanged).toEqual(changed);
   });
 
   it('sends the sealer key as hex, computed once per sealer', () => {

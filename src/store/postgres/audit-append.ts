@@ -1,5 +1,6 @@
 import { type AuditRow, GENESIS_HASH } from '../../model/audit.js';
 import { AuditRejected, auditEntries } from '../audit-rejected.js';
+import { grantsText, HOLDER_COLUMNS_SQL, HOLDER_DIFFERS_SQL, type HolderRow, holderChange } from '../holder-change.js';
 import type { AppendedRows, AuditEntry, AuditSealer, KeyAudit, StateChange } from '../port.js';
 import { AUDIT_COLUMNS, auditValues, CREDENTIAL_COLUMNS, credentialValues, insertMany } from '../rows.js';
 import { applyAgentKeyChange, replaceAgentKeys } from './agent-keys.js';
@@ -20,7 +21,7 @@ async function apply(tx: Tx, change: StateChange): Promise<void> {
       // caller checks the row afterwards, as on SQLite.
       const inserted = await tx.query(
         'INSERT INTO agents (id, name, token_hash, grants, created_at, expires_at, revoked_at, require_dpop) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7) ON CONFLICT DO NOTHING',
-        [a.id, a.name, a.tokenHash, JSON.stringify(a.grants), a.createdAt, a.expiresAt, a.requireDpop === true],
+        [a.id, a.name, a.tokenHash, grantsText(a.grants), a.createdAt, a.expiresAt, a.requireDpop === true],
       );
       if (inserted.rowCount === 1) await replaceAgentKeys(tx, a.name, change.keys ?? []);
       return;
@@ -28,7 +29,7 @@ async function apply(tx: Tx, change: StateChange): Promise<void> {
     case 'agent.update':
       await tx.query('UPDATE agents SET token_hash = $1, grants = $2, expires_at = $3 WHERE id = $4 AND revoked_at IS NULL', [
         change.tokenHash,
-        JSON.stringify(change.grants),
+        grantsText(change.grants),
         change.expiresAt,
         change.id,
       ]);
@@ -50,20 +51,34 @@ async function apply(tx: Tx, change: StateChange): Promise<void> {
  */
 export async function appendInTx(tx: Tx, entries: readonly AuditEntry[], seal: AuditSealer): Promise<AppendedRows> {
   await lockAuditChain(tx);
-  const holders = entries.flatMap((e) => (e.holder === undefined ? [] : [e.holder]));
-  // The holders' revocation is read in the same statement as the head, under the chain's lock,
-  // which every agent revocation takes too (agent-revoke.ts): either the revocation committed
-  // before this statement's snapshot, and it is seen here, or it commits after this transaction,
-  // and its scan of the agent's credentials sees these rows. No round trip of its own: the head
-  // is read anyway.
+  // The entries' holders, as parallel arrays: the entry's index, the record it was judged by.
+  const holders = { entry: [] as number[], id: [] as string[], tokenHash: [] as string[], grants: [] as string[] };
+  entries.forEach(({ holder }, i) => {
+    if (holder === undefined) return;
+    holders.entry.push(i);
+    holders.id.push(holder.id);
+    holders.tokenHash.push(holder.tokenHash);
+    holders.grants.push(grantsText(holder.grants));
+  });
+  // The holders' records are compared in the same statement as the head is read, under the
+  // chain's lock, which every agent change takes too (revocation: agent-revoke.ts; token rotation
+  // and grants: the `agent.*` changes below): either the change committed before this statement's
+  // snapshot, and it is seen here, or it commits after this transaction, and these credentials
+  // were issued before it (a revocation's or a grant removal's scan sees these rows). No round trip
+  // of its own, the head being read anyway; only differing records come back (almost never one).
   const head = (
-    await tx.query<{ seq: number | null; hash: string | null; revoked: string[] }>(
+    await tx.query<{ seq: number | null; hash: string | null; changed: Array<HolderRow & { entry: number }> | null }>(
       {
         name: 'audit-head-holders',
-        text: `SELECT h.seq, h.hash, ARRAY(SELECT id FROM agents WHERE id = ANY($1::text[]) AND revoked_at IS NOT NULL) AS revoked
+        text: `SELECT h.seq, h.hash,
+                 (SELECT json_agg(json_build_object('entry', e.entry, 'revoked', d.revoked, 'token_rotated', d.token_rotated, 'grants', d.grants))
+                    FROM unnest($1::int[], $2::text[], $3::text[], $4::text[]) AS e(entry, id, token_hash, grants)
+                    LEFT JOIN agents AS a ON a.id = e.id
+                    CROSS JOIN LATERAL (SELECT ${HOLDER_COLUMNS_SQL}) AS d
+                   WHERE ${HOLDER_DIFFERS_SQL}) AS changed
                FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1) AS h ON true`,
       },
-      [holders],
+      [holders.entry, holders.id, holders.tokenHash, holders.grants],
     )
   ).rows[0]!;
   const credentials = entries.flatMap((e) => (e.credential ? [credentialValues(e.credential)] : []));
@@ -87,10 +102,7 @@ export async function appendInTx(tx: Tx, entries: readonly AuditEntry[], seal: A
     const { text, values } = insertMany('audit_events', AUDIT_COLUMNS, chunk.map(auditValues));
     await tx.query(text, values);
   }
-  if (head.revoked.length > 0) {
-    const revoked = new Set(head.revoked);
-    rows.holderRevoked = entries.flatMap((e, i) => (e.holder !== undefined && revoked.has(e.holder) ? [i] : []));
-  }
+  if (head.changed) rows.holderChanged = head.changed.map((row) => ({ entry: row.entry, ...holderChange(row) }));
   return rows;
 }
 

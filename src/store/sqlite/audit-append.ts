@@ -1,7 +1,8 @@
 import type Database from 'better-sqlite3';
 import { type AuditRow, GENESIS_HASH } from '../../model/audit.js';
 import { AuditRejected, auditEntries } from '../audit-rejected.js';
-import type { AppendedRows, AuditEntry, AuditSealer, KeyAudit, StateChange } from '../port.js';
+import { grantsText, HOLDER_COLUMNS_SQL, HOLDER_DIFFERS_SQL, type HolderRow, holderChange } from '../holder-change.js';
+import type { AppendedRows, AuditEntry, AuditSealer, HolderChange, KeyAudit, StateChange } from '../port.js';
 import { agentKeyWrites } from './agent-keys.js';
 import { credentialParams, INSERT_CREDENTIAL_SQL } from './credentials.js';
 
@@ -22,11 +23,17 @@ export function createAppendTransaction(
      VALUES (@seq, @time, @type, @outcome, @actor, @agent, @backend, @scopes, @jti, @kid, @reason, @clientIp, @requestId, @details, @prevHash, @hash, @keyId)`,
   );
   const insertCredential = db.prepare(INSERT_CREDENTIAL_SQL);
-  // Read under the write lock, which every agent revocation takes too (agent-revoke.ts): either
-  // the revocation committed before this transaction began, and this read sees it, or it commits
-  // after this one, and its scan of the agent's credentials sees this row. One indexed read per
-  // credential, in process (on the audit worker's thread in a server): no round trip.
-  const holderRevoked = db.prepare<[string], number>('SELECT 1 FROM agents WHERE id = ? AND revoked_at IS NOT NULL').pluck();
+  // An issuance's holder (the agent record it was judged by) against the record now, read under
+  // the write lock, which every agent change takes too (revocation: agent-revoke.ts; token
+  // rotation and grants: the `agent.*` changes below): either the change committed before this
+  // transaction began, and this read sees it, or it commits after this one, and this credential
+  // was issued before it (the scan of a revocation or a grant's removal sees this row). One
+  // indexed read per credential, in process (on the audit worker's thread in a server): no round
+  // trip; a row comes back only when the record differs (almost never).
+  const holderRow = db.prepare<{ id: string; tokenHash: string; grants: string }, HolderRow>(
+    `SELECT ${HOLDER_COLUMNS_SQL} FROM (SELECT @id AS id, @tokenHash AS token_hash, @grants AS grants) AS e
+     LEFT JOIN agents AS a ON a.id = e.id WHERE ${HOLDER_DIFFERS_SQL}`,
+  );
   const changes = {
     'agent.create': db.prepare(
       'INSERT OR IGNORE INTO agents (id, name, token_hash, grants, created_at, expires_at, revoked_at, require_dpop) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)',
@@ -43,7 +50,7 @@ export function createAppendTransaction(
           a.id,
           a.name,
           a.tokenHash,
-          JSON.stringify(a.grants),
+          grantsText(a.grants),
           a.createdAt,
           a.expiresAt,
           a.requireDpop ? 1 : 0,
@@ -52,7 +59,7 @@ export function createAppendTransaction(
         return;
       }
       case 'agent.update':
-        changes[change.kind].run(change.tokenHash, JSON.stringify(change.grants), change.expiresAt, change.id);
+        changes[change.kind].run(change.tokenHash, grantsText(change.grants), change.expiresAt, change.id);
         return;
       case 'agent.key.add':
       case 'agent.key.remove':
@@ -67,10 +74,13 @@ export function createAppendTransaction(
     let seq = head?.seq ?? 0;
     let prevHash = head?.hash ?? GENESIS_HASH;
     const rows: AppendedRows = [];
-    const revoked: number[] = [];
+    const changed: Array<HolderChange & { entry: number }> = [];
     for (const { event, credential, change, holder } of entries) {
       if (credential) insertCredential.run(credentialParams(credential));
-      if (holder !== undefined && holderRevoked.get(holder) !== undefined) revoked.push(rows.length);
+      if (holder !== undefined) {
+        const differs = holderRow.get({ id: holder.id, tokenHash: holder.tokenHash, grants: grantsText(holder.grants) });
+        if (differs) changed.push({ entry: rows.length, ...holderChange(differs) });
+      }
       if (change) apply(change);
       seq += 1;
       const draft = { ...event, seq, prevHash };
@@ -83,7 +93,7 @@ export function createAppendTransaction(
       rows.push(row);
       prevHash = row.hash;
     }
-    if (revoked.length > 0) rows.holderRevoked = revoked;
+    if (changed.length > 0) rows.holderChanged = changed;
     return rows;
   });
 }

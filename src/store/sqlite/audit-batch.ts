@@ -29,8 +29,8 @@ export interface BatchResult {
   /** Every row's hash, in order, joined by ','. */
   readonly hashes: string;
   readonly keyId: string;
-  /** `AppendedRows.holderRevoked`, when an entry's holder was revoked (almost never). */
-  readonly holderRevoked?: readonly number[];
+  /** `AppendedRows.holderChanged`, when an entry's holder record changed (almost never). */
+  readonly holderChanged?: AppendedRows['holderChanged'];
 }
 
 const wireSealers = new WeakMap<PortableSealer, WireSealer>();
@@ -72,14 +72,14 @@ export function decodeBatch(batch: EncodedBatch): AuditEntry[] {
 export function batchResult(rows: AppendedRows): BatchResult {
   const first = rows[0]!;
   const result = { seq: first.seq, prevHash: first.prevHash, hashes: rows.map((r) => r.hash).join(','), keyId: first.keyId };
-  return rows.holderRevoked ? { ...result, holderRevoked: rows.holderRevoked } : result;
+  return rows.holderChanged ? { ...result, holderChanged: rows.holderChanged } : result;
 }
 
 /** The rows on the main thread, from the entries it sent and the worker's answer. */
 export function rowsFromResult(entries: readonly AuditEntry[], result: BatchResult): AppendedRows {
   const hashes = result.hashes.split(',');
   const rows: AppendedRows = [];
-  if (result.holderRevoked) rows.holderRevoked = result.holderRevoked;
+  if (result.holderChanged) rows.holderChanged = result.holderChanged;
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i]!.event;
     // Field by field: one object of one shape per row (a spread here was the third largest

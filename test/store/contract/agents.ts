@@ -1,5 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { agent, event, failingSealer, type StoreUnderTest, seal } from '../fixture.js';
+import type { AuditEntry, HolderStamp } from '../../../src/store/port.js';
+import { agent, credential, event, failingSealer, type StoreUnderTest, seal, unique } from '../fixture.js';
 
 /** Agent records: one per `agent create`, names reusable after revocation, updates by id. */
 export function agentContract(sut: () => StoreUnderTest): void {
@@ -87,6 +89,49 @@ export function agentContract(sut: () => StoreUnderTest): void {
       expect(err).toMatchObject({ code: 'ERR_AUDIT_UNAVAILABLE' });
       expect((await store.agents.byName(a.name))?.revokedAt).toBeNull();
       expect(await store.audit.head()).toEqual(head);
+    });
+
+    it("an issuance's append reports its holder record when it is no longer the one it was judged by, and how", async () => {
+      const { store } = sut();
+      const a = agent();
+      await store.audit.append([{ event: event(), change: { kind: 'agent.create', agent: a } }], seal);
+      const stamp: HolderStamp = { id: a.id, tokenHash: a.tokenHash, grants: a.grants };
+      const issue = (holder: HolderStamp): AuditEntry => ({
+        event: event({ type: 'credential.issued' }),
+        credential: credential({ agent: a.name }),
+        holder,
+      });
+      const update = (fields: Partial<{ tokenHash: string; grants: typeof a.grants; expiresAt: number | null }>): AuditEntry => ({
+        event: event({ type: 'agent.updated' }),
+        change: { kind: 'agent.update', id: a.id, tokenHash: a.tokenHash, grants: a.grants, expiresAt: a.expiresAt, ...fields },
+      });
+      const changed = async (entries: AuditEntry[]) => (await store.audit.append(entries, seal)).holderChanged;
+
+      expect(await changed([issue(stamp), issue(stamp)])).toBeUndefined();
+      // A new expiry is no difference: the request authenticated while the agent was active.
+      await store.audit.append([update({ expiresAt: 1_900_000_000 })], seal);
+      expect(await changed([issue(stamp)])).toBeUndefined();
+      // Grants: reported with the grants now, for the caller's policy to judge.
+      const wider = [...a.grants, { backend: 'demo', scope: 'write' }];
+      await store.audit.append([update({ grants: wider })], seal);
+      expect(await changed([issue({ ...stamp, grants: wider }), issue(stamp)])).toEqual([
+        { entry: 1, revoked: false, tokenRotated: false, grants: wider },
+      ]);
+      // Another token digest: a rotation.
+      const rotated = randomBytes(32).toString('hex');
+      await store.audit.append([update({ tokenHash: rotated, grants: wider })], seal);
+      expect(await changed([issue({ ...stamp, grants: wider })])).toEqual([
+        { entry: 0, revoked: false, tokenRotated: true, grants: wider },
+      ]);
+      expect(await changed([issue({ ...stamp, tokenHash: rotated, grants: wider })])).toBeUndefined();
+      // Revoked, and a record that does not exist.
+      await store.audit.append([{ event: event({ type: 'agent.revoked' }), change: { kind: 'agent.revoke', name: a.name, at: 9 } }], seal);
+      expect(await changed([issue({ ...stamp, tokenHash: rotated, grants: wider })])).toEqual([
+        { entry: 0, revoked: true, tokenRotated: false, grants: wider },
+      ]);
+      expect(await changed([issue({ ...stamp, id: unique('agt') })])).toEqual([
+        { entry: 0, revoked: true, tokenRotated: false, grants: [] },
+      ]);
     });
   });
 }
