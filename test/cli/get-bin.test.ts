@@ -7,11 +7,12 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, type CliResult, runBin, runCli } from '../helpers/cli.js';
+import { BIN, type CliResult, runBin, runCli, runProcess } from '../helpers/cli.js';
 import { startBroker, type TestBroker } from '../helpers/harness.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -94,6 +95,21 @@ describe('creddy get from the bundled entry', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(decodeJwt(r.stdout.trim())).toMatchObject({ sub: 'bundled-kp' });
+  });
+
+  it('a build without the bundle (tsc alone) runs get through main.js, with the same answer', async () => {
+    // The bin beside main.js, with no cli/get.cjs next to it.
+    const dir = mkdtempSync(join(tmpdir(), 'creddy-nobundle-'));
+    try {
+      copyFileSync(BIN, join(dir, 'creddy.cjs'));
+      symlinkSync(join(ROOT, 'dist/main.js'), join(dir, 'main.js'));
+      const r = await runProcess(process.execPath, [join(dir, 'creddy.cjs'), 'get', 'demo'], { PATH: process.env['PATH'], ...env });
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(decodeJwt(r.stdout.trim())).toMatchObject({ sub: 'bundled' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('help and `--` go to the full CLI, which owns the usage text', async () => {
