@@ -46,7 +46,7 @@ interface Failure extends AttemptFailure {
   /**
    * The request may have reached GitHub and been acted on, but no usable answer came back: a
    * timeout or a connection closed after the request went out, a 2xx whose body could not be
-   * read. Repeating a POST then may do its work twice.
+   * read, a gateway's 502 or 504. Repeating a POST then may do its work twice.
    */
   readonly answerLost?: boolean;
   /** The network error behind a failure without a status (for the server log, never the caller). */
@@ -64,8 +64,8 @@ interface Failure extends AttemptFailure {
  * a token creddy never received, and a retry would make a second one, leaving the first live and
  * unrecorded. That failure says so (`details.downstream_may_exist`) so the audit row records it. A
  * POST is still retried when the connection was never made (the request never left) and on
- * GitHub's own error answers (5xx, secondary rate limits), which say the request failed; the
- * attempts and their failures go in the error's details and in {@link Tracked}.
+ * GitHub's own answers that it failed (500, 503, secondary rate limits); the attempts and their
+ * failures go in the error's details and in {@link Tracked}.
  */
 export async function callGitHub<T>(baseUrl: string, call: GitHubCall<T>): Promise<T> {
   return (await callGitHubTracked(baseUrl, call)).value;
@@ -148,7 +148,9 @@ async function attemptOnce<T>(baseUrl: string, call: GitHubCall<T>): Promise<{ o
     return { ok: true, value };
   }
   const message = messageOf(json);
-  if (status >= 500) return { ok: false, failure: { status, problem: message, retry: true } };
+  // A 502 or 504 is a gateway's: it got no valid answer, or none in time, from the server behind
+  // it, which may have acted on the request all the same. A 500 or 503 is GitHub saying it failed.
+  if (status >= 500) return { ok: false, failure: { status, problem: message, retry: true, answerLost: status === 502 || status === 504 } };
   const retryAfter = Number(response.headers.get('retry-after'));
   const secondary =
     (status === 403 || status === 429) && (/secondary rate limit/i.test(message) || (Number.isFinite(retryAfter) && retryAfter > 0));

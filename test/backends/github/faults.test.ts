@@ -42,7 +42,7 @@ const lastOutcome = () => lastOutcomeOf(f.broker, 'ci-bot');
 describe('github backend: retried faults', () => {
   it.each([
     ['a 500', [{ status: 500 as const }]],
-    ['two 502/503s', [{ status: 502 as const }, { status: 503 as const }]],
+    ['a 500 and a 503', [{ status: 500 as const }, { status: 503 as const }]],
     ['a 403 secondary rate limit with Retry-After: 1', [{ status: 403 as const, secondaryRateLimit: true as const, retryAfter: 1 }]],
   ])('recovers from %s', async (_name, faults) => {
     const before = f.gh.requests.length;
@@ -158,7 +158,7 @@ describe('github backend: an answer lost after the request went out', () => {
 
   it('every token the fake made is one creddy issued or one an audit row says may exist', async () => {
     const before = new Set(f.gh.tokens.keys());
-    f.gh.faults.push({ status: 502 }, { dropAfterMint: true }, { malformed: true }, { status: 503 });
+    f.gh.faults.push({ status: 503 }, { dropAfterMint: true }, { malformed: true }, { status: 500 });
     const results = [await mint(), await mint(), await mint()];
     expect(results.map((r) => r.status)).toEqual([502, 502, 201]);
 
@@ -172,15 +172,26 @@ describe('github backend: an answer lost after the request went out', () => {
     expect(made).toContain(results[2]!.body.credential.token);
   });
 
-  it('a retried 5xx is named in the issued row, with the number of attempts', async () => {
-    f.gh.faults.push({ status: 502 });
+  it('a retried 500 or 503 is named in the issued row, with the number of attempts', async () => {
+    f.gh.faults.push({ status: 503 });
     const res = await mint();
     expect(res.status).toBe(201);
     const { row } = await lastOutcome();
     expect(row).toMatchObject({
       type: 'credential.issued',
-      details: { upstream_attempts: 2, upstream_failures: [{ status: 502, problem: 'Bad Gateway' }] },
+      details: { upstream_attempts: 2, upstream_failures: [{ status: 503, problem: 'Service Unavailable' }] },
     });
+  });
+
+  it("a gateway's 502 is not retried either: the server behind it may have made the token", async () => {
+    const requests = f.gh.requests.length;
+    f.gh.faults.push({ status: 502 });
+    const res = await mint();
+    expect(res.status).toBe(502);
+    expect(res.body.error.message).toMatch(/GitHub answered 502: Bad Gateway; not retried/);
+    expect(res.body.error.details).toMatchObject({ downstream_may_exist: true, upstream_attempts: 1 });
+    expect(f.gh.requests.length - requests).toBe(1);
+    expect((await lastOutcome()).row?.details).toMatchObject({ downstream_may_exist: true });
   });
 
   it('a first attempt that succeeds adds nothing to the row', async () => {
