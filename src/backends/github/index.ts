@@ -48,7 +48,7 @@ function createAppBackend(settings: GitHubAppSettings, common: BackendCommon, de
         },
         secret: issued.token,
         revocationHandle: issued.token,
-        // A token made after failed attempts (5xx, rate limits, connections never made): the
+        // A token made after failed attempts (500, 503, rate limits, connections never made): the
         // row names each failure, GitHub's status and scrubbed message, so the retries are on record.
         ...(failures.length > 0 ? { auditDetails: { upstream_attempts: attempts, upstream_failures: failures } } : {}),
       };
