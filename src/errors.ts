@@ -17,6 +17,10 @@
 export const ERROR_CODES = {
   ERR_BAD_REQUEST: { status: 400, doc: 'The request body or a parameter is malformed; the message names the field.' },
   ERR_SCOPE_INVALID: { status: 400, doc: 'A requested scope does not match the scope grammar for the backend.' },
+  ERR_SCOPES_TOO_LARGE: {
+    status: 400,
+    doc: "The granted scopes do not fit in the downstream service's size limit (an AWS STS session policy: 2,048 characters, and STS's packed size of policy and session tags); ask for fewer scopes, only what the task needs, or one credential per part of the task.",
+  },
   ERR_TTL_INVALID: { status: 400, doc: 'The requested TTL is not a duration or whole number of seconds, or is below the minimum.' },
   ERR_UNAUTHENTICATED: {
     status: 401,

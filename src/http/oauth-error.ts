@@ -15,6 +15,7 @@ const OAUTH_ERRORS: Partial<Record<ErrorCode, OAuthErrorBody['error']>> = {
   ERR_UNAUTHENTICATED: 'invalid_grant',
   ERR_SCOPE_INVALID: 'invalid_scope',
   ERR_SCOPE_DENIED: 'invalid_scope',
+  ERR_SCOPES_TOO_LARGE: 'invalid_scope',
   ERR_BACKEND_UNKNOWN: 'invalid_target',
   ERR_BACKEND_FORBIDDEN: 'invalid_target',
   ERR_AGENT_REVOKED: 'invalid_client',

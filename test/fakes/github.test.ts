@@ -203,7 +203,8 @@ describe('fake GitHub: faults', () => {
     expect(r.json?.message).toMatch(/secondary rate limit/);
   });
 
-  it('returns a malformed 201 body', async () => {
+  it('returns a malformed 201 body, having made the token (the body broke off, not the work)', async () => {
+    const tokens = gh.tokens.size;
     gh.faults.push({ malformed: true });
     const res = await fetch(`${gh.url}/app/installations/${INSTALLATION}/access_tokens`, {
       method: 'POST',
@@ -212,6 +213,17 @@ describe('fake GitHub: faults', () => {
     expect(res.status).toBe(201);
     const text = await res.text();
     expect(() => JSON.parse(text)).toThrow();
+    expect(gh.tokens.size).toBe(tokens + 1);
+  });
+
+  it('makes the token, then resets the connection instead of answering', async () => {
+    const tokens = gh.tokens.size;
+    gh.faults.push({ dropAfterMint: true });
+    const error = await mint().catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(TypeError); // fetch failed: no status, no body
+    expect(String((error as Error).cause)).toMatch(/ECONNRESET|other side closed|socket/i);
+    expect(gh.tokens.size).toBe(tokens + 1);
+    expect((await mint()).status).toBe(201); // one fault, one request
   });
 
   it('delays, then answers normally', async () => {

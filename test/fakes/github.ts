@@ -25,12 +25,18 @@ export interface FakeGitHubOptions {
 export type FaultSpec =
   | { status: 500 | 502 | 503 }
   | { status: 403; secondaryRateLimit: true; retryAfter?: number }
+  /** A 201 whose body breaks off (truncated JSON): GitHub made the token, the answer is unreadable. */
   | { malformed: true }
   /** A refusal (4xx) with this message, e.g. one that echoes a token GitHub was sent. */
   | { status: 422; message: string }
   | { delayMs: number }
   /** Answers (normally) once `until` settles: a mint held while the test does something else. */
-  | { until: Promise<unknown> };
+  | { until: Promise<unknown> }
+  /**
+   * Mints the token as usual, then resets the connection instead of answering: GitHub acted on
+   * the request and the answer was lost on the way (a proxy or the network dropped it).
+   */
+  | { dropAfterMint: true };
 
 /** A running fake. Arrays and the map are live: tests may inspect and mutate them. */
 export interface FakeGitHub {
@@ -65,6 +71,8 @@ interface Reply {
   json?: unknown;
   raw?: string;
   headers?: Record<string, string>;
+  /** Reset the connection instead of answering (see the `dropAfterMint` fault). */
+  drop?: true;
 }
 
 const DOCS = 'https://docs.github.com/rest';
@@ -218,11 +226,14 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
     }
     fake.requests.push({ method: 'POST', path, body, installationId });
 
-    const fault = fake.faults.shift();
+    const queued = fake.faults.shift();
+    // A dropped or cut-off answer's request is processed like any other (GitHub made the token);
+    // only its answer is lost.
+    const drop = queued !== undefined && 'dropAfterMint' in queued;
+    const cut = queued !== undefined && 'malformed' in queued;
+    const fault = drop || cut ? undefined : (queued as Exclude<FaultSpec, { dropAfterMint: true } | { malformed: true }> | undefined);
     if (fault && 'delayMs' in fault) await new Promise((r) => setTimeout(r, fault.delayMs).unref());
     else if (fault && 'until' in fault) await fault.until;
-    else if (fault && 'malformed' in fault)
-      return { status: 201, raw: '{"token":"ghs_' }; // truncated JSON
     else if (fault && 'message' in fault) return err(fault.status, fault.message);
     else if (fault?.status === 403) {
       return { ...err(403, SECONDARY_LIMIT), headers: { 'retry-after': String(fault.retryAfter ?? 60) } };
@@ -245,8 +256,9 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
       revoked: false,
       repositories: scope.repos === 'all' ? 'all' : scope.repos.map((r) => r.full_name),
     });
-    return {
+    const reply = {
       status: 201,
+      ...(drop ? { drop } : {}),
       json: {
         token,
         expires_at: expiresAt,
@@ -254,7 +266,9 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
         repository_selection: selected ? 'selected' : 'all',
         ...(scope.repos !== 'all' && { repositories: scope.repos.map(({ id, name, full_name }) => ({ id, name, full_name })) }),
       },
-    };
+    } satisfies Reply;
+    // A 201 whose body broke off: `{"token":"ghs_`, the token made but not received.
+    return cut ? { status: 201, raw: JSON.stringify(reply.json).slice(0, 14) } : reply;
   }
 
   /** Applies the request's narrowing; anything beyond the installation's grant is a 422, as on GitHub. */
@@ -304,6 +318,10 @@ async function readBody(req: IncomingMessage): Promise<string> {
 
 function send(res: ServerResponse, reply: Reply): void {
   if (res.destroyed) return; // client gone (e.g. timed out during a delay fault)
+  if (reply.drop) {
+    res.socket?.resetAndDestroy(); // TCP RST after the work was done: the client sees a reset, no status
+    return;
+  }
   const body = reply.raw ?? (reply.json === undefined ? '' : JSON.stringify(reply.json));
   // Real GitHub answers application/json (clients only parse that, not vnd.github+json).
   const type = reply.status === 204 ? {} : { 'content-type': 'application/json; charset=utf-8' };

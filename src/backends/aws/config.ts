@@ -1,5 +1,6 @@
 import type { ConfigReader } from '../../_utils/config-reader.js';
 import { isSecureOrLoopbackUrl } from '../../_utils/url.js';
+import { oneScopePolicyChars, SESSION_POLICY_MAX_CHARS } from './policy.js';
 
 /** Settings of `type: aws`. */
 export interface AwsSettings {
@@ -41,6 +42,15 @@ export function parseAwsSettings(reader: ConfigReader): AwsSettings {
   resources.forEach((resource, i) => {
     if (!RESOURCE_RE.test(resource)) reader.report(`resources[${i}]`, 'must be "*" or an ARN');
   });
+  // Every session policy lists them: too many, and even a one-scope request would be over STS's
+  // limit, refused with a 4xx that tells the caller to ask for fewer scopes, which cannot help.
+  const oneScope = oneScopePolicyChars(resources);
+  if (oneScope > SESSION_POLICY_MAX_CHARS) {
+    reader.report(
+      'resources',
+      `make a session policy of up to ${oneScope} characters with a single scope; AWS STS takes at most ${SESSION_POLICY_MAX_CHARS}: list fewer resources`,
+    );
+  }
   const timeout = reader.duration('request_timeout', 5);
   if (timeout < 1 || timeout > 60) reader.report('request_timeout', 'must be between 1s and 60s');
   const maxAttempts = reader.optionalInteger('max_attempts', { min: 1, max: 10 }) ?? 3;

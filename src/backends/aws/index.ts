@@ -4,7 +4,7 @@ import { probeFailure, serverTime } from '../probe.js';
 import type { Backend, BackendType, Minted, MintRequest } from '../types.js';
 import { type AwsSettings, parseAwsSettings } from './config.js';
 import { roleSessionName, sourceIdentity, tagValue } from './identity.js';
-import { actionScopeProblem, sessionPolicy } from './policy.js';
+import { actionScopeProblem, boundedSessionPolicy } from './policy.js';
 import { callerIdentity, createAssumer } from './sts.js';
 
 /** STS sessions last at least 15 minutes: a shorter creddy TTL is raised and the response says why. */
@@ -36,10 +36,12 @@ export const aws: BackendType<AwsSettings> = {
       requestParams: [],
       checkScope: actionScopeProblem,
       async mint(request: MintRequest): Promise<Minted> {
+        // Built first: a request for more scopes than a session policy holds is refused here, before STS.
+        const policy = boundedSessionPolicy(request.scopes, settings.resources);
         const session = await assume({
           roleSessionName: roleSessionName(request.agent, request.jti),
           durationSeconds: Math.max(STS_MIN_SESSION.seconds, request.ttlSeconds),
-          policy: sessionPolicy(request.scopes, settings.resources),
+          policy,
           sourceIdentity: sourceIdentity(request.agent),
           tags: { 'creddy-jti': tagValue(request.jti), 'creddy-agent': tagValue(request.agent) },
           signal: request.signal,

@@ -4,6 +4,16 @@
  * patterns, so the session can do no more than granted even if the role could.
  */
 
+import { CreddyError } from '../../errors.js';
+import { SCOPE_MAX_LENGTH } from '../../policy/scopes.js';
+
+/**
+ * Most characters of session policy AssumeRole takes (STS API: `Policy`, length 1-2048). STS also
+ * packs policy and session tags into a binary form with a limit of its own, which it does not
+ * publish: a policy under this limit can still be refused as `PackedPolicyTooLarge`.
+ */
+export const SESSION_POLICY_MAX_CHARS = 2048;
+
 const ACTION_RE = /^(?:\*|[a-z0-9][a-z0-9-]{0,39}:(?:\*|[A-Za-z][A-Za-z0-9]{0,127}\*?))$/;
 
 /** What is wrong with an IAM action scope, or undefined. */
@@ -21,3 +31,30 @@ export function sessionPolicy(actions: readonly string[], resources: readonly st
     Statement: [{ Sid: 'CreddyGrant', Effect: 'Allow', Action: one(actions), Resource: one(resources) }],
   });
 }
+
+/** What a caller refused for too many scopes should do. */
+export const FEWER_SCOPES = 'ask for fewer scopes (only the actions this task needs), or one credential per part of the task';
+
+/**
+ * The session policy for a request's granted actions, refused with a 400 when its text is past
+ * what STS takes: a request for too many scopes is told so before STS is asked, and told what to do.
+ */
+export function boundedSessionPolicy(actions: readonly string[], resources: readonly string[]): string {
+  const policy = sessionPolicy(actions, resources);
+  if (policy.length > SESSION_POLICY_MAX_CHARS) {
+    throw new CreddyError(
+      'ERR_SCOPES_TOO_LARGE',
+      `the ${actions.length} granted scopes make a session policy of ${policy.length} characters; AWS STS takes at most ${SESSION_POLICY_MAX_CHARS}: ${FEWER_SCOPES}`,
+      { details: { scopes: actions.length, policy_chars: policy.length, max_policy_chars: SESSION_POLICY_MAX_CHARS } },
+    );
+  }
+  return policy;
+}
+
+/**
+ * Characters the session policy has with one action as long as a scope can be, on these
+ * resources: over {@link SESSION_POLICY_MAX_CHARS}, some one-scope request would be refused, and
+ * no caller could do anything about it. Config load refuses such `resources`.
+ */
+export const oneScopePolicyChars = (resources: readonly string[]): number =>
+  sessionPolicy(['a'.repeat(SCOPE_MAX_LENGTH)], resources).length;

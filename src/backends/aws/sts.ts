@@ -2,6 +2,7 @@ import type { AssumeRoleCommandOutput, STSClient } from '@aws-sdk/client-sts';
 import { CreddyError } from '../../errors.js';
 import { statusClass, type UpstreamStatus } from '../../metrics/port.js';
 import type { AwsSettings } from './config.js';
+import { FEWER_SCOPES } from './policy.js';
 
 /** The AssumeRole input creddy sends; every field is decided by the broker, none by the caller. */
 export interface AssumeRoleInput {
@@ -137,6 +138,7 @@ export async function callerIdentity(settings: AwsSettings, signal: AbortSignal)
 /**
  * A clear 502 from an SDK error: STS's status and error code and how many attempts the SDK made.
  * STS's message text is left out: it may quote ARNs and policy fragments the caller need not see.
+ * A policy too large once packed is the request's doing: a 400 ERR_SCOPES_TOO_LARGE.
  */
 function upstreamError(err: unknown, signal: AbortSignal): CreddyError {
   const e = err as { name?: string; $metadata?: { httpStatusCode?: number; attempts?: number } };
@@ -149,6 +151,15 @@ function upstreamError(err: unknown, signal: AbortSignal): CreddyError {
       'creddy has no AWS base credentials (the SDK chain found none: env, shared config, SSO, container/instance role)',
       null,
       err,
+    );
+  }
+  // The request's doing, not STS failing: its scopes made a policy that, with the session tags,
+  // packs past STS's limit. A 4xx saying what to do; STS's message (which may quote the policy) left out.
+  if (e.name === 'PackedPolicyTooLargeException' || e.name === 'PackedPolicyTooLarge') {
+    return new CreddyError(
+      'ERR_SCOPES_TOO_LARGE',
+      `AWS STS refused the session policy as too large once packed with the session tags (PackedPolicyTooLarge): ${FEWER_SCOPES}`,
+      { cause: err, details: { upstream: 'aws-sts', upstream_status: status } },
     );
   }
   if (e.name === 'TimeoutError') return upstream(`AWS STS did not answer in time${tries}`, status, err);

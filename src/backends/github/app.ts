@@ -2,7 +2,7 @@ import type { Clock } from '../../_utils/clock.js';
 import { isCreddyError } from '../../errors.js';
 import type { UpstreamStatus } from '../../metrics/port.js';
 import type { GitHubAppSettings } from './config.js';
-import { callGitHub } from './http.js';
+import { callGitHub, callGitHubTracked, type Tracked } from './http.js';
 
 /** What creddy needs to know about the App's installation; looked up once and cached. */
 export interface Installation {
@@ -24,11 +24,15 @@ export interface InstallationToken {
 /** GitHub App operations creddy uses. */
 export interface GitHubApp {
   installation(signal: AbortSignal): Promise<Installation>;
+  /**
+   * Makes an installation token, with the attempts it took (for the audit row). Never retried
+   * after an attempt whose answer was lost: see {@link callGitHubTracked}.
+   */
   createToken(
     installationId: number,
     body: { permissions: Record<string, string>; repositories?: string[] },
     signal: AbortSignal,
-  ): Promise<InstallationToken>;
+  ): Promise<Tracked<InstallationToken>>;
 }
 
 /** Installation details change rarely (an owner edits the App's rights); re-read every 10 minutes. */
@@ -100,7 +104,7 @@ export function createGitHubApp(settings: GitHubAppSettings, clock: Clock, obser
       return cached.value;
     },
     async createToken(installationId, body, signal) {
-      return callGitHub(settings.baseUrl, {
+      return callGitHubTracked(settings.baseUrl, {
         method: 'POST',
         path: `/app/installations/${installationId}/access_tokens`,
         authorization: await jwt(),

@@ -36,7 +36,7 @@ function createAppBackend(settings: GitHubAppSettings, common: BackendCommon, de
       const permissions = toPermissions(request.scopes, installation.permissions);
       const selection = selectRepositories(request.params['repositories'], settings.repositories, installation.account);
       const body = selection.all ? { permissions } : { permissions, repositories: bareNames(selection.fullNames) };
-      const issued = await app.createToken(installation.id, body, request.signal);
+      const { value: issued, attempts, failures } = await app.createToken(installation.id, body, request.signal);
       return {
         credential: {
           type: 'github_installation_token',
@@ -48,6 +48,9 @@ function createAppBackend(settings: GitHubAppSettings, common: BackendCommon, de
         },
         secret: issued.token,
         revocationHandle: issued.token,
+        // A token made after failed attempts (500, 503, rate limits, connections never made): the
+        // row names each failure, GitHub's status and scrubbed message, so the retries are on record.
+        ...(failures.length > 0 ? { auditDetails: { upstream_attempts: attempts, upstream_failures: failures } } : {}),
       };
     },
     revoke: (handle) => revokeInstallationToken(settings.baseUrl, handle, settings.requestTimeoutMs, deps.upstream),

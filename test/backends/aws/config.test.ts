@@ -43,6 +43,11 @@ describe('aws backend config', () => {
     ['a bad region', [ROLE, 'region: moon'], /backends\.aws\.region/],
     ['a bad resource', [ROLE, 'resources: ["bucket"]'], /backends\.aws\.resources\[0\]/],
     ['a bad external_id', [ROLE, 'external_id: "a b"'], /backends\.aws\.external_id/],
+    [
+      'resources that leave no room in the 2,048-character session policy for even one scope',
+      [ROLE, `resources: [${Array.from({ length: 10 }, (_, i) => `"arn:aws:s3:::${'b'.repeat(180)}${i}/*"`).join(', ')}]`],
+      /backends\.aws\.resources: make a session policy of up to \d+ characters with a single scope; AWS STS takes at most 2048/,
+    ],
     ['a role_chaining that is not a boolean', [ROLE, 'role_chaining: yes-please'], /backends\.aws\.role_chaining/],
     ['an endpoint that is no URL', [ROLE, 'endpoint: sts.example.com'], /backends\.aws\.endpoint: must be an http\(s\) URL/],
     [

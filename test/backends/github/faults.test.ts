@@ -42,10 +42,8 @@ const lastOutcome = () => lastOutcomeOf(f.broker, 'ci-bot');
 describe('github backend: retried faults', () => {
   it.each([
     ['a 500', [{ status: 500 as const }]],
-    ['two 502/503s', [{ status: 502 as const }, { status: 503 as const }]],
+    ['a 500 and a 503', [{ status: 500 as const }, { status: 503 as const }]],
     ['a 403 secondary rate limit with Retry-After: 1', [{ status: 403 as const, secondaryRateLimit: true as const, retryAfter: 1 }]],
-    ['a malformed 201 body', [{ malformed: true as const }]],
-    ['a response slower than request_timeout', [{ delayMs: 12_000 }]],
   ])('recovers from %s', async (_name, faults) => {
     const before = f.gh.requests.length;
     f.gh.faults.push(...faults);
@@ -84,20 +82,6 @@ describe('github backend: failures', () => {
     expect(f.gh.requests.length - before).toBe(1);
   });
 
-  it('reports persistent malformed bodies and timeouts clearly', async () => {
-    f.gh.faults.push(...Array.from({ length: 4 }, () => ({ malformed: true as const })));
-    const malformed = await mint();
-    expect(malformed.status).toBe(502);
-    expect(malformed.body.error.message).toMatch(/malformed response/);
-
-    // Far beyond the 5 s request_timeout, so even a loaded machine cannot let a slow answer win.
-    f.gh.faults.push(...Array.from({ length: 4 }, () => ({ delayMs: 15_000 })));
-    const slow = await mint();
-    expect(slow.status).toBe(502);
-    expect(slow.body.error.message).toMatch(/did not answer in time/);
-    expect((await lastOutcome()).row).toMatchObject({ outcome: 'error', reason: 'ERR_BACKEND_UPSTREAM' });
-  });
-
   it("does not retry a refusal: GitHub's 422 is a 502 at once, with no token in the message", async () => {
     // No ceiling here, so creddy passes acme/nope on; GitHub refuses the unknown repository with a 422.
     const before = f.gh.requests.length;
@@ -119,5 +103,102 @@ describe('github backend: failures', () => {
     expect(res.body.error.message).not.toContain('ghs_');
     const { row } = await lastOutcome();
     expect(JSON.stringify(row)).not.toContain('ghs_');
+  });
+});
+
+/**
+ * `POST /app/installations/{id}/access_tokens` makes a token each time GitHub acts on it. When an
+ * attempt's answer is lost after the request went out, GitHub may have made a token creddy never
+ * received: a retry would make a second one and leave the first live (up to an hour) with nothing
+ * in creddy's audit log. So such an attempt is not retried, and its row says a token may exist.
+ * The fake counts what it made; every token must be one creddy issued or one its audit log names.
+ */
+describe('github backend: an answer lost after the request went out', () => {
+  /** Tokens the fake made since `before`. */
+  const madeSince = (before: ReadonlySet<string>) => [...f.gh.tokens.keys()].filter((t) => !before.has(t));
+
+  it.each([
+    [
+      'the connection is reset after GitHub made the token',
+      { dropAfterMint: true as const },
+      /GitHub closed the connection without an answer/,
+    ],
+    ['a 201 whose body breaks off', { malformed: true as const }, /malformed response \(201\)/],
+    // Far beyond the 5 s request_timeout, so even a loaded machine cannot let the slow answer win.
+    ['an answer later than request_timeout', { delayMs: 15_000 }, /did not answer in time/],
+  ])('%s: not retried, so one token, and the audit row says it may exist', async (_name, fault, why) => {
+    const before = new Set(f.gh.tokens.keys());
+    const requests = f.gh.requests.length;
+    f.gh.faults.push(fault);
+    const res = await mint();
+    // The slow fault's answer comes after creddy gave up: let the fake finish and make its token.
+    await vi.advanceTimersByTimeAsync(15_000);
+
+    expect(res.status).toBe(502);
+    expect(res.body.error.code).toBe('ERR_BACKEND_UPSTREAM');
+    expect(res.body.error.message).toMatch(why);
+    expect(res.body.error.message).toMatch(/not retried.*may have made a token/);
+    expect(res.body.error.details).toMatchObject({ upstream: 'github', downstream_may_exist: true, upstream_attempts: 1 });
+    expect(f.gh.requests.length - requests).toBe(1);
+
+    const made = madeSince(before);
+    expect(made).toHaveLength(1);
+    const { row, credential } = await lastOutcome();
+    expect(credential).toBeUndefined();
+    expect(row).toMatchObject({
+      type: 'credential.denied',
+      outcome: 'error',
+      reason: 'ERR_BACKEND_UPSTREAM',
+      details: { downstream_may_exist: true, upstream_attempts: 1 },
+    });
+    // Recorded, never disclosed: not in the row, not in the answer.
+    expect(JSON.stringify(row)).not.toContain('ghs_');
+    expect(JSON.stringify(res.body)).not.toContain('ghs_');
+  });
+
+  it('every token the fake made is one creddy issued or one an audit row says may exist', async () => {
+    const before = new Set(f.gh.tokens.keys());
+    f.gh.faults.push({ status: 503 }, { dropAfterMint: true }, { malformed: true }, { status: 500 });
+    const results = [await mint(), await mint(), await mint()];
+    expect(results.map((r) => r.status)).toEqual([502, 502, 201]);
+
+    const made = madeSince(before);
+    // One row per mint: these three are the last of the agent's.
+    const recent = await f.broker.services.store.audit.query({ agent: 'ci-bot', limit: results.length });
+    const issued = recent.filter((r) => r.type === 'credential.issued');
+    const mayExist = recent.filter((r) => r.details?.['downstream_may_exist'] === true);
+    expect(made).toHaveLength(3);
+    expect(issued.length + mayExist.length).toBe(made.length);
+    expect(made).toContain(results[2]!.body.credential.token);
+  });
+
+  it('a retried 500 or 503 is named in the issued row, with the number of attempts', async () => {
+    f.gh.faults.push({ status: 503 });
+    const res = await mint();
+    expect(res.status).toBe(201);
+    const { row } = await lastOutcome();
+    expect(row).toMatchObject({
+      type: 'credential.issued',
+      details: { upstream_attempts: 2, upstream_failures: [{ status: 503, problem: 'Service Unavailable' }] },
+    });
+  });
+
+  it("a gateway's 502 is not retried either: the server behind it may have made the token", async () => {
+    const requests = f.gh.requests.length;
+    f.gh.faults.push({ status: 502 });
+    const res = await mint();
+    expect(res.status).toBe(502);
+    expect(res.body.error.message).toMatch(/GitHub answered 502: Bad Gateway; not retried/);
+    expect(res.body.error.details).toMatchObject({ downstream_may_exist: true, upstream_attempts: 1 });
+    expect(f.gh.requests.length - requests).toBe(1);
+    expect((await lastOutcome()).row?.details).toMatchObject({ downstream_may_exist: true });
+  });
+
+  it('a first attempt that succeeds adds nothing to the row', async () => {
+    const res = await mint();
+    expect(res.status).toBe(201);
+    const { row } = await lastOutcome();
+    expect(row?.details).not.toHaveProperty('upstream_attempts');
+    expect(row?.details).not.toHaveProperty('upstream_failures');
   });
 });

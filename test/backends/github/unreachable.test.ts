@@ -20,7 +20,10 @@ describe('github backend: upstream unreachable', () => {
     const res = await issue(f.broker.url, token, { backend: 'gh', scopes: ['contents:read'] });
     expect(res.status).toBe(502);
     expect(res.body.error.code).toBe('ERR_BACKEND_UPSTREAM');
-    expect(res.body.error.message).toMatch(/GitHub could not be reached after \d+ attempts/);
+    // A connection never made cannot have made a token: retried, unlike a lost answer (faults.test.ts).
+    expect(res.body.error.message).toMatch(/GitHub could not be reached after 4 attempts/);
+    expect(res.body.error.details).toMatchObject({ upstream_attempts: 4 });
+    expect(res.body.error.details).not.toHaveProperty('downstream_may_exist');
     expect(JSON.stringify(res.body)).not.toMatch(/ECONNREFUSED/); // the reason is for operators
 
     const requestId = res.body.error.request_id as string;
