@@ -105,7 +105,7 @@ export function kekVouchedKeys(records: readonly AuditSigningKeyRecord[], keks: 
   });
 }
 
-/** Parses a pinned public key as given to `--pubkey`: SPKI PEM or an Ed25519 JWK (JSON). */
+/** Parses a pinned public key as given to `--public-key`: SPKI PEM or an Ed25519 JWK (JSON). */
 export function parsePublicKey(text: string): AuditPublicKey {
   const trimmed = text.trim();
   const key = trimmed.startsWith('{')
