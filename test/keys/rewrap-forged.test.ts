@@ -243,7 +243,7 @@ describe.each(['sqlite', 'postgres'] as const)(
       expect(text.code).toBe(1);
       expect(text.stdout).toContain('0 audit signing key(s) (2 skipped: no configured KEK opens them)');
       expect(text.stderr).not.toContain(
-        'signing key row(s) not rewrapped, opened by neither CREDDY_KEK nor CREDDY_KEK_PREVIOUS: ' + forgedKid,
+        `signing key row(s) not rewrapped, opened by neither CREDDY_KEK nor CREDDY_KEK_PREVIOUS: ${forgedKid}`,
       );
       expect(text.stderr).toContain('ERR_KEK_INVALID: 2 audit signing key row(s) not rewrapped');
     });
