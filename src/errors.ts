@@ -67,7 +67,7 @@ export const ERROR_CODES = {
   ERR_AUDIT_UNAVAILABLE: { status: 503, doc: 'The audit event could not be written in time; fail-closed, so no credential was issued.' },
   ERR_AUDIT_INVALID: {
     status: 500,
-    doc: 'The audit log or an export bundle failed verification (tampered, truncated, or signed by another key), or a bundle could not be authenticated (no `--pubkey` and no audit key: only self-consistent); `creddy audit verify` names the first bad seq.',
+    doc: 'The audit log or an export bundle failed verification (tampered, truncated, or signed by another key), or a bundle could not be authenticated (no `--public-key` and no audit key: only self-consistent); `creddy audit verify` names the first bad seq.',
   },
   ERR_NOT_READY: {
     status: 503,

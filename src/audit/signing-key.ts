@@ -2,7 +2,7 @@ import { createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
 import type { Logger } from '../_utils/logger.js';
 import { CreddyError } from '../errors.js';
 import { generateSigningKey, type PublicJwk, privateKeyFromDer, publicJwk, thumbprint } from '../keys/jwk.js';
-import { type KekSet, openWithAny, seal } from '../keys/kek.js';
+import { type KekSet, open, openWithAny, seal } from '../keys/kek.js';
 import type { AuditSigningKeyRecord } from '../model/audit.js';
 import type { Store } from '../store/port.js';
 
@@ -58,19 +58,74 @@ export async function loadAuditSigner(deps: { store: Store; keks: KekSet; now: (
   );
 }
 
+/** An audit signing-key row `keys rewrap` left as it is: no configured KEK opens it. */
+export interface SkippedAuditKey {
+  readonly kid: string;
+  readonly kekId: string;
+  /** Why it does not open (kids and KEK ids, never key material). */
+  readonly problem: string;
+}
+
+/** What `rewrapAuditSigningKeys` did: rows re-sealed, and rows it could not open (left untouched). */
+export interface AuditKeysRewrap {
+  readonly rewrapped: number;
+  readonly skipped: readonly SkippedAuditKey[];
+}
+
 /**
- * Re-seals audit signing keys not yet under the current KEK (`creddy keys rewrap` should call this
- * next to the token keys). Returns how many were rewrapped; idempotent and resumable.
+ * Re-seals audit signing keys not yet under the current KEK (`creddy keys rewrap` calls this next
+ * to the token keys); idempotent and resumable. As there, a row no configured KEK opens — one
+ * written without the KEK, whatever `kek_id` it claims, or one altered — is skipped and returned,
+ * not a stop: it must not keep the revocation handles and secrets after it on the old KEK, and
+ * nothing is lost by leaving it, since nothing could open it (it never signs: loadAuditSigner,
+ * kekVouchedKeys). A row that claims the current KEK is opened with that KEK too.
  */
-export async function rewrapAuditSigningKeys(deps: { store: Store; keks: KekSet }): Promise<number> {
-  let done = 0;
+export async function rewrapAuditSigningKeys(deps: { store: Store; keks: KekSet }): Promise<AuditKeysRewrap> {
+  const { keks } = deps;
+  let rewrapped = 0;
+  const skipped: SkippedAuditKey[] = [];
   for (const record of await deps.store.audit.signingKeys()) {
-    if (record.kekId === deps.keks.current.id) continue;
-    const der = openWithAny(deps.keks, record.sealedPrivate, aad(record.kid));
-    await deps.store.audit.resealSigningKey(record.kid, seal(deps.keks.current, der, aad(record.kid)), deps.keks.current.id);
-    done += 1;
+    const current = record.kekId === keks.current.id;
+    const der = openedAuditKey(keks, record, current);
+    if (!der) {
+      skipped.push({ kid: record.kid, kekId: record.kekId, problem: unopenedAuditKey(keks, record) });
+      continue;
+    }
+    try {
+      if (current) continue;
+      await deps.store.audit.resealSigningKey(record.kid, seal(keks.current, der, aad(record.kid)), keks.current.id);
+      rewrapped += 1;
+    } finally {
+      der.fill(0);
+    }
   }
-  return done;
+  return { rewrapped, skipped };
+}
+
+/**
+ * The row's private key (DER), or undefined when it does not open or fails the checks
+ * kekVouchedKeys makes (a row failing them is never trusted, so it is not "done" either). A row
+ * that claims the current KEK must open with that one: it is the KEK left once the previous goes.
+ */
+function openedAuditKey(keks: KekSet, record: AuditSigningKeyRecord, current: boolean): Buffer | undefined {
+  let der: Buffer | undefined;
+  try {
+    der = current ? open(keks.current, record.sealedPrivate, aad(record.kid)) : openWithAny(keks, record.sealedPrivate, aad(record.kid));
+    privateKeyFromDer(der, record.publicX);
+    if (thumbprint(record.publicX) !== record.kid) throw new Error('its kid does not name its public key');
+    return der;
+  } catch {
+    der?.fill(0);
+    return undefined;
+  }
+}
+
+/** Why an audit signing-key row did not open, as unsealSigningKey says it of a token key. */
+function unopenedAuditKey(keks: KekSet, record: AuditSigningKeyRecord): string {
+  const configured = `${keks.current.id}${keks.previous ? ` and previous ${keks.previous.id}` : ''}`;
+  return keks.byId(record.kekId)
+    ? `audit signing key ${record.kid} does not open under the configured KEK (id ${configured}): the stored key was altered or written without the KEK`
+    : `wrong KEK: audit signing key ${record.kid} is sealed by KEK id ${record.kekId}, but the configured KEK id is ${configured}`;
 }
 
 /** A verifier's view of an audit public key. */
@@ -105,7 +160,7 @@ export function kekVouchedKeys(records: readonly AuditSigningKeyRecord[], keks: 
   });
 }
 
-/** Parses a pinned public key as given to `--pubkey`: SPKI PEM or an Ed25519 JWK (JSON). */
+/** Parses a pinned public key as given to `--public-key`: SPKI PEM or an Ed25519 JWK (JSON). */
 export function parsePublicKey(text: string): AuditPublicKey {
   const trimmed = text.trim();
   const key = trimmed.startsWith('{')

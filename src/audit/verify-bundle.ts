@@ -26,7 +26,7 @@ export interface BundleReport {
 }
 
 export interface VerifyBundleOptions {
-  /** The audit signing public key the verifier trusts (`--pubkey`); without it, the bundle's own. */
+  /** The audit signing public key the verifier trusts (`--public-key`); without it, the bundle's own. */
   readonly pinned?: AuditPublicKey;
   /** The audit key: every event's HMAC is checked too. */
   readonly keys?: AuditKeySet;

@@ -17,7 +17,7 @@ export interface Anchors {
 
 /**
  * Which audit signing keys a store's checkpoints are checked against:
- * - `pinned`: the operator's copy of `creddy audit pubkey` (`--pubkey`), and nothing else;
+ * - `pinned`: the operator's copy of `creddy audit pubkey` (`--public-key`), and nothing else;
  * - `kek`: the stored keys whose sealed private half the KEK opens (kekVouchedKeys): a key row
  *   that someone with write access to the database but without the KEK added vouches for nothing;
  * - `stored`: every stored key — without a KEK or a pin nothing tells a real key from an added one.

@@ -31,6 +31,10 @@ export interface MintRequest {
   readonly expiresAt: number;
   /** Backend-specific request fields already shape-checked at the edge (e.g. `repositories`). */
   readonly params: Readonly<Record<string, unknown>>;
+  /**
+   * Aborts when issuance stops waiting for the mint (`MINT_DEADLINE_MS`, credentials/issue.ts):
+   * issuance does not race it, so a backend must end its work then, whatever its own timeouts.
+   */
   readonly signal: AbortSignal;
 }
 

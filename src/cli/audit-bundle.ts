@@ -27,7 +27,7 @@ function openBundle(ctx: CliContext, path: string): BundleBytes & { close(): voi
 }
 
 const PIN_HINT =
-  "Pin the audit signing public key with --pubkey FILE (the output of 'creddy audit pubkey', received through a channel you trust), or set CREDDY_AUDIT_KEY so every event's HMAC is checked; --unpinned accepts the self-consistency check alone";
+  "Pin the audit signing public key with --public-key FILE (the output of 'creddy audit pubkey', received through a channel you trust), or set CREDDY_AUDIT_KEY so every event's HMAC is checked; --unpinned accepts the self-consistency check alone";
 
 function hmacNote(report: BundleReport): string {
   if (report.chain?.hmac !== 'verified')
@@ -48,7 +48,7 @@ export async function verifyBundleCommand(
   pinned: AuditPublicKey | undefined,
 ): Promise<void> {
   if (args.unpinned && pinned)
-    throw new CreddyError('ERR_USAGE', '--unpinned and --pubkey exclude each other: the pinned key is the real check');
+    throw new CreddyError('ERR_USAGE', '--unpinned and --public-key exclude each other: the pinned key is the real check');
   const keys = loadAuditKeys({ env: ctx.env });
   const bundle = openBundle(ctx, args.bundle);
   const progress = progressOf(ctx);
@@ -83,12 +83,12 @@ export async function verifyBundleCommand(
     const keyNote =
       report.key === 'pinned'
         ? 'manifest signed by the pinned key'
-        : 'manifest signed by the key inside the bundle — pin it with --pubkey to prove who signed it and that no events were cut from either end';
+        : 'manifest signed by the key inside the bundle — pin it with --public-key to prove who signed it and that no events were cut from either end';
     ctx.stdout.write(`bundle verified: ${chainLine(chain)}; ${keyNote}; ${hmacNote(report)}\n`);
     return;
   }
   ctx.stdout.write(
-    `bundle self-consistent, origin NOT verified (--unpinned): ${chainLine(chain)}; manifest signed by the key inside the bundle (${report.manifest?.signing_key.kid}), which anyone can make, so this proves nothing about who wrote it or whether it was altered; ${hmacNote(report)}. Pin the key with --pubkey to verify it\n`,
+    `bundle self-consistent, origin NOT verified (--unpinned): ${chainLine(chain)}; manifest signed by the key inside the bundle (${report.manifest?.signing_key.kid}), which anyone can make, so this proves nothing about who wrote it or whether it was altered; ${hmacNote(report)}. Pin the key with --public-key to verify it\n`,
   );
 }
 

@@ -56,7 +56,7 @@ export function trustLine(t: TrustReport): string {
   const ids = (kids: readonly string[]): string => (kids.length === 0 ? 'none' : kids.join(', '));
   switch (t.kind) {
     case 'pinned':
-      return `the pinned audit signing key ${ids(t.keyIds)} (--pubkey)`;
+      return `the pinned audit signing key ${ids(t.keyIds)} (--public-key)`;
     case 'kek': {
       const others =
         t.untrustedKeyIds.length === 0
@@ -65,6 +65,6 @@ export function trustLine(t: TrustReport): string {
       return `the audit signing keys the KEK (id ${t.kekId}) opens: ${ids(t.keyIds)}${others}`;
     }
     case 'stored':
-      return `the audit signing keys stored in the database (${ids(t.keyIds)}), which nothing vouches for: no KEK is configured and no --pubkey given, so a key row added by anyone who can write the database would pass; set CREDDY_KEK or pin with --pubkey`;
+      return `the audit signing keys stored in the database (${ids(t.keyIds)}), which nothing vouches for: no KEK is configured and no --public-key given, so a key row added by anyone who can write the database would pass; set CREDDY_KEK or pin with --public-key`;
   }
 }

@@ -18,7 +18,7 @@ function readPinned(ctx: CliContext, path: string | undefined): AuditPublicKey |
   try {
     return parsePublicKey(readFileSync(cliPath(ctx, path), 'utf8'));
   } catch {
-    throw new CreddyError('ERR_USAGE', `--pubkey: ${path} is not an Ed25519 public key (PEM or JWK)`);
+    throw new CreddyError('ERR_USAGE', `--public-key: ${path} is not an Ed25519 public key (PEM or JWK)`);
   }
 }
 
@@ -29,11 +29,17 @@ const verify = defineCommand({
   meta: { name: 'verify', description: 'Verify the audit chain and checkpoints, or an export bundle offline (--bundle)' },
   args: {
     bundle: { type: 'string', description: 'Verify this export bundle instead of the database (offline)', valueHint: 'FILE' },
-    pubkey: { type: 'string', description: 'Trust only this audit signing public key (PEM or JWK file)', valueHint: 'FILE' },
+    // --public-key, as agent create and agent key add spell it; --pubkey was its first name and stays for scripts.
+    'public-key': {
+      type: 'string',
+      alias: 'pubkey',
+      description: "Trust only this audit signing public key (PEM or JWK file: 'creddy audit pubkey')",
+      valueHint: 'FILE',
+    },
     unpinned: {
       type: 'boolean',
       description:
-        'With --bundle, no --pubkey and no audit key: accept a bundle that is only self-consistent (proves nothing about who made it)',
+        'With --bundle, no --public-key and no audit key: accept a bundle that is only self-consistent (proves nothing about who made it)',
     },
     witness: {
       type: 'string',
@@ -46,7 +52,7 @@ const verify = defineCommand({
   },
   async run({ args, data }) {
     const ctx = contextOf(data);
-    const pinned = readPinned(ctx, args.pubkey);
+    const pinned = readPinned(ctx, args['public-key']);
     if (args.bundle)
       return verifyBundleCommand(ctx, { bundle: args.bundle, json: args.json === true, unpinned: args.unpinned === true }, pinned);
     if (args.unpinned) throw new CreddyError('ERR_USAGE', '--unpinned applies only to --bundle');

@@ -30,7 +30,8 @@ export function completionSpecs(tree: CommandDef): Spec[] {
       words: [...subs, ...choices],
       // `--no-X` too, where help shows it: citty reads it, but it is no arg of its own in the tree.
       options: [...new Set([...options.flatMap((o) => (o.negated === undefined ? o.flags : [...o.flags, o.negated])), ...globals])],
-      valued: options.filter((o) => o.takesValue).flatMap((o) => o.flags),
+      // An older spelling is not offered, but the walk still skips its value.
+      valued: options.filter((o) => o.takesValue).flatMap((o) => [...o.flags, ...o.legacy]),
     };
   });
 }

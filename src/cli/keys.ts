@@ -1,6 +1,6 @@
 import { defineCommand } from 'citty';
 import { isoSeconds } from '../_utils/clock.js';
-import { rewrapAuditSigningKeys } from '../audit/signing-key.js';
+import { rewrapAuditSigningKeys, type SkippedAuditKey } from '../audit/signing-key.js';
 import { CreddyError, isCreddyError } from '../errors.js';
 import { revokeKey } from '../keys/revoke-key.js';
 import { rewrapKeys, type SkippedKey } from '../keys/rewrap.js';
@@ -160,7 +160,8 @@ const rewrap = defineCommand({
       });
       // The audit checkpoint signing key is sealed under the same KEK: the old KEK may only be
       // dropped once it is re-sealed too.
-      const auditSigningKeys = await rewrapAuditSigningKeys(services);
+      const auditKeys = await rewrapAuditSigningKeys(services);
+      for (const skip of auditKeys.skipped) say(ctx.stderr, `skipped audit signing key ${skip.kid}: ${skip.problem}`);
       // …and so are the downstream revocation handles (GitHub tokens, PostgreSQL roles).
       const handles = await rewrapRevocationHandles(services);
       // …and so are stored secret values.
@@ -172,38 +173,53 @@ const rewrap = defineCommand({
           skipped: result.skipped.map((k) => ({ kid: k.kid, state: k.state, kek_id: k.kekId, problem: k.problem })),
           total: result.total,
           kek_id: result.kekId,
-          audit_signing_keys_rewrapped: auditSigningKeys,
+          audit_signing_keys_rewrapped: auditKeys.rewrapped,
+          audit_signing_keys_skipped: auditKeys.skipped.map((k) => ({ kid: k.kid, kek_id: k.kekId, problem: k.problem })),
           revocation_handles_rewrapped: handles,
           secret_values_rewrapped: secrets,
         });
       else {
         const skippedNote = result.skipped.length > 0 ? ` (${result.skipped.length} skipped: no configured KEK opens them)` : '';
+        const auditNote = auditKeys.skipped.length > 0 ? ` (${auditKeys.skipped.length} skipped: no configured KEK opens them)` : '';
         ctx.stdout.write(
-          `rewrapped ${result.rewrapped} of ${result.total} signing keys${skippedNote}, ${auditSigningKeys} audit signing key(s), ${handles} revocation handle(s) and ${secrets} secret value(s); all ${skippedNote ? 'others ' : ''}are now sealed by KEK ${result.kekId}\n` +
+          `rewrapped ${result.rewrapped} of ${result.total} signing keys${skippedNote}, ${auditKeys.rewrapped} audit signing key(s)${auditNote}, ${handles} revocation handle(s) and ${secrets} secret value(s); all ${skippedNote || auditNote ? 'others ' : ''}are now sealed by KEK ${result.kekId}\n` +
             // Rows sealed by the new KEK only: a broker still configured with the old one alone
             // runs until its next start, which then fails (docs/keys.md "KEK rotation").
             `next: every running broker must have this KEK (CREDDY_KEK) before it next starts — one started with the old KEK alone fails with ERR_KEK_INVALID; restart any that lack it, then drop CREDDY_KEK_PREVIOUS everywhere and restart them\n`,
         );
       }
-      failOnSkipped(result.skipped);
+      failOnSkipped(result.skipped, auditKeys.skipped);
     });
   },
 });
 
 /**
  * Exits non-zero (after the report) when rewrap left a row that is not revoked: scripts must
- * notice a row no configured KEK opens. Revoking it is how it stops counting — a revoked row is
- * never published nor signs, so one that does not open is only named.
+ * notice a row no configured KEK opens. Revoking it is how a signing-key row stops counting — a
+ * revoked row is never published nor signs, so one that does not open is only named. An audit
+ * signing-key row cannot be revoked nor deleted (old checkpoints name it), so one that does not
+ * open always counts: the message says what it means and that it does not hold the old KEK.
  */
-function failOnSkipped(skipped: readonly SkippedKey[]): void {
+function failOnSkipped(skipped: readonly SkippedKey[], auditSkipped: readonly SkippedAuditKey[]): void {
   const live = skipped.filter((k) => k.state !== 'revoked');
-  if (live.length === 0) return;
-  const kids = live.map((k) => `${k.kid} (${k.state})`).join(', ');
+  if (live.length === 0 && auditSkipped.length === 0) return;
+  const parts: string[] = [];
+  if (live.length > 0) {
+    const kids = live.map((k) => `${k.kid} (${k.state})`).join(', ');
+    parts.push(
+      `${live.length} signing key row(s) not rewrapped, opened by neither CREDDY_KEK nor CREDDY_KEK_PREVIOUS: ${kids}; every other row was rewrapped. ` +
+        'A row written without the KEK (docs/keys.md "Rows the KEK does not open") is never published nor used to sign: revoke it with `creddy keys revoke KID` (`--force` for the current key), then re-run rewrap. ',
+    );
+  }
+  if (auditSkipped.length > 0) {
+    parts.push(
+      `${auditSkipped.length} audit signing key row(s) not rewrapped, opened by neither CREDDY_KEK nor CREDDY_KEK_PREVIOUS: ${auditSkipped.map((k) => k.kid).join(', ')}; every other row was rewrapped. ` +
+        'A row written without the KEK never signs and anchors nothing (`audit verify` lists it as NOT trusted); audit signing keys are never deleted (old checkpoints name them), so rewrap names such a row each time; no KEK opens it, so dropping CREDDY_KEK_PREVIOUS loses nothing. ',
+    );
+  }
   throw new CreddyError(
     'ERR_KEK_INVALID',
-    `${live.length} signing key row(s) not rewrapped, opened by neither CREDDY_KEK nor CREDDY_KEK_PREVIOUS: ${kids}; every other row was rewrapped. ` +
-      'A row written without the KEK (docs/keys.md "Rows the KEK does not open") is never published nor used to sign: revoke it with `creddy keys revoke KID` (`--force` for the current key), then re-run rewrap. ' +
-      'If the rows are yours, set CREDDY_KEK_PREVIOUS to the KEK that sealed them and re-run rewrap',
+    `${parts.join('')}If the rows are yours, set CREDDY_KEK_PREVIOUS to the KEK that sealed them and re-run rewrap`,
   );
 }
 

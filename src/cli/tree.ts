@@ -67,20 +67,23 @@ export function walkCommands(tree: CommandDef, path: string[] = []): Array<{ pat
 
 /**
  * Options of a command, as `--name` (and `-x` aliases), with whether each takes a value and the
- * `--no-name` form help shows for it, if any.
+ * `--no-name` form help shows for it, if any. A long alias (`--pubkey` for `--public-key`) is an
+ * older spelling kept so scripts go on working: it is listed apart (`legacy`), so help shows the
+ * one canonical name and mentions it, and completion offers only the canonical one.
  */
 export function optionsOf(
   cmd: CommandDef,
-): Array<{ flags: string[]; takesValue: boolean; def: ArgDef; name: string; negated: string | undefined }> {
+): Array<{ flags: string[]; legacy: string[]; takesValue: boolean; def: ArgDef; name: string; negated: string | undefined }> {
   return Object.entries(argsOf(cmd))
     .filter(([, def]) => def.type !== 'positional')
     .map(([name, def]) => {
-      const aliases = 'alias' in def && def.alias !== undefined ? (Array.isArray(def.alias) ? def.alias : [def.alias]) : [];
-      const flags = [...aliases.map((a: string) => (a.length === 1 ? `-${a}` : `--${a}`)), `--${name}`];
+      const aliases: string[] = 'alias' in def && def.alias !== undefined ? (Array.isArray(def.alias) ? def.alias : [def.alias]) : [];
+      const flags = [...aliases.filter((a) => a.length === 1).map((a) => `-${a}`), `--${name}`];
+      const legacy = aliases.filter((a) => a.length > 1).map((a) => `--${a}`);
       // A boolean that can also be turned off on purpose (`--no-cache` over CREDDY_CACHE=1) says
       // so with a negativeDescription: help shows that flag, and completion offers it, from here.
       const negated = def.type === 'boolean' && typeof def.negativeDescription === 'string' ? `--no-${name}` : undefined;
-      return { name, def, flags, takesValue: def.type !== 'boolean', negated };
+      return { name, def, flags, legacy, takesValue: def.type !== 'boolean', negated };
     });
 }
 

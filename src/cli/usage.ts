@@ -59,8 +59,11 @@ export function renderUsage(cmd: CommandDef, path: readonly string[], style: Sty
     );
   }
   const optionRows: Array<[string, string]> = options.flatMap(
-    ({ flags, takesValue, def, name: key, negated }): Array<[string, string]> => [
-      [`${flags.join(', ')}${takesValue ? ` ${hint(key, def)}` : ''}`, describe(def)],
+    ({ flags, legacy, takesValue, def, name: key, negated }): Array<[string, string]> => [
+      [
+        `${flags.join(', ')}${takesValue ? ` ${hint(key, def)}` : ''}`,
+        [describe(def), legacy.length > 0 ? `(also ${legacy.join(', ')})` : ''].filter(Boolean).join(' '),
+      ],
       // A boolean that can also be turned off (`--no-cache` over CREDDY_CACHE=1) says so on a row of its own.
       ...(negated !== undefined && def.type === 'boolean' ? [[negated, def.negativeDescription ?? ''] as [string, string]] : []),
     ],

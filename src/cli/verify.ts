@@ -13,11 +13,13 @@ export const verifyCommand = defineCommand({
   args: {
     token: { type: 'positional', description: 'The JWT (or - to read stdin)', required: true },
     audience: { type: 'string', description: 'Require this aud', valueHint: 'AUD' },
+    backend: { type: 'string', description: 'Require this backend claim (the backend the token was issued for)', valueHint: 'NAME' },
     ...jsonArg,
   },
   async run({ args, data }) {
     const ctx = contextOf(data);
     const url = requireEnv(ctx, 'CREDDY_URL');
+    if (args.backend === '') throw new CreddyError('ERR_USAGE', '--backend needs a backend name');
     const token = args.token === '-' ? (await readStdin(ctx)).trim() : args.token;
     const client = createCreddyClient({ url });
     // The issuer comes from the server's discovery document, so `iss` is checked against what
@@ -39,6 +41,8 @@ export const verifyCommand = defineCommand({
       url: client.url,
       // Without --audience any audience passes, as it always has: the operator inspects a token, no service admits it.
       audience: args.audience ?? unverifiedAudience(token),
+      // The backend claim is what a service should pin (docs/backends.md): checked only when asked, as --audience is.
+      backend: args.backend,
       introspect: (claims) => isActive(claims.jti),
     });
     let claims: Record<string, unknown>;

@@ -25,11 +25,12 @@ export interface SkippedKey {
 export interface RewrapResult {
   /** Rows re-sealed by this run. */
   readonly rewrapped: number;
-  /** Rows that were already sealed by the current KEK. */
+  /** Rows that were already sealed by the current KEK (and open with it). */
   readonly alreadyCurrent: number;
   /**
    * Rows neither the current nor the previous KEK opens, left untouched: a row written by someone
-   * without the KEK (INSERT on the store), an altered one, or one sealed by a KEK not configured.
+   * without the KEK (INSERT on the store), an altered one, or one sealed by a KEK not configured —
+   * whatever `kek_id` it claims, the current KEK's included.
    */
   readonly skipped: readonly SkippedKey[];
   readonly total: number;
@@ -54,7 +55,25 @@ export async function rewrapKeys(services: KeyServices, options: RewrapOptions):
   const todo = records.filter((k) => k.kekId !== keks.current.id).map((k) => k.kid);
   let done = 0;
   let rewrapped = 0;
+  let alreadyCurrent = 0;
   const skipped: SkippedKey[] = [];
+  const skip = (row: KeyRecord, err: CreddyError): void => {
+    const named = { kid: row.kid, state: row.state, kekId: row.kekId, problem: err.message };
+    skipped.push(named);
+    options.onSkip?.(named);
+  };
+  // A row that claims the current KEK is opened too: kek_id is only a label, which whoever writes
+  // a row without the KEK sets as they like. Counted as already done, it would go unnamed.
+  for (const row of records) {
+    if (row.kekId !== keks.current.id) continue;
+    try {
+      unsealSigningKey(keks, row).der.fill(0);
+      alreadyCurrent++;
+    } catch (err) {
+      if (!isCreddyError(err, 'ERR_KEK_INVALID')) throw err;
+      skip(row, err);
+    }
+  }
   for (const kid of todo) {
     for (let attempt = 0; ; attempt++) {
       if (attempt >= MAX_ATTEMPTS)
@@ -67,9 +86,7 @@ export async function rewrapKeys(services: KeyServices, options: RewrapOptions):
         ({ der } = unsealSigningKey(keks, row));
       } catch (err) {
         if (!isCreddyError(err, 'ERR_KEK_INVALID')) throw err;
-        const skip = { kid, state: row.state, kekId: row.kekId, problem: err.message };
-        skipped.push(skip);
-        options.onSkip?.(skip);
+        skip(row, err);
         break;
       }
       const sealedPrivate = seal(keks.current, der, signingKeyAad(kid));
@@ -88,5 +105,5 @@ export async function rewrapKeys(services: KeyServices, options: RewrapOptions):
     if (skipped.at(-1)?.kid !== kid) options.onProgress?.(done, todo.length, kid);
     options.crash?.(`rewrap:row-${done}`);
   }
-  return { rewrapped, alreadyCurrent: records.length - todo.length, skipped, total: records.length, kekId: keks.current.id };
+  return { rewrapped, alreadyCurrent, skipped, total: records.length, kekId: keks.current.id };
 }

@@ -104,12 +104,12 @@ describe('audit verify --bundle: "verified" only when the origin is established'
   });
   afterAll(async () => ctx?.close());
 
-  it('a forged bundle, checked with neither --pubkey nor the audit key, exits 1 and says how to pin', async () => {
+  it('a forged bundle, checked with neither --public-key nor the audit key, exits 1 and says how to pin', async () => {
     const text = await runCli(['audit', 'verify', '--bundle', forged]);
     expect(text.code).toBe(1);
     expect(text.stdout).not.toMatch(/verified:/);
     expect(text.stderr).toMatch(/ERR_AUDIT_INVALID: bundle NOT verified, only self-consistent/);
-    expect(text.stderr).toMatch(/--pubkey FILE/);
+    expect(text.stderr).toMatch(/--public-key FILE/);
     expect(text.stderr).toMatch(/creddy audit pubkey/);
 
     const json = await runCli(['audit', 'verify', '--bundle', forged, '--json']);

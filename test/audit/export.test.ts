@@ -7,6 +7,8 @@ import { loadAuditKeys } from '../../src/audit/key.js';
 import { parsePublicKey } from '../../src/audit/signing-key.js';
 import { verifyBundle } from '../../src/audit/verify-bundle.js';
 import { arrayPager, verifyChain } from '../../src/audit/verify-chain.js';
+import { completionSpecs } from '../../src/cli/completion.js';
+import { commandTree } from '../../src/cli/index.js';
 import { runCli } from '../helpers/cli.js';
 import { startBroker, type TestBroker } from '../helpers/harness.js';
 import { checkpointsEvery, makeTraffic } from './helpers.js';
@@ -33,15 +35,34 @@ describe('audit export bundle', () => {
 
   it('round trip: written 0600 and verified offline with only the bundle and the public key', async () => {
     expect(statSync(bundle).mode & 0o777).toBe(0o600);
-    const r = await runCli(['audit', 'verify', '--bundle', bundle, '--pubkey', pubkey, '--json']);
+    const r = await runCli(['audit', 'verify', '--bundle', bundle, '--public-key', pubkey, '--json']);
     expect(r.code, r.stderr).toBe(0);
     const report = JSON.parse(r.stdout);
     expect(report).toMatchObject({ ok: true, key: 'pinned', chain: { hmac: 'not-checked', problem: null } });
     expect(report.chain.events_verified).toBe(report.manifest.events.count);
     expect(report.manifest.checkpoints).toBeGreaterThan(1);
     // Human output is honest about what was not checked.
-    const text = await runCli(['audit', 'verify', '--bundle', bundle, '--pubkey', pubkey]);
+    const text = await runCli(['audit', 'verify', '--bundle', bundle, '--public-key', pubkey]);
     expect(text.stdout).toMatch(/HMACs NOT checked/);
+  });
+
+  it('--public-key is spelled as for agents; --pubkey, its earlier name, still works, and help shows one name', async () => {
+    const alias = await runCli(['audit', 'verify', '--bundle', bundle, '--pubkey', pubkey, '--json']);
+    expect(alias.code, alias.stderr).toBe(0);
+    expect(JSON.parse(alias.stdout)).toMatchObject({ ok: true, key: 'pinned' });
+    const both = await runCli(['audit', 'verify', '--bundle', bundle, '--pubkey', pubkey, '--public-key', pubkey]);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('ERR_USAGE: --public-key given twice');
+    const bad = await runCli(['audit', 'verify', '--bundle', bundle, '--pubkey', bundle]);
+    expect(bad.stderr).toContain(`ERR_USAGE: --public-key: ${bundle} is not an Ed25519 public key`);
+    const help = await runCli(['audit', 'verify', '--help']);
+    expect(help.stdout).toMatch(/^ {2}--public-key FILE +Trust only this audit signing public key .* \(also --pubkey\)$/m);
+    expect(help.stdout).not.toMatch(/--pubkey,|--pubkey FILE/);
+    // Completion offers the one name, and still skips the older one's value.
+    const spec = completionSpecs(await commandTree()).find((s) => s.path === 'audit verify');
+    expect(spec?.options).toContain('--public-key');
+    expect(spec?.options).not.toContain('--pubkey');
+    expect(spec?.valued).toEqual(expect.arrayContaining(['--public-key', '--pubkey']));
   });
 
   it('with the audit key, the HMACs are checked too; a JWK pin works as well', async () => {

@@ -11,6 +11,7 @@ import { auditEvent } from '../../src/model/audit.js';
 import { createServices } from '../../src/services.js';
 import { runCli } from '../helpers/cli.js';
 import { captureLogger, demoYaml, tempDir, testEnv } from '../helpers/harness.js';
+import { attack } from './helpers.js';
 
 const DAY = 86_400_000;
 
@@ -208,6 +209,25 @@ describe('a prune that deletes nothing says why', () => {
       expect(JSON.parse(json.stdout)).toEqual({ deleted: 0, anchor_seq: null, steps: 0, idle: { reason: 'no-anchor', older } });
     } finally {
       other.cleanup();
+    }
+  });
+
+  it('a log with no rows at all: the reason is empty', async () => {
+    // Every command that opens a store writes the signing keys' key.created rows, so an empty log
+    // under an existing store is one whose rows were removed behind creddy's back (triggers dropped).
+    const { dir, configPath, cleanup } = setup('audit:\n  retention: 365d');
+    try {
+      const env = testEnv();
+      await writeEvents(dir, env, Date.now() - 400 * DAY, 3, 1);
+      attack(join(dir, 'data', 'creddy.db'), (db) => db.exec('DELETE FROM audit_checkpoints; DELETE FROM audit_events'));
+      const text = await runCli(['audit', 'prune', '--config', configPath], env);
+      expect(text.code, text.stderr).toBe(0);
+      expect(text.stdout).toBe('pruned 0 events: the audit log is empty\n');
+      const json = await runCli(['audit', 'prune', '--json', '--config', configPath], env);
+      expect(json.code, json.stderr).toBe(0);
+      expect(JSON.parse(json.stdout)).toEqual({ deleted: 0, anchor_seq: null, steps: 0, idle: { reason: 'empty' } });
+    } finally {
+      cleanup();
     }
   });
 });

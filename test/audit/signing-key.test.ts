@@ -24,8 +24,8 @@ describe('audit signing key', () => {
         dataDir: dir,
         logger: silentLogger,
       });
-      expect(await rewrapAuditSigningKeys({ store, keks: rotated })).toBe(1);
-      expect(await rewrapAuditSigningKeys({ store, keks: rotated })).toBe(0);
+      expect(await rewrapAuditSigningKeys({ store, keks: rotated })).toEqual({ rewrapped: 1, skipped: [] });
+      expect(await rewrapAuditSigningKeys({ store, keks: rotated })).toEqual({ rewrapped: 0, skipped: [] });
       const onlyNew = loadKeks({ env: { CREDDY_KEK: rotated.current.key.toString('hex') }, dataDir: dir, logger: silentLogger });
       const after = await loadAuditSigner({ store, keks: onlyNew, now: Date.now });
       expect(after.kid).toBe(a.kid);

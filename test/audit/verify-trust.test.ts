@@ -125,7 +125,7 @@ describe.each(['sqlite', 'postgres'] as const)('audit verify trusts only vouched
     const r = await runCli(['audit', 'verify', '--config', broker.configPath], noKek);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(
-      `checkpoints checked against the audit signing keys stored in the database (${realKid}, ${forged.kid}), which nothing vouches for: no KEK is configured and no --pubkey given`,
+      `checkpoints checked against the audit signing keys stored in the database (${realKid}, ${forged.kid}), which nothing vouches for: no KEK is configured and no --public-key given`,
     );
   });
 });

@@ -112,6 +112,7 @@ describe('creddy completion', () => {
     expect(complete('agent', '')).toEqual(['create', 'list', 'revoke', 'rotate-token', 'renew', 'grant', 'revoke-grant', 'key']);
     expect(complete('agent', 'create', 'bot', '--c')).toEqual(['--can', '--config']);
     expect(complete('keys', '--config', 'x.yaml', 'ro')).toEqual(['rotate']);
+    expect(complete('verify', 'TOKEN', '--b')).toEqual(['--backend']);
     // After an option that takes a value: nothing, so bash completes file names.
     expect(complete('audit', 'export', '--out', '')).toEqual([]);
     expect(complete('completion', '')).toEqual(['bash', 'zsh', 'fish']);

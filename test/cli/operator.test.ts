@@ -157,6 +157,22 @@ describe('caller CLI', () => {
     expect(relisted.map((c) => c.id)).not.toContain(issued.id);
   });
 
+  it('verify --backend pins the backend claim, as createVerifier({ backend }) does', async () => {
+    const issued = JSON.parse((await runCli(['get', 'demo', '--json'], caller)).stdout) as { id: string; token: string };
+    const pinned = await runCli(['verify', issued.token, '--backend', 'demo', '--audience', 'demo', '--json'], caller);
+    expect(pinned.code, pinned.stderr).toBe(0);
+    expect(JSON.parse(pinned.stdout)).toMatchObject({ valid: true, claims: { jti: issued.id, backend: 'demo' } });
+    // The token's aud passes (no --audience: any), its backend claim does not.
+    const other = await runCli(['verify', issued.token, '--backend', 'payments'], caller);
+    expect(other.code).toBe(1);
+    expect(other.stderr).toBe('creddy: ERR_TOKEN_INVALID: token rejected (issued for another backend)\n');
+    const empty = await runCli(['verify', issued.token, '--backend', ''], caller);
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toContain('ERR_USAGE: --backend needs a backend name');
+    const help = await runCli(['verify', '--help']);
+    expect(help.stdout).toMatch(/--backend NAME\s+Require this backend claim/);
+  });
+
   it('a CREDDY_TOKEN that ends in a newline (an env file, a Kubernetes secret) works', async () => {
     for (const ending of ['\n', '\r\n']) {
       const r = await runCli(['list', '--json'], { ...caller, CREDDY_TOKEN: `${caller['CREDDY_TOKEN']}${ending}` });

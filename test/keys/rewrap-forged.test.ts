@@ -18,6 +18,7 @@ import { runCli } from '../helpers/cli.js';
 import { demoYaml, silentLogger, tempDir, testEnv } from '../helpers/harness.js';
 import { type FreshDatabase, migratedDatabase } from '../helpers/pg.js';
 import { writeTables } from '../helpers/raw-sql.js';
+import { DEMO_BACKEND } from '../helpers/setup.js';
 import { attackerEd25519 } from '../verify/forge.js';
 
 interface RewrapJson {
@@ -114,3 +115,137 @@ describe.each(['sqlite', 'postgres'] as const)('keys rewrap skips a signing-key 
     expect(r.stderr).toContain(`creddy: skipped ${forgedKid} (revoked)`);
   });
 });
+
+/**
+ * The same for the audit checkpoint signing keys, and for rows that claim the current KEK: a
+ * forged audit signing-key row (claiming the previous KEK or the current one) is skipped and named
+ * while rewrap goes on to the revocation handles and secrets after it, and a forged signing-key row
+ * claiming the current KEK is opened, not counted as already current.
+ */
+describe.each(['sqlite', 'postgres'] as const)(
+  'keys rewrap skips audit signing-key rows and rows claiming the current KEK (%s)',
+  (engine) => {
+    const tmp = tempDir();
+    const configPath = join(tmp.dir, 'creddy.yaml');
+    const dataDir = join(tmp.dir, 'data');
+    const envA = testEnv();
+    const kekB = randomBytes(32).toString('hex');
+    const envB = { ...envA, CREDDY_KEK: kekB, CREDDY_KEK_PREVIOUS: envA['CREDDY_KEK'] };
+    const envOnlyB = { ...envA, CREDDY_KEK: kekB };
+    const idOf = (hex: string) => loadKeks({ env: { CREDDY_KEK: hex }, dataDir: tmp.dir, logger: silentLogger }).current.id;
+    const [idA, idB] = [idOf(envA['CREDDY_KEK']!), idOf(kekB)];
+    const garbage = randomBytes(61);
+    const [auditClaimsA, auditClaimsB] = [attackerEd25519(), attackerEd25519()];
+    const op = (args: string[], env: NodeJS.ProcessEnv, stdin?: string) => runCli([...args, '--config', configPath], env, stdin);
+    let db: FreshDatabase | undefined;
+    let store: Store;
+    let realAuditKid: string;
+    const write = (sql: string, values: unknown[]): Promise<void> =>
+      writeTables({ db, sqlitePath: join(dataDir, 'creddy.db') }, sql, values);
+
+    beforeAll(async () => {
+      db = engine === 'postgres' ? await migratedDatabase() : undefined;
+      const vault = `${DEMO_BACKEND}\n  vault:\n    type: secret\n    allowed_scopes: ["app/*"]`;
+      const yaml = demoYaml({ dataDir, backendsYaml: vault, ...(db ? { extra: `store: ${db.url}` } : {}) });
+      writeFileSync(configPath, yaml);
+      for (let i = 0; i < 2; i++) expect((await op(['keys', 'rotate', '--force'], envA)).code).toBe(0);
+      expect((await op(['audit', 'pubkey'], envA)).code).toBe(0); // the real audit signing key, under KEK A
+      const put = await op(['secret', 'put', 'app/db'], envA, 'v1');
+      expect(put.code, put.stderr).toBe(0);
+      store = await openStore(parseConfig(yaml, configPath, envA).store);
+      realAuditKid = (await store.audit.signingKeys())[0]!.kid;
+      const now = Math.floor(Date.now() / 1000);
+      const attacker = attackerEd25519();
+      // A token signing-key row that claims the new KEK sealed it: "already current", if believed.
+      await write(
+        `INSERT INTO signing_keys (kid, state, public_x, sealed_private, kek_id, created_at, published_at, activated_at, retired_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [thumbprint(attacker.x), 'retired', attacker.x, garbage, idB, now - 60, now - 60, now - 60, now + 86_400],
+      );
+      for (const [key, kekId] of [
+        [auditClaimsA, idA],
+        [auditClaimsB, idB],
+      ] as const) {
+        await write('INSERT INTO audit_signing_keys (kid, public_x, sealed_private, kek_id, created_at) VALUES (?, ?, ?, ?, ?)', [
+          thumbprint(key.x),
+          key.x,
+          garbage,
+          kekId,
+          now - 60,
+        ]);
+      }
+    });
+    afterAll(async () => {
+      await store?.close();
+      await db?.drop();
+      tmp.cleanup();
+    });
+
+    it('rewraps the real rows, secrets included, names every forged one and exits 1', async () => {
+      const forgedKid = (await store.keys.list()).find((k) => k.kekId === idB)!.kid;
+      const realKids = (await store.keys.list()).filter((k) => k.kid !== forgedKid).map((k) => k.kid);
+      const r = await op(['keys', 'rewrap', '--json'], envB);
+      expect(r.code).toBe(1);
+      const summary = JSON.parse(r.stdout) as RewrapJson & Record<string, unknown>;
+      expect(summary).toMatchObject({
+        rewrapped: realKids.length,
+        already_current: 0,
+        total: realKids.length + 1,
+        audit_signing_keys_rewrapped: 1,
+        revocation_handles_rewrapped: 0,
+        // Past the audit signing keys: the stored secret moved too.
+        secret_values_rewrapped: 1,
+      });
+      expect(summary.skipped).toEqual([
+        {
+          kid: forgedKid,
+          state: 'retired',
+          kek_id: idB,
+          problem: expect.stringContaining(`signing key ${forgedKid} does not decrypt under KEK ${idB}`),
+        },
+      ]);
+      const auditSkipped = summary['audit_signing_keys_skipped'] as Array<{ kid: string; kek_id: string; problem: string }>;
+      expect([...auditSkipped].sort((a, b) => a.kek_id.localeCompare(b.kek_id))).toEqual(
+        [
+          { kid: thumbprint(auditClaimsA.x), kek_id: idA, problem: expect.stringContaining('does not open under the configured KEK') },
+          { kid: thumbprint(auditClaimsB.x), kek_id: idB, problem: expect.stringContaining('does not open under the configured KEK') },
+        ].sort((a, b) => a.kek_id.localeCompare(b.kek_id)),
+      );
+      for (const { kid } of auditSkipped)
+        expect(r.stderr).toContain(`creddy: skipped audit signing key ${kid}: audit signing key ${kid} does not open`);
+      expect(r.stderr).toContain(`creddy: skipped ${forgedKid} (retired): signing key ${forgedKid} does not decrypt`);
+      expect(r.stderr).toContain(
+        `1 signing key row(s) not rewrapped, opened by neither CREDDY_KEK nor CREDDY_KEK_PREVIOUS: ${forgedKid} (retired)`,
+      );
+      expect(r.stderr).toContain('2 audit signing key row(s) not rewrapped, opened by neither CREDDY_KEK nor CREDDY_KEK_PREVIOUS');
+      expect(r.stderr).toContain('audit signing keys are never deleted');
+      for (const material of [garbage.toString('hex'), garbage.toString('base64'), kekB, envA['CREDDY_KEK']!]) {
+        expect(r.stdout + r.stderr).not.toContain(material);
+      }
+
+      // The real audit key and the secret now open with the new KEK alone; the forged rows are as they were.
+      const auditKeys = await store.audit.signingKeys();
+      expect(auditKeys.find((k) => k.kid === realAuditKid)?.kekId).toBe(idB);
+      for (const k of auditKeys.filter((k) => k.kid !== realAuditKid)) expect(Buffer.from(k.sealedPrivate).equals(garbage)).toBe(true);
+      const pubkey = await op(['audit', 'pubkey', '--json'], envOnlyB);
+      expect(pubkey.code, pubkey.stderr).toBe(0);
+      expect(JSON.parse(pubkey.stdout)).toMatchObject({ kid: realAuditKid });
+
+      const again = await op(['keys', 'rewrap', '--json'], envB);
+      expect(again.code).toBe(1);
+      expect(JSON.parse(again.stdout)).toMatchObject({ rewrapped: 0, already_current: realKids.length, audit_signing_keys_rewrapped: 0 });
+    });
+
+    it('revoking the forged signing key does not clear forged audit rows: they cannot be revoked, and rewrap says so', async () => {
+      const forgedKid = (await store.keys.list()).find((k) => Buffer.from(k.sealedPrivate).equals(garbage))!.kid;
+      expect((await op(['keys', 'revoke', forgedKid], envB)).code).toBe(0);
+      const text = await op(['keys', 'rewrap'], envB);
+      expect(text.code).toBe(1);
+      expect(text.stdout).toContain('0 audit signing key(s) (2 skipped: no configured KEK opens them)');
+      expect(text.stderr).not.toContain(
+        `signing key row(s) not rewrapped, opened by neither CREDDY_KEK nor CREDDY_KEK_PREVIOUS: ${forgedKid}`,
+      );
+      expect(text.stderr).toContain('ERR_KEK_INVALID: 2 audit signing key row(s) not rewrapped');
+    });
+  },
+);

@@ -96,6 +96,7 @@ describe('keys rewrap and wrong KEKs', () => {
       total: 6,
       kek_id: idOf(kekB),
       audit_signing_keys_rewrapped: summary.audit_signing_keys_rewrapped,
+      audit_signing_keys_skipped: [],
       revocation_handles_rewrapped: 1,
       secret_values_rewrapped: 0,
     });

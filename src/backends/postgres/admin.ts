@@ -6,10 +6,14 @@ import type { PostgresSettings } from './config.js';
 
 /** The admin connection of one postgres backend: a small pool, opened on first use. */
 export interface AdminPool {
-  /** Runs `fn` on one connection; maps PostgreSQL's errors to CreddyErrors that name no secret. */
-  withClient<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T>;
-  /** Runs `fn` in one transaction (rolled back if it throws). */
-  transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` on one connection; maps PostgreSQL's errors to CreddyErrors that name no secret.
+   * With `signal` (issuance's mint deadline), it gives up when the signal aborts, whatever the
+   * statement deadlines below: the connection is then closed, never reused (see `deadlineError`).
+   */
+  withClient<T>(fn: (client: pg.PoolClient) => Promise<T>, signal?: AbortSignal): Promise<T>;
+  /** Runs `fn` in one transaction (rolled back if it throws; never committed once `signal` aborts). */
+  transaction<T>(fn: (client: pg.PoolClient) => Promise<T>, signal?: AbortSignal): Promise<T>;
   end(): Promise<void>;
 }
 
@@ -32,8 +36,8 @@ export const CONNECT_TIMEOUT_MS = 5_000;
  * stuck lock), and the client gives up on one unanswered `SILENT_MARGIN_MS` later (a server gone
  * silent, which no server-side timeout can end), as it gives up on a connection not made within
  * `CONNECT_TIMEOUT_MS` (or the statement deadline, if shorter). Each unit of work (one
- * `withClient`) is told to `observe`: `ok`, `error` (PostgreSQL refused a statement), or
- * `unreachable` (no connection, or it broke or went silent).
+ * `withClient`) is told to `observe`: `ok`, `error` (PostgreSQL refused a statement),
+ * `unreachable` (no connection, or it broke or went silent), or `timeout` (its signal aborted first).
  */
 export function createAdminPool(settings: PostgresSettings, observe?: (status: UpstreamStatus) => void): AdminPool {
   let pool: Promise<pg.Pool> | undefined;
@@ -65,12 +69,29 @@ export function createAdminPool(settings: PostgresSettings, observe?: (status: U
     pool.catch(() => (pool = undefined));
     return pool;
   };
-  const withClient = async <T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
+  const withClient = async <T>(fn: (client: pg.PoolClient) => Promise<T>, signal?: AbortSignal): Promise<T> => {
     let client: pg.PoolClient;
     let broken: Error | undefined;
+    // Made only for work that has a deadline: an error captures a stack.
+    const deadline = signal ? deadlineError(settings) : undefined;
+    if (signal?.aborted) {
+      // Started past the deadline (the work before it took it all): no connection is asked for.
+      observe?.('timeout');
+      throw deadline;
+    }
+    const connecting = open().then((p) => p.connect());
     try {
-      client = await (await open()).connect();
+      client = await untilAborted(connecting, signal, deadline);
     } catch (err) {
+      if (deadline && err === deadline) {
+        // A connection that arrives after the deadline is closed at once, not pooled half-used.
+        connecting.then(
+          (late) => late.release(true),
+          () => {},
+        );
+        observe?.('timeout');
+        throw err;
+      }
       observe?.('unreachable');
       throw adminError(err, settings);
     }
@@ -81,10 +102,17 @@ export function createAdminPool(settings: PostgresSettings, observe?: (status: U
     };
     client.on('error', lost);
     try {
-      const result = await fn(client);
+      const result = await untilAborted(fn(client), signal, deadline);
       observe?.('ok');
       return result;
     } catch (err) {
+      if (deadline && err === deadline) {
+        // Given up with a statement in flight: the connection is closed, so whatever it was doing
+        // ends with it (a transaction left open is rolled back by the server, never committed).
+        broken = deadline;
+        observe?.('timeout');
+        throw err;
+      }
       // Not a server error (a lost or silent connection): it is closed, never reused, since an
       // answer it never gave may still arrive and would answer the next query.
       if (!(err as { code?: unknown }).code) broken ??= err as Error;
@@ -97,11 +125,14 @@ export function createAdminPool(settings: PostgresSettings, observe?: (status: U
   };
   return {
     withClient,
-    transaction: (fn) =>
+    transaction: (fn, signal) =>
       withClient(async (client) => {
         await client.query('BEGIN');
         try {
           const result = await fn(client);
+          // Past the deadline the caller has been told it failed: what it asked for must not
+          // happen after all (withClient is closing this connection, which rolls it back).
+          if (signal?.aborted) throw new Error('mint deadline passed before COMMIT');
           await client.query('COMMIT');
           return result;
         } catch (err) {
@@ -110,13 +141,41 @@ export function createAdminPool(settings: PostgresSettings, observe?: (status: U
           if ((err as { code?: unknown }).code) await client.query('ROLLBACK').catch(() => {});
           throw err;
         }
-      }),
+      }, signal),
     async end() {
       const opened = pool;
       pool = undefined;
       if (opened) await (await opened).end();
     },
   };
+}
+
+/**
+ * The error of a unit of work given up because its signal aborted (issuance's mint deadline,
+ * credentials/issue.ts): 502 ERR_BACKEND_UPSTREAM with `details.reason: timeout`, as the
+ * statement deadlines, but without `timeout_ms` (the deadline is the broker's, not this backend's
+ * setting). Without it a `statement_timeout` above 18 s let a silent server, or statements each
+ * slowed by a lock, hold an issuance past the broker's 20 s.
+ */
+function deadlineError(settings: PostgresSettings): CreddyError {
+  return new CreddyError('ERR_BACKEND_UPSTREAM', `PostgreSQL at ${settings.display} did not finish within the broker's mint deadline`, {
+    expose: true,
+    details: { upstream: 'postgres', sqlstate: null, reason: 'timeout' },
+  });
+}
+
+/**
+ * Settles as `work` does, or rejects with `deadline` once `signal` aborts (at once if it already
+ * has). `work` goes on; its late outcome is handled here, so it is never an unhandled rejection.
+ */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined, deadline: Error | undefined): Promise<T> {
+  if (!signal || !deadline) return work;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(deadline);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 /** SQLSTATEs that mean "the admin role lacks a right" or "a configured role is missing": the operator must fix config. */

@@ -95,6 +95,7 @@ async function mintRole(
   const verifier = await scramVerifier(password);
   // One transaction: the role exists with its comment and memberships, or not at all. A crash
   // after COMMIT but before the credential row leaves a role the sweep drops once it expires.
+  // Bounded by issuance's deadline (request.signal) too, not only by each statement's.
   await admin.transaction(async (client) => {
     const privileged = await privilegedRoles(client, memberOf);
     if (privileged.length > 0) {
@@ -119,7 +120,7 @@ async function mintRole(
       comment: { backend, jti: request.jti, exp: request.expiresAt },
       connectionLimit: settings.connectionLimit,
     });
-  });
+  }, request.signal);
   const query = settings.sslmode ? `?sslmode=${encodeURIComponent(settings.sslmode)}` : '';
   const host = settings.host.includes(':') ? `[${settings.host}]` : settings.host;
   return {

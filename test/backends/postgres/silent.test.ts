@@ -25,8 +25,10 @@ describe('a postgres backend whose server goes silent', () => {
     fx = await createPgFixture();
     proxy = await startFreezingProxy(adminUrlEnv(fx)['CREDDY_PG_ADMIN_URL']!);
     const url = 'url: ${env:CREDDY_PG_ADMIN_URL}';
+    // db-slow: the same silent server behind a statement_timeout above what issuance waits for.
+    const slow = `  db-slow:\n    type: postgres\n    ${url}\n    role_prefix: ${fx.prefix}\n    statement_timeout: 30s\n    allowed_scopes: [read]\n    roles: {read: [${fx.readRole}]}`;
     broker = await startBroker({
-      backends: fx.backendsYaml().replace(url, `${url}\n    statement_timeout: 1s`),
+      backends: fx.backendsYaml(slow).replace(url, `${url}\n    statement_timeout: 1s`),
       env: { CREDDY_PG_ADMIN_URL: proxy.url },
     });
   });
@@ -74,5 +76,58 @@ describe('a postgres backend whose server goes silent', () => {
     // Each failure is on the record with its code.
     const denied = await broker.services.store.audit.query({ agent: 'etl', type: 'credential.denied', limit: 10 });
     expect(denied.map((r) => r.reason)).toEqual(['ERR_BACKEND_UPSTREAM', 'ERR_BACKEND_UPSTREAM']);
+  });
+
+  it('a statement_timeout above the mint deadline: the mint still ends when issuance stops waiting, and its connection is not reused', async () => {
+    const token = await broker.agent('slow-etl', 'db-slow:read');
+    const first = await fetch(`${broker.url}/v1/credentials`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ backend: 'db-slow', scopes: ['read'] }),
+    });
+    expect(first.status).toBe(201); // the pool holds a connection now
+    const backend = broker.services.backends.get('db-slow')!;
+    // What issuance hands every backend: its signal aborts when the broker stops waiting (20 s
+    // there; 300 ms here). The silent server's own bound would be 30 s + the margin.
+    const mint = (signal: AbortSignal) => {
+      const now = Math.floor(Date.now() / 1000);
+      const jti = `deadline-${Math.random().toString(36).slice(2)}`;
+      const started = performance.now();
+      const settled = backend
+        .mint({ jti, agent: 'slow-etl', scopes: ['read'], ttlSeconds: 600, issuedAt: now, expiresAt: now + 600, params: {}, signal })
+        .then(
+          () => ({ ok: true as const, ms: performance.now() - started }),
+          (err: unknown) => ({ ok: false as const, err, ms: performance.now() - started }),
+        );
+      return Promise.race([settled, new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 5_000).unref())]);
+    };
+
+    proxy.freezeAll();
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 300);
+    const frozen = await mint(controller.signal);
+    expect(frozen).not.toBe('hung');
+    if (frozen === 'hung') return;
+    expect(frozen.ok).toBe(false);
+    expect(frozen).toMatchObject({
+      err: {
+        code: 'ERR_BACKEND_UPSTREAM',
+        message: expect.stringContaining("did not finish within the broker's mint deadline"),
+        details: { upstream: 'postgres', reason: 'timeout' },
+      },
+    });
+    expect(frozen.ms).toBeGreaterThanOrEqual(250);
+    expect(frozen.ms).toBeLessThan(2_500);
+
+    // Already past the deadline (a mint that starts late): refused before a connection is asked for.
+    proxy.blackholeNew(true);
+    const late = await mint(AbortSignal.abort());
+    expect(late).toMatchObject({ ok: false, err: { code: 'ERR_BACKEND_UPSTREAM', details: { reason: 'timeout' } } });
+    if (late !== 'hung') expect(late.ms).toBeLessThan(200);
+
+    // The abandoned connection was closed, not pooled: once the address answers, issuance works.
+    proxy.blackholeNew(false);
+    const back = await mint(AbortSignal.timeout(10_000));
+    expect(back).toMatchObject({ ok: true });
   });
 });
