@@ -188,38 +188,40 @@ const rewrap = defineCommand({
             `next: every running broker must have this KEK (CREDDY_KEK) before it next starts — one started with the old KEK alone fails with ERR_KEK_INVALID; restart any that lack it, then drop CREDDY_KEK_PREVIOUS everywhere and restart them\n`,
         );
       }
-      failOnSkipped(result.skipped, auditKeys.skipped);
+      failOnSkipped(ctx, result.skipped, auditKeys.skipped);
     });
   },
 });
 
 /**
- * Exits non-zero (after the report) when rewrap left a row that is not revoked: scripts must
- * notice a row no configured KEK opens. Revoking it is how a signing-key row stops counting — a
- * revoked row is never published nor signs, so one that does not open is only named. An audit
- * signing-key row cannot be revoked nor deleted (old checkpoints name it), so one that does not
- * open always counts: the message says what it means and that it does not hold the old KEK.
+ * Exits non-zero (after the report) when rewrap left a signing-key row that is not revoked:
+ * scripts must notice a row no configured KEK opens. Revoking it is how such a row stops counting
+ * (a revoked row is never published nor signs), so a revoked one is only named.
+ *
+ * An audit signing-key row that does not open is named too, but on its own is a warning, exit 0:
+ * such rows cannot be revoked nor deleted (old checkpoints name them), so an exit 1 would stay
+ * for good and teach scripts to ignore rewrap's status. It costs nothing to leave: a row no KEK
+ * opens never signs and anchors nothing (`audit verify` lists it as NOT trusted), and no
+ * configured KEK opens it, so dropping CREDDY_KEK_PREVIOUS changes nothing for it.
  */
-function failOnSkipped(skipped: readonly SkippedKey[], auditSkipped: readonly SkippedAuditKey[]): void {
+function failOnSkipped(ctx: CliContext, skipped: readonly SkippedKey[], auditSkipped: readonly SkippedAuditKey[]): void {
   const live = skipped.filter((k) => k.state !== 'revoked');
-  if (live.length === 0 && auditSkipped.length === 0) return;
-  const parts: string[] = [];
-  if (live.length > 0) {
-    const kids = live.map((k) => `${k.kid} (${k.state})`).join(', ');
-    parts.push(
-      `${live.length} signing key row(s) not rewrapped, opened by neither CREDDY_KEK nor CREDDY_KEK_PREVIOUS: ${kids}; every other row was rewrapped. ` +
-        'A row written without the KEK (docs/keys.md "Rows the KEK does not open") is never published nor used to sign: revoke it with `creddy keys revoke KID` (`--force` for the current key), then re-run rewrap. ',
-    );
+  const audit =
+    auditSkipped.length === 0
+      ? ''
+      : `${auditSkipped.length} audit signing key row(s) not rewrapped, opened by neither CREDDY_KEK nor CREDDY_KEK_PREVIOUS: ${auditSkipped.map((k) => k.kid).join(', ')}. ` +
+        'A row written without the KEK never signs and anchors nothing (`audit verify` lists it as NOT trusted); audit signing keys are never deleted (old checkpoints name them), so rewrap names such a row each time; no KEK opens it, so dropping CREDDY_KEK_PREVIOUS loses nothing. ';
+  const yours = 'If the rows are yours, set CREDDY_KEK_PREVIOUS to the KEK that sealed them and re-run rewrap';
+  if (live.length === 0) {
+    if (audit) ctx.stderr.write(`creddy: warning: ${audit}${yours}\n`);
+    return;
   }
-  if (auditSkipped.length > 0) {
-    parts.push(
-      `${auditSkipped.length} audit signing key row(s) not rewrapped, opened by neither CREDDY_KEK nor CREDDY_KEK_PREVIOUS: ${auditSkipped.map((k) => k.kid).join(', ')}; every other row was rewrapped. ` +
-        'A row written without the KEK never signs and anchors nothing (`audit verify` lists it as NOT trusted); audit signing keys are never deleted (old checkpoints name them), so rewrap names such a row each time; no KEK opens it, so dropping CREDDY_KEK_PREVIOUS loses nothing. ',
-    );
-  }
+  const kids = live.map((k) => `${k.kid} (${k.state})`).join(', ');
   throw new CreddyError(
     'ERR_KEK_INVALID',
-    `${parts.join('')}If the rows are yours, set CREDDY_KEK_PREVIOUS to the KEK that sealed them and re-run rewrap`,
+    `${live.length} signing key row(s) not rewrapped, opened by neither CREDDY_KEK nor CREDDY_KEK_PREVIOUS: ${kids}; every other row was rewrapped. ` +
+      'A row written without the KEK (docs/keys.md "Rows the KEK does not open") is never published nor used to sign: revoke it with `creddy keys revoke KID` (`--force` for the current key), then re-run rewrap. ' +
+      `${audit}${yours}`,
   );
 }
 
