@@ -12,6 +12,14 @@ import { createExpiryQueue, type Expirable } from './expiry-queue.js';
  */
 export type WrittenRow = AuditRow & { readonly holderChanged?: HolderChange };
 
+/** A reported change without the entry index it was reported under. */
+const holderChangeOf = ({ revoked, tokenRotated, keyRemoved, grants }: HolderChange): HolderChange => ({
+  revoked,
+  tokenRotated,
+  keyRemoved,
+  grants,
+});
+
 /** Appends audit entries durably; every caller waits for its own row or a 503. */
 export interface AuditWriter {
   /** Resolves once the entry is committed; rejects with ERR_AUDIT_UNAVAILABLE (fail-closed). */
@@ -135,11 +143,7 @@ export function createAuditWriter(options: {
         p.settled = true;
         // A copy only in the rare case: the rows of a batch keep one shape.
         const changed = rows.holderChanged?.find((c) => c.entry === i);
-        p.resolve(
-          changed
-            ? { ...row, holderChanged: { revoked: changed.revoked, tokenRotated: changed.tokenRotated, grants: changed.grants } }
-            : row,
-        );
+        p.resolve(changed ? { ...row, holderChanged: holderChangeOf(changed) } : row);
         continue;
       }
       logger.error('audit row committed after its request failed closed; compensating', { seq: row.seq, type: row.type });

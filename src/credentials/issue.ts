@@ -12,9 +12,9 @@ import { decideScopes, uncoveredScope } from '../policy/grants.js';
 import { SCOPE_MAX_LENGTH } from '../policy/scopes.js';
 import { decideTtl, type TtlBound } from '../policy/ttl.js';
 import type { Services } from '../services.js';
-import type { HolderChange } from '../store/port.js';
+import type { HolderChange, HolderStamp } from '../store/port.js';
 import type { IssueResponse, TtlDecision } from '../wire.js';
-import type { Caller, RequestContext } from './context.js';
+import type { AgentCaller, Caller, RequestContext } from './context.js';
 import { type IssuanceProof, issuanceBinding } from './dpop-binding.js';
 import { AGENT_REVOKED_REASON, GRANT_REVOKED_REASON, KEY_REMOVED_REASON, revokeRecord, TOKEN_ROTATED_REASON } from './revoke.js';
 
@@ -197,8 +197,9 @@ async function issue(services: Services, ctx: RequestContext, body: IssueRequest
   try {
     written = await services.audit.write({
       credential,
-      // An agent's credential is checked against its record inside the commit (refuseChangedHolder).
-      ...(caller.kind === 'agent' ? { holder: { id: caller.id, tokenHash: caller.tokenHash, grants: caller.grants } } : {}),
+      // An agent's credential is checked against its record (and a key-pair request's against its
+      // key) inside the commit (refuseChangedHolder).
+      ...(caller.kind === 'agent' ? { holder: holderStamp(caller) } : {}),
       event: auditEvent({
         ...base,
         time: clock.now(),
@@ -235,7 +236,6 @@ async function issue(services: Services, ctx: RequestContext, body: IssueRequest
     throw err;
   }
   if (written.holderChanged) await refuseChangedHolder(services, ctx, credential, written.holderChanged);
-  if (caller.kind === 'agent' && caller.keyJkt !== undefined) await refuseIfKeyRemoved(services, ctx, credential, caller.keyJkt);
 
   return {
     id: jti,
@@ -250,29 +250,39 @@ async function issue(services: Services, ctx: RequestContext, body: IssueRequest
   };
 }
 
+/** The agent record (and, for a key-pair request, the key) this request was judged by. */
+function holderStamp(caller: AgentCaller): HolderStamp {
+  const stamp = { id: caller.id, tokenHash: caller.tokenHash, grants: caller.grants };
+  return caller.keyJkt === undefined ? stamp : { ...stamp, jkt: caller.keyJkt };
+}
+
 /**
  * An agent's record can change while one of its requests is served: `agent revoke`, `agent
- * rotate-token`, `agent revoke-grant`. Revocation and a grant's removal revoke what the agent holds
- * by scanning its active credentials once the change has committed; a rotation promises the old
- * token is refused from then on. A request that authenticated and passed its policy checks before
- * the change, and commits its row after it (its downstream mint or audit write was slow; on
- * another replica), escapes all three. Its append therefore compares the agent record with the
- * one the request was judged by (`AuditEntry.holder`), inside the commit, under the lock every
- * agent change takes too: either the change committed first and the append reports it
- * (`holderChanged`), or it commits after this row, and the credential was issued before it (the
- * scan of a revocation or a grant's removal then sees it). Reported, and the change takes the
- * credential away, it is revoked here and the request refused as the agent's next request would be:
+ * rotate-token`, `agent revoke-grant`, `agent key remove`. Revocation and the removal of a grant
+ * or a key revoke what the agent holds (what the key obtained) by scanning its active credentials
+ * once the change has committed; a rotation promises the old token is refused from then on. A
+ * request that authenticated and passed its policy checks before the change, and commits its row
+ * after it (its downstream mint or audit write was slow; on another replica), escapes all four.
+ * Its append therefore compares the agent record with the one the request was judged by, and for
+ * a key-pair request looks up the key it authenticated with among the agent's keys
+ * (`AuditEntry.holder`), inside the commit, under the lock every agent change takes too: either the change committed
+ * first and the append reports it (`holderChanged`), or it commits after this row, and the
+ * credential was issued before it (the scan of a revocation or of a grant's or key's removal then
+ * sees it). Reported, and the change takes the credential away, it is revoked here and the
+ * request refused as the agent's next request would be:
  * - revoked: 401 ERR_AGENT_REVOKED;
+ * - the agent key that signed its client assertion removed: 401 ERR_UNAUTHENTICATED;
  * - its token rotated: 401 ERR_UNAUTHENTICATED (the old token matches no agent now);
  * - a grant its scopes needed removed: 403 ERR_SCOPE_DENIED, naming the scope.
- * A change that takes nothing from it (a grant added, one it did not need removed) hands it out.
+ * A change that takes nothing from it (a grant added, one it did not need removed, another of its
+ * keys removed) hands it out.
  *
- * Why in the commit rather than after it, as `refuseIfKeyRemoved` does: issuance is the hot
- * path, and a store read after every commit would cost each request a round trip (PostgreSQL) for
- * an event that almost never happens. Read in the append's own transaction — in the statement
- * that reads the chain head (PostgreSQL), or by an in-process indexed read on the audit worker
- * (SQLite) — it costs no round trip, holds on every replica and process sharing the store, and
- * answers for any way the agent authenticated (bearer token or key pair).
+ * Why in the commit rather than after it: issuance is the hot path, and a store read after every
+ * commit would cost each request a round trip (PostgreSQL) for an event that almost never
+ * happens. Read in the append's own transaction — in the statement that reads the chain head
+ * (PostgreSQL), or by an in-process indexed read on the audit worker (SQLite) — it costs no round
+ * trip, holds on every replica and process sharing the store, and answers for any way the agent
+ * authenticated (bearer token or key pair).
  */
 async function refuseChangedHolder(
   services: Services,
@@ -286,6 +296,18 @@ async function refuseChangedHolder(
       reason: AGENT_REVOKED_REASON,
       what: 'agent was revoked',
       refusal: new CreddyError('ERR_AGENT_REVOKED', 'the agent was revoked while this request was served; its credential is revoked'),
+    });
+  }
+  // Authentication before authorization, as the next request is judged: a removed key is a 401
+  // even when a grant went too. The removal's own scan may win the revocation, as above.
+  if (now.keyRemoved) {
+    return revokeAndRefuse(services, ctx, credential, {
+      reason: KEY_REMOVED_REASON,
+      what: 'agent key was removed',
+      refusal: new CreddyError(
+        'ERR_UNAUTHENTICATED',
+        'the agent key that signed this request was removed while it was served; its credential is revoked',
+      ),
     });
   }
   if (now.tokenRotated) {
@@ -307,37 +329,6 @@ async function refuseChangedHolder(
       'ERR_SCOPE_DENIED',
       `scope "${scope}" is no longer granted to this agent on backend "${credential.backend}": the grant was removed while this request was served; its credential is revoked`,
       { details: { scope } },
-    ),
-  });
-}
-
-/**
- * `agent key remove` revokes what the key obtained by scanning the agent's active credentials
- * once the removal has committed. A request that authenticated with the key before the removal
- * and commits its row after that scan (its downstream mint or audit write was slow) is not in it:
- * so once the row is durable the key is looked up again, and if it is gone the credential is
- * revoked here and nothing is handed out. Either this lookup sees the removal, or it ran before
- * the removal committed, and then so did the row, which the scan sees. Key-pair agents only: one
- * store read per issuance of theirs.
- */
-async function refuseIfKeyRemoved(services: Services, ctx: RequestContext, credential: CredentialRecord, jkt: string): Promise<void> {
-  const log = (error: unknown) => ({ jti: credential.jti, error: String(error), request_id: ctx.requestId });
-  let removed: boolean;
-  try {
-    removed = !(await services.store.agentKeys.byAgent(credential.agent)).some((key) => key.jkt === jkt);
-  } catch (err) {
-    // The row is durable and the key was there when the request authenticated: hand it out, as
-    // before this check existed, rather than leave a recorded credential nobody received.
-    services.logger.warn('could not look the agent key up again after issuing; handing the credential out', log(err));
-    return;
-  }
-  if (!removed) return;
-  await revokeAndRefuse(services, ctx, credential, {
-    reason: KEY_REMOVED_REASON,
-    what: 'agent key was removed',
-    refusal: new CreddyError(
-      'ERR_UNAUTHENTICATED',
-      'the agent key that signed this request was removed while it was served; its credential is revoked',
     ),
   });
 }

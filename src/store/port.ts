@@ -107,8 +107,9 @@ export interface AuditEntry {
   readonly change?: StateChange;
   /**
    * With `credential`: the agent record it is issued to, as the request was judged by it. The
-   * append reads that record inside its transaction, after the audit chain's lock (which every
-   * agent change takes too: revocation, token rotation, grants), and reports the entry in
+   * append reads that record (and, for a key-pair issuance, the agent key it authenticated with)
+   * inside its transaction, after the audit chain's lock (which every agent change takes too:
+   * revocation, token rotation, grants, key removal), and reports the entry in
    * `AppendedRows.holderChanged` if it is no longer that record: an issuance authenticated before
    * a change that commits after it is told so, at no extra round trip (credentials/issue.ts).
    */
@@ -123,6 +124,11 @@ export interface HolderStamp {
   readonly tokenHash: string;
   /** The record's grants then. */
   readonly grants: readonly Grant[];
+  /**
+   * A key-pair issuance's: the thumbprint of the agent key whose client assertion authenticated
+   * the request. That key no longer registered to the agent at the commit means it was removed.
+   */
+  readonly jkt?: string;
 }
 
 /**
@@ -135,6 +141,8 @@ export interface HolderChange {
   readonly revoked: boolean;
   /** Its token digest is another one: the token was rotated. */
   readonly tokenRotated: boolean;
+  /** The stamp's agent key (`HolderStamp.jkt`) is no longer registered to it: the key was removed. */
+  readonly keyRemoved: boolean;
   /** Its grants at the commit (changed, or only written differently). */
   readonly grants: readonly Grant[];
 }

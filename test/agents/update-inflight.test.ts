@@ -8,12 +8,15 @@
  * covered (a grant added, an unrelated one removed, a key-pair agent renewed) hands it out. On
  * SQLite and across PostgreSQL replicas (issuing on one, changed through another process).
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAgentSigner } from '../../src/client/agent-key.js';
 import { createCreddyClient } from '../../src/client/client.js';
 import { type GitHubFixture, startGitHubFixture } from '../backends/github/fixture.js';
 import { appKeyPair, type FakeGitHub, startFakeGitHub } from '../fakes/github.js';
 import { runCli } from '../helpers/cli.js';
-import { eventually, issue } from '../helpers/harness.js';
+import { eventually, issue, tempDir } from '../helpers/harness.js';
 import { adminQuery } from '../helpers/pg.js';
 import { type ReplicaSet, startReplicas } from '../replicas/harness.js';
 import { holdNextMint } from './hold-mint.js';
@@ -116,6 +119,7 @@ describe('agent changes while one of its issuances is in flight (SQLite)', () =>
 describe('agent changes while one of its issuances is in flight on another replica (PostgreSQL)', () => {
   let gh: FakeGitHub;
   let set: ReplicaSet;
+  const keys = tempDir('creddy-inflight-keys-');
   beforeAll(async () => {
     const app = appKeyPair();
     gh = await startFakeGitHub({
@@ -141,6 +145,7 @@ describe('agent changes while one of its issuances is in flight on another repli
   afterAll(async () => {
     await set?.stop();
     await gh?.close();
+    keys.cleanup();
   });
 
   const outcomes = (agent: string) =>
@@ -186,5 +191,38 @@ describe('agent changes while one of its issuances is in flight on another repli
     // The new token works on the other replica.
     const fresh = JSON.parse(rotated.stdout).token as string;
     expect((await issue(set.replicas[1]!.url, fresh, GH_BODY)).status).toBe(201);
+  });
+
+  it('key remove: an issuance through that key, committed after the removal, is revoked, not handed out', async () => {
+    const keyFile = join(keys.dir, 'etl-key-1.json');
+    const created = await set.cli('agent', 'create', 'etl-key', '--can', 'gh:contents:read', '--generate-key', keyFile);
+    expect(created.code, created.stderr).toBe(0);
+    const added = await set.cli('agent', 'key', 'add', 'etl-key', '--generate-key', join(keys.dir, 'etl-key-2.json'));
+    expect(added.code, added.stderr).toBe(0);
+    const privateKey = JSON.parse(readFileSync(keyFile, 'utf8'));
+    const k1 = (await createAgentSigner(privateKey)).jkt;
+    const client = createCreddyClient({
+      url: set.replicas[0]!.url,
+      issuer: 'http://127.0.0.1:8400',
+      auth: { type: 'key-pair', agent: 'etl-key', privateKey },
+    });
+    const before = [...gh.tokens.keys()];
+    const held = holdNextMint(gh);
+    const racing = client.issue(GH_BODY).catch((err: unknown) => err);
+    await held.started;
+    // Through the CLI, not the replica serving the request: its scan finds nothing yet.
+    const removed = await set.cli('agent', 'key', 'remove', 'etl-key', k1, '--json');
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(JSON.parse(removed.stdout)).toMatchObject({ credentials_revoked: 0 });
+    held.release();
+
+    expect(await racing).toMatchObject({ code: 'ERR_UNAUTHENTICATED' });
+    expect(await outcomes('etl-key')).toEqual([
+      { type: 'credential.issued', actor: 'etl-key', reason: null },
+      { type: 'credential.revoked', actor: 'server', reason: 'agent.key_removed' },
+    ]);
+    // …downstream too (the tokens earlier tests minted and handed out stay).
+    await eventually(() => [...gh.tokens].every(([token, t]) => before.includes(token) || t.revoked));
+    expect(gh.tokens.size).toBeGreaterThan(before.length);
   });
 });

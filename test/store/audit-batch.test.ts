@@ -34,7 +34,7 @@ describe('audit batch wire format', () => {
     {
       event: event('b'),
       credential: credential('b', null),
-      holder: { id: 'agent-record-1', tokenHash: 'ab'.repeat(32), grants: [{ backend: 'demo', scope: 'read' }] },
+      holder: { id: 'agent-record-1', tokenHash: 'ab'.repeat(32), grants: [{ backend: 'demo', scope: 'read' }], jkt: 'c'.repeat(43) },
     },
     { event: event('c'), change: { kind: 'agent.revoke', name: 'bot', at: 1_700_000_001 } },
   ];
@@ -69,7 +69,7 @@ describe('audit batch wire format', () => {
       keyId: 'k',
     }));
     expect(rowsFromResult(entries, batchResult(rows)).holderChanged).toBeUndefined();
-    const changed = [{ entry: 1, revoked: false, tokenRotated: true, grants: [{ backend: 'demo', scope: 'write' }] }];
+    const changed = [{ entry: 1, revoked: false, tokenRotated: true, keyRemoved: true, grants: [{ backend: 'demo', scope: 'write' }] }];
     rows.holderChanged = changed;
     expect(JSON.parse(JSON.stringify(batchResult(rows)))).toMatchObject({ holderChanged: changed });
     expect(rowsFromResult(entries, JSON.parse(JSON.stringify(batchResult(rows)))).holderChanged).toEqual(changed);

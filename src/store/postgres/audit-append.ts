@@ -1,6 +1,6 @@
 import { type AuditRow, GENESIS_HASH } from '../../model/audit.js';
 import { AuditRejected, auditEntries } from '../audit-rejected.js';
-import { grantsText, HOLDER_COLUMNS_SQL, HOLDER_DIFFERS_SQL, type HolderRow, holderChange } from '../holder-change.js';
+import { grantsText, HOLDER_COLUMNS_SQL, HOLDER_DIFFERS_SQL, HOLDER_JOIN_SQL, type HolderRow, holderChange } from '../holder-change.js';
 import type { AppendedRows, AuditEntry, AuditSealer, KeyAudit, StateChange } from '../port.js';
 import { AUDIT_COLUMNS, auditValues, CREDENTIAL_COLUMNS, credentialValues, insertMany } from '../rows.js';
 import { applyAgentKeyChange, replaceAgentKeys } from './agent-keys.js';
@@ -51,34 +51,44 @@ async function apply(tx: Tx, change: StateChange): Promise<void> {
  */
 export async function appendInTx(tx: Tx, entries: readonly AuditEntry[], seal: AuditSealer): Promise<AppendedRows> {
   await lockAuditChain(tx);
-  // The entries' holders, as parallel arrays: the entry's index, the record it was judged by.
-  const holders = { entry: [] as number[], id: [] as string[], tokenHash: [] as string[], grants: [] as string[] };
+  // The entries' holders, as parallel arrays: the entry's index, the record it was judged by, the
+  // agent key a key-pair request authenticated with (null for a bearer one).
+  const holders = {
+    entry: [] as number[],
+    id: [] as string[],
+    tokenHash: [] as string[],
+    grants: [] as string[],
+    jkt: [] as Array<string | null>,
+  };
   entries.forEach(({ holder }, i) => {
     if (holder === undefined) return;
     holders.entry.push(i);
     holders.id.push(holder.id);
     holders.tokenHash.push(holder.tokenHash);
     holders.grants.push(grantsText(holder.grants));
+    holders.jkt.push(holder.jkt ?? null);
   });
-  // The holders' records are compared in the same statement as the head is read, under the
-  // chain's lock, which every agent change takes too (revocation: agent-revoke.ts; token rotation
-  // and grants: the `agent.*` changes below): either the change committed before this statement's
-  // snapshot, and it is seen here, or it commits after this transaction, and these credentials
-  // were issued before it (a revocation's or a grant removal's scan sees these rows). No round trip
-  // of its own, the head being read anyway; only differing records come back (almost never one).
+  // The holders' records (and keys) are compared in the same statement as the head is read, under
+  // the chain's lock, which every agent change takes too (revocation: agent-revoke.ts; token
+  // rotation, grants and keys: the `agent.*` changes below): either the change committed before
+  // this statement's snapshot, and it is seen here, or it commits after this transaction, and these
+  // credentials were issued before it (a revocation's, a grant's or a key's removal's scan sees
+  // these rows). No round trip of its own, the head being read anyway; only differing records come
+  // back (almost never one).
   const head = (
     await tx.query<{ seq: number | null; hash: string | null; changed: Array<HolderRow & { entry: number }> | null }>(
       {
         name: 'audit-head-holders',
         text: `SELECT h.seq, h.hash,
-                 (SELECT json_agg(json_build_object('entry', e.entry, 'revoked', d.revoked, 'token_rotated', d.token_rotated, 'grants', d.grants))
-                    FROM unnest($1::int[], $2::text[], $3::text[], $4::text[]) AS e(entry, id, token_hash, grants)
-                    LEFT JOIN agents AS a ON a.id = e.id
+                 (SELECT json_agg(json_build_object('entry', e.entry, 'revoked', d.revoked, 'token_rotated', d.token_rotated,
+                                                    'key_removed', d.key_removed, 'grants', d.grants))
+                    FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[]) AS e(entry, id, token_hash, grants, jkt)
+                    ${HOLDER_JOIN_SQL}
                     CROSS JOIN LATERAL (SELECT ${HOLDER_COLUMNS_SQL}) AS d
                    WHERE ${HOLDER_DIFFERS_SQL}) AS changed
                FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1) AS h ON true`,
       },
-      [holders.entry, holders.id, holders.tokenHash, holders.grants],
+      [holders.entry, holders.id, holders.tokenHash, holders.grants, holders.jkt],
     )
   ).rows[0]!;
   const credentials = entries.flatMap((e) => (e.credential ? [credentialValues(e.credential)] : []));

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { type AuditRow, GENESIS_HASH } from '../../model/audit.js';
 import { AuditRejected, auditEntries } from '../audit-rejected.js';
-import { grantsText, HOLDER_COLUMNS_SQL, HOLDER_DIFFERS_SQL, type HolderRow, holderChange } from '../holder-change.js';
+import { grantsText, HOLDER_COLUMNS_SQL, HOLDER_DIFFERS_SQL, HOLDER_JOIN_SQL, type HolderRow, holderChange } from '../holder-change.js';
 import type { AppendedRows, AuditEntry, AuditSealer, HolderChange, KeyAudit, StateChange } from '../port.js';
 import { agentKeyWrites } from './agent-keys.js';
 import { credentialParams, INSERT_CREDENTIAL_SQL } from './credentials.js';
@@ -23,16 +23,17 @@ export function createAppendTransaction(
      VALUES (@seq, @time, @type, @outcome, @actor, @agent, @backend, @scopes, @jti, @kid, @reason, @clientIp, @requestId, @details, @prevHash, @hash, @keyId)`,
   );
   const insertCredential = db.prepare(INSERT_CREDENTIAL_SQL);
-  // An issuance's holder (the agent record it was judged by) against the record now, read under
-  // the write lock, which every agent change takes too (revocation: agent-revoke.ts; token
-  // rotation and grants: the `agent.*` changes below): either the change committed before this
-  // transaction began, and this read sees it, or it commits after this one, and this credential
-  // was issued before it (the scan of a revocation or a grant's removal sees this row). One
-  // indexed read per credential, in process (on the audit worker's thread in a server): no round
+  // An issuance's holder (the agent record it was judged by, and the agent key a key-pair request
+  // authenticated with) against the record and keys now, read under the write lock, which every
+  // agent change takes too (revocation: agent-revoke.ts; token rotation, grants and keys: the
+  // `agent.*` changes below): either the change committed before this transaction began, and this
+  // read sees it, or it commits after this one, and this credential was issued before it (the scan
+  // of a revocation, a grant's or a key's removal sees this row). One statement per credential
+  // (two primary-key lookups), in process (on the audit worker's thread in a server): no round
   // trip; a row comes back only when the record differs (almost never).
-  const holderRow = db.prepare<{ id: string; tokenHash: string; grants: string }, HolderRow>(
-    `SELECT ${HOLDER_COLUMNS_SQL} FROM (SELECT @id AS id, @tokenHash AS token_hash, @grants AS grants) AS e
-     LEFT JOIN agents AS a ON a.id = e.id WHERE ${HOLDER_DIFFERS_SQL}`,
+  const holderRow = db.prepare<{ id: string; tokenHash: string; grants: string; jkt: string | null }, HolderRow>(
+    `SELECT ${HOLDER_COLUMNS_SQL} FROM (SELECT @id AS id, @tokenHash AS token_hash, @grants AS grants, @jkt AS jkt) AS e
+     ${HOLDER_JOIN_SQL} WHERE ${HOLDER_DIFFERS_SQL}`,
   );
   const changes = {
     'agent.create': db.prepare(
@@ -78,7 +79,12 @@ export function createAppendTransaction(
     for (const { event, credential, change, holder } of entries) {
       if (credential) insertCredential.run(credentialParams(credential));
       if (holder !== undefined) {
-        const differs = holderRow.get({ id: holder.id, tokenHash: holder.tokenHash, grants: grantsText(holder.grants) });
+        const differs = holderRow.get({
+          id: holder.id,
+          tokenHash: holder.tokenHash,
+          grants: grantsText(holder.grants),
+          jkt: holder.jkt ?? null,
+        });
         if (differs) changed.push({ entry: rows.length, ...holderChange(differs) });
       }
       if (change) apply(change);

@@ -1,7 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import type { AgentKeyRecord } from '../../../src/model/agent-key.js';
 import type { AuditEntry, HolderStamp } from '../../../src/store/port.js';
 import { agent, credential, event, failingSealer, type StoreUnderTest, seal, unique } from '../fixture.js';
+
+/** A key record; the thumbprint is random here (the store does not compute it). */
+const agentKey = (agentName: string): AgentKeyRecord => ({
+  agent: agentName,
+  jkt: randomBytes(32).toString('base64url'),
+  x: randomBytes(32).toString('base64url'),
+  addedAt: 1_700_000_000,
+});
 
 /** Agent records: one per `agent create`, names reusable after revocation, updates by id. */
 export function agentContract(sut: () => StoreUnderTest): void {
@@ -115,23 +124,98 @@ export function agentContract(sut: () => StoreUnderTest): void {
       const wider = [...a.grants, { backend: 'demo', scope: 'write' }];
       await store.audit.append([update({ grants: wider })], seal);
       expect(await changed([issue({ ...stamp, grants: wider }), issue(stamp)])).toEqual([
-        { entry: 1, revoked: false, tokenRotated: false, grants: wider },
+        { entry: 1, revoked: false, tokenRotated: false, keyRemoved: false, grants: wider },
       ]);
       // Another token digest: a rotation.
       const rotated = randomBytes(32).toString('hex');
       await store.audit.append([update({ tokenHash: rotated, grants: wider })], seal);
       expect(await changed([issue({ ...stamp, grants: wider })])).toEqual([
-        { entry: 0, revoked: false, tokenRotated: true, grants: wider },
+        { entry: 0, revoked: false, tokenRotated: true, keyRemoved: false, grants: wider },
       ]);
       expect(await changed([issue({ ...stamp, tokenHash: rotated, grants: wider })])).toBeUndefined();
       // Revoked, and a record that does not exist.
       await store.audit.append([{ event: event({ type: 'agent.revoked' }), change: { kind: 'agent.revoke', name: a.name, at: 9 } }], seal);
       expect(await changed([issue({ ...stamp, tokenHash: rotated, grants: wider })])).toEqual([
-        { entry: 0, revoked: true, tokenRotated: false, grants: wider },
+        { entry: 0, revoked: true, tokenRotated: false, keyRemoved: false, grants: wider },
       ]);
       expect(await changed([issue({ ...stamp, id: unique('agt') })])).toEqual([
-        { entry: 0, revoked: true, tokenRotated: false, grants: [] },
+        { entry: 0, revoked: true, tokenRotated: false, keyRemoved: false, grants: [] },
       ]);
+    });
+    it("a key-pair issuance's append reports the key it authenticated with once it is no longer the agent's (removed)", async () => {
+      const { store, second } = sut();
+      const a = agent();
+      const [k1, k2] = [agentKey(a.name), agentKey(a.name)];
+      await store.audit.append([{ event: event(), change: { kind: 'agent.create', agent: a, keys: [k1!, k2!] } }], seal);
+      const stamp: HolderStamp = { id: a.id, tokenHash: a.tokenHash, grants: a.grants };
+      const issue = (holder: HolderStamp): AuditEntry => ({
+        event: event({ type: 'credential.issued' }),
+        credential: credential({ agent: a.name }),
+        holder,
+      });
+      const changed = async (entries: AuditEntry[]) => (await store.audit.append(entries, seal)).holderChanged;
+      const removed = { entry: 0, revoked: false, tokenRotated: false, keyRemoved: true, grants: a.grants };
+
+      expect(await changed([issue({ ...stamp, jkt: k1!.jkt }), issue({ ...stamp, jkt: k2!.jkt }), issue(stamp)])).toBeUndefined();
+      // Removed through another store instance (another replica, the CLI): seen at the next commit.
+      const other = second();
+      try {
+        await other.audit.append(
+          [{ event: event({ type: 'agent.key_removed' }), change: { kind: 'agent.key.remove', agent: a.name, jkt: k1!.jkt } }],
+          seal,
+        );
+      } finally {
+        await other.close();
+      }
+      expect(await changed([issue(stamp), issue({ ...stamp, jkt: k2!.jkt }), issue({ ...stamp, jkt: k1!.jkt })])).toEqual([
+        { ...removed, entry: 2 },
+      ]);
+      // A key registered, but to another agent, is not this agent's.
+      const b = agent();
+      const theirs = agentKey(b.name);
+      await store.audit.append([{ event: event(), change: { kind: 'agent.create', agent: b, keys: [theirs] } }], seal);
+      expect(await changed([issue({ ...stamp, jkt: theirs.jkt })])).toEqual([removed]);
+      // Reported with whatever else changed, for the caller to judge in its order.
+      await store.audit.append([{ event: event({ type: 'agent.revoked' }), change: { kind: 'agent.revoke', name: a.name, at: 9 } }], seal);
+      expect(await changed([issue({ ...stamp, jkt: k1!.jkt })])).toEqual([{ ...removed, revoked: true }]);
+    });
+
+    it('a key removal racing an issuance through that key from another store instance: reported, or ordered after its row', async () => {
+      const { store, second } = sut();
+      const other = second();
+      try {
+        for (let i = 0; i < 10; i++) {
+          const a = agent();
+          const [k1, k2] = [agentKey(a.name), agentKey(a.name)];
+          await store.audit.append([{ event: event(), change: { kind: 'agent.create', agent: a, keys: [k1!, k2!] } }], seal);
+          const [issued, removal] = await Promise.all([
+            store.audit.append(
+              [
+                {
+                  event: event({ type: 'credential.issued' }),
+                  credential: credential({ agent: a.name }),
+                  holder: { id: a.id, tokenHash: a.tokenHash, grants: a.grants, jkt: k1!.jkt },
+                },
+              ],
+              seal,
+            ),
+            other.audit.append(
+              [{ event: event({ type: 'agent.key_removed' }), change: { kind: 'agent.key.remove', agent: a.name, jkt: k1!.jkt } }],
+              seal,
+            ),
+          ]);
+          // Either the removal committed first and the issuance is told, or the issuance's row
+          // precedes the removal's (and so the removal's scan of the agent's credentials sees it).
+          if (issued.holderChanged) {
+            expect(issued.holderChanged).toEqual([{ entry: 0, revoked: false, tokenRotated: false, keyRemoved: true, grants: a.grants }]);
+            expect(issued[0]!.seq).toBeGreaterThan(removal[0]!.seq);
+          } else {
+            expect(issued[0]!.seq).toBeLessThan(removal[0]!.seq);
+          }
+        }
+      } finally {
+        await other.close();
+      }
     });
   });
 }
