@@ -10,26 +10,29 @@ const PURGE_BATCH = 16;
  * `store.replay` on PostgreSQL: of concurrent claims of one key on any replicas, exactly one
  * INSERT succeeds (the primary key decides; ON CONFLICT makes the others a no-op, not an error).
  * Expiry is judged by the database's clock, one clock for every replica.
+ *
+ * One statement, so one round trip per client assertion or DPoP proof (a transaction around a
+ * purge and an insert took four: BEGIN, DELETE, INSERT, COMMIT). PostgreSQL runs a data-modifying
+ * WITH exactly once whether or not the INSERT reads it; the purge leaves the claimed key alone, so
+ * the two never touch one row. Autocommit is durable enough even where the database's
+ * `synchronous_commit` is off: an issuance answers only after its audit commit, which is
+ * synchronous and flushes the WAL up to it, this row included.
  */
 export function postgresReplay(db: Db): Store['replay'] {
   return {
     async claim(key, expiresAt) {
-      return db.transaction(async (tx) => {
-        await tx.query(
-          {
-            name: 'replay-purge',
-            text: `DELETE FROM federation_replay WHERE key IN (
-                     SELECT key FROM federation_replay WHERE expires_at < extract(epoch FROM now())::bigint - $1
-                     ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)`,
-          },
-          [PURGE_GRACE_SECONDS, PURGE_BATCH],
-        );
-        const inserted = await tx.query(
-          { name: 'replay-claim', text: 'INSERT INTO federation_replay (key, expires_at) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING' },
-          [key, expiresAt],
-        );
-        return inserted.rowCount === 1;
-      });
+      const inserted = await db.query(
+        {
+          name: 'replay-claim',
+          text: `WITH purged AS (
+                   DELETE FROM federation_replay WHERE key IN (
+                     SELECT key FROM federation_replay WHERE expires_at < extract(epoch FROM now())::bigint - $1 AND key <> $3
+                     ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED))
+                 INSERT INTO federation_replay (key, expires_at) VALUES ($3, $4) ON CONFLICT (key) DO NOTHING`,
+        },
+        [PURGE_GRACE_SECONDS, PURGE_BATCH, key, expiresAt],
+      );
+      return inserted.rowCount === 1;
     },
   };
 }

@@ -20,6 +20,19 @@ export function replayContract(sut: () => StoreUnderTest): void {
       }
     });
 
+    it('keys an hour past their expiry are purged as new ones are claimed, live ones never', async () => {
+      const { store } = sut();
+      const now = Math.floor(Date.now() / 1000);
+      const [old, recent] = [unique('old'), unique('recent')];
+      expect(await store.replay.claim(old, now - 3700)).toBe(true);
+      expect(await store.replay.claim(recent, now - 60)).toBe(true);
+      // Each claim purges a bounded batch of the oldest; a few claims reach past other tests' keys.
+      for (let i = 0; i < 8; i++) await store.replay.claim(unique('trigger'), now + 300);
+      // Purged: the id can be claimed again (only a verifier's exp check stands in its way then).
+      expect(await store.replay.claim(old, now - 3700)).toBe(true);
+      expect(await store.replay.claim(recent, now - 60)).toBe(false);
+    });
+
     it('audit rows are found by federation rule and by run id', async () => {
       const { store } = sut();
       const rule = unique('rule');
