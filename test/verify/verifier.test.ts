@@ -136,7 +136,7 @@ describe('createVerifier', () => {
       const token = signReal({ cnf: { jkt: key.jkt } });
       await expect(verifier.verify(token)).rejects.toMatchObject({ code: 'ERR_DPOP_INVALID', status: 401 });
       const keys = (await import('../../src/verify/token.js')).creddyJwks(broker.url);
-      await expect(verifyCreddyToken(token, { issuer, keys })).rejects.toMatchObject({ code: 'ERR_DPOP_INVALID' });
+      await expect(verifyCreddyToken(token, { issuer, audience: 'demo', keys })).rejects.toMatchObject({ code: 'ERR_DPOP_INVALID' });
     });
 
     it("refuse a proof by another key, for another request, or carrying another token's hash", async () => {
