@@ -25,7 +25,9 @@ describe('claim types', () => {
     compact({ alg: 'EdDSA', typ: 'at+jwt', kid: 'k1' }, claims, ed25519Signer(key.privateKey));
 
   it('well-typed claims verify (control), metadata included', async () => {
-    await expect(verifyCreddyToken(signed({ ...base, metadata: { task: 'x' } }), { issuer, audience: 'demo', keys })).resolves.toMatchObject({ sub: 'bot' });
+    await expect(
+      verifyCreddyToken(signed({ ...base, metadata: { task: 'x' } }), { issuer, audience: 'demo', keys }),
+    ).resolves.toMatchObject({ sub: 'bot' });
   });
 
   it.each([
