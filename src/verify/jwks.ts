@@ -184,7 +184,11 @@ export function createJwksCache(options: JwksCacheOptions): JWTVerifyGetKey {
       x = fetched!.keys.get(kid);
     }
     if (x === undefined) {
-      // `reason` lets a caller holding the deny-list tell a revoked key from a forged kid.
+      // A revoked key leaves the JWKS at once, and from the set alone it looks like any kid the
+      // broker never published: this is ERR_TOKEN_INVALID, not ERR_TOKEN_REVOKED (docs/errors.md).
+      // Only the broker can tell (its revocation status names the key): `reason` lets a caller that
+      // asks it (`creddy verify`) say revoked. And until this cache's set passes its max-age (plus
+      // stale-if-error during an outage), the revoked key is still in it and its tokens verify.
       throw new CreddyError('ERR_TOKEN_INVALID', `token rejected (no key with kid ${kid} in the issuer's JWKS)`, {
         details: { reason: 'unknown_kid', kid },
       });

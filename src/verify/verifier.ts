@@ -94,6 +94,10 @@ export interface Verifier {
    *
    * @throws {@link CreddyError} `ERR_TOKEN_INVALID`, `ERR_TOKEN_EXPIRED`, `ERR_TOKEN_REVOKED`,
    * `ERR_DPOP_INVALID` (401); `ERR_INSUFFICIENT_SCOPE` (403); `ERR_ISSUER_UNAVAILABLE` (503).
+   * `ERR_TOKEN_REVOKED` comes only from `introspect`: a token whose signing key was revoked is
+   * `ERR_TOKEN_INVALID` (`details.reason: unknown_kid`) once the key has left the cached JWKS —
+   * the set alone cannot tell a revoked key from an unknown one — and verifies until then (the
+   * set's max-age, plus `jwks.staleIfErrorMs` while the broker cannot be reached).
    */
   verify(token: string, request?: VerifyRequest): Promise<CreddyClaims>;
 }
