@@ -89,7 +89,10 @@ export const ERROR_CODES = {
   ERR_KEY_UNKNOWN: { status: 404, doc: 'No signing key with that kid exists.' },
   ERR_TOKEN_INVALID: { status: 401, doc: 'A creddy token failed verification (format, algorithm, signature, claims).' },
   ERR_TOKEN_EXPIRED: { status: 401, doc: 'A creddy token is past its exp (beyond the allowed clock skew).' },
-  ERR_TOKEN_REVOKED: { status: 401, doc: 'A creddy token was revoked (its jti is deny-listed) or its signing key was revoked.' },
+  ERR_TOKEN_REVOKED: {
+    status: 401,
+    doc: 'The broker says a creddy token is revoked (its jti is deny-listed, or its signing key was revoked); a verifier with only the JWKS answers ERR_TOKEN_INVALID for a revoked key (docs/errors.md).',
+  },
   ERR_DPOP_INVALID: {
     status: 401,
     doc: "A DPoP-bound token came without a valid proof (RFC 9449): missing, malformed, replayed, too old, or not matching the request, the token hash or the cnf.jkt key; or an unbound token was sent with the DPoP scheme. At the broker: an issuance request's DPoP proof is invalid (wrong htu/htm, ath present, stale, replayed), or the backend or agent has require_dpop and the request carried none (details.reason: proof_required).",

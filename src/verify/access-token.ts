@@ -1,6 +1,7 @@
 import { type JWTPayload, type JWTVerifyGetKey, errors as joseErrors, jwtVerify } from 'jose';
 import { CreddyError } from '../errors.js';
 import { isCanonicalBase64url } from './base64url.js';
+import { rejection } from './rejection.js';
 
 /**
  * Compact JWS size cap, checked before any crypto or JSON parsing. It must cover the largest
@@ -72,12 +73,13 @@ export async function verifyAccessToken(token: string, checks: AccessTokenChecks
     throw new CreddyError('ERR_TOKEN_INVALID', 'token is not canonical base64url (an altered copy of a token)');
   }
   const nowMs = checks.now();
+  const issuer = issuerOf(checks.issuer);
   let payload: JWTPayload;
   try {
     ({ payload } = await jwtVerify(token, checks.keys, {
       algorithms: ['EdDSA'],
       typ: 'at+jwt',
-      issuer: checks.issuer,
+      issuer,
       ...(checks.audience ? { audience: checks.audience as string | string[] } : {}),
       clockTolerance: checks.clockTolerance,
       currentDate: new Date(nowMs),
@@ -86,8 +88,7 @@ export async function verifyAccessToken(token: string, checks: AccessTokenChecks
   } catch (err) {
     if (err instanceof CreddyError) throw err; // from the key source: unknown kid, JWKS unreachable
     if (err instanceof joseErrors.JWTExpired) throw new CreddyError('ERR_TOKEN_EXPIRED', 'token has expired', { cause: err });
-    const reason = err instanceof joseErrors.JOSEError ? `${err.code}: ${err.message}` : 'verification failed';
-    throw new CreddyError('ERR_TOKEN_INVALID', `token rejected (${reason})`, { cause: err });
+    throw rejection(err, token, { issuer, audience: checks.audience });
   }
   const claims = checkClaimTypes(payload);
   // jose checks iat only when maxTokenAge is set; a token "issued" in the future was not issued
@@ -96,6 +97,18 @@ export async function verifyAccessToken(token: string, checks: AccessTokenChecks
     throw new CreddyError('ERR_TOKEN_INVALID', 'token rejected (iat is in the future)');
   }
   return claims;
+}
+
+/**
+ * The configured issuer as the broker writes it: without trailing slashes (its `issuer:` setting
+ * may not have one), as the client and `creddyJwks` read a broker URL. Only the configuration is
+ * normalised; the token's `iss` must still equal it byte for byte.
+ */
+function issuerOf(configured: string): string {
+  const issuer = typeof configured === 'string' ? configured.replace(/\/+$/, '') : '';
+  // jose checks no `iss` at all without one: a JavaScript caller that left it out must not get that.
+  if (issuer === '') throw new CreddyError('ERR_USAGE', "issuer is required: the broker's issuer URL");
+  return issuer;
 }
 
 /**

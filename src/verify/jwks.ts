@@ -1,6 +1,7 @@
 import { type CryptoKey, importJWK, type JWTVerifyGetKey } from 'jose';
 import { CreddyError } from '../errors.js';
 import { freshnessOf } from './cache-control.js';
+import { createFailureLatch } from './failure-latch.js';
 import { signingKeys } from './jwks-keys.js';
 import { discardBody, readCapped } from './read-capped.js';
 
@@ -22,8 +23,6 @@ export interface JwksCacheOptions {
   readonly now?: (() => number) | undefined;
 }
 
-/** After a failed fetch, lookups that need the broker fail at once for this long before it is asked again. */
-export const RETRY_AFTER_FAILURE_MS = 5_000;
 /** Default of {@link JwksCacheOptions.staleIfError}: creddy's default `jwks_max_age`. */
 export const DEFAULT_STALE_IF_ERROR_MS = 5 * 60_000;
 /** A JWKS larger than this is not creddy's (it publishes a handful of 32-byte keys). */
@@ -72,7 +71,7 @@ export function createJwksCache(options: JwksCacheOptions): JWTVerifyGetKey {
 
   let fetched: Fetched | undefined;
   let inFlight: Promise<void> | undefined;
-  let failure: { at: number; error: CreddyError } | undefined;
+  const latch = createFailureLatch(now);
   let lastUnknownKidFetch = Number.NEGATIVE_INFINITY;
   let loads = 0;
   const imported = new Map<string, { x: string; key: Promise<CryptoKey | Uint8Array> }>();
@@ -117,23 +116,14 @@ export function createJwksCache(options: JwksCacheOptions): JWTVerifyGetKey {
   /** One fetch at a time, and none within the retry delay after a failure. */
   const attempt = (): Promise<void> => {
     if (inFlight) return inFlight;
-    const since = failure ? now() - failure.at : Number.POSITIVE_INFINITY;
-    // (A clock stepped back makes `since` negative: that must not stop every retry until it catches up.)
-    if (failure && since >= 0 && since < RETRY_AFTER_FAILURE_MS) {
-      const wait = Math.ceil((RETRY_AFTER_FAILURE_MS - since) / 1000);
-      const error = new CreddyError('ERR_ISSUER_UNAVAILABLE', `${failure.error.message} (not asked again for ${wait} s)`, {
-        cause: failure.error,
-      });
-      return Promise.reject(error);
-    }
+    const blocked = latch.blocked();
+    if (blocked) return Promise.reject(blocked);
     inFlight = load()
       .then(
-        () => {
-          failure = undefined;
-        },
+        () => latch.succeeded(),
         (err: unknown) => {
           const error = err instanceof CreddyError ? err : unavailable(String(err), err);
-          failure = { at: now(), error };
+          latch.failed(error);
           throw error;
         },
       )
@@ -146,7 +136,7 @@ export function createJwksCache(options: JwksCacheOptions): JWTVerifyGetKey {
   /** The fresh set; else a refetched one; else, while the broker fails, the last one within its stale-if-error window. */
   const usableSet = async (): Promise<Fetched> => {
     if (fetched && now() < fetched.freshUntil) return fetched;
-    if (fetched && failure && now() < fetched.usableUntil) {
+    if (fetched && latch.failing() && now() < fetched.usableUntil) {
       // Known to be failing: answer from the stale set now, and let the next attempt run behind it.
       attempt().catch(() => {});
       return fetched;
@@ -194,7 +184,11 @@ export function createJwksCache(options: JwksCacheOptions): JWTVerifyGetKey {
       x = fetched!.keys.get(kid);
     }
     if (x === undefined) {
-      // `reason` lets a caller holding the deny-list tell a revoked key from a forged kid.
+      // A revoked key leaves the JWKS at once, and from the set alone it looks like any kid the
+      // broker never published: this is ERR_TOKEN_INVALID, not ERR_TOKEN_REVOKED (docs/errors.md).
+      // Only the broker can tell (its revocation status names the key): `reason` lets a caller that
+      // asks it (`creddy verify`) say revoked. And until this cache's set passes its max-age (plus
+      // stale-if-error during an outage), the revoked key is still in it and its tokens verify.
       throw new CreddyError('ERR_TOKEN_INVALID', `token rejected (no key with kid ${kid} in the issuer's JWKS)`, {
         details: { reason: 'unknown_kid', kid },
       });

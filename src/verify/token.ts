@@ -9,8 +9,16 @@ export { type CreddyClaims, MAX_TOKEN_LENGTH };
 export interface VerifyOptions {
   /** Expected `iss`: the broker's issuer URL. */
   readonly issuer: string;
-  /** Expected `aud`, if the verifier is one service (recommended). */
-  readonly audience?: string | readonly string[] | undefined;
+  /**
+   * Expected `aud`: this service (a backend's `audience`, or the backend name), or a list of them.
+   * Required: without it a token issued for any other service would pass here. `null` opts out
+   * explicitly and accepts a token for any audience the broker issues — only for a caller that
+   * checks `aud` (or `backend`) itself.
+   *
+   * Changed: it used to be optional, and leaving it out accepted every audience; leaving it out
+   * is now `ERR_USAGE`. Pass `audience: null` to keep the old behaviour on purpose.
+   */
+  readonly audience: string | readonly string[] | null;
   /** Allowed clock skew in seconds for exp/nbf/iat (default 60). */
   readonly clockTolerance?: number | undefined;
   /** Key source: {@link creddyJwks} or any jose key getter, built once and reused. */
@@ -71,7 +79,7 @@ export function creddyJwks(issuer: string, fetchOptions: CreddyJwksOptions = {})
 
 /**
  * Verifies a creddy token the way every resource server should: EdDSA only (no `none`, no
- * algorithm confusion), `typ: at+jwt`, the configured issuer (and audience), exp/nbf with
+ * algorithm confusion), `typ: at+jwt`, the configured issuer and audience, exp/nbf with
  * bounded skew (iat too: never in the future), a kid that is in the JWKS, and optionally the
  * deny-list. The token's format and length (16 KiB at most) are checked before any crypto.
  *
@@ -82,11 +90,14 @@ export function creddyJwks(issuer: string, fetchOptions: CreddyJwksOptions = {})
  * a JWKS cache built for you.
  *
  * @param token - The compact JWT, without the `Bearer ` prefix.
- * @param options - Expected issuer and audience, the key source, clock skew, deny-list check.
+ * @param options - Expected issuer and audience (required; `null` accepts any audience), the key
+ * source, clock skew, deny-list check.
  * @returns The verified claims.
- * @throws {@link CreddyError} `ERR_TOKEN_EXPIRED` past `exp`, `ERR_TOKEN_REVOKED` when
- * `isRevoked` says so, `ERR_ISSUER_UNAVAILABLE` when the JWKS cannot be fetched,
- * `ERR_DPOP_INVALID` for a DPoP-bound token, `ERR_TOKEN_INVALID` for anything else.
+ * @throws {@link CreddyError} `ERR_USAGE` when `audience` is missing or malformed,
+ * `ERR_TOKEN_EXPIRED` past `exp`, `ERR_TOKEN_REVOKED` when `isRevoked` says so,
+ * `ERR_ISSUER_UNAVAILABLE` when the JWKS cannot be fetched, `ERR_DPOP_INVALID` for a DPoP-bound
+ * token, `ERR_TOKEN_INVALID` for anything else (an unknown kid included: see
+ * {@link createVerifier} on revoked keys).
  *
  * @example
  * ```ts
@@ -103,9 +114,10 @@ export function creddyJwks(issuer: string, fetchOptions: CreddyJwksOptions = {})
  * ```
  */
 export async function verifyCreddyToken(token: string, options: VerifyOptions): Promise<CreddyClaims> {
+  const audience = audienceOption(options.audience);
   const claims = await verifyAccessToken(token, {
     issuer: options.issuer,
-    audience: options.audience,
+    audience,
     clockTolerance: options.clockTolerance ?? 60,
     keys: options.keys,
     now: Date.now,
@@ -115,4 +127,23 @@ export async function verifyCreddyToken(token: string, options: VerifyOptions): 
     throw new CreddyError('ERR_TOKEN_REVOKED', `token ${claims.jti} has been revoked`);
   }
   return claims;
+}
+
+/**
+ * The `audience` option, checked: a service that verifies tokens must pin its audience (README,
+ * "Security model"), so leaving it out is a usage error rather than "any audience", which it was
+ * until callers were made to choose. `null` is that choice, made explicitly.
+ */
+function audienceOption(audience: unknown): string | readonly string[] | undefined {
+  if (audience === null) return undefined;
+  const list = typeof audience === 'string' ? [audience] : audience;
+  if (!Array.isArray(list) || list.length === 0 || !list.every((a) => typeof a === 'string' && a.length > 0)) {
+    throw new CreddyError(
+      'ERR_USAGE',
+      audience === undefined
+        ? "verifyCreddyToken: audience is required (this service's aud, or a list of them); pass audience: null to accept any audience"
+        : 'verifyCreddyToken: audience must name this service (a non-empty string or list of them), or be null to accept any audience',
+    );
+  }
+  return list as readonly string[];
 }

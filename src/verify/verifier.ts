@@ -1,6 +1,6 @@
 import { CreddyError } from '../errors.js';
 import { type CreddyClaims, verifyAccessToken } from './access-token.js';
-import { notRevoked } from './deny-list.js';
+import { createDenyList } from './deny-list.js';
 import { type DpopRequest, verifyDpopProof } from './dpop.js';
 import { createJwksCache, DEFAULT_STALE_IF_ERROR_MS } from './jwks.js';
 import { createReplayCache, type ReplayCache } from './replay-cache.js';
@@ -25,7 +25,10 @@ export interface VerifierOptions {
   /**
    * Ask the broker, after the offline checks, whether the token was revoked: `true` uses its
    * public deny-list (`GET /v1/revocations/{jti}`); a function decides itself (true = active).
-   * One request per verification: use it where immediate revocation matters more than latency.
+   * One request per verification (concurrent verifications of one token share it; verdicts are
+   * never cached): use it where immediate revocation matters more than latency. The answer is read
+   * up to 4 KiB; a larger one, or none, is `ERR_ISSUER_UNAVAILABLE`, and after such a failure
+   * every check fails at once for 5 s before the broker is asked again, as for the JWKS.
    */
   readonly introspect?: boolean | ((claims: CreddyClaims, token: string) => Promise<boolean>) | undefined;
   /** Where to reach the broker (JWKS, deny-list) when it is not at `issuer`, e.g. an internal address. */
@@ -36,7 +39,8 @@ export interface VerifierOptions {
    * How long one request to the broker — a JWKS fetch, or a deny-list check with `introspect` —
    * may take, body included, in ms (default 10 000; 1 to 60 000). A broker that accepts the
    * connection and never answers costs a verification at most this long, and only the first one:
-   * after a failed JWKS fetch the verifier waits 5 s before asking again and fails at once meanwhile.
+   * after a failed JWKS fetch or deny-list check the verifier waits 5 s before asking that endpoint
+   * again and fails at once meanwhile.
    *
    * @example
    * ```ts
@@ -90,6 +94,10 @@ export interface Verifier {
    *
    * @throws {@link CreddyError} `ERR_TOKEN_INVALID`, `ERR_TOKEN_EXPIRED`, `ERR_TOKEN_REVOKED`,
    * `ERR_DPOP_INVALID` (401); `ERR_INSUFFICIENT_SCOPE` (403); `ERR_ISSUER_UNAVAILABLE` (503).
+   * `ERR_TOKEN_REVOKED` comes only from `introspect`: a token whose signing key was revoked is
+   * `ERR_TOKEN_INVALID` (`details.reason: unknown_kid`) once the key has left the cached JWKS —
+   * the set alone cannot tell a revoked key from an unknown one — and verifies until then (the
+   * set's max-age, plus `jwks.staleIfErrorMs` while the broker cannot be reached).
    */
   verify(token: string, request?: VerifyRequest): Promise<CreddyClaims>;
 }
@@ -154,12 +162,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const doFetch = options.fetch ?? globalThis.fetch;
   const replay = options.dpop?.replay ?? createReplayCache({ now });
   const keys = createJwksCache({ url: `${base}/.well-known/jwks.json`, fetch: doFetch, timeoutMs, ...jwks, now });
+  const denyList = options.introspect === true ? createDenyList({ base, fetch: doFetch, timeoutMs, now }) : undefined;
   const isActive =
-    typeof options.introspect === 'function'
-      ? options.introspect
-      : options.introspect
-        ? (claims: CreddyClaims) => notRevoked(doFetch, base, claims.jti, timeoutMs)
-        : undefined;
+    typeof options.introspect === 'function' ? options.introspect : denyList ? (claims: CreddyClaims) => denyList(claims.jti) : undefined;
 
   return {
     async verify(token, request = {}) {

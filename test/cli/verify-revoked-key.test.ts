@@ -1,13 +1,16 @@
 import { decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createVerifier } from '../../src/verify/verifier.js';
 import { runCli } from '../helpers/cli.js';
 import { issue, startBroker, type TestBroker } from '../helpers/harness.js';
 import { attackerEd25519, compact, decodeSegment, ed25519Signer, segments } from '../verify/forge.js';
 
 /**
- * docs/errors.md: ERR_TOKEN_REVOKED for a token "whose signing key was revoked". Such a key leaves
- * the JWKS at once, so signature lookup fails first; `creddy verify` then asks the broker's
- * revocation status and answers with the code the docs promise.
+ * docs/errors.md: ERR_TOKEN_REVOKED for a token whose signing key was revoked, where the broker is
+ * asked. Such a key leaves the JWKS at once, so signature lookup fails first; `creddy verify` then
+ * asks the broker's revocation status and answers with that code. A `createVerifier` has only the
+ * JWKS at that point and cannot tell a revoked key from one that never existed: ERR_TOKEN_INVALID
+ * (`details.reason: unknown_kid`) once the key has left its set, and a pass until then.
  */
 describe('creddy verify on a token signed by a revoked key', () => {
   let broker: TestBroker;
@@ -19,13 +22,28 @@ describe('creddy verify on a token signed by a revoked key', () => {
   });
   afterAll(async () => broker.stop());
 
-  it('is ERR_TOKEN_REVOKED (exit 1), not an unknown-key ERR_TOKEN_INVALID', async () => {
+  it('is ERR_TOKEN_REVOKED (exit 1), not an unknown-key ERR_TOKEN_INVALID; createVerifier answers as docs/errors.md says', async () => {
     const kid = decodeProtectedHeader(token).kid!;
+    const options = { issuer: broker.services.config.issuer, url: broker.url, audience: 'demo' };
+    const cached = createVerifier(options);
+    const cachedOnline = createVerifier({ ...options, introspect: true });
+    await expect(cached.verify(token)).resolves.toMatchObject({ aud: 'demo' });
+    await expect(cachedOnline.verify(token)).resolves.toMatchObject({ aud: 'demo' });
     const revoked = await runCli(['keys', 'revoke', kid, '--force', '--config', broker.configPath], broker.env);
     expect(revoked.code, revoked.stderr).toBe(0);
     await broker.services.keyring.refresh(); // what the server's 1 s refresh does
     const jwks = (await (await fetch(`${broker.url}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string }> };
     expect(jwks.keys.map((k) => k.kid)).not.toContain(kid);
+
+    // A verifier that has only the JWKS: one that never saw the key cannot tell it from a forged kid…
+    await expect(createVerifier(options).verify(token)).rejects.toMatchObject({
+      code: 'ERR_TOKEN_INVALID',
+      details: { reason: 'unknown_kid', kid },
+    });
+    // …and one that cached the set before the revocation accepts the token until its max-age runs out.
+    await expect(cached.verify(token)).resolves.toMatchObject({ aud: 'demo' });
+    // Asking the broker (introspect) while the key is still cached: its deny-list says revoked.
+    await expect(cachedOnline.verify(token)).rejects.toMatchObject({ code: 'ERR_TOKEN_REVOKED' });
 
     const result = await runCli(['verify', token], { CREDDY_URL: broker.url });
     expect(result.code).toBe(1);

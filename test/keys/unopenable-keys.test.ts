@@ -107,7 +107,7 @@ describe.each(['sqlite', 'postgres'] as const)('signing-key rows the KEK does no
     const issued = await issue(broker.url, token, { backend: 'demo', scopes: ['read'] });
     expect(issued.status, JSON.stringify(issued.body)).toBe(201);
     const keys = creddyJwks(broker.url);
-    const options = { issuer: broker.services.config.issuer, keys };
+    const options = { issuer: broker.services.config.issuer, audience: 'demo', keys };
     await expect(verifyCreddyToken(issued.body.token, options)).resolves.toMatchObject({ jti: issued.body.id });
 
     const forged = attackerToken();

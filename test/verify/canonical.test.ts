@@ -51,7 +51,7 @@ describe('token malleability', () => {
   const [h, p, s] = segments(token);
 
   it('the canonical token verifies (control)', async () => {
-    await expect(verifyCreddyToken(token, { issuer, keys })).resolves.toMatchObject({ jti: 'j1234567890' });
+    await expect(verifyCreddyToken(token, { issuer, audience: 'demo', keys })).resolves.toMatchObject({ jti: 'j1234567890' });
   });
 
   // 64 signature bytes are 86 characters whose last one carries 2 bits: 15 other characters
@@ -61,7 +61,7 @@ describe('token malleability', () => {
   );
   it('there are 15 equivalent spellings of the signature', () => expect(variants).toHaveLength(15));
   it.each(variants)('signature ending in %s instead → ERR_TOKEN_INVALID', async (c) => {
-    await expect(verifyCreddyToken(`${h}.${p}.${s.slice(0, -1)}${c}`, { issuer, keys })).rejects.toMatchObject({
+    await expect(verifyCreddyToken(`${h}.${p}.${s.slice(0, -1)}${c}`, { issuer, audience: 'demo', keys })).rejects.toMatchObject({
       code: 'ERR_TOKEN_INVALID',
     });
   });
@@ -74,7 +74,7 @@ describe('token malleability', () => {
       );
       if (!alt) continue;
       const edited = i === 0 ? `${h.slice(0, -1)}${alt}.${p}.${s}` : `${h}.${p.slice(0, -1)}${alt}.${s}`;
-      await expect(verifyCreddyToken(edited, { issuer, keys })).rejects.toMatchObject({ code: 'ERR_TOKEN_INVALID' });
+      await expect(verifyCreddyToken(edited, { issuer, audience: 'demo', keys })).rejects.toMatchObject({ code: 'ERR_TOKEN_INVALID' });
     }
   });
 });

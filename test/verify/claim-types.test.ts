@@ -25,7 +25,9 @@ describe('claim types', () => {
     compact({ alg: 'EdDSA', typ: 'at+jwt', kid: 'k1' }, claims, ed25519Signer(key.privateKey));
 
   it('well-typed claims verify (control), metadata included', async () => {
-    await expect(verifyCreddyToken(signed({ ...base, metadata: { task: 'x' } }), { issuer, keys })).resolves.toMatchObject({ sub: 'bot' });
+    await expect(
+      verifyCreddyToken(signed({ ...base, metadata: { task: 'x' } }), { issuer, audience: 'demo', keys }),
+    ).resolves.toMatchObject({ sub: 'bot' });
   });
 
   it.each([
@@ -41,7 +43,7 @@ describe('claim types', () => {
     ['metadata', { task: 1 }],
     ['metadata', null],
   ])('%s = %j → ERR_TOKEN_INVALID', async (claim, value) => {
-    await expect(verifyCreddyToken(signed({ ...base, [claim]: value }), { issuer, keys })).rejects.toMatchObject({
+    await expect(verifyCreddyToken(signed({ ...base, [claim]: value }), { issuer, audience: 'demo', keys })).rejects.toMatchObject({
       code: 'ERR_TOKEN_INVALID',
     });
   });

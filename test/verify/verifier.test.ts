@@ -4,6 +4,7 @@ import { createDpopProof } from '../../src/client/proofs.js';
 import { verifyCreddyToken } from '../../src/verify/token.js';
 import { createVerifier, type Verifier } from '../../src/verify/verifier.js';
 import { issue, startBroker, type TestBroker } from '../helpers/harness.js';
+import { startTestIssuer, type TestIssuer } from './jwks-server.js';
 
 /**
  * `createVerifier` against a real loopback broker: its JWKS, its deny-list, tokens it issued over
@@ -118,6 +119,69 @@ describe('createVerifier', () => {
     await expect(cut.verify(token)).rejects.toMatchObject({ code: 'ERR_ISSUER_UNAVAILABLE', status: 503 });
   });
 
+  describe('rejection messages', () => {
+    let other: TestIssuer;
+    beforeAll(async () => {
+      other = await startTestIssuer();
+    });
+    afterAll(async () => other?.close());
+
+    /** The error, which must carry creddy's code and neither jose's code nor the token. */
+    const rejected = async (v: Verifier, token: string) => {
+      const err = (await v.verify(token).catch((e: unknown) => e)) as Error & { code: string };
+      expect(err.code).toBe('ERR_TOKEN_INVALID');
+      expect(err.message).not.toMatch(/ERR_J/);
+      expect(err.message).not.toContain(token);
+      expect(err.message).not.toContain(token.split('.')[2]);
+      return err.message;
+    };
+
+    it('say which aud, iss and typ were expected and which came, in creddy words', async () => {
+      const { token } = await issued(['read']);
+      const elsewhere = createVerifier({ issuer, url: broker.url, audience: 'https://api.other' });
+      expect(await rejected(elsewhere, token)).toBe('token rejected (expected aud "https://api.other", got "demo")');
+      const either = createVerifier({ issuer, url: broker.url, audience: ['a', 'b'] });
+      expect(await rejected(either, signReal({ aud: ['c', 'd'] }))).toBe('token rejected (expected aud "a" or "b", got ["c","d"])');
+      expect(await rejected(verifier, signReal({ iss: 'https://evil.example' }))).toBe(
+        `token rejected (expected iss "${issuer}", got "https://evil.example")`,
+      );
+      expect(await rejected(verifier, signReal({ aud: undefined }))).toBe('token rejected (expected aud "demo", got none)');
+      // A long value from the token is cut short, and control characters stay escaped.
+      const long = await rejected(verifier, signReal({ iss: `https://x/${'a'.repeat(500)}\n` }));
+      expect(long.length).toBeLessThan(300);
+      expect(long).not.toContain('\n');
+
+      // typ: signed by a loopback issuer with a key the verifier trusts, so only the typ is wrong.
+      const fromOther = createVerifier({ issuer: other.url, audience: 'demo' });
+      const claims = {
+        iss: other.url,
+        sub: 'bot',
+        aud: 'demo',
+        client_id: 'bot',
+        iat: t(),
+        exp: t() + 600,
+        jti: 'jti-000001',
+        scope: 'read',
+        backend: 'demo',
+      };
+      await expect(fromOther.verify(other.sign({ typ: 'at+jwt' }, claims))).resolves.toMatchObject({ sub: 'bot' });
+      expect(await rejected(fromOther, other.sign({ typ: 'JWT' }, claims))).toBe('token rejected (expected typ "at+jwt", got "JWT")');
+      expect(await rejected(fromOther, other.sign({}, claims))).toBe('token rejected (expected typ "at+jwt", got none)');
+      expect(await rejected(fromOther, other.sign({ typ: 'at+jwt' }, { ...claims, jti: undefined }))).toBe(
+        'token rejected (claim jti is missing)',
+      );
+    });
+
+    it('an issuer configured with a trailing slash verifies the broker’s tokens (and still pins iss exactly)', async () => {
+      const { id, token } = await issued(['read']);
+      const slashed = createVerifier({ issuer: `${issuer}/`, url: `${broker.url}/`, audience: 'demo' });
+      await expect(slashed.verify(token)).resolves.toMatchObject({ jti: id });
+      const keys = (await import('../../src/verify/token.js')).creddyJwks(`${broker.url}/`);
+      await expect(verifyCreddyToken(token, { issuer: `${issuer}//`, audience: 'demo', keys })).resolves.toMatchObject({ jti: id });
+      expect(await rejected(slashed, signReal({ iss: `${issuer}/` }))).toBe(`token rejected (expected iss "${issuer}", got "${issuer}/")`);
+    });
+  });
+
   describe('DPoP-bound tokens', () => {
     it('accept a proof by the bound key for this request, once', async () => {
       const key = await createAgentSigner((await generateAgentKey()).privateJwk);
@@ -136,7 +200,7 @@ describe('createVerifier', () => {
       const token = signReal({ cnf: { jkt: key.jkt } });
       await expect(verifier.verify(token)).rejects.toMatchObject({ code: 'ERR_DPOP_INVALID', status: 401 });
       const keys = (await import('../../src/verify/token.js')).creddyJwks(broker.url);
-      await expect(verifyCreddyToken(token, { issuer, keys })).rejects.toMatchObject({ code: 'ERR_DPOP_INVALID' });
+      await expect(verifyCreddyToken(token, { issuer, audience: 'demo', keys })).rejects.toMatchObject({ code: 'ERR_DPOP_INVALID' });
     });
 
     it("refuse a proof by another key, for another request, or carrying another token's hash", async () => {

@@ -34,7 +34,8 @@ describe('creddy token verification', () => {
   let publicX: string;
 
   const now = (): number => Math.floor(Date.now() / 1000);
-  const verifyHere = (token: string, options: Partial<VerifyOptions> = {}) => verifyCreddyToken(token, { issuer, keys: jwks, ...options });
+  const verifyHere = (token: string, options: Partial<VerifyOptions> = {}) =>
+    verifyCreddyToken(token, { issuer, audience: 'demo', keys: jwks, ...options });
   const cli = (token: string, ...args: string[]) => runCli(['verify', token, ...args], { CREDDY_URL: broker.url });
   const errorCode = (stderr: string): string | undefined => /^creddy: (ERR_[A-Z_]+)/m.exec(stderr)?.[1];
 
@@ -186,6 +187,22 @@ describe('creddy token verification', () => {
       await expectRejected(signReal({ aud: 'other' }), 'ERR_TOKEN_INVALID', { audience: 'demo' });
     });
 
+    it('verifyCreddyToken without an audience: ERR_USAGE, not a pass for any audience; audience: null opts out', async () => {
+      const foreign = signReal({ aud: 'other', backend: 'other' });
+      const refused = await verifyCreddyToken(foreign, { issuer, keys: jwks } as unknown as VerifyOptions).catch((e: unknown) => e);
+      expect(refused).toMatchObject({ code: 'ERR_USAGE' });
+      expect((refused as Error).message).toMatch(/audience/);
+      expect((refused as Error).message).not.toContain(foreign);
+      await expect(
+        verifyCreddyToken(foreign, { issuer, keys: jwks, audience: undefined } as unknown as VerifyOptions),
+      ).rejects.toMatchObject({ code: 'ERR_USAGE' });
+      for (const bad of ['', [], [''], 42]) {
+        await expect(verifyHere(foreign, { audience: bad as never }), JSON.stringify(bad)).rejects.toMatchObject({ code: 'ERR_USAGE' });
+      }
+      await expect(verifyHere(foreign)).rejects.toMatchObject({ code: 'ERR_TOKEN_INVALID' }); // pinned to demo
+      await expect(verifyHere(foreign, { audience: null })).resolves.toMatchObject({ aud: 'other', backend: 'other' });
+    });
+
     it('wrong iss', async () => {
       await expectRejected(signReal({ iss: 'https://evil.example' }), 'ERR_TOKEN_INVALID');
       await expectRejected(signReal({ iss: `${issuer}/` }), 'ERR_TOKEN_INVALID');
@@ -218,14 +235,17 @@ describe('creddy token verification', () => {
     it('accepts at+jwt (control) and rejects JWT, a missing typ and a JOSE typ', async () => {
       const keys = createLocalJWKSet({ keys: [{ kty: 'OKP', crv: 'Ed25519', x: await otherX(other), kid: other.kid, alg: 'EdDSA' }] });
       const control = other.sign({ typ: 'at+jwt' }, otherClaims());
-      await expect(verifyCreddyToken(control, { issuer: other.url, keys })).resolves.toMatchObject({ iss: other.url });
+      await expect(verifyCreddyToken(control, { issuer: other.url, audience: 'demo', keys })).resolves.toMatchObject({ iss: other.url });
       const ok = await viaOther(control);
       expect(ok.code, ok.stderr).toBe(0);
 
       await Promise.all(
         [{ typ: 'JWT' }, {}, { typ: 'JOSE' }, { typ: 'at+JWT+x' }].map(async (header) => {
           const token = other.sign(header, otherClaims());
-          await expect(verifyCreddyToken(token, { issuer: other.url, keys }), JSON.stringify(header)).rejects.toMatchObject({
+          await expect(
+            verifyCreddyToken(token, { issuer: other.url, audience: 'demo', keys }),
+            JSON.stringify(header),
+          ).rejects.toMatchObject({
             code: 'ERR_TOKEN_INVALID',
           });
           const result = await viaOther(token);
@@ -304,11 +324,14 @@ describe('creddy token verification', () => {
         return jwks(...args);
       };
       for (const token of malformed(issued.token)) {
-        await expect(verifyCreddyToken(token, { issuer, keys: countingKeys }), JSON.stringify(token.slice(0, 40))).rejects.toMatchObject({
+        await expect(
+          verifyCreddyToken(token, { issuer, audience: 'demo', keys: countingKeys }),
+          JSON.stringify(token.slice(0, 40)),
+        ).rejects.toMatchObject({
           code: 'ERR_TOKEN_INVALID',
         });
       }
-      await expect(verifyCreddyToken(42 as unknown as string, { issuer, keys: countingKeys })).rejects.toMatchObject({
+      await expect(verifyCreddyToken(42 as unknown as string, { issuer, audience: 'demo', keys: countingKeys })).rejects.toMatchObject({
         code: 'ERR_TOKEN_INVALID',
       });
       expect(keyLookups).toBe(0);
