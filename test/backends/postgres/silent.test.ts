@@ -20,21 +20,28 @@ const DEADLINE_MS = 1_000 + SILENT_MARGIN_MS;
 describe('a postgres backend whose server goes silent', () => {
   let fx: PgFixture;
   let proxy: FreezingProxy;
+  /**
+   * db-slow's own proxy: the first test freezes every connection of `proxy`, and a connection
+   * db-slow's pool holds then (the backends' sweep runs at start) would hang the second test's
+   * first issuance instead of the mint it is about.
+   */
+  let slowProxy: FreezingProxy;
   let broker: TestBroker;
   beforeAll(async () => {
     fx = await createPgFixture();
-    proxy = await startFreezingProxy(adminUrlEnv(fx)['CREDDY_PG_ADMIN_URL']!);
+    const admin = adminUrlEnv(fx)['CREDDY_PG_ADMIN_URL']!;
+    [proxy, slowProxy] = await Promise.all([startFreezingProxy(admin), startFreezingProxy(admin)]);
     const url = 'url: ${env:CREDDY_PG_ADMIN_URL}';
     // db-slow: the same silent server behind a statement_timeout above what issuance waits for.
-    const slow = `  db-slow:\n    type: postgres\n    ${url}\n    role_prefix: ${fx.prefix}\n    statement_timeout: 30s\n    allowed_scopes: [read]\n    roles: {read: [${fx.readRole}]}`;
+    const slow = `  db-slow:\n    type: postgres\n    url: \${env:CREDDY_PG_SLOW_URL}\n    role_prefix: ${fx.prefix}\n    statement_timeout: 30s\n    allowed_scopes: [read]\n    roles: {read: [${fx.readRole}]}`;
     broker = await startBroker({
       backends: fx.backendsYaml(slow).replace(url, `${url}\n    statement_timeout: 1s`),
-      env: { CREDDY_PG_ADMIN_URL: proxy.url },
+      env: { CREDDY_PG_ADMIN_URL: proxy.url, CREDDY_PG_SLOW_URL: slowProxy.url },
     });
   });
   afterAll(async () => {
-    // The proxy first: its sockets' ends let the backend pool's silent connections close.
-    await proxy?.close();
+    // The proxies first: their sockets' ends let the backend pools' silent connections close.
+    await Promise.all([proxy?.close(), slowProxy?.close()]);
     await broker?.stop();
     await fx?.drop();
   });
@@ -102,7 +109,7 @@ describe('a postgres backend whose server goes silent', () => {
       return Promise.race([settled, new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 5_000).unref())]);
     };
 
-    proxy.freezeAll();
+    slowProxy.freezeAll();
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 300);
     const frozen = await mint(controller.signal);
@@ -120,13 +127,13 @@ describe('a postgres backend whose server goes silent', () => {
     expect(frozen.ms).toBeLessThan(2_500);
 
     // Already past the deadline (a mint that starts late): refused before a connection is asked for.
-    proxy.blackholeNew(true);
+    slowProxy.blackholeNew(true);
     const late = await mint(AbortSignal.abort());
     expect(late).toMatchObject({ ok: false, err: { code: 'ERR_BACKEND_UPSTREAM', details: { reason: 'timeout' } } });
     if (late !== 'hung') expect(late.ms).toBeLessThan(200);
 
     // The abandoned connection was closed, not pooled: once the address answers, issuance works.
-    proxy.blackholeNew(false);
+    slowProxy.blackholeNew(false);
     const back = await mint(AbortSignal.timeout(10_000));
     expect(back).toMatchObject({ ok: true });
   });
