@@ -4,6 +4,7 @@ import { freshnessOf } from './cache-control.js';
 import { createFailureLatch } from './failure-latch.js';
 import { signingKeys } from './jwks-keys.js';
 import { discardBody, readCapped } from './read-capped.js';
+import { shown } from './rejection.js';
 
 /** Options of {@link createJwksCache}. All durations are in ms. */
 export interface JwksCacheOptions {
@@ -189,7 +190,7 @@ export function createJwksCache(options: JwksCacheOptions): JWTVerifyGetKey {
       // Only the broker can tell (its revocation status names the key): `reason` lets a caller that
       // asks it (`creddy verify`) say revoked. And until this cache's set passes its max-age (plus
       // stale-if-error during an outage), the revoked key is still in it and its tokens verify.
-      throw new CreddyError('ERR_TOKEN_INVALID', `token rejected (no key with kid ${kid} in the issuer's JWKS)`, {
+      throw new CreddyError('ERR_TOKEN_INVALID', `token rejected (no key with kid ${shown(kid)} in the issuer's JWKS)`, {
         details: { reason: 'unknown_kid', kid },
       });
     }

@@ -47,8 +47,13 @@ export function rejection(err: unknown, token: string, expected: Expected): Cred
   return invalid(`malformed: ${message.length > 200 ? `${message.slice(0, 200)}…` : message}`, 'malformed');
 }
 
-/** A value from the token, as JSON, cut at 100 characters; `none` when it is absent. */
-function shown(value: unknown): string {
+/**
+ * A value from the token, as JSON, cut at 100 characters; `none` when it is absent. Token values
+ * are the caller's (a kid may be 256 characters of anything): quoted, they cannot pass for words
+ * of the message.
+ * @internal
+ */
+export function shown(value: unknown): string {
   if (value === undefined) return 'none';
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 100 ? `${text.slice(0, 100)}…` : text;

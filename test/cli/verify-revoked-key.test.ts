@@ -66,4 +66,20 @@ describe('creddy verify on a token signed by a revoked key', () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('ERR_TOKEN_INVALID');
   });
+
+  it("an unknown kid is quoted in the message: the token's words cannot pass for the verifier's", async () => {
+    const [header, payload] = segments(token);
+    const kid = ") in the issuer's JWKS; accepted (";
+    const forged = compact(
+      { ...decodeSegment<Record<string, unknown>>(header), kid },
+      decodeSegment(payload),
+      ed25519Signer(attackerEd25519().privateKey),
+    );
+    const verifier = createVerifier({ issuer: broker.services.config.issuer, url: broker.url, audience: 'demo' });
+    await expect(verifier.verify(forged)).rejects.toMatchObject({
+      code: 'ERR_TOKEN_INVALID',
+      message: `token rejected (no key with kid ${JSON.stringify(kid)} in the issuer's JWKS)`,
+      details: { reason: 'unknown_kid', kid },
+    });
+  });
 });
