@@ -109,7 +109,10 @@ export const ERROR_CODES = {
     status: 502,
     doc: "Raised by the client (SDK and CLI), never by the broker: the server at the client's URL names another issuer in its metadata than that URL (or than the configured issuer), or advertises a token endpoint on another origin (RFC 8414 §3.3). Nothing was signed for it or sent to it. When the broker is reached at another address than its issuer, configure the issuer (the client's `issuer` option, `CREDDY_ISSUER` for the CLI).",
   },
-  ERR_USAGE: { status: 400, doc: 'CLI usage error: a missing or malformed argument (exit code 2).' },
+  ERR_USAGE: {
+    status: 400,
+    doc: "CLI usage error: a missing or malformed argument (exit code 2). In creddy/client: an option createCreddyClient refuses (details.option names it), a call that needs auth on a client without it, or an argument no request could serve (secret('prod/*')); nothing is sent.",
+  },
   ERR_GRANT_TYPE_UNSUPPORTED: {
     status: 400,
     doc: 'The token endpoint was asked for a grant_type it does not support (OAuth error `unsupported_grant_type`).',
@@ -158,18 +161,30 @@ export class CreddyError extends Error {
   readonly expose: boolean;
   /** Non-secret structured details safe to return to a client (e.g. `{ scope: 'write' }`). */
   readonly details: Record<string, unknown> | undefined;
+  /**
+   * The broker's request id, on an error `creddy/client` built from the broker's answer (its
+   * error body's `request_id`, else the `X-Request-Id` header): the broker logs the cause of a
+   * failure under it (`ERR_INTERNAL`, a refused ID token). Undefined when the broker was not
+   * reached, and on errors raised on the server side.
+   */
+  readonly requestId: string | undefined;
 
   /**
    * `expose` may be set for a 5xx whose message was written to be safe for clients, e.g.
    * "GitHub answered 503 after 3 attempts"; it defaults to status < 500.
    */
-  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown>; expose?: boolean } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { cause?: unknown; details?: Record<string, unknown>; expose?: boolean; requestId?: string | undefined } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'CreddyError';
     this.code = code;
     this.status = ERROR_CODES[code].status;
     this.expose = options.expose ?? this.status < 500;
     this.details = options.details;
+    this.requestId = options.requestId;
   }
 }
 

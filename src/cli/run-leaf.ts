@@ -45,20 +45,22 @@ export async function runLeaf<T extends ArgsDef>(
 }
 
 /**
- * Prints an error as one line (`creddy: ERR_CODE: message`; never a stack trace unless
- * `--debug`), or as one JSON object with `--json` (`{"error": {"code", "message", "details"?}}`),
- * and returns its exit code: 2 for a usage error, 1 for any other.
+ * Prints an error as one line (`creddy: ERR_CODE: message`, and ` (request id …)` when the broker
+ * answered with one; never a stack trace unless `--debug`), or as one JSON object with `--json`
+ * (`{"error": {"code", "message", "details"?, "request_id"?}}`), and returns its exit code: 2 for
+ * a usage error, 1 for any other.
  */
 export function reportError(ctx: CliContext, err: unknown, style: ErrorStyle): ExitCode {
   // citty's own errors (a missing required argument) are usage errors too.
   const usage = (err as Error).name === 'CLIError' || isCreddyError(err, 'ERR_USAGE');
   const code = isCreddyError(err) ? err.code : usage ? 'ERR_USAGE' : 'ERR_INTERNAL';
   const message = redact(stripAnsi((err as Error).message ?? String(err)));
+  const requestId = isCreddyError(err) ? err.requestId : undefined;
   if (style.json) {
     const details = isCreddyError(err) && err.details ? { details: err.details } : {};
-    ctx.stderr.write(`${JSON.stringify({ error: { code, message, ...details } })}\n`);
+    ctx.stderr.write(`${JSON.stringify({ error: { code, message, ...details, ...(requestId ? { request_id: requestId } : {}) } })}\n`);
   } else {
-    ctx.stderr.write(`creddy: ${code}: ${message}\n`);
+    ctx.stderr.write(`creddy: ${code}: ${message}${requestId ? ` (request id ${requestId})` : ''}\n`);
     if (usage) ctx.stderr.write('run with --help for usage\n');
   }
   if (style.debug && err instanceof Error) ctx.stderr.write(`${redact(err.stack ?? '')}\n`);

@@ -3,7 +3,7 @@
  * built from src/cli/get-main.ts; the bin is src/creddy.cts). It is the same command run by the
  * same code as `runCli`, only loaded differently, so each answer here — stdout, stderr, exit code —
  * must be the one the in-process CLI gives, with only what differs per issuance (token, ids,
- * times) masked. bench/cli-startup.mjs measures why the bundle exists.
+ * request ids, times) masked. bench/cli-startup.mjs measures why the bundle exists.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -22,6 +22,9 @@ function masked(r: CliResult): CliResult {
   const mask = (text: string) =>
     text
       .replace(/[A-Za-z0-9_-]{16,}(\.[A-Za-z0-9_-]{16,}){0,2}/g, '<id>')
+      // The broker's request id of an error (12 characters), in the line and in --json.
+      .replace(/\(request id [^)\s]+\)/g, '(request id <id>)')
+      .replace(/"request_id":"[^"]+"/g, '"request_id":"<id>"')
       .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/g, '<time>')
       .replace(/\b1\d{9}\b/g, '<epoch>')
       // `expires in 14m59s` against `15m`: a second may pass between the two runs.
