@@ -26,7 +26,13 @@ export const callerClient = async (io: Pick<CliIo, 'env' | 'cwd'>): Promise<Cred
   const url = requireEnv(io, 'CREDDY_URL');
   const configured = io.env['CREDDY_ISSUER']?.trim();
   const issuer = configured ? { issuer: configured } : {};
-  const [{ createCreddyClient }, { callerAuth }] = await Promise.all([import('../client/client.js'), import('./caller-auth.js')]);
+  const [{ createCreddyClient }, { callerAuth }, { brokerBaseUrl }] = await Promise.all([
+    import('../client/client.js'),
+    import('./caller-auth.js'),
+    import('../client/broker-url.js'),
+  ]);
+  // Checked here to name the variable; the client would name its option (`options.url`).
+  brokerBaseUrl(url, 'CREDDY_URL');
   const anonymous = createCreddyClient({ url, ...issuer, fetch: nodeFetch });
   return createCreddyClient({ url, ...issuer, auth: await callerAuth(io, anonymous.issuer), dpop: false, fetch: nodeFetch });
 };

@@ -1,5 +1,6 @@
 import { defineCommand } from 'citty';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { brokerBaseUrl } from '../client/broker-url.js';
 import { type CreddyClient, createCreddyClient } from '../client/client.js';
 import { CreddyError, isCreddyError } from '../errors.js';
 import { decodeJsonSegment } from '../verify/base64url.js';
@@ -21,7 +22,7 @@ export const verifyCommand = defineCommand({
     const url = requireEnv(ctx, 'CREDDY_URL');
     if (args.backend === '') throw new CreddyError('ERR_USAGE', '--backend needs a backend name');
     const token = args.token === '-' ? (await readStdin(ctx)).trim() : args.token;
-    const client = createCreddyClient({ url });
+    const client = createCreddyClient({ url: brokerBaseUrl(url, 'CREDDY_URL') });
     // The issuer comes from the server's discovery document, so `iss` is checked against what
     // the server says it is, not against the URL the operator happened to type.
     const discovery = await client.discovery();

@@ -54,7 +54,10 @@ export interface ResolvedAuth {
  * Checks `auth` and prepares it: key parsing happens here (synchronously, so a bad key fails the
  * factory), the signer and the issuer lookup only on first use. With `dpop` (the default for
  * key-pair agents) proofs are signed with the agent's own key; bearer and oidc callers that ask
- * for DPoP get a key generated for this client, which never leaves memory.
+ * for DPoP get a key generated for this client, which never leaves memory. `auth` undefined is a
+ * client for the public calls only: the others reject before any request, naming the option.
+ * A token source (a bearer function, `idToken`) that throws rejects with `ERR_UNAUTHENTICATED`
+ * (its error as `cause`), unless what it threw is a CreddyError already.
  *
  * @internal
  */
@@ -65,11 +68,11 @@ export function resolveAuth(
 ): ResolvedAuth {
   const spec: Exclude<CreddyAuth, string | (() => string | Promise<string>)> | undefined =
     typeof auth === 'string' || typeof auth === 'function' ? { type: 'bearer', token: auth } : auth;
-  const usage = (why: string) => new CreddyError('ERR_USAGE', why);
+  const usage = (why: string) => new CreddyError('ERR_USAGE', why, { details: { option: 'options.auth' } });
   let signer: Promise<AgentSigner> | undefined;
 
   if (spec?.type === 'key-pair') {
-    if (typeof spec.agent !== 'string' || spec.agent.length === 0) throw usage('auth.agent must name the key-pair agent');
+    if (typeof spec.agent !== 'string' || spec.agent.length === 0) throw usage('options.auth.agent must name the key-pair agent');
     privateKeySeed(spec.privateKey);
     const agentSigner = () => (signer ??= createAgentSigner(spec.privateKey));
     return {
@@ -81,30 +84,53 @@ export function resolveAuth(
   }
   const ephemeral = async () => (dpop ? (signer ??= generateAgentKey().then((key) => createAgentSigner(key.privateJwk))) : undefined);
   if (spec?.type === 'oidc') {
-    if (typeof spec.idToken !== 'function') throw usage('auth.idToken must be a function returning an OIDC ID token');
+    if (typeof spec.idToken !== 'function') throw usage('options.auth.idToken must be a function returning an OIDC ID token');
     return {
       type: 'oidc',
       authorization: () =>
         Promise.reject(usage('list and revoke need an agent (bearer or key pair); federated credentials expire on their own')),
       idToken: async () => {
-        const token = await spec.idToken();
-        if (typeof token !== 'string' || token.length === 0) throw usage('auth.idToken returned no token');
+        const token = await fromSource('options.auth.idToken()', () => spec.idToken());
+        if (typeof token !== 'string' || token.length === 0) throw usage('options.auth.idToken() returned no token');
         return token;
       },
       dpopSigner: ephemeral,
     };
   }
   if (spec !== undefined && (spec.type !== 'bearer' || (typeof spec.token !== 'string' && typeof spec.token !== 'function')))
-    throw usage('auth must be a bearer token, a key pair or an OIDC token source');
+    throw usage('options.auth must be a bearer token, a key pair or an OIDC token source');
+  if (spec !== undefined && spec.token === '') throw usage('options.auth is an empty token (is the variable it is read from set?)');
   const token = spec?.token;
   return {
     type: token ? 'bearer' : 'none',
     authorization: async () => {
-      const value = typeof token === 'function' ? await token() : token;
-      if (!value) throw usage('CREDDY_TOKEN is not set');
+      if (token === undefined) {
+        throw usage('this client has no options.auth: only discovery(), issuer() and revocationStatus() work without one');
+      }
+      const value = typeof token === 'function' ? await fromSource('options.auth', token) : token;
+      if (typeof value !== 'string' || value.length === 0) throw usage('options.auth returned no token');
       return `Bearer ${value}`;
     },
     idToken: () => Promise.reject(usage('this client has no OIDC token source')),
     dpopSigner: ephemeral,
   };
+}
+
+/**
+ * Calls a caller's token source. What it throws becomes `ERR_UNAUTHENTICATED` (the client has no
+ * token to present), its error kept as `cause`; its message is repeated cut short, as it is the
+ * caller's own words (a file it could not read, a platform's refusal). A CreddyError passes as it is.
+ */
+async function fromSource<T>(what: string, source: () => T | Promise<T>): Promise<T> {
+  try {
+    return await source();
+  } catch (err) {
+    if (err instanceof CreddyError) throw err;
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping them is the point
+    const said = String((err as Error | undefined)?.message ?? err).replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ');
+    throw new CreddyError('ERR_UNAUTHENTICATED', `${what} failed: ${said.length > 200 ? `${said.slice(0, 200)}…` : said}`, {
+      cause: err,
+      expose: true,
+    });
+  }
 }

@@ -31,6 +31,12 @@ export interface CredentialCache {
    * changed): no credential asked for before `clear()` is handed to a `get` made after it.
    */
   clear(): void;
+  /**
+   * Forgets the cached credential with this id (`IssueResponse.id`), e.g. one revoked or refused
+   * as `invalid_token` by a resource server: the next `get` for its request asks the broker
+   * again. Returns whether one was cached.
+   */
+  invalidate(id: string): boolean;
 }
 
 interface Entry {
@@ -141,6 +147,15 @@ export function createCredentialCache(
       generation++;
       entries.clear();
       inFlight.clear();
+    },
+    invalidate(id) {
+      let found = false;
+      for (const [key, entry] of entries) {
+        if (entry.credential.id !== id) continue;
+        entries.delete(key);
+        found = true;
+      }
+      return found;
     },
   };
 }

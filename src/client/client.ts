@@ -9,9 +9,11 @@ import type {
   RevokeResponse,
   SecretValue,
 } from '../wire.js';
+import { checkBackendInfo, checkIssued, checkList, checkObject, checkRevocationStatus, checkRevoked } from './answers.js';
 import { type CreddyAuth, resolveAuth } from './auth.js';
+import { brokerBaseUrl, shownUrl, withoutUserinfo } from './broker-url.js';
 import { type CredentialCacheOptions, createCredentialCache } from './cache.js';
-import { createBrokerCall } from './http.js';
+import { createBrokerCall, failureOf, MAX_RESPONSE_BYTES } from './http.js';
 import { checkedIssuer, isIssuerOption } from './issuer.js';
 import type { CredentialRequest } from './request.js';
 
@@ -27,12 +29,17 @@ export type IssuedCredential = IssueResponse;
 
 /** Options of {@link createCreddyClient}. */
 export interface CreddyClientOptions {
-  /** Base URL of the broker, e.g. `http://127.0.0.1:8400`. */
+  /**
+   * Base URL of the broker, e.g. `http://127.0.0.1:8400`: http(s), without a query, a fragment
+   * or credentials (`user:pass@`; those go in `auth`).
+   */
   readonly url: string;
   /**
    * How to authenticate: a `ckr_…` bearer token (a string), a key pair
    * (`{ type: 'key-pair', agent, privateKey }`) or an OIDC token source
-   * (`{ type: 'oidc', idToken }`). Not needed for the public calls.
+   * (`{ type: 'oidc', idToken }`). Leave it out for a client that only makes the public calls
+   * (`discovery`, `issuer`, `revocationStatus`); given but empty (`''`, `undefined`: an unset
+   * variable) it is refused at creation.
    */
   readonly auth?: CreddyAuth | undefined;
   /**
@@ -60,11 +67,13 @@ export interface CreddyClientOptions {
   readonly cache?: CredentialCacheOptions | undefined;
   /** The `fetch` to use (default: the global one), e.g. one with a proxy agent or a test double. */
   readonly fetch?: typeof fetch | undefined;
-  /** Per-request timeout in ms, the whole answer included (default 30 s). */
+  /** Per-request timeout in ms, the whole answer included (default 30 s; more than 0, at most 2^31 − 1). */
   readonly timeoutMs?: number | undefined;
   /**
-   * Largest answer read, in bytes (default 8 MiB): a larger successful answer rejects with
-   * `ERR_RESPONSE_TOO_LARGE`, read no further than the cap.
+   * Largest answer read, in bytes (default 8 MiB; a whole number, at least 1024): a larger
+   * successful answer rejects with `ERR_RESPONSE_TOO_LARGE`, read no further than the cap. Keep
+   * it well above the largest answer expected (a credential is 1–3 KiB, a `type: secret` read up
+   * to 100 values of 32 KiB): an issuance whose answer is cut off was still made at the broker.
    */
   readonly maxResponseBytes?: number | undefined;
 }
@@ -91,17 +100,26 @@ export interface CreddyFetchInit extends RequestInit {
   readonly credential: CredentialRequest;
 }
 
+/** The largest timeout `AbortSignal.timeout` keeps (a timer's limit, about 24.8 days). */
+const MAX_TIMEOUT_MS = 2_147_483_647;
+
 /**
  * Client for the creddy API, used by agents and the CLI. Every method rejects with a
  * {@link CreddyError}, never anything else: the server's code (`ERR_SCOPE_DENIED`, …);
- * `ERR_NOT_READY` when the broker cannot be reached, does not answer within `timeoutMs`, or its
- * answer breaks off; and for an answer that is not creddy's (a proxy's or load balancer's), a
- * code by HTTP status — 502, 503, 504 and 408 `ERR_NOT_READY` (retry), 429 `ERR_RATE_LIMITED`,
- * 401 `ERR_UNAUTHENTICATED`, 403 `ERR_FORBIDDEN`, 404 `ERR_NOT_FOUND`, other 4xx `ERR_BAD_REQUEST`,
- * other 5xx `ERR_INTERNAL`. Such a message names the status, never the foreign body. A
- * successful answer larger than `maxResponseBytes` rejects with `ERR_RESPONSE_TOO_LARGE`. The
- * broker's own error keeps its `details` (`CreddyError.details`: the scope denied, the field at
- * fault, `retry_after`…).
+ * `ERR_NOT_READY` when the broker cannot be reached (the system's code, e.g. `ECONNREFUSED`, in
+ * the message), does not answer within `timeoutMs`, or its answer breaks off; and for an answer
+ * that is not creddy's (a proxy's or load balancer's), a code by HTTP status — 502, 503, 504 and
+ * 408 `ERR_NOT_READY` (retry), 429 `ERR_RATE_LIMITED`, 401 `ERR_UNAUTHENTICATED`, 403
+ * `ERR_FORBIDDEN`, 404 `ERR_NOT_FOUND`, other 4xx `ERR_BAD_REQUEST`, other 5xx `ERR_INTERNAL`.
+ * Such a message names the status, never the foreign body. A redirect is not followed: a 3xx is
+ * `ERR_INTERNAL` naming the status and the `Location` (origin and path: `details.status`,
+ * `details.location`). A successful answer larger than `maxResponseBytes` rejects with
+ * `ERR_RESPONSE_TOO_LARGE`, one of the wrong shape (an issuance without a `token`…) with
+ * `ERR_INTERNAL` naming the field (`details.field`). The broker's own error keeps its `details`
+ * (`CreddyError.details`: the scope denied, the field at fault, `retry_after`…), and an error
+ * from the broker's answer its request id (`CreddyError.requestId`), under which the broker logs
+ * the cause. A token source (`auth` as a function, `idToken`) that throws rejects with
+ * `ERR_UNAUTHENTICATED`, its error as `cause`.
  */
 export interface CreddyClient {
   /** The broker's base URL, without a trailing slash. */
@@ -117,6 +135,8 @@ export interface CreddyClient {
    * version and, within a rotation's grace, the previous one. Cached like `get` (one credential
    * with the scope `path`, renewed before it expires), so a rotation reaches a running process
    * within one credential lifetime. Every read the broker serves is audited with path and version.
+   * `path` names one secret: a wildcard (`prod/*`) is refused with `ERR_USAGE` before the broker
+   * is asked (it would issue a credential for every secret under the prefix).
    *
    * @example
    * ```ts
@@ -133,14 +153,62 @@ export interface CreddyClient {
    * `fetch` with a credential attached: `Authorization: Bearer <jwt>`, or, when the credential is
    * DPoP-bound, `Authorization: DPoP <jwt>` and a fresh `DPoP` proof for this method and URL.
    * For resource servers that verify creddy tokens (generic backends).
+   *
+   * When the resource server answers 401 with `WWW-Authenticate: … error="invalid_token"` (the
+   * credential was revoked, or signed by a key since revoked), the cached credential is dropped
+   * and the request is sent once more with a new one, if its body can be sent again (not a
+   * stream); the second answer is returned whatever it is. So a resource server that refuses
+   * every token costs at most one extra issuance and request per call. A request that gets no
+   * answer (connection refused, `init.signal` aborted) rejects with `ERR_NOT_READY`, the
+   * original error as `cause`; other statuses are returned as they are.
    */
   fetch(input: string | URL, init: CreddyFetchInit): Promise<Response>;
   /** Issues a new credential, uncached (`POST /v1/credentials`, or the token endpoint for OIDC callers). */
   issue(request: CredentialRequest): Promise<IssueResponse>;
   /** The caller's active credentials, without secrets (`GET /v1/credentials`). */
   list(): Promise<CredentialList>;
-  /** Revokes one of the caller's credentials by id (`DELETE /v1/credentials/:id`). */
+  /**
+   * Revokes one of the caller's credentials by id (`DELETE /v1/credentials/:id`). A credential
+   * with that id is dropped from this client's cache first (whether the broker's answer is a
+   * success or not), so `get` and `fetch` never hand it out again.
+   */
   revoke(id: string): Promise<RevokeResponse>;
+  /**
+   * Drops the cached credential with this id (`IssueResponse.id`) from the cache behind `get`,
+   * `secret` and `fetch`, without revoking it: the next call for the same request gets a new
+   * one. For a credential revoked elsewhere (`creddy revoke`, another process) or refused by a
+   * service. Returns whether one was cached.
+   *
+   * @example
+   * ```ts
+   * import { createCreddyClient } from 'creddy/client';
+   *
+   * const client = createCreddyClient({ url: 'http://127.0.0.1:8400', auth: process.env.CREDDY_TOKEN ?? '' });
+   * const credential = await client.get('demo', { scopes: ['read'] });
+   * const response = await fetch('https://api.internal/report', { headers: { authorization: `Bearer ${credential.token}` } });
+   * if (response.status === 401) {
+   *   // Revoked by an operator since it was cached: ask for a new one next time.
+   *   client.invalidate(credential.id);
+   * }
+   * ```
+   */
+  invalidate(id: string): boolean;
+  /**
+   * Forgets every cached credential and every issuance in flight (e.g. after the agent's token
+   * changed): no credential asked for before is handed out after. Nothing is revoked.
+   *
+   * @example
+   * ```ts
+   * import { createCreddyClient } from 'creddy/client';
+   *
+   * const client = createCreddyClient({ url: 'http://127.0.0.1:8400', auth: process.env.CREDDY_TOKEN ?? '' });
+   * await client.get('demo', { scopes: ['read'] });
+   * client.clearCache();
+   * const fresh = await client.get('demo', { scopes: ['read'] }); // issued again
+   * console.log(fresh.id);
+   * ```
+   */
+  clearCache(): void;
   /** Public deny-list check for a jti (`GET /v1/revocations/:jti`); `ERR_NOT_FOUND` for a jti the broker never issued. */
   revocationStatus(jti: string): Promise<RevocationStatus>;
   /** The broker's discovery document (issuer, jwks_uri, …) as it answers, unchecked; no token needed. */
@@ -162,8 +230,10 @@ export interface CreddyClient {
 }
 
 /**
- * Creates a client for one broker. Options are checked here (the URL must be http(s), a private
- * key must parse); no request is made until a method is called. Key pairs sign with
+ * Creates a client for one broker. Options are checked here (the URL must be http(s) without a
+ * query, fragment or credentials; `timeoutMs` and `maxResponseBytes` positive; `auth`, when
+ * given, not empty; a private key must parse); no request is made until a method is called.
+ * Such a refusal is `ERR_USAGE` naming the option (`options.url`, `details.option`). Key pairs sign with
  * @noble/ed25519 and hash with WebCrypto, so the client runs in browsers and edge runtimes too.
  * Proofs are signed for the broker's issuer, which is `url` unless `issuer` says otherwise: the
  * broker's metadata must name it (RFC 8414 §3.3), so a server that merely answers at `url` cannot
@@ -171,7 +241,7 @@ export interface CreddyClient {
  *
  * @param options - The broker URL (and issuer, when it differs), how to authenticate, and optionally DPoP, `fetch`, a timeout.
  * @returns A client; share one per broker and identity (it holds the credential cache).
- * @throws {@link CreddyError} `ERR_USAGE` for a malformed URL, issuer or key.
+ * @throws {@link CreddyError} `ERR_USAGE` for a malformed URL, issuer, key or other option.
  *
  * @example
  * ```ts
@@ -225,16 +295,38 @@ export interface CreddyClient {
  * ```
  */
 export function createCreddyClient(options: CreddyClientOptions): CreddyClient {
-  const base = options.url.replace(/\/+$/, '');
-  if (!/^https?:\/\//.test(base)) throw new CreddyError('ERR_USAGE', `CREDDY_URL must be an http(s) URL, got "${options.url}"`);
+  const usage = (option: string, why: string) => new CreddyError('ERR_USAGE', `${option} ${why}`, { details: { option } });
+  if (options === null || typeof options !== 'object') throw usage('options', 'must be an object with at least { url }');
+  const base = brokerBaseUrl(options.url, 'options.url');
   if (options.issuer !== undefined && !isIssuerOption(options.issuer)) {
-    throw new CreddyError(
-      'ERR_USAGE',
-      `the issuer (CREDDY_ISSUER) must be the broker's issuer setting, an http(s) URL without a trailing slash; got ${JSON.stringify(options.issuer)}`,
+    const given: unknown = options.issuer;
+    const shown = typeof given === 'string' && !given.includes('@') ? JSON.stringify(withoutUserinfo(given)) : 'another value';
+    throw usage(
+      'options.issuer',
+      `(CREDDY_ISSUER for the CLI) must be the broker's issuer setting, an http(s) URL without a trailing slash, query or credentials; got ${shown}`,
     );
   }
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0 || timeoutMs > MAX_TIMEOUT_MS) {
+    throw usage('options.timeoutMs', `must be a number of milliseconds above 0 and at most ${MAX_TIMEOUT_MS}; got ${String(timeoutMs)}`);
+  }
+  const maxBytes = options.maxResponseBytes ?? MAX_RESPONSE_BYTES;
+  if (typeof maxBytes !== 'number' || !Number.isSafeInteger(maxBytes) || maxBytes < 1024) {
+    throw usage('options.maxResponseBytes', `must be a whole number of bytes, at least 1024; got ${String(maxBytes)}`);
+  }
+  if (options.fetch !== undefined && typeof options.fetch !== 'function') throw usage('options.fetch', 'must be a fetch function');
+  if (options.dpop !== undefined && typeof options.dpop !== 'boolean') throw usage('options.dpop', 'must be true or false');
+  if (options.secretBackend !== undefined && (typeof options.secretBackend !== 'string' || options.secretBackend === '')) {
+    throw usage('options.secretBackend', 'must be a backend name');
+  }
+  // Given but empty is an unset variable (`auth: process.env.CREDDY_TOKEN`), not a public client:
+  // said now, naming the option, rather than at the first call.
+  const authOption = options.auth ?? options.token;
+  if (('auth' in options || 'token' in options) && (authOption === undefined || authOption === '')) {
+    throw usage('options.auth', 'is empty (is the variable it is read from set?); leave it out for a client that makes only public calls');
+  }
   const doFetch = options.fetch ?? ((input: string | URL | Request, init?: RequestInit) => globalThis.fetch(input, init));
-  const call = createBrokerCall(base, doFetch, options.timeoutMs ?? 30_000, options.maxResponseBytes);
+  const call = createBrokerCall(base, doFetch, timeoutMs, maxBytes);
   // Looked up once; forgotten on failure so the next call retries.
   const once = <T>(load: () => Promise<T>) => {
     let value: Promise<T> | undefined;
@@ -246,7 +338,13 @@ export function createCreddyClient(options: CreddyClientOptions): CreddyClient {
       return value;
     };
   };
-  const discovery = () => call<Partial<DiscoveryDocument>>('GET', '/.well-known/openid-configuration');
+  const discovery = () =>
+    call<Partial<DiscoveryDocument>>(
+      'GET',
+      '/.well-known/openid-configuration',
+      {},
+      checkObject as (v: unknown, from: string) => Partial<DiscoveryDocument>,
+    );
   // Proofs are signed for this issuer only: the broker at `url` must name it in its metadata —
   // the configured one, or else `url` itself. Taking any issuer the server names would let
   // whatever answers at `url` (a stale or mistyped URL, a shared staging broker, plain http)
@@ -254,7 +352,7 @@ export function createCreddyClient(options: CreddyClientOptions): CreddyClient {
   // to another broker is found out before anything is signed for it.
   const issuer = once(async () => checkedIssuer((await discovery()).issuer, { url: base, issuer: options.issuer }));
   const tokenEndpoint = once(async () => (await tokenExchange()).findTokenEndpoint(call, base, options.issuer));
-  const auth = resolveAuth(options.auth ?? options.token, options.dpop, async (signer, agent) =>
+  const auth = resolveAuth(authOption, options.dpop, async (signer, agent) =>
     (await proofs()).createClientAssertion(signer, { agent, audience: await issuer() }),
   );
   // A proof for an issuance request, so the broker binds what it issues to the client's key. Its
@@ -268,30 +366,70 @@ export function createCreddyClient(options: CreddyClientOptions): CreddyClient {
     if (auth.type === 'oidc') {
       const endpoint = await tokenEndpoint();
       const { exchangeIdToken } = await tokenExchange();
-      return exchangeIdToken(call, endpoint, await auth.idToken(), request, await issuanceProof(async () => endpoint.advertised));
+      const exchanged = await exchangeIdToken(
+        call,
+        endpoint,
+        await auth.idToken(),
+        request,
+        await issuanceProof(async () => endpoint.advertised),
+      );
+      return checkIssued(exchanged, `the token endpoint of creddy at ${base}`);
     }
     const dpop = await issuanceProof(async () => `${await issuer()}/v1/credentials`);
-    return call('POST', `${base}/v1/credentials`, {
-      headers: { authorization: await auth.authorization(), ...(dpop ? { dpop } : {}) },
-      json: {
-        backend: request.backend,
-        ...(request.scopes ? { scopes: request.scopes } : {}),
-        ...(request.ttl !== undefined ? { ttl: request.ttl } : {}),
-        ...(request.metadata ? { metadata: request.metadata } : {}),
-        ...request.params,
+    return call(
+      'POST',
+      `${base}/v1/credentials`,
+      {
+        headers: { authorization: await auth.authorization(), ...(dpop ? { dpop } : {}) },
+        json: {
+          backend: request.backend,
+          ...(request.scopes ? { scopes: request.scopes } : {}),
+          ...(request.ttl !== undefined ? { ttl: request.ttl } : {}),
+          ...(request.metadata ? { metadata: request.metadata } : {}),
+          ...request.params,
+        },
       },
-    });
+      checkIssued,
+    );
   };
   const cache = createCredentialCache({ issue }, options.cache);
-  const authed = async <T>(method: string, path: string) =>
-    call<T>(method, path, { headers: { authorization: await auth.authorization() } });
+  const authed = async <T>(method: string, path: string, check: (value: unknown, from: string) => T) =>
+    call<T>(method, path, { headers: { authorization: await auth.authorization() } }, check);
 
-  return {
+  /** Sends a request to a resource server with `token` attached (Bearer, or DPoP with a proof); no answer is ERR_NOT_READY. */
+  const present = async (input: string | URL, requestInit: RequestInit, token: string): Promise<Response> => {
+    const headers = new Headers(requestInit.headers);
+    const jkt = boundKeyOf(token);
+    if (jkt === undefined) {
+      headers.set('authorization', `Bearer ${token}`);
+    } else {
+      const signer = await auth.dpopSigner();
+      if (signer?.jkt !== jkt) throw new CreddyError('ERR_DPOP_INVALID', 'the credential is bound to a key this client does not hold');
+      const url = new URL(String(input), (globalThis as { location?: { href: string } }).location?.href).href;
+      headers.set('authorization', `DPoP ${token}`);
+      headers.set('dpop', await (await proofs()).createDpopProof(signer, { method: requestInit.method ?? 'GET', url, accessToken: token }));
+    }
+    try {
+      return await doFetch(input, { ...requestInit, headers });
+    } catch (err) {
+      // Origin and path only: the query may carry secrets, and the message never the token.
+      const where = shownUrl(String(input), (globalThis as { location?: { href: string } }).location?.href) ?? 'the resource server';
+      throw new CreddyError('ERR_NOT_READY', `no answer from ${where}: ${failureOf(err)}`, { cause: err, expose: true });
+    }
+  };
+
+  const client: CreddyClient = {
     url: base,
     get: (backend, getOptions = {}) => cache.get({ ...getOptions, backend }),
     async secret(path, secretOptions = {}) {
       const backend = secretOptions.backend ?? options.secretBackend;
       if (!backend) throw new CreddyError('ERR_USAGE', 'secret(path) needs a backend: pass { backend } or set secretBackend on the client');
+      if (typeof path !== 'string' || path === '' || path.includes('*')) {
+        throw new CreddyError(
+          'ERR_USAGE',
+          'secret(path) reads one secret: give its full path, not a wildcard (a prefix/* grant is read with get())',
+        );
+      }
       const issued = await cache.get({
         backend,
         scopes: [path],
@@ -305,31 +443,74 @@ export function createCreddyClient(options: CreddyClientOptions): CreddyClient {
     },
     async fetch(input, init) {
       const { credential, ...requestInit } = init;
-      const { token } = await cache.get(credential);
-      const headers = new Headers(requestInit.headers);
-      const jkt = boundKeyOf(token);
-      if (jkt === undefined) {
-        headers.set('authorization', `Bearer ${token}`);
-      } else {
-        const signer = await auth.dpopSigner();
-        if (signer?.jkt !== jkt) throw new CreddyError('ERR_DPOP_INVALID', 'the credential is bound to a key this client does not hold');
-        const url = new URL(String(input), (globalThis as { location?: { href: string } }).location?.href).href;
-        headers.set('authorization', `DPoP ${token}`);
-        headers.set(
-          'dpop',
-          await (await proofs()).createDpopProof(signer, { method: requestInit.method ?? 'GET', url, accessToken: token }),
-        );
+      const issued = await cache.get(credential);
+      const response = await present(input, requestInit, issued.token);
+      // Revoked since it was cached (or its key was): one more try with a new credential, when
+      // the body can be sent again. A 401 means the request was refused before it was acted on.
+      if (response.status !== 401 || !refusedAsInvalid(response) || !replayable(requestInit.body) || !cache.invalidate(issued.id)) {
+        return response;
       }
-      return doFetch(input, { ...requestInit, headers });
+      response.body?.cancel().catch(() => {});
+      return present(input, requestInit, (await cache.get(credential)).token);
     },
     issue,
-    list: () => authed('GET', '/v1/credentials'),
-    revoke: async (id) => authed('DELETE', `/v1/credentials/${pathSegment('id', id)}`),
-    revocationStatus: async (jti) => call('GET', `/v1/revocations/${pathSegment('jti', jti)}`),
+    list: () => authed('GET', '/v1/credentials', checkList),
+    revoke: async (id) => {
+      const segment = pathSegment('id', id);
+      cache.invalidate(id);
+      return authed('DELETE', `/v1/credentials/${segment}`, checkRevoked);
+    },
+    invalidate: (id) => cache.invalidate(id),
+    clearCache: () => cache.clear(),
+    revocationStatus: async (jti) => call('GET', `/v1/revocations/${pathSegment('jti', jti)}`, {}, checkRevocationStatus),
     discovery,
     issuer,
-    backend: async (name) => authed('GET', `/v1/backends/${pathSegment('backend', name)}`),
+    backend: async (name) => authed('GET', `/v1/backends/${pathSegment('backend', name)}`, checkBackendInfo),
   };
+  return guarded(client);
+}
+
+/**
+ * The client with every method's failure made a CreddyError: what the transport and the token
+ * sources throw is one already; anything else (a bug, a WebCrypto failure) becomes
+ * `ERR_INTERNAL` naming its type only — its message could quote anything — with the error as
+ * `cause`.
+ */
+function guarded(client: CreddyClient): CreddyClient {
+  const wrap =
+    <A extends unknown[], R>(method: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      try {
+        return await method(...args);
+      } catch (err) {
+        if (err instanceof CreddyError) throw err;
+        const name = err instanceof Error ? err.name : typeof err;
+        throw new CreddyError('ERR_INTERNAL', `creddy/client failed unexpectedly (${name}; see cause)`, { cause: err, expose: true });
+      }
+    };
+  return {
+    ...client,
+    get: wrap(client.get),
+    secret: wrap(client.secret),
+    fetch: wrap(client.fetch),
+    issue: wrap(client.issue),
+    list: wrap(client.list),
+    revoke: wrap(client.revoke),
+    revocationStatus: wrap(client.revocationStatus),
+    discovery: wrap(client.discovery),
+    issuer: wrap(client.issuer),
+    backend: wrap(client.backend),
+  };
+}
+
+/** A 401 whose challenge says the token itself was refused (RFC 6750 §3.1), not a missing proof or scope. */
+function refusedAsInvalid(response: Response): boolean {
+  return /\berror="?invalid_token"?/i.test(response.headers.get('www-authenticate') ?? '');
+}
+
+/** A body `fetch` can send twice: anything but a stream, which the first request consumed. */
+function replayable(body: RequestInit['body']): boolean {
+  return body === undefined || body === null || typeof body === 'string' || !(typeof (body as ReadableStream).getReader === 'function');
 }
 
 /**

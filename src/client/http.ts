@@ -1,6 +1,7 @@
 import { CreddyError, ERROR_CODES, type ErrorCode } from '../errors.js';
 import { discardBody, readCapped } from '../verify/read-capped.js';
 import type { ErrorBody } from '../wire.js';
+import { shownUrl, withoutUserinfo } from './broker-url.js';
 
 /**
  * Largest answer the client reads by default (8 MiB). The broker's largest are a `type: secret`
@@ -19,8 +20,16 @@ export interface BrokerRequest {
   readonly headers?: Readonly<Record<string, string>> | undefined;
 }
 
-/** Sends requests to one broker and turns its answers into values or CreddyErrors. */
-export type BrokerCall = <T>(method: string, pathOrUrl: string, request?: BrokerRequest) => Promise<T>;
+/**
+ * Sends requests to one broker and turns its answers into values or CreddyErrors. With `check`,
+ * a successful answer is shape-checked (answers.ts) before it is returned.
+ */
+export type BrokerCall = <T>(
+  method: string,
+  pathOrUrl: string,
+  request?: BrokerRequest,
+  check?: (value: unknown, from: string) => T,
+) => Promise<T>;
 
 /** RFC 6749 §5.2 error codes of OAuth endpoints, as creddy codes. */
 const OAUTH_ERRORS: Readonly<Record<string, ErrorCode>> = {
@@ -63,10 +72,19 @@ const MAX_MESSAGE = 500;
  * body, a mapped code from an OAuth error body, a code by HTTP status for any other answer
  * (`BY_STATUS`), `ERR_NOT_READY` when the broker cannot be reached or its answer breaks off.
  * The body of an answer that is not creddy's is never put into a message: it may be anything,
- * up to a proxy echoing the request with its `Authorization` header.
+ * up to a proxy echoing the request with its `Authorization` header. Redirects are not followed
+ * (`redirect: 'manual'`): the broker never redirects, and a redirected POST would arrive as a GET
+ * without its `Authorization`, or land at another JSON endpoint whose answer would pass for the
+ * broker's. A 3xx is an error naming the status and the `Location` (origin and path only).
+ * `base` has no user info (broker-url.ts), and neither has any message here.
  */
 export function createBrokerCall(base: string, doFetch: typeof fetch, timeoutMs: number, maxBytes = MAX_RESPONSE_BYTES): BrokerCall {
-  return async <T>(method: string, pathOrUrl: string, request: BrokerRequest = {}): Promise<T> => {
+  return async <T>(
+    method: string,
+    pathOrUrl: string,
+    request: BrokerRequest = {},
+    check?: (value: unknown, from: string) => T,
+  ): Promise<T> => {
     const url = /^https?:\/\//.test(pathOrUrl) ? pathOrUrl : `${base}${pathOrUrl}`;
     const headers: Record<string, string> = { accept: 'application/json', ...request.headers };
     let body: string | undefined;
@@ -80,14 +98,25 @@ export function createBrokerCall(base: string, doFetch: typeof fetch, timeoutMs:
     let response: Response | undefined;
     let text: string | null;
     try {
-      response = await doFetch(url, { method, headers, ...(body === undefined ? {} : { body }), signal: AbortSignal.timeout(timeoutMs) });
+      response = await doFetch(url, {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body }),
+        redirect: 'manual',
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      if (isRedirect(response)) {
+        discardBody(response);
+        throw redirectError(response, url, base);
+      }
       // Inside the try: with the global fetch the body streams in after the headers, and a broker
       // that stalls or drops the connection mid-body fails here (TimeoutError, "terminated").
       // Read up to the cap, chunk by chunk: null past it, with the rest never read.
       text = await readCapped(response, maxBytes);
     } catch (err) {
+      if (err instanceof CreddyError) throw err;
       const what = response ? `the answer (${response.status}) broke off` : 'no answer';
-      throw new CreddyError('ERR_NOT_READY', `cannot reach creddy at ${base}: ${what}: ${bounded((err as Error)?.message)}`, {
+      throw new CreddyError('ERR_NOT_READY', `cannot reach creddy at ${base}: ${what}: ${failureOf(err)}`, {
         cause: err,
         expose: true,
       });
@@ -110,8 +139,21 @@ export function createBrokerCall(base: string, doFetch: typeof fetch, timeoutMs:
     }
     if (response.ok) {
       if (parsed === undefined)
-        throw new CreddyError('ERR_INTERNAL', `${answered(base, response)} with a body that is not JSON`, { expose: true });
-      return parsed as T;
+        throw new CreddyError('ERR_INTERNAL', `${answered(base, response)} with a body that is not JSON`, {
+          expose: true,
+          ...requestIdOf(undefined, response),
+        });
+      if (!check) return parsed as T;
+      try {
+        return check(parsed, `creddy at ${base}`);
+      } catch (err) {
+        if (!(err instanceof CreddyError)) throw err;
+        throw new CreddyError(err.code, err.message, {
+          expose: true,
+          ...(err.details ? { details: err.details } : {}),
+          ...requestIdOf(parsed, response),
+        });
+      }
     }
     throw errorOf(parsed, response, base);
   };
@@ -126,9 +168,10 @@ function errorOf(parsed: unknown, response: Response, base: string): CreddyError
     const { error_description: description, code: own } = parsed as { error_description?: unknown; code?: unknown };
     const said = bounded(`${error}${typeof description === 'string' ? `: ${description}` : ''}`);
     const known = isCode(own) ? own : OAUTH_ERRORS[error];
+    const id = requestIdOf(parsed, response);
     return known
-      ? new CreddyError(known, said, { expose: true })
-      : new CreddyError(fallback, `${answered(base, response)}: ${said}`, { expose: true, details: { status } });
+      ? new CreddyError(known, said, { expose: true, ...id })
+      : new CreddyError(fallback, `${answered(base, response)}: ${said}`, { expose: true, details: { status }, ...id });
   }
   const body = error as Partial<ErrorBody['error']> | null | undefined;
   if (body && typeof body === 'object' && isCode(body.code)) {
@@ -136,12 +179,76 @@ function errorOf(parsed: unknown, response: Response, base: string): CreddyError
     // The broker's `details` (the scope denied, the field at fault, retry_after…) are client-safe
     // by contract and what a caller branches on besides the code: kept, when they are an object.
     const details = plainObject(body.details);
-    return new CreddyError(body.code, message, { expose: true, ...(details ? { details } : {}) });
+    return new CreddyError(body.code, message, { expose: true, ...(details ? { details } : {}), ...requestIdOf(body, response) });
   }
   // Not creddy's answer (a proxy, a gateway, another service at this URL), or a code this client
   // does not know: the status decides.
   const type = bounded(response.headers.get('content-type')?.split(';')[0] ?? 'no content type', 80);
-  return new CreddyError(fallback, `${answered(base, response)} (${type}), not a creddy error`, { expose: true, details: { status } });
+  return new CreddyError(fallback, `${answered(base, response)} (${type}), not a creddy error`, {
+    expose: true,
+    details: { status },
+    ...requestIdOf(undefined, response),
+  });
+}
+
+/** A request id as ids are written (the broker's: 12 base64url characters); anything else is not kept. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** The broker's request id: `request_id` in its error body, else its `X-Request-Id` header. */
+function requestIdOf(body: unknown, response: Response): { requestId?: string } {
+  const inBody = (body as { request_id?: unknown } | null | undefined)?.request_id;
+  const id = typeof inBody === 'string' ? inBody : response.headers.get('x-request-id');
+  return typeof id === 'string' && REQUEST_ID.test(id) ? { requestId: id } : {};
+}
+
+/**
+ * A 3xx, or what a browser makes of one under `redirect: 'manual'`: an opaque response (status
+ * 0) that hides the status and the Location.
+ */
+function isRedirect(response: Response): boolean {
+  return response.type === 'opaqueredirect' || [301, 302, 303, 307, 308].includes(response.status);
+}
+
+function redirectError(response: Response, url: string, base: string): CreddyError {
+  if (response.type === 'opaqueredirect') {
+    return new CreddyError(
+      'ERR_INTERNAL',
+      `creddy at ${base} answered with a redirect (the browser hides where to): not followed, the broker never redirects; check the client's url`,
+      {
+        expose: true,
+        details: { status: 0 },
+      },
+    );
+  }
+  const location = response.headers.get('location');
+  // Origin and path only: a query may carry a signed URL's signature or a token.
+  const to = location ? shownUrl(location, url) : undefined;
+  return new CreddyError(
+    'ERR_INTERNAL',
+    `${answered(base, response)}, a redirect ${to ? `to ${to}` : location ? 'to an unreadable Location' : 'without a Location'}: not followed, the broker never redirects; point the client's url at the broker itself`,
+    { expose: true, details: { status: response.status, ...(to ? { location: to } : {}) }, ...requestIdOf(undefined, response) },
+  );
+}
+
+/**
+ * Why a request got no (whole) answer: the error's message, with the system's code when fetch
+ * keeps it in the cause ("fetch failed (ECONNREFUSED)", as the CLI's transport says it), user
+ * info of any URL in it removed (undici quotes a URL with credentials in its refusal).
+ */
+export function failureOf(err: unknown): string {
+  const message = bounded(String((err as Error | undefined)?.message ?? err));
+  const code = systemCodeOf(err);
+  return code && !message.includes(code) ? `${message} (${code})` : message;
+}
+
+function systemCodeOf(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 4; depth++) {
+    const { code, errors, cause } = e as { code?: unknown; errors?: unknown; cause?: unknown };
+    if (typeof code === 'string' && /^E[A-Z_]+$/.test(code)) return code;
+    // Happy eyeballs: one error per address tried, in an AggregateError.
+    e = Array.isArray(errors) && errors.length > 0 ? errors[0] : cause;
+  }
+  return undefined;
 }
 
 /** A copy of `value` if it is a plain JSON object (not null, not an array), else undefined. */
@@ -159,9 +266,9 @@ function answered(base: string, response: Response): string {
   return `creddy at ${base} answered ${response.status}${reason}`;
 }
 
-/** `text` without control characters, cut at `max` characters. */
+/** `text` without control characters or URLs' user info, cut at `max` characters. */
 function bounded(text: string | undefined, max = MAX_MESSAGE): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping them is the point
-  const clean = String(text ?? '').replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ');
+  const clean = withoutUserinfo(String(text ?? '').replace(/[\u0000-\u001f\u007f-\u009f]/g, ' '));
   return clean.length > max ? `${clean.slice(0, max)}…` : clean;
 }

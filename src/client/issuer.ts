@@ -1,4 +1,5 @@
 import { CreddyError } from '../errors.js';
+import { withoutUserinfo } from './broker-url.js';
 
 /**
  * Which broker the client's proofs are for. A client assertion's `aud`, a DPoP proof's `htu` and
@@ -44,8 +45,10 @@ export function checkedIssuer(found: unknown, expected: { url: string; issuer: s
   }
   const form = issuerForm(found);
   if (form !== undefined && form === issuerForm(want)) return found;
-  // The server's text, quoted (no control characters) and cut short: it may say anything.
-  const shown = found.length > 200 ? `${found.slice(0, 200)}…` : found;
+  // The server's text, quoted (no control characters) and cut short, without a URL's user info:
+  // it may say anything.
+  const clean = withoutUserinfo(found);
+  const shown = clean.length > 200 ? `${clean.slice(0, 200)}…` : clean;
   const fix =
     expected.issuer === undefined
       ? `If ${expected.url} is an address of that broker (an internal name, a proxy), configure its issuer explicitly: the client's issuer option, or CREDDY_ISSUER for the CLI`

@@ -42,7 +42,8 @@ export async function findTokenEndpoint(call: BrokerCall, base: string, configur
     if (typeof advertised !== 'string' || !/^https?:\/\//.test(advertised)) continue;
     const issuer = checkedIssuer(metadata.issuer, { url: base, issuer: configuredIssuer });
     if (advertised.startsWith(`${issuer}/`)) return { url: `${base}${advertised.slice(issuer.length)}`, advertised };
-    if (originOf(advertised) === undefined || originOf(advertised) !== originOf(base)) {
+    // An origin ignores user info: an endpoint with it is not taken (it would be in messages).
+    if (originOf(advertised) === undefined || originOf(advertised) !== originOf(base) || /^[a-z]+:\/\/[^/?#]*@/i.test(advertised)) {
       throw new CreddyError(
         'ERR_ISSUER_MISMATCH',
         `creddy at ${base} advertises its token endpoint on another origin (${originOf(advertised) ?? 'not a URL'}): the ID token is not sent there`,

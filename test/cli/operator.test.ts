@@ -190,7 +190,9 @@ describe('caller CLI', () => {
 
   it('a password in CREDDY_URL never reaches the output', async () => {
     const r = await runCli(['list'], { ...caller, CREDDY_URL: 'http://ops:S3cretPass@127.0.0.1:1' });
-    expect(r.code).toBe(1);
+    // Refused before any request: credentials go in CREDDY_TOKEN, never in the URL.
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('ERR_USAGE: CREDDY_URL must not carry credentials');
     expect(r.stderr).not.toContain('S3cretPass');
   });
 

@@ -248,6 +248,6 @@ describe('the CLI', () => {
     expect(chosen.code).toBe(1); // evil answers 503; the audience was the caller's choice
     const malformed = await runCli(['get', 'demo'], { CREDDY_URL: broker.url, CREDDY_ISSUER: `${front.url}/`, ...actions() });
     expect(malformed.code).toBe(2);
-    expect(malformed.stderr).toMatch(/ERR_USAGE: the issuer \(CREDDY_ISSUER\)/);
+    expect(malformed.stderr).toMatch(/ERR_USAGE: options\.issuer \(CREDDY_ISSUER for the CLI\)/);
   });
 });

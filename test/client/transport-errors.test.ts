@@ -142,8 +142,8 @@ describe('the client when the answer is not creddy', () => {
     handler = (_req, res) => res.writeHead(503, { 'content-type': 'text/html' }).end('x'.repeat(5000));
     expect((await failure(client({ maxResponseBytes: 4096 }).issue({ backend: 'demo' }))).code).toBe('ERR_NOT_READY');
     // Within the cap, the same answer as before.
-    handler = (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('[]');
-    expect(await client({ maxResponseBytes: 4096 }).list()).toEqual([]);
+    handler = (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"credentials":[]}');
+    expect(await client({ maxResponseBytes: 4096 }).list()).toEqual({ credentials: [] });
   });
 
   it('a 2xx that is not JSON is ERR_INTERNAL, and list() and revoke() map like issue()', async () => {
@@ -153,5 +153,124 @@ describe('the client when the answer is not creddy', () => {
     expect((await failure(client().list())).code).toBe('ERR_NOT_READY');
     handler = (_req, res) => res.writeHead(429, { 'retry-after': '5' }).end('slow down');
     expect((await failure(client().revoke('abc'))).code).toBe('ERR_RATE_LIMITED');
+  });
+
+  it('does not follow a redirect: a 3xx is a CreddyError naming the status and Location, without its query', async () => {
+    const seen: Array<{ method: string; url: string; authorization: string | undefined }> = [];
+    handler = (req, res) => {
+      seen.push({ method: req.method ?? '', url: req.url ?? '', authorization: req.headers.authorization });
+      if (req.url === '/v1/credentials') {
+        res.writeHead(req.method === 'POST' ? 307 : 301, { location: `${url}/elsewhere?sig=s3cr3t#frag` }).end();
+        return;
+      }
+      // Another JSON endpoint, whose answer would pass for an issuance.
+      res.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          id: 'x',
+          token: 'e.y.z',
+          token_type: 'Bearer',
+          expires_at: '2099-01-01T00:00:00Z',
+          backend: 'demo',
+          scopes: [],
+        }),
+      );
+    };
+    const err = (await failure(client().issue({ backend: 'demo' }))) as CreddyError;
+    expect(err).toMatchObject({ code: 'ERR_INTERNAL', details: { status: 307, location: `${url}/elsewhere` } });
+    expect(err.message).toContain('307');
+    expect(err.message).toContain(`${url}/elsewhere`);
+    expect(err.message).not.toMatch(/s3cr3t|frag/);
+    expect(((await failure(client().list())) as CreddyError).details).toMatchObject({ status: 301 });
+    expect(seen.map((r) => `${r.method} ${r.url}`)).toEqual(['POST /v1/credentials', 'GET /v1/credentials']);
+  });
+
+  it.each([
+    ['{"id":5}', 'id'],
+    ['{"id":"a"}', 'token'],
+    ['{"id":"a","token":"t","token_type":"Bearer","expires_at":"soon","backend":"demo","scopes":[]}', 'expires_at'],
+    ['{"id":"a","token":"t","token_type":"Basic","expires_at":"2099-01-01T00:00:00Z","backend":"demo","scopes":[]}', 'token_type'],
+    ['{"id":"a","token":"t","token_type":"Bearer","expires_at":"2099-01-01T00:00:00Z","backend":"demo","scopes":"read"}', 'scopes'],
+    ['[]', 'the body'],
+  ])('a successful issuance of the wrong shape (%s) is ERR_INTERNAL naming %s, not a value with holes', async (body, field) => {
+    handler = (_req, res) => res.writeHead(201, { 'content-type': 'application/json' }).end(body);
+    const err = (await failure(client().get('demo'))) as CreddyError;
+    expect(err).toMatchObject({ code: 'ERR_INTERNAL', details: { field } });
+    expect(err.message).toContain(`malformed credential: ${field}`);
+  });
+
+  it('the other answers are shape-checked too, and a malformed one never echoes its values', async () => {
+    handler = (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"credentials":[{"id":"a"}]}');
+    expect(await failure(client().list())).toMatchObject({ code: 'ERR_INTERNAL', details: { field: 'credentials[0].backend' } });
+    handler = (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(`{"id":"${SECRET}"}`);
+    const revoked = await failure(client().revoke('abc'));
+    expect(revoked).toMatchObject({ code: 'ERR_INTERNAL', details: { field: 'revoked_at' } });
+    expect(revoked.message).not.toContain(SECRET);
+    handler = (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"jti":"a","revoked":"no"}');
+    expect(await failure(client().revocationStatus('a'))).toMatchObject({ code: 'ERR_INTERNAL', details: { field: 'revoked' } });
+    handler = (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"name":"demo"}');
+    expect((await failure(client().backend('demo'))).code).toBe('ERR_INTERNAL');
+    handler = (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('"just a string"');
+    expect((await failure(client().discovery())).code).toBe('ERR_INTERNAL');
+  });
+
+  it("keeps the broker's request id (body, else X-Request-Id) on CreddyError.requestId", async () => {
+    handler = (_req, res) =>
+      res
+        .writeHead(500, { 'content-type': 'application/json', 'x-request-id': 'from-header' })
+        .end(JSON.stringify({ error: { code: 'ERR_INTERNAL', message: 'internal error', request_id: '3f1c-req' } }));
+    expect(await failure(client().issue({ backend: 'demo' }))).toMatchObject({ code: 'ERR_INTERNAL', requestId: '3f1c-req' });
+    handler = (_req, res) =>
+      res
+        .writeHead(400, { 'content-type': 'application/json', 'x-request-id': 'oauth-req' })
+        .end(JSON.stringify({ error: 'invalid_request', error_description: 'no' }));
+    expect(await failure(client().issue({ backend: 'demo' }))).toMatchObject({ code: 'ERR_BAD_REQUEST', requestId: 'oauth-req' });
+    handler = (_req, res) => res.writeHead(502, { 'x-request-id': 'not an id <b>' }).end();
+    expect(((await failure(client().issue({ backend: 'demo' }))) as CreddyError).requestId).toBeUndefined();
+  });
+
+  it('a refused connection names ECONNREFUSED; a token source or resource server that fails is a CreddyError too', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const nowhere = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+
+    const refused = (await failure(createCreddyClient({ url: nowhere, auth: SECRET }).list())) as CreddyError;
+    expect(refused.code).toBe('ERR_NOT_READY');
+    expect(refused.message).toContain('ECONNREFUSED');
+
+    // The broker's metadata, so the client gets as far as asking for the ID token.
+    handler = (_req, res) =>
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ issuer: url, token_endpoint: `${url}/token` }));
+    const broken = new Error('ENOENT: no such file /var/run/secrets/tokens/creddy');
+    const federated = createCreddyClient({ url, auth: { type: 'oidc', idToken: () => Promise.reject(broken) } });
+    const source = (await failure(federated.issue({ backend: 'demo' }))) as CreddyError;
+    expect(source).toMatchObject({ code: 'ERR_UNAUTHENTICATED', cause: broken });
+    expect(source.message).toContain('options.auth.idToken() failed: ENOENT');
+    const bearer = createCreddyClient({ url, auth: () => Promise.reject(new Error('vault sealed')) });
+    expect(await failure(bearer.list())).toMatchObject({ code: 'ERR_UNAUTHENTICATED' });
+
+    // client.fetch: the credential comes from the fake broker, the resource server is not there.
+    handler = (_req, res) =>
+      res.writeHead(201, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          id: 'a',
+          token: 'e.e30.s',
+          token_type: 'Bearer',
+          expires_at: '2099-01-01T00:00:00Z',
+          backend: 'demo',
+          scopes: [],
+        }),
+      );
+    const presenting = client();
+    const offline = (await failure(presenting.fetch(`${nowhere}/files/a?key=s3cr3t`, { credential: { backend: 'demo' } }))) as CreddyError;
+    expect(offline.code).toBe('ERR_NOT_READY');
+    expect(offline.message).toContain('ECONNREFUSED');
+    expect(offline.message).toContain(`${nowhere}/files/a`);
+    expect(offline.message).not.toContain('s3cr3t');
+    const aborted = (await failure(
+      presenting.fetch(`${url}/files/a`, { credential: { backend: 'demo' }, signal: AbortSignal.abort() }),
+    )) as CreddyError;
+    expect(aborted.code).toBe('ERR_NOT_READY');
+    expect((aborted.cause as Error).name).toBe('AbortError');
   });
 });

@@ -238,6 +238,13 @@ describe('type: secret', () => {
     const after = (await broker.services.store.audit.query({ agent: 'billing', type: 'credential.issued', limit: 1000 })).length;
     expect(after - before).toBe(1);
     await expect(client.secret('prod/stripe/nope')).rejects.toMatchObject({ code: 'ERR_SECRET_NOT_FOUND' });
+    // A wildcard names no one secret: refused before the broker issues (and reveals) every one under it.
+    const issuedBefore = (await broker.services.store.audit.query({ agent: 'billing', type: 'credential.issued', limit: 1000 })).length;
+    await expect(client.secret('prod/stripe/*')).rejects.toMatchObject({ code: 'ERR_USAGE' });
+    await expect(client.secret('prod/*')).rejects.toMatchObject({ code: 'ERR_USAGE' });
+    expect((await broker.services.store.audit.query({ agent: 'billing', type: 'credential.issued', limit: 1000 })).length).toBe(
+      issuedBefore,
+    );
     await expect(createCreddyClient({ url: broker.url, auth: token }).secret('prod/stripe/api-key')).rejects.toMatchObject({
       code: 'ERR_USAGE',
     });
