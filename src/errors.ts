@@ -71,7 +71,7 @@ export const ERROR_CODES = {
   },
   ERR_NOT_READY: {
     status: 503,
-    doc: 'The server has no usable store (the database cannot be reached right now or did not answer within `audit.write_timeout`, or its schema is not this version) or signing key yet, or is shutting down. In `creddy/client` and the CLI: the broker cannot be reached, did not answer in time, its answer broke off, or a proxy in front of it answered 502, 503, 504 or 408. Retry; another replica may serve.',
+    doc: 'The server has no usable store (the database cannot be reached right now or did not answer within `audit.write_timeout`, or its schema is not this version) or signing key yet, or is shutting down. In `creddy/client` and the CLI: the broker cannot be reached, did not answer in time (`timeoutMs` in the client; `--timeout` or `CREDDY_TIMEOUT` in the CLI, default 30 s, whose message names the request and the wait), its answer broke off, or a proxy in front of it answered 502, 503, 504 or 408. Retry; another replica may serve.',
   },
   ERR_STORE_BUSY: {
     status: 503,
@@ -92,7 +92,7 @@ export const ERROR_CODES = {
   ERR_TOKEN_REVOKED: { status: 401, doc: 'A creddy token was revoked (its jti is deny-listed) or its signing key was revoked.' },
   ERR_DPOP_INVALID: {
     status: 401,
-    doc: "A DPoP-bound token came without a valid proof (RFC 9449): missing, malformed, replayed, too old, or not matching the request, the token hash or the cnf.jkt key; or an unbound token was sent with the DPoP scheme. At the broker: an issuance request's DPoP proof is invalid (wrong htu/htm, ath present, stale, replayed), or the backend or agent has require_dpop and the request carried none (details.reason: proof_required).",
+    doc: "A DPoP-bound token came without a valid proof (RFC 9449): missing, malformed, replayed, too old, or not matching the request, the token hash or the cnf.jkt key; or an unbound token was sent with the DPoP scheme. At the broker: an issuance request's DPoP proof is invalid (wrong htu/htm, ath present, stale, replayed), or the backend or agent has require_dpop and the request carried none (details.reason: proof_required, details.required_by: backend or agent; the CLI, whose credentials are bearer ones, says to use the SDK with dpop instead).",
   },
   ERR_INSUFFICIENT_SCOPE: {
     status: 403,

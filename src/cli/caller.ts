@@ -1,8 +1,9 @@
 import { defineCommand } from 'citty';
 import { formatDuration } from '../_utils/duration.js';
-import type { CreddyClient } from '../client/client.js';
-import { CreddyError } from '../errors.js';
+import type { CreddyClient, CredentialRequest } from '../client/client.js';
+import { CreddyError, isCreddyError } from '../errors.js';
 import type { IssueResponse } from '../wire.js';
+import { callerTimeout, sayingTimeouts, timeoutArg } from './caller-timeout.js';
 import type { CacheEntry, CacheKeyParts } from './credential-cache.js';
 import { noteUnnamedSecrets } from './credential-env.js';
 import { jsonArg, requireEnv } from './flags.js';
@@ -18,18 +19,48 @@ import { handOver, requireBackendType } from './preflight.js';
  * Its credentials are bearer credentials, never DPoP-bound: the CLI hands them to other programs
  * (`exec`'s child, git, `--format env`), which hold no key to make proofs with. The client's
  * modules load here, not with the command: `get --cache` answers from the cache without them.
+ * Each answer is waited for `--timeout` (`timeoutFlag`), else CREDDY_TIMEOUT, else 30 s (caller-timeout.ts).
  * The broker's issuer (assertions' `aud`, the audience of a GitHub Actions ID token) is
  * CREDDY_ISSUER, or else CREDDY_URL as the broker's discovery document confirms it: never an
  * issuer the server at CREDDY_URL merely names (client/issuer.ts).
  */
-export const callerClient = async (io: Pick<CliIo, 'env' | 'cwd'>): Promise<CreddyClient> => {
+export const callerClient = async (io: Pick<CliIo, 'env' | 'cwd' | 'stderr'>, timeoutFlag: string | undefined): Promise<CreddyClient> => {
   const url = requireEnv(io, 'CREDDY_URL');
+  const timeout = callerTimeout(timeoutFlag, io.env);
   const configured = io.env['CREDDY_ISSUER']?.trim();
   const issuer = configured ? { issuer: configured } : {};
   const [{ createCreddyClient }, { callerAuth }] = await Promise.all([import('../client/client.js'), import('./caller-auth.js')]);
-  const anonymous = createCreddyClient({ url, ...issuer, fetch: nodeFetch });
-  return createCreddyClient({ url, ...issuer, auth: await callerAuth(io, anonymous.issuer), dpop: false, fetch: nodeFetch });
+  const transport = { fetch: sayingTimeouts(nodeFetch, timeout), timeoutMs: timeout.seconds * 1000 };
+  const anonymous = createCreddyClient({ url, ...issuer, ...transport });
+  return createCreddyClient({ url, ...issuer, auth: await callerAuth(io, anonymous.issuer), dpop: false, ...transport });
 };
+
+/**
+ * `client.issue`, with a refusal for want of a DPoP proof said for the CLI: the broker's "send a
+ * DPoP proof" is advice the CLI cannot follow, since it hands out bearer credentials only (see
+ * callerClient). It names what can: the SDK with `dpop`, or the setting that asks for DPoP.
+ */
+export async function issueBearer(client: CreddyClient, request: CredentialRequest): Promise<IssueResponse> {
+  try {
+    return await client.issue(request);
+  } catch (err) {
+    if (!isCreddyError(err, 'ERR_DPOP_INVALID') || err.details?.['reason'] !== 'proof_required') throw err;
+    const by = err.details['required_by'];
+    const who =
+      by === 'backend' ? `backend "${request.backend}"` : by === 'agent' ? 'this agent' : `this agent or backend "${request.backend}"`;
+    const fix =
+      by === 'backend'
+        ? "or remove require_dpop from the backend's config"
+        : by === 'agent'
+          ? 'or create the agent without --require-dpop'
+          : "or create the agent without --require-dpop and remove require_dpop from the backend's config";
+    throw new CreddyError(
+      'ERR_DPOP_INVALID',
+      `${who} requires DPoP-bound credentials, and the CLI hands out bearer credentials only (the programs it passes them to cannot make DPoP proofs): use the SDK (creddy/client) with its dpop option, ${fix}`,
+      { cause: err, details: err.details },
+    );
+  }
+}
 
 /** Parses repeated or comma-separated `--meta k=v` into a map. */
 export function parseMeta(values: string | string[] | undefined): Record<string, string> | undefined {
@@ -129,6 +160,7 @@ export const getCommand = defineCommand({
         'Reuse a credential with over a minute left from ~/.cache/creddy (0600 files) instead of asking, else cache the new one; or CREDDY_CACHE=1 (--no-cache wins over it)',
       negativeDescription: 'Neither read nor write the cache, even with CREDDY_CACHE=1',
     },
+    ...timeoutArg,
     ...jsonArg,
   },
   async run({ args, data }) {
@@ -144,10 +176,10 @@ export const getCommand = defineCommand({
       ctx.stdout.write(`${formatIssued(cached, format)}\n`);
       return;
     }
-    const client = await callerClient(ctx);
+    const client = await callerClient(ctx, args.timeout);
     // credential_process needs an AWS session: ask what the backend is before anything is issued.
     if (format === 'credential-process') await requireBackendType(client, args.backend, 'aws', '--format credential-process');
-    const issued = await client.issue(request);
+    const issued = await issueBearer(client, request);
     if (format !== 'json') noteTtl(ctx.stderr, issued);
     if (format === 'env') noteUnnamedSecrets(ctx.stderr, issued.credential);
     const output = await handOver(issued, client, (i) => formatIssued(i, format));
@@ -158,10 +190,12 @@ export const getCommand = defineCommand({
 
 export const listCommand = defineCommand({
   meta: { name: 'list', description: "List this agent's active credentials (no secrets)" },
-  args: { ...jsonArg },
+  args: { ...timeoutArg, ...jsonArg },
   async run({ args, data }) {
     const ctx = contextOf(data);
-    const { credentials } = await (await callerClient(ctx)).list();
+    const { credentials } = await (await callerClient(ctx, args.timeout)).list();
+    // The array alone, where the API and client.list() answer {credentials: […]}: scripts rely on
+    // this form (docs/api.md says so), so it stays.
     if (args.json) return printJson(ctx.stdout, credentials);
     printTable(ctx.stdout, credentials, ['id', 'backend', 'scopes', 'expires_at'], '(no active credentials)');
   },
@@ -169,10 +203,10 @@ export const listCommand = defineCommand({
 
 export const revokeCommand = defineCommand({
   meta: { name: 'revoke', description: "Revoke one of this agent's credentials by id (jti)" },
-  args: { id: { type: 'positional', description: 'Credential id', required: true }, ...jsonArg },
+  args: { id: { type: 'positional', description: 'Credential id', required: true }, ...timeoutArg, ...jsonArg },
   async run({ args, data }) {
     const ctx = contextOf(data);
-    const result = await (await callerClient(ctx)).revoke(args.id);
+    const result = await (await callerClient(ctx, args.timeout)).revoke(args.id);
     // A revoked credential must not be handed out from this user's cache (`get --cache`) either.
     const { cacheDir, openCredentialCache } = await import('./credential-cache.js');
     openCredentialCache({ dir: cacheDir(ctx.env), now: nowOf(ctx), stderr: ctx.stderr }).forget(args.id);

@@ -5,8 +5,8 @@ import { formatDuration } from '../_utils/duration.js';
 import { type Explanation, explainToken } from '../agents/federation/explain.js';
 import { createFederation } from '../agents/federation/index.js';
 import { CreddyError } from '../errors.js';
-import type { ChildExit } from './exec.js';
 import { cliConfig, cliLogger, cliPath, jsonArg, operatorArgs } from './context.js';
+import type { ChildExit } from './exec.js';
 import { contextOf, readStdin } from './io.js';
 import { printJson } from './output.js';
 

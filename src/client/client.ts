@@ -137,7 +137,10 @@ export interface CreddyClient {
   fetch(input: string | URL, init: CreddyFetchInit): Promise<Response>;
   /** Issues a new credential, uncached (`POST /v1/credentials`, or the token endpoint for OIDC callers). */
   issue(request: CredentialRequest): Promise<IssueResponse>;
-  /** The caller's active credentials, without secrets (`GET /v1/credentials`). */
+  /**
+   * The caller's active credentials, without secrets (`GET /v1/credentials`): `{ credentials: […] }`,
+   * as the API answers (`creddy list --json` prints the array alone).
+   */
   list(): Promise<CredentialList>;
   /** Revokes one of the caller's credentials by id (`DELETE /v1/credentials/:id`). */
   revoke(id: string): Promise<RevokeResponse>;
