@@ -172,8 +172,10 @@ export class CreddyError extends Error {
 
 /**
  * True when `err` is a {@link CreddyError}, optionally with the given code; narrows `err` so
- * `err.code` and `err.message` can be read.
+ * `err.code` and `err.message` can be read, and with a code, `err.code` to that code (a union of
+ * codes narrows to the union).
  *
+ * @typeParam C - The code asked for; every code when none is given.
  * @param err - Anything caught.
  * @param code - Only this code counts, if given.
  *
@@ -186,10 +188,11 @@ export class CreddyError extends Error {
  *   await client.issue({ backend: 'demo', scopes: ['write'] });
  * } catch (err) {
  *   if (!isCreddyError(err, 'ERR_SCOPE_DENIED')) throw err;
- *   console.error(`not granted: ${err.message}`);
+ *   const code: 'ERR_SCOPE_DENIED' = err.code;
+ *   console.error(`${code}: ${err.message}`);
  * }
  * ```
  */
-export function isCreddyError(err: unknown, code?: ErrorCode): err is CreddyError {
+export function isCreddyError<C extends ErrorCode = ErrorCode>(err: unknown, code?: C): err is CreddyError & { readonly code: C } {
   return err instanceof CreddyError && (code === undefined || err.code === code);
 }
