@@ -153,7 +153,7 @@ export interface CreddyClient {
    * broker's discovery document once checked to be the client's `url` (RFC 8414 §3.3). Looked up
    * once; no token needed.
    *
-   * @throws {@link CreddyError} `ERR_ISSUER_MISMATCH` when the broker names another issuer.
+   * @throws A {@link CreddyError} `ERR_ISSUER_MISMATCH` when the broker names another issuer.
    */
   issuer(): Promise<string>;
   /**
@@ -174,7 +174,7 @@ export interface CreddyClient {
  *
  * @param options - The broker URL (and issuer, when it differs), how to authenticate, and optionally DPoP, `fetch`, a timeout.
  * @returns A client; share one per broker and identity (it holds the credential cache).
- * @throws {@link CreddyError} `ERR_USAGE` for a malformed URL, issuer or key.
+ * @throws A {@link CreddyError} `ERR_USAGE` for a malformed URL, issuer or key.
  *
  * @example
  * ```ts
@@ -349,3 +349,7 @@ function boundKeyOf(token: string): string | undefined {
   const jkt = (decodeJsonSegment(token.split('.')[1] ?? '')?.['cnf'] as { jkt?: unknown } | undefined)?.jkt;
   return typeof jkt === 'string' ? jkt : undefined;
 }
+
+// The TSDoc above links to CreddyError, and a link in the emitted .d.ts resolves only to a name
+// that file imports, which it does only for names its declarations use: this keeps it there.
+export type { CreddyError };

@@ -2,6 +2,7 @@ import type { JWTVerifyGetKey } from 'jose';
 import { CreddyError } from '../errors.js';
 import { type CreddyClaims, MAX_TOKEN_LENGTH, verifyAccessToken } from './access-token.js';
 import { createJwksCache } from './jwks.js';
+import type { createVerifier } from './verifier.js';
 
 export { type CreddyClaims, MAX_TOKEN_LENGTH };
 
@@ -84,7 +85,7 @@ export function creddyJwks(issuer: string, fetchOptions: CreddyJwksOptions = {})
  * @param token - The compact JWT, without the `Bearer ` prefix.
  * @param options - Expected issuer and audience, the key source, clock skew, deny-list check.
  * @returns The verified claims.
- * @throws {@link CreddyError} `ERR_TOKEN_EXPIRED` past `exp`, `ERR_TOKEN_REVOKED` when
+ * @throws A {@link CreddyError} `ERR_TOKEN_EXPIRED` past `exp`, `ERR_TOKEN_REVOKED` when
  * `isRevoked` says so, `ERR_ISSUER_UNAVAILABLE` when the JWKS cannot be fetched,
  * `ERR_DPOP_INVALID` for a DPoP-bound token, `ERR_TOKEN_INVALID` for anything else.
  *
@@ -116,3 +117,8 @@ export async function verifyCreddyToken(token: string, options: VerifyOptions): 
   }
   return claims;
 }
+
+// The TSDoc above links to CreddyError and createVerifier, and a link in the emitted .d.ts
+// resolves only to a name that file imports, which it does only for names its declarations use:
+// this keeps them there.
+export type { CreddyError, createVerifier };
