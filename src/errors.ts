@@ -29,7 +29,10 @@ export const ERROR_CODES = {
   ERR_AGENT_REVOKED: { status: 401, doc: 'The agent token belonged to an agent that was revoked or has expired.' },
   ERR_SCOPE_DENIED: { status: 403, doc: 'A requested scope is outside the ceiling (backend allowed_scopes ∩ agent grants).' },
   ERR_BACKEND_FORBIDDEN: { status: 403, doc: 'The agent has no grant at all for this backend.' },
-  ERR_FORBIDDEN: { status: 403, doc: "The caller may not act on this resource (e.g. revoke another agent's credential)." },
+  ERR_FORBIDDEN: {
+    status: 403,
+    doc: "The caller may not act on this resource: an agent asked `POST /oauth/revoke` (RFC 7009) to revoke another caller's valid token, which that endpoint answers as OAuth `400 unauthorized_client` with this code. (`DELETE /v1/credentials/:id` of another agent's credential is `404 ERR_NOT_FOUND` instead: it does not say the credential exists.) In `creddy/client`, also a 403 from a proxy or gateway in front of the broker.",
+  },
   ERR_BACKEND_UNKNOWN: { status: 404, doc: 'No backend with that name is configured.' },
   ERR_NOT_FOUND: { status: 404, doc: 'The route, credential, agent or key does not exist.' },
   ERR_CONFLICT: {
