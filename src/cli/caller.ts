@@ -3,7 +3,7 @@ import { formatDuration } from '../_utils/duration.js';
 import type { CreddyClient, CredentialRequest } from '../client/client.js';
 import { CreddyError, isCreddyError } from '../errors.js';
 import type { IssueResponse } from '../wire.js';
-import { callerTimeout, sayingTimeouts, timeoutArg } from './caller-timeout.js';
+import { type CallerTimeout, callerTimeout, sayingTimeouts, timeoutArg } from './caller-timeout.js';
 import type { CacheEntry, CacheKeyParts } from './credential-cache.js';
 import { noteUnnamedSecrets } from './credential-env.js';
 import { jsonArg, requireEnv } from './flags.js';
@@ -19,14 +19,13 @@ import { handOver, requireBackendType } from './preflight.js';
  * Its credentials are bearer credentials, never DPoP-bound: the CLI hands them to other programs
  * (`exec`'s child, git, `--format env`), which hold no key to make proofs with. The client's
  * modules load here, not with the command: `get --cache` answers from the cache without them.
- * Each answer is waited for `--timeout` (`timeoutFlag`), else CREDDY_TIMEOUT, else 30 s (caller-timeout.ts).
+ * Each answer is waited for `timeout`: `--timeout`, else CREDDY_TIMEOUT, else 30 s (caller-timeout.ts).
  * The broker's issuer (assertions' `aud`, the audience of a GitHub Actions ID token) is
  * CREDDY_ISSUER, or else CREDDY_URL as the broker's discovery document confirms it: never an
  * issuer the server at CREDDY_URL merely names (client/issuer.ts).
  */
-export const callerClient = async (io: Pick<CliIo, 'env' | 'cwd' | 'stderr'>, timeoutFlag: string | undefined): Promise<CreddyClient> => {
+export const callerClient = async (io: Pick<CliIo, 'env' | 'cwd' | 'stderr'>, timeout: CallerTimeout): Promise<CreddyClient> => {
   const url = requireEnv(io, 'CREDDY_URL');
-  const timeout = callerTimeout(timeoutFlag, io.env);
   const configured = io.env['CREDDY_ISSUER']?.trim();
   const issuer = configured ? { issuer: configured } : {};
   const [{ createCreddyClient }, { callerAuth }] = await Promise.all([import('../client/client.js'), import('./caller-auth.js')]);
@@ -38,14 +37,17 @@ export const callerClient = async (io: Pick<CliIo, 'env' | 'cwd' | 'stderr'>, ti
 /**
  * `client.issue`, with a refusal for want of a DPoP proof said for the CLI: the broker's "send a
  * DPoP proof" is advice the CLI cannot follow, since it hands out bearer credentials only (see
- * callerClient). It names what can: the SDK with `dpop`, or the setting that asks for DPoP.
+ * callerClient). It names what can: the SDK with `dpop`, or the setting that asks for DPoP
+ * (`details.required_by`; the token endpoint's OAuth errors, which federated callers get, carry
+ * no details, and then both settings are named).
  */
 export async function issueBearer(client: CreddyClient, request: CredentialRequest): Promise<IssueResponse> {
   try {
     return await client.issue(request);
   } catch (err) {
-    if (!isCreddyError(err, 'ERR_DPOP_INVALID') || err.details?.['reason'] !== 'proof_required') throw err;
-    const by = err.details['required_by'];
+    // The CLI sends no DPoP proof, so no proof of its can be invalid: this is `proof_required`.
+    if (!isCreddyError(err, 'ERR_DPOP_INVALID')) throw err;
+    const by = err.details?.['required_by'];
     const who =
       by === 'backend' ? `backend "${request.backend}"` : by === 'agent' ? 'this agent' : `this agent or backend "${request.backend}"`;
     const fix =
@@ -57,7 +59,7 @@ export async function issueBearer(client: CreddyClient, request: CredentialReque
     throw new CreddyError(
       'ERR_DPOP_INVALID',
       `${who} requires DPoP-bound credentials, and the CLI hands out bearer credentials only (the programs it passes them to cannot make DPoP proofs): use the SDK (creddy/client) with its dpop option, ${fix}`,
-      { cause: err, details: err.details },
+      { cause: err, ...(err.details ? { details: err.details } : {}) },
     );
   }
 }
@@ -167,6 +169,7 @@ export const getCommand = defineCommand({
     const ctx = contextOf(data);
     const format = getFormat(args);
     const request = requestFromArgs(args);
+    const timeout = callerTimeout(args.timeout, ctx.env);
     const url = requireEnv(ctx, 'CREDDY_URL');
     // A helper run before every command (AWS credential_process) can opt into the disk cache.
     const cache = cacheEnabled(args.cache, ctx.env) ? await cacheEntry(ctx, { url, format, request }) : undefined;
@@ -176,7 +179,7 @@ export const getCommand = defineCommand({
       ctx.stdout.write(`${formatIssued(cached, format)}\n`);
       return;
     }
-    const client = await callerClient(ctx, args.timeout);
+    const client = await callerClient(ctx, timeout);
     // credential_process needs an AWS session: ask what the backend is before anything is issued.
     if (format === 'credential-process') await requireBackendType(client, args.backend, 'aws', '--format credential-process');
     const issued = await issueBearer(client, request);
@@ -193,7 +196,7 @@ export const listCommand = defineCommand({
   args: { ...timeoutArg, ...jsonArg },
   async run({ args, data }) {
     const ctx = contextOf(data);
-    const { credentials } = await (await callerClient(ctx, args.timeout)).list();
+    const { credentials } = await (await callerClient(ctx, callerTimeout(args.timeout, ctx.env))).list();
     // The array alone, where the API and client.list() answer {credentials: […]}: scripts rely on
     // this form (docs/api.md says so), so it stays.
     if (args.json) return printJson(ctx.stdout, credentials);
@@ -206,7 +209,7 @@ export const revokeCommand = defineCommand({
   args: { id: { type: 'positional', description: 'Credential id', required: true }, ...timeoutArg, ...jsonArg },
   async run({ args, data }) {
     const ctx = contextOf(data);
-    const result = await (await callerClient(ctx, args.timeout)).revoke(args.id);
+    const result = await (await callerClient(ctx, callerTimeout(args.timeout, ctx.env))).revoke(args.id);
     // A revoked credential must not be handed out from this user's cache (`get --cache`) either.
     const { cacheDir, openCredentialCache } = await import('./credential-cache.js');
     openCredentialCache({ dir: cacheDir(ctx.env), now: nowOf(ctx), stderr: ctx.stderr }).forget(args.id);

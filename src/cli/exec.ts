@@ -5,7 +5,7 @@ import { defineCommand } from 'citty';
 import { CreddyError } from '../errors.js';
 import { callerClient, issueBearer, noteTtl, requestArgs, requestFromArgs } from './caller.js';
 import { CALLER_AUTH_ENV } from './caller-auth.js';
-import { timeoutArg } from './caller-timeout.js';
+import { callerTimeout, timeoutArg } from './caller-timeout.js';
 import { noteUnnamedSecrets } from './credential-env.js';
 import { credentialEnv } from './formats.js';
 import { type CliContext, contextOf } from './io.js';
@@ -34,7 +34,7 @@ export const execCommand = defineCommand({
     const dashes = rawArgs.indexOf('--');
     const command = dashes === -1 ? [] : rawArgs.slice(dashes + 1);
     if (command.length === 0) throw new CreddyError('ERR_USAGE', 'give the command after --, e.g. creddy exec aws-prod -- aws s3 ls');
-    const client = await callerClient(ctx, args.timeout);
+    const client = await callerClient(ctx, callerTimeout(args.timeout, ctx.env));
     const issued = await issueBearer(client, requestFromArgs(args));
     noteTtl(ctx.stderr, issued);
     noteUnnamedSecrets(ctx.stderr, issued.credential);

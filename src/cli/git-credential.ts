@@ -1,7 +1,7 @@
 import { defineCommand } from 'citty';
 import { CreddyError } from '../errors.js';
 import { callerClient, issueBearer, requestArgs } from './caller.js';
-import { timeoutArg } from './caller-timeout.js';
+import { callerTimeout, timeoutArg } from './caller-timeout.js';
 import { contextOf, readStdin } from './io.js';
 import { handOver, requireBackendType } from './preflight.js';
 
@@ -84,7 +84,7 @@ export const gitCredentialCommand = defineCommand({
       ?.split(',')
       .map((s) => s.trim())
       .filter(Boolean);
-    const client = await callerClient(ctx, args.timeout);
+    const client = await callerClient(ctx, callerTimeout(args.timeout, ctx.env));
     // Only a github backend gives git a password: ask before anything is issued.
     await requireBackendType(client, backend, 'github', 'the git credential helper');
     const issued = await issueBearer(client, {

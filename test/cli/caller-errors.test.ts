@@ -5,6 +5,7 @@
  * key file that others may read.
  */
 import { chmodSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -112,6 +113,27 @@ describe('DPoP required', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('backend "bound-only" requires DPoP-bound credentials, and the CLI hands out bearer credentials only');
     expect(r.stderr).toContain("or remove require_dpop from the backend's config");
+  });
+
+  it('without details.required_by (the OAuth errors of the token endpoint carry none): names both settings', async () => {
+    const message = 'backend "x" requires DPoP-bound credentials: send a DPoP proof with the request';
+    const fake = createHttpServer((_req, res) => {
+      res.writeHead(401, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { code: 'ERR_DPOP_INVALID', message } }));
+    });
+    await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (fake.address() as { port: number }).port;
+      const r = await runCli(['get', 'x'], { CREDDY_URL: `http://127.0.0.1:${port}`, CREDDY_TOKEN: 'ckr_x' });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(
+        'this agent or backend "x" requires DPoP-bound credentials, and the CLI hands out bearer credentials only',
+      );
+      expect(r.stderr).toContain("or create the agent without --require-dpop and remove require_dpop from the backend's config");
+    } finally {
+      fake.closeAllConnections();
+      await new Promise((resolve) => fake.close(resolve));
+    }
   });
 });
 
