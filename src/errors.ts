@@ -29,7 +29,10 @@ export const ERROR_CODES = {
   ERR_AGENT_REVOKED: { status: 401, doc: 'The agent token belonged to an agent that was revoked or has expired.' },
   ERR_SCOPE_DENIED: { status: 403, doc: 'A requested scope is outside the ceiling (backend allowed_scopes ∩ agent grants).' },
   ERR_BACKEND_FORBIDDEN: { status: 403, doc: 'The agent has no grant at all for this backend.' },
-  ERR_FORBIDDEN: { status: 403, doc: "The caller may not act on this resource (e.g. revoke another agent's credential)." },
+  ERR_FORBIDDEN: {
+    status: 403,
+    doc: "The caller may not act on this resource: an agent asked `POST /oauth/revoke` (RFC 7009) to revoke another caller's valid token, which that endpoint answers as OAuth `400 unauthorized_client` with this code. (`DELETE /v1/credentials/:id` of another agent's credential is `404 ERR_NOT_FOUND` instead: it does not say the credential exists.) In `creddy/client`, also a 403 from a proxy or gateway in front of the broker.",
+  },
   ERR_BACKEND_UNKNOWN: { status: 404, doc: 'No backend with that name is configured.' },
   ERR_NOT_FOUND: { status: 404, doc: 'The route, credential, agent or key does not exist.' },
   ERR_CONFLICT: {
@@ -71,7 +74,7 @@ export const ERROR_CODES = {
   },
   ERR_NOT_READY: {
     status: 503,
-    doc: 'The server has no usable store (the database cannot be reached right now or did not answer within `audit.write_timeout`, or its schema is not this version) or signing key yet, or is shutting down. In `creddy/client` and the CLI: the broker cannot be reached, did not answer in time, its answer broke off, or a proxy in front of it answered 502, 503, 504 or 408. Retry; another replica may serve.',
+    doc: 'The server has no usable store (the database cannot be reached right now or did not answer within `audit.write_timeout`, or its schema is not this version) or signing key yet, or is shutting down. In `creddy/client` and the CLI: the broker cannot be reached, did not answer in time (`timeoutMs` in the client; `--timeout` or `CREDDY_TIMEOUT` in the CLI, default 30 s, whose message names the request and the wait), its answer broke off, or a proxy in front of it answered 502, 503, 504 or 408. Retry; another replica may serve.',
   },
   ERR_STORE_BUSY: {
     status: 503,
@@ -95,7 +98,7 @@ export const ERROR_CODES = {
   },
   ERR_DPOP_INVALID: {
     status: 401,
-    doc: "A DPoP-bound token came without a valid proof (RFC 9449): missing, malformed, replayed, too old, or not matching the request, the token hash or the cnf.jkt key; or an unbound token was sent with the DPoP scheme. At the broker: an issuance request's DPoP proof is invalid (wrong htu/htm, ath present, stale, replayed), or the backend or agent has require_dpop and the request carried none (details.reason: proof_required).",
+    doc: "A DPoP-bound token came without a valid proof (RFC 9449): missing, malformed, replayed, too old, or not matching the request, the token hash or the cnf.jkt key; or an unbound token was sent with the DPoP scheme. At the broker: an issuance request's DPoP proof is invalid (wrong htu/htm, ath present, stale, replayed), or the backend or agent has require_dpop and the request carried none (details.reason: proof_required, details.required_by: backend or agent; the CLI, whose credentials are bearer ones, says to use the SDK with dpop instead).",
   },
   ERR_INSUFFICIENT_SCOPE: {
     status: 403,
@@ -190,8 +193,10 @@ export class CreddyError extends Error {
 
 /**
  * True when `err` is a {@link CreddyError}, optionally with the given code; narrows `err` so
- * `err.code` and `err.message` can be read.
+ * `err.code` and `err.message` can be read, and with a code, `err.code` to that code (a union of
+ * codes narrows to the union).
  *
+ * @typeParam C - The code asked for; every code when none is given.
  * @param err - Anything caught.
  * @param code - Only this code counts, if given.
  *
@@ -204,10 +209,11 @@ export class CreddyError extends Error {
  *   await client.issue({ backend: 'demo', scopes: ['write'] });
  * } catch (err) {
  *   if (!isCreddyError(err, 'ERR_SCOPE_DENIED')) throw err;
- *   console.error(`not granted: ${err.message}`);
+ *   const code: 'ERR_SCOPE_DENIED' = err.code;
+ *   console.error(`${code}: ${err.message}`);
  * }
  * ```
  */
-export function isCreddyError(err: unknown, code?: ErrorCode): err is CreddyError {
+export function isCreddyError<C extends ErrorCode = ErrorCode>(err: unknown, code?: C): err is CreddyError & { readonly code: C } {
   return err instanceof CreddyError && (code === undefined || err.code === code);
 }

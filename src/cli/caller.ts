@@ -1,8 +1,9 @@
 import { defineCommand } from 'citty';
 import { formatDuration } from '../_utils/duration.js';
-import type { CreddyClient } from '../client/client.js';
-import { CreddyError } from '../errors.js';
+import type { CreddyClient, CredentialRequest } from '../client/client.js';
+import { CreddyError, isCreddyError } from '../errors.js';
 import type { IssueResponse } from '../wire.js';
+import { type CallerTimeout, callerTimeout, sayingTimeouts, timeoutArg } from './caller-timeout.js';
 import type { CacheEntry, CacheKeyParts } from './credential-cache.js';
 import { noteUnnamedSecrets } from './credential-env.js';
 import { jsonArg, requireEnv } from './flags.js';
@@ -18,11 +19,12 @@ import { handOver, requireBackendType } from './preflight.js';
  * Its credentials are bearer credentials, never DPoP-bound: the CLI hands them to other programs
  * (`exec`'s child, git, `--format env`), which hold no key to make proofs with. The client's
  * modules load here, not with the command: `get --cache` answers from the cache without them.
+ * Each answer is waited for `timeout`: `--timeout`, else CREDDY_TIMEOUT, else 30 s (caller-timeout.ts).
  * The broker's issuer (assertions' `aud`, the audience of a GitHub Actions ID token) is
  * CREDDY_ISSUER, or else CREDDY_URL as the broker's discovery document confirms it: never an
  * issuer the server at CREDDY_URL merely names (client/issuer.ts).
  */
-export const callerClient = async (io: Pick<CliIo, 'env' | 'cwd'>): Promise<CreddyClient> => {
+export const callerClient = async (io: Pick<CliIo, 'env' | 'cwd' | 'stderr'>, timeout: CallerTimeout): Promise<CreddyClient> => {
   const url = requireEnv(io, 'CREDDY_URL');
   const configured = io.env['CREDDY_ISSUER']?.trim();
   const issuer = configured ? { issuer: configured } : {};
@@ -33,9 +35,40 @@ export const callerClient = async (io: Pick<CliIo, 'env' | 'cwd'>): Promise<Cred
   ]);
   // Checked here to name the variable; the client would name its option (`options.url`).
   brokerBaseUrl(url, 'CREDDY_URL');
-  const anonymous = createCreddyClient({ url, ...issuer, fetch: nodeFetch });
-  return createCreddyClient({ url, ...issuer, auth: await callerAuth(io, anonymous.issuer), dpop: false, fetch: nodeFetch });
+  const transport = { fetch: sayingTimeouts(nodeFetch, timeout), timeoutMs: timeout.seconds * 1000 };
+  const anonymous = createCreddyClient({ url, ...issuer, ...transport });
+  return createCreddyClient({ url, ...issuer, auth: await callerAuth(io, anonymous.issuer), dpop: false, ...transport });
 };
+
+/**
+ * `client.issue`, with a refusal for want of a DPoP proof said for the CLI: the broker's "send a
+ * DPoP proof" is advice the CLI cannot follow, since it hands out bearer credentials only (see
+ * callerClient). It names what can: the SDK with `dpop`, or the setting that asks for DPoP
+ * (`details.required_by`; the token endpoint's OAuth errors, which federated callers get, carry
+ * no details, and then both settings are named).
+ */
+export async function issueBearer(client: CreddyClient, request: CredentialRequest): Promise<IssueResponse> {
+  try {
+    return await client.issue(request);
+  } catch (err) {
+    // The CLI sends no DPoP proof, so no proof of its can be invalid: this is `proof_required`.
+    if (!isCreddyError(err, 'ERR_DPOP_INVALID')) throw err;
+    const by = err.details?.['required_by'];
+    const who =
+      by === 'backend' ? `backend "${request.backend}"` : by === 'agent' ? 'this agent' : `this agent or backend "${request.backend}"`;
+    const fix =
+      by === 'backend'
+        ? "or remove require_dpop from the backend's config"
+        : by === 'agent'
+          ? 'or create the agent without --require-dpop'
+          : "or create the agent without --require-dpop and remove require_dpop from the backend's config";
+    throw new CreddyError(
+      'ERR_DPOP_INVALID',
+      `${who} requires DPoP-bound credentials, and the CLI hands out bearer credentials only (the programs it passes them to cannot make DPoP proofs): use the SDK (creddy/client) with its dpop option, ${fix}`,
+      { cause: err, ...(err.details ? { details: err.details } : {}) },
+    );
+  }
+}
 
 /** Parses repeated or comma-separated `--meta k=v` into a map. */
 export function parseMeta(values: string | string[] | undefined): Record<string, string> | undefined {
@@ -135,12 +168,14 @@ export const getCommand = defineCommand({
         'Reuse a credential with over a minute left from ~/.cache/creddy (0600 files) instead of asking, else cache the new one; or CREDDY_CACHE=1 (--no-cache wins over it)',
       negativeDescription: 'Neither read nor write the cache, even with CREDDY_CACHE=1',
     },
+    ...timeoutArg,
     ...jsonArg,
   },
   async run({ args, data }) {
     const ctx = contextOf(data);
     const format = getFormat(args);
     const request = requestFromArgs(args);
+    const timeout = callerTimeout(args.timeout, ctx.env);
     const url = requireEnv(ctx, 'CREDDY_URL');
     // A helper run before every command (AWS credential_process) can opt into the disk cache.
     const cache = cacheEnabled(args.cache, ctx.env) ? await cacheEntry(ctx, { url, format, request }) : undefined;
@@ -150,10 +185,10 @@ export const getCommand = defineCommand({
       ctx.stdout.write(`${formatIssued(cached, format)}\n`);
       return;
     }
-    const client = await callerClient(ctx);
+    const client = await callerClient(ctx, timeout);
     // credential_process needs an AWS session: ask what the backend is before anything is issued.
     if (format === 'credential-process') await requireBackendType(client, args.backend, 'aws', '--format credential-process');
-    const issued = await client.issue(request);
+    const issued = await issueBearer(client, request);
     if (format !== 'json') noteTtl(ctx.stderr, issued);
     if (format === 'env') noteUnnamedSecrets(ctx.stderr, issued.credential);
     const output = await handOver(issued, client, (i) => formatIssued(i, format));
@@ -164,10 +199,12 @@ export const getCommand = defineCommand({
 
 export const listCommand = defineCommand({
   meta: { name: 'list', description: "List this agent's active credentials (no secrets)" },
-  args: { ...jsonArg },
+  args: { ...timeoutArg, ...jsonArg },
   async run({ args, data }) {
     const ctx = contextOf(data);
-    const { credentials } = await (await callerClient(ctx)).list();
+    const { credentials } = await (await callerClient(ctx, callerTimeout(args.timeout, ctx.env))).list();
+    // The array alone, where the API and client.list() answer {credentials: […]}: scripts rely on
+    // this form (docs/api.md says so), so it stays.
     if (args.json) return printJson(ctx.stdout, credentials);
     printTable(ctx.stdout, credentials, ['id', 'backend', 'scopes', 'expires_at'], '(no active credentials)');
   },
@@ -175,10 +212,10 @@ export const listCommand = defineCommand({
 
 export const revokeCommand = defineCommand({
   meta: { name: 'revoke', description: "Revoke one of this agent's credentials by id (jti)" },
-  args: { id: { type: 'positional', description: 'Credential id', required: true }, ...jsonArg },
+  args: { id: { type: 'positional', description: 'Credential id', required: true }, ...timeoutArg, ...jsonArg },
   async run({ args, data }) {
     const ctx = contextOf(data);
-    const result = await (await callerClient(ctx)).revoke(args.id);
+    const result = await (await callerClient(ctx, callerTimeout(args.timeout, ctx.env))).revoke(args.id);
     // A revoked credential must not be handed out from this user's cache (`get --cache`) either.
     const { cacheDir, openCredentialCache } = await import('./credential-cache.js');
     openCredentialCache({ dir: cacheDir(ctx.env), now: nowOf(ctx), stderr: ctx.stderr }).forget(args.id);

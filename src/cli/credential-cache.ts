@@ -60,6 +60,8 @@ export function callerIdentity(io: Pick<CliIo, 'env' | 'cwd'>): string | undefin
   if (token) return `token:${token}`;
   if (env['CREDDY_AGENT_KEY_FILE'] && env['CREDDY_AGENT'])
     return `key-pair:${env['CREDDY_AGENT']}:${resolve(io.cwd, env['CREDDY_AGENT_KEY_FILE'])}`;
+  // Half a key pair is refused by caller-auth.ts, whatever OIDC token is there: not cacheable.
+  if (env['CREDDY_AGENT_KEY_FILE'] || env['CREDDY_AGENT']) return undefined;
   if (env['CREDDY_OIDC_TOKEN']) return `oidc:${env['CREDDY_OIDC_TOKEN'].trim()}`;
   const file = env['CREDDY_OIDC_TOKEN_FILE'];
   if (file) {

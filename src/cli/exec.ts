@@ -3,8 +3,9 @@ import { constants } from 'node:os';
 import { Readable } from 'node:stream';
 import { defineCommand } from 'citty';
 import { CreddyError } from '../errors.js';
-import { callerClient, noteTtl, requestArgs, requestFromArgs } from './caller.js';
+import { callerClient, issueBearer, noteTtl, requestArgs, requestFromArgs } from './caller.js';
 import { CALLER_AUTH_ENV } from './caller-auth.js';
+import { callerTimeout, timeoutArg } from './caller-timeout.js';
 import { noteUnnamedSecrets } from './credential-env.js';
 import { credentialEnv } from './formats.js';
 import { type CliContext, contextOf } from './io.js';
@@ -27,14 +28,14 @@ export const execCommand = defineCommand({
     description:
       'Run CMD with a fresh credential for BACKEND in its environment only: creddy exec BACKEND [flags] -- CMD ARGS… (exits with its code; Ctrl-C reaches it once, from the terminal; kill -TERM creddy is passed on)',
   },
-  args: { ...requestArgs },
+  args: { ...requestArgs, ...timeoutArg },
   async run({ args, rawArgs, data }) {
     const ctx = contextOf(data);
     const dashes = rawArgs.indexOf('--');
     const command = dashes === -1 ? [] : rawArgs.slice(dashes + 1);
     if (command.length === 0) throw new CreddyError('ERR_USAGE', 'give the command after --, e.g. creddy exec aws-prod -- aws s3 ls');
-    const client = await callerClient(ctx);
-    const issued = await client.issue(requestFromArgs(args));
+    const client = await callerClient(ctx, callerTimeout(args.timeout, ctx.env));
+    const issued = await issueBearer(client, requestFromArgs(args));
     noteTtl(ctx.stderr, issued);
     noteUnnamedSecrets(ctx.stderr, issued.credential);
     const code = await runChild(ctx, command, childEnv(ctx.env, credentialEnv(issued)));

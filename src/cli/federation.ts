@@ -6,13 +6,15 @@ import { type Explanation, explainToken } from '../agents/federation/explain.js'
 import { createFederation } from '../agents/federation/index.js';
 import { CreddyError } from '../errors.js';
 import { cliConfig, cliLogger, cliPath, jsonArg, operatorArgs } from './context.js';
+import type { ChildExit } from './exec.js';
 import { contextOf, readStdin } from './io.js';
 import { printJson } from './output.js';
 
 const explain = defineCommand({
   meta: {
     name: 'explain',
-    description: 'Show how every federation rule judges an OIDC ID token, and what it would be granted (reads the config)',
+    description:
+      'Show how every federation rule judges an OIDC ID token, and what it would be granted (reads the config); exit 1 when the token would be refused',
   },
   args: {
     token: { type: 'string', description: 'File holding the ID token, or - for stdin', required: true, valueHint: 'FILE|-' },
@@ -32,8 +34,10 @@ const explain = defineCommand({
       if (err instanceof CreddyError) throw err;
       throw new CreddyError('ERR_USAGE', `--token: ${(err as Error).message}`);
     }
-    if (args.json) return printJson(ctx.stdout, explanation);
-    ctx.stdout.write(render(explanation));
+    if (args.json) printJson(ctx.stdout, explanation);
+    else ctx.stdout.write(render(explanation));
+    // A script asks "would this token be refused?" by the exit code, as `doctor` and `health` answer.
+    return refused(explanation) ? ({ exitCode: 1 } satisfies ChildExit) : undefined;
   },
 });
 
@@ -70,6 +74,15 @@ function render(e: Explanation): string {
   }
   lines.push('', verdict(e));
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * A refusal: the signature (or iss, aud, a time claim) failed, or no rule matches. A match whose
+ * signature could not be checked here (the issuer's keys unreachable) is not one: its claims
+ * match a rule, and `would_accept` in --json says it was not verified.
+ */
+function refused(e: Explanation): boolean {
+  return e.signature.status === 'invalid' || e.selected === null;
 }
 
 function verdict(e: Explanation): string {

@@ -1,6 +1,7 @@
 import { defineCommand } from 'citty';
 import { CreddyError } from '../errors.js';
-import { callerClient, requestArgs } from './caller.js';
+import { callerClient, issueBearer, requestArgs } from './caller.js';
+import { callerTimeout, timeoutArg } from './caller-timeout.js';
 import { contextOf, readStdin } from './io.js';
 import { handOver, requireBackendType } from './preflight.js';
 
@@ -61,6 +62,7 @@ export const gitCredentialCommand = defineCommand({
     scopes: requestArgs.scopes,
     ttl: requestArgs.ttl,
     hosts: { type: 'string', description: 'Hosts to answer for (default: $CREDDY_GIT_HOSTS or github.com)', valueHint: 'h1,h2' },
+    ...timeoutArg,
   },
   async run({ args, data }) {
     const ctx = contextOf(data);
@@ -82,10 +84,10 @@ export const gitCredentialCommand = defineCommand({
       ?.split(',')
       .map((s) => s.trim())
       .filter(Boolean);
-    const client = await callerClient(ctx);
+    const client = await callerClient(ctx, callerTimeout(args.timeout, ctx.env));
     // Only a github backend gives git a password: ask before anything is issued.
     await requireBackendType(client, backend, 'github', 'the git credential helper');
-    const issued = await client.issue({
+    const issued = await issueBearer(client, {
       backend,
       ...(scopes && scopes.length > 0 ? { scopes } : {}),
       ...(args.ttl !== undefined ? { ttl: /^\d+$/.test(args.ttl) ? Number(args.ttl) : args.ttl } : {}),

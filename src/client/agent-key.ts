@@ -78,7 +78,7 @@ export async function generateAgentKey(): Promise<AgentKey> {
  *
  * @param privateKey - The seed, a private JWK or a PKCS#8 PEM.
  * @returns A signer with the public JWK and its thumbprint.
- * @throws {@link CreddyError} `ERR_USAGE` when the key is malformed or the JWK's `x` does not match `d`.
+ * @throws A {@link CreddyError} `ERR_USAGE` when the key is malformed or the JWK's `x` does not match `d`.
  *
  * @example
  * ```ts
@@ -138,3 +138,7 @@ export function privateKeySeed(key: Ed25519PrivateKey): Uint8Array {
   if (seed?.length !== 32) throw bad('d must be 32 bytes, base64url');
   return seed;
 }
+
+// The TSDoc above links to CreddyError, and a link in the emitted .d.ts resolves only to a name
+// that file imports, which it does only for names its declarations use: this keeps it there.
+export type { CreddyError };

@@ -60,7 +60,7 @@ interface Entry {
  * @param client - Anything that issues credentials, e.g. a client from `createCreddyClient`.
  * @param options - The refresh margin (default: the last 20 % of the lifetime, at least 60 s), the capacity.
  * @returns A cache; keep one per client.
- * @throws {@link CreddyError} `ERR_USAGE` for an option out of range.
+ * @throws A {@link CreddyError} `ERR_USAGE` for an option out of range.
  *
  * @example
  * ```ts
@@ -167,3 +167,7 @@ function checked(value: number | undefined, fallback: number, min: number, max: 
   }
   return value;
 }
+
+// The TSDoc above links to CreddyError, and a link in the emitted .d.ts resolves only to a name
+// that file imports, which it does only for names its declarations use: this keeps it there.
+export type { CreddyError };

@@ -165,7 +165,10 @@ export interface CreddyClient {
   fetch(input: string | URL, init: CreddyFetchInit): Promise<Response>;
   /** Issues a new credential, uncached (`POST /v1/credentials`, or the token endpoint for OIDC callers). */
   issue(request: CredentialRequest): Promise<IssueResponse>;
-  /** The caller's active credentials, without secrets (`GET /v1/credentials`). */
+  /**
+   * The caller's active credentials, without secrets (`GET /v1/credentials`): `{ credentials: […] }`,
+   * as the API answers (`creddy list --json` prints the array alone).
+   */
   list(): Promise<CredentialList>;
   /**
    * Revokes one of the caller's credentials by id (`DELETE /v1/credentials/:id`). A credential
@@ -218,7 +221,7 @@ export interface CreddyClient {
    * broker's discovery document once checked to be the client's `url` (RFC 8414 §3.3). Looked up
    * once; no token needed.
    *
-   * @throws {@link CreddyError} `ERR_ISSUER_MISMATCH` when the broker names another issuer.
+   * @throws A {@link CreddyError} `ERR_ISSUER_MISMATCH` when the broker names another issuer.
    */
   issuer(): Promise<string>;
   /**
@@ -241,7 +244,7 @@ export interface CreddyClient {
  *
  * @param options - The broker URL (and issuer, when it differs), how to authenticate, and optionally DPoP, `fetch`, a timeout.
  * @returns A client; share one per broker and identity (it holds the credential cache).
- * @throws {@link CreddyError} `ERR_USAGE` for a malformed URL, issuer, key or other option.
+ * @throws A {@link CreddyError} `ERR_USAGE` for a malformed URL, issuer, key or other option.
  *
  * @example
  * ```ts
@@ -527,3 +530,7 @@ function boundKeyOf(token: string): string | undefined {
   const jkt = (decodeJsonSegment(token.split('.')[1] ?? '')?.['cnf'] as { jkt?: unknown } | undefined)?.jkt;
   return typeof jkt === 'string' ? jkt : undefined;
 }
+
+// The TSDoc above links to CreddyError, and a link in the emitted .d.ts resolves only to a name
+// that file imports, which it does only for names its declarations use: this keeps it there.
+export type { CreddyError };

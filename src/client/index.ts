@@ -14,6 +14,7 @@ export { CreddyError, type ErrorCode, isCreddyError } from '../errors.js';
 export type { Ed25519PublicJwk } from '../verify/thumbprint.js';
 export type {
   AuthorizationServerMetadata,
+  BackendInfo,
   CredentialList,
   CredentialSummary,
   DiscoveryDocument,

@@ -31,7 +31,7 @@ export interface ClientAssertionInput {
  * random `jti` (the broker accepts each one once). The header carries `kid`, the key's RFC 7638
  * thumbprint. Sent as `Authorization: Bearer <assertion>` or as `client_assertion`.
  *
- * @param signer - The agent's key ({@link createAgentSigner}).
+ * @param signer - The agent's key: an {@link AgentSigner}, as `createAgentSigner` makes it.
  * @param input - Agent name and audience.
  * @returns The compact JWS.
  *

@@ -41,7 +41,8 @@ export async function verifyIssuanceProof(services: Pick<Services, 'config' | 'c
 /**
  * The key an issuance binds its credential to: the proof's, when the request carried one (checked
  * by {@link verifyIssuanceProof}), else none — unless the backend or the agent has
- * `require_dpop`, which refuses the request (`ERR_DPOP_INVALID`, `details.reason: proof_required`).
+ * `require_dpop`, which refuses the request (`ERR_DPOP_INVALID`, `details.reason: proof_required`,
+ * `details.required_by: backend | agent`).
  */
 export async function issuanceBinding(
   services: Pick<Services, 'config' | 'clock' | 'store'>,
@@ -54,6 +55,7 @@ export async function issuanceBinding(
   if (!backend.requireDpop && !agentRequires) return undefined;
   const who = backend.requireDpop ? `backend "${backend.name}"` : `agent "${caller.name}"`;
   throw new CreddyError('ERR_DPOP_INVALID', `${who} requires DPoP-bound credentials: send a DPoP proof with the request`, {
-    details: { reason: 'proof_required' },
+    // Which setting asks for it, so a client that cannot make proofs (the CLI) can name the fix.
+    details: { reason: 'proof_required', required_by: backend.requireDpop ? 'backend' : 'agent' },
   });
 }

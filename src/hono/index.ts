@@ -9,4 +9,9 @@
  */
 
 export type { CreddyClaims } from '../verify/access-token.js';
+// CreddyAuthOptions is a verifier's options or a verifier: what they name is named from this entry
+// too (test/consumer/declarations.test.ts), as from creddy/verify.
+export type { DpopRequest } from '../verify/dpop.js';
+export type { ReplayCache } from '../verify/replay-cache.js';
+export type { Verifier, VerifierOptions, VerifyRequest } from '../verify/verifier.js';
 export { type CreddyAuthEnv, type CreddyAuthOptions, creddyAuth } from './middleware.js';

@@ -37,7 +37,7 @@ const SLOT_MS = 100;
  *
  * @param options - Capacity and clock.
  * @returns A cache for `createVerifier({ dpop: { replay } })`.
- * @throws {@link CreddyError} `ERR_USAGE` when `maxEntries` is not a positive whole number.
+ * @throws A {@link CreddyError} `ERR_USAGE` when `maxEntries` is not a positive whole number.
  *
  * @example
  * ```ts
@@ -103,3 +103,7 @@ export function createReplayCache(options: ReplayCacheOptions = {}): ReplayCache
     },
   };
 }
+
+// The TSDoc above links to CreddyError, and a link in the emitted .d.ts resolves only to a name
+// that file imports, which it does only for names its declarations use: this keeps it there.
+export type { CreddyError };

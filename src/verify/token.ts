@@ -2,6 +2,7 @@ import type { JWTVerifyGetKey } from 'jose';
 import { CreddyError } from '../errors.js';
 import { type CreddyClaims, MAX_TOKEN_LENGTH, verifyAccessToken } from './access-token.js';
 import { createJwksCache } from './jwks.js';
+import type { createVerifier } from './verifier.js';
 
 export { type CreddyClaims, MAX_TOKEN_LENGTH };
 
@@ -93,7 +94,7 @@ export function creddyJwks(issuer: string, fetchOptions: CreddyJwksOptions = {})
  * @param options - Expected issuer and audience (required; `null` accepts any audience), the key
  * source, clock skew, deny-list check.
  * @returns The verified claims.
- * @throws {@link CreddyError} `ERR_USAGE` when `audience` is missing or malformed,
+ * @throws A {@link CreddyError}: `ERR_USAGE` when `audience` is missing or malformed,
  * `ERR_TOKEN_EXPIRED` past `exp`, `ERR_TOKEN_REVOKED` when `isRevoked` says so,
  * `ERR_ISSUER_UNAVAILABLE` when the JWKS cannot be fetched, `ERR_DPOP_INVALID` for a DPoP-bound
  * token, `ERR_TOKEN_INVALID` for anything else (an unknown kid included: see
@@ -147,3 +148,8 @@ function audienceOption(audience: unknown): string | readonly string[] | undefin
   }
   return list as readonly string[];
 }
+
+// The TSDoc above links to CreddyError and createVerifier, and a link in the emitted .d.ts
+// resolves only to a name that file imports, which it does only for names its declarations use:
+// this keeps them there.
+export type { CreddyError, createVerifier };

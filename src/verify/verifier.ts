@@ -92,7 +92,7 @@ export interface Verifier {
   /**
    * Verifies an access token as presented on one request and returns its claims.
    *
-   * @throws {@link CreddyError} `ERR_TOKEN_INVALID`, `ERR_TOKEN_EXPIRED`, `ERR_TOKEN_REVOKED`,
+   * @throws A {@link CreddyError} `ERR_TOKEN_INVALID`, `ERR_TOKEN_EXPIRED`, `ERR_TOKEN_REVOKED`,
    * `ERR_DPOP_INVALID` (401); `ERR_INSUFFICIENT_SCOPE` (403); `ERR_ISSUER_UNAVAILABLE` (503).
    * `ERR_TOKEN_REVOKED` comes only from `introspect`: a token whose signing key was revoked is
    * `ERR_TOKEN_INVALID` (`details.reason: unknown_kid`) once the key has left the cached JWKS —
@@ -114,7 +114,7 @@ export interface Verifier {
  *
  * @param options - Issuer, audience, backend, required scopes, skew, revocation check, DPoP settings, timeouts and the JWKS cache.
  * @returns A {@link Verifier}.
- * @throws {@link CreddyError} `ERR_USAGE` for a malformed option.
+ * @throws A {@link CreddyError} `ERR_USAGE` for a malformed option.
  *
  * @example
  * ```ts
@@ -226,3 +226,7 @@ function checkScopes(scopes: readonly string[], name: string): readonly string[]
   }
   return scopes;
 }
+
+// The TSDoc above links to CreddyError, and a link in the emitted .d.ts resolves only to a name
+// that file imports, which it does only for names its declarations use: this keeps it there.
+export type { CreddyError };

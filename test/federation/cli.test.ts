@@ -127,13 +127,26 @@ describe('creddy federation explain', () => {
     expect(once.conditions).toContainEqual(expect.objectContaining({ claim: 'aud', matched: false }));
   });
 
-  it('names the failing claim in text, reading the token from stdin', async () => {
+  it('names the failing claim in text, reading the token from stdin; a refusal exits 1', async () => {
     const r = await explain(['--token', '-'], ghaToken({ ref: 'refs/heads/feature' }));
-    expect(r.code, r.stderr).toBe(0);
+    // A script tests the exit code: 1 when the token would be refused, 0 for a match.
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toBe('');
     expect(r.stdout).toMatch(/rule gha-deploy: no match/);
     expect(r.stdout).toMatch(/ref\s+NOT matched\s+want refs\/heads\/main\s+got "refs\/heads\/feature"/);
     expect(r.stdout).toMatch(/signature VERIFIED/);
     expect(r.stdout).toMatch(/refused: no rule matches/);
+  });
+
+  it('exits 1 for a refusal with --json too, and for a token whose signature checks fail (expired)', async () => {
+    const unmatched = await explain(['--token', '-', '--json'], ghaToken({ ref: 'refs/heads/feature' }));
+    expect(unmatched.code, unmatched.stderr).toBe(1);
+    expect(JSON.parse(unmatched.stdout)).toMatchObject({ selected: null, would_accept: false });
+    const expired = gha.sign(gha.githubClaims(AUDIENCE, {}, Date.now() - 2 * 3600_000));
+    const r = await explain(['--token', '-'], expired);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stdout).toMatch(/signature INVALID/);
+    expect(r.stdout).toMatch(/^refused: /m);
   });
 
   it('says so when the signature could not be verified (issuer unreachable)', async () => {

@@ -1,0 +1,67 @@
+import { formatDuration, parseDuration } from '../_utils/duration.js';
+import { CreddyError } from '../errors.js';
+
+/** How long a caller command waits for each answer of the broker when nothing says otherwise (the SDK's default). */
+export const DEFAULT_CALLER_TIMEOUT_S = 30;
+
+/**
+ * The longest wait a caller command accepts: no broker answer takes an hour, and a timer past
+ * 2^31 ms would fire at once (Node clamps it to 1 ms).
+ */
+const MAX_CALLER_TIMEOUT_S = 3600;
+
+/** `--timeout` for caller commands (`get`, `exec`, `list`, `revoke`, `git-credential`). */
+export const timeoutArg = {
+  timeout: {
+    type: 'string',
+    description: `How long to wait for each answer of the broker, e.g. 5s or 2m (default: $CREDDY_TIMEOUT, else ${DEFAULT_CALLER_TIMEOUT_S}s)`,
+    valueHint: 'DURATION',
+  },
+} as const;
+
+/** A caller command's wait for each answer, and where that value came from (said when it runs out). */
+export interface CallerTimeout {
+  readonly seconds: number;
+  readonly source: '--timeout' | 'CREDDY_TIMEOUT' | 'the default';
+}
+
+/** `--timeout` wins; else `CREDDY_TIMEOUT`; else 30 s. ERR_USAGE for a value that is not 1 s to 1 h. */
+export function callerTimeout(flag: string | undefined, env: NodeJS.ProcessEnv): CallerTimeout {
+  const fromEnv = env['CREDDY_TIMEOUT']?.trim();
+  const [raw, source] =
+    flag !== undefined
+      ? [flag, '--timeout' as const]
+      : fromEnv
+        ? [fromEnv, 'CREDDY_TIMEOUT' as const]
+        : [undefined, 'the default' as const];
+  if (raw === undefined) return { seconds: DEFAULT_CALLER_TIMEOUT_S, source };
+  const seconds = parseDuration(raw);
+  if (seconds === undefined || seconds < 1 || seconds > MAX_CALLER_TIMEOUT_S)
+    throw new CreddyError('ERR_USAGE', `${source} "${raw}" must be a duration from 1s to 1h, e.g. 10s, 2m or 90`);
+  return { seconds, source };
+}
+
+/**
+ * `doFetch`, with a request the client gave up on at its timeout said as what it is: which
+ * request, after how long, and how to wait longer. (The transport would say only "The operation
+ * was aborted".) The client puts it after "cannot reach creddy at URL: no answer:".
+ */
+export function sayingTimeouts(doFetch: typeof fetch, timeout: CallerTimeout): typeof fetch {
+  return async (input, init) => {
+    try {
+      return await doFetch(input, init);
+    } catch (err) {
+      const signal = init?.signal;
+      if (!signal?.aborted || (signal.reason as Error | undefined)?.name !== 'TimeoutError') throw err;
+      const url = new URL(typeof input === 'string' || input instanceof URL ? input : input.url);
+      const change =
+        timeout.source === '--timeout'
+          ? 'a longer --timeout waits longer'
+          : 'wait longer with --timeout DURATION or CREDDY_TIMEOUT=DURATION';
+      throw new Error(
+        `${init?.method ?? 'GET'} ${url.pathname} timed out after ${formatDuration(timeout.seconds)} (${timeout.source === 'the default' ? 'the default' : `set by ${timeout.source}`}; ${change})`,
+        { cause: err },
+      );
+    }
+  };
+}
