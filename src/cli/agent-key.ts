@@ -1,5 +1,4 @@
 import { readFile, unlink } from 'node:fs/promises';
-import { defineCommand } from 'citty';
 import { isoSeconds } from '../_utils/clock.js';
 import { writePrivateFile } from '../_utils/fs.js';
 import { addAgentKey, removeAgentKey } from '../agents/keys.js';
@@ -8,6 +7,7 @@ import { CreddyError } from '../errors.js';
 import type { AgentRecord } from '../model/agent.js';
 import type { AgentKeyRecord } from '../model/agent-key.js';
 import { cliPath, jsonArg, operatorArgs, withServices } from './context.js';
+import { defineCommand } from './define-command.js';
 import { type CliContext, contextOf } from './io.js';
 import { printJson, printTable } from './output.js';
 

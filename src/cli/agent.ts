@@ -1,4 +1,3 @@
-import { defineCommand } from 'citty';
 import { isoSeconds, nowSeconds } from '../_utils/clock.js';
 import { parseDuration } from '../_utils/duration.js';
 import { createAgent, createKeyPairAgent } from '../agents/create.js';
@@ -11,6 +10,7 @@ import { type AgentRecord, agentStatus, type Grant } from '../model/agent.js';
 import type { Services } from '../services.js';
 import { agentKeyCommand, keyArgs, printKeyPairAgent, withAgentKey } from './agent-key.js';
 import { jsonArg, operatorArgs, withServices } from './context.js';
+import { defineCommand } from './define-command.js';
 import { type CliContext, contextOf } from './io.js';
 import { printJson, printTable } from './output.js';
 

@@ -14,8 +14,9 @@ const ID_POSITIONALS = new Set(['kid', 'id', 'jkt']);
 const LIST_OPTIONS = new Set(['can', 'scopes', 'meta', 'repos', 'hosts']);
 
 /**
- * Rewrites the words after a leaf command's name so that citty (node:util `parseArgs` with
- * `strict: false`) cannot misread them. That parser reads `-AbC…` as a cluster of short flags and
+ * Rewrites the words after a leaf command's name into one unambiguous form, which `leafArgs`
+ * (leaf-args.ts) then reads without guessing. A generic parser (citty's, node:util `parseArgs`
+ * with `strict: false`, which creddy used before) reads `-AbC…` as a cluster of short flags and
  * `--jti -AbC…` as a flag with no value, so an id that happens to start with `-` was silently
  * dropped (and took the next option with it). Here, against the command's declared args:
  *

@@ -1,5 +1,4 @@
 import { readFileSync, statSync } from 'node:fs';
-import { defineCommand } from 'citty';
 import { systemClock } from '../_utils/clock.js';
 import { type BundleBytes, bundleBytes, openBundleFile } from '../audit/bundle-tar.js';
 import { type BundleSink, exportBundle } from '../audit/export.js';
@@ -9,6 +8,7 @@ import { type BundleReport, verifyBundle } from '../audit/verify-bundle.js';
 import { CreddyError } from '../errors.js';
 import { chainJson, chainLine } from './audit-report.js';
 import { cliPath, jsonArg, operatorArgs, withServices } from './context.js';
+import { defineCommand } from './define-command.js';
 import { type CliContext, type CliOutput, contextOf } from './io.js';
 import { checkOutFile, forceArg, openOutFile } from './out-file.js';
 import { printJson } from './output.js';

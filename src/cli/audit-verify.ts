@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { defineCommand } from 'citty';
 import { loadAuditKeys } from '../audit/key.js';
 import { type AuditPublicKey, loadAuditSigner, parsePublicKey, publicKeyFormats } from '../audit/signing-key.js';
 import { type CheckpointTrust, verifyStore } from '../audit/verify-store.js';
@@ -10,6 +9,7 @@ import { openStore } from '../store/open-store.js';
 import { exportCommand, verifyBundleCommand } from './audit-bundle.js';
 import { chainJson, chainLine, trustJson, trustLine } from './audit-report.js';
 import { cliConfig, cliPath, jsonArg, operatorArgs, requireExistingStore, withServices } from './context.js';
+import { defineCommand } from './define-command.js';
 import { type CliContext, contextOf } from './io.js';
 import { printJson } from './output.js';
 

@@ -1,4 +1,3 @@
-import { defineCommand } from 'citty';
 import { systemClock } from '../_utils/clock.js';
 import { formatDuration } from '../_utils/duration.js';
 import { type PruneIdle, pruneAudit, unrecordedFacts } from '../audit/retention.js';
@@ -9,6 +8,7 @@ import type { Services } from '../services.js';
 import type { AuditFilter } from '../store/port.js';
 import { auditVerifyCommands } from './audit-verify.js';
 import { jsonArg, operatorArgs, withServices } from './context.js';
+import { defineCommand } from './define-command.js';
 import { type CliOutput, contextOf } from './io.js';
 import { escapeUnprintable, formatTable, isoTime, printJson, printTable } from './output.js';
 import { pruneProgress } from './prune-progress.js';

@@ -1,6 +1,6 @@
-import { defineCommand } from 'citty';
 import { formatDuration } from '../_utils/duration.js';
 import { cliConfig, jsonArg, operatorArgs } from './context.js';
+import { defineCommand } from './define-command.js';
 import { contextOf } from './io.js';
 import { printJson, printTable } from './output.js';
 

@@ -1,4 +1,3 @@
-import { defineCommand } from 'citty';
 import { formatDuration } from '../_utils/duration.js';
 import type { CreddyClient, CredentialRequest } from '../client/client.js';
 import { CreddyError, isCreddyError } from '../errors.js';
@@ -6,6 +5,7 @@ import type { IssueResponse } from '../wire.js';
 import { type CallerTimeout, callerTimeout, sayingTimeouts, timeoutArg } from './caller-timeout.js';
 import type { CacheEntry, CacheKeyParts } from './credential-cache.js';
 import { noteUnnamedSecrets } from './credential-env.js';
+import { defineCommand } from './define-command.js';
 import { jsonArg, requireEnv } from './flags.js';
 import { formatIssued, GET_FORMATS, type GetFormat } from './formats.js';
 import { type CliContext, type CliIo, type CliOutput, contextOf } from './io.js';

@@ -1,6 +1,6 @@
 import type { CommandDef } from 'citty';
-import { defineCommand } from 'citty';
 import { CreddyError } from '../errors.js';
+import { defineCommand } from './define-command.js';
 import { contextOf } from './io.js';
 import { GLOBAL_FLAGS, optionsOf, subCommandsOf, walkCommands } from './tree.js';
 
@@ -28,7 +28,7 @@ export function completionSpecs(tree: CommandDef): Spec[] {
     return {
       path: key,
       words: [...subs, ...choices],
-      // `--no-X` too, where help shows it: citty reads it, but it is no arg of its own in the tree.
+      // `--no-X` too, where help shows it: leafArgs reads it, but it is no arg of its own in the tree.
       options: [...new Set([...options.flatMap((o) => (o.negated === undefined ? o.flags : [...o.flags, o.negated])), ...globals])],
       // An older spelling is not offered, but the walk still skips its value.
       valued: options.filter((o) => o.takesValue).flatMap((o) => [...o.flags, ...o.legacy]),

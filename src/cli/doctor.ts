@@ -1,5 +1,5 @@
-import { defineCommand } from 'citty';
 import { jsonArg, operatorArgs } from './context.js';
+import { defineCommand } from './define-command.js';
 import { type Check, checkConfig, checkSecrets, checkStore } from './doctor-local.js';
 import { checkBackends, checkJwks } from './doctor-remote.js';
 import type { ChildExit } from './exec.js';

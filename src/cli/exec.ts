@@ -1,12 +1,12 @@
 import { type StdioOptions, spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { Readable } from 'node:stream';
-import { defineCommand } from 'citty';
 import { CreddyError } from '../errors.js';
 import { callerClient, issueBearer, noteTtl, requestArgs, requestFromArgs } from './caller.js';
 import { CALLER_AUTH_ENV } from './caller-auth.js';
 import { callerTimeout, timeoutArg } from './caller-timeout.js';
 import { noteUnnamedSecrets } from './credential-env.js';
+import { defineCommand } from './define-command.js';
 import { credentialEnv } from './formats.js';
 import { type CliContext, contextOf } from './io.js';
 import { relaySignals } from './signal-relay.js';

@@ -1,11 +1,11 @@
 import { readFile } from 'node:fs/promises';
-import { defineCommand } from 'citty';
 import { systemClock } from '../_utils/clock.js';
 import { formatDuration } from '../_utils/duration.js';
 import { type Explanation, explainToken } from '../agents/federation/explain.js';
 import { createFederation } from '../agents/federation/index.js';
 import { CreddyError } from '../errors.js';
 import { cliConfig, cliLogger, cliPath, jsonArg, operatorArgs } from './context.js';
+import { defineCommand } from './define-command.js';
 import type { ChildExit } from './exec.js';
 import { contextOf, readStdin } from './io.js';
 import { printJson } from './output.js';

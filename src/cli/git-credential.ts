@@ -1,7 +1,7 @@
-import { defineCommand } from 'citty';
 import { CreddyError } from '../errors.js';
 import { callerClient, issueBearer, requestArgs } from './caller.js';
 import { callerTimeout, timeoutArg } from './caller-timeout.js';
+import { defineCommand } from './define-command.js';
 import { contextOf, readStdin } from './io.js';
 import { handOver, requireBackendType } from './preflight.js';
 

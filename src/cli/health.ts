@@ -1,5 +1,5 @@
-import { defineCommand } from 'citty';
 import { cliConfig, jsonArg, operatorArgs } from './context.js';
+import { defineCommand } from './define-command.js';
 import type { ChildExit } from './exec.js';
 import { contextOf } from './io.js';
 import { formatAddress, listenAddress } from './listen.js';

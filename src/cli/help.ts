@@ -1,5 +1,5 @@
-import { defineCommand } from 'citty';
 import { CreddyError } from '../errors.js';
+import { defineCommand } from './define-command.js';
 import { jsonArg } from './flags.js';
 import { contextOf } from './io.js';
 import { printJson } from './output.js';

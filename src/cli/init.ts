@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { defineCommand } from 'citty';
 import { createPrivateDirIfMissing, writePrivateFile } from '../_utils/fs.js';
 import { CreddyError } from '../errors.js';
 import { cliPath } from './context.js';
+import { defineCommand } from './define-command.js';
 import { contextOf } from './io.js';
 
 /** The config `creddy init` writes: a working broker with one generic backend named `demo`. */

@@ -1,4 +1,3 @@
-import { defineCommand } from 'citty';
 import { isoSeconds } from '../_utils/clock.js';
 import { rewrapAuditSigningKeys, type SkippedAuditKey } from '../audit/signing-key.js';
 import { CreddyError, isCreddyError } from '../errors.js';
@@ -11,6 +10,7 @@ import { activeKeys } from '../keys/transition.js';
 import { rewrapSecrets } from '../secrets/rewrap.js';
 import { jsonArg, operatorArgs, withServices } from './context.js';
 import { countdown } from './countdown.js';
+import { defineCommand } from './define-command.js';
 import { type CliContext, type CliOutput, contextOf } from './io.js';
 import { printJson, printTable } from './output.js';
 

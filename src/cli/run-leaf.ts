@@ -1,9 +1,10 @@
-import type { ArgsDef, CommandDef } from 'citty';
+import type { ArgsDef, CommandContext, CommandDef } from 'citty';
 import { redact } from '../_utils/redact.js';
 import { isCreddyError } from '../errors.js';
 import { normalizeArgv } from './argv.js';
 import type { ChildExit } from './exec.js';
 import type { CliContext } from './io.js';
+import { leafArgs } from './leaf-args.js';
 import { stripAnsi } from './style.js';
 
 /** Exit codes: 0 ok, 1 error, 2 usage; `creddy exec` exits with its child's code instead. */
@@ -19,8 +20,8 @@ export interface ErrorStyle {
  * Runs one leaf command (`creddy get`, `creddy audit list`, …) on the words after its name and
  * returns its exit code; an error is reported on `ctx.stderr` as `reportError` does. `leaf` is
  * the command's path (`audit list`): `help` takes its words as they are, `exec` keeps the words
- * after `--` for its child, and every other leaf gets argv that citty cannot misread
- * (`normalizeArgv`).
+ * after `--` for its child, and every other leaf gets unambiguous argv (`normalizeArgv`), which
+ * `leafArgs` turns into the command's `args`.
  *
  * The full CLI (`runCli`) and `creddy get`'s own entry (`get-main.ts`) both run commands here,
  * so a command parses and fails the same way whichever started it.
@@ -34,10 +35,12 @@ export async function runLeaf<T extends ArgsDef>(
   style: ErrorStyle,
 ): Promise<number> {
   try {
-    const leafArgv = leaf === 'help' ? words : normalizeArgv((cmd.args ?? {}) as ArgsDef, words, rest, { passthrough: leaf === 'exec' });
-    // citty parses a leaf's flags; `--version` and help never need it.
-    const { runCommand } = await import('citty');
-    const { result } = await runCommand(cmd, { rawArgs: leafArgv, data: ctx });
+    // Every command declares its args as a plain object (citty allows a promise; none is).
+    const declared = (cmd.args ?? {}) as ArgsDef;
+    const leafArgv = leaf === 'help' ? words : normalizeArgv(declared, words, rest, { passthrough: leaf === 'exec' });
+    // citty's CommandContext, as its runCommand builds it for a command without setup or subcommands.
+    const context = { rawArgs: leafArgv, args: leafArgs(declared, leafArgv), data: ctx, cmd } as unknown as CommandContext<T>;
+    const result: unknown = await cmd.run?.(context);
     return isChildExit(result) ? result.exitCode : 0;
   } catch (err) {
     return reportError(ctx, err, style);
@@ -51,8 +54,7 @@ export async function runLeaf<T extends ArgsDef>(
  * a usage error, 1 for any other.
  */
 export function reportError(ctx: CliContext, err: unknown, style: ErrorStyle): ExitCode {
-  // citty's own errors (a missing required argument) are usage errors too.
-  const usage = (err as Error).name === 'CLIError' || isCreddyError(err, 'ERR_USAGE');
+  const usage = isCreddyError(err, 'ERR_USAGE');
   const code = isCreddyError(err) ? err.code : usage ? 'ERR_USAGE' : 'ERR_INTERNAL';
   const message = redact(stripAnsi((err as Error).message ?? String(err)));
   const requestId = isCreddyError(err) ? err.requestId : undefined;

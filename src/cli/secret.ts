@@ -1,5 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import { defineCommand } from 'citty';
 import { isoSeconds } from '../_utils/clock.js';
 import { formatDuration, parseDuration } from '../_utils/duration.js';
 import { CreddyError } from '../errors.js';
@@ -7,6 +6,7 @@ import { generateSecretValue } from '../secrets/generate.js';
 import { listSecrets, type SecretSummary, secretHistory } from '../secrets/list.js';
 import { checkSecretInput, deleteSecret, putSecret, rotateSecret } from '../secrets/write.js';
 import { cliPath, jsonArg, operatorArgs, withServices } from './context.js';
+import { defineCommand } from './define-command.js';
 import { type CliContext, contextOf, readStdin } from './io.js';
 import { printJson, printTable } from './output.js';
 

@@ -1,9 +1,9 @@
-import { defineCommand } from 'citty';
 import { createLogger, type Logger } from '../_utils/logger.js';
 import { isCreddyError } from '../errors.js';
 import { startServer } from '../http/server.js';
 import { createServices, type Services } from '../services.js';
 import { cliConfig, operatorArgs } from './context.js';
+import { defineCommand } from './define-command.js';
 import type { ChildExit } from './exec.js';
 import { contextOf } from './io.js';
 import { listenAddress, listenError } from './listen.js';

@@ -1,10 +1,10 @@
-import { defineCommand } from 'citty';
 import { formatDuration } from '../_utils/duration.js';
 import { postgresStore } from '../config/store.js';
 import { CreddyError } from '../errors.js';
 import { type CopyOutcome, copyStore } from '../store/copy-store.js';
 import { migrateStore } from '../store/migrate-store.js';
 import { cliConfig, jsonArg, operatorArgs, requireExistingStore } from './context.js';
+import { defineCommand } from './define-command.js';
 import { contextOf } from './io.js';
 import { printJson } from './output.js';
 import { countOf, progressOf } from './progress.js';

@@ -1,10 +1,10 @@
-import { defineCommand } from 'citty';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { brokerBaseUrl } from '../client/broker-url.js';
 import { type CreddyClient, createCreddyClient } from '../client/client.js';
 import { CreddyError, isCreddyError } from '../errors.js';
 import { decodeJsonSegment } from '../verify/base64url.js';
 import { createVerifier } from '../verify/verifier.js';
+import { defineCommand } from './define-command.js';
 import { jsonArg, requireEnv } from './flags.js';
 import { contextOf, readStdin } from './io.js';
 import { printJson } from './output.js';

@@ -52,7 +52,7 @@ async function modulesOf(args: string[], env: NodeJS.ProcessEnv = {}, bin = BIN)
 const LIGHT = [
   /^dist\/(main|errors|wire)\.js$/,
   /^dist\/creddy\.cjs$/,
-  /^dist\/cli\/(index|argv|io|style|tree|usage|version|help|flags|caller|caller-auth|oidc-token|credential-cache|credential-env|formats|node-fetch|output|preflight|epipe|run-leaf|caller-timeout)\.js$/,
+  /^dist\/cli\/(index|argv|io|style|tree|usage|version|help|flags|caller|caller-auth|oidc-token|credential-cache|credential-env|formats|node-fetch|output|preflight|epipe|run-leaf|caller-timeout|leaf-args|define-command)\.js$/,
   /^dist\/client\/[a-z-]+\.js$/,
   /^dist\/verify\/(base64url|thumbprint|htu|read-capped)\.js$/,
   /^dist\/_utils\/(redact|clock|duration|fs)\.js$/,
