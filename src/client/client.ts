@@ -159,8 +159,9 @@ export interface CreddyClient {
    * and the request is sent once more with a new one, if its body can be sent again (not a
    * stream); the second answer is returned whatever it is. So a resource server that refuses
    * every token costs at most one extra issuance and request per call. A request that gets no
-   * answer (connection refused, `init.signal` aborted) rejects with `ERR_NOT_READY`, the
-   * original error as `cause`; other statuses are returned as they are.
+   * answer (connection refused, reset) rejects with `ERR_NOT_READY`, the original error as
+   * `cause`; an abort of the caller's own `init.signal` rejects as `fetch` does (an `AbortError`,
+   * or the signal's reason); other statuses are returned as they are.
    */
   fetch(input: string | URL, init: CreddyFetchInit): Promise<Response>;
   /** Issues a new credential, uncached (`POST /v1/credentials`, or the token endpoint for OIDC callers). */
@@ -415,6 +416,9 @@ export function createCreddyClient(options: CreddyClientOptions): CreddyClient {
     try {
       return await doFetch(input, { ...requestInit, headers });
     } catch (err) {
+      // The caller's own abort is theirs, as `fetch` gives it (an AbortError, or the signal's
+      // reason): not a resource server that did not answer.
+      if (requestInit.signal?.aborted) throw err;
       // Origin and path only: the query may carry secrets, and the message never the token.
       const where = shownUrl(String(input), (globalThis as { location?: { href: string } }).location?.href) ?? 'the resource server';
       throw new CreddyError('ERR_NOT_READY', `no answer from ${where}: ${failureOf(err)}`, { cause: err, expose: true });
@@ -448,11 +452,11 @@ export function createCreddyClient(options: CreddyClientOptions): CreddyClient {
       const { credential, ...requestInit } = init;
       const issued = await cache.get(credential);
       const response = await present(input, requestInit, issued.token);
-      // Revoked since it was cached (or its key was): one more try with a new credential, when
-      // the body can be sent again. A 401 means the request was refused before it was acted on.
-      if (response.status !== 401 || !refusedAsInvalid(response) || !replayable(requestInit.body) || !cache.invalidate(issued.id)) {
-        return response;
-      }
+      // Revoked since it was cached (or its key was): dropped, so the next call gets a new one,
+      // and this request tried once more with it when its body can be sent again. A 401 means
+      // the request was refused before it was acted on.
+      if (response.status !== 401 || !refusedAsInvalid(response)) return response;
+      if (!cache.invalidate(issued.id) || !replayable(requestInit)) return response;
       response.body?.cancel().catch(() => {});
       return present(input, requestInit, (await cache.get(credential)).token);
     },
@@ -477,7 +481,8 @@ export function createCreddyClient(options: CreddyClientOptions): CreddyClient {
  * The client with every method's failure made a CreddyError: what the transport and the token
  * sources throw is one already; anything else (a bug, a WebCrypto failure) becomes
  * `ERR_INTERNAL` naming its type only — its message could quote anything — with the error as
- * `cause`.
+ * `cause`. The one exception is `fetch` aborted by its caller's own signal, which rejects as
+ * `fetch` itself does.
  */
 function guarded(client: CreddyClient): CreddyClient {
   const wrap =
@@ -486,7 +491,7 @@ function guarded(client: CreddyClient): CreddyClient {
       try {
         return await method(...args);
       } catch (err) {
-        if (err instanceof CreddyError) throw err;
+        if (err instanceof CreddyError || abortedByCaller(args)) throw err;
         const name = err instanceof Error ? err.name : typeof err;
         throw new CreddyError('ERR_INTERNAL', `creddy/client failed unexpectedly (${name}; see cause)`, { cause: err, expose: true });
       }
@@ -506,14 +511,29 @@ function guarded(client: CreddyClient): CreddyClient {
   };
 }
 
+/** True when the call's options carry a signal its caller has aborted (`fetch(input, { signal })`). */
+function abortedByCaller(args: readonly unknown[]): boolean {
+  return args.some((arg) => (arg as { signal?: AbortSignal } | null | undefined)?.signal?.aborted === true);
+}
+
 /** A 401 whose challenge says the token itself was refused (RFC 6750 §3.1), not a missing proof or scope. */
 function refusedAsInvalid(response: Response): boolean {
   return /\berror="?invalid_token"?/i.test(response.headers.get('www-authenticate') ?? '');
 }
 
-/** A body `fetch` can send twice: anything but a stream, which the first request consumed. */
-function replayable(body: RequestInit['body']): boolean {
-  return body === undefined || body === null || typeof body === 'string' || !(typeof (body as ReadableStream).getReader === 'function');
+/**
+ * A request `fetch` can send twice: no body, or a body that is a value rather than a stream (a
+ * string, bytes, a Blob, form or URL parameters). Not a ReadableStream nor an async iterable
+ * (Node's fetch takes both, with `duplex: 'half'`): the first request consumed it, and a second
+ * would go out empty.
+ */
+function replayable(init: RequestInit & { duplex?: unknown }): boolean {
+  const { body } = init;
+  if (init.duplex !== undefined) return false;
+  if (body === undefined || body === null || typeof body === 'string') return true;
+  if (body instanceof ArrayBuffer || ArrayBuffer.isView(body) || body instanceof URLSearchParams) return true;
+  if (typeof Blob !== 'undefined' && body instanceof Blob) return true;
+  return typeof FormData !== 'undefined' && body instanceof FormData;
 }
 
 /**

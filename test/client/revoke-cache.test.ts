@@ -66,6 +66,24 @@ describe('the client cache and revocation', () => {
     expect((await c.get('demo', { scopes: ['read'] })).id).toBe(renewed);
   });
 
+  it('fetch: a streamed body is never sent twice: the 401 comes back, and the refused credential is dropped', async () => {
+    const c = client();
+    const credential = { backend: 'demo', scopes: ['read'] };
+    const { claims } = (await (await c.fetch(`${api.url}/files/a.txt`, { credential })).json()) as { claims: { jti: string } };
+    await client().revoke(claims.jti);
+    // An async iterable, which Node's fetch streams (duplex: 'half') and cannot replay.
+    async function* upload() {
+      yield new TextEncoder().encode('x'.repeat(2000));
+    }
+    const init = { method: 'PUT', body: upload() as unknown as NonNullable<RequestInit['body']>, duplex: 'half' as const, credential };
+    const refused = await c.fetch(`${api.url}/files/a.txt`, init);
+    expect(refused.status).toBe(401);
+    // The next call asks for a new credential rather than presenting the refused one again.
+    const after = await c.fetch(`${api.url}/files/a.txt`, { credential });
+    expect(after.status).toBe(200);
+    expect(((await after.json()) as { claims: { jti: string } }).claims.jti).not.toBe(claims.jti);
+  });
+
   it("the CLI prints the broker's request id after an error from the broker", async () => {
     const env = { CREDDY_URL: broker.url, CREDDY_TOKEN: token, CREDDY_ISSUER: ISSUER };
     const text = await runCli(['get', 'nope'], env);
