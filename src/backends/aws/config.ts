@@ -1,6 +1,6 @@
 import type { ConfigReader } from '../../_utils/config-reader.js';
 import { isSecureOrLoopbackUrl } from '../../_utils/url.js';
-import { oneScopePolicyChars, SESSION_POLICY_MAX_CHARS } from './policy.js';
+import { SESSION_POLICY_MAX_CHARS, smallestPolicyChars } from './policy.js';
 
 /** Settings of `type: aws`. */
 export interface AwsSettings {
@@ -42,13 +42,12 @@ export function parseAwsSettings(reader: ConfigReader): AwsSettings {
   resources.forEach((resource, i) => {
     if (!RESOURCE_RE.test(resource)) reader.report(`resources[${i}]`, 'must be "*" or an ARN');
   });
-  // Every session policy lists them: too many, and even a one-scope request would be over STS's
-  // limit, refused with a 4xx that tells the caller to ask for fewer scopes, which cannot help.
-  const oneScope = oneScopePolicyChars(resources);
-  if (oneScope > SESSION_POLICY_MAX_CHARS) {
+  // Every session policy lists them: too many, and no request could ever be issued.
+  const smallest = smallestPolicyChars(resources);
+  if (smallest > SESSION_POLICY_MAX_CHARS) {
     reader.report(
       'resources',
-      `make a session policy of up to ${oneScope} characters with a single scope; AWS STS takes at most ${SESSION_POLICY_MAX_CHARS}: list fewer resources`,
+      `make a session policy of at least ${smallest} characters, even with one scope; AWS STS takes at most ${SESSION_POLICY_MAX_CHARS}: list fewer resources`,
     );
   }
   const timeout = reader.duration('request_timeout', 5);

@@ -5,7 +5,6 @@
  */
 
 import { CreddyError } from '../../errors.js';
-import { SCOPE_MAX_LENGTH } from '../../policy/scopes.js';
 
 /**
  * Most characters of session policy AssumeRole takes (STS API: `Policy`, length 1-2048). STS also
@@ -37,24 +36,29 @@ export const FEWER_SCOPES = 'ask for fewer scopes (only the actions this task ne
 
 /**
  * The session policy for a request's granted actions, refused with a 400 when its text is past
- * what STS takes: a request for too many scopes is told so before STS is asked, and told what to do.
+ * what STS takes: a request for too many scopes is told so before STS is asked, and told what to
+ * do. A single scope that does not fit is the configured `resources` list's doing, and the message
+ * says so (the caller can only take it to the operator).
  */
 export function boundedSessionPolicy(actions: readonly string[], resources: readonly string[]): string {
   const policy = sessionPolicy(actions, resources);
   if (policy.length > SESSION_POLICY_MAX_CHARS) {
-    throw new CreddyError(
-      'ERR_SCOPES_TOO_LARGE',
-      `the ${actions.length} granted scopes make a session policy of ${policy.length} characters; AWS STS takes at most ${SESSION_POLICY_MAX_CHARS}: ${FEWER_SCOPES}`,
-      { details: { scopes: actions.length, policy_chars: policy.length, max_policy_chars: SESSION_POLICY_MAX_CHARS } },
-    );
+    const what =
+      actions.length === 1
+        ? `one scope makes a session policy of ${policy.length} characters on this backend's ${resources.length} resources; AWS STS takes at most ${SESSION_POLICY_MAX_CHARS}: the backend's resources list is too long for this scope (an operator's fix)`
+        : `the ${actions.length} granted scopes make a session policy of ${policy.length} characters; AWS STS takes at most ${SESSION_POLICY_MAX_CHARS}: ${FEWER_SCOPES}`;
+    throw new CreddyError('ERR_SCOPES_TOO_LARGE', what, {
+      details: { scopes: actions.length, policy_chars: policy.length, max_policy_chars: SESSION_POLICY_MAX_CHARS },
+    });
   }
   return policy;
 }
 
 /**
- * Characters the session policy has with one action as long as a scope can be, on these
- * resources: over {@link SESSION_POLICY_MAX_CHARS}, some one-scope request would be refused, and
- * no caller could do anything about it. Config load refuses such `resources`.
+ * Characters of the smallest session policy on these resources: one one-character action (`*`).
+ * Over {@link SESSION_POLICY_MAX_CHARS}, no request could ever be issued, so config load refuses
+ * such `resources`. A list that leaves room for short actions but not for the longest is allowed
+ * (a real `s3:GetObject` on 36 bucket ARNs fits where a 128-character action would not): a
+ * request whose one scope does not fit is refused then, naming the resources list.
  */
-export const oneScopePolicyChars = (resources: readonly string[]): number =>
-  sessionPolicy(['a'.repeat(SCOPE_MAX_LENGTH)], resources).length;
+export const smallestPolicyChars = (resources: readonly string[]): number => sessionPolicy(['*'], resources).length;

@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { roleSessionName, sourceIdentity, tagValue } from '../../../src/backends/aws/identity.js';
-import { actionScopeProblem, sessionPolicy } from '../../../src/backends/aws/policy.js';
+import { actionScopeProblem, boundedSessionPolicy, sessionPolicy } from '../../../src/backends/aws/policy.js';
 import { parseConfig } from '../../../src/config/load.js';
 import { startBroker } from '../../helpers/harness.js';
 
@@ -46,7 +46,7 @@ describe('aws backend config', () => {
     [
       'resources that leave no room in the 2,048-character session policy for even one scope',
       [ROLE, `resources: [${Array.from({ length: 10 }, (_, i) => `"arn:aws:s3:::${'b'.repeat(180)}${i}/*"`).join(', ')}]`],
-      /backends\.aws\.resources: make a session policy of up to \d+ characters with a single scope; AWS STS takes at most 2048/,
+      /backends\.aws\.resources: make a session policy of at least \d+ characters, even with one scope; AWS STS takes at most 2048/,
     ],
     ['a role_chaining that is not a boolean', [ROLE, 'role_chaining: yes-please'], /backends\.aws\.role_chaining/],
     ['an endpoint that is no URL', [ROLE, 'endpoint: sts.example.com'], /backends\.aws\.endpoint: must be an http\(s\) URL/],
@@ -57,6 +57,22 @@ describe('aws backend config', () => {
     ],
   ])('refuses %s, naming the key', (_name, lines, message) => {
     expect(() => parse(lines)).toThrow(message);
+  });
+  it('accepts resources that leave room for real actions though not for the longest, and refuses that one per request', () => {
+    // 36 bucket ARNs: s3:GetObject fits in the 2,048 characters; a 128-character action would not.
+    const arns = Array.from({ length: 36 }, (_, i) => `arn:aws:s3:::acme-analytics-events-prod-eu-w1-${String(i).padStart(2, '0')}/*`);
+    const config = parse([ROLE, `resources: [${arns.map((a) => `"${a}"`).join(', ')}]`]);
+    expect(config.backends.get('aws')?.settings).toMatchObject({ resources: arns });
+    expect(boundedSessionPolicy(['s3:GetObject'], arns).length).toBeLessThanOrEqual(2048);
+    expect(() => boundedSessionPolicy([`s3:${'G'.repeat(124)}`], arns)).toThrow(
+      expect.objectContaining({
+        code: 'ERR_SCOPES_TOO_LARGE',
+        message: expect.stringContaining("the backend's resources list is too long"),
+      }),
+    );
+    expect(() =>
+      boundedSessionPolicy(['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:ListBucket', 's3:GetObjectTagging'], arns),
+    ).toThrow(expect.objectContaining({ code: 'ERR_SCOPES_TOO_LARGE', message: expect.stringContaining('ask for fewer scopes') }));
   });
 });
 
