@@ -10,7 +10,7 @@ import { runLeaf } from './run-leaf.js';
  * every command and scripts call `creddy get` in loops, so its start-up is most of what a user
  * waits for (issue 10: within 2× `node -e 0`). Node 20 spends ~0.5–1 ms per ES module on resolve,
  * read, compile and link, and the ES module loader itself costs ~3 ms to start; `get` needs ~30
- * modules. So the build bundles this file and what it imports (citty included) into one
+ * modules. So the build bundles this file and what it imports into one
  * CommonJS file, `dist/cli/get.cjs` (esbuild, `npm run build`), and the CommonJS bin
  * (`creddy.cts`) loads it for `creddy get` without help; every other command goes to
  * `main.js` unbundled.

@@ -8,8 +8,13 @@ export const grantsText = (grants: readonly Grant[]): string => JSON.stringify(g
  * How both stores' holder check finds, for a stamp `e` (`AuditEntry.holder`: id, token_hash,
  * grants as `grantsText`, jkt or NULL), the agent record `a` it names and, for a key-pair
  * issuance, the key `k` it authenticated with, still registered to that agent. Two primary-key
- * lookups (`agents.id`, `agent_keys.jkt`) in the statement that reads the record anyway; for a
- * bearer stamp (jkt NULL) the key join matches nothing.
+ * lookups (`agents.id`, `agent_keys.jkt`): on PostgreSQL inside the statement that reads the
+ * audit head anyway, on SQLite one indexed read per entry on the audit worker; for a bearer stamp
+ * (jkt NULL) the key join matches nothing.
+ *
+ * Against what: PostgreSQL compares a batch's holders with the records as they stood before the
+ * batch's own changes, SQLite entry by entry. The two agree because no batch carries both: agent
+ * changes come only from operator commands (the CLI's own writer), issuances only from servers.
  */
 export const HOLDER_JOIN_SQL = 'LEFT JOIN agents AS a ON a.id = e.id LEFT JOIN agent_keys AS k ON k.jkt = e.jkt AND k.agent = a.name';
 
@@ -20,14 +25,15 @@ export const HOLDER_JOIN_SQL = 'LEFT JOIN agents AS a ON a.id = e.id LEFT JOIN a
  * renewed is no difference: the request authenticated while the agent was active. Grants are
  * compared as stored text, so text that differs only in its writing is reported too; the caller's
  * policy then finds the request still covered: a false difference costs a coverage check, never a
- * credential.
+ * credential. `IS DISTINCT FROM`, not `<>`: a NULL on either side is a difference, never a match
+ * (both columns are NOT NULL today; a stamp missing a field must not pass for unchanged).
  */
 export const HOLDER_DIFFERS_SQL =
-  'a.id IS NULL OR a.revoked_at IS NOT NULL OR a.token_hash <> e.token_hash OR a.grants <> e.grants OR (e.jkt IS NOT NULL AND k.jkt IS NULL)';
+  'a.id IS NULL OR a.revoked_at IS NOT NULL OR a.token_hash IS DISTINCT FROM e.token_hash OR a.grants IS DISTINCT FROM e.grants OR (e.jkt IS NOT NULL AND k.jkt IS NULL)';
 
 /** The columns the holder check selects for a differing row (`a` the agent row, `k` its key, `e` the stamp). */
 export const HOLDER_COLUMNS_SQL =
-  '(a.id IS NULL OR a.revoked_at IS NOT NULL) AS revoked, (a.id IS NOT NULL AND a.token_hash <> e.token_hash) AS token_rotated, (e.jkt IS NOT NULL AND k.jkt IS NULL) AS key_removed, a.grants AS grants';
+  '(a.id IS NULL OR a.revoked_at IS NOT NULL) AS revoked, (a.id IS NOT NULL AND a.token_hash IS DISTINCT FROM e.token_hash) AS token_rotated, (e.jkt IS NOT NULL AND k.jkt IS NULL) AS key_removed, a.grants AS grants';
 
 /** A differing row as the holder check selects it (SQLite answers 0/1 for booleans). */
 export interface HolderRow {

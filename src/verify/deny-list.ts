@@ -29,7 +29,9 @@ export interface DenyListOptions {
  * Like the JWKS cache, it keeps the retry delay of {@link createFailureLatch}: after a failed
  * request every check fails at once for 5 s, so a broker that accepts connections and never
  * answers costs one `timeoutMs`, not one per verification. Concurrent checks of one jti share one
- * request. Verdicts are never cached: a revocation counts from the next check.
+ * request. Verdicts are never cached: a revocation counts from the next request to the broker —
+ * a check that joins a request already in flight gets that request's verdict, which may predate a
+ * revocation made during its round trip (the same window a check that started a moment earlier has).
  */
 export function createDenyList(options: DenyListOptions): (jti: string) => Promise<boolean> {
   const latch = createFailureLatch(options.now);

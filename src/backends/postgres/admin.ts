@@ -12,7 +12,11 @@ export interface AdminPool {
    * statement deadlines below: the connection is then closed, never reused (see `deadlineError`).
    */
   withClient<T>(fn: (client: pg.PoolClient) => Promise<T>, signal?: AbortSignal): Promise<T>;
-  /** Runs `fn` in one transaction (rolled back if it throws; never committed once `signal` aborts). */
+  /**
+   * Runs `fn` in one transaction: rolled back if it throws, and COMMIT not sent once `signal` has
+   * aborted. An abort while COMMIT is in flight closes the connection, but the server may have
+   * committed: a role left so is an orphan the sweep drops (its password never left creddy).
+   */
   transaction<T>(fn: (client: pg.PoolClient) => Promise<T>, signal?: AbortSignal): Promise<T>;
   end(): Promise<void>;
 }
@@ -108,7 +112,8 @@ export function createAdminPool(settings: PostgresSettings, observe?: (status: U
     } catch (err) {
       if (deadline && err === deadline) {
         // Given up with a statement in flight: the connection is closed, so whatever it was doing
-        // ends with it (a transaction left open is rolled back by the server, never committed).
+        // ends with it (a transaction left open is rolled back by the server; only a COMMIT
+        // already sent may still land, leaving a role the sweep drops).
         broken = deadline;
         observe?.('timeout');
         throw err;

@@ -14,9 +14,10 @@ const PURGE_BATCH = 16;
  * One statement, so one round trip per client assertion or DPoP proof (a transaction around a
  * purge and an insert took four: BEGIN, DELETE, INSERT, COMMIT). PostgreSQL runs a data-modifying
  * WITH exactly once whether or not the INSERT reads it; the purge leaves the claimed key alone, so
- * the two never touch one row. Autocommit is durable enough even where the database's
- * `synchronous_commit` is off: an issuance answers only after its audit commit, which is
- * synchronous and flushes the WAL up to it, this row included.
+ * the two never touch one row. It commits with the database's own `synchronous_commit`: where
+ * that is off, a crash may lose the last claims, and an assertion claimed just before it could be
+ * used once more within its lifetime (a minute). An issuance is safe all the same: it answers only
+ * after its audit commit, which is synchronous and flushes the WAL up to it, this row included.
  */
 export function postgresReplay(db: Db): Store['replay'] {
   return {

@@ -6,8 +6,8 @@
  * or a signed checkpoint to store alone.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { AuditCheckpoint, AuditRow } from '../../model/audit.js';
-import type { AuditEntry, AuditSealer } from '../port.js';
+import type { AuditCheckpoint } from '../../model/audit.js';
+import type { AppendedRows, AuditEntry, AuditSealer } from '../port.js';
 import { createAppendTransaction } from './audit-append.js';
 import { batchResult, decodeBatch, type WireSealer } from './audit-batch.js';
 import { createCheckpointInsert } from './audit-checkpoints.js';
@@ -66,7 +66,7 @@ const appendWithCheckpoint = db.transaction(
     entries: readonly AuditEntry[],
     seal: AuditSealer,
     checkpoint: AuditCheckpoint,
-  ): { rows: AuditRow[]; checkpoint: NonNullable<AppendAnswer['checkpoint']> } => {
+  ): { rows: AppendedRows; checkpoint: NonNullable<AppendAnswer['checkpoint']> } => {
     const rows = appendAll(entries, seal);
     try {
       return { rows, checkpoint: { stored: insertCheckpoint(checkpoint) } };
