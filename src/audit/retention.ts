@@ -34,12 +34,15 @@ export interface PruneResult {
 }
 
 /**
- * Why a prune deleted nothing: the log is empty; no row is older than the retention; or some
+ * Why a prune deleted nothing: the log is empty (`emptied` when the store holds signing keys,
+ * whose key.created rows the log must hold: its rows were removed behind creddy's back); no row
+ * is older than the retention; or some
  * are (`older` of them), but no signed checkpoint lies between them and the first younger row,
  * and the log is only ever cut at one (it must start at a signed anchor).
  */
 export type PruneIdle =
   | { readonly reason: 'empty' }
+  | { readonly reason: 'emptied'; readonly signingKeys: number }
   | { readonly reason: 'within-retention' }
   | { readonly reason: 'no-anchor'; readonly older: number };
 
@@ -83,7 +86,13 @@ export async function pruneAudit(deps: PruneDeps, retentionSeconds: number): Pro
   const { store } = deps;
   const first = (await store.audit.query({ order: 'asc', limit: 1 }))[0];
   const head = await store.audit.head();
-  if (!first || !head) return { deleted: 0, anchorSeq: undefined, steps: 0, idle: { reason: 'empty' } };
+  if (!first || !head) {
+    // Every command that opens a store records its signing keys (key.created) first, and a prune
+    // always leaves an anchor: an empty log beside key rows was emptied by someone else.
+    const signingKeys = (await store.keys.list()).length;
+    const idle: PruneIdle = signingKeys > 0 ? { reason: 'emptied', signingKeys } : { reason: 'empty' };
+    return { deleted: 0, anchorSeq: undefined, steps: 0, idle };
+  }
   const cutoff = deps.now() - retentionSeconds * 1000;
   const firstKept = (await store.audit.firstSeqFrom(cutoff)) ?? head.seq + 1;
   // Only checkpoints the audit signing key really signed: a runtime role may INSERT checkpoint

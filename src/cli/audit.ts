@@ -168,6 +168,7 @@ const prune = defineCommand({
           },
           retention,
         ).finally(progress.done);
+        if (result.idle?.reason === 'emptied') throw emptiedLog(result.idle.signingKeys);
         if (result.unrecordedStart !== undefined) {
           ctx.stderr.write(`warning: the audit log started at seq ${result.unrecordedStart}: ${unrecordedFacts(result).hint}\n`);
         }
@@ -202,12 +203,29 @@ const prune = defineCommand({
   },
 });
 
+/**
+ * An existing store whose audit log is empty: its rows were deleted behind creddy's back, since
+ * every command that opens a store records its signing keys first and a prune always leaves an
+ * anchor. Exit 1, as `audit verify` does: a scheduled prune is often the only job that reads the
+ * log, and a calm "empty" there would hide the deletion for as long as nobody runs verify.
+ */
+function emptiedLog(signingKeys: number): CreddyError {
+  return new CreddyError(
+    'ERR_AUDIT_INVALID',
+    `the audit log is empty, but this store holds ${signingKeys} signing key(s) whose key.created rows it must hold: the log of an existing store is never empty, so its rows were deleted behind creddy's back (tampering); nothing was pruned. ` +
+      'Run `creddy audit verify`, and compare with the witness (audit.witness; docs/audit.md "Witnesses: checkpoints outside the database")',
+    { details: { reason: 'emptied', signing_keys: signingKeys } },
+  );
+}
+
 /** Why `audit prune` deleted nothing, in words (with `retention` in seconds). */
 function idleReason(idle: PruneIdle, retention: number): string {
   const limit = `audit.retention (${formatDuration(retention)})`;
   switch (idle.reason) {
     case 'empty':
       return 'the audit log is empty';
+    case 'emptied':
+      return emptiedLog(idle.signingKeys).message; // unreachable: the command fails first
     case 'within-retention':
       return `no event is older than ${limit}`;
     case 'no-anchor':

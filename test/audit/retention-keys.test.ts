@@ -212,7 +212,7 @@ describe('a prune that deletes nothing says why', () => {
     }
   });
 
-  it('a log with no rows at all: the reason is empty', async () => {
+  it('an existing store whose log was emptied: prune fails loudly, names the tampering and points at verify and the witness', async () => {
     // Every command that opens a store writes the signing keys' key.created rows, so an empty log
     // under an existing store is one whose rows were removed behind creddy's back (triggers dropped).
     const { dir, configPath, cleanup } = setup('audit:\n  retention: 365d');
@@ -221,11 +221,23 @@ describe('a prune that deletes nothing says why', () => {
       await writeEvents(dir, env, Date.now() - 400 * DAY, 3, 1);
       attack(join(dir, 'data', 'creddy.db'), (db) => db.exec('DELETE FROM audit_checkpoints; DELETE FROM audit_events'));
       const text = await runCli(['audit', 'prune', '--config', configPath], env);
-      expect(text.code, text.stderr).toBe(0);
-      expect(text.stdout).toBe('pruned 0 events: the audit log is empty\n');
+      expect(text.code).toBe(1);
+      expect(text.stdout).toBe('');
+      expect(text.stderr).toContain('creddy: ERR_AUDIT_INVALID: the audit log is empty, but this store holds 2 signing key(s)');
+      expect(text.stderr).toContain('the log of an existing store is never empty, so its rows were deleted');
+      expect(text.stderr).toContain('nothing was pruned');
+      expect(text.stderr).toContain('creddy audit verify');
+      expect(text.stderr).toContain('docs/audit.md "Witnesses: checkpoints outside the database"');
+      expect(text.stderr).not.toContain('the audit log is empty\n');
       const json = await runCli(['audit', 'prune', '--json', '--config', configPath], env);
-      expect(json.code, json.stderr).toBe(0);
-      expect(JSON.parse(json.stdout)).toEqual({ deleted: 0, anchor_seq: null, steps: 0, idle: { reason: 'empty' } });
+      expect(json.code).toBe(1);
+      expect(json.stdout + json.stderr).toContain('"code":"ERR_AUDIT_INVALID"');
+      expect(json.stdout + json.stderr).toContain('"reason":"emptied"');
+      expect(json.stdout + json.stderr).not.toContain('"idle"');
+      // audit verify agrees: the same store fails verification.
+      const verify = await runCli(['audit', 'verify', '--config', configPath], env);
+      expect(verify.code).toBe(1);
+      expect(verify.stderr).toContain('the log is empty but the database holds 2 signing key(s)');
     } finally {
       cleanup();
     }
