@@ -3,19 +3,20 @@ import { rewrapAuditSigningKeys, type SkippedAuditKey } from '../audit/signing-k
 import { CreddyError, isCreddyError } from '../errors.js';
 import { revokeKey } from '../keys/revoke-key.js';
 import { rewrapKeys, type SkippedKey } from '../keys/rewrap.js';
-import { rewrapRevocationHandles } from '../keys/rewrap-handles.js';
+import { rewrapRevocationHandles, type SkippedHandle } from '../keys/rewrap-handles.js';
 import { type RotateResult, rotateKeys } from '../keys/rotate.js';
 import { planFor } from '../keys/timing.js';
 import { activeKeys } from '../keys/transition.js';
-import { rewrapSecrets } from '../secrets/rewrap.js';
+import { rewrapSecrets, type SkippedSecretValue } from '../secrets/rewrap.js';
 import { jsonArg, operatorArgs, withServices } from './context.js';
 import { countdown } from './countdown.js';
 import { defineCommand } from './define-command.js';
 import { type CliContext, type CliOutput, contextOf } from './io.js';
-import { printJson, printTable } from './output.js';
+import { printable, printJson, printTable } from './output.js';
 
 const iso = (seconds: number | null): string | null => (seconds === null ? null : isoSeconds(seconds));
-const say = (stderr: CliOutput, line: string): void => void stderr.write(`creddy: ${line}\n`);
+// printable: a skipped row's jti, agent, backend or path is whatever its writer put there.
+const say = (stderr: CliOutput, line: string): void => void stderr.write(`creddy: ${printable(line)}\n`);
 
 const list = defineCommand({
   meta: { name: 'list', description: 'List signing keys: kid, state, lifecycle times, planned transitions, tokens signed' },
@@ -164,8 +165,14 @@ const rewrap = defineCommand({
       for (const skip of auditKeys.skipped) say(ctx.stderr, `skipped audit signing key ${skip.kid}: ${skip.problem}`);
       // …and so are the downstream revocation handles (GitHub tokens, PostgreSQL roles).
       const handles = await rewrapRevocationHandles(services);
+      for (const skip of handles.skipped)
+        say(
+          ctx.stderr,
+          `skipped revocation handle of credential ${skip.jti} (agent ${skip.agent}, backend ${skip.backend}): ${skip.problem}`,
+        );
       // …and so are stored secret values.
       const secrets = await rewrapSecrets(services, 'cli');
+      for (const skip of secrets.skipped) say(ctx.stderr, `skipped secret value ${skip.path} version ${skip.version}: ${skip.problem}`);
       if (args.json)
         printJson(ctx.stdout, {
           rewrapped: result.rewrapped,
@@ -175,28 +182,54 @@ const rewrap = defineCommand({
           kek_id: result.kekId,
           audit_signing_keys_rewrapped: auditKeys.rewrapped,
           audit_signing_keys_skipped: auditKeys.skipped.map((k) => ({ kid: k.kid, kek_id: k.kekId, problem: k.problem })),
-          revocation_handles_rewrapped: handles,
-          secret_values_rewrapped: secrets,
+          revocation_handles_rewrapped: handles.rewrapped,
+          revocation_handles_skipped: handles.skipped.map((h) => ({
+            jti: h.jti,
+            agent: h.agent,
+            backend: h.backend,
+            downstream_expires_at: h.downstreamExpiresAt,
+            problem: h.problem,
+          })),
+          secret_values_rewrapped: secrets.rewrapped,
+          secret_values_already_current: secrets.alreadyCurrent,
+          secret_values_skipped: secrets.skipped.map((v) => ({
+            path: v.path,
+            version: v.version,
+            current: v.current,
+            kek_id: v.kekId,
+            problem: v.problem,
+          })),
         });
       else {
-        const skippedNote = result.skipped.length > 0 ? ` (${result.skipped.length} skipped: no configured KEK opens them)` : '';
-        const auditNote = auditKeys.skipped.length > 0 ? ` (${auditKeys.skipped.length} skipped: no configured KEK opens them)` : '';
+        const note = (n: number): string => (n > 0 ? ` (${n} skipped: no configured KEK opens them)` : '');
+        const skippedNote = note(result.skipped.length);
+        const auditNote = note(auditKeys.skipped.length);
+        const handlesNote = note(handles.skipped.length);
+        const secretsNote = note(secrets.skipped.length);
+        const anySkipped = skippedNote || auditNote || handlesNote || secretsNote;
         ctx.stdout.write(
-          `rewrapped ${result.rewrapped} of ${result.total} signing keys${skippedNote}, ${auditKeys.rewrapped} audit signing key(s)${auditNote}, ${handles} revocation handle(s) and ${secrets} secret value(s); all ${skippedNote || auditNote ? 'others ' : ''}are now sealed by KEK ${result.kekId}\n` +
+          `rewrapped ${result.rewrapped} of ${result.total} signing keys${skippedNote}, ${auditKeys.rewrapped} audit signing key(s)${auditNote}, ${handles.rewrapped} revocation handle(s)${handlesNote} and ${secrets.rewrapped} secret value(s)${secretsNote}; all ${anySkipped ? 'others ' : ''}are now sealed by KEK ${result.kekId}\n` +
             // Rows sealed by the new KEK only: a broker still configured with the old one alone
             // runs until its next start, which then fails (docs/keys.md "KEK rotation").
             `next: every running broker must have this KEK (CREDDY_KEK) before it next starts — one started with the old KEK alone fails with ERR_KEK_INVALID; restart any that lack it, then drop CREDDY_KEK_PREVIOUS everywhere and restart them\n`,
         );
       }
-      failOnSkipped(ctx, result.skipped, auditKeys.skipped);
+      failOnSkipped(ctx, { keys: result.skipped, auditKeys: auditKeys.skipped, handles: handles.skipped, secrets: secrets.skipped });
     });
   },
 });
 
 /**
- * Exits non-zero (after the report) when rewrap left a signing-key row that is not revoked:
- * scripts must notice a row no configured KEK opens. Revoking it is how such a row stops counting
- * (a revoked row is never published nor signs), so a revoked one is only named.
+ * Exits non-zero (after the report) when rewrap left a row that can still be fixed or removed:
+ * scripts must notice a row no configured KEK opens before CREDDY_KEK_PREVIOUS is dropped. If the
+ * rows are the operator's own, the previous KEK is not the one that sealed them (the fix: set it,
+ * re-run). If not, each kind has its way out, named in the error:
+ * - a signing key that is not revoked: `keys revoke` (a revoked row is never published nor signs,
+ *   so a revoked one is only named);
+ * - a revocation handle: creddy cannot revoke that downstream credential early; the handle is
+ *   dropped once its credential's downstream part expires (the reaper), so the status clears;
+ * - a secret value: `secret delete` erases the path's values at once (a previous version is
+ *   erased when its grace ends anyway); agents served that path are refused until then.
  *
  * An audit signing-key row that does not open is named too, but on its own is a warning, exit 0:
  * such rows cannot be revoked nor deleted (old checkpoints name them), so an exit 1 would stay
@@ -204,25 +237,44 @@ const rewrap = defineCommand({
  * opens never signs and anchors nothing (`audit verify` lists it as NOT trusted), and no
  * configured KEK opens it, so dropping CREDDY_KEK_PREVIOUS changes nothing for it.
  */
-function failOnSkipped(ctx: CliContext, skipped: readonly SkippedKey[], auditSkipped: readonly SkippedAuditKey[]): void {
-  const live = skipped.filter((k) => k.state !== 'revoked');
+function failOnSkipped(
+  ctx: CliContext,
+  skipped: {
+    keys: readonly SkippedKey[];
+    auditKeys: readonly SkippedAuditKey[];
+    handles: readonly SkippedHandle[];
+    secrets: readonly SkippedSecretValue[];
+  },
+): void {
+  const live = skipped.keys.filter((k) => k.state !== 'revoked');
+  const { auditKeys, handles, secrets } = skipped;
   const audit =
-    auditSkipped.length === 0
+    auditKeys.length === 0
       ? ''
-      : `${auditSkipped.length} audit signing key row(s) not rewrapped, opened by neither CREDDY_KEK nor CREDDY_KEK_PREVIOUS: ${auditSkipped.map((k) => k.kid).join(', ')}. ` +
+      : `${auditKeys.length} audit signing key row(s) not rewrapped, opened by neither CREDDY_KEK nor CREDDY_KEK_PREVIOUS: ${auditKeys.map((k) => k.kid).join(', ')}. ` +
         'A row written without the KEK never signs and anchors nothing (`audit verify` lists it as NOT trusted); audit signing keys are never deleted (old checkpoints name them), so rewrap names such a row each time; no KEK opens it, so dropping CREDDY_KEK_PREVIOUS loses nothing. ';
   const yours = 'If the rows are yours, set CREDDY_KEK_PREVIOUS to the KEK that sealed them and re-run rewrap';
-  if (live.length === 0) {
+  const failures: string[] = [];
+  if (live.length > 0)
+    failures.push(
+      `${live.length} signing key row(s) not rewrapped, opened by neither CREDDY_KEK nor CREDDY_KEK_PREVIOUS: ${live.map((k) => `${k.kid} (${k.state})`).join(', ')}; every other row was rewrapped. ` +
+        'A row written without the KEK (docs/keys.md "Rows the KEK does not open") is never published nor used to sign: revoke it with `creddy keys revoke KID` (`--force` for the current key), then re-run rewrap. ',
+    );
+  if (handles.length > 0)
+    failures.push(
+      `${handles.length} revocation handle(s) not rewrapped, opened by neither CREDDY_KEK nor CREDDY_KEK_PREVIOUS: credential(s) ${handles.map((h) => printable(`${h.jti} (backend ${h.backend})`)).join(', ')}; every other handle was rewrapped. ` +
+        "creddy cannot revoke these credentials' downstream part early (revoke it at its source if it must end now); each handle is dropped once that part expires, and rewrap then succeeds. ",
+    );
+  if (secrets.length > 0)
+    failures.push(
+      `${secrets.length} secret value(s) not rewrapped, opened by neither CREDDY_KEK nor CREDDY_KEK_PREVIOUS: ${secrets.map((v) => printable(`${v.path} version ${v.version}`)).join(', ')}; every other value was rewrapped. ` +
+        'No agent can be served such a value; a value written without the KEK is removed with `creddy secret delete PATH` (all its versions are erased; `secret put` stores it anew), then re-run rewrap. ',
+    );
+  if (failures.length === 0) {
     if (audit) ctx.stderr.write(`creddy: warning: ${audit}${yours}\n`);
     return;
   }
-  const kids = live.map((k) => `${k.kid} (${k.state})`).join(', ');
-  throw new CreddyError(
-    'ERR_KEK_INVALID',
-    `${live.length} signing key row(s) not rewrapped, opened by neither CREDDY_KEK nor CREDDY_KEK_PREVIOUS: ${kids}; every other row was rewrapped. ` +
-      'A row written without the KEK (docs/keys.md "Rows the KEK does not open") is never published nor used to sign: revoke it with `creddy keys revoke KID` (`--force` for the current key), then re-run rewrap. ' +
-      `${audit}${yours}`,
-  );
+  throw new CreddyError('ERR_KEK_INVALID', `${failures.join('')}${audit}${yours}`);
 }
 
 /** The crash hook a test passed in, spread in only when set (exactOptionalPropertyTypes). */

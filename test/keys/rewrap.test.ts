@@ -98,7 +98,10 @@ describe('keys rewrap and wrong KEKs', () => {
       audit_signing_keys_rewrapped: summary.audit_signing_keys_rewrapped,
       audit_signing_keys_skipped: [],
       revocation_handles_rewrapped: 1,
+      revocation_handles_skipped: [],
       secret_values_rewrapped: 0,
+      secret_values_already_current: 0,
+      secret_values_skipped: [],
     });
     // The live token's revocation handle now opens with the new KEK alone.
     const handle = (await store.credentials.get(HANDLE_JTI))!.revocationHandle!;
