@@ -84,7 +84,8 @@ const brokerExcept =
     );
   };
 
-describe('a broker that does not answer', () => {
+// Concurrent: their tests wait out 1 s timeouts, not the CPU.
+describe.concurrent('a broker that does not answer', () => {
   it('--timeout bounds the wait; the error names the request, the wait and how to change it', async () => {
     const started = Date.now();
     const [flag, env] = await Promise.all([
@@ -136,7 +137,7 @@ describe('a broker that does not answer', () => {
   });
 });
 
-describe('creddy verify honours --timeout and CREDDY_TIMEOUT', () => {
+describe.concurrent('creddy verify honours --timeout and CREDDY_TIMEOUT', () => {
   let token: string;
   beforeAll(async () => {
     token = (await issue(broker.url, await broker.agent('verified', 'demo:read'), { backend: 'demo' })).body.token as string;
