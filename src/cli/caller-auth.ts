@@ -2,6 +2,7 @@ import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs
 import { resolve } from 'node:path';
 import type { CreddyAuth } from '../client/auth.js';
 import { CreddyError } from '../errors.js';
+import type { CallerTimeout } from './caller-timeout.js';
 import type { CliIo } from './io.js';
 
 /**
@@ -28,14 +29,19 @@ const MAX_KEY_FILE = 16 * 1024;
  * 2. `CREDDY_AGENT_KEY_FILE` with `CREDDY_AGENT`: a key-pair agent — the file holds its Ed25519
  *    private key (PKCS#8 PEM or private JWK, as `creddy agent create --generate-key` writes it),
  *    read once per command; each request carries a fresh 60-second client assertion;
- * 3. an OIDC ID token: `CREDDY_OIDC_TOKEN`, `CREDDY_OIDC_TOKEN_FILE`, GitHub Actions (oidc-token.ts).
+ * 3. an OIDC ID token: `CREDDY_OIDC_TOKEN`, `CREDDY_OIDC_TOKEN_FILE`, GitHub Actions (oidc-token.ts),
+ *    whose ID token request waits `timeout`, as the command's requests to the broker do.
  * Throws ERR_USAGE naming the variables when none is there, when only one half of the key pair
  * is set (either half says a key pair was meant: falling through to the OIDC sources would end in
  * "CREDDY_TOKEN is not set"), or when the key file is unusable. A key file that others may read
  * is used, with a warning on stderr (readPrivateKey).
  * The OIDC sources load only when no agent credential is set (most calls carry CREDDY_TOKEN).
  */
-export async function callerAuth(io: Pick<CliIo, 'env' | 'cwd' | 'stderr'>, discoverIssuer: () => Promise<string>): Promise<CreddyAuth> {
+export async function callerAuth(
+  io: Pick<CliIo, 'env' | 'cwd' | 'stderr'>,
+  discoverIssuer: () => Promise<string>,
+  timeout: CallerTimeout,
+): Promise<CreddyAuth> {
   const { env } = io;
   // Env files and Kubernetes secrets often end the value with a newline (or CR LF): not part of
   // the token, and a header cannot carry it.
@@ -55,7 +61,7 @@ export async function callerAuth(io: Pick<CliIo, 'env' | 'cwd' | 'stderr'>, disc
     );
   if (keyFile && agent) return { type: 'key-pair', agent, privateKey: readPrivateKey(resolve(io.cwd, keyFile), io.stderr) };
   const { callerToken } = await import('./oidc-token.js');
-  return callerToken(env, discoverIssuer);
+  return callerToken(env, discoverIssuer, timeout);
 }
 
 /**

@@ -10,11 +10,14 @@ export const DEFAULT_CALLER_TIMEOUT_S = 30;
  */
 const MAX_CALLER_TIMEOUT_S = 3600;
 
-/** `--timeout` for caller commands (`get`, `exec`, `list`, `revoke`, `git-credential`). */
+/**
+ * `--timeout` for caller commands (`get`, `exec`, `list`, `revoke`, `git-credential`) and `verify`:
+ * each request to the broker, and a caller's request for a GitHub Actions ID token (oidc-token.ts).
+ */
 export const timeoutArg = {
   timeout: {
     type: 'string',
-    description: `How long to wait for each answer of the broker, e.g. 5s or 2m (default: $CREDDY_TIMEOUT, else ${DEFAULT_CALLER_TIMEOUT_S}s)`,
+    description: `How long to wait for each answer of the broker (and of a CI provider's ID token service), e.g. 5s or 2m (default: $CREDDY_TIMEOUT, else ${DEFAULT_CALLER_TIMEOUT_S}s)`,
     valueHint: 'DURATION',
   },
 } as const;
@@ -42,26 +45,58 @@ export function callerTimeout(flag: string | undefined, env: NodeJS.ProcessEnv):
 }
 
 /**
+ * What a caller command says when its wait ran out: after how long, which setting decided it, and
+ * how to wait longer — "timed out after 30s (the default; wait longer with --timeout DURATION or
+ * CREDDY_TIMEOUT=DURATION)".
+ */
+export function timedOutAfter(timeout: CallerTimeout): string {
+  const change =
+    timeout.source === '--timeout' ? 'a longer --timeout waits longer' : 'wait longer with --timeout DURATION or CREDDY_TIMEOUT=DURATION';
+  return `timed out after ${formatDuration(timeout.seconds)} (${timeout.source === 'the default' ? 'the default' : `set by ${timeout.source}`}; ${change})`;
+}
+
+/** True when `signal` ended the request because its time ran out (`AbortSignal.timeout`), not for another reason. */
+export function ranOut(signal: AbortSignal | null | undefined): boolean {
+  return signal?.aborted === true && (signal.reason as Error | undefined)?.name === 'TimeoutError';
+}
+
+/**
  * `doFetch`, with a request the client gave up on at its timeout said as what it is: which
  * request, after how long, and how to wait longer. (The transport would say only "The operation
- * was aborted".) The client puts it after "cannot reach creddy at URL: no answer:".
+ * was aborted".) Both halves of the wait are covered: the answer's headers (the client then says
+ * "no answer:" before it) and its body, read with `text()`, `json()` or `arrayBuffer()` as
+ * nodeFetch's answers are (the client then says the answer's status and that its body stopped
+ * coming).
  */
 export function sayingTimeouts(doFetch: typeof fetch, timeout: CallerTimeout): typeof fetch {
   return async (input, init) => {
+    const url = new URL(typeof input === 'string' || input instanceof URL ? input : input.url);
+    // The cause is the signal's TimeoutError, not what the transport made of the abort (a body
+    // cut short is "aborted", ECONNRESET, which the client would quote as if the broker reset it).
+    const said = (err: unknown): unknown =>
+      ranOut(init?.signal)
+        ? new Error(`${init?.method ?? 'GET'} ${url.pathname} ${timedOutAfter(timeout)}`, { cause: init?.signal?.reason })
+        : err;
+    let response: Response;
     try {
-      return await doFetch(input, init);
+      response = await doFetch(input, init);
     } catch (err) {
-      const signal = init?.signal;
-      if (!signal?.aborted || (signal.reason as Error | undefined)?.name !== 'TimeoutError') throw err;
-      const url = new URL(typeof input === 'string' || input instanceof URL ? input : input.url);
-      const change =
-        timeout.source === '--timeout'
-          ? 'a longer --timeout waits longer'
-          : 'wait longer with --timeout DURATION or CREDDY_TIMEOUT=DURATION';
-      throw new Error(
-        `${init?.method ?? 'GET'} ${url.pathname} timed out after ${formatDuration(timeout.seconds)} (${timeout.source === 'the default' ? 'the default' : `set by ${timeout.source}`}; ${change})`,
-        { cause: err },
-      );
+      throw said(err);
     }
+    const read =
+      <T>(body: () => Promise<T>) =>
+      async (): Promise<T> => {
+        try {
+          return await body();
+        } catch (err) {
+          throw said(err);
+        }
+      };
+    const { text, json, arrayBuffer } = response;
+    return Object.assign(response, {
+      text: read(text.bind(response)),
+      json: read(json.bind(response)),
+      arrayBuffer: read(arrayBuffer.bind(response)),
+    });
   };
 }

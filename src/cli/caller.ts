@@ -37,7 +37,7 @@ export const callerClient = async (io: Pick<CliIo, 'env' | 'cwd' | 'stderr'>, ti
   brokerBaseUrl(url, 'CREDDY_URL');
   const transport = { fetch: sayingTimeouts(nodeFetch, timeout), timeoutMs: timeout.seconds * 1000 };
   const anonymous = createCreddyClient({ url, ...issuer, ...transport });
-  return createCreddyClient({ url, ...issuer, auth: await callerAuth(io, anonymous.issuer), dpop: false, ...transport });
+  return createCreddyClient({ url, ...issuer, auth: await callerAuth(io, anonymous.issuer, timeout), dpop: false, ...transport });
 };
 
 /**

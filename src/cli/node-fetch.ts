@@ -10,9 +10,12 @@ import type { IncomingMessage, RequestOptions } from 'node:http';
  * one or two requests and exits, so it never earns that back.
  *
  * The answer is a minimal Response: `ok`, `status`, `statusText`, `url`, `headers.get()`,
- * `text()`, `json()`, `arrayBuffer()`. Redirects are not followed (the broker never redirects;
- * `fetch` would have turned a redirected POST into a GET anyway); the 3xx comes back as it is,
- * and the client reports it as an error. No proxy: neither does Node 20's `fetch`.
+ * `text()`, `json()`, `arrayBuffer()`. It comes with the headers, as fetch's does; the body is
+ * read in the background (whole, not streamed: the broker's answers are small), and the body
+ * methods wait for it and reject when it stops coming or breaks off. Redirects are not followed
+ * (the broker never redirects; `fetch` would have turned a redirected POST into a GET anyway);
+ * the 3xx comes back as it is, and the client reports it as an error. No proxy: neither does
+ * Node 20's `fetch`.
  */
 export async function nodeFetch(input: string | URL | Request, init: RequestInit = {}): Promise<Response> {
   const url = new URL(typeof input === 'string' || input instanceof URL ? input : input.url);
@@ -24,20 +27,28 @@ export async function nodeFetch(input: string | URL | Request, init: RequestInit
   if (body !== undefined) headers['content-length'] = String(body.byteLength);
   const options: RequestOptions = { method: init.method ?? 'GET', headers, ...(init.signal ? { signal: init.signal } : {}) };
 
-  const answer = await new Promise<{ res: IncomingMessage; bytes: Buffer }>((resolve, reject) => {
-    const req = request(url, options, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ res, bytes: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
+  // Resolved at the answer's headers, as fetch is: a body that then stops coming (or breaks off)
+  // fails the read of it, so the client can tell "no answer" from "an answer cut short".
+  const res = await new Promise<IncomingMessage>((resolve, reject) => {
+    const req = request(url, options, resolve);
     req.on('error', reject);
     req.end(body);
   });
+  const bytes = new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (chunk: Buffer) => chunks.push(chunk));
+    res.on('end', () => resolve(Buffer.concat(chunks)));
+    // The signal's abort (a timeout) and a dropped connection both end the body with an error.
+    res.on('error', reject);
+    res.on('close', () => {
+      if (!res.complete) reject(new Error('terminated'));
+    });
+  });
+  // A body nobody reads (an error status the client discards) must not become an unhandled rejection.
+  bytes.catch(() => {});
 
-  const { res, bytes } = answer;
   const status = res.statusCode ?? 0;
-  const text = async (): Promise<string> => bytes.toString('utf8');
+  const text = async (): Promise<string> => (await bytes).toString('utf8');
   const response = {
     ok: status >= 200 && status < 300,
     status,
@@ -52,7 +63,7 @@ export async function nodeFetch(input: string | URL | Request, init: RequestInit
     },
     text,
     json: async (): Promise<unknown> => JSON.parse(await text()),
-    arrayBuffer: async (): Promise<ArrayBuffer> => new Uint8Array(bytes).buffer,
+    arrayBuffer: async (): Promise<ArrayBuffer> => new Uint8Array(await bytes).buffer,
   };
   return response as unknown as Response;
 }

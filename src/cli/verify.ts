@@ -4,9 +4,11 @@ import { type CreddyClient, createCreddyClient } from '../client/client.js';
 import { CreddyError, isCreddyError } from '../errors.js';
 import { decodeJsonSegment } from '../verify/base64url.js';
 import { createVerifier } from '../verify/verifier.js';
+import { callerTimeout, sayingTimeouts, timeoutArg } from './caller-timeout.js';
 import { defineCommand } from './define-command.js';
 import { jsonArg, requireEnv } from './flags.js';
 import { contextOf, readStdin } from './io.js';
+import { nodeFetch } from './node-fetch.js';
 import { printJson } from './output.js';
 
 export const verifyCommand = defineCommand({
@@ -15,14 +17,20 @@ export const verifyCommand = defineCommand({
     token: { type: 'positional', description: 'The JWT (or - to read stdin)', required: true },
     audience: { type: 'string', description: 'Require this aud', valueHint: 'AUD' },
     backend: { type: 'string', description: 'Require this backend claim (the backend the token was issued for)', valueHint: 'NAME' },
+    ...timeoutArg,
     ...jsonArg,
   },
   async run({ args, data }) {
     const ctx = contextOf(data);
     const url = requireEnv(ctx, 'CREDDY_URL');
     if (args.backend === '') throw new CreddyError('ERR_USAGE', '--backend needs a backend name');
+    const timeout = callerTimeout(args.timeout, ctx.env);
     const token = args.token === '-' ? (await readStdin(ctx)).trim() : args.token;
-    const client = createCreddyClient({ url: brokerBaseUrl(url, 'CREDDY_URL') });
+    // Every request to the broker (discovery, JWKS, revocation status) waits as a caller command's
+    // does, and says so when it runs out (caller-timeout.ts), over the caller commands' transport.
+    const ms = timeout.seconds * 1000;
+    const doFetch = sayingTimeouts(nodeFetch, timeout);
+    const client = createCreddyClient({ url: brokerBaseUrl(url, 'CREDDY_URL'), fetch: doFetch, timeoutMs: ms });
     // The issuer comes from the server's discovery document, so `iss` is checked against what
     // the server says it is, not against the URL the operator happened to type.
     const discovery = await client.discovery();
@@ -40,6 +48,10 @@ export const verifyCommand = defineCommand({
     const verifier = createVerifier({
       issuer: discovery.issuer,
       url: client.url,
+      // The verifier's own timeoutMs stops at 60 s (a service's bound) and --timeout goes to 1 h:
+      // its requests wait on the caller's timeout instead of the signal it gives them.
+      fetch: (input, init) => doFetch(input, { ...init, signal: AbortSignal.timeout(ms) }),
+      timeoutMs: Math.min(ms, 60_000),
       // Without --audience any audience passes, as it always has: the operator inspects a token, no service admits it.
       audience: args.audience ?? unverifiedAudience(token),
       // The backend claim is what a service should pin (docs/backends.md): checked only when asked, as --audience is.

@@ -97,13 +97,14 @@ export function createBrokerCall(base: string, doFetch: typeof fetch, timeoutMs:
     }
     let response: Response | undefined;
     let text: string | null;
+    const signal = AbortSignal.timeout(timeoutMs);
     try {
       response = await doFetch(url, {
         method,
         headers,
         ...(body === undefined ? {} : { body }),
         redirect: 'manual',
-        signal: AbortSignal.timeout(timeoutMs),
+        signal,
       });
       if (isRedirect(response)) {
         discardBody(response);
@@ -115,11 +116,12 @@ export function createBrokerCall(base: string, doFetch: typeof fetch, timeoutMs:
       text = await readCapped(response, maxBytes);
     } catch (err) {
       if (err instanceof CreddyError) throw err;
-      const what = response ? `the answer (${response.status}) broke off` : 'no answer';
-      throw new CreddyError('ERR_NOT_READY', `cannot reach creddy at ${base}: ${what}: ${failureOf(err)}`, {
-        cause: err,
-        expose: true,
-      });
+      // Which half of the answer never came: all of it, or the body after the headers (a broker
+      // or proxy that stalls mid-answer) — and whether the wait ran out or the connection broke.
+      const what = !response
+        ? `cannot reach creddy at ${base}: no answer`
+        : `creddy at ${base} answered ${response.status}, then its body ${timedOut(signal) ? 'stopped coming' : 'broke off'}`;
+      throw new CreddyError('ERR_NOT_READY', `${what}: ${failureOf(err)}`, { cause: err, expose: true });
     }
     if (text === null) {
       discardBody(response);
@@ -157,6 +159,11 @@ export function createBrokerCall(base: string, doFetch: typeof fetch, timeoutMs:
     }
     throw errorOf(parsed, response, base);
   };
+}
+
+/** True when the request's own timeout ended it (`AbortSignal.timeout`), not a dropped connection. */
+function timedOut(signal: AbortSignal): boolean {
+  return signal.aborted && (signal.reason as Error | undefined)?.name === 'TimeoutError';
 }
 
 function errorOf(parsed: unknown, response: Response, base: string): CreddyError {

@@ -1,16 +1,17 @@
 /**
  * What the caller commands say when something is off on the caller's side: a broker that does not
- * answer (the timeout, `--timeout` and CREDDY_TIMEOUT), an agent or backend that requires DPoP
- * (which the CLI's bearer credentials cannot satisfy), half a key pair in the environment, and a
- * key file that others may read.
+ * answer, or stops in the middle of its answer (the timeout, `--timeout` and CREDDY_TIMEOUT, which
+ * `creddy verify` and the GitHub Actions ID token request honour too), an agent or backend that
+ * requires DPoP (which the CLI's bearer credentials cannot satisfy), half a key pair in the
+ * environment, and a key file that others may read.
  */
 import { chmodSync } from 'node:fs';
-import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
-import { startBroker, type TestBroker } from '../helpers/harness.js';
+import { issue, startBroker, type TestBroker } from '../helpers/harness.js';
 import { DEMO_BACKEND } from '../helpers/setup.js';
 
 let broker: TestBroker;
@@ -46,12 +47,45 @@ beforeAll(async () => {
   hungUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
 });
 afterAll(async () => {
+  await Promise.all(fronts.map((close) => close()));
   for (const socket of sockets) socket.destroy();
   await new Promise((resolve) => hung?.close(resolve));
   await broker?.stop();
 });
 
-describe('a broker that does not answer', () => {
+const fronts: Array<() => Promise<void>> = [];
+/** A loopback HTTP server answering with `handler`, closed (its connections too) after the file. */
+async function front(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
+  const server = createHttpServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  fronts.push(() => {
+    server.closeAllConnections();
+    return new Promise((resolve) => server.close(() => resolve()));
+  });
+  return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+}
+/** Sends an answer's status and headers, and a first piece of its body, then nothing more. */
+const stalls = (status: number) => (_req: IncomingMessage, res: ServerResponse) => {
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': '1000' });
+  res.write('{"value":');
+};
+/** The broker, except that requests whose path starts with `hung` get no answer at all. */
+const brokerExcept =
+  (hung: string) =>
+  (req: IncomingMessage, res: ServerResponse): void => {
+    if (req.url?.startsWith(hung)) return;
+    void fetch(`${broker.url}${req.url}`, { method: req.method ?? 'GET', headers: { accept: req.headers.accept ?? '*/*' } }).then(
+      async (answer) => {
+        const headers = Object.fromEntries(
+          [...answer.headers].filter(([name]) => ['content-type', 'cache-control', 'etag'].includes(name)),
+        );
+        res.writeHead(answer.status, headers).end(Buffer.from(await answer.arrayBuffer()));
+      },
+    );
+  };
+
+// Concurrent: their tests wait out 1 s timeouts, not the CPU.
+describe.concurrent('a broker that does not answer', () => {
   it('--timeout bounds the wait; the error names the request, the wait and how to change it', async () => {
     const started = Date.now();
     const [flag, env] = await Promise.all([
@@ -87,10 +121,111 @@ describe('a broker that does not answer', () => {
     }
   });
 
+  it("a broker that sends its answer's headers and then stalls: the error says it answered, and that its body stopped coming", async () => {
+    const url = await front(stalls(201));
+    const r = await runCli(['get', 'demo', '--timeout', '1s'], { CREDDY_URL: url, CREDDY_TOKEN: 'ckr_x' });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      `creddy: ERR_NOT_READY: creddy at ${url} answered 201, then its body stopped coming: POST /v1/credentials timed out after 1s (set by --timeout; a longer --timeout waits longer)\n`,
+    );
+  });
+
   it('a broker that answers in time is not affected by a short --timeout', async () => {
     const token = await broker.agent('quick', 'demo:read');
     const r = await runCli(['get', 'demo', '--timeout', '5s'], { CREDDY_URL: broker.url, CREDDY_TOKEN: token });
     expect(r.code, r.stderr).toBe(0);
+  });
+});
+
+describe.concurrent('creddy verify honours --timeout and CREDDY_TIMEOUT', () => {
+  let token: string;
+  beforeAll(async () => {
+    token = (await issue(broker.url, await broker.agent('verified', 'demo:read'), { backend: 'demo' })).body.token as string;
+  });
+
+  it('a broker that never answers: the discovery request times out, said as the caller commands say it', async () => {
+    const started = Date.now();
+    const [flag, env] = await Promise.all([
+      runCli(['verify', token, '--timeout', '1s'], { CREDDY_URL: hungUrl }),
+      runCli(['verify', token], { CREDDY_URL: hungUrl, CREDDY_TIMEOUT: '1' }),
+    ]);
+    // Before --timeout, verify waited the client's 30 s here.
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(flag.code).toBe(1);
+    expect(flag.stderr).toBe(
+      `creddy: ERR_NOT_READY: cannot reach creddy at ${hungUrl}: no answer: GET /.well-known/openid-configuration timed out after 1s (set by --timeout; a longer --timeout waits longer)\n`,
+    );
+    expect(env.code).toBe(1);
+    expect(env.stderr).toContain(
+      'GET /.well-known/openid-configuration timed out after 1s (set by CREDDY_TIMEOUT; wait longer with --timeout DURATION or CREDDY_TIMEOUT=DURATION)',
+    );
+  });
+
+  it("the JWKS and the revocation status wait the caller's timeout too (not the verifier's own 10 s)", async () => {
+    const [noKeys, noStatus] = await Promise.all([front(brokerExcept('/.well-known/jwks.json')), front(brokerExcept('/v1/revocations/'))]);
+    const started = Date.now();
+    const [keys, status] = await Promise.all([
+      runCli(['verify', token, '--timeout', '1s'], { CREDDY_URL: noKeys }),
+      runCli(['verify', token, '--timeout', '1s'], { CREDDY_URL: noStatus }),
+    ]);
+    expect(Date.now() - started).toBeLessThan(8_000);
+    expect(keys.code).toBe(1);
+    expect(keys.stderr).toBe(
+      `creddy: ERR_ISSUER_UNAVAILABLE: cannot fetch the JWKS at ${noKeys}/.well-known/jwks.json: GET /.well-known/jwks.json timed out after 1s (set by --timeout; a longer --timeout waits longer)\n`,
+    );
+    expect(status.code).toBe(1);
+    expect(status.stderr).toMatch(
+      /^creddy: ERR_NOT_READY: cannot reach creddy at \S+: no answer: GET \/v1\/revocations\/\S+ timed out after 1s \(set by --timeout; a longer --timeout waits longer\)\n$/,
+    );
+    // Through the same front, a broker that answers verifies as ever.
+    const ok = await runCli(['verify', token, '--timeout', '5s'], { CREDDY_URL: await front(brokerExcept('/nothing')) });
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/^valid token /);
+  });
+
+  it('a --timeout or CREDDY_TIMEOUT that is not 1s to 1h is a usage error', async () => {
+    for (const [args, env, what] of [
+      [['--timeout', '0'], {}, '--timeout "0"'],
+      [[], { CREDDY_TIMEOUT: 'soon' }, 'CREDDY_TIMEOUT "soon"'],
+    ] as const) {
+      const r = await runCli(['verify', token, ...args], { CREDDY_URL: hungUrl, ...env });
+      expect(r.code, what).toBe(2);
+      expect(r.stderr).toContain(`${what} must be a duration from 1s to 1h`);
+    }
+  });
+});
+
+describe("GitHub Actions' ID token service that does not answer", () => {
+  // The request token, and a query the runner's URL might carry: neither is ever printed.
+  const REQUEST_TOKEN = 'gha-request-token-secret';
+  const actions = (url: string) => ({
+    CREDDY_URL: broker.url,
+    CREDDY_ISSUER: broker.services.config.issuer,
+    ACTIONS_ID_TOKEN_REQUEST_URL: `${url}/runner/idtoken?api-version=2.0&sig=query-secret`,
+    ACTIONS_ID_TOKEN_REQUEST_TOKEN: REQUEST_TOKEN,
+  });
+
+  it("waits the caller's timeout, and says it was the CI provider's endpoint, after how long, and whether its body stopped coming", async () => {
+    const stalled = await front(stalls(200));
+    const started = Date.now();
+    const [silent, cut] = await Promise.all([
+      runCli(['get', 'demo', '--timeout', '1s'], actions(hungUrl)),
+      runCli(['get', 'demo'], { ...actions(stalled), CREDDY_TIMEOUT: '1' }),
+    ]);
+    // Before, a fixed 10 s, said as "The operation was aborted".
+    expect(Date.now() - started).toBeLessThan(8_000);
+    expect(silent.code).toBe(1);
+    expect(silent.stderr).toBe(
+      `creddy: ERR_UNAUTHENTICATED: no answer from GitHub Actions' ID token service at ${hungUrl} (ACTIONS_ID_TOKEN_REQUEST_URL: the CI provider's endpoint, not creddy): timed out after 1s (set by --timeout; a longer --timeout waits longer)\n`,
+    );
+    expect(cut.code).toBe(1);
+    expect(cut.stderr).toBe(
+      `creddy: ERR_UNAUTHENTICATED: GitHub Actions' ID token service at ${stalled} (ACTIONS_ID_TOKEN_REQUEST_URL: the CI provider's endpoint, not creddy) answered 200, then its body stopped coming: timed out after 1s (set by CREDDY_TIMEOUT; wait longer with --timeout DURATION or CREDDY_TIMEOUT=DURATION)\n`,
+    );
+    for (const r of [silent, cut]) {
+      for (const secret of [REQUEST_TOKEN, 'query-secret', 'api-version', '/runner/idtoken', 'aborted'])
+        expect(r.stderr).not.toContain(secret);
+    }
   });
 });
 

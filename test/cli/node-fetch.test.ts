@@ -21,6 +21,9 @@ beforeAll(async () => {
       seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
       if (req.url === '/redirect') {
         res.writeHead(302, { location: '/elsewhere' }).end();
+      } else if (req.url === '/stall') {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+        res.write('{"a":');
       } else if (req.url === '/slow') {
         setTimeout(() => res.end('{}'), 5_000).unref();
       } else if (req.url === '/v1/credentials') {
@@ -35,7 +38,13 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+afterAll(
+  () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+);
 
 describe('nodeFetch', () => {
   it('sends method, headers and body; answers with status, headers and the UTF-8 body', async () => {
@@ -72,6 +81,14 @@ describe('nodeFetch', () => {
     await new Promise<void>((resolve) => closed.close(() => resolve()));
     await expect(nodeFetch(`http://127.0.0.1:${port}/`)).rejects.toThrow(/ECONNREFUSED/);
     await expect(nodeFetch('ftp://127.0.0.1/')).rejects.toThrow(/unsupported protocol/);
+  });
+
+  it('answers at the headers, as fetch does: a body that then stalls fails its read, not the request', async () => {
+    const signal = AbortSignal.timeout(200);
+    const res = await nodeFetch(`${base}/stall`, { signal });
+    expect(res.status).toBe(200);
+    await expect(res.text()).rejects.toThrow();
+    expect(signal.aborted).toBe(true);
   });
 
   it('carries the client: broker errors keep their code, an unreachable broker is ERR_NOT_READY', async () => {

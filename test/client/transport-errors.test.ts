@@ -38,22 +38,33 @@ describe('the client when the answer is not creddy', () => {
     return err as { code: string; message: string };
   };
 
-  it('a broker that stalls in the middle of the body: ERR_NOT_READY after the timeout, not a raw TimeoutError', async () => {
+  it('a broker that stalls in the middle of the body: ERR_NOT_READY after the timeout, saying the answer came and its body stopped', async () => {
     handler = (_req, res) => {
       res.writeHead(201, { 'content-type': 'application/json', 'content-length': '1000' });
       res.write('{"id":');
     };
-    const err = await failure(client({ timeoutMs: 1500 }).issue({ backend: 'demo' }));
+    const err = await failure(client({ timeoutMs: 1000 }).issue({ backend: 'demo' }));
     expect(err.code).toBe('ERR_NOT_READY');
-    expect(err.message).toMatch(/broke off/);
+    expect(err.message).toMatch(new RegExp(`^creddy at ${url} answered 201, then its body stopped coming: .*timeout`));
+    expect(err.message).not.toContain('no answer');
   });
 
-  it('a connection dropped in the middle of the body: ERR_NOT_READY, not a raw TypeError', async () => {
+  it('a broker that never answers: ERR_NOT_READY after the timeout, saying no answer came', async () => {
+    handler = () => {};
+    const err = await failure(client({ timeoutMs: 1000 }).issue({ backend: 'demo' }));
+    expect(err.code).toBe('ERR_NOT_READY');
+    expect(err.message).toMatch(new RegExp(`^cannot reach creddy at ${url}: no answer: .*timeout`));
+    expect(err.message).not.toContain('answered');
+  });
+
+  it('a connection dropped in the middle of the body: ERR_NOT_READY, not a raw TypeError, and not said as a timeout', async () => {
     handler = (_req, res) => {
       res.writeHead(201, { 'content-type': 'application/json', 'content-length': '1000' });
       res.write('{"id":', () => res.socket?.destroy());
     };
-    expect((await failure(client().issue({ backend: 'demo' }))).code).toBe('ERR_NOT_READY');
+    const err = await failure(client().issue({ backend: 'demo' }));
+    expect(err.code).toBe('ERR_NOT_READY');
+    expect(err.message).toMatch(new RegExp(`^creddy at ${url} answered 201, then its body broke off: `));
   });
 
   it.each([
