@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { CreddyError } from '../errors.js';
 import { type CallerTimeout, DEFAULT_CALLER_TIMEOUT_S, ranOut, timedOutAfter } from './caller-timeout.js';
+import { nodeFetch } from './node-fetch.js';
 
 /** Longest ID token accepted from a file, the environment or GitHub (the broker's own limit). */
 const MAX_ID_TOKEN_LENGTH = 8192;
@@ -24,7 +25,8 @@ export function callerToken(
   env: NodeJS.ProcessEnv,
   discoverIssuer: () => Promise<string>,
   timeout: CallerTimeout = { seconds: DEFAULT_CALLER_TIMEOUT_S, source: 'the default' },
-  fetchImpl: typeof fetch = fetch,
+  // The CLI's own transport, as for the broker: the global fetch would load undici (node-fetch.ts).
+  fetchImpl: typeof fetch = nodeFetch,
 ): string | (() => Promise<string>) {
   if (env['CREDDY_OIDC_TOKEN']) return checked(env['CREDDY_OIDC_TOKEN'], 'CREDDY_OIDC_TOKEN');
   const file = env['CREDDY_OIDC_TOKEN_FILE'];

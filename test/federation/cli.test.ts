@@ -3,13 +3,14 @@
  * (CREDDY_OIDC_TOKEN[_FILE], GitHub Actions' token service; CREDDY_TOKEN wins), `creddy
  * federation explain` judges a token rule by rule, `creddy audit list --rule/--run-id` finds a run.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAgent } from '../../src/agents/create.js';
 import { type FakeOidcIssuer, startFakeOidcIssuer } from '../fakes/oidc-issuer.js';
-import { runCli } from '../helpers/cli.js';
+import { BIN, runCli, runProcess } from '../helpers/cli.js';
 import { AUDIENCE, baseYaml, type FederationBroker, rulesYaml, startFederationBroker } from './fixture.js';
 
 let gha: FakeOidcIssuer;
@@ -65,6 +66,31 @@ describe('creddy get with an OIDC ID token', () => {
     expect(once.code, once.stderr).toBe(0);
     expect(decodeJwt(once.stdout.trim()).sub).toBe('once:my-org/infra');
     expect(gha.ghaAudiences.at(-1)).toBe('https://once.example');
+  });
+
+  it("the bin's get asks the token service over node:http, never loading undici (the global fetch)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'creddy-gha-'));
+    try {
+      const log = join(dir, 'builtins.log');
+      const atExit = `process.on('exit', () => process.getBuiltinModule('node:fs').writeFileSync(${JSON.stringify(log)}, process.moduleLoadList.join('\\n')));`;
+      const r = await runProcess(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(atExit)}`, BIN, 'get', 'demo'], {
+        PATH: process.env['PATH'],
+        CREDDY_URL: broker.url,
+        CREDDY_ISSUER: AUDIENCE,
+        ACTIONS_ID_TOKEN_REQUEST_URL: gha.ghaRequestUrl,
+        ACTIONS_ID_TOKEN_REQUEST_TOKEN: gha.ghaRequestToken,
+      });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout.trim().split('.')).toHaveLength(3);
+      expect(gha.ghaAudiences.at(-1)).toBe(AUDIENCE);
+      expect(
+        readFileSync(log, 'utf8')
+          .split('\n')
+          .filter((m) => m.includes('undici')),
+      ).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('explains a refused request token without printing it', async () => {
