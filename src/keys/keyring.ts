@@ -229,7 +229,12 @@ export function createKeyring(deps: KeyringDeps): Keyring {
         logger.info('created first signing keys', { current: first.kid, next: successor.kid });
       }
       await refresh();
-      if (!current) throw new CreddyError('ERR_NOT_READY', 'no current signing key after bootstrap');
+      if (!current) {
+        // Another process's current won the insert: one our KEK does not open is said as such.
+        const stored = records.find((k) => k.state === 'current');
+        const failed = stored && unopened.get(stored.kid);
+        throw failed ? failed.error : noCurrentAfterBootstrap(stored);
+      }
       await ensureNext();
     },
     refresh,
@@ -267,4 +272,20 @@ function buildJwks(keys: readonly KeyRecord[]): JwksDocument {
   const body = JSON.stringify({ keys: sorted.map((k) => publicJwk(k.publicX)) });
   const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
   return { body, bytes: new TextEncoder().encode(body), etag, kids: sorted.map((k) => k.kid) };
+}
+
+/**
+ * Why a server has no current key after bootstrapping: its insert lost to a `current` row that is
+ * already there (the unique index), and that row, which the KEK opens, was left out because it
+ * does not match the audit log (the vetting logged why, per key). Rows changed outside creddy, or a log emptied
+ * behind its back, end here: said so, with where to look, rather than as a bare "no key".
+ */
+function noCurrentAfterBootstrap(stored: KeyRecord | undefined): CreddyError {
+  if (!stored) return new CreddyError('ERR_NOT_READY', 'no current signing key after bootstrap');
+  return new CreddyError(
+    'ERR_AUDIT_INVALID',
+    `the stored current signing key ${stored.kid} does not match the audit log (the log line before this says why), so it is not used: ` +
+      'its row was changed outside creddy, or the audit log was emptied. Run `creddy audit verify` (docs/audit.md)',
+    { details: { kid: stored.kid } },
+  );
 }
