@@ -1,4 +1,4 @@
-import { isoSeconds } from '../_utils/clock.js';
+import { isoSeconds, nowSeconds } from '../_utils/clock.js';
 import { rewrapAuditSigningKeys, type SkippedAuditKey } from '../audit/signing-key.js';
 import { CreddyError, isCreddyError } from '../errors.js';
 import { revokeKey } from '../keys/revoke-key.js';
@@ -214,7 +214,12 @@ const rewrap = defineCommand({
             `next: every running broker must have this KEK (CREDDY_KEK) before it next starts — one started with the old KEK alone fails with ERR_KEK_INVALID; restart any that lack it, then drop CREDDY_KEK_PREVIOUS everywhere and restart them\n`,
         );
       }
-      failOnSkipped(ctx, { keys: result.skipped, auditKeys: auditKeys.skipped, handles: handles.skipped, secrets: secrets.skipped });
+      failOnSkipped(ctx, nowSeconds(services.clock), {
+        keys: result.skipped,
+        auditKeys: auditKeys.skipped,
+        handles: handles.skipped,
+        secrets: secrets.skipped,
+      });
     });
   },
 });
@@ -239,6 +244,7 @@ const rewrap = defineCommand({
  */
 function failOnSkipped(
   ctx: CliContext,
+  now: number,
   skipped: {
     keys: readonly SkippedKey[];
     auditKeys: readonly SkippedAuditKey[];
@@ -260,21 +266,30 @@ function failOnSkipped(
       `${live.length} signing key row(s) not rewrapped, opened by neither CREDDY_KEK nor CREDDY_KEK_PREVIOUS: ${live.map((k) => `${k.kid} (${k.state})`).join(', ')}; every other row was rewrapped. ` +
         'A row written without the KEK (docs/keys.md "Rows the KEK does not open") is never published nor used to sign: revoke it with `creddy keys revoke KID` (`--force` for the current key), then re-run rewrap. ',
     );
-  if (handles.length > 0)
+  // A handle whose credential has expired, downstream part included, guards nothing any more; the
+  // reaper may never clear it (it cannot open it either), so it is named but does not fail.
+  const liveHandles = handles.filter((h) => h.spentAt > now);
+  const spent = handles.filter((h) => h.spentAt <= now);
+  const named = (list: readonly SkippedHandle[]) => list.map((h) => printable(`${h.jti} (backend ${h.backend})`)).join(', ');
+  if (liveHandles.length > 0)
     failures.push(
-      `${handles.length} revocation handle(s) not rewrapped, opened by neither CREDDY_KEK nor CREDDY_KEK_PREVIOUS: credential(s) ${handles.map((h) => printable(`${h.jti} (backend ${h.backend})`)).join(', ')}; every other handle was rewrapped. ` +
-        "creddy cannot revoke these credentials' downstream part early (revoke it at its source if it must end now); each handle is dropped once that part expires, and rewrap then succeeds. ",
+      `${liveHandles.length} revocation handle(s) not rewrapped, opened by neither CREDDY_KEK nor CREDDY_KEK_PREVIOUS: credential(s) ${named(liveHandles)}; every other handle was rewrapped. ` +
+        "creddy cannot revoke these credentials' downstream part early (revoke it at its source if it must end now); each stops counting once the credential and its downstream part have expired, and rewrap then succeeds. ",
     );
+  const warnings =
+    spent.length === 0
+      ? ''
+      : `${spent.length} revocation handle(s) of expired credentials not rewrapped, opened by no configured KEK: ${named(spent)}; there is nothing left to revoke, so they do not fail rewrap. `;
   if (secrets.length > 0)
     failures.push(
       `${secrets.length} secret value(s) not rewrapped, opened by neither CREDDY_KEK nor CREDDY_KEK_PREVIOUS: ${secrets.map((v) => printable(`${v.path} version ${v.version}`)).join(', ')}; every other value was rewrapped. ` +
         'No agent can be served such a value; a value written without the KEK is removed with `creddy secret delete PATH` (all its versions are erased; `secret put` stores it anew), then re-run rewrap. ',
     );
   if (failures.length === 0) {
-    if (audit) ctx.stderr.write(`creddy: warning: ${audit}${yours}\n`);
+    if (audit || warnings) ctx.stderr.write(`creddy: warning: ${warnings}${audit}${yours}\n`);
     return;
   }
-  throw new CreddyError('ERR_KEK_INVALID', `${failures.join('')}${audit}${yours}`);
+  throw new CreddyError('ERR_KEK_INVALID', `${failures.join('')}${warnings}${audit}${yours}`);
 }
 
 /** The crash hook a test passed in, spread in only when set (exactOptionalPropertyTypes). */

@@ -17,6 +17,8 @@ export interface SkippedHandle {
   readonly backend: string;
   /** The downstream credential's own expiry (ISO), when the backend gave one. */
   readonly downstreamExpiresAt: string | null;
+  /** When nothing is left to revoke early (epoch s): the later of the token's and the downstream part's expiry. */
+  readonly spentAt: number;
   /** Why it does not open (the jti and KEK ids, never the handle). */
   readonly problem: string;
 }
@@ -70,6 +72,7 @@ function skippedHandle(record: CredentialRecord, keks: KekSet): SkippedHandle {
     agent: record.agent,
     backend: record.backend,
     downstreamExpiresAt: record.downstream?.expiresAt ?? null,
+    spentAt: Math.max(record.expiresAt, Math.ceil(Date.parse(record.downstream?.expiresAt ?? '') / 1000) || 0),
     problem: `revocation handle of credential ${record.jti} does not decrypt under KEK ${tried}: written without the KEK, altered, or sealed by a KEK not configured`,
   };
 }
