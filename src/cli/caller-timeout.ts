@@ -1,4 +1,5 @@
 import { formatDuration, parseDuration } from '../_utils/duration.js';
+import { timedOut } from '../client/http.js';
 import { CreddyError } from '../errors.js';
 
 /** How long a caller command waits for each answer of the broker when nothing says otherwise (the SDK's default). */
@@ -56,9 +57,7 @@ export function timedOutAfter(timeout: CallerTimeout): string {
 }
 
 /** True when `signal` ended the request because its time ran out (`AbortSignal.timeout`), not for another reason. */
-export function ranOut(signal: AbortSignal | null | undefined): boolean {
-  return signal?.aborted === true && (signal.reason as Error | undefined)?.name === 'TimeoutError';
-}
+export const ranOut = timedOut;
 
 /**
  * `doFetch`, with a request the client gave up on at its timeout said as what it is: which

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { systemCodeOf } from '../client/http.js';
 import { CreddyError } from '../errors.js';
 import { type CallerTimeout, DEFAULT_CALLER_TIMEOUT_S, ranOut, timedOutAfter } from './caller-timeout.js';
 import { nodeFetch } from './node-fetch.js';
@@ -123,12 +124,7 @@ async function requestGitHubToken(
  * undici's messages can quote the request's, and its query is the runner's.
  */
 function causeOf(err: unknown): string {
-  let code: string | undefined;
-  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 4 && !code; depth++) {
-    const c = (e as { code?: unknown }).code;
-    if (typeof c === 'string' && /^E[A-Z_]+$/.test(c)) code = c;
-    e = (e as { cause?: unknown }).cause;
-  }
+  const code = systemCodeOf(err);
   const message = String((err as Error | undefined)?.message ?? err).replace(/\b[a-z][a-z0-9+.-]*:\/\/\S+/gi, '(the URL)');
   return code && !message.includes(code) ? `${message} (${code})` : message;
 }

@@ -161,9 +161,13 @@ export function createBrokerCall(base: string, doFetch: typeof fetch, timeoutMs:
   };
 }
 
-/** True when the request's own timeout ended it (`AbortSignal.timeout`), not a dropped connection. */
-function timedOut(signal: AbortSignal): boolean {
-  return signal.aborted && (signal.reason as Error | undefined)?.name === 'TimeoutError';
+/**
+ * True when the request's own timeout ended it (`AbortSignal.timeout`), not a dropped connection
+ * nor another abort. Also the CLI's test of its `--timeout` (cli/caller-timeout.ts).
+ * @internal
+ */
+export function timedOut(signal: AbortSignal | null | undefined): boolean {
+  return signal?.aborted === true && (signal.reason as Error | undefined)?.name === 'TimeoutError';
 }
 
 function errorOf(parsed: unknown, response: Response, base: string): CreddyError {
@@ -248,7 +252,12 @@ export function failureOf(err: unknown): string {
   return code && !message.includes(code) ? `${message} (${code})` : message;
 }
 
-function systemCodeOf(err: unknown): string | undefined {
+/**
+ * The system's code (`ECONNREFUSED`) of a failed request, wherever fetch keeps it in the cause
+ * chain. Also what the CLI's ID-token request quotes (cli/oidc-token.ts).
+ * @internal
+ */
+export function systemCodeOf(err: unknown): string | undefined {
   for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 4; depth++) {
     const { code, errors, cause } = e as { code?: unknown; errors?: unknown; cause?: unknown };
     if (typeof code === 'string' && /^E[A-Z_]+$/.test(code)) return code;

@@ -11,15 +11,16 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
-import { loadKeks, open, revocationHandleAad, seal } from '../../src/keys/kek.js';
+import { open, revocationHandleAad, seal } from '../../src/keys/kek.js';
 import { openSecretValue } from '../../src/secrets/seal.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { Store } from '../../src/store/port.js';
 import { runCli } from '../helpers/cli.js';
-import { demoYaml, silentLogger, tempDir, testEnv } from '../helpers/harness.js';
+import { demoYaml } from '../helpers/harness.js';
 import { type FreshDatabase, migratedDatabase } from '../helpers/pg.js';
 import { writeTables } from '../helpers/raw-sql.js';
 import { DEMO_BACKEND } from '../helpers/setup.js';
+import { kekRotation } from './kek-rotation.js';
 
 interface RewrapJson {
   revocation_handles_rewrapped: number;
@@ -30,14 +31,7 @@ interface RewrapJson {
 }
 
 describe.each(['sqlite', 'postgres'] as const)('keys rewrap skips revocation handles and secret values no KEK opens (%s)', (engine) => {
-  const tmp = tempDir();
-  const configPath = join(tmp.dir, 'creddy.yaml');
-  const dataDir = join(tmp.dir, 'data');
-  const envA = testEnv();
-  const kekB = randomBytes(32).toString('hex');
-  const envB = { ...envA, CREDDY_KEK: kekB, CREDDY_KEK_PREVIOUS: envA['CREDDY_KEK'] };
-  const keksOf = (hex: string) => loadKeks({ env: { CREDDY_KEK: hex }, dataDir: tmp.dir, logger: silentLogger });
-  const [idA, idB] = [keksOf(envA['CREDDY_KEK']!).current.id, keksOf(kekB).current.id];
+  const { tmp, configPath, dataDir, envA, kekB, envB, keksOf, idA, idB } = kekRotation();
   const garbage = randomBytes(61);
   // A real handle sealed by KEK A (a GitHub token issued before the rotation), sorted after the forged one.
   // The forged jti carries an escape sequence: whoever writes the row chooses it.

@@ -11,15 +11,15 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { thumbprint } from '../../src/keys/jwk.js';
-import { loadKeks } from '../../src/keys/kek.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { Store } from '../../src/store/port.js';
 import { runCli } from '../helpers/cli.js';
-import { demoYaml, silentLogger, tempDir, testEnv } from '../helpers/harness.js';
+import { demoYaml } from '../helpers/harness.js';
 import { type FreshDatabase, migratedDatabase } from '../helpers/pg.js';
 import { writeTables } from '../helpers/raw-sql.js';
 import { DEMO_BACKEND } from '../helpers/setup.js';
 import { attackerEd25519 } from '../verify/forge.js';
+import { kekRotation } from './kek-rotation.js';
 
 interface RewrapJson {
   rewrapped: number;
@@ -30,13 +30,8 @@ interface RewrapJson {
 }
 
 describe.each(['sqlite', 'postgres'] as const)('keys rewrap skips a signing-key row no KEK opens (%s)', (engine) => {
-  const tmp = tempDir();
-  const configPath = join(tmp.dir, 'creddy.yaml');
-  const dataDir = join(tmp.dir, 'data');
-  const envA = testEnv();
-  const kekB = randomBytes(32).toString('hex');
-  const envB = { ...envA, CREDDY_KEK: kekB, CREDDY_KEK_PREVIOUS: envA['CREDDY_KEK'] };
-  const idOf = (hex: string) => loadKeks({ env: { CREDDY_KEK: hex }, dataDir: tmp.dir, logger: silentLogger }).current.id;
+  const { tmp, configPath, dataDir, envA, kekB, envB, keksOf } = kekRotation();
+  const idOf = (hex: string) => keksOf(hex).current.id;
   const garbage = randomBytes(61);
   const attacker = attackerEd25519();
   const forgedKid = thumbprint(attacker.x);
@@ -125,15 +120,7 @@ describe.each(['sqlite', 'postgres'] as const)('keys rewrap skips a signing-key 
 describe.each(['sqlite', 'postgres'] as const)(
   'keys rewrap skips audit signing-key rows and rows claiming the current KEK (%s)',
   (engine) => {
-    const tmp = tempDir();
-    const configPath = join(tmp.dir, 'creddy.yaml');
-    const dataDir = join(tmp.dir, 'data');
-    const envA = testEnv();
-    const kekB = randomBytes(32).toString('hex');
-    const envB = { ...envA, CREDDY_KEK: kekB, CREDDY_KEK_PREVIOUS: envA['CREDDY_KEK'] };
-    const envOnlyB = { ...envA, CREDDY_KEK: kekB };
-    const idOf = (hex: string) => loadKeks({ env: { CREDDY_KEK: hex }, dataDir: tmp.dir, logger: silentLogger }).current.id;
-    const [idA, idB] = [idOf(envA['CREDDY_KEK']!), idOf(kekB)];
+    const { tmp, configPath, dataDir, envA, kekB, envB, envOnlyB, idA, idB } = kekRotation();
     const garbage = randomBytes(61);
     const [auditClaimsA, auditClaimsB] = [attackerEd25519(), attackerEd25519()];
     const op = (args: string[], env: NodeJS.ProcessEnv, stdin?: string) => runCli([...args, '--config', configPath], env, stdin);
