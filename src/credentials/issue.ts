@@ -290,47 +290,57 @@ async function refuseChangedHolder(
   credential: CredentialRecord,
   now: HolderChange,
 ): Promise<void> {
-  // The agent's own scan may win the revocation; either way the token is not handed out.
+  const why = holderRefusal(now, credential);
+  // The change's own scan may win the revocation; either way the token is not handed out.
+  if (why) await revokeAndRefuse(services, ctx, credential, why);
+}
+
+/** What a holder change refuses, in the order the agent's next request would be judged; undefined: nothing. */
+function holderRefusal(now: HolderChange, credential: CredentialRecord): Refusal | undefined {
+  const served = 'while this request was served; its credential is revoked';
   if (now.revoked) {
-    return revokeAndRefuse(services, ctx, credential, {
+    return {
       reason: AGENT_REVOKED_REASON,
       what: 'agent was revoked',
-      refusal: new CreddyError('ERR_AGENT_REVOKED', 'the agent was revoked while this request was served; its credential is revoked'),
-    });
+      refusal: new CreddyError('ERR_AGENT_REVOKED', `the agent was revoked ${served}`),
+    };
   }
-  // Authentication before authorization, as the next request is judged: a removed key is a 401
-  // even when a grant went too. The removal's own scan may win the revocation, as above.
+  // Authentication before authorization: a removed key is a 401 even when a grant went too.
   if (now.keyRemoved) {
-    return revokeAndRefuse(services, ctx, credential, {
+    return {
       reason: KEY_REMOVED_REASON,
       what: 'agent key was removed',
       refusal: new CreddyError(
         'ERR_UNAUTHENTICATED',
         'the agent key that signed this request was removed while it was served; its credential is revoked',
       ),
-    });
+    };
   }
   if (now.tokenRotated) {
-    return revokeAndRefuse(services, ctx, credential, {
+    return {
       reason: TOKEN_ROTATED_REASON,
       what: "agent's token was rotated",
-      refusal: new CreddyError(
-        'ERR_UNAUTHENTICATED',
-        "the agent's token was rotated while this request was served; its credential is revoked",
-      ),
-    });
+      refusal: new CreddyError('ERR_UNAUTHENTICATED', `the agent's token was rotated ${served}`),
+    };
   }
   const scope = uncoveredScope(now.grants, credential);
-  if (scope === undefined) return;
-  return revokeAndRefuse(services, ctx, credential, {
+  if (scope === undefined) return undefined;
+  return {
     reason: GRANT_REVOKED_REASON,
     what: 'grant was removed',
     refusal: new CreddyError(
       'ERR_SCOPE_DENIED',
-      `scope "${scope}" is no longer granted to this agent on backend "${credential.backend}": the grant was removed while this request was served; its credential is revoked`,
+      `scope "${scope}" is no longer granted to this agent on backend "${credential.backend}": the grant was removed ${served}`,
       { details: { scope } },
     ),
-  });
+  };
+}
+
+/** Why a committed credential is taken back: the revocation's reason, the log's words, the caller's error. */
+interface Refusal {
+  readonly reason: string;
+  readonly what: string;
+  readonly refusal: CreddyError;
 }
 
 /**
@@ -338,12 +348,7 @@ async function refuseChangedHolder(
  * not the revocation commits, the token is not handed out; a failure is logged (as a late
  * commit's compensation is) and the credential ends with its TTL.
  */
-async function revokeAndRefuse(
-  services: Services,
-  ctx: RequestContext,
-  credential: CredentialRecord,
-  why: { reason: string; what: string; refusal: CreddyError },
-): Promise<never> {
+async function revokeAndRefuse(services: Services, ctx: RequestContext, credential: CredentialRecord, why: Refusal): Promise<never> {
   await revokeRecord(services, credential, {
     actor: 'server',
     clientIp: ctx.clientIp,
