@@ -1,5 +1,4 @@
 import { formatDuration, parseDuration } from '../_utils/duration.js';
-import { timedOut } from '../client/http.js';
 import { CreddyError } from '../errors.js';
 
 /** How long a caller command waits for each answer of the broker when nothing says otherwise (the SDK's default). */
@@ -56,8 +55,14 @@ export function timedOutAfter(timeout: CallerTimeout): string {
   return `timed out after ${formatDuration(timeout.seconds)} (${timeout.source === 'the default' ? 'the default' : `set by ${timeout.source}`}; ${change})`;
 }
 
-/** True when `signal` ended the request because its time ran out (`AbortSignal.timeout`), not for another reason. */
-export const ranOut = timedOut;
+/**
+ * True when `signal` ended the request because its time ran out (`AbortSignal.timeout`), not for
+ * another reason. The client's `timedOut` (client/http.ts) says the same; it is not imported here
+ * because `get --cache` answers from the cache without loading the client (test/cli/startup.test.ts).
+ */
+export function ranOut(signal: AbortSignal | null | undefined): boolean {
+  return signal?.aborted === true && (signal.reason as Error | undefined)?.name === 'TimeoutError';
+}
 
 /**
  * `doFetch`, with a request the client gave up on at its timeout said as what it is: which

@@ -163,10 +163,9 @@ export function createBrokerCall(base: string, doFetch: typeof fetch, timeoutMs:
 
 /**
  * True when the request's own timeout ended it (`AbortSignal.timeout`), not a dropped connection
- * nor another abort. Also the CLI's test of its `--timeout` (cli/caller-timeout.ts).
- * @internal
+ * nor another abort.
  */
-export function timedOut(signal: AbortSignal | null | undefined): boolean {
+function timedOut(signal: AbortSignal | null | undefined): boolean {
   return signal?.aborted === true && (signal.reason as Error | undefined)?.name === 'TimeoutError';
 }
 
